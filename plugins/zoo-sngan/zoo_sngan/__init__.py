@@ -1,0 +1,1 @@
+"""SNGAN plugin for gan-zoo (work in progress)."""

@@ -1,0 +1,24 @@
+"""Seeded inputs shared by the zoo (PyTorch) and the runtime (numpy only).
+
+Both sides draw latents and labels here, so `zoo sample --seed S` and
+`zoo_runtime.load(pkg).generate(seed=S)` start from the same numbers by construction.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+def make_latents(n: int, latent_dim: int, seed: int | None) -> np.ndarray:
+    """Standard normal latents, float32 [n, latent_dim], from numpy's PCG64 stream."""
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((n, latent_dim), dtype=np.float32)
+
+
+def make_labels(n: int, num_classes: int, seed: int | None) -> np.ndarray:
+    """Class labels int64 [n] for a class-conditional model when the caller gives none.
+
+    Drawn from a stream independent of the latents (seed + 1), so asking for explicit labels
+    never changes z.
+    """
+    rng = np.random.default_rng(None if seed is None else seed + 1)
+    return rng.integers(0, num_classes, size=n, dtype=np.int64)

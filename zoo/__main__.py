@@ -1,0 +1,4 @@
+"""`python -m zoo` (used by `torchrun -m zoo ...`)."""
+from zoo.cli import main
+
+main()

@@ -1,0 +1,118 @@
+"""DCGAN: Radford, Metz & Chintala (2015), "Unsupervised Representation Learning with Deep
+Convolutional Generative Adversarial Networks", https://arxiv.org/abs/1511.06434
+
+Generator: z -> linear -> 4x4 features -> (transposed conv 4x4 stride 2, batch norm, ReLU) per
+doubling -> 3x3 conv -> tanh. Discriminator: (conv 4x4 stride 2, LeakyReLU 0.2) per halving ->
+flatten -> projection head. Unlike the paper the discriminator has no batch norm: batch norm in D
+couples the samples of a batch, which breaks the R1 penalty and the matching-aware text loss.
+
+Conditioning (class or text) is added to the generator's first features and enters the
+discriminator through projection (zoo.conditioning).
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from zoo.conditioning import ProjectionHead, make_condition_embedding
+from zoo.registry import WeightSource, register_model
+
+# --- building blocks -----------------------------------------------------------------------
+
+
+def up_block(in_ch: int, out_ch: int) -> nn.Sequential:
+    return nn.Sequential(
+        nn.ConvTranspose2d(in_ch, out_ch, 4, stride=2, padding=1, bias=False),
+        nn.BatchNorm2d(out_ch),
+        nn.ReLU(inplace=True),
+    )
+
+
+def down_block(in_ch: int, out_ch: int) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(in_ch, out_ch, 4, stride=2, padding=1), nn.LeakyReLU(0.2, inplace=True))
+
+
+def _stage_channels(resolution: int, width: int) -> list[int]:
+    """Channels at 4x4, 8x8, ..., resolution: halving from width * 2^n_up down to width."""
+    if resolution < 8 or resolution & (resolution - 1):
+        raise ValueError(f"resolution must be a power of two >= 8, got {resolution}")
+    n_up = int(math.log2(resolution)) - 2
+    return [width * 2 ** (n_up - i) for i in range(n_up + 1)]
+
+
+# --- the model ------------------------------------------------------------------------------
+
+
+class DCGANGenerator(nn.Module):
+    def __init__(self, config: dict):
+        super().__init__()
+        self.latent_dim = config["latent_dim"]
+        chs = _stage_channels(config["resolution"], config["width"])
+        self.base_ch = chs[0]
+        self.fc = nn.Linear(self.latent_dim, chs[0] * 16)
+        self.condition = make_condition_embedding(config, chs[0] * 16)
+        self.fc_norm = nn.Sequential(nn.BatchNorm2d(chs[0]), nn.ReLU(inplace=True))
+        self.blocks = nn.ModuleList(up_block(a, b) for a, b in zip(chs[:-1], chs[1:]))
+        self.to_rgb = nn.Conv2d(chs[-1], config["channels"], 3, padding=1)
+
+    def forward(self, z: torch.Tensor, c: torch.Tensor | None = None, truncation=None) -> torch.Tensor:
+        h = self.fc(z)  # [N, C0 * 16]
+        if self.condition is not None:
+            h = h + self.condition(c)
+        h = self.fc_norm(h.view(-1, self.base_ch, 4, 4))  # [N, C0, 4, 4]
+        for block in self.blocks:
+            h = block(h)  # doubles H and W, halves channels
+        return torch.tanh(self.to_rgb(h))  # [N, channels, resolution, resolution]
+
+
+class DCGANDiscriminator(nn.Module):
+    def __init__(self, config: dict):
+        super().__init__()
+        chs = _stage_channels(config["resolution"], config["width"])[::-1][1:]  # 2*width ... widest
+        self.blocks = nn.ModuleList([down_block(config["channels"], chs[0])])
+        self.blocks.extend(down_block(a, b) for a, b in zip(chs[:-1], chs[1:]))
+        self.feature_dim = chs[-1] * 4 * 4
+        self.head = ProjectionHead(config, self.feature_dim)
+
+    def forward(self, x: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
+        h = x
+        for block in self.blocks:
+            h = block(h)  # halves H and W
+        return self.head(h.flatten(1), c)  # [N]
+
+
+def build_dcgan(config: dict) -> tuple[nn.Module, nn.Module]:
+    return DCGANGenerator(config), DCGANDiscriminator(config)
+
+
+# --- configs --------------------------------------------------------------------------------
+
+
+def dcgan_config(resolution: int, width: int) -> dict:
+    return dict(resolution=resolution, channels=3, latent_dim=128, width=width, conditioning="none",
+                num_classes=0, text_dim=0, text_encoder="")
+
+
+DIGITS = dict(channels=1, conditioning="class", num_classes=10)
+SHAPES = dict(channels=3, conditioning="none")
+SHAPES_TEXT = dict(channels=3, conditioning="text", text_dim=256, text_encoder="hash")
+
+# --- registered variants ------------------------------------------------------------------
+
+
+@register_model(family="dcgan", default_config=dcgan_config(32, 32), pretrained={
+    "digits": WeightSource("package:dcgan32.digits.safetensors", license="Apache-2.0", config=DIGITS),
+    "shapes": WeightSource("package:dcgan32.shapes.safetensors", license="Apache-2.0", config=SHAPES),
+    "shapes-text": WeightSource("package:dcgan32.shapes-text.safetensors", license="Apache-2.0", config=SHAPES_TEXT),
+})
+def dcgan32(config: dict):
+    """DCGAN at 32x32 (Radford et al. 2015), conditioning none, class or text."""
+    return build_dcgan(config)
+
+
+@register_model(family="dcgan", default_config=dcgan_config(64, 32))
+def dcgan64(config: dict):
+    """DCGAN at 64x64 (Radford et al. 2015), conditioning none, class or text."""
+    return build_dcgan(config)

@@ -1,0 +1,91 @@
+"""Datasets. Nothing is downloaded: the zoo ships what it trains on and reads what users have.
+
+    load_dataset(src, resolution=32, channels=1) -> ImageDataset
+
+`src` is `builtin:digits`, `builtin:shapes`, a folder of images, or a CSV of flattened pixels.
+Every dataset yields dicts: image float32 [C, H, W] in [-1, 1], label int64 (-1 when unlabelled),
+caption str ("" when none). `images` holds all images as one tensor (datasets here are small).
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+import torch
+from torch.utils.data import Dataset
+
+
+class DatasetError(ValueError):
+    """An input that cannot be turned into a dataset; the message names the file and what to do."""
+
+
+@dataclass
+class ImageDataset(Dataset):
+    images: torch.Tensor  # float32 [N, C, H, W] in [-1, 1]
+    labels: torch.Tensor  # int64 [N], -1 when unlabelled
+    captions: list[str]  # N strings, "" when none
+    class_names: list[str] = field(default_factory=list)
+    source: str = ""
+    attributes: list[dict] | None = None  # builtin:shapes: shape, colour, size, ... per image
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, i: int) -> dict:
+        return {"image": self.images[i], "label": self.labels[i], "caption": self.captions[i]}
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    @property
+    def has_captions(self) -> bool:
+        return any(self.captions)
+
+    @property
+    def resolution(self) -> int:
+        return int(self.images.shape[-1])
+
+    @property
+    def channels(self) -> int:
+        return int(self.images.shape[1])
+
+    def fingerprint(self) -> str:
+        """`source:sha256-prefix` of the pixels and labels: what a weights file records as its dataset."""
+        h = hashlib.sha256()
+        h.update(self.images.numpy().tobytes())
+        h.update(self.labels.numpy().tobytes())
+        return f"{self.source}:{len(self)}:{h.hexdigest()[:16]}"
+
+    def subset(self, indices) -> "ImageDataset":
+        idx = torch.as_tensor(indices, dtype=torch.int64)
+        return ImageDataset(self.images[idx], self.labels[idx], [self.captions[i] for i in idx.tolist()],
+                            self.class_names, f"{self.source}[subset]",
+                            None if self.attributes is None else [self.attributes[i] for i in idx.tolist()])
+
+
+def load_dataset(src: str, resolution: int | None = None, channels: int | None = None, **options) -> ImageDataset:
+    """Load `src` resized to `resolution` and converted to `channels` (1 or 3) when given."""
+    if src == "builtin:digits":
+        from zoo.data.digits import load_digits
+
+        return load_digits(resolution or 32, channels or 1, **options)
+    if src == "builtin:shapes":
+        from zoo.data.shapes import load_shapes
+
+        return load_shapes(resolution or 32, channels or 3, **options)
+    if src.startswith("builtin:"):
+        raise DatasetError(f"unknown built-in dataset {src!r}; built-ins are builtin:digits and builtin:shapes")
+    from pathlib import Path
+
+    path = Path(src)
+    if not path.exists():
+        raise DatasetError(f"dataset {src!r} not found: give builtin:digits, builtin:shapes, a folder of images "
+                           "or a .csv of pixels")
+    if path.suffix.lower() == ".csv":
+        from zoo.data.csv_pixels import load_csv
+
+        return load_csv(path, resolution, channels, **options)
+    from zoo.data.folder import load_folder
+
+    return load_folder(path, resolution, channels, **options)

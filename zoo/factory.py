@@ -1,0 +1,65 @@
+"""`create_model` and `load`: from a name or a weights file to a ready `GAN`."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from zoo.model import GAN
+from zoo.registry import ConfigError, ModelSpec, resolve
+from zoo.weights import fetch, load_state_into, read_metadata, read_tensors
+
+
+def build(spec: ModelSpec, config: dict, tag: str | None = None, metadata: dict | None = None) -> GAN:
+    """Build a GAN from a spec and a full config (no weights loaded)."""
+    unknown = sorted(set(config) - set(spec.default_config))
+    if unknown:
+        raise ConfigError(f"{spec.name} does not accept config keys {unknown}; "
+                          f"accepted: {sorted(spec.default_config)}")
+    try:
+        generator, discriminator = spec.builder(dict(config))
+    except (ValueError, TypeError, AssertionError, KeyError) as e:
+        raise ConfigError(f"{spec.name} cannot be built with config {config}: {e}") from e
+    return GAN(spec, config, generator, discriminator, tag=tag, metadata=metadata)
+
+
+def _looks_like_path(name: str) -> bool:
+    return name.endswith(".safetensors") or os.sep in name or Path(name).exists()
+
+
+def create_model(name: str | os.PathLike, pretrained: bool = False, **config_overrides) -> GAN:
+    """A GAN by name (`dcgan32`, `dcgan32.digits`) or from a weights file.
+
+    `pretrained=True` loads the tag's weights (the first tag when the name has none); a name with a
+    tag and `pretrained=False` gives that model's config with fresh weights. A path to a
+    `.safetensors` file or to a run directory loads it (overrides apply to the config).
+    """
+    name = str(name)
+    if _looks_like_path(name):
+        return load(name, **config_overrides)
+    spec, tag = resolve(name)
+    if pretrained:
+        if tag is None:
+            if not spec.pretrained:
+                raise ConfigError(f"{spec.name} has no pretrained weights; use pretrained=False or pick one of "
+                                  f"`zoo list --pretrained`")
+            tag = next(iter(spec.pretrained))
+        path = fetch(spec.pretrained[tag])
+        return load(path, _tag=tag, **config_overrides)
+    return build(spec, {**spec.default_config, **config_overrides}, tag=tag)
+
+
+def load(path: str | os.PathLike, _tag: str | None = None, **config_overrides) -> GAN:
+    """Rebuild a GAN from a gan-zoo safetensors file (or a run directory holding model.safetensors)."""
+    path = Path(path)
+    if path.is_dir():
+        if not (path / "model.safetensors").exists():
+            raise FileNotFoundError(f"{path} is a directory without model.safetensors: not a finished run")
+        path = path / "model.safetensors"
+    meta = read_metadata(path)
+    spec, _ = resolve(meta["arch"])
+    config = {**spec.default_config, **meta["config"], **config_overrides}
+    tag = _tag or meta.get("tag") or None
+    model = build(spec, config, tag=tag if tag in spec.pretrained else None, metadata=meta)
+    load_state_into(model, read_tensors(path), str(path))
+    model.metadata["path"] = str(path)
+    return model.eval()

@@ -1,0 +1,351 @@
+"""The model registry: names, specs, plugins (timm's registry, extended for GANs).
+
+A *model name* is `arch` or `arch.tag`: `dcgan32` is an architecture, `dcgan32.digits` is that
+architecture with the weights pretrained on the bundled digits. Architectures register themselves
+with `@register_model` when their module is imported; built-in modules are listed in
+`BUILTIN_MODULES`, third-party ones arrive through the `gan_zoo.models` entry-point group.
+
+Listing must not import torch (`zoo list` stays fast), but registering means importing the
+architecture modules, which do. So the registry keeps an *index*: a JSON file in the cache
+holding every spec's plain data, keyed by a fingerprint of the modules and plugin distributions
+that produced it. Listing reads the index when the fingerprint matches and imports nothing;
+building a model imports only the module that registered it.
+"""
+from __future__ import annotations
+
+import difflib
+import fnmatch
+import importlib
+import json
+import os
+import re
+import sys
+import traceback
+import warnings
+from dataclasses import asdict, dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Callable
+
+BUILTIN_MODULES = ("zoo.archs.mlpgan", "zoo.archs.dcgan", "zoo.archs.stylegan2")
+MODEL_ENTRY_POINTS = "gan_zoo.models"
+TEXT_ENCODER_ENTRY_POINTS = "gan_zoo.text_encoders"
+CONDITIONING_KINDS = ("none", "class", "text")
+
+
+class UnknownModelError(KeyError):
+    """A model name that no registered architecture or tag matches."""
+
+    def __str__(self) -> str:  # KeyError quotes its message; we want it plain
+        return str(self.args[0])
+
+
+class ConfigError(ValueError):
+    """A config the architecture does not accept."""
+
+
+@dataclass(frozen=True)
+class WeightSource:
+    """Where a tag's weights live, and the sha256 they must have.
+
+    `url` is one of: `package:FILE` (inside `zoo/pretrained/`, sha256 from its index.json),
+    a local path or `file://` URL, an `https://` URL, or `hf-hub:org/repo/path/in/repo`.
+    """
+
+    url: str
+    sha256: str | None = None  # required for every source except `package:`
+    license: str = "unknown"
+    config: dict | None = None  # config overrides these weights were trained with (for listing)
+
+
+@dataclass
+class ModelSpec:
+    name: str
+    family: str
+    builder: Callable[[dict], Any] | None  # config -> (generator, discriminator); None in the index
+    default_config: dict
+    pretrained: dict[str, WeightSource] = field(default_factory=dict)
+    description: str = ""
+    module: str = ""
+    source: str = "builtin"  # "builtin" or the plugin distribution's name
+
+    @property
+    def conditioning(self) -> str:
+        return self.default_config.get("conditioning", "none")
+
+    def config_of(self, tag: str | None) -> dict:
+        """The default config, with the tag's trained-with overrides when a tag is given."""
+        extra = (self.pretrained[tag].config or {}) if tag else {}
+        return {**self.default_config, **extra}
+
+    def conditioning_of(self, tag: str | None) -> str:
+        return self.config_of(tag).get("conditioning", "none")
+
+    def to_index(self) -> dict:
+        data = asdict(self)
+        data.pop("builder")
+        return data
+
+    @classmethod
+    def from_index(cls, data: dict) -> "ModelSpec":
+        data = dict(data)
+        data["pretrained"] = {t: WeightSource(**w) for t, w in data["pretrained"].items()}
+        return cls(builder=None, **data)
+
+
+@dataclass
+class PluginStatus:
+    group: str
+    name: str
+    value: str
+    distribution: str
+    status: str  # "loaded" or "failed"
+    error: str = ""
+
+
+# --- registration ----------------------------------------------------------------------------
+
+_specs: dict[str, ModelSpec] = {}
+_plugins: list[PluginStatus] = []
+_loading_source = "builtin"  # which distribution the module being imported belongs to
+_imported = False
+
+
+def register_model(
+    *,
+    family: str,
+    default_config: dict,
+    pretrained: dict[str, WeightSource] | None = None,
+) -> Callable:
+    """Register a builder `fn(config) -> (generator, discriminator)` under the function's name.
+
+    The docstring's first line becomes the description shown by `zoo list`.
+    """
+
+    def decorate(fn: Callable) -> Callable:
+        name = fn.__name__
+        conditioning = default_config.get("conditioning", "none")
+        if conditioning not in CONDITIONING_KINDS:
+            raise ConfigError(f"{name}: conditioning must be one of {CONDITIONING_KINDS}, got {conditioning!r}")
+        existing = _specs.get(name)
+        if existing is not None and existing.module != fn.__module__:
+            if existing.source == "builtin":
+                raise ValueError(
+                    f"{fn.__module__} tries to register {name!r}, a built-in model name; "
+                    "a plugin may not shadow a built-in model: rename it"
+                )
+            raise ValueError(f"{name!r} is registered twice ({existing.module} and {fn.__module__})")
+        _specs[name] = ModelSpec(
+            name=name,
+            family=family,
+            builder=fn,
+            default_config=dict(default_config),
+            pretrained=dict(pretrained or {}),
+            description=(fn.__doc__ or "").strip().split("\n")[0],
+            module=fn.__module__,
+            source=_loading_source,
+        )
+        return fn
+
+    return decorate
+
+
+def _import_builtins() -> None:
+    global _loading_source
+    _loading_source = "builtin"
+    for module in BUILTIN_MODULES:
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as e:
+            if e.name != module:  # the module exists but one of its imports is missing: a real error
+                raise
+
+
+def _plugin_entry_points(group: str) -> list[metadata.EntryPoint]:
+    if os.environ.get("GAN_ZOO_DISABLE_PLUGINS") == "1":
+        return []
+    return sorted(metadata.entry_points(group=group), key=lambda ep: ep.name)
+
+
+def _dist_name(ep: metadata.EntryPoint) -> str:
+    return ep.dist.name if ep.dist is not None else "?"
+
+
+def _import_plugins() -> None:
+    """Import every `gan_zoo.models` plugin; a failing one is recorded and warned about, never raised."""
+    global _loading_source
+    for ep in _plugin_entry_points(MODEL_ENTRY_POINTS):
+        dist = _dist_name(ep)
+        before = set(_specs)
+        _loading_source = dist
+        try:
+            ep.load()
+            _plugins.append(PluginStatus(MODEL_ENTRY_POINTS, ep.name, ep.value, dist, "loaded"))
+        except Exception as e:  # noqa: BLE001 -- isolation: any failure in a plugin is its own
+            for name in set(_specs) - before:  # drop half-registered models of the broken plugin
+                del _specs[name]
+            reason = f"{type(e).__name__}: {e}"
+            _plugins.append(PluginStatus(MODEL_ENTRY_POINTS, ep.name, ep.value, dist, "failed", reason))
+            warnings.warn(f"gan-zoo plugin {ep.name!r} from {dist} failed to load and is skipped ({reason}); "
+                          "run `zoo plugins` for details", RuntimeWarning, stacklevel=3)
+            if os.environ.get("GAN_ZOO_DEBUG_PLUGINS") == "1":
+                traceback.print_exc()
+        finally:
+            _loading_source = "builtin"
+
+
+def _ensure_imported() -> None:
+    global _imported
+    if not _imported:
+        _imported = True
+        _import_builtins()
+        _import_plugins()
+
+
+# --- the index: listing without importing torch ----------------------------------------------
+
+
+def zoo_home() -> Path:
+    return Path(os.environ.get("GAN_ZOO_HOME", Path.home() / ".cache" / "gan-zoo"))
+
+
+def _fingerprint() -> str:
+    from zoo import __version__
+
+    parts = [__version__, sys.version.split()[0], os.environ.get("GAN_ZOO_DISABLE_PLUGINS", "")]
+    for module in BUILTIN_MODULES:
+        path = Path(__file__).parent / "archs" / (module.rsplit(".", 1)[1] + ".py")
+        parts.append(f"{path.name}:{path.stat().st_mtime_ns if path.exists() else 0}")
+    index = Path(__file__).parent / "pretrained" / "index.json"
+    parts.append(f"index:{index.stat().st_mtime_ns if index.exists() else 0}")
+    for ep in _plugin_entry_points(MODEL_ENTRY_POINTS):
+        version = ep.dist.version if ep.dist is not None else "?"
+        files = ep.dist.locate_file("") if ep.dist is not None else ""
+        parts.append(f"{ep.name}={ep.value}@{_dist_name(ep)}=={version}:{files}")
+    return "|".join(parts)
+
+
+def _index_path() -> Path:
+    return zoo_home() / "registry-index.json"
+
+
+def _read_index() -> tuple[dict[str, ModelSpec], list[PluginStatus]] | None:
+    try:
+        data = json.loads(_index_path().read_text())
+        if data.get("fingerprint") != _fingerprint():
+            return None
+        specs = {d["name"]: ModelSpec.from_index(d) for d in data["models"]}
+        return specs, [PluginStatus(**p) for p in data["plugins"]]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _write_index() -> None:
+    data = {
+        "fingerprint": _fingerprint(),
+        "models": [s.to_index() for s in _specs.values()],
+        "plugins": [asdict(p) for p in _plugins],
+    }
+    path = _index_path()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".tmp{os.getpid()}")
+        tmp.write_text(json.dumps(data))
+        os.replace(tmp, path)
+    except OSError:
+        pass  # a read-only cache only costs speed
+
+
+def _all_specs(fast: bool = True) -> dict[str, ModelSpec]:
+    """Every spec; from the index when `fast` and the index is current, else by importing."""
+    if fast and not _imported:
+        cached = _read_index()
+        if cached is not None:
+            return cached[0]
+    _ensure_imported()
+    _write_index()
+    return _specs
+
+
+# --- queries --------------------------------------------------------------------------------
+
+
+def _natural_key(name: str) -> list:
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name)]
+
+
+def list_models(
+    pattern: str | None = None, pretrained: bool = False, conditioning: str | None = None
+) -> list[str]:
+    """Model names matching `pattern` (fnmatch), naturally sorted.
+
+    With `pretrained=True` the names carry their tags (`dcgan32.digits`) and only models with
+    weights are listed; otherwise architecture names are listed. `conditioning` filters by
+    "none", "class" or "text".
+    """
+    names = []
+    for spec in _all_specs().values():
+        if pretrained:
+            names += [f"{spec.name}.{tag}" for tag, src in spec.pretrained.items()
+                      if conditioning is None or spec.conditioning_of(tag) == conditioning]
+        elif conditioning is None or spec.conditioning == conditioning:
+            names.append(spec.name)
+    if pattern:
+        names = [n for n in names if fnmatch.fnmatchcase(n, pattern)]
+    return sorted(names, key=_natural_key)
+
+
+def split_name(name: str) -> tuple[str, str | None]:
+    arch, _, tag = name.partition(".")
+    return arch, (tag or None)
+
+
+def resolve(name: str, fast: bool = False) -> tuple[ModelSpec, str | None]:
+    """The spec and tag for `arch` or `arch.tag`; an unknown name suggests close ones."""
+    arch, tag = split_name(name)
+    specs = _all_specs(fast=fast)
+    spec = specs.get(arch)
+    if spec is None:
+        known = list(specs) + [f"{s.name}.{t}" for s in specs.values() for t in s.pretrained]
+        close = difflib.get_close_matches(name, known, n=5, cutoff=0.5)
+        hint = f" Did you mean: {', '.join(close)}?" if close else ""
+        raise UnknownModelError(f"unknown model {name!r}.{hint} Run `zoo list` to see every model.")
+    if tag is not None and tag not in spec.pretrained:
+        tags = ", ".join(f"{arch}.{t}" for t in spec.pretrained) or "none"
+        raise UnknownModelError(f"{arch!r} has no pretrained weights tagged {tag!r}; available: {tags}")
+    return spec, tag
+
+
+def get_spec(name: str) -> ModelSpec:
+    return resolve(name)[0]
+
+
+def model_infos(pattern: str | None = None, pretrained: bool = False) -> list[dict]:
+    """Rows for `zoo list`: name, family, resolution, channels, latent, conditioning, tags, source."""
+    specs = _all_specs()
+    rows = []
+    for name in list_models(pattern, pretrained=pretrained):
+        spec, tag = resolve(name, fast=True) if name.split(".")[0] in specs else (None, None)
+        if spec is None:
+            continue
+        cfg = spec.config_of(tag)
+        rows.append({
+            "name": name,
+            "family": spec.family,
+            "resolution": cfg.get("resolution"),
+            "channels": cfg.get("channels"),
+            "latent_dim": cfg.get("latent_dim"),
+            "conditioning": cfg.get("conditioning", "none"),
+            "tags": list(spec.pretrained) if tag is None else [tag],
+            "source": spec.source,
+            "description": spec.description,
+        })
+    return rows
+
+
+def plugin_statuses() -> list[PluginStatus]:
+    """Each model and text-encoder plugin: its distribution, and whether it loaded (and why not)."""
+    _ensure_imported()
+    from zoo.text import registry as text_registry
+
+    return list(_plugins) + text_registry.plugin_statuses()
