@@ -1,0 +1,44 @@
+"""The CLI front door: help and listing stay torch-free; tables for people, JSON for programs."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from click.testing import CliRunner
+
+from zoo.cli import main
+
+
+def test_help_and_list_do_not_import_torch(zoo_home):
+    env = {**os.environ, "GAN_ZOO_HOME": str(zoo_home)}
+    subprocess.run([sys.executable, "-m", "zoo", "list"], env=env, check=True, capture_output=True)  # builds the index
+    code = ("import sys\nfrom zoo.cli import main\n"
+            "for args in (['--help'], ['list'], ['list', '--pretrained', '--json']):\n"
+            "    try:\n        main(args)\n    except SystemExit as e:\n        assert e.code in (0, None), e\n"
+            "assert 'torch' not in sys.modules, 'the CLI imported torch'\n")
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "dcgan32.digits" in result.stdout
+
+
+def test_list_table_and_json():
+    runner = CliRunner()
+    table = runner.invoke(main, ["list", "dcgan*"])
+    assert table.exit_code == 0, table.output
+    assert table.output.splitlines()[0].split()[:3] == ["NAME", "FAMILY", "RESOLUTION"]
+    assert "dcgan32" in table.output and "mlpgan28" not in table.output
+    rows = json.loads(runner.invoke(main, ["list", "--pretrained", "--json", "--conditioning", "class"]).output)
+    assert [r["name"] for r in rows] == ["dcgan32.digits"]
+    assert rows[0]["conditioning"] == "class" and rows[0]["channels"] == 1
+
+
+def test_info_and_unknown_name():
+    runner = CliRunner()
+    info = json.loads(runner.invoke(main, ["info", "dcgan32.digits", "--json"]).output)
+    assert info["config"]["num_classes"] == 10
+    unknown = runner.invoke(main, ["info", "dcgan_32"])
+    assert unknown.exit_code != 0
+    assert "Did you mean" in unknown.output and "dcgan32" in unknown.output
+    assert "Traceback" not in unknown.output
