@@ -22,6 +22,7 @@ import torch
 from PIL import Image, ImageDraw
 
 from zoo.data import DatasetError, ImageDataset
+from zoo.data.transforms import pil_to_tensor
 
 SHAPES = ("circle", "square", "triangle")
 COLOURS = ("red", "green", "blue", "yellow", "purple", "white")  # foreground colours
@@ -75,14 +76,6 @@ def render_pil(attrs: dict, resolution: int = 32) -> Image.Image:
         pts = [(cx + r * np.cos(a), cy - r * np.sin(a)) for a in np.deg2rad([90, 210, 330])]
         draw.polygon(pts, fill=fill)
     return img.resize((resolution, resolution), Image.LANCZOS)
-
-
-def pil_to_tensor(img: Image.Image, channels: int) -> torch.Tensor:
-    """PIL image -> float32 [channels, H, W] in [-1, 1] (1 channel = luminance)."""
-    img = img.convert("L" if channels == 1 else "RGB")
-    arr = np.asarray(img, dtype=np.float32)
-    arr = arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1)
-    return torch.from_numpy(arr / 127.5 - 1.0)
 
 
 def render(attrs: dict, resolution: int = 32, channels: int = 3) -> torch.Tensor:
