@@ -117,5 +117,141 @@ def info_cmd(name: str, as_json: bool) -> None:
         click.echo(f"{key:>12}: {json.dumps(value) if isinstance(value, (dict, list)) else value}")
 
 
+# --- training: zoo train / zoo finetune / zoo sample (owner: training) ------------------------
+
+
+def _parse_config(pairs: tuple[str, ...]) -> dict:
+    """`key=value` pairs; values are JSON when they parse (numbers, lists), else strings."""
+    config = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            fail(f"--config takes key=value, got {pair!r}")
+        try:
+            config[key] = json.loads(value)
+        except ValueError:
+            config[key] = value
+    return config
+
+
+def _training_options(f):
+    """Options shared by `zoo train` and `zoo finetune` (defaults None: the recipe's default)."""
+    options = [
+        click.option("--data", help="builtin:digits, builtin:shapes, a folder of images or a pixel CSV."),
+        click.option("--out", type=click.Path(file_okay=False), help="Run directory (samples, metrics, checkpoints, model)."),
+        click.option("--steps", type=int, help="Training steps."),
+        click.option("--batch", "batch_size", type=int, help="Global batch size (split across torchrun processes)."),
+        click.option("--lr", type=float, help="Learning rate of G (and D unless --lr-d)."),
+        click.option("--lr-d", type=float, help="Learning rate of D."),
+        click.option("--loss", type=click.Choice(["logistic", "hinge"]), help="Adversarial loss."),
+        click.option("--r1", type=float, help="R1 penalty weight gamma (0 disables)."),
+        click.option("--ema-kimg", type=float, help="EMA half-life in thousands of images."),
+        click.option("--warmup", type=int, help="Learning-rate warm-up steps."),
+        click.option("--augment", type=click.Choice(["none", "diffaug", "ada"]), help="D-side augmentation."),
+        click.option("--condition", help="keep | none | class[:N] | text:ENCODER"),
+        click.option("--sample-every", type=int, help="Write a sample grid every K steps."),
+        click.option("--checkpoint-every", type=int, help="Write a checkpoint every K steps."),
+        click.option("--log-every", type=int, help="Append to metrics.jsonl every K steps."),
+        click.option("--eval-every", type=int, help="FID/KID every K steps (0: at the end only)."),
+        click.option("--seed", type=int, help="Random seed (same seed, same run)."),
+        click.option("--amp", is_flag=True, default=None, help="bf16 autocast + channels-last (for GPUs)."),
+        click.option("--device", help="cpu, cuda, cuda:1 (default: cuda when available)."),
+        click.option("--d-backbone", help="Use a pretrained-feature discriminator, e.g. timm:resnet18."),
+        click.option("--d-backbone-weights", type=click.Path(dir_okay=False), help="Local weights for --d-backbone."),
+        click.option("--resume", type=click.Path(file_okay=False), help="Continue the run in this directory."),
+        click.option("--no-progress", is_flag=True, help="No progress bar."),
+        click.option("--json", "as_json", is_flag=True, help="Print the result as JSON."),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+def _recipe_kwargs(kwargs: dict) -> dict:
+    if kwargs.get("amp"):
+        kwargs["channels_last"] = True
+    return {k: v for k, v in kwargs.items() if v is not None}
+
+
+def _report_run(model, out: str, as_json: bool) -> None:
+    from pathlib import Path
+
+    out_dir = Path(out)
+    metrics = []
+    if (out_dir / "metrics.jsonl").exists():
+        metrics = [json.loads(line) for line in (out_dir / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    last = metrics[-1] if metrics else {}
+    samples = sorted((out_dir / "samples").glob("step-*.png"))
+    result = {"model": str(out_dir / "model.safetensors"), "checkpoint": str(out_dir / "checkpoint.safetensors"),
+              "samples": str(samples[-1]) if samples else None, "metrics": str(out_dir / "metrics.jsonl"),
+              "last": last, "parent": model.metadata.get("parent") or None}
+    if as_json:
+        echo_json(result)
+        return
+    rows = [{"what": k, "value": v} for k, v in result.items() if k != "last"]
+    rows += [{"what": k, "value": v} for k, v in last.items()]
+    print_table(rows, ["what", "value"])
+
+
+@main.command("train")
+@click.argument("arch", required=False)
+@_training_options
+@click.option("--config", "config_pairs", multiple=True, help="Config override key=value (repeatable), e.g. width=16.")
+def train_cmd(arch, data, out, resume, no_progress, as_json, device, condition, config_pairs, **kwargs) -> None:
+    """Train ARCH from scratch on --data; writes samples, metrics, checkpoints and model.safetensors to --out.
+
+    Example: zoo train dcgan32 --data builtin:digits --condition class --config channels=1 --out runs/digits
+    """
+    import zoo
+
+    if resume is None and not (arch and data and out):
+        fail("zoo train needs ARCH, --data and --out (or --resume RUN_DIR)")
+    model = zoo.train(arch, data, out, config=_parse_config(config_pairs) or None, condition=condition,
+                      resume=resume, device=device, progress=not no_progress, **_recipe_kwargs(kwargs))
+    _report_run(model, out or resume, as_json)
+
+
+@main.command("sample")
+@click.argument("model_name")
+@click.option("-n", "--num", "n", type=int, default=64, show_default=True, help="Number of images.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same images.")
+@click.option("--label", help="Class label for every image, or a comma list (class-conditional models).")
+@click.option("--prompt", help="Text prompt (text-conditional models).")
+@click.option("--truncation", type=float, default=1.0, show_default=True, help="Truncation psi (models with the trick).")
+@click.option("--nrow", type=int, help="Images per row (default: square).")
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="PNG file to write.")
+@click.option("--device", help="cpu or cuda (default: cpu).")
+@click.option("--json", "as_json", is_flag=True)
+def sample_cmd(model_name, n, seed, label, prompt, truncation, nrow, out, device, as_json) -> None:
+    """Write a PNG grid of n samples from MODEL_NAME (a tagged name, a .safetensors file or a run directory)."""
+    from pathlib import Path
+
+    import zoo
+    from zoo.images import save_grid
+
+    if n <= 0:
+        fail(f"-n must be positive, got {n}")
+    if Path(model_name).exists() or model_name.endswith(".safetensors"):
+        model = zoo.load(model_name)
+    else:
+        model = zoo.create_model(model_name, pretrained=True)
+    if device:
+        model = model.to(device)
+    labels = None
+    if label is not None:
+        try:
+            labels = [int(v) for v in label.split(",")]
+        except ValueError:
+            fail(f"--label takes an integer or a comma list of integers, got {label!r}")
+        labels = labels[0] if len(labels) == 1 else labels
+    images = model.sample(n, seed=seed, labels=labels, prompts=prompt, truncation=truncation)
+    path = save_grid(images, out, nrow=nrow)
+    info = {"out": str(path), "model": model.name, "n": n, "seed": seed, "shape": list(images.shape)}
+    if as_json:
+        echo_json(info)
+    else:
+        click.echo(f"wrote {n} samples of {model.name} (seed {seed}) to {path}")
+
+
 if __name__ == "__main__":
     sys.exit(main())

@@ -74,7 +74,10 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 def _refuse_non_safetensors(path: Path) -> None:
     with open(path, "rb") as f:
         head = f.read(16)
-    if head[:2] == b"PK" or head[:1] == b"\x80" or path.suffix in (".pt", ".pth", ".ckpt", ".pkl", ".bin"):
+    # A valid safetensors header (length, then '{') can start with the bytes b"\x80" or b"PK" by chance
+    # (a header of 4480 bytes does), so the pickle/zip magic only counts when the header is not valid.
+    looks_valid = len(head) >= 9 and head[8:9] == b"{" and int.from_bytes(head[:8], "little") <= os.path.getsize(path) - 8
+    if (not looks_valid and (head[:2] == b"PK" or head[:1] == b"\x80")) or path.suffix in (".pt", ".pth", ".ckpt", ".pkl", ".bin"):
         raise WeightsError(
             f"{path} looks like a pickle/torch.save checkpoint. gan-zoo never loads pickle files, because "
             "unpickling runs arbitrary code. If you trust the file, convert it once: "
