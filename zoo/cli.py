@@ -211,6 +211,33 @@ def train_cmd(arch, data, out, resume, no_progress, as_json, device, condition, 
     _report_run(model, out or resume, as_json)
 
 
+@main.command("finetune")
+@click.argument("source", required=False)
+@_training_options
+@click.option("--freeze-d", type=int, help="Freeze the first K discriminator blocks (FreezeD).")
+@click.option("--freeze-g", type=int, help="Freeze the first K generator blocks (a mapping network counts as one).")
+@click.option("--l2sp", type=float, help="L2-SP strength: pull trained weights toward the source's.")
+@click.option("--ewc", type=float, help="EWC strength: L2-SP weighted by the source generator's Fisher information.")
+def finetune_cmd(source, data, out, resume, no_progress, as_json, device, **kwargs) -> None:
+    """Fine-tune SOURCE (a tagged name, a .safetensors file or a run directory) on --data.
+
+    The defaults are a recipe for a small dataset (FreezeD 1, DiffAugment, warm-up, EMA):
+    zoo finetune dcgan32.digits --data ./my_images --out runs/x
+    Under torchrun (torchrun --nproc_per_node 2 -m zoo finetune ...) --batch is the global batch,
+    split evenly across processes; only rank 0 writes files.
+    """
+    import zoo
+
+    if resume is None and not (source and data and out):
+        fail("zoo finetune needs SOURCE, --data and --out (or --resume RUN_DIR)")
+    model = zoo.finetune(source, data, out, resume=resume, device=device, progress=not no_progress,
+                         **_recipe_kwargs(kwargs))
+    import os
+
+    if int(os.environ.get("RANK", "0")) == 0:
+        _report_run(model, out or resume, as_json)
+
+
 @main.command("sample")
 @click.argument("model_name")
 @click.option("-n", "--num", "n", type=int, default=64, show_default=True, help="Number of images.")
@@ -251,6 +278,60 @@ def sample_cmd(model_name, n, seed, label, prompt, truncation, nrow, out, device
         echo_json(info)
     else:
         click.echo(f"wrote {n} samples of {model.name} (seed {seed}) to {path}")
+
+
+# --- zoo eval: one function per --metric; add a metric by adding a function and an entry -------
+
+
+def _eval_fid_kid(model_name: str, data: str, opts: dict) -> dict:
+    from zoo.metrics import evaluate
+
+    return evaluate(model_name, data, n=opts["n"], feature=opts["feature"], seed=opts["seed"],
+                    batch_size=opts["batch_size"], baseline=opts["baseline"], weights=opts["weights"],
+                    device=opts["device"], progress=opts["progress"])
+
+
+def _print_fid_kid(r: dict) -> None:
+    click.echo(f"{r['model']} on {r['data']}: {r['n']} generated vs {r['n_real']} real images, "
+               f"feature space {r['feature']}, {r['seconds']:.1f} s")
+    rows = [{"generator": r["model"], "fid": r["fid"], "kid": f"{r['kid_mean']:.4g} ± {r['kid_std']:.2g}"}]
+    if "baseline_random" in r:
+        b = r["baseline_random"]
+        rows.append({"generator": "random weights (same arch)", "fid": b["fid"],
+                     "kid": f"{b['kid_mean']:.4g} ± {b['kid_std']:.2g}"})
+    print_table(rows, ["generator", "fid", "kid"])
+    click.echo("lower is better; the random-weights row is what an untrained generator scores")
+
+
+_EVAL_METRICS = {"fid-kid": (_eval_fid_kid, _print_fid_kid)}  # --metric NAME -> (compute, print)
+
+
+@main.command("eval")
+@click.argument("model_name")
+@click.option("--data", required=True, help="builtin:digits, builtin:shapes, a folder of images or a pixel CSV.")
+@click.option("--metric", type=click.Choice(sorted(_EVAL_METRICS)), default="fid-kid", show_default=True)
+@click.option("-n", "--n", "n", type=int, default=2000, show_default=True, help="Generated (and at most real) images.")
+@click.option("--feature", default="digits", show_default=True, help="Feature space: digits, timm:NAME, or a registered one.")
+@click.option("--weights", type=click.Path(dir_okay=False), help="Weights of the feature network (timm:NAME needs it).")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--batch-size", type=int, default=256, show_default=True)
+@click.option("--no-baseline", is_flag=True, help="Skip the random-weights baseline (half the time).")
+@click.option("--device", help="cpu or cuda (default: cuda when available).")
+@click.option("--no-progress", is_flag=True, help="No progress bars.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def eval_cmd(model_name, data, metric, n, feature, weights, seed, batch_size, no_baseline, device, no_progress,
+             as_json) -> None:
+    """Score MODEL_NAME (a tagged name, a .safetensors file or a run directory) against --data."""
+    if n < 2:
+        fail(f"-n must be at least 2, got {n}")
+    compute, show = _EVAL_METRICS[metric]
+    opts = dict(n=n, feature=feature, weights=weights, seed=seed, batch_size=batch_size, baseline=not no_baseline,
+                device=device, progress=False if no_progress or as_json else None)
+    result = compute(model_name, data, opts)
+    if as_json:
+        echo_json(result)
+    else:
+        show(result)
 
 
 if __name__ == "__main__":

@@ -125,13 +125,18 @@ class TimmFeatures(nn.Module):
         classifiers = [classifier] if isinstance(classifier, str) else list(classifier)
         # the classifier head is not part of a num_classes=0 model: drop its tensors
         state = {k: v for k, v in state.items() if not any(c and k.startswith(c + ".") for c in classifiers)}
-        result = self.model.load_state_dict(state, strict=False)
-        if result.missing_keys or result.unexpected_keys:
+        expected = self.model.state_dict()
+        missing = sorted(set(expected) - set(state))
+        unexpected = sorted(set(state) - set(expected))
+        mis_shaped = sorted(f"{k} {tuple(state[k].shape)} vs {tuple(expected[k].shape)}"
+                            for k in set(state) & set(expected) if state[k].shape != expected[k].shape)
+        if missing or unexpected or mis_shaped:
             def show(keys):
-                return ", ".join(keys[:5]) + (f" (+{len(keys) - 5} more)" if len(keys) > 5 else "")
-            raise FeatureError(f"{weights} does not fit timm model {arch!r}: missing {show(result.missing_keys) or '-'}; "
-                               f"unexpected {show(result.unexpected_keys) or '-'}. Is it the state dict of "
+                return ", ".join(keys[:4]) + (f" (+{len(keys) - 4} more)" if len(keys) > 4 else "") or "-"
+            raise FeatureError(f"{weights} does not fit timm model {arch!r}: missing {show(missing)}; unexpected "
+                               f"{show(unexpected)}; wrong shapes {show(mis_shaped)}. Is it the state dict of "
                                f"timm.create_model({arch!r})?")
+        self.model.load_state_dict(state, strict=True)
 
     @torch.no_grad()
     def forward(self, images: torch.Tensor) -> torch.Tensor:
