@@ -334,5 +334,66 @@ def eval_cmd(model_name, data, metric, n, feature, weights, seed, batch_size, no
         show(result)
 
 
+# --- zoo export / zoo generate (owner: export and runtime) -----------------------------------
+
+
+@main.command("export")
+@click.argument("name_or_file")
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Package folder (or Triton repository) to write.")
+@click.option("--opset", type=int, default=18, show_default=True, help="ONNX opset (>= 18).")
+@click.option("--precision", type=click.Choice(["fp32", "fp16", "int8"]), default="fp32", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["onnx", "triton"]), default="onnx", show_default=True,
+              help="onnx: a model package for zoo_runtime; triton: a Triton Inference Server model repository.")
+@click.option("--config", "config_pairs", multiple=True, metavar="KEY=VALUE",
+              help="Config override when exporting an architecture by name (repeatable).")
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+@click.option("--json", "as_json", is_flag=True, help="Print the manifest as JSON.")
+def export_cmd(name_or_file, out, opset, precision, fmt, config_pairs, no_progress, as_json) -> None:
+    """Export NAME_OR_FILE (arch.tag, a .safetensors file or a run folder) to a verified ONNX package."""
+    from zoo.export import export
+    from zoo_runtime.package import read_manifest
+
+    pkg = export(name_or_file, out, opset=opset, precision=precision, format=fmt,
+                 progress=False if no_progress or as_json else None, **_parse_config(config_pairs))
+    manifest = read_manifest(pkg)
+    if as_json:
+        echo_json({"package": str(pkg), **manifest})
+        return
+    p = manifest["parity"]
+    size = sum(f["bytes"] for f in manifest["files"].values())
+    click.echo(f"wrote {pkg} ({size / 1e6:.2f} MB): {manifest['model']['name']}, {precision}, opset {opset}, "
+               f"{manifest['conditioning']['kind']} conditioning, output uint8 NHWC "
+               f"{manifest['image']['height']}x{manifest['image']['width']}x{manifest['image']['channels']}")
+    print_table([{"check": "float max |onnx - torch|", "value": p["float_max_abs"],
+                  "tolerance": p["tolerance"].get("float_max_abs")},
+                 {"check": "float mean |onnx - torch|", "value": p["float_mean_abs"],
+                  "tolerance": p["tolerance"].get("float_mean_abs")},
+                 {"check": "uint8 max level difference", "value": p["uint8_max_levels"],
+                  "tolerance": p["tolerance"].get("uint8_max_levels")},
+                 {"check": "uint8 pixels differing", "value": p["uint8_mismatch_fraction"], "tolerance": None}],
+                ["check", "value", "tolerance"])
+    if "quality" in manifest:
+        q = manifest["quality"]
+        shown = {k: v for k, v in q.items() if k.startswith(("fid", "pixel"))}
+        click.echo("int8 quality cost: " + ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                                                     for k, v in shown.items()))
+    click.echo(f"run it: python -m zoo_runtime {pkg} -n 16 --seed 0 --out grid.png")
+
+
+@main.command("generate", context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+              add_help_option=False)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def generate_cmd(args) -> None:
+    """Generate images from a model package with zoo_runtime (no PyTorch): PKG -n 16 --seed 0 --out grid.png.
+
+    The same as `python -m zoo_runtime`; run `zoo generate --help` for its options.
+    """
+    from zoo_runtime.cli import main as runtime_main
+
+    code = runtime_main(list(args), prog="zoo generate")
+    if code:
+        sys.exit(code)
+
+
 if __name__ == "__main__":
     sys.exit(main())

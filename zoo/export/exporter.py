@@ -1,0 +1,276 @@
+"""`zoo.export`: a model (name, weights file or GAN) -> a verified model package or Triton repository.
+
+Steps: build the model; export the float core with torch.onnx (dynamo); fp16/int8 conversion;
+append the uint8 NHWC post-processing; onnx.checker; parity against PyTorch with ONNX Runtime at
+two batch sizes (fails above the tolerance, see zoo.export.verify); for int8 the quality cost;
+the text encoder's files for text models; manifest.json with every file's sha256. Everything is
+built in a temporary folder beside the destination and renamed into place at the end, so a
+failed export leaves nothing half-written and an existing package is replaced in one step.
+"""
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import platform
+import shutil
+import sys
+import uuid
+import warnings
+from pathlib import Path
+
+import onnx
+
+from zoo.export.flops import count_macs, count_params
+from zoo.export.graph import (append_postprocess, example_inputs, export_float_graph, input_names, io_specs,
+                              prepare_generator)
+from zoo.export.verify import TOLERANCES, ExportError, int8_quality, parity
+from zoo_runtime.package import GRAPH, MANIFEST, PIXEL_FORMULA, SCHEMA, SCHEMA_VERSION, sha256_file
+
+PRECISIONS = ("fp32", "fp16", "int8")
+FORMATS = ("onnx", "triton")
+DEFAULT_OPSET = 18
+MIN_OPSET = 18  # the dynamo exporter's own default; older opsets lack ops it emits
+
+
+def _resolve_model(model, config: dict):
+    """A GAN from a GAN, a weights file/run folder, `arch.tag` (pretrained) or `arch` (untrained)."""
+    import zoo
+    from zoo.model import GAN
+    from zoo.registry import split_name
+
+    if isinstance(model, GAN):
+        if config:
+            raise ValueError("config overrides apply when exporting by name; this GAN is already built")
+        return model
+    name = str(model)
+    if name.endswith(".safetensors") or os.sep in name or Path(name).exists():
+        return zoo.load(name, **config)
+    _, tag = split_name(name)
+    if tag is None:
+        warnings.warn(f"{name} is an architecture without weights: exporting it untrained "
+                      f"(name a tag such as {name}.digits, or a .safetensors file, for trained weights)",
+                      UserWarning, stacklevel=3)
+    return zoo.create_model(name, pretrained=tag is not None, **config)
+
+
+def _versions() -> dict:
+    import onnxruntime
+    import onnxscript
+    import torch
+
+    import zoo
+    import zoo_runtime
+
+    return {"zoo": zoo.__version__, "zoo_runtime": zoo_runtime.__version__, "torch": torch.__version__,
+            "onnx": onnx.__version__, "onnxruntime": onnxruntime.__version__, "onnxscript": onnxscript.__version__,
+            "python": platform.python_version()}
+
+
+def _prepare_destination(out: Path) -> Path:
+    """A fresh temporary folder beside `out`; refuses to later replace something that is not ours."""
+    if out.exists():
+        ours = (out / MANIFEST).exists() or any(out.glob(f"*/{MANIFEST}")) or (out.is_dir() and not any(out.iterdir()))
+        if not out.is_dir() or not ours:
+            raise ValueError(f"{out} exists and is not a model package or Triton repository written by zoo export; "
+                             "choose another --out (it would be replaced)")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir()
+    return tmp
+
+
+def _move_into_place(tmp: Path, out: Path) -> None:
+    """Rename the finished folder to `out`; an old `out` is renamed away first, then deleted."""
+    old = None
+    if out.exists():
+        old = out.parent / f".{out.name}.old-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        os.replace(out, old)
+    os.replace(tmp, out)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _text_encoder_entry(model, pkg_dir: Path) -> tuple[dict | None, str | None]:
+    """The text encoder's own export into the package: (its manifest entry, or None and why)."""
+    name = model.config.get("text_encoder") or ""
+    if not name:
+        return None, "the model names no text encoder; the runtime takes embeddings only"
+    try:
+        from zoo.text import get_text_encoder
+
+        encoder = get_text_encoder(name)
+    except (ImportError, KeyError, ValueError) as e:
+        return None, f"text encoder {name!r} unavailable ({e}); the runtime takes embeddings only"
+    if not hasattr(encoder, "export"):
+        return None, f"text encoder {name!r} has no runtime export; the runtime takes embeddings only"
+    entry = encoder.export(pkg_dir)
+    return dict(entry or {}), None
+
+
+def _calibration(names, latent_dim, num_classes, text_dim, n: int, batch: int = 32) -> list[dict]:
+    return [example_inputs(names, latent_dim, num_classes, text_dim, min(batch, n - i), seed=10_000 + i)
+            for i in range(0, n, batch)]
+
+
+def export(model, out: str | os.PathLike, opset: int = DEFAULT_OPSET, precision: str = "fp32",
+           format: str = "onnx", *, quality_n: int = 512, calibration_n: int = 256, progress: bool | None = None,
+           triton_max_batch: int = 256, **config) -> Path:
+    """Export a generator to a verified model package (format="onnx") or a Triton model repository.
+
+    model: a `zoo.GAN`, a model name (`dcgan32.digits` loads its weights; a bare architecture is
+    exported untrained), or a .safetensors file / run folder. `config` overrides apply when building
+    by name. Returns the folder `zoo_runtime.load` takes (for Triton, the model folder inside the
+    repository `out`). Raises ExportError when ONNX Runtime disagrees with PyTorch beyond the
+    precision's tolerance (nothing is written then).
+    """
+    from tqdm.auto import tqdm
+
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    if format not in FORMATS:
+        raise ValueError(f"format must be one of {FORMATS}, got {format!r}")
+    if int(opset) < MIN_OPSET:
+        raise ValueError(f"opset must be >= {MIN_OPSET} (the exporter emits opset-{MIN_OPSET} ops), got {opset}")
+    out = Path(out)
+    gan = _resolve_model(model, config)
+    kind = gan.conditioning
+    latent_dim, num_classes = gan.latent_dim, gan.num_classes
+    text_dim = int(gan.config.get("text_dim") or 0)
+    has_truncation = gan.has_truncation
+    names = input_names(kind, has_truncation)
+
+    steps = ["export", "convert", "verify"] + (["quality"] if precision == "int8" else []) + ["write"]
+    bar = tqdm(total=len(steps), desc=f"export {gan.name} ({precision})", unit="step",
+               disable=progress is False or (progress is None and not sys.stderr.isatty()))
+    tmp = _prepare_destination(out)
+    try:
+        bar.set_postfix_str("torch.onnx.export")
+        generator = prepare_generator(gan.generator)
+        float_core = export_float_graph(generator, kind, has_truncation, latent_dim, num_classes, text_dim, int(opset))
+        onnx.checker.check_model(float_core, full_check=True)
+        bar.update()
+
+        bar.set_postfix_str(precision)
+        quantization = None
+        if precision == "fp32":
+            core = float_core
+        elif precision == "fp16":
+            from zoo.export.precision import to_fp16
+
+            core = to_fp16(float_core)
+        else:
+            from zoo.export.precision import to_int8
+
+            core, quantization = to_int8(float_core, _calibration(names, latent_dim, num_classes, text_dim,
+                                                                   calibration_n))
+        final = append_postprocess(core)
+        onnx.checker.check_model(final, full_check=True)
+        bar.update()
+
+        bar.set_postfix_str("ONNX Runtime vs PyTorch")
+        from zoo.export.graph import CoreGenerator
+
+        torch_core = CoreGenerator(generator, kind, has_truncation).eval()
+        check = parity(torch_core, core, final, names, latent_dim, num_classes, text_dim, precision)
+        bar.update()
+
+        quality = None
+        if precision == "int8":
+            bar.set_postfix_str("int8 quality")
+            quality = int8_quality(float_core, core, names, latent_dim, num_classes, text_dim, n=quality_n)
+            bar.update()
+
+        bar.set_postfix_str("write")
+        pkg = tmp / triton_model_name_for(gan) if format == "triton" else tmp
+        graph_rel = "1/model.onnx" if format == "triton" else GRAPH
+        (pkg / graph_rel).parent.mkdir(parents=True, exist_ok=True)
+        onnx.save(final, pkg / graph_rel)
+        text_entry, text_note = (None, None)
+        if kind == "text":
+            text_entry, text_note = _text_encoder_entry(gan, pkg)
+            if text_note:
+                warnings.warn(text_note, UserWarning, stacklevel=2)
+        inputs, outputs = io_specs(final)
+        if format == "triton":
+            from zoo.export.triton import config_pbtxt
+
+            (pkg / "config.pbtxt").write_text(config_pbtxt(pkg.name, inputs, outputs, triton_max_batch))
+        manifest = _manifest(gan, kind, names, inputs, outputs, precision, int(opset), graph_rel, check, quantization,
+                             quality, text_entry, text_note, float_core, format)
+        manifest["files"] = {p.relative_to(pkg).as_posix(): {"sha256": sha256_file(p), "bytes": p.stat().st_size}
+                             for p in sorted(pkg.rglob("*")) if p.is_file() and p.name != MANIFEST}
+        (pkg / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+        _move_into_place(tmp, out)
+        bar.update()
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    finally:
+        bar.close()
+    return out / pkg.name if format == "triton" else out
+
+
+def triton_model_name_for(gan) -> str:
+    from zoo.export.triton import triton_model_name
+
+    return triton_model_name(gan.name)
+
+
+def _manifest(gan, kind, names, inputs, outputs, precision, opset, graph_rel, check, quantization, quality,
+              text_entry, text_note, float_core, format) -> dict:
+    meta = gan.metadata or {}
+    shape = outputs[0]["shape"]  # ["batch", H, W, C]
+    h, w, c = shape[1], shape[2], shape[3]
+    cost = count_macs(float_core)
+    manifest = {
+        "schema": SCHEMA,
+        "schema_version": SCHEMA_VERSION,
+        "model": {
+            "name": gan.name,
+            "arch": gan.spec.name,
+            "family": gan.spec.family,
+            "tag": gan.tag,
+            "parent": meta.get("parent") or None,
+            "dataset": meta.get("dataset") or None,
+            "license": meta.get("license") or (gan.spec.pretrained[gan.tag].license if gan.tag in gan.spec.pretrained
+                                               else None),
+            "source": meta.get("path") or ("pretrained" if gan.tag else "untrained"),
+            "config": gan.config,
+        },
+        "format": format,
+        "precision": precision,
+        "opset": opset,
+        "graph": graph_rel,
+        "latent_dim": gan.latent_dim,
+        "latents": "zoo_runtime.latents.make_latents(n, latent_dim, seed); default labels make_labels(n, classes, seed)",
+        "conditioning": {
+            "kind": kind,
+            "num_classes": gan.num_classes if kind == "class" else 0,
+            "text_dim": int(gan.config.get("text_dim") or 0) if kind == "text" else 0,
+            "text_encoder": (gan.config.get("text_encoder") or None) if kind == "text" else None,
+        },
+        "truncation": "truncation" in names,
+        "inputs": inputs,
+        "outputs": outputs,
+        "image": {"height": h, "width": w, "channels": c, "layout": "NHWC", "dtype": "uint8",
+                  "from_float": PIXEL_FORMULA},
+        "parity": check,
+        "tolerances": TOLERANCES,
+        "cost": {"macs_per_image": cost["macs"], "flops_per_image": 2 * cost["macs"], "macs_by_op": cost["by_op"],
+                 "params": count_params(float_core)},
+        "created_by": _versions(),
+        "created_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    }
+    if quantization is not None:
+        manifest["quantization"] = quantization
+    if quality is not None:
+        manifest["quality"] = quality
+    if kind == "text":
+        manifest["text_encoder"] = text_entry
+        if text_note:
+            manifest["text_encoder_note"] = text_note
+    return manifest
+
+
+__all__ = ["export", "ExportError", "PRECISIONS", "FORMATS"]
