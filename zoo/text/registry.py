@@ -1,18 +1,143 @@
-"""Registry of text encoders: built-ins plus the `gan_zoo.text_encoders` entry-point group."""
+"""Registry of text encoders: the built-in `hash` plus the `gan_zoo.text_encoders` entry-point group.
+
+Mirrors zoo.registry's plugin handling: discovery is lazy (on first use) and cached; a plugin that
+fails to import, is not callable, or tries to shadow a built-in name is recorded (`zoo plugins`)
+and warned about, and every other encoder keeps working; `GAN_ZOO_DISABLE_PLUGINS=1` turns
+discovery off. An entry point names a class or zero-argument factory; it is instantiated (weights
+loaded) on the first `get_text_encoder(name)` and the instance is cached.
+"""
 from __future__ import annotations
 
-from zoo.registry import PluginStatus
+import difflib
+import os
+import threading
+import traceback
+import warnings
+from typing import Any, Callable
 
+from zoo.registry import TEXT_ENCODER_ENTRY_POINTS, PluginStatus, _dist_name, _plugin_entry_points
+from zoo.text.hash import HashTextEncoder
+
+BUILTIN: dict[str, Callable[[], Any]] = {"hash": HashTextEncoder}
+
+
+class UnknownTextEncoderError(KeyError):
+    """A text-encoder name that neither the built-ins nor an installed plugin provides."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class TextEncoderError(ValueError):
+    """A text encoder that exists but cannot be used (its plugin failed, or it broke the contract)."""
+
+
+_factories: dict[str, tuple[Callable[[], Any], str]] = {}  # name -> (factory, distribution)
 _plugins: list[PluginStatus] = []
+_failed: dict[str, PluginStatus] = {}
+_instances: dict[str, Any] = {}
+_discovered = False
+_lock = threading.RLock()
+
+
+def _fail(ep, dist: str, reason: str) -> None:
+    status = PluginStatus(TEXT_ENCODER_ENTRY_POINTS, ep.name, ep.value, dist, "failed", reason)
+    _plugins.append(status)
+    _failed.setdefault(ep.name, status)
+    warnings.warn(f"gan-zoo text-encoder plugin {ep.name!r} from {dist} failed to load and is skipped ({reason}); "
+                  "run `zoo plugins` for details", RuntimeWarning, stacklevel=4)
+
+
+def _discover() -> None:
+    global _discovered
+    with _lock:
+        if _discovered:
+            return
+        _discovered = True
+        for ep in _plugin_entry_points(TEXT_ENCODER_ENTRY_POINTS):
+            dist = _dist_name(ep)
+            if ep.name in BUILTIN:
+                _fail(ep, dist, f"{ep.name!r} is a built-in text encoder; a plugin may not shadow it: rename it")
+                continue
+            if ep.name in _factories:
+                _fail(ep, dist, f"{ep.name!r} is already provided by {_factories[ep.name][1]}")
+                continue
+            try:
+                factory = ep.load()
+                if not callable(factory):
+                    raise TypeError(f"{ep.value} is a {type(factory).__name__}, not a class or factory")
+            except Exception as e:  # noqa: BLE001 -- isolation: a broken plugin is its own problem
+                _fail(ep, dist, f"{type(e).__name__}: {e}")
+                if os.environ.get("GAN_ZOO_DEBUG_PLUGINS") == "1":
+                    traceback.print_exc()
+                continue
+            _factories[ep.name] = (factory, dist)
+            _plugins.append(PluginStatus(TEXT_ENCODER_ENTRY_POINTS, ep.name, ep.value, dist, "loaded"))
 
 
 def plugin_statuses() -> list[PluginStatus]:
+    """Each text-encoder plugin: its distribution, and whether it loaded (and why not)."""
+    _discover()
     return list(_plugins)
 
 
 def list_text_encoders() -> list[str]:
-    return []
+    """Names of every usable text encoder: built-ins first, then plugins, each sorted."""
+    _discover()
+    return sorted(BUILTIN) + sorted(_factories)
+
+
+def text_encoder_source(name: str) -> str:
+    """"builtin" or the plugin distribution that provides `name`."""
+    _discover()
+    if name in BUILTIN:
+        return "builtin"
+    if name in _factories:
+        return _factories[name][1]
+    raise _unknown(name)
+
+
+def _unknown(name: str) -> Exception:
+    if name in _failed:
+        s = _failed[name]
+        return TextEncoderError(f"text encoder {name!r} from {s.distribution} failed to load ({s.error}); "
+                                "run `zoo plugins` for details, or reinstall that plugin")
+    known = list(BUILTIN) + list(_factories)
+    close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
+    hint = f" Did you mean: {', '.join(close)}?" if close else ""
+    return UnknownTextEncoderError(f"unknown text encoder {name!r}.{hint} Available: {', '.join(sorted(known))}. "
+                                   "Plugins add more (entry-point group gan_zoo.text_encoders, e.g. "
+                                   "pip install ./plugins/zoo-minilm for 'minilm').")
+
+
+def _check(name: str, encoder: Any) -> Any:
+    dim = getattr(encoder, "dim", None)
+    if not isinstance(dim, int) or dim <= 0 or not callable(getattr(encoder, "encode", None)):
+        raise TextEncoderError(f"text encoder {name!r} breaks the contract: it needs an int `dim` > 0 and "
+                               f"`encode(list[str])`, got dim={dim!r}")
+    if not getattr(encoder, "name", None):
+        encoder.name = name
+    return encoder
 
 
 def get_text_encoder(name: str):
-    raise KeyError(f"unknown text encoder {name!r}")
+    """The encoder called `name` (built-in or plugin), created on first use and cached."""
+    if not isinstance(name, str) or not name:
+        raise UnknownTextEncoderError(f"a text encoder name is needed (e.g. 'hash'), got {name!r}")
+    with _lock:
+        if name in _instances:
+            return _instances[name]
+        if name in BUILTIN:
+            encoder = BUILTIN[name]()
+        else:
+            _discover()
+            if name not in _factories:
+                raise _unknown(name)
+            factory, dist = _factories[name]
+            try:
+                encoder = factory()
+            except Exception as e:  # noqa: BLE001 -- a plugin's failure, reported with its name
+                raise TextEncoderError(f"text encoder {name!r} from {dist} failed to initialise "
+                                       f"({type(e).__name__}: {e})") from e
+        _instances[name] = _check(name, encoder)
+        return _instances[name]
