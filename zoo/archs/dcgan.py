@@ -95,7 +95,7 @@ def dcgan_config(resolution: int, width: int) -> dict:
                 num_classes=0, text_dim=0, text_encoder="")
 
 
-DIGITS = dict(channels=1, conditioning="class", num_classes=10)
+DIGITS = dict(width=16, channels=1, conditioning="class", num_classes=10)
 SHAPES = dict(channels=3, conditioning="none")
 SHAPES_TEXT = dict(channels=3, conditioning="text", text_dim=256, text_encoder="hash")
 
