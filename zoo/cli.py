@@ -153,6 +153,7 @@ def _training_options(f):
         click.option("--checkpoint-every", type=int, help="Write a checkpoint every K steps."),
         click.option("--log-every", type=int, help="Append to metrics.jsonl every K steps."),
         click.option("--eval-every", type=int, help="FID/KID every K steps (0: at the end only)."),
+        click.option("--eval-samples", type=int, help="Generated images per FID/KID (0: no FID/KID)."),
         click.option("--seed", type=int, help="Random seed (same seed, same run)."),
         click.option("--amp", is_flag=True, default=None, help="bf16 autocast + channels-last (for GPUs)."),
         click.option("--device", help="cpu, cuda, cuda:1 (default: cuda when available)."),
@@ -346,14 +347,15 @@ def eval_cmd(model_name, data, metric, n, feature, weights, seed, batch_size, no
               help="onnx: a model package for zoo_runtime; triton: a Triton Inference Server model repository.")
 @click.option("--config", "config_pairs", multiple=True, metavar="KEY=VALUE",
               help="Config override when exporting an architecture by name (repeatable).")
+@click.option("--quality-data", help="int8: also measure the FID change against this data (e.g. builtin:digits).")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 @click.option("--json", "as_json", is_flag=True, help="Print the manifest as JSON.")
-def export_cmd(name_or_file, out, opset, precision, fmt, config_pairs, no_progress, as_json) -> None:
+def export_cmd(name_or_file, out, opset, precision, fmt, config_pairs, quality_data, no_progress, as_json) -> None:
     """Export NAME_OR_FILE (arch.tag, a .safetensors file or a run folder) to a verified ONNX package."""
     from zoo.export import export
     from zoo_runtime.package import read_manifest
 
-    pkg = export(name_or_file, out, opset=opset, precision=precision, format=fmt,
+    pkg = export(name_or_file, out, opset=opset, precision=precision, format=fmt, quality_data=quality_data,
                  progress=False if no_progress or as_json else None, **_parse_config(config_pairs))
     manifest = read_manifest(pkg)
     if as_json:

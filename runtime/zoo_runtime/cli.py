@@ -84,6 +84,7 @@ def _run(args) -> int:
     if args.json:
         print(json.dumps(summary))
     else:
-        print(f"wrote {args.out}: {n} image{"s" if n != 1 else ""} {h}x{w}x{c} from {summary['model']} (seed {args.seed}) on "
+        plural = "s" if n != 1 else ""
+        print(f"wrote {args.out}: {n} image{plural} {h}x{w}x{c} from {summary['model']} (seed {args.seed}) on "
               f"{gen.provider} in {summary['generate_ms']} ms (load {summary['load_ms']} ms)")
     return 0

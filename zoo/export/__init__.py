@@ -11,3 +11,13 @@ from zoo.export.exporter import FORMATS, PRECISIONS, export
 from zoo.export.verify import TOLERANCES, ExportError
 
 __all__ = ["export", "ExportError", "PRECISIONS", "FORMATS", "TOLERANCES"]
+
+
+# `zoo.export(...)` is this function, but once this subpackage is imported Python binds the name
+# `zoo.export` to the module itself; making the module callable keeps both spellings working.
+class _CallableModule(__import__("types").ModuleType):
+    def __call__(self, *args, **kwargs):
+        return export(*args, **kwargs)
+
+
+__import__("sys").modules[__name__].__class__ = _CallableModule

@@ -1,0 +1,43 @@
+"""fp16 and int8 packages: float32 inputs and outputs kept, measured parity, int8's quality cost."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import onnx
+
+import zoo_runtime
+from zoo.export.precision import INT8_OPS
+
+
+def test_fp16_keeps_float32_io_and_reductions(package):
+    path, model = package("stylegan2_32", precision="fp16")
+    m = json.loads((path / "manifest.json").read_text())
+    assert m["precision"] == "fp16" and m["parity"]["passed"]
+    assert m["inputs"][0]["dtype"] == "float32" and m["outputs"][0]["dtype"] == "uint8"
+    graph = onnx.load(path / "generator.onnx")
+    assert any(i.data_type == onnx.TensorProto.FLOAT16 for i in graph.graph.initializer)  # weights in fp16
+    # reductions (demodulation, pixel norm) compute in float32: their inputs are never fp16
+    types = {v.name: v.type.tensor_type.elem_type for v in onnx.shape_inference.infer_shapes(graph).graph.value_info}
+    for node in graph.graph.node:
+        if node.op_type.startswith("Reduce"):
+            assert types.get(node.input[0], onnx.TensorProto.FLOAT) == onnx.TensorProto.FLOAT, node.name
+    images = zoo_runtime.load(path, providers="cpu").generate(2, seed=0, truncation=0.5)
+    assert images.dtype == np.uint8
+
+
+def test_int8_quantizes_only_ops_with_int8_kernels_and_reports_quality(package):
+    path, model = package("dcgan32", precision="int8")
+    m = json.loads((path / "manifest.json").read_text())
+    q, quality = m["quantization"], m["quality"]
+    assert q["op_types_quantized"] == INT8_OPS
+    assert set(q["quantized_nodes"]) <= set(INT8_OPS) and q["quantized_nodes"]
+    assert q["left_float"].get("ConvTranspose", 0) >= 1  # no int8 ConvTranspose kernel: left float, reported
+    graph = onnx.load(path / "generator.onnx")
+    assert {"QuantizeLinear", "DequantizeLinear"} <= {n.op_type for n in graph.graph.node}
+    assert m["parity"]["passed"] and m["parity"]["float_mean_abs"] <= m["parity"]["tolerance"]["float_mean_abs"]
+    assert quality["n"] == 160 and quality["pixel_mae"] >= 0
+    assert quality["metric"] in ("fid_digits", "pixel (zoo.metrics not available)")
+    if quality["metric"] == "fid_digits":
+        assert quality["fid_int8_vs_fp32"] >= 0
+    assert zoo_runtime.load(path, providers="cpu").generate(3, seed=1).shape == (3, 32, 32, 3)
