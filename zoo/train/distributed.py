@@ -61,6 +61,19 @@ class Dist:
             for t in list(module.parameters()) + list(module.buffers()):
                 dist.broadcast(t.data, src=0)
 
+    def check_in_sync(self, module: torch.nn.Module, what: str) -> None:
+        """Raise if the processes' weights differ (they must: every update is averaged)."""
+        if not self.enabled:
+            return
+        with torch.no_grad():
+            total = torch.stack([p.detach().double().abs().sum() for p in module.parameters()]).sum()
+        lo, hi = total.clone().reshape(1), total.clone().reshape(1)
+        dist.all_reduce(lo, op=dist.ReduceOp.MIN)
+        dist.all_reduce(hi, op=dist.ReduceOp.MAX)
+        if not torch.equal(lo, hi):
+            raise RuntimeError(f"data-parallel processes are out of sync: {what} weights differ "
+                               f"(checksums {lo.item()} .. {hi.item()})")
+
     def any_flag(self, flag: bool, device: torch.device) -> bool:
         """True on every process when it is true on any (e.g. a NaN loss on one rank)."""
         if not self.enabled:

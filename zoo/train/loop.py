@@ -428,6 +428,9 @@ class Trainer:
             ckpt.restore_rng(tensors, self.rng)
         else:  # checkpoints hold rank 0's RNG; the others continue on fresh, distinct streams
             self.rng.manual_seed(self.recipe.seed * 1000 + self.dist.rank + 7919 * self.step)
+        if self.dist.is_main:  # temporary files of writes the kill interrupted
+            for stale in [*self.out.glob(".*.tmp"), *(self.out / SAMPLES_DIR).glob(".*.tmp")]:
+                stale.unlink(missing_ok=True)
         path = self.out / METRICS_NAME
         if path.exists():  # drop what was logged after the checkpoint: those steps run again
             lines = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
@@ -483,7 +486,7 @@ class Trainer:
                 if self.augment is not None:
                     record["aug_p"] = round(self.augment.p, 6)
                 for anchor in self.anchors:
-                    record[f"{anchor.name}_{anchor.module[0]}"] = round(float(anchor.penalty()), 6)
+                    record[anchor.key] = round(float(anchor.penalty()), 6)
                 bar.set_postfix(d=f"{means['loss_d']:.3f}", g=f"{means['loss_g']:.3f}",
                                 img_s=f"{record['images_per_s']:.0f}")
                 t_side = time.perf_counter()
@@ -502,7 +505,11 @@ class Trainer:
                 self.save_checkpoint()
             side += time.perf_counter() - t_side
         bar.close()
-        final = GAN(self.model.spec, self.model.config, self.ema.model, self.D, metadata=dict(self.model.metadata))
+        self.dist.check_in_sync(self.G, "generator")
+        self.dist.check_in_sync(self.D, "discriminator")
+        meta = {**self.model.metadata, "parent": self.parent, "dataset": self.fingerprint,
+                "path": str(self.out / MODEL_NAME)}
+        final = GAN(self.model.spec, self.model.config, self.ema.model, self.D, metadata=meta)
         if main:
             if self.metrics == [] or self.step == 0:
                 self.write_metrics()

@@ -57,10 +57,15 @@ class WeightAnchor:
             torch._foreach_mul_(diffs, self.fisher)
         torch._foreach_add_([p.grad for p in self.params], diffs, alpha=self.strength)
 
+    @property
+    def key(self) -> str:
+        """`l2sp_g`, `l2sp_d`, `ewc_g`: the name in metrics.jsonl and the checkpoint."""
+        return f"{self.name}_{self.module[0]}"
+
     def state_tensors(self) -> dict[str, torch.Tensor]:
-        out = {f"{self.name}.source.{n}": s for n, s in zip(self.names, self.source)}
+        out = {f"{self.key}.source.{n}": s for n, s in zip(self.names, self.source)}
         if self.fisher is not None:
-            out.update({f"{self.name}.fisher.{n}": f for n, f in zip(self.names, self.fisher)})
+            out.update({f"{self.key}.fisher.{n}": f for n, f in zip(self.names, self.fisher)})
         return out
 
 
