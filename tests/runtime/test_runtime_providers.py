@@ -1,0 +1,117 @@
+"""Provider choice and fallback. This machine has no GPU: the TensorRT/CUDA sessions themselves are
+GPU-only and NOT exercisable here; what is tested is the options we would pass them, the probes,
+and that a failing provider falls back with one line instead of ONNX Runtime's error dump."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import onnxruntime as ort
+import pytest
+
+import zoo_runtime
+from zoo_runtime import providers as prov
+
+HAS_GPU = prov.cuda_driver_problem() is None
+
+
+def test_normalize():
+    assert prov.normalize("auto") == ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"]
+    assert prov.normalize("cuda") == ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    assert prov.normalize(["trt", "cpu"]) == ["TensorrtExecutionProvider", "CPUExecutionProvider"]
+    assert prov.normalize("CPUExecutionProvider") == ["CPUExecutionProvider"]
+    with pytest.raises(ValueError, match="unknown provider"):
+        prov.normalize("rocm")
+
+
+def test_session_options():
+    so = prov.session_options()
+    assert so.graph_optimization_level == ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    assert so.execution_mode == ort.ExecutionMode.ORT_SEQUENTIAL
+    assert so.intra_op_num_threads == prov.physical_cores() >= 1
+    assert prov.session_options(3).intra_op_num_threads == 3
+
+
+def test_tensorrt_options(uncond, classcond, tmp_path):
+    manifest = zoo_runtime.read_manifest(classcond[0])
+    opts = prov.tensorrt_options(manifest, "ab" * 32, opt_batch=8, max_batch=256, root=tmp_path)
+    assert opts["trt_fp16_enable"] is True
+    assert opts["trt_engine_cache_enable"] and opts["trt_timing_cache_enable"]
+    cache = opts["trt_engine_cache_path"]
+    assert cache == opts["trt_timing_cache_path"] and os.path.isdir(cache)
+    assert cache.startswith(str(tmp_path / "tensorrt" / "abababababababab-ort"))  # keyed by model, ORT and GPU
+    # a dynamic batch needs min/opt/max shapes for every input
+    assert opts["trt_profile_min_shapes"] == "z:1x128,labels:1"
+    assert opts["trt_profile_opt_shapes"] == "z:8x128,labels:8"
+    assert opts["trt_profile_max_shapes"] == "z:256x128,labels:256"
+
+
+def test_cuda_options():
+    assert prov.cuda_options()["cudnn_conv_algo_search"] == "HEURISTIC"
+    assert "enable_cuda_graph" not in prov.cuda_options()
+    assert prov.cuda_options(cuda_graph=True)["enable_cuda_graph"] is True
+
+
+def test_one_line_turns_ort_dumps_into_a_line():
+    dump = ("/onnxruntime_src/onnxruntime/core/session/provider_bridge_ort.cc:2043 onnxruntime::Provider& "
+            "onnxruntime::ProviderLibrary::Get() [ONNXRuntimeError] : 1 : FAIL : Failed to load library "
+            "/x/libonnxruntime_providers_cuda.so with error: libcublasLt.so.13: cannot open shared object file\n"
+            "more\nlines")
+    assert prov.one_line(dump) == "libcublasLt.so.13: cannot open shared object file"
+    assert "\n" not in prov.one_line("a\nb\nc") and len(prov.one_line("x" * 500)) == 200
+
+
+@pytest.mark.skipif(HAS_GPU, reason="checks the no-GPU fallback")
+def test_auto_falls_back_to_cpu_with_one_line_per_reason(uncond):
+    gen = zoo_runtime.load(uncond[0])
+    assert gen.provider == "CPUExecutionProvider" and gen.info["providers"] == ["CPUExecutionProvider"]
+    gpu_builds = [p for p in ("TensorrtExecutionProvider", "CUDAExecutionProvider") if p in ort.get_available_providers()]
+    if gpu_builds:
+        assert len(gen.provider_notes) == 1 and "\n" not in gen.provider_notes[0]
+        assert gen.provider_notes[0].startswith("tensorrt, cuda unavailable: no NVIDIA driver")
+    assert gen.generate(2, seed=0).shape == (2, 32, 32, 3)
+
+
+@pytest.mark.skipif("CUDAExecutionProvider" not in ort.get_available_providers(), reason="needs onnxruntime-gpu")
+def test_a_provider_that_fails_to_load_is_one_line_not_a_dump(uncond):
+    """Past our own probes: create the CUDA session for real; on this GPU-less machine ORT fails
+    (missing libraries or no device) and we get one line and no session; no ORT dump on the console."""
+    code = (
+        "import sys, zoo_runtime.providers as p\n"
+        f"s, why = p.try_session({str(uncond[0] / 'generator.onnx')!r}, p.session_options(1), "
+        "'CUDAExecutionProvider', p.cuda_options())\n"
+        "print('SESSION' if s is not None else 'WHY:' + why)\n"
+        "print('LIB:' + str(p.provider_library_problem('CUDAExecutionProvider')))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    if HAS_GPU:
+        pytest.skip("GPU present: the CUDA session loads (GPU-only path, not exercisable here)")
+    lines = out.stdout.strip().splitlines()
+    assert lines[0].startswith("WHY:") and len(lines[0]) < 250
+    assert "EP Error" not in out.stdout + out.stderr and "[E:onnxruntime" not in out.stderr
+    assert lines[1].startswith("LIB:")
+
+
+def test_cli_prints_the_fallback_as_one_note(uncond, tmp_path):
+    out = subprocess.run([sys.executable, "-m", "zoo_runtime", str(uncond[0]), "-n", "1", "--out",
+                          str(tmp_path / "a.png"), "--providers", "cuda"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    notes = [line for line in out.stderr.splitlines() if line.strip()]
+    if not HAS_GPU:
+        assert len(notes) == 1 and notes[0].startswith("note: cuda unavailable: "), out.stderr
+
+
+@pytest.mark.skipif(not HAS_GPU, reason="GPU-only: TensorRT/CUDA sessions, IO binding on device, CUDA graphs "
+                    "are not exercisable on this machine")
+def test_gpu_paths_on_a_gpu_machine(classcond):
+    path, _ = classcond
+    gen = zoo_runtime.load(path, providers="cuda")
+    assert gen.provider == "CUDAExecutionProvider" and gen.info["runner"] == "BoundRunner"
+    cpu = zoo_runtime.load(path, providers="cpu")
+    a, b = gen.generate(16, seed=0), cpu.generate(16, seed=0)
+    assert abs(a.astype(int) - b).max() <= 2
+    with zoo_runtime.load(path, providers="cuda", max_batch=8) as graphed:
+        assert graphed.info["runner"] == "GraphRunner"
+        assert abs(graphed.generate(5, seed=0).astype(int) - b[:5]).max() <= 2
