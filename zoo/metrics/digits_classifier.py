@@ -27,7 +27,7 @@ FEATURE_DIM = 128
 class DigitsCNN(nn.Module):
     """[N, 1, 32, 32] in [-1, 1] -> logits [N, 10]; `features` gives the 128-d penultimate layer."""
 
-    def __init__(self, width: int = 32, feature_dim: int = FEATURE_DIM, num_classes: int = 10):
+    def __init__(self, width: int = 16, feature_dim: int = FEATURE_DIM, num_classes: int = 10):
         super().__init__()
 
         def block(a: int, b: int) -> nn.Sequential:

@@ -156,7 +156,7 @@ def evaluate(model_or_path, data_src, n: int = 2000, feature: str = "digits", se
               "resolution": res, "channels": ch, "conditioning": model.conditioning, "seed": seed,
               **_scores(tracker, fakes, "fake features")}
     if baseline:
-        torch.manual_seed(seed)  # the random weights are reproducible too
+        torch.manual_seed(seed + 104729)  # reproducible, and unlike the seed a model was likely initialised with
         random_model = build(model.spec, dict(model.config)).to(dev).eval()
         fakes = _generate(random_model, n, seed, cond, batch_size, progress, "generating (random weights)")
         result["baseline_random"] = _scores(tracker, fakes, "fake features (random weights)")
