@@ -60,6 +60,11 @@ def load(path: str | os.PathLike, _tag: str | None = None, **config_overrides) -
     config = {**spec.default_config, **meta["config"], **config_overrides}
     tag = _tag or meta.get("tag") or None
     model = build(spec, config, tag=tag if tag in spec.pretrained else None, metadata=meta)
-    load_state_into(model, read_tensors(path), str(path))
+    tensors = read_tensors(path)
+    if "discriminator.feature_spec" in tensors:  # saved with a pretrained-feature D (--d-backbone): rebuild it
+        from zoo.archs.feature_discriminator import restore_feature_discriminator
+
+        restore_feature_discriminator(model, tensors["discriminator.feature_spec"])
+    load_state_into(model, tensors, str(path))
     model.metadata["path"] = str(path)
     return model.eval()

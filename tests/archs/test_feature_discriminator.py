@@ -1,0 +1,140 @@
+"""Pretrained-feature discriminators (zoo/archs/feature_discriminator.py) with a real, tiny timm model
+(`test_resnet`, 0.47M parameters) whose weights the tests write themselves."""
+from __future__ import annotations
+
+import shutil
+
+import pytest
+import timm
+import torch
+from safetensors.torch import save_file
+
+import zoo
+from zoo.archs.feature_discriminator import (FeatureBackboneError, FeatureDiscriminator,
+                                             use_feature_discriminator)
+
+BACKBONE = "timm:test_resnet"
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(autouse=True)
+def empty_hf_cache(tmp_path, monkeypatch):
+    """A private, empty Hugging Face cache: what timm could find offline is only what a test puts there."""
+    import huggingface_hub.constants
+
+    cache = tmp_path / "hf-cache"
+    cache.mkdir()
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(cache))
+    return cache
+
+
+@pytest.fixture
+def weights(tmp_path):
+    """A timm state dict written as a user would have it: `test_resnet` with known (seeded) weights."""
+    torch.manual_seed(123)
+    source = timm.create_model("test_resnet")
+    path = tmp_path / "test_resnet.safetensors"
+    save_file(source.state_dict(), str(path))
+    return path, source.state_dict()
+
+
+def small_gan(**config):
+    return zoo.create_model("dcgan32", width=4, channels=1, **config)
+
+
+def test_weights_file_loads_through_timm_and_stays_frozen(weights):
+    path, expected = weights
+    model = small_gan(conditioning="class", num_classes=3)
+    disc = use_feature_discriminator(model, BACKBONE, str(path))
+    assert model.discriminator is disc and model.metadata["d_backbone"] == BACKBONE
+    for key, value in disc.backbone.state_dict().items():
+        assert torch.equal(value, expected[key]), key  # the pretrained weights, not a fresh init
+    assert not any(p.requires_grad for p in disc.backbone.parameters())
+    disc.train()
+    assert not disc.backbone.training and disc.blocks[1].training  # frozen BN statistics, trainable heads
+    x = (torch.rand(4, 1, 32, 32) * 2 - 1).requires_grad_(True)
+    logits = disc(x, torch.tensor([0, 1, 2, 0]))
+    assert logits.shape == (4,)
+    logits.sum().backward()
+    assert x.grad is not None and x.grad.abs().sum() > 0  # R1 needs gradients through the backbone
+    assert all(p.grad is None for p in disc.backbone.parameters())
+    assert all(p.grad is not None for p in disc.blocks[1:].parameters() if p.requires_grad)
+
+
+def test_inputs_are_resized_and_normalised_for_the_backbone(weights):
+    disc = use_feature_discriminator(small_gan(), BACKBONE, str(weights[0]))
+    assert disc.size == 64  # 2 x the deepest stride (32): the last level is at least 2x2
+    prepared = disc.prepare(torch.zeros(2, 1, 32, 32))  # mid-grey
+    mean, std = timm.create_model("test_resnet").pretrained_cfg["mean"], timm.create_model("test_resnet").pretrained_cfg["std"]
+    assert prepared.shape == (2, 3, 64, 64)
+    assert torch.allclose(prepared[:, 0], torch.full((2, 64, 64), (0.5 - mean[0]) / std[0]), atol=1e-6)
+
+
+def test_no_weights_available_is_a_clear_error():
+    with pytest.raises(FeatureBackboneError, match="no pretrained weights for timm:test_resnet.*--d-backbone-weights"):
+        use_feature_discriminator(small_gan(), BACKBONE, None)
+
+
+def test_hf_cache_is_used_when_it_holds_the_model(weights, empty_hf_cache):
+    path, expected = weights
+    repo = timm.models.get_pretrained_cfg("test_resnet").hf_hub_id  # timm/test_resnet.r160_in1k
+    folder = empty_hf_cache / f"models--{repo.replace('/', '--')}"
+    (folder / "refs").mkdir(parents=True)
+    (folder / "refs" / "main").write_text("0" * 40)
+    snapshot = folder / "snapshots" / ("0" * 40)
+    snapshot.mkdir(parents=True)
+    shutil.copy(path, snapshot / "model.safetensors")
+    disc = use_feature_discriminator(small_gan(), BACKBONE, None)
+    key = next(iter(expected))
+    assert torch.equal(disc.backbone.state_dict()[key], expected[key])
+
+
+@pytest.mark.parametrize("backbone, weights_name, match", [
+    ("resnet18", None, "timm:NAME"),
+    ("timm:not_a_model_at_all", None, "timm has no model"),
+    (BACKBONE, "missing.safetensors", "not found"),
+    (BACKBONE, "wrong", "does not fit"),
+])
+def test_bad_backbones_are_clear_errors(backbone, weights_name, match, tmp_path):
+    weights = None
+    if weights_name == "wrong":  # another model's state dict
+        weights = tmp_path / "other.safetensors"
+        save_file(timm.create_model("test_efficientnet").state_dict(), str(weights))
+    elif weights_name:
+        weights = tmp_path / weights_name
+    with pytest.raises(FeatureBackboneError, match=match):
+        use_feature_discriminator(small_gan(), backbone, weights)
+
+
+def test_saved_file_alone_rebuilds_the_feature_discriminator(weights, tmp_path):
+    path, _ = weights
+    model = small_gan(conditioning="class", num_classes=3)
+    use_feature_discriminator(model, BACKBONE, str(path))
+    saved = zoo.save(model, tmp_path / "model.safetensors")
+    path.unlink()  # the backbone weights file is no longer needed: the model file holds them
+    loaded = zoo.load(saved)
+    assert isinstance(loaded.discriminator, FeatureDiscriminator) and loaded.metadata["d_backbone"] == BACKBONE
+    for key, value in model.state_dict().items():
+        assert torch.equal(value, loaded.state_dict()[key]), key
+    x, c = torch.rand(3, 1, 32, 32) * 2 - 1, torch.tensor([0, 1, 2])
+    assert torch.equal(model.discriminator.eval()(x, c), loaded.discriminator.eval()(x, c))
+
+
+def test_finetune_with_a_feature_discriminator(weights, tmp_path):
+    source = zoo.save(small_gan(), tmp_path / "source.safetensors")
+    tuned = zoo.finetune(str(source), "builtin:digits", tmp_path / "run", steps=2, batch_size=4,
+                         d_backbone=BACKBONE, d_backbone_weights=str(weights[0]), sample_every=1000,
+                         checkpoint_every=1000, eval_samples=0, progress=False)
+    assert isinstance(tuned.discriminator, FeatureDiscriminator)
+    again = zoo.load(tmp_path / "run")
+    assert isinstance(again.discriminator, FeatureDiscriminator)
+    frozen = weights[1]
+    for key, value in again.discriminator.backbone.state_dict().items():
+        assert torch.equal(value, frozen[key]), key  # training never moved the backbone

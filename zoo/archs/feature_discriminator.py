@@ -1,0 +1,226 @@
+"""Discriminators on pretrained features: a frozen timm backbone with small trainable heads.
+
+As in Projected GAN (Sauer et al. 2021, https://arxiv.org/abs/2111.01007) and Vision-aided GAN
+(Kumari et al. 2022, https://arxiv.org/abs/2112.09130): images go through a frozen pretrained
+network (`timm.create_model(NAME, features_only=True)`), and a small trainable head on each of
+its last few feature levels gives a logit (with the zoo's projection term for class or text
+conditioning); D's output is the sum over levels. Projected GAN's fixed random cross-channel and
+cross-scale mixing layers are left out, and so is differentiable augmentation: the training loop
+applies DiffAugment/ADA to D's input before this module sees it.
+
+    zoo train dcgan32 --data ./few_images --d-backbone timm:resnet18 --d-backbone-weights resnet18.safetensors
+    use_feature_discriminator(model, "timm:resnet18", "resnet18.safetensors")   # the same, in Python
+
+Inputs: images in [-1, 1] are mapped to [0, 1], grey images repeated to RGB, resized (bilinear,
+antialiased) to at least `min_size` and at least twice the deepest level's stride, and
+normalised with the backbone's pretrained mean and std.
+
+Backbone weights come from what timm can load offline: a file you name (a .safetensors or
+.pth/.bin state dict of `timm.create_model(NAME)`, applied through timm's pretrained-file overlay;
+.pth is read with torch.load(weights_only=True)), or timm's Hugging Face cache when it already
+holds the model. With neither, you get `FeatureBackboneError`, never silently random features.
+
+Saving: the backbone's weights are part of D's state, and D records how it was built in a
+`feature_spec` buffer (JSON bytes), so a weights file alone rebuilds it: `zoo.load` sees
+`discriminator.feature_spec` and rebuilds this D (backbone architecture without weights, then
+the file's tensors fill it), no backbone weights file needed.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.utils.parametrizations import spectral_norm
+
+from zoo.conditioning import ProjectionHead
+
+SPEC_KEY = "feature_spec"  # the buffer that makes a saved D self-describing
+DEFAULT_LEVELS = 3  # heads on the last 3 feature levels
+DEFAULT_HEAD_WIDTH = 64
+DEFAULT_MIN_SIZE = 32
+
+
+class FeatureBackboneError(ValueError):
+    """A backbone that cannot be built or has no usable pretrained weights."""
+
+
+# --- backbone and weights ----------------------------------------------------------------------
+
+
+def parse_backbone(backbone: str) -> str:
+    """`timm:NAME` -> NAME, with a clear error for anything else."""
+    kind, sep, name = str(backbone).partition(":")
+    if kind != "timm" or not sep or not name:
+        raise FeatureBackboneError(f"--d-backbone must be timm:NAME (any model in timm.list_models()), got {backbone!r}")
+    return name
+
+
+def _timm_pretrained_cfg(name: str):
+    import timm
+
+    if not timm.is_model(name.split(".")[0]):
+        raise FeatureBackboneError(f"timm has no model {name!r}; see timm.list_models() (e.g. timm:resnet18)")
+    from timm.models import get_pretrained_cfg
+
+    return get_pretrained_cfg(name)
+
+
+def cached_weights(name: str) -> Path | None:
+    """timm's pretrained weights for `name` if the Hugging Face cache already holds them (no download)."""
+    cfg = _timm_pretrained_cfg(name)
+    if cfg is None or not cfg.hf_hub_id:
+        return None
+    try:
+        from huggingface_hub import try_to_load_from_cache
+    except ImportError:
+        return None
+    for filename in ("model.safetensors", "pytorch_model.bin"):
+        found = try_to_load_from_cache(cfg.hf_hub_id, filename)
+        if isinstance(found, str) and os.path.isfile(found):
+            return Path(found)
+    return None
+
+
+def resolve_weights(name: str, weights: str | os.PathLike | None) -> Path:
+    """The local file to load `name`'s pretrained weights from: the one given, or timm's HF cache."""
+    if weights is not None:
+        path = Path(weights).expanduser()
+        if not path.is_file():
+            raise FeatureBackboneError(f"backbone weights file not found: {path}")
+        if path.suffix not in (".safetensors", ".pth", ".bin", ".pt"):
+            raise FeatureBackboneError(f"backbone weights must be a .safetensors (or .pth/.bin) state dict of "
+                                       f"timm.create_model({name!r}), got {path.name}")
+        return path
+    found = cached_weights(name)
+    if found is None:
+        cfg = _timm_pretrained_cfg(name)
+        hub = cfg.hf_hub_id if cfg is not None and cfg.hf_hub_id else f"timm/{name}"
+        raise FeatureBackboneError(
+            f"no pretrained weights for timm:{name} are available offline, and a feature discriminator on random "
+            f"features would be pointless. Pass --d-backbone-weights PATH (a .safetensors state dict of "
+            f"timm.create_model({name!r})), or fill timm's Hugging Face cache first, e.g. "
+            f"`huggingface-cli download {hub} model.safetensors` on a machine with internet access.")
+    return found
+
+
+def create_backbone(name: str, weights: Path | None) -> nn.Module:
+    """timm feature extractor (features_only); pretrained from `weights` through timm's file overlay, or bare."""
+    import timm
+
+    _timm_pretrained_cfg(name)
+    kwargs = dict(features_only=True)
+    try:
+        if weights is None:
+            return timm.create_model(name, pretrained=False, **kwargs)
+        return timm.create_model(name, pretrained=True, pretrained_cfg_overlay=dict(file=str(weights)), **kwargs)
+    except (RuntimeError, KeyError, ValueError) as e:
+        if weights is None:
+            raise FeatureBackboneError(f"timm cannot build {name!r} with features_only=True: {e}") from e
+        raise FeatureBackboneError(f"{weights} does not fit timm model {name!r}: {str(e)[:400]}. Is it a state dict "
+                                   f"of timm.create_model({name!r})?") from e
+
+
+# --- the discriminator -------------------------------------------------------------------------
+
+
+class FeatureHead(nn.Module):
+    """One feature level -> logit: 1x1 conv, 3x3 conv (spectrally normalised), mean pool, projection head."""
+
+    def __init__(self, in_ch: int, width: int, config: dict):
+        super().__init__()
+        self.conv = nn.Sequential(
+            spectral_norm(nn.Conv2d(in_ch, width, 1)), nn.LeakyReLU(0.2),
+            spectral_norm(nn.Conv2d(width, width, 3, padding=1)), nn.LeakyReLU(0.2),
+        )
+        self.head = ProjectionHead(config, width)
+
+    def forward(self, features: torch.Tensor, c: torch.Tensor | None) -> torch.Tensor:
+        return self.head(self.conv(features).mean(dim=(2, 3)), c)  # [N]
+
+
+class FeatureDiscriminator(nn.Module):
+    """D(x, c) = sum over levels of head_l(backbone_l(prepare(x)), c). `blocks[0]` is the frozen backbone."""
+
+    def __init__(self, config: dict, backbone: str, weights: str | os.PathLike | None = None, pretrained: bool = True,
+                 levels: int = DEFAULT_LEVELS, head_width: int = DEFAULT_HEAD_WIDTH, min_size: int = DEFAULT_MIN_SIZE):
+        super().__init__()
+        name = parse_backbone(backbone)
+        if config["channels"] not in (1, 3):
+            raise FeatureBackboneError(f"a feature discriminator takes 1- or 3-channel images, not {config['channels']}")
+        if levels < 1:
+            raise FeatureBackboneError(f"levels must be at least 1, got {levels}")
+        net = create_backbone(name, resolve_weights(name, weights) if pretrained else None)
+        net.requires_grad_(False).eval()
+        n_levels = len(net.feature_info.channels())
+        self.first_level = max(0, n_levels - levels)  # heads on the deepest `levels` levels
+        channels = net.feature_info.channels()[self.first_level:]
+        strides = net.feature_info.reduction()[self.first_level:]
+        # blocks[0] is the backbone (already frozen: FreezeD 1 is a no-op), the heads follow, input side first
+        self.blocks = nn.ModuleList([net, *(FeatureHead(ch, head_width, config) for ch in channels)])
+        cfg = getattr(net, "pretrained_cfg", None) or {}
+        mean, std = cfg.get("mean", (0.485, 0.456, 0.406)), cfg.get("std", (0.229, 0.224, 0.225))
+        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1), persistent=False)
+        self.size = max(int(config["resolution"]), int(min_size), 2 * max(strides))
+        self.spec = dict(backbone=f"timm:{name}", levels=levels, head_width=head_width, min_size=min_size)
+        data = torch.tensor(list(json.dumps(self.spec, sort_keys=True).encode()), dtype=torch.uint8)
+        self.register_buffer(SPEC_KEY, data)
+
+    @property
+    def backbone(self) -> nn.Module:
+        return self.blocks[0]
+
+    def train(self, mode: bool = True) -> "FeatureDiscriminator":
+        super().train(mode)
+        self.backbone.eval()  # frozen: its batch-norm statistics never move
+        return self
+
+    def prepare(self, x: torch.Tensor) -> torch.Tensor:
+        """[-1, 1] images [N, 1 or 3, H, W] -> the backbone's normalised RGB input [N, 3, S, S]."""
+        x = (x + 1) / 2
+        if x.shape[1] == 1:
+            x = x.expand(-1, 3, -1, -1)
+        if x.shape[-1] != self.size or x.shape[-2] != self.size:
+            x = F.interpolate(x, size=(self.size, self.size), mode="bilinear", align_corners=False, antialias=True)
+        return (x - self.mean.to(x.dtype)) / self.std.to(x.dtype)
+
+    def forward(self, x: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
+        features = self.backbone(self.prepare(x))[self.first_level:]  # list of [N, C_l, H_l, W_l]
+        return sum(head(f, c) for head, f in zip(self.blocks[1:], features))  # [N]
+
+
+# --- the zoo's hooks ----------------------------------------------------------------------------
+
+
+def use_feature_discriminator(model, backbone: str, weights: str | os.PathLike | None = None,
+                              **options) -> FeatureDiscriminator:
+    """Replace `model.discriminator` (a zoo.GAN) in place by a FeatureDiscriminator on pretrained `backbone`.
+
+    The training loop calls this for `--d-backbone timm:NAME [--d-backbone-weights PATH]`. options:
+    levels, head_width, min_size. Records `d_backbone` in model.metadata; the D's own `feature_spec`
+    buffer lets `zoo.load` rebuild it from a saved file.
+    """
+    disc = FeatureDiscriminator(model.config, backbone, weights, **options)
+    old = next(model.discriminator.parameters(), None)
+    if old is not None:
+        disc.to(old.device)
+    model.discriminator = disc
+    model.metadata["d_backbone"] = disc.spec["backbone"]
+    return disc
+
+
+def restore_feature_discriminator(model, spec_tensor: torch.Tensor) -> FeatureDiscriminator:
+    """For zoo.load: rebuild the saved feature D's structure (no pretrained weights needed; the file has them)."""
+    try:
+        spec = json.loads(bytes(spec_tensor.to(torch.uint8).tolist()).decode())
+    except (ValueError, UnicodeDecodeError) as e:
+        raise FeatureBackboneError(f"the file's discriminator.{SPEC_KEY} is not valid JSON: {e}") from e
+    backbone = spec.pop("backbone")
+    disc = FeatureDiscriminator(model.config, backbone, pretrained=False, **spec)
+    model.discriminator = disc
+    model.metadata["d_backbone"] = backbone
+    return disc
