@@ -1,0 +1,333 @@
+"""Generation speed, side by side in one run: PyTorch eager, torch.compile, zoo_runtime fp32 and int8.
+
+    python benchmarks/runtime.py [--models dcgan32,dcgan64] [--threads N] [--readme]
+                                 [--out benchmarks/results/runtime]
+
+Per model (same generator weights for every engine, same inputs, same machine, same threads):
+- batch 1 latency, p50 and p99 over individually timed calls;
+- batch 64 throughput (images per second, median over runs);
+- the roofline: the generator's FLOPs per image (Conv/ConvTranspose/Gemm/MatMul counted on the
+  exported graph) over this machine's measured sgemm rate (best of numpy and torch), i.e. the
+  throughput a perfect fp32 implementation would reach; batch-64 fp32 throughput as % of it.
+Plus cold start: a fresh process to the first PNG, `python -m zoo_runtime PKG -n 1` against the
+PyTorch path `zoo sample WEIGHTS -n 1`.
+
+Every engine returns what an application wants: uint8 images [N, H, W, C]. The PyTorch rows do the
+same post-processing in torch (scale, clamp, uint8, NHWC); zoo_runtime does it inside the graph.
+Engines are timed in interleaved rounds (A B C D, A B C D, ...), so a burst of load from other
+processes on a shared machine hits all of them alike; the load average is recorded.
+
+Adding a row: a model is any registered name (`--models stylegan2_64,dcgan32.shapes-text`), with
+its conditioning inputs made by `condition_inputs`; an engine is one entry in `ENGINES` (a function
+model, package paths, threads -> callable(z, cond) -> uint8 images).
+Goals on the 2-core CPU: batch 1 >= 1.5x faster than eager and >= 1.2x faster than torch.compile;
+batch 64 within 15% of the roofline; int8 >= 1.8x fp32 throughput; cold start < 0.5 s.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+
+import zoo
+import zoo_runtime
+from zoo_runtime.latents import make_labels, make_latents
+
+README_START, README_END = "<!-- runtime-benchmark:start -->", "<!-- runtime-benchmark:end -->"
+
+
+# --- inputs ----------------------------------------------------------------------------------
+
+
+def condition_inputs(model, n: int) -> dict:
+    """Keyword inputs for n images: labels for class models, embeddings for text models."""
+    if model.conditioning == "class":
+        return {"labels": make_labels(n, model.num_classes, 0)}
+    if model.conditioning == "text":
+        emb = np.random.default_rng(0).standard_normal((n, model.config["text_dim"])).astype(np.float32)
+        return {"embeddings": emb / np.linalg.norm(emb, axis=1, keepdims=True)}
+    return {}
+
+
+# --- engines: model, packages, threads -> fn(z, cond) -> uint8 [N, H, W, C] -----------------
+
+
+class TorchImages(torch.nn.Module):
+    """G plus the post-processing zoo_runtime does in its graph (scale, clamp, uint8, NHWC)."""
+
+    def __init__(self, generator, kind: str):
+        super().__init__()
+        self.g, self.kind = generator, kind
+
+    def forward(self, z, c=None):
+        x = self.g(z, c)
+        return ((x + 1) * 127.5 + 0.5).clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous()
+
+
+def _torch_fn(module):
+    def run(z, cond):
+        c = cond.get("labels", cond.get("embeddings"))
+        with torch.inference_mode():
+            return module(torch.from_numpy(z), None if c is None else torch.from_numpy(c)).numpy()
+    return run
+
+
+def engine_eager(model, packages, threads):
+    return _torch_fn(TorchImages(model.generator.eval(), model.conditioning).eval())
+
+
+def engine_compile(model, packages, threads):
+    module = torch.compile(TorchImages(model.generator.eval(), model.conditioning).eval(), dynamic=False)
+    return _torch_fn(module)
+
+
+def _runtime(precision):
+    def make(model, packages, threads):
+        gen = zoo_runtime.load(packages[precision], providers="cpu", threads=threads)
+        return lambda z, cond: gen.generate(z=z, **cond)
+    return make
+
+
+ENGINES = {
+    "PyTorch eager": engine_eager,
+    "torch.compile": engine_compile,
+    "zoo_runtime fp32": _runtime("fp32"),
+    "zoo_runtime int8": _runtime("int8"),
+}
+
+
+# --- measuring --------------------------------------------------------------------------------
+
+
+def matmul_gflops(threads: int) -> dict:
+    """This machine's fp32 matmul rate: best of numpy (BLAS) and torch at 1024 and 2048."""
+    rates = {}
+    for n in (1024, 2048):
+        a = np.random.default_rng(0).standard_normal((n, n), dtype=np.float32)
+        ta = torch.from_numpy(a)
+        for lib, fn in (("numpy", lambda: a @ a), ("torch", lambda: ta @ ta)):
+            fn()
+            best = min(_timed(fn) for _ in range(5))
+            rates[f"{lib} sgemm {n}"] = 2 * n ** 3 / best / 1e9
+    return {"gflops": max(rates.values()), "measurements": {k: round(v, 1) for k, v in rates.items()}}
+
+
+def _timed(fn) -> float:
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t
+
+
+def measure(fns: dict, model, rounds: int, latency_calls: int, batch: int, batch_runs: int) -> dict:
+    """Interleaved rounds; batch-1 latencies pooled, batch-N run times pooled."""
+    z1, zb = make_latents(1, model.latent_dim, 1), make_latents(batch, model.latent_dim, 2)
+    c1, cb = condition_inputs(model, 1), condition_inputs(model, batch)
+    lat = {k: [] for k in fns}
+    thr = {k: [] for k in fns}
+    for name, fn in fns.items():  # warm-up (and compilation) outside the timed rounds
+        for _ in range(5):
+            fn(z1, c1)
+        for _ in range(2):
+            fn(zb, cb)
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            for _ in range(latency_calls):
+                lat[name].append(_timed(lambda: fn(z1, c1)))
+            for _ in range(batch_runs):
+                thr[name].append(_timed(lambda: fn(zb, cb)))
+    out = {}
+    for name in fns:
+        out[name] = {"b1_p50_ms": 1e3 * float(np.percentile(lat[name], 50)),
+                     "b1_p99_ms": 1e3 * float(np.percentile(lat[name], 99)),
+                     f"b{batch}_images_per_s": batch / statistics.median(thr[name]),
+                     "b1_calls": len(lat[name]), f"b{batch}_runs": len(thr[name])}
+    return out
+
+
+def cold_start(cmd: list[str], repeat: int, env: dict) -> dict:
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+        times.append(time.perf_counter() - t)
+    return {"median_s": statistics.median(times), "min_s": min(times), "runs": repeat}
+
+
+def machine(threads: int) -> dict:
+    cpu = platform.processor() or "?"
+    try:
+        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return {"cpu": cpu, "logical_cpus": os.cpu_count(), "threads": threads, "python": platform.python_version(),
+            "torch": torch.__version__, "onnxruntime": __import__("onnxruntime").__version__}
+
+
+# --- main ---------------------------------------------------------------------------------------
+
+
+def build(name: str, workdir: Path) -> tuple:
+    """The model (pretrained when the name has a tag, else fixed-seed random init), its fp32 and
+    int8 packages, and its weights file (for the PyTorch cold start)."""
+    torch.manual_seed(0)
+    _, tag = zoo.registry.split_name(name)
+    model = zoo.create_model(name, pretrained=tag is not None).eval()
+    packages = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for precision in ("fp32", "int8"):
+            packages[precision] = zoo.export(model, workdir / f"{name}-{precision}", precision=precision,
+                                             progress=False, quality_n=256)
+    weights = workdir / f"{name}.safetensors"
+    zoo.save(model, weights)
+    return model, packages, weights
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models", default="dcgan32,dcgan64", help="comma-separated registered names")
+    parser.add_argument("--engines", default=",".join(ENGINES), help="comma-separated: " + ", ".join(ENGINES))
+    parser.add_argument("--threads", type=int, help="threads for every engine (default: physical cores)")
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--latency-calls", type=int, default=100, help="batch-1 calls per engine per round")
+    parser.add_argument("--batch-runs", type=int, default=5, help="batch runs per engine per round")
+    parser.add_argument("--cold-repeat", type=int, default=7)
+    parser.add_argument("--out", default="benchmarks/results/runtime", help="writes OUT.json and OUT.md")
+    parser.add_argument("--readme", action="store_true", help="put the table into README.md (between markers)")
+    args = parser.parse_args()
+
+    from zoo_runtime.providers import physical_cores
+
+    threads = args.threads or physical_cores()
+    torch.set_num_threads(threads)
+    engines = [e.strip() for e in args.engines.split(",") if e.strip()]
+    load_before = os.getloadavg()
+    workdir = Path(tempfile.mkdtemp(prefix="zoo-bench-runtime-"))
+    result = {"machine": machine(threads), "load_average_before": [round(x, 2) for x in load_before],
+              "batch": args.batch, "models": {}}
+    print(f"machine: {result['machine']}; load average {load_before}", flush=True)
+    result["matmul"] = matmul_gflops(threads)
+    print(f"matmul: {result['matmul']}", flush=True)
+    try:
+        for name in [m.strip() for m in args.models.split(",") if m.strip()]:
+            model, packages, weights = build(name, workdir)
+            manifest = zoo_runtime.read_manifest(packages["fp32"])
+            flops = manifest["cost"]["flops_per_image"]
+            fns = {e: ENGINES[e](model, packages, threads) for e in engines}
+            rows = measure(fns, model, args.rounds, args.latency_calls, args.batch, args.batch_runs)
+            roofline = result["matmul"]["gflops"] * 1e9 / flops
+            for row in rows.values():
+                row["roofline_fraction"] = row[f"b{args.batch}_images_per_s"] / roofline
+            result["models"][name] = {"flops_per_image": flops, "roofline_images_per_s": roofline,
+                                      "int8_quantized": read_int8(packages["int8"]), "engines": rows}
+            print(json.dumps({name: result["models"][name]}, indent=1), flush=True)
+            env = {**os.environ, "GAN_ZOO_HOME": os.environ.get("GAN_ZOO_HOME", str(workdir / "home"))}
+            png = str(workdir / "cold.png")
+            zoo_cli = shutil.which("zoo") or sys.exit("the `zoo` console script is not installed")
+            result["models"][name]["cold_start"] = {
+                "python -m zoo_runtime PKG -n 1": cold_start([sys.executable, "-m", "zoo_runtime",
+                                                             str(packages["fp32"]), "-n", "1", "--out", png],
+                                                            args.cold_repeat, env),
+                "zoo sample WEIGHTS -n 1 (PyTorch)": cold_start([zoo_cli, "sample", str(weights), "-n", "1", "--out",
+                                                                png], max(3, args.cold_repeat // 2), env),
+                "python -c pass (interpreter floor)": cold_start([sys.executable, "-c", "pass"], args.cold_repeat, env),
+            }
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    result["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
+    result["goals"] = goals(result, args.batch)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.with_suffix(".json").write_text(json.dumps(result, indent=2))
+    table = markdown(result, args.batch)
+    out.with_suffix(".md").write_text(table)
+    print(table)
+    if args.readme:
+        update_readme(Path(__file__).resolve().parents[1] / "README.md", table)
+
+
+def read_int8(pkg: Path) -> dict:
+    m = zoo_runtime.read_manifest(pkg)
+    return {"quantized": m["quantization"]["quantized_nodes"], "left_float": m["quantization"]["left_float"],
+            "fid_int8_vs_fp32": m["quality"].get("fid_int8_vs_fp32"), "pixel_mae": m["quality"]["pixel_mae"]}
+
+
+def goals(result: dict, batch: int) -> list[dict]:
+    out = []
+    for name, m in result["models"].items():
+        e = m["engines"]
+        rt = e.get("zoo_runtime fp32")
+        if rt is None:
+            continue
+        if "PyTorch eager" in e:
+            x = e["PyTorch eager"]["b1_p50_ms"] / rt["b1_p50_ms"]
+            out.append({"model": name, "goal": "batch 1 >= 1.5x faster than eager", "measured": f"{x:.2f}x", "met": x >= 1.5})
+        if "torch.compile" in e:
+            x = e["torch.compile"]["b1_p50_ms"] / rt["b1_p50_ms"]
+            out.append({"model": name, "goal": "batch 1 >= 1.2x faster than torch.compile", "measured": f"{x:.2f}x",
+                        "met": x >= 1.2})
+        frac = rt["roofline_fraction"]
+        out.append({"model": name, "goal": f"batch {batch} within 15% of the roofline",
+                    "measured": f"{100 * frac:.0f}% of roofline", "met": frac >= 0.85})
+        if "zoo_runtime int8" in e:
+            x = e["zoo_runtime int8"][f"b{batch}_images_per_s"] / rt[f"b{batch}_images_per_s"]
+            out.append({"model": name, "goal": "int8 >= 1.8x fp32 throughput", "measured": f"{x:.2f}x", "met": x >= 1.8})
+        cold = m.get("cold_start", {}).get("python -m zoo_runtime PKG -n 1")
+        if cold:
+            out.append({"model": name, "goal": "cold start < 0.5 s", "measured": f"{cold['median_s']:.2f} s",
+                        "met": cold["median_s"] < 0.5})
+    return out
+
+
+def markdown(result: dict, batch: int) -> str:
+    mc = result["machine"]
+    lines = [f"Measured by `python benchmarks/runtime.py` on {mc['cpu']} ({mc['logical_cpus']} logical CPUs, "
+             f"{mc['threads']} threads per engine), torch {mc['torch']}, onnxruntime {mc['onnxruntime']}. "
+             f"The machine was shared with other work: load average {result['load_average_before'][0]} before, "
+             f"{result['load_average_after'][0]} after. Matmul rate (roofline): "
+             f"{result['matmul']['gflops']:.0f} GFLOP/s.", "",
+             f"| model | engine | batch 1 p50 (ms) | batch 1 p99 (ms) | batch {batch} (images/s) | % of roofline |",
+             "|---|---|---|---|---|---|"]
+    for name, m in result["models"].items():
+        for engine, r in m["engines"].items():
+            lines.append(f"| {name} ({m['flops_per_image'] / 1e6:.0f} MFLOP/image) | {engine} | {r['b1_p50_ms']:.2f} | "
+                         f"{r['b1_p99_ms']:.2f} | {r[f'b{batch}_images_per_s']:.0f} | "
+                         f"{100 * r['roofline_fraction']:.0f}% |")
+    lines += ["", "| model | cold start: fresh process to first PNG | median (s) | min (s) |", "|---|---|---|---|"]
+    for name, m in result["models"].items():
+        for what, c in m.get("cold_start", {}).items():
+            lines.append(f"| {name} | `{what}` | {c['median_s']:.2f} | {c['min_s']:.2f} |")
+    lines += ["", "| model | goal | measured | met |", "|---|---|---|---|"]
+    for g in result["goals"]:
+        lines.append(f"| {g['model']} | {g['goal']} | {g['measured']} | {'yes' if g['met'] else '**no**'} |")
+    return "\n".join(lines) + "\n"
+
+
+def update_readme(readme: Path, table: str) -> None:
+    text = readme.read_text()
+    if README_START not in text or README_END not in text:
+        print(f"README.md has no {README_START} ... {README_END} markers; table not inserted", file=sys.stderr)
+        return
+    new = re.sub(re.escape(README_START) + r".*?" + re.escape(README_END),
+                 lambda _: f"{README_START}\n{table}{README_END}", text, flags=re.S)
+    tmp = readme.with_suffix(".md.tmp")
+    tmp.write_text(new)
+    os.replace(tmp, readme)
+
+
+if __name__ == "__main__":
+    main()
