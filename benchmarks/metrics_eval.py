@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -24,11 +25,18 @@ import torch
 RESULTS = Path(__file__).parent / "results"
 
 
-def time_cli(model: str, data: str, n: int) -> tuple[float, dict]:
+def time_cli(model: str, data: str, n: int) -> tuple[float, float, dict]:
+    """(wall s, CPU s of the child: user + sys, result). CPU time says more on a shared machine."""
+    import resource
+
     cmd = [sys.executable, "-m", "zoo", "eval", model, "--data", data, "--n", str(n), "--json"]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-    return time.perf_counter() - t0, json.loads(out)
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu, json.loads(out)
 
 
 def reference_points() -> dict:
@@ -84,9 +92,9 @@ def main() -> None:
             torch.manual_seed(0)
             model = str(zoo.save(zoo.create_model("dcgan32", channels=1, conditioning="class", num_classes=10),
                                  Path(tmp) / "dcgan32-digits-config.safetensors"))
-        wall_digits, res_digits = time_cli(model, "builtin:digits", args.n)
+        wall_digits, cpu_digits, res_digits = time_cli(model, "builtin:digits", args.n)
         shapes_model = str(zoo.save(zoo.create_model("dcgan32"), Path(tmp) / "dcgan32.safetensors"))
-        wall_shapes, res_shapes = time_cli(shapes_model, "builtin:shapes", args.n)
+        wall_shapes, cpu_shapes, res_shapes = time_cli(shapes_model, "builtin:shapes", args.n)
     ref = reference_points()
     f_real, f_half, f_shapes = ref.pop("_features")
     tf = {"half_vs_half": torch_fidelity_check(f_real, f_half), "vs_shapes": torch_fidelity_check(f_real, f_shapes)}
@@ -95,27 +103,29 @@ def main() -> None:
         "digits_classifier": {"held_out_accuracy": meta["held_out_accuracy"], "split": meta["split"]},
         "zoo_eval": [
             {"command": f"zoo eval MODEL --data builtin:digits --n {args.n} --json", "wall_s": round(wall_digits, 2),
-             "result": res_digits},
+             "cpu_s": round(cpu_digits, 2), "result": res_digits},
             {"command": f"zoo eval MODEL --data builtin:shapes --n {args.n} --json", "wall_s": round(wall_shapes, 2),
-             "result": res_shapes},
+             "cpu_s": round(cpu_shapes, 2), "result": res_shapes},
         ],
         "reference_points": ref,
         "torch_fidelity": tf,
-        "machine": {"torch_threads": torch.get_num_threads(), "cuda": torch.cuda.is_available()},
+        "machine": {"torch_threads": torch.get_num_threads(), "cuda": torch.cuda.is_available(),
+                    "cpus": os.cpu_count(), "load_average_1m_at_end": os.getloadavg()[0]},
     }
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "metrics_eval.json").write_text(json.dumps(out, indent=2, default=float) + "\n")
     lines = [f"# Metrics (feature space: digits classifier, held-out accuracy {meta['held_out_accuracy']:.4f})", "",
-             "| what | wall (s) | FID | KID | random-weights FID |", "|---|---|---|---|---|"]
+             f"(load average {out['machine']['load_average_1m_at_end']:.1f} on {out['machine']['cpus']} CPUs)", "",
+             "| what | wall (s) | CPU (s) | FID | KID | random-weights FID |", "|---|---|---|---|---|---|"]
     for row in out["zoo_eval"]:
         r = row["result"]
-        lines.append(f"| `{row['command']}` (untrained dcgan32) | {row['wall_s']:.1f} | {r['fid']:.1f} | "
+        lines.append(f"| `{row['command']}` (untrained dcgan32) | {row['wall_s']:.1f} | {row['cpu_s']:.1f} | {r['fid']:.1f} | "
                      f"{r['kid_mean']:.3f} ± {r['kid_std']:.3f} | {r['baseline_random']['fid']:.1f} |")
     for name, s in ref.items():
-        lines.append(f"| {name.replace('_', ' ')} (~900 vs ~900) | | {s['fid']:.2f} | {s['kid']:.4f} ± {s['kid_std']:.4f} | |")
+        lines.append(f"| {name.replace('_', ' ')} (~900 vs ~900) | | | {s['fid']:.2f} | {s['kid']:.4f} ± {s['kid_std']:.4f} | |")
     for name, c in tf.items():
         if c:
-            lines.append(f"| torch-fidelity {c['torch_fidelity_version']} on the same features, {name} | | "
+            lines.append(f"| torch-fidelity {c['torch_fidelity_version']} on the same features, {name} | | | "
                          f"{c['fid_torch_fidelity']:.6f} (ours {c['fid_ours']:.6f}) | "
                          f"{c['kid_torch_fidelity'][0]:.6f} (ours {c['kid_ours'][0]:.6f}) | |")
     (RESULTS / "metrics_eval.md").write_text("\n".join(lines) + "\n")

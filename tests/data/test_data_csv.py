@@ -74,3 +74,20 @@ def test_csv_empty(tmp_path):
     (tmp_path / "h.csv").write_text("label,pixel0,pixel1,pixel2,pixel3\n")
     with pytest.raises(DatasetError, match="no rows"):
         load_csv(tmp_path / "h.csv")
+
+
+def test_csv_fast_and_careful_paths_agree(tmp_path):
+    from zoo.data.csv_pixels import _read_careful, _read_fast
+
+    rng = np.random.default_rng(1)
+    path = _write(tmp_path / "t.csv", [(i % 4, p) for i, p in enumerate(rng.integers(0, 256, size=(6, 16)))], side=4)
+    header = path.read_text().splitlines()[0].split(",")
+    fast = _read_fast(path, True, list(range(1, 17)), 0)
+    careful = _read_careful(path, header, 17, list(range(1, 17)), 0, 2)
+    assert np.array_equal(fast[0], careful[0]) and fast[1] == careful[1]
+
+
+def test_csv_row_with_extra_cells(tmp_path):
+    (tmp_path / "bad.csv").write_text("label,pixel0,pixel1,pixel2,pixel3\n1,0,0,0,0\n1,0,0,0,0,9\n")
+    with pytest.raises(DatasetError, match="line 3: 6 cells"):
+        load_csv(tmp_path / "bad.csv")

@@ -44,14 +44,11 @@ def load_csv(path: str | Path, resolution: int | None = None, channels: int | No
     if channels not in (None, 1, 3):
         raise DatasetError(f"channels must be 1 or 3, got {channels}")
     with open(path, newline="", encoding="utf-8-sig") as f:
-        rows = [r for r in csv.reader(f) if r and any(c.strip() for c in r)]
-    if not rows:
+        first = next((r for r in csv.reader(f) if r and any(c.strip() for c in r)), None)
+    if first is None:
         raise DatasetError(f"{path} is empty: expected a header like label,pixel0,...,pixel783 and one row per image")
-    header = rows[0] if not all(_is_number(c) for c in rows[0][1:]) else None
-    data = rows[1:] if header is not None else rows
-    if not data:
-        raise DatasetError(f"{path} has a header but no rows of pixels")
-    ncols = len(rows[0])
+    header = first if not all(_is_number(c) for c in first[1:]) else None
+    ncols = len(first)
 
     # which column holds the label
     if label_column is not None:
@@ -78,7 +75,54 @@ def load_csv(path: str | Path, resolution: int | None = None, channels: int | No
 
     first_line = 2 if header is not None else 1
     pixel_cols = [i for i in range(ncols) if i != label_idx]
-    pixels = np.empty((len(data), n_pixels), dtype=np.float32)
+    try:  # fast path: numpy's C parser; any problem -> the careful path, which names the row and column
+        pixels, raw_labels = _read_fast(path, header is not None, pixel_cols, label_idx)
+    except (ValueError, UserWarning):
+        pixels, raw_labels = _read_careful(path, header, ncols, pixel_cols, label_idx, first_line)
+    if len(pixels) == 0:
+        raise DatasetError(f"{path} has a header but no rows of pixels")
+    if not np.isfinite(pixels).all():
+        r, c = map(int, np.argwhere(~np.isfinite(pixels))[0])
+        raise DatasetError(f"{path}, line {first_line + r}: pixel {c} is {pixels[r, c]}, not a finite number")
+    lo, hi = float(pixels.min()), float(pixels.max())
+    if lo < 0 or hi > max_value:
+        r, c = map(int, np.argwhere((pixels < 0) | (pixels > max_value))[0])
+        raise DatasetError(f"{path}, line {first_line + r}: pixel {c} = {pixels[r, c]:g} is outside 0..{max_value:g}; "
+                           "pass max_value= if your pixels use another range")
+
+    labels, class_names = _labels(raw_labels, len(pixels), path, first_line)
+    images = torch.from_numpy(pixels / max_value * 2 - 1).view(-1, 1, side, side)  # [N, 1, side, side]
+    images = resize_tensor(images, resolution or side).clamp(-1, 1)
+    images = convert_channels(images, channels or 1).contiguous()
+    return ImageDataset(images, labels, [""] * len(pixels), class_names=class_names, source=f"csv:{path.name}")
+
+
+def _read_fast(path: Path, has_header: bool, pixel_cols: list[int], label_idx: int | None):
+    """All-numeric CSVs (the usual case): one np.loadtxt call. Raises ValueError on anything unusual."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # numpy warns (not raises) on an empty file
+        table = np.loadtxt(path, delimiter=",", skiprows=int(has_header), dtype=np.float64, ndmin=2,
+                           encoding="utf-8-sig")
+    if table.shape[1] != len(pixel_cols) + (label_idx is not None):
+        raise ValueError("column count differs from the first row")
+    pixels = table[:, pixel_cols].astype(np.float32)
+    if label_idx is None:
+        return pixels, []
+    col = table[:, label_idx]
+    if not np.all(col == np.round(col)):
+        raise ValueError("non-integer labels")
+    return pixels, [str(int(v)) for v in col]
+
+
+def _read_careful(path: Path, header: list[str] | None, ncols: int, pixel_cols: list[int], label_idx: int | None,
+                  first_line: int):
+    """Cell by cell, so that an error names its line and column."""
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        rows = [r for r in csv.reader(f) if r and any(c.strip() for c in r)]
+    data = rows[1:] if header is not None else rows
+    pixels = np.empty((len(data), len(pixel_cols)), dtype=np.float32)
     raw_labels = []
     for r, row in enumerate(data):
         line = first_line + r
@@ -93,20 +137,7 @@ def load_csv(path: str | Path, resolution: int | None = None, channels: int | No
                                "pixel cells must be numbers 0..255") from None
         if label_idx is not None:
             raw_labels.append(row[label_idx].strip())
-    if not np.isfinite(pixels).all():
-        r, c = map(int, np.argwhere(~np.isfinite(pixels))[0])
-        raise DatasetError(f"{path}, line {first_line + r}: pixel {c} is {pixels[r, c]}, not a finite number")
-    lo, hi = float(pixels.min()), float(pixels.max())
-    if lo < 0 or hi > max_value:
-        r, c = map(int, np.argwhere((pixels < 0) | (pixels > max_value))[0])
-        raise DatasetError(f"{path}, line {first_line + r}: pixel {c} = {pixels[r, c]:g} is outside 0..{max_value:g}; "
-                           "pass max_value= if your pixels use another range")
-
-    labels, class_names = _labels(raw_labels, len(data), path, first_line)
-    images = torch.from_numpy(pixels / max_value * 2 - 1).view(-1, 1, side, side)  # [N, 1, side, side]
-    images = resize_tensor(images, resolution or side).clamp(-1, 1)
-    images = convert_channels(images, channels or 1).contiguous()
-    return ImageDataset(images, labels, [""] * len(data), class_names=class_names, source=f"csv:{path.name}")
+    return pixels, raw_labels
 
 
 def _labels(raw: list[str], n: int, path: Path, first_line: int) -> tuple[torch.Tensor, list[str]]:
