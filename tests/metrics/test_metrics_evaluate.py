@@ -7,7 +7,7 @@ from click.testing import CliRunner
 
 import zoo
 from zoo.cli import main
-from zoo.data import load_dataset
+from zoo.data import ImageDataset, load_dataset
 from zoo.metrics import FIDTracker, evaluate
 
 
@@ -75,3 +75,14 @@ def test_zoo_eval_cli_errors(digits_model_file):
     assert res.exit_code != 0 and "unknown built-in dataset" in res.output
     res = runner.invoke(main, ["eval", str(digits_model_file), "--data", "builtin:digits", "--metric", "bogus"])
     assert res.exit_code != 0 and "fid-kid" in res.output
+
+
+def test_evaluate_text_model_uses_the_data_captions():
+    from zoo.text import get_text_encoder
+
+    dim = get_text_encoder("hash").dim
+    model = zoo.create_model("dcgan32", width=8, conditioning="text", text_dim=dim, text_encoder="hash")
+    r = evaluate(model, "builtin:shapes", n=100, baseline=False, kid_subsets=10)
+    assert r["conditioning"] == "text" and r["fid"] > 0
+    with pytest.raises(ValueError, match="no captions"):
+        evaluate(model, ImageDataset(torch.zeros(4, 3, 32, 32), torch.zeros(4, dtype=torch.long), [""] * 4), n=4)
