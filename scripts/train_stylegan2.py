@@ -80,18 +80,36 @@ def model_card(name: str, arch: str, config: dict, data: str, recipe: dict, wall
     return "\n".join(lines) + "\n"
 
 
-def train_one(name: str, steps: int | None, out_root: Path, eval_n: int, threads: int) -> None:
+@torch.no_grad()
+def set_class_centres(model, n: int = 8192) -> None:
+    """Per-class truncation centres from n latents per class (the training-time running means, made exact)."""
+    mapping = model.generator.mapping
+    offsets = getattr(mapping.condition, "w_offset", None)
+    if offsets is None:
+        return
+    z = torch.randn(n, model.latent_dim, generator=torch.Generator().manual_seed(0))
+    for k in range(offsets.shape[0]):
+        w = mapping(z, torch.full((n,), k, dtype=torch.int64), update_avg=False)
+        offsets[k] = w.mean(0) - mapping.w_avg
+
+
+def train_one(name: str, steps: int | None, out_root: Path, eval_n: int, threads: int, resume: bool) -> None:
     arch, config, data, recipe = RECIPES[name]
     recipe = dict(recipe, **({"steps": steps} if steps else {}))
     run = out_root / name
-    if run.exists():
-        shutil.rmtree(run)
-    torch.manual_seed(0)
-    model = zoo.create_model(arch, **config)
-    start = time.time()
-    zoo.train(model, data, run, seed=0, **recipe)
-    wall = time.time() - start
+    if resume:  # continue (or, with --steps at the last checkpoint, just finish) a stopped run
+        zoo.train(resume=run, steps=recipe["steps"])
+        wall = time.time() - (run / "samples" / "step-000000.png").stat().st_mtime  # since the run started
+    else:
+        if run.exists():
+            shutil.rmtree(run)
+        torch.manual_seed(0)
+        model = zoo.create_model(arch, **config)
+        start = time.time()
+        zoo.train(model, data, run, seed=0, **recipe)
+        wall = time.time() - start
     trained = zoo.load(run / "model.safetensors")
+    set_class_centres(trained)
     filename = f"{name}.safetensors"
     dest = PACKAGE_DIR / filename
     tmp = dest.with_name(f".{filename}.tmp")
@@ -119,12 +137,14 @@ def main() -> None:
     parser.add_argument("--out", default="runs/pretrained")
     parser.add_argument("--eval-n", type=int, default=1000)
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (the dev machine is shared)")
+    parser.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint "
+                        "(with --steps equal to the checkpoint's step: finish it there)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     for name in args.names or list(RECIPES):
         if name not in RECIPES:
             parser.error(f"unknown name {name!r}; choose from {list(RECIPES)}")
-        train_one(name, args.steps, Path(args.out), args.eval_n, args.threads)
+        train_one(name, args.steps, Path(args.out), args.eval_n, args.threads, args.resume)
 
 
 if __name__ == "__main__":

@@ -145,3 +145,25 @@ def test_export_and_runtime_parity(tmp_path):
         ref_u8 = ((ref.permute(0, 2, 3, 1).numpy() + 1) * 127.5).round().clip(0, 255)
         assert ours.shape == (5, 32, 32, 3)
         assert np.abs(ours.astype(np.float32) - ref_u8).max() <= 1
+
+
+def test_class_conditional_truncation_uses_per_class_centres():
+    model = zoo.create_model("stylegan2_32", **TINY, conditioning="class", num_classes=3)
+    mapping, z = model.generator.mapping, torch.randn(6, 16)
+    c = torch.tensor([0, 0, 1, 1, 1, 0])  # class 2 absent
+    mapping.train()
+    w = mapping(z, c)
+    offsets = mapping.condition.w_offset
+    assert torch.count_nonzero(offsets[2]) == 0 and torch.count_nonzero(offsets[:2]) > 0
+    mapping.eval()
+    centre = mapping(z, c, truncation=torch.zeros(1))
+    assert torch.allclose(centre, mapping.w_avg + offsets[c], atol=1e-6)  # psi 0: the class's centre
+    assert not torch.allclose(centre[0], centre[2])
+    assert w.shape == (6, 16)
+
+
+def test_pretrained_digits_weights():
+    model = zoo.create_model("stylegan2_32.digits", pretrained=True)
+    assert model.name == "stylegan2_32.digits" and model.conditioning == "class" and model.config["channels"] == 1
+    images = model.sample(10, seed=0, labels=list(range(10)), truncation=0.7)
+    assert images.shape == (10, 1, 32, 32) and images.std() > 0.2

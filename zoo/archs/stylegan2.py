@@ -15,7 +15,9 @@ Export-friendly choices (see DESIGN.md "pitfalls"):
   runtime) each layer uses its fixed `noise_const` buffer, saved with the weights. So an exported
   generator is a deterministic function of (z, c, truncation).
 - Style mixing (training mode only) draws random numbers inside forward; eval mode never does.
-- Truncation is a tensor input: w = w_avg + psi * (w - w_avg), psi [N] or [1].
+- Truncation is a tensor input: w = centre + psi * (w - centre), psi [N] or [1]; the centre is the
+  tracked w_avg, plus a tracked per-class offset for class-conditional models (truncating towards
+  the global average would blur the classes together).
 - Training mode returns raw (unbounded) images as in the paper; eval mode clamps to [-1, 1].
 
 Simplifications against the paper, to stay small and exportable: bilinear up/downsampling
@@ -95,6 +97,10 @@ class MappingNetwork(nn.Module):
         self.layers = nn.Sequential(*(EqualLinear(a, b, lr_mul=0.01, act=True) for a, b in zip(dims[:-1], dims[1:])))
         self.register_buffer("w_avg", torch.zeros(w_dim))
         self.w_avg_beta = 0.995
+        if self.condition is not None and config["conditioning"] == "class":
+            # per-class truncation centres, as offsets from w_avg (zero: the global centre). Kept inside the
+            # condition module so that adding or resizing a conditioning treats them as its own state.
+            self.condition.register_buffer("w_offset", torch.zeros(config["num_classes"], w_dim))
 
     def forward(self, z: torch.Tensor, c: torch.Tensor | None = None, truncation: torch.Tensor | None = None,
                 update_avg: bool = True) -> torch.Tensor:
@@ -104,13 +110,25 @@ class MappingNetwork(nn.Module):
                 raise ValueError("this generator is conditional: pass c")
             x = x + self.condition(c)
         w = self.layers(x)  # [N, w_dim]
+        class_offsets = getattr(self.condition, "w_offset", None)
         if self.training and update_avg:
             with torch.no_grad():
                 self.w_avg.copy_(w.detach().mean(0).lerp(self.w_avg, self.w_avg_beta))
+                if class_offsets is not None:
+                    self.track_class_offsets(w.detach(), c)
         if truncation is not None:
             psi = truncation.to(w.dtype).reshape(-1, 1)  # [N, 1] or [1, 1]
-            w = self.w_avg + psi * (w - self.w_avg)
+            centre = self.w_avg if class_offsets is None else self.w_avg + class_offsets[c]  # [w_dim] or [N, w_dim]
+            w = centre + psi * (w - centre)
         return w
+
+    def track_class_offsets(self, w: torch.Tensor, c: torch.Tensor) -> None:
+        """Running mean of (w - w_avg) per class, for the classes in this batch."""
+        offsets = self.condition.w_offset  # [K, w_dim]
+        onehot = F.one_hot(c, offsets.shape[0]).to(w.dtype)  # [N, K]
+        counts = onehot.sum(0)  # [K]
+        means = onehot.t() @ (w - self.w_avg) / counts.clamp(min=1)[:, None]  # [K, w_dim]
+        offsets.copy_(torch.where(counts[:, None] > 0, means.lerp(offsets, self.w_avg_beta), offsets))
 
 
 class ModulatedConv2d(nn.Module):
@@ -340,7 +358,12 @@ def stylegan2_config(resolution: int, width: int, max_channels: int) -> dict:
 # --- registered variants ------------------------------------------------------------------
 
 
-@register_model(family="stylegan2", default_config=stylegan2_config(32, 32, 128))
+DIGITS = dict(channels=1, conditioning="class", num_classes=10, width=16, max_channels=64)  # scripts/train_stylegan2.py
+
+
+@register_model(family="stylegan2", default_config=stylegan2_config(32, 32, 128), pretrained={
+    "digits": WeightSource("package:stylegan2_32.digits.safetensors", license="Apache-2.0", config=DIGITS),
+})
 def stylegan2_32(config: dict):
     """StyleGAN2 at 32x32 (Karras et al. 2020), conditioning none, class or text, truncation."""
     return build_stylegan2(config)
