@@ -304,7 +304,29 @@ def _print_fid_kid(r: dict) -> None:
     click.echo("lower is better; the random-weights row is what an untrained generator scores")
 
 
-_EVAL_METRICS = {"fid-kid": (_eval_fid_kid, _print_fid_kid)}  # --metric NAME -> (compute, print)
+def _eval_text_alignment(model_name: str, data: str, opts: dict) -> dict:  # owner: text conditioning
+    from zoo.metrics.text_alignment import text_alignment
+
+    if data != "builtin:shapes":
+        raise ValueError(f"--metric text-alignment checks generated images against the known attributes of "
+                         f"builtin:shapes captions: use --data builtin:shapes (got {data!r})")
+    return text_alignment(model_name, n=opts["n"], seed=opts["seed"], baseline=opts["baseline"],
+                          device=opts["device"], progress=opts["progress"])
+
+
+def _print_text_alignment(r: dict) -> None:
+    from zoo.metrics.text_alignment import rows
+
+    click.echo(f"{r['model']} (text encoder {r['text_encoder']}): attribute accuracy of the shapes classifier "
+               f"(held-out accuracy {r['classifier']['held_out_accuracy']}), {r['n_per_set']} images per caption set, "
+               f"{r['seconds']:.1f} s")
+    print_table(rows(r), ["images", "captions", "colour", "shape", "size", "background", "all"])
+    click.echo(f"seen: combinations in training; held_out: (colour, shape) combinations never trained on "
+               f"{[' '.join(c) for c in r['held_out_combos']]}; all = colour, shape and size right")
+
+
+_EVAL_METRICS = {"fid-kid": (_eval_fid_kid, _print_fid_kid),  # --metric NAME -> (compute, print)
+                 "text-alignment": (_eval_text_alignment, _print_text_alignment)}
 
 
 @main.command("eval")

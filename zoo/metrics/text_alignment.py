@@ -1,0 +1,160 @@
+"""Text alignment on builtin:shapes: does the generated image show what its caption says?
+
+    report = zoo.metrics.text_alignment.text_alignment("dcgan32.shapes-text", n=500)
+    report["model"]["seen"]["colour"], report["model"]["held_out"]["shape"], report["chance"]
+
+For captions like "a small red circle on a blue background" the attributes are known, so a
+classifier (zoo.metrics.shapes_classifier, shipped with its held-out accuracy) can check every
+generated image: accuracy per attribute (shape, colour, size, background, and all three foreground
+attributes at once). Two caption sets:
+    seen      attribute combinations the model was trained on
+    held_out  captions naming a (colour, shape) combination that never appeared in training
+              (compositional generalisation; the model's metadata says which, else HELD_OUT_COMBOS)
+Next to the model: the same architecture with random weights (the baseline), chance level, and the
+classifier on real renderings of the same captions (the ceiling the classifier allows).
+"""
+from __future__ import annotations
+
+import json
+import time
+
+import numpy as np
+import torch
+
+# (colour, shape) combinations that the shipped text model never saw in training: accuracy on
+# captions naming them measures compositional generalisation.
+HELD_OUT_COMBOS = (("red", "triangle"), ("green", "circle"), ("blue", "square"), ("yellow", "triangle"))
+ATTRIBUTES = ("shape", "colour", "size", "background")
+
+
+def held_out_combos_of(model) -> tuple[list[tuple[str, str]], str]:
+    """(combos, where they came from): the model's training metadata, else the module default."""
+    raw = (model.metadata or {}).get("held_out_combos")
+    if raw:
+        combos = json.loads(raw) if isinstance(raw, str) else raw
+        return [tuple(c) for c in combos], "model metadata"
+    return [tuple(c) for c in HELD_OUT_COMBOS], "zoo.metrics.text_alignment.HELD_OUT_COMBOS (default)"
+
+
+def caption_sets(held_out: list[tuple[str, str]], n: int, seed: int) -> dict[str, list[dict]]:
+    """{"seen": attrs [n], "held_out": attrs [n]}: uniform over each set's combinations, centred shapes jittered."""
+    from zoo.data.shapes import sample_attributes
+
+    sets = {"seen": sample_attributes(n, seed, exclude=held_out or None)}
+    if held_out:
+        sets["held_out"] = sample_attributes(n, seed + 1, only=held_out)
+    return sets
+
+
+def chance_levels() -> dict[str, float]:
+    from zoo.data.shapes import BACKGROUNDS, COLOURS, SHAPES, SIZES
+
+    return {"shape": 1 / len(SHAPES), "colour": 1 / len(COLOURS), "size": 1 / len(SIZES),
+            "background": 1 / (len(BACKGROUNDS) - 1),  # the background never equals the shape's colour
+            "all": 1 / (len(SHAPES) * len(COLOURS) * len(SIZES))}
+
+
+def score(pred: dict[str, list[str]], attrs: list[dict]) -> dict[str, float]:
+    """Accuracy per attribute, and "all": shape, colour and size all right."""
+    out = {}
+    for k in ATTRIBUTES:
+        out[k] = float(np.mean([p == a[k] for p, a in zip(pred[k], attrs)]))
+    out["all"] = float(np.mean([all(pred[k][i] == a[k] for k in ("shape", "colour", "size"))
+                                for i, a in enumerate(attrs)]))
+    return {k: round(v, 4) for k, v in out.items()}
+
+
+@torch.no_grad()
+def generated_accuracy(model, classifier, sets: dict[str, list[dict]], seed: int, batch_size: int = 256,
+                       progress: bool | None = None) -> dict[str, dict[str, float]]:
+    from tqdm.auto import tqdm
+
+    from zoo.data.shapes import caption_for
+    from zoo.metrics.shapes_classifier import predict
+
+    out = {}
+    for name, attrs in sets.items():
+        captions = [caption_for(a) for a in attrs]
+        images = []
+        for i in tqdm(range(0, len(captions), batch_size), desc=f"generating ({name})", unit="batch",
+                      disable=progress is False or (progress is None and len(captions) < 2000)):
+            chunk = captions[i:i + batch_size]
+            images.append(model.sample(len(chunk), seed=seed + i, prompts=chunk))
+        out[name] = score(predict(classifier, torch.cat(images)), attrs)
+    return out
+
+
+def _load(model_or_name):
+    from zoo.metrics.evaluate import _load_model
+
+    return _load_model(model_or_name)
+
+
+def text_alignment(model_or_name, n: int = 500, seed: int = 0, baseline: bool = True, classifier_path=None,
+                   device: str | None = None, progress: bool | None = None) -> dict:
+    """Accuracy of the shapes classifier on images generated from captions (see the module docstring).
+
+    n: images per caption set (seen, held-out). Returns a JSON-able report.
+    """
+    from zoo.data.shapes import render_batch
+    from zoo.factory import build
+    from zoo.metrics.shapes_classifier import DEFAULT_PATH, load_shapes_classifier, predict
+
+    if n < 1:
+        raise ValueError(f"n must be positive, got {n}")
+    t0 = time.time()
+    model = _load(model_or_name)
+    if model.conditioning != "text":
+        raise ValueError(f"{model.name} is not text-conditional (conditioning={model.conditioning!r}); text alignment "
+                         "needs a model trained on captions, e.g. dcgan32.shapes-text")
+    if int(model.config.get("channels", 3)) != 3:
+        raise ValueError(f"{model.name} makes {model.config.get('channels')}-channel images; the shapes classifier "
+                         "reads RGB (channels=3)")
+    dev = torch.device(device) if device else torch.device("cpu")
+    model = model.to(dev).eval()
+    classifier = load_shapes_classifier(classifier_path or DEFAULT_PATH).to(dev)
+    held_out, held_out_from = held_out_combos_of(model)
+    sets = caption_sets(held_out, n, seed)
+    report = {
+        "model": model.name, "text_encoder": model.config.get("text_encoder"), "n_per_caption": n,
+        "n_per_set": n, "seed": seed,
+        "held_out_combos": [list(c) for c in held_out], "held_out_from": held_out_from,
+        "classifier": {"path": str(classifier_path or DEFAULT_PATH),
+                       "held_out_accuracy": classifier.metadata["held_out_accuracy"]},
+        "chance": {k: round(v, 4) for k, v in chance_levels().items()},
+    }
+    report["results"] = {"model": generated_accuracy(model, classifier, sets, seed, progress=progress)}
+    if baseline:
+        torch.manual_seed(seed)
+        random = build(model.spec, model.config).to(dev).eval()
+        report["results"]["random_weights"] = generated_accuracy(random, classifier, sets, seed, progress=progress)
+    report["results"]["real_images"] = {name: score(predict(classifier, render_batch(attrs, 32).to(dev)), attrs)
+                                        for name, attrs in sets.items()}
+    report["goal"] = {"seen": {"colour": 0.9, "shape": 0.8}, "held_out": {"colour": 0.7, "shape": 0.7}}
+    report["seconds"] = round(time.time() - t0, 1)
+    return report
+
+
+ROW_NAMES = {"model": "{model}", "random_weights": "random weights (same arch)", "real_images": "real renderings",
+             "chance": "chance"}
+
+
+def rows(report: dict) -> list[dict]:
+    """Table rows: one per (generator, caption set), plus chance."""
+    out = []
+    for key, per_set in report["results"].items():
+        for set_name, acc in per_set.items():
+            out.append({"images": ROW_NAMES[key].format(model=report["model"]), "captions": set_name, **acc})
+    out.append({"images": "chance", "captions": "-", **report["chance"]})
+    return out
+
+
+def format_markdown(report: dict) -> str:
+    cols = ["images", "captions", "colour", "shape", "size", "background", "all"]
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for r in rows(report):
+        lines.append("| " + " | ".join(f"{r[c]:.3f}" if isinstance(r[c], float) else str(r[c]) for c in cols) + " |")
+    lines.append("")
+    lines.append(f"{report['n_per_set']} images per caption set; held-out (colour, shape) combinations "
+                 f"{report['held_out_combos']} ({report['held_out_from']}); \"all\" = shape, colour and size all right.")
+    return "\n".join(lines)
