@@ -167,3 +167,17 @@ def test_pretrained_digits_weights():
     assert model.name == "stylegan2_32.digits" and model.conditioning == "class" and model.config["channels"] == 1
     images = model.sample(10, seed=0, labels=list(range(10)), truncation=0.7)
     assert images.shape == (10, 1, 32, 32) and images.std() > 0.2
+
+
+def test_finetune_freezes_mapping_and_first_blocks(tmp_path):
+    """zoo finetune with every transfer method at once: FreezeG 2 (mapping + 4x4 block), FreezeD, L2-SP, EWC,
+    ADA and adding class conditioning to an unconditional source."""
+    source = zoo.save(zoo.create_model("stylegan2_32", channels=1, **TINY), tmp_path / "source.safetensors")
+    tuned = zoo.finetune(str(source), "builtin:digits", tmp_path / "run", steps=2, batch_size=4, freeze_g=2,
+                         freeze_d=1, l2sp=0.1, ewc=0.1, condition="class:10", augment="ada", sample_every=1000,
+                         checkpoint_every=1000, eval_samples=0, progress=False)
+    assert tuned.conditioning == "class"
+    before, after = zoo.load(source).generator, zoo.load(tmp_path / "run").generator
+    same = lambda a, b: all(torch.equal(x, y) for x, y in zip(a.parameters(), b.parameters()))  # noqa: E731
+    assert same(before.mapping.layers, after.mapping.layers) and same(before.blocks[0], after.blocks[0])
+    assert not same(before.blocks[-1], after.blocks[-1])
