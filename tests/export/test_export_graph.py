@@ -56,3 +56,31 @@ def test_count_macs_of_a_known_graph():
                               [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 3, 8, 8])], [w, k])
     cost = count_macs(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)]))
     assert cost["by_op"] == {"ConvTranspose": 8 * 16 * 4 * 16, "Conv": 3 * 64 * 4 * 9}
+
+
+def test_conv_transpose_rewrite_is_exact_for_gan_upsampling_shapes():
+    """ConvTranspose -> per-phase Convs + DepthToSpace: the same numbers (to float rounding) for the
+    usual k4 s2 p1 and other kernel/stride/padding combinations; unsupported ones are left alone."""
+    from zoo.export.graph import export_core
+    from zoo.export.rewrite import conv_transpose_to_phases
+
+    class Up(torch.nn.Module):
+        def __init__(self, *args):
+            super().__init__()
+            self.up = torch.nn.ConvTranspose2d(*args)
+
+        def forward(self, z):
+            return self.up(z)
+
+    for cin, cout, k, s, p, size, converts in [(8, 4, 4, 2, 1, 4, True), (8, 4, 4, 2, 0, 5, True),
+                                               (3, 5, 2, 2, 0, 3, True), (4, 4, 3, 1, 1, 6, True),
+                                               (4, 4, 4, 2, 2, 6, True), (4, 6, 6, 3, 1, 4, False)]:
+        x = np.random.default_rng(0).standard_normal((2, cin, size, size), dtype=np.float32)
+        model = export_core(Up(cin, cout, k, s, p).eval(), ["z"], {"z": x}, 18)
+        rewritten, count = conv_transpose_to_phases(model)
+        assert count == int(converts)
+        run = lambda m: ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"z": x})[0]
+        expected, got = run(model), run(rewritten)
+        assert got.shape == expected.shape and np.abs(got - expected).max() < 1e-5
+        if converts:
+            assert "ConvTranspose" not in {n.op_type for n in rewritten.graph.node}

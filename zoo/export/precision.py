@@ -6,9 +6,11 @@ weight demodulation) kept in float32.
 
 int8: ONNX Runtime's static quantization, QDQ format, calibrated on latents drawn like the
 runtime draws them. Only ops with int8 kernels in ONNX Runtime's CPU provider are quantized
-(Conv, MatMul, Gemm): a quantized ConvTranspose has no int8 kernel there and runs as
-dequantize -> float ConvTranspose -> quantize, slower than float (measured in a probe, see
-DESIGN.md), so ConvTranspose stays float. What was and was not quantized goes into the manifest.
+(Conv, MatMul, Gemm). ConvTranspose has no int8 kernel there (quantized, it runs as dequantize ->
+float ConvTranspose -> quantize, slower than float: the probe in DESIGN.md), so before quantizing,
+every strided ConvTranspose is rewritten exactly into per-phase Convs + DepthToSpace
+(zoo.export.rewrite), which do have int8 kernels; a ConvTranspose the rewrite cannot take stays
+float. What was rewritten, quantized and left float goes into the manifest.
 """
 from __future__ import annotations
 
@@ -56,6 +58,9 @@ def to_int8(model: onnx.ModelProto, calibration: list[dict[str, np.ndarray]]) ->
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
+    from zoo.export.rewrite import conv_transpose_to_phases
+
+    model, rewritten = conv_transpose_to_phases(model)
     with tempfile.TemporaryDirectory(prefix="zoo-int8-") as tmp:
         src, pre, dst = (Path(tmp) / f for f in ("float.onnx", "pre.onnx", "int8.onnx"))
         onnx.save(model, src)
@@ -71,9 +76,10 @@ def to_int8(model: onnx.ModelProto, calibration: list[dict[str, np.ndarray]]) ->
         quantized = onnx.load(str(dst))
     before = op_counts(model)
     quantized_ops = {op: n for op, n in before.items() if op in INT8_OPS}
-    float_heavy = {op: n for op, n in before.items() if op in ("ConvTranspose", "Col2Im") and op not in INT8_OPS}
+    float_heavy = {op: n for op, n in before.items() if op in ("ConvTranspose", "Col2Im")}
     report = {
         "method": "onnxruntime static QDQ, MinMax calibration, uint8 activations, per-channel int8 weights",
+        "conv_transpose_rewritten_to_phase_convs": rewritten,
         "calibration_batches": len(calibration),
         "calibration_samples": int(sum(len(f["z"]) for f in calibration)),
         "op_types_quantized": INT8_OPS,
