@@ -22,7 +22,7 @@ def parser(prog: str = "python -m zoo_runtime") -> argparse.ArgumentParser:
     p.add_argument("--label", help="class label(s) for class-conditional models: 3 or 0,1,2,...")
     p.add_argument("--prompt", action="append", help="text prompt for text-conditional models (repeat for one per image)")
     p.add_argument("--truncation", type=float, default=1.0, help="truncation psi, for models that have it")
-    p.add_argument("--out", default="samples.png", help="output .png (a grid) or .npy (uint8 [N, H, W, C])")
+    p.add_argument("--out", default="samples.png", help="output .png grid (or .jpg/.webp via Pillow), or .npy: uint8 [N, H, W, C]")
     p.add_argument("--nrow", type=int, help="images per grid row (default: square)")
     p.add_argument("--providers", default="auto", help="auto (TensorRT, CUDA, CPU), cpu, cuda or tensorrt")
     p.add_argument("--threads", type=int, help="CPU threads (default: physical cores)")

@@ -1,8 +1,15 @@
-"""Image grids and PNG files from uint8 NHWC batches (Pillow is imported only to write)."""
+"""Image grids and PNG files from uint8 NHWC batches.
+
+PNG is written here with zlib (a few lines of the format), not Pillow: importing Pillow costs more
+than generating a batch, and cold start is part of the runtime's job. Other formats (.jpg, .webp)
+go through Pillow.
+"""
 from __future__ import annotations
 
 import math
 import os
+import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -23,16 +30,40 @@ def make_grid(images: np.ndarray, nrow: int | None = None, pad: int = 2, fill: i
     return grid
 
 
-def save_png(images: np.ndarray, path: str | os.PathLike, nrow: int | None = None) -> Path:
-    """Write a batch as one grid PNG (a single image without a border), atomically."""
-    from PIL import Image
+def png_bytes(image: np.ndarray, level: int = 6) -> bytes:
+    """uint8 [H, W, C] (C = 1, 2, 3 or 4) or [H, W] -> a PNG file's bytes (8-bit, no filter)."""
+    if image.ndim == 2:
+        image = image[..., None]
+    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] not in (1, 2, 3, 4):
+        raise ValueError(f"a PNG image must be uint8 [H, W, 1|2|3|4], got {image.dtype} {list(image.shape)}")
+    h, w, c = image.shape
+    rows = np.zeros((h, 1 + w * c), np.uint8)  # each row: filter type 0, then the pixels
+    rows[:, 1:] = image.reshape(h, w * c)
 
+    def chunk(tag: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
+
+    header = struct.pack(">IIBBBBB", w, h, 8, {1: 0, 2: 4, 3: 2, 4: 6}[c], 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows.tobytes(), level))
+            + chunk(b"IEND", b""))
+
+
+def save_png(images: np.ndarray, path: str | os.PathLike, nrow: int | None = None) -> Path:
+    """Write a batch uint8 [N, H, W, C] as one grid image (a single image without a border),
+    atomically. .png is encoded here; other suffixes (.jpg, .webp, ...) go through Pillow."""
     path = Path(path)
     picture = images[0] if len(images) == 1 else make_grid(images, nrow)
-    if picture.shape[-1] == 1:
-        picture = picture[..., 0]  # grayscale: Pillow wants [H, W]
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    Image.fromarray(picture).save(tmp, format="PNG")
-    os.replace(tmp, path)
+    try:
+        if path.suffix.lower() == ".png":
+            tmp.write_bytes(png_bytes(picture))
+        else:
+            from PIL import Image
+
+            Image.fromarray(picture[..., 0] if picture.shape[-1] == 1 else picture).save(
+                tmp, format=Image.registered_extensions().get(path.suffix.lower()))
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
     return path
