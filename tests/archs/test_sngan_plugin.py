@@ -18,7 +18,7 @@ import torch
 
 import zoo
 
-SMALL = dict(g_channels=8, d_channels=8)
+SMALL = dict(width=8, d_width=8)
 
 
 @pytest.fixture(autouse=True)

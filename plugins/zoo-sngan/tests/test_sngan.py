@@ -11,7 +11,7 @@ from torch.nn.utils import parametrize
 import zoo
 from zoo.testing import check_all_conditionings, check_model_contract
 
-SMALL = dict(g_channels=16, d_channels=16)
+SMALL = dict(width=16, d_width=16)
 
 
 def test_registered_through_the_entry_point():

@@ -66,7 +66,7 @@ class GeneratorBlock(nn.Module):
 class SNGANGenerator(nn.Module):
     def __init__(self, config: dict):
         super().__init__()
-        ch = config["g_channels"]
+        ch = config["width"]
         self.latent_dim, self.ch = config["latent_dim"], ch
         self.fc = nn.Linear(self.latent_dim, ch * 16)
         self.blocks = nn.ModuleList(GeneratorBlock(ch, ch, config) for _ in range(3))  # 4 -> 32
@@ -117,7 +117,7 @@ class DiscriminatorBlock(nn.Module):
 class SNGANDiscriminator(nn.Module):
     def __init__(self, config: dict):
         super().__init__()
-        ch = config["d_channels"]
+        ch = config["d_width"]
         self.blocks = nn.ModuleList([
             OptimizedBlock(config["channels"], ch),  # 32 -> 16
             DiscriminatorBlock(ch, ch, down=True),  # 16 -> 8
@@ -138,14 +138,14 @@ class SNGANDiscriminator(nn.Module):
 def build_sngan(config: dict) -> tuple[nn.Module, nn.Module]:
     if config["resolution"] != 32:
         raise ValueError(f"sngan32 is defined at 32x32 only, got resolution={config['resolution']}")
-    for key in ("g_channels", "d_channels", "latent_dim"):
+    for key in ("width", "d_width", "latent_dim"):
         if int(config[key]) <= 0:
             raise ValueError(f"{key} must be positive, got {config[key]}")
     return SNGANGenerator(config), SNGANDiscriminator(config)
 
 
 @register_model(family="sngan", default_config=dict(
-    resolution=32, channels=3, latent_dim=128, g_channels=128, d_channels=128,
+    resolution=32, channels=3, latent_dim=128, width=128, d_width=128,
     conditioning="none", num_classes=0, text_dim=0, text_encoder=""))
 def sngan32(config: dict):
     """SNGAN ResNet at 32x32 (Miyato et al. 2018), spectral norm in D, conditioning none, class or text."""
