@@ -64,26 +64,36 @@ class Generator:
         so = prov.session_options(self.threads)
         self.session, self.provider, self.provider_notes = prov.create_session(graph, requested, so, options)
 
+        self.runner = PlainRunner(self.session, self.image_shape)
+        if self.provider in prov.GPU_PROVIDERS:  # GPU-only path: IO binding, uint8 output on the device
+            self.runner = BoundRunner(self.session, self.image_shape, "cuda", device_id)
         if self.provider == "CUDAExecutionProvider":
             # CUDA graphs need one fixed shape: only behind a batching front, which pads to max_batch.
             use_graph = bool(max_batch) if cuda_graph is None else cuda_graph
             if use_graph and not max_batch:
                 raise ValueError("cuda_graph=True needs max_batch (the fixed batch the graph is captured for)")
             if use_graph:
-                graph_options = {"CUDAExecutionProvider": prov.cuda_options(device_id, cuda_graph=True)}
-                graph_session, _, _ = prov.create_session(graph, ["CUDAExecutionProvider"], so, graph_options)
-                self.runner = GraphRunner(graph_session, self.image_shape, int(max_batch), self._input_specs(),
-                                          "cuda", device_id)
-            else:
-                self.runner = BoundRunner(self.session, self.image_shape, "cuda", device_id)
-        else:
-            self.runner = PlainRunner(self.session, self.image_shape)
+                self.runner = self._graph_runner(graph, so, int(max_batch), device_id)
 
         self._batcher = None
         if max_batch:
             from zoo_runtime.batching import Batcher
 
             self._batcher = Batcher(self.runner.run, int(max_batch), max_delay_ms)
+
+    def _graph_runner(self, graph: str, so, batch: int, device_id: int):
+        """A CUDA-graph session captured at `batch` (GPU-only), or the IO-binding runner with a note
+        when capture fails (e.g. a node that falls back to the CPU cannot be captured)."""
+        try:
+            options = {"CUDAExecutionProvider": prov.cuda_options(device_id, cuda_graph=True)}
+            session, _, _ = prov.create_session(graph, ["CUDAExecutionProvider"], so, options)
+            runner = GraphRunner(session, self.image_shape, batch, self._input_specs(), "cuda", device_id)
+            specs = self._input_specs()
+            runner.run({name: np.zeros((batch, *shape), dtype) for name, (shape, dtype) in specs.items()})  # capture
+            return runner
+        except Exception as e:  # noqa: BLE001 -- the plain CUDA path still works
+            self.provider_notes.append(f"cuda graph unavailable: {prov.one_line(str(e))}")
+            return self.runner
 
     # -- description ---------------------------------------------------------------------------
 

@@ -180,13 +180,13 @@ def cuda_options(device_id: int = 0, cuda_graph: bool = False) -> dict:
     """CUDA provider options. A CUDA graph replays one captured run: only for a session whose
     input shapes never change, bound with IO binding, never run concurrently."""
     options = {
-        "device_id": device_id,
+        "device_id": str(device_id),
         "cudnn_conv_algo_search": "HEURISTIC",  # EXHAUSTIVE costs seconds of cold start per shape
-        "do_copy_in_default_stream": True,
+        "do_copy_in_default_stream": "1",
         "arena_extend_strategy": "kSameAsRequested",
     }
     if cuda_graph:
-        options["enable_cuda_graph"] = True
+        options["enable_cuda_graph"] = "1"
     return options
 
 
@@ -216,12 +216,23 @@ def gpu_problem(name: str) -> str | None:
     return cuda_driver_problem() or provider_library_problem(name)
 
 
-def try_session(graph: str, so, name: str, options: dict):
+def provider_chain(name: str, options: dict, extra: dict | None = None) -> list:
+    """The providers list for a session led by `name`. Nodes a provider cannot run go to the next
+    one: TensorRT is followed by CUDA (with `extra["CUDAExecutionProvider"]` options), then the CPU."""
+    chain = [(name, options)]
+    if name == "TensorrtExecutionProvider":
+        chain.append(("CUDAExecutionProvider", (extra or {}).get("CUDAExecutionProvider", cuda_options())))
+    if name != "CPUExecutionProvider":
+        chain.append(("CPUExecutionProvider", {}))
+    return chain
+
+
+def try_session(graph: str, so, name: str, options: dict, extra: dict | None = None):
     """A session with provider `name` first, or (None, why not in one line). ORT's own fallback and
     its error dumps are switched off; get_providers() says whether `name` really runs."""
     import onnxruntime as ort
 
-    providers = [(name, options)] + ([] if name == "CPUExecutionProvider" else ["CPUExecutionProvider"])
+    providers = provider_chain(name, options, extra)
     ort.set_default_logger_severity(4)  # ORT logs failed provider loads itself; we report them
     try:
         with contextlib.redirect_stdout(io.StringIO()):
@@ -246,7 +257,7 @@ def create_session(graph: str, requested: list[str], so, options: dict[str, dict
             if problem:
                 skipped.append((SHORT[name], f"unavailable: {problem}"))
                 continue
-        session, why = try_session(graph, so, name, options.get(name, {}))
+        session, why = try_session(graph, so, name, options.get(name, {}), options)
         if session is not None:
             return session, name, merge_notes(skipped)
         skipped.append((SHORT[name], f"failed to load: {why}"))

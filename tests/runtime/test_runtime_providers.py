@@ -47,10 +47,17 @@ def test_tensorrt_options(uncond, classcond, tmp_path):
     assert opts["trt_profile_max_shapes"] == "z:256x128,labels:256"
 
 
-def test_cuda_options():
+def test_cuda_options_and_provider_chains():
     assert prov.cuda_options()["cudnn_conv_algo_search"] == "HEURISTIC"
     assert "enable_cuda_graph" not in prov.cuda_options()
-    assert prov.cuda_options(cuda_graph=True)["enable_cuda_graph"] is True
+    assert prov.cuda_options(1, cuda_graph=True) == {**prov.cuda_options(1), "enable_cuda_graph": "1"}
+    trt = prov.provider_chain("TensorrtExecutionProvider", {"trt_fp16_enable": True},
+                              {"CUDAExecutionProvider": {"device_id": "0"}})
+    assert [p for p, _ in trt] == ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"]
+    assert trt[1][1] == {"device_id": "0"}  # what TensorRT cannot run goes to CUDA, not the CPU
+    assert [p for p, _ in prov.provider_chain("CUDAExecutionProvider", {})] == ["CUDAExecutionProvider",
+                                                                                "CPUExecutionProvider"]
+    assert prov.provider_chain("CPUExecutionProvider", {}) == [("CPUExecutionProvider", {})]
 
 
 def test_one_line_turns_ort_dumps_into_a_line():
