@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import collections
 import tempfile
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +33,9 @@ def to_fp16(model: onnx.ModelProto) -> onnx.ModelProto:
     from onnxconverter_common import float16
 
     block = sorted(set(float16.DEFAULT_OP_BLOCK_LIST) | set(FP16_KEEP_FLOAT32))
-    return float16.convert_float_to_float16(model, keep_io_types=True, op_block_list=block)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "number will be truncated" for each tiny weight: the parity check judges
+        return float16.convert_float_to_float16(model, keep_io_types=True, op_block_list=block)
 
 
 class _Feeds:
