@@ -25,10 +25,10 @@ from zoo.weights import PACKAGE_DIR, atomic_write_bytes, sha256_file
 # name -> (architecture, config overrides, data source, data options, recipe)
 # Sized for a 2-core CPU: the digits are 8x8 images upsampled, so a narrow DCGAN (width 16) suffices.
 RECIPES = {
-    "mlpgan28.digits": ("mlpgan28", {}, "builtin:digits", dict(steps=3000, batch_size=64, loss="logistic")),
+    "mlpgan28.digits": ("mlpgan28", {}, "builtin:digits", dict(steps=2000, batch_size=64, loss="logistic")),
     "dcgan32.digits": ("dcgan32", dict(width=16, channels=1, conditioning="class", num_classes=10), "builtin:digits",
-                       dict(steps=2000, batch_size=64, loss="logistic")),
-    "dcgan32.shapes": ("dcgan32", dict(channels=3), "builtin:shapes", dict(steps=2000, batch_size=64, loss="logistic")),
+                       dict(steps=1500, batch_size=64, loss="logistic")),
+    "dcgan32.shapes": ("dcgan32", dict(channels=3), "builtin:shapes", dict(steps=1500, batch_size=64, loss="logistic")),
 }
 
 
@@ -105,12 +105,18 @@ def train_one(name: str, steps: int | None, out_root: Path, eval_n: int) -> None
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("names", nargs="*", default=list(RECIPES), choices=list(RECIPES))
+    parser.add_argument("names", nargs="*", help=f"models to train (default: all of {list(RECIPES)})")
     parser.add_argument("--steps", type=int, help="override every recipe's step count")
     parser.add_argument("--out", default="runs/pretrained")
     parser.add_argument("--eval-n", type=int, default=1000)
+    parser.add_argument("--threads", type=int, help="torch intra-op threads (1 is faster on a shared machine)")
     args = parser.parse_args()
-    for name in args.names:
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    unknown = set(args.names) - set(RECIPES)
+    if unknown:
+        parser.error(f"no recipe for {sorted(unknown)}; known: {list(RECIPES)}")
+    for name in args.names or list(RECIPES):
         train_one(name, args.steps, Path(args.out), args.eval_n)
 
 
