@@ -1,7 +1,8 @@
 """Train and ship the text-to-image model `dcgan32.shapes-text` (hash text encoder) on builtin:shapes.
 
     python scripts/train_text_model.py                       # train, ship, evaluate, write the card
-    python scripts/train_text_model.py --skip-train          # re-evaluate the shipped weights, rewrite the card
+    python scripts/train_text_model.py --skip-train          # ship an existing run, evaluate, write the card
+    python scripts/train_text_model.py --skip-train --no-ship  # re-evaluate the shipped weights, rewrite the card
 
 Trains with `zoo.train` (GAN-CLS matching-aware loss, projection discriminator) on captions like
 "a small red circle on a blue background", with the (colour, shape) combinations in
@@ -121,30 +122,47 @@ def card(dest: Path, report: dict | None) -> str:
     return "\n".join(lines) + "\n"
 
 
+def run_wall_seconds(run: Path) -> float:
+    """Training wall time of a finished run: first sample grid (step 0) to the final model file."""
+    return (run / "model.safetensors").stat().st_mtime - (run / "samples" / "step-000000.png").stat().st_mtime
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--run", type=Path, default=Path("runs/text/shapes-text"))
     p.add_argument("--steps", type=int, help=f"training steps (default {RECIPE['steps']})")
     p.add_argument("--resume", action="store_true", help="continue the run's checkpoint to --steps")
-    p.add_argument("--skip-train", action="store_true", help="only evaluate the shipped weights and write the card")
-    p.add_argument("--no-ship", action="store_true", help="train only; leave zoo/pretrained alone")
+    p.add_argument("--skip-train", action="store_true",
+                   help="do not train: ship the run's model.safetensors (unless --no-ship), evaluate, write the card")
+    p.add_argument("--no-ship", action="store_true", help="leave zoo/pretrained alone (with --skip-train: only "
+                   "re-evaluate the shipped weights and rewrite the card)")
+    p.add_argument("--eval-n", type=int, default=1000, help="images per caption set for the text-alignment figures")
     p.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     from zoo.weights import PACKAGE_DIR
 
     dest = PACKAGE_DIR / FILENAME
+    recipe = dict(RECIPE, **({"steps": args.steps} if args.steps else {}))
     if not args.skip_train:
         trained, wall, recipe = train(args.run, args.steps, args.resume)
         print(f"trained in {wall / 60:.1f} min: {trained}")
         if args.no_ship:
             return
         dest = ship(trained, recipe, wall)
+    elif not args.no_ship:
+        from zoo.weights import read_metadata
+
+        trained = args.run / "model.safetensors"
+        recipe = json.loads(read_metadata(trained)["recipe"])
+        recipe = {k: recipe[k] for k in RECIPE if k in recipe}
+        dest = ship(trained, recipe, run_wall_seconds(args.run))
     report = None
     try:
         from zoo.metrics.text_alignment import text_alignment
 
-        report = text_alignment(str(dest), progress=True)
+        report = text_alignment(str(dest), n=args.eval_n, progress=True)
+        print(json.dumps(report["results"], indent=1))
     except (ImportError, FileNotFoundError) as e:
         print(f"no text-alignment figures in the card yet: {e}")
     (PACKAGE_DIR / f"{NAME}.md").write_text(card(dest, report))

@@ -29,7 +29,14 @@ ATTRIBUTES = ("shape", "colour", "size", "background")
 
 def held_out_combos_of(model) -> tuple[list[tuple[str, str]], str]:
     """(combos, where they came from): the model's training metadata, else the module default."""
-    raw = (model.metadata or {}).get("held_out_combos")
+    meta = model.metadata or {}
+    raw = meta.get("held_out_combos")
+    if not raw and meta.get("recipe"):  # a run's model.safetensors: zoo.train keeps it in the recipe's extra
+        try:
+            recipe = json.loads(meta["recipe"]) if isinstance(meta["recipe"], str) else meta["recipe"]
+            raw = recipe.get("extra", {}).get("held_out_combos")
+        except (ValueError, AttributeError):
+            raw = None
     if raw:
         combos = json.loads(raw) if isinstance(raw, str) else raw
         return [tuple(c) for c in combos], "model metadata"
