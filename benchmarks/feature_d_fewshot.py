@@ -110,7 +110,7 @@ def run_variant(source: Path, data, out: Path, recipe, steps: int, eval_at: list
     seconds = time.time() - start
     return {"scores": scores, "seconds": round(seconds, 1),
             "images_per_s": round(steps * recipe.batch_size / seconds, 1),
-            "d_params_trained": sum(p.numel() for p in trainer.D.parameters() if p.requires_grad)}
+            "d_params_trained": sum(p.numel() for p in trainer.d_params)}
 
 
 def markdown(report: dict) -> str:

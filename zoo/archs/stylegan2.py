@@ -24,7 +24,12 @@ Simplifications against the paper, to stay small and exportable: bilinear up/dow
 instead of the [1, 3, 3, 1] FIR filter, and conditioning is *added* to the normalised z (not
 concatenated), so an unconditional model gains a zero-initialised conditioning without changing
 its outputs. Path-length regularisation is the `regularizer(z, c)` hook the training loop calls
-(weight `pl_weight`; 0 turns it off).
+(weight `pl_weight`; 0 turns it off). Training-mode randomness (noise, mixing, the path-length
+probe) comes from torch's global RNG, which the training loop seeds.
+
+Transfer learning: `generator.mapping` and `generator.blocks` (one per resolution, 4x4 first) are
+what `--freeze-g K` freezes, the mapping network counting as the first; `discriminator.blocks`
+are the residual blocks, full resolution first (FreezeD).
 """
 from __future__ import annotations
 
