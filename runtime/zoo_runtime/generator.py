@@ -258,6 +258,10 @@ class Generator:
         n = self._count(n, z, labels, prompts, embeddings)
         feeds = self._feeds(n, seed, z, labels, prompts, embeddings, truncation)
         rng = np.random.default_rng(seed) if z is None else None  # the stream of make_latents(n, dim, seed)
+        if n <= self.chunk_size:  # one run: its output is the result, no copy
+            if rng is not None:
+                feeds[INPUT_Z] = rng.standard_normal((n, self.latent_dim), dtype=np.float32)
+            return self._run(feeds)
         out = np.empty((n, *self.image_shape), np.uint8)
         for start in range(0, n, self.chunk_size):
             stop = min(n, start + self.chunk_size)
