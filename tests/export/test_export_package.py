@@ -72,6 +72,7 @@ def test_export_replaces_a_package_but_refuses_other_folders(tmp_path):
         zoo.export(model, tmp_path / "x", opset=13)
 
 
+@pytest.mark.filterwarnings("ignore:mlpgan28 is an architecture without weights")
 def test_cli_export_then_generate(tmp_path):
     runner = CliRunner()
     out = tmp_path / "pkg"
