@@ -65,15 +65,26 @@ def _convertible(node, attrs: dict, w_shape, x_shape) -> bool:
     return True
 
 
-def conv_transpose_to_phases(model: onnx.ModelProto) -> tuple[onnx.ModelProto, int]:
+def conv_transpose_to_phases(model: onnx.ModelProto, fold_relu: bool = True) -> tuple[onnx.ModelProto, int]:
     """Every convertible 2-D ConvTranspose (constant weights, group 1, no dilation or output
-    padding) replaced by per-phase Convs + Concat + DepthToSpace. Returns (model, nodes rewritten)."""
+    padding) replaced by per-phase Convs + Concat + DepthToSpace. Returns (model, nodes rewritten).
+
+    With `fold_relu`, a Relu that is the ConvTranspose's only consumer moves onto each phase Conv
+    (Relu commutes with the interleaving), where ONNX Runtime fuses it into the convolution; for
+    int8 that is what lets Conv+Relu become one quantized kernel."""
     model = copy.deepcopy(model)
     graph = model.graph
     shapes = _shapes(model)
     inits = {i.name: i for i in graph.initializer}
-    nodes, rewritten = [], 0
+    consumers: dict[str, list] = {}
+    for n in graph.node:
+        for i in n.input:
+            consumers.setdefault(i, []).append(n)
+    graph_outputs = {o.name for o in graph.output}
+    nodes, rewritten, folded = [], 0, set()
     for node in graph.node:
+        if id(node) in folded:
+            continue
         attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
         if node.op_type != "ConvTranspose" or node.input[1] not in inits or \
                 not _convertible(node, attrs, shapes.get(node.input[1]), shapes.get(node.input[0])):
@@ -88,6 +99,12 @@ def conv_transpose_to_phases(model: onnx.ModelProto) -> tuple[onnx.ModelProto, i
         k = w.shape[2:]
         out_size = [(x_shape[2 + i] - 1) * s[i] - p[i] - p[i + 2] + k[i] for i in range(2)]
         prefix = (node.name or node.output[0]).replace("/", "_") + "_phase"
+        users = consumers.get(node.output[0], [])
+        relu = users[0] if (fold_relu and len(users) == 1 and users[0].op_type == "Relu"
+                            and node.output[0] not in graph_outputs) else None
+        final = relu.output[0] if relu is not None else node.output[0]
+        if relu is not None:
+            folded.add(id(relu))
         phase_outputs = []
         for a in range(s[0]):  # DepthToSpace DCR order: channel = (a * s + b) * Cout + c
             rows, pt, pbot = _phase_taps(a, s[0], k[0], p[0], x_shape[2], out_size[0])
@@ -100,13 +117,16 @@ def conv_transpose_to_phases(model: onnx.ModelProto) -> tuple[onnx.ModelProto, i
                 if bias is not None:
                     graph.initializer.append(numpy_helper.from_array(bias, name + "_b"))
                     inputs.append(name + "_b")
-                out = node.output[0] if s == [1, 1] else name + "_y"
-                nodes.append(helper.make_node("Conv", inputs, [out], name=name, kernel_shape=list(kernel.shape[2:]),
+                out = final if s == [1, 1] else name + "_y"
+                conv_out = name + "_pre" if relu is not None else out
+                nodes.append(helper.make_node("Conv", inputs, [conv_out], name=name, kernel_shape=list(kernel.shape[2:]),
                                               pads=[pt, pl, pbot, pr]))
+                if relu is not None:
+                    nodes.append(helper.make_node("Relu", [conv_out], [out], name=name + "_relu"))
                 phase_outputs.append(out)
         if s != [1, 1]:
             nodes.append(helper.make_node("Concat", phase_outputs, [prefix + "_cat"], name=prefix + "_cat", axis=1))
-            nodes.append(helper.make_node("DepthToSpace", [prefix + "_cat"], [node.output[0]], name=prefix + "_d2s",
+            nodes.append(helper.make_node("DepthToSpace", [prefix + "_cat"], [final], name=prefix + "_d2s",
                                           blocksize=s[0], mode="DCR"))
         rewritten += 1
     del graph.node[:]
