@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 
@@ -41,7 +42,10 @@ def _labels(text: str | None):
     return values[0] if len(values) == 1 else values
 
 
-def main(argv: list[str] | None = None, prog: str = "python -m zoo_runtime") -> int:
+def main(argv: list[str] | None = None, prog: str | None = None) -> int:
+    if prog is None:  # `python -m zoo_runtime` or the `zoo-runtime` console script
+        name = os.path.basename(sys.argv[0])
+        prog = "python -m zoo_runtime" if name in ("__main__.py", "-c", "") else name
     args = parser(prog).parse_args(argv)
     try:
         return _run(args)
