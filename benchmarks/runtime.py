@@ -208,6 +208,8 @@ def main() -> None:
     parser.add_argument("--cold-repeat", type=int, default=7)
     parser.add_argument("--out", default="benchmarks/results/runtime", help="writes OUT.json and OUT.md")
     parser.add_argument("--readme", action="store_true", help="put the table into README.md (between markers)")
+    parser.add_argument("--append", action="store_true",
+                        help="keep the other models already in OUT.json (a row added later keeps its own load note)")
     args = parser.parse_args()
 
     from zoo_runtime.providers import physical_cores
@@ -249,8 +251,14 @@ def main() -> None:
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     result["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
-    result["goals"] = goals(result, args.batch)
+    for m in result["models"].values():
+        m["load_average"] = [result["load_average_before"][0], result["load_average_after"][0]]
     out = Path(args.out)
+    if args.append and out.with_suffix(".json").exists():
+        previous = json.loads(out.with_suffix(".json").read_text())
+        result["models"] = {**{k: v for k, v in previous.get("models", {}).items() if k not in result["models"]},
+                            **result["models"]}
+    result["goals"] = goals(result, args.batch)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".json").write_text(json.dumps(result, indent=2))
     table = markdown(result, args.batch)
@@ -304,7 +312,7 @@ def markdown(result: dict, batch: int) -> str:
              "|---|---|---|---|---|---|"]
     for name, m in result["models"].items():
         for engine, r in m["engines"].items():
-            lines.append(f"| {name} ({m['flops_per_image'] / 1e6:.0f} MFLOP/image) | {engine} | {r['b1_p50_ms']:.2f} | "
+            lines.append(f"| {name} ({m['flops_per_image'] / 1e6:.0f} MFLOP/image, load {m['load_average'][0]:.1f}) | {engine} | {r['b1_p50_ms']:.2f} | "
                          f"{r['b1_p99_ms']:.2f} | {r[f'b{batch}_images_per_s']:.0f} | "
                          f"{100 * r['roofline_fraction']:.0f}% |")
     lines += ["", "| model | cold start: fresh process to first PNG | median (s) | min (s) |", "|---|---|---|---|"]
