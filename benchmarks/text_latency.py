@@ -58,7 +58,10 @@ def bench(encoder: str, rounds: int, threads: int, workdir: Path) -> dict:
         warnings.simplefilter("ignore")
         pkg = zoo.export(model, workdir / f"pkg-{encoder}", progress=False)
     gen = zoo_runtime.load(pkg, providers="cpu", threads=threads)
-    enc_rt = gen.text_encoder()
+    from zoo_runtime.text import load_text_encoder
+
+    gen.text_encoder()  # the generator's own encoder, then one with the same thread count as the other engines
+    gen._text_encoder = enc_rt = load_text_encoder(pkg, gen.manifest["text_encoder"], threads=threads)
     enc_pt = zoo.text.get_text_encoder(encoder)
     engines = {
         "torch: prompt -> image": lambda i: model.sample(1, seed=i, prompts=[PROMPTS[i % len(PROMPTS)]]),

@@ -54,8 +54,11 @@ def _as_list(prompts) -> list[str]:
     return prompts
 
 
-def load_text_encoder(pkg_dir: str | os.PathLike, manifest_entry: dict) -> TextEncodeFn:
-    """The package's text encoder as a callable `list[str] -> float32 [N, dim]`."""
+def load_text_encoder(pkg_dir: str | os.PathLike, manifest_entry: dict, threads: int | None = None) -> TextEncodeFn:
+    """The package's text encoder as a callable `list[str] -> float32 [N, dim]`.
+
+    threads: ONNX Runtime intra-op threads for graph-based encoders (default: ONNX Runtime's choice).
+    """
     if not isinstance(manifest_entry, dict) or "kind" not in manifest_entry or "dim" not in manifest_entry:
         raise TextEncoderError(f"text encoder entry {manifest_entry!r} lacks 'kind' or 'dim'; re-export the package "
                                "with the current gan-zoo")
@@ -72,7 +75,7 @@ def load_text_encoder(pkg_dir: str | os.PathLike, manifest_entry: dict) -> TextE
     if kind == "onnx-transformer":
         from zoo_runtime.text.onnx_encoder import OnnxTextEncoder
 
-        return OnnxTextEncoder(Path(pkg_dir), manifest_entry)
+        return OnnxTextEncoder(Path(pkg_dir), manifest_entry, threads=threads)
     raise TextEncoderError(f"unknown text encoder kind {kind!r} (this runtime reads {', '.join(KINDS)}); "
                            "upgrade zoo-runtime")
 

@@ -18,7 +18,8 @@ class OnnxTextEncoder:
     """list[str] -> float32 [N, dim] via tokenizer.json + an ONNX encoder graph (CPU: batch-1 prompts
     are too small for a GPU round trip to pay off)."""
 
-    def __init__(self, pkg_dir: Path, entry: dict, providers: Sequence[str] = ("CPUExecutionProvider",)):
+    def __init__(self, pkg_dir: Path, entry: dict, providers: Sequence[str] = ("CPUExecutionProvider",),
+                 threads: int | None = None):
         try:
             from tokenizers import Tokenizer
         except ImportError as e:
@@ -39,6 +40,8 @@ class OnnxTextEncoder:
         self.tokenizer.enable_padding(pad_id=self.pad_id, pad_token=entry.get("pad_token", "[PAD]"))  # to longest
         options = ort.SessionOptions()
         options.log_severity_level = 3
+        if threads:
+            options.intra_op_num_threads = int(threads)
         self.session = ort.InferenceSession(str(Path(pkg_dir) / entry["onnx"]), options, providers=list(providers))
         self.output = entry.get("output", self.session.get_outputs()[0].name)
 
