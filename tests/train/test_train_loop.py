@@ -136,3 +136,14 @@ def test_bad_inputs_have_clear_errors(tmp_path):
                   tmp_path / "d", steps=1, **FAST)
     with pytest.raises(FileNotFoundError, match="without --resume"):
         zoo.train(resume=tmp_path / "never-ran")
+
+
+def test_amp_and_channels_last_are_correct_on_cpu(tmp_path):
+    """bf16 autocast + channels-last (the GPU options) run correctly on CPU: finite losses, a usable model."""
+    model = zoo.train("dcgan32", "builtin:digits", tmp_path / "run", steps=2, amp=True, channels_last=True,
+                      config=TINY, **FAST)
+    records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert all(math.isfinite(r["loss_d"]) and math.isfinite(r["loss_g"]) for r in records)
+    images = zoo.load(tmp_path / "run").sample(2, seed=0)
+    assert images.dtype == torch.float32 and torch.isfinite(images).all()
+    assert model.generator.fc.weight.dtype == torch.float32  # weights stay fp32 under autocast

@@ -13,7 +13,7 @@ from torch import nn
 import zoo
 from zoo.train.augment import ADA, DiffAugment
 from zoo.train.regularizers import WeightAnchor
-from zoo.train.transfer import blocks_to_freeze, change_conditioning
+from zoo.train.transfer import FINETUNE_DEFAULTS, blocks_to_freeze, change_conditioning
 
 FAST = dict(batch_size=8, sample_every=2, checkpoint_every=2, log_every=2, eval_samples=0, progress=False)
 
@@ -27,7 +27,7 @@ def test_finetune_default_recipe_writes_run_and_names_parent(tmp_path, source_fi
     recipe = json.loads(meta["recipe"])
     assert recipe["augment"] == "diffaug" and recipe["freeze_d"] == 1 and recipe["extra"]["kind"] == "finetune"
     records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
-    assert records[0]["lr"] < 2e-4  # warm-up
+    assert records[0]["lr"] < FINETUNE_DEFAULTS.lr  # warm-up
     assert "aug_p" in records[0]
     assert zoo.create_model(str(out)).sample(2, seed=0).shape == model.sample(2, seed=0).shape
 

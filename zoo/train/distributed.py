@@ -44,7 +44,10 @@ class Dist:
         """grad <- mean over processes, one all-reduce for all of them."""
         if not self.enabled:
             return
-        grads = [p.grad for p in params if p.grad is not None]
+        for p in params:  # every process must all-reduce the same sizes, used or not
+            if p.grad is None:
+                p.grad = torch.zeros_like(p)
+        grads = [p.grad for p in params]
         if not grads:
             return
         flat = torch.cat([g.reshape(-1) for g in grads])

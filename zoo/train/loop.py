@@ -145,6 +145,14 @@ def prepare_dataset(data, model: GAN, log=print):
     return data
 
 
+def data_source_name(data) -> str | None:
+    """What a checkpoint records to reload the data on resume: a built-in name or an absolute path."""
+    if not isinstance(data, (str, os.PathLike)):
+        return None  # an in-memory dataset: resume needs it passed again
+    data = str(data)
+    return data if data.startswith("builtin:") or not Path(data).exists() else str(Path(data).resolve())
+
+
 def condition_table(model: GAN, data) -> torch.Tensor | None:
     """Per-image conditions: int64 labels [N] or float32 caption embeddings [N, text_dim] or None."""
     from zoo.data import DatasetError
@@ -631,17 +639,24 @@ def train(model_or_name: "str | GAN | None" = None, data: Any = None, out: str |
             return _resume(resume, out, data, options, dist, dev, progress, log)
         if model_or_name is None or data is None or out is None:
             raise ValueError("train needs a model (name or GAN), data and out (or resume=RUN_DIR)")
-        recipe = _recipe_from(options)
-        torch.manual_seed(recipe.seed * 1000 + dist.rank)  # weight init and torch's global RNG
-        model, dataset = build_for_training(model_or_name, config, condition, data, log)
-        apply_feature_discriminator(model, recipe.d_backbone, recipe.d_backbone_weights)
-        dist.broadcast_module(model)
-        parent = model.metadata.get("parent", "") if isinstance(model_or_name, GAN) else ""
-        trainer = Trainer(model, dataset, out, recipe, dist=dist, device=dev, parent=parent,
-                          data_source=data if isinstance(data, str) else None, progress=progress, log=log)
-        return trainer.fit()
+        return train_trainer(model_or_name, data, out, _recipe_from(options), config=config, condition=condition,
+                             dist=dist, device=dev, progress=progress, log=log).fit()
     finally:
         teardown(dist)
+
+
+def train_trainer(model_or_name, data, out, recipe: Recipe, *, config: dict | None = None,
+                  condition: str | None = None, dist: Dist | None = None, device=None, progress: bool = True,
+                  log=print) -> Trainer:
+    """Everything `train` does before the loop runs: the Trainer, ready for `.fit()`."""
+    dist = dist or Dist()
+    torch.manual_seed(recipe.seed * 1000 + dist.rank)  # weight init and torch's global RNG
+    model, dataset = build_for_training(model_or_name, config, condition, data, log)
+    apply_feature_discriminator(model, recipe.d_backbone, recipe.d_backbone_weights)
+    dist.broadcast_module(model)
+    parent = model.metadata.get("parent", "") if isinstance(model_or_name, GAN) else ""
+    return Trainer(model, dataset, out, recipe, dist=dist, device=torch.device(device or "cpu"), parent=parent,
+                   data_source=data_source_name(data), progress=progress, log=log)
 
 
 def _resume(run_dir, out, data, options, dist, dev, progress, log) -> GAN:
@@ -661,7 +676,7 @@ def _resume(run_dir, out, data, options, dist, dev, progress, log) -> GAN:
         raise ValueError(f"{run_dir} was trained on an in-memory dataset: pass data= again to resume")
     dataset = prepare_dataset(data, model, log)
     trainer = Trainer(model, dataset, out or run_dir, recipe, dist=dist, device=dev, parent=meta.get("parent", ""),
-                      data_source=data if isinstance(data, str) else None, progress=progress, log=log)
+                      data_source=data_source_name(data), progress=progress, log=log)
     trainer.load_state(tensors, meta)
     log(f"resuming {run_dir} at step {trainer.step} of {recipe.steps}")
     return trainer.fit()

@@ -29,12 +29,16 @@ from zoo.conditioning import ConditionEmbedding
 from zoo.model import GAN
 from zoo.train import checkpoint as ckpt
 from zoo.train.loop import (Recipe, Trainer, _recipe_from, apply_feature_discriminator, condition_config,
-                            condition_table, prepare_dataset)
+                            condition_table, data_source_name, prepare_dataset)
+from zoo.train.distributed import Dist
 from zoo.train.regularizers import WeightAnchor, fisher_information
 
 # The default recipe: a small target dataset (tens to thousands of images) on a CPU or one GPU.
+# Chosen with benchmarks/transfer.py (digits 0-4 -> 5-9, N = 10..100): a higher learning rate than
+# training from scratch adapts several times faster; DiffAugment keeps FID falling where no
+# augmentation starts to overfit; L2-SP / EWC slowed adaptation there, so they are off by default.
 FINETUNE_DEFAULTS = Recipe(
-    steps=1000, batch_size=32, lr=2e-4, warmup=50, augment="diffaug", freeze_d=1, freeze_g=0,
+    steps=1000, batch_size=32, lr=1e-3, warmup=20, augment="diffaug", freeze_d=1, freeze_g=0,
     l2sp=0.0, ewc=0.0, ema_kimg=2.0, sample_every=250, checkpoint_every=250, log_every=25,
     extra={"kind": "finetune"},
 )
@@ -252,23 +256,38 @@ def finetune(source=None, data=None, out: str | os.PathLike | None = None, *, st
             return _resume(resume, out, data, given, dist, dev, progress, log)
         if source is None or data is None or out is None:
             raise ValueError("finetune needs a source model, data and out (or resume=RUN_DIR)")
-        recipe = _recipe_from(given, FINETUNE_DEFAULTS)
-        recipe.extra = {**FINETUNE_DEFAULTS.extra, **recipe.extra, "kind": "finetune"}
-        torch.manual_seed(recipe.seed * 1000 + dist.rank)
-        model, parent = load_source(source)
-        recipe.extra["source"] = parent
-        dataset = prepare_dataset(data, model, log)
-        source_state = {k: v.detach().clone() for k, v in model.state_dict().items()}  # the anchors' targets
-        if recipe.condition not in (None, "keep"):
-            model = change_conditioning(model, recipe.condition, dataset)
-        apply_feature_discriminator(model, recipe.d_backbone, recipe.d_backbone_weights)
-        return _run(model, dataset, out, recipe, source_state, None, None, parent,
-                    data if isinstance(data, str) else None, dist, dev, progress, log)
+        recipe = finetune_recipe(**given)
+        return finetune_trainer(source, data, out, recipe, dist=dist, device=dev, progress=progress, log=log).fit()
     finally:
         teardown(dist)
 
 
-def _run(model, dataset, out, recipe, source_state, saved, meta, parent, data_source, dist, dev, progress, log):
+def finetune_recipe(**options) -> Recipe:
+    """The default fine-tuning recipe with `options` (None values ignored) applied."""
+    recipe = _recipe_from(options, FINETUNE_DEFAULTS)
+    recipe.extra = {**FINETUNE_DEFAULTS.extra, **recipe.extra, "kind": "finetune"}
+    return recipe
+
+
+def finetune_trainer(source, data, out, recipe: Recipe, *, dist: Dist | None = None, device=None,
+                     progress: bool = True, log=print) -> Trainer:
+    """Everything `finetune` does before the loop runs: the Trainer, ready for `.fit()` (or for
+    stepping by hand, as benchmarks/transfer.py does)."""
+    dist = dist or Dist()
+    device = torch.device(device or "cpu")
+    torch.manual_seed(recipe.seed * 1000 + dist.rank)
+    model, parent = load_source(source)
+    recipe.extra["source"] = parent
+    dataset = prepare_dataset(data, model, log)
+    source_state = {k: v.detach().clone() for k, v in model.state_dict().items()}  # the anchors' targets
+    if recipe.condition not in (None, "keep"):
+        model = change_conditioning(model, recipe.condition, dataset)
+    apply_feature_discriminator(model, recipe.d_backbone, recipe.d_backbone_weights)
+    return _trainer(model, dataset, out, recipe, source_state, None, None, parent,
+                    data_source_name(data), dist, device, progress, log)
+
+
+def _trainer(model, dataset, out, recipe, source_state, saved, meta, parent, data_source, dist, dev, progress, log):
     freeze(model, recipe.freeze_d, recipe.freeze_g)
     model.to(dev)
     table = condition_table(model, dataset)
@@ -280,7 +299,7 @@ def _run(model, dataset, out, recipe, source_state, saved, meta, parent, data_so
     if saved is not None:
         trainer.load_state(saved, meta)
         log(f"resuming {out} at step {trainer.step} of {trainer.recipe.steps}")
-    return trainer.fit()
+    return trainer
 
 
 def _resume(run_dir, out, data, given, dist, dev, progress, log) -> GAN:
@@ -308,8 +327,8 @@ def _resume(run_dir, out, data, given, dist, dev, progress, log) -> GAN:
     if data is None:
         raise ValueError(f"{run_dir} was fine-tuned on an in-memory dataset: pass data= again to resume")
     dataset = prepare_dataset(data, model, log)
-    return _run(model, dataset, out or run_dir, recipe, source_state, tensors, meta, meta.get("parent", ""),
-                data if isinstance(data, str) else None, dist, dev, progress, log)
+    return _trainer(model, dataset, out or run_dir, recipe, source_state, tensors, meta, meta.get("parent", ""),
+                    data_source_name(data), dist, dev, progress, log).fit()
 
 
-__all__ = ["finetune", "FINETUNE_DEFAULTS", "change_conditioning", "freeze", "blocks_to_freeze", "make_anchors"]
+__all__ = ["finetune", "finetune_recipe", "finetune_trainer", "FINETUNE_DEFAULTS", "change_conditioning", "freeze", "blocks_to_freeze", "make_anchors"]

@@ -1,0 +1,241 @@
+"""Transfer learning on few images: fine-tuning vs training from scratch, and each method switched off.
+
+    python benchmarks/transfer.py [--steps 600] [--ns 10,50,100] [--ablation-ns 10] [--threads 2]
+                                  [--out benchmarks/results/transfer] [--work DIR]
+
+Setup (all bundled data, nothing downloaded):
+- source: dcgan32 (width 16, 1 channel, unconditional) trained here on digits 0-4 with `zoo.train`
+  (cached in --work, so a rerun skips it);
+- target: digits 5-9. A fixed random pool of 100 target images provides the N = 10, 50, 100
+  training sets (nested); every other 5-9 image (about 800) is held out as the real set for FID/KID
+  (feature space: the shipped digits classifier, zoo.metrics);
+- each run gets the same step budget and batch. `finetune (default)` is zoo.finetune's default
+  recipe; the ablations switch one of its methods off (or swap one in); `scratch` is zoo.train's
+  default recipe on the same N images (with the same EMA half-life, so a short run is not
+  handicapped by a slow EMA).
+Runs are stepped with the zoo's own Trainer (the code `zoo finetune` / `zoo train` run), and the EMA
+generator is scored on 500 fixed latents at the listed steps.
+
+Goals: at N=10 the fine-tuned FID is at most half of scratch's; fine-tuning reaches scratch's final
+FID within 1/5 of the steps. Writes OUT.json and OUT.md.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+import zoo
+from zoo.train.loop import Recipe, train_trainer
+from zoo.train.transfer import FINETUNE_DEFAULTS, finetune_recipe, finetune_trainer
+
+SOURCE_CLASSES, TARGET_CLASSES = [0, 1, 2, 3, 4], [5, 6, 7, 8, 9]
+
+
+def ablations(defaults: Recipe) -> dict[str, dict]:
+    """Each method of the default recipe switched off in turn (or the alternative switched in)."""
+    out = {}
+    if defaults.freeze_d:
+        out["- FreezeD"] = {"freeze_d": 0}
+    if defaults.augment != "none":
+        out[f"- {defaults.augment}"] = {"augment": "none"}
+    out["ADA instead" if defaults.augment != "ada" else "DiffAugment instead"] = {
+        "augment": "ada" if defaults.augment != "ada" else "diffaug"}
+    out["- L2-SP" if defaults.l2sp else "+ L2-SP 0.1"] = {"l2sp": 0.0 if defaults.l2sp else 0.1}
+    out["- EWC" if defaults.ewc else "+ EWC 0.1"] = {"ewc": 0.0 if defaults.ewc else 0.1}
+    if defaults.warmup:
+        out["- warm-up"] = {"warmup": 0}
+    return out
+
+
+def source_model(work: Path, steps: int, width: int, batch: int) -> Path:
+    run = work / f"source-w{width}-s{steps}-b{batch}"
+    if (run / "model.safetensors").exists():
+        print(f"source: reusing {run}")
+        return run / "model.safetensors"
+    data = zoo.load_dataset("builtin:digits", 32, 1, classes=SOURCE_CLASSES)
+    print(f"source: training dcgan32 (width {width}) on digits {SOURCE_CLASSES} ({len(data)} images), {steps} steps")
+    start = time.time()
+    zoo.train(zoo.create_model("dcgan32", width=width, channels=1), data, run, steps=steps, batch_size=batch,
+              ema_kimg=FINETUNE_DEFAULTS.ema_kimg, eval_samples=0, sample_every=steps, checkpoint_every=steps,
+              progress=True)
+    print(f"source: {time.time() - start:.0f} s")
+    return run / "model.safetensors"
+
+
+def run_one(trainer, steps: int, eval_at: list[int], tracker, z: torch.Tensor) -> dict[int, dict]:
+    scores = {}
+    for step in range(steps + 1):
+        if step in eval_at:
+            s = tracker(trainer.generate(z, None))
+            scores[step] = {"fid": round(float(s["fid"]), 3), "kid": round(float(s["kid"]), 5)}
+        if step == steps:
+            break
+        trainer.set_lr(step)
+        trainer.train_step(step)
+    return scores
+
+
+def steps_to_reach(scores: dict[int, dict], target: float) -> int | None:
+    for step in sorted(scores):
+        if scores[step]["fid"] <= target:
+            return step
+    return None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--steps", type=int, default=600, help="step budget of every run")
+    parser.add_argument("--ns", default="10,50,100", help="target training-set sizes")
+    parser.add_argument("--ablation-ns", default="10", help="sizes at which each method is switched off")
+    parser.add_argument("--eval-at", default="0,25,50,100,200,300,450,600")
+    parser.add_argument("--eval-n", type=int, default=500)
+    parser.add_argument("--source-steps", type=int, default=1500)
+    parser.add_argument("--width", type=int, default=16)
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    parser.add_argument("--work", help="where the source model is cached (default: a temporary folder)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override the fine-tuning recipe for every fine-tuning run (for tuning)")
+    parser.add_argument("--scratch-set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override the from-scratch recipe (for a fairer or a tuned baseline)")
+    parser.add_argument("--only", help="comma list of run names to run (for tuning), e.g. 'finetune (default)'")
+    parser.add_argument("--out", default="benchmarks/results/transfer")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    started = time.time()
+    work = Path(args.work or tempfile.mkdtemp(prefix="zoo-transfer-"))
+    work.mkdir(parents=True, exist_ok=True)
+    ns = [int(n) for n in args.ns.split(",") if n]
+    ablation_ns = [int(n) for n in args.ablation_ns.split(",") if n]
+    eval_at = sorted({int(s) for s in args.eval_at.split(",") if int(s) <= args.steps} | {args.steps})
+    def parse(pairs):
+        out = {}
+        for pair in pairs:
+            key, _, value = pair.partition("=")
+            out[key] = json.loads(value) if value[:1].isdigit() or value in ("true", "false") else value
+        return out
+
+    overrides, scratch_overrides = parse(args.set), parse(args.scratch_set)
+    defaults = finetune_recipe(**overrides)
+
+    source = source_model(work, args.source_steps, args.width, args.batch)
+    target = zoo.load_dataset("builtin:digits", 32, 1, classes=TARGET_CLASSES)
+    order = torch.randperm(len(target), generator=torch.Generator().manual_seed(0))
+    pool, held_out = target.subset(order[:max(ns)]), target.subset(order[max(ns):])
+    from zoo.metrics import FIDTracker
+
+    tracker = FIDTracker(held_out.images, feature="digits", progress=False)
+    z = torch.randn(args.eval_n, 128, generator=torch.Generator().manual_seed(1))
+    real_floor = tracker(pool.images)  # the 100 pool images themselves, scored like a generator
+    print(f"target: digits {TARGET_CLASSES}, pool {len(pool)}, held-out {len(held_out)}; "
+          f"FID of the {len(pool)} real pool images vs held-out: {real_floor['fid']:.2f}")
+
+    common = dict(steps=args.steps, batch_size=args.batch, eval_samples=0, sample_every=10 ** 9,
+                  checkpoint_every=10 ** 9, seed=0)
+    results = []
+    for n in ns:
+        data = pool.subset(range(n))
+        variants = {"finetune (default)": {}}
+        if n in ablation_ns:
+            variants.update(ablations(defaults))
+        variants["scratch"] = None
+        variants["scratch + DiffAugment"] = {"augment": "diffaug"} if n in ablation_ns else None
+        for name, change in variants.items():
+            if name == "scratch + DiffAugment" and change is None:
+                continue
+            if args.only and name not in args.only.split(","):
+                continue
+            t0 = time.time()
+            out = work / f"n{n}-{name.replace(' ', '_')}"
+            if name.startswith("scratch"):
+                recipe = Recipe(**{**common, "ema_kimg": defaults.ema_kimg, **scratch_overrides, **(change or {})})
+                trainer = train_trainer(zoo.create_model("dcgan32", width=args.width, channels=1), data, out, recipe,
+                                        progress=False, log=lambda *a: None)
+            else:
+                recipe = finetune_recipe(**{**overrides, **common, **change})
+                trainer = finetune_trainer(str(source), data, out, recipe, progress=False, log=lambda *a: None)
+            scores = run_one(trainer, args.steps, eval_at, tracker, z)
+            row = {"n": n, "variant": name, "scores": scores, "seconds": round(time.time() - t0, 1),
+                   "recipe": {k: getattr(recipe, k) for k in ("lr", "freeze_d", "augment", "l2sp", "ewc", "warmup",
+                                                                  "ema_kimg", "r1")}}
+            results.append(row)
+            final = scores[args.steps]
+            curve = " ".join(f"{scores[s]['fid']:7.2f}" for s in eval_at)
+            print(f"N={n:<4} {name:<24} FID {curve}  "
+                  f"({row['seconds']:.0f} s, total {time.time() - started:.0f} s)", flush=True)
+            if not math.isfinite(final["fid"]):
+                print(f"  warning: {name} at N={n} ended with a non-finite FID")
+
+    # summary: steps to reach scratch's final FID, goals
+    summary = []
+    for n in ns:
+        rows = {r["variant"]: r for r in results if r["n"] == n}
+        if "scratch" not in rows or "finetune (default)" not in rows:
+            continue
+        scratch_final = rows["scratch"]["scores"][args.steps]["fid"]
+        for r in rows.values():
+            r["steps_to_scratch_final"] = steps_to_reach(r["scores"], scratch_final)
+        ft = rows["finetune (default)"]
+        reach = ft["steps_to_scratch_final"]
+        summary.append({"n": n, "finetune_final_fid": ft["scores"][args.steps]["fid"],
+                        "scratch_final_fid": scratch_final,
+                        "fid_ratio": round(ft["scores"][args.steps]["fid"] / scratch_final, 3),
+                        "finetune_steps_to_scratch_final": reach,
+                        "fraction_of_budget": None if reach is None else round(reach / args.steps, 3)})
+    goals = {}
+    at10 = next((s for s in summary if s["n"] == 10), None)
+    if at10:
+        goals["n10_fid_at_most_half_of_scratch"] = at10["fid_ratio"] <= 0.5
+    goals["reaches_scratch_final_within_fifth_of_steps"] = all(
+        s["fraction_of_budget"] is not None and s["fraction_of_budget"] <= 0.2 for s in summary)
+    total = time.time() - started
+    report = {"steps": args.steps, "batch": args.batch, "width": args.width, "source_steps": args.source_steps,
+              "eval_at": eval_at, "eval_n": args.eval_n, "held_out": len(held_out), "pool": len(pool), "real_pool_fid": real_floor,
+              "default_recipe": {k: getattr(defaults, k) for k in ("lr", "freeze_d", "freeze_g", "augment", "l2sp",
+                                                                   "ewc", "warmup", "ema_kimg")},
+              "machine": f"{os.cpu_count()} cores, {platform.machine()}, torch {torch.__version__}, "
+                         f"{torch.get_num_threads()} threads",
+              "total_seconds": round(total, 1), "results": results, "summary": summary, "goals": goals}
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    Path(f"{out}.json").write_text(json.dumps(report, indent=2) + "\n")
+    md = markdown(report, eval_at)
+    Path(f"{out}.md").write_text(md)
+    print(md)
+
+
+def markdown(report: dict, eval_at: list[int]) -> str:
+    d = report["default_recipe"]
+    lines = [f"Source: dcgan32 width {report['width']} trained {report['source_steps']} steps on digits 0-4. "
+             f"Target: digits 5-9, N training images; FID/KID (digits-classifier features) of 500 EMA samples vs "
+             f"{report['held_out']} held-out target images. Every run: {report['steps']} steps, batch {report['batch']}. "
+             f"Default fine-tuning recipe: {json.dumps(d)}. "
+             f"Reference: the {report['pool']} real pool images (as if a generator) score FID {report['real_pool_fid']['fid']:.2f}. "
+             f"Total time {report['total_seconds'] / 60:.1f} min ({report['machine']}).", "",
+             "| N | run | " + " | ".join(f"FID@{s}" for s in eval_at) + f" | KID@{eval_at[-1]} | steps to scratch's final FID |",
+             "|---|---|" + "---|" * len(eval_at) + "---|---|"]
+    for r in report["results"]:
+        reach = r.get("steps_to_scratch_final")
+        lines.append(f"| {r['n']} | {r['variant']} | " + " | ".join(f"{r['scores'][s]['fid']:.1f}" for s in eval_at)
+                     + f" | {r['scores'][eval_at[-1]]['kid']:.4f} | {'-' if reach is None else reach} |")
+    lines += ["", "| N | fine-tuned FID | scratch FID | ratio | fine-tune steps to scratch's final FID |",
+              "|---|---|---|---|---|"]
+    for s in report["summary"]:
+        frac = "never" if s["finetune_steps_to_scratch_final"] is None else \
+            f"{s['finetune_steps_to_scratch_final']} ({s['fraction_of_budget']:.0%} of the budget)"
+        lines.append(f"| {s['n']} | {s['finetune_final_fid']:.2f} | {s['scratch_final_fid']:.2f} | {s['fid_ratio']:.2f} | {frac} |")
+    lines += ["", "Goals: " + ", ".join(f"{k}: {'met' if v else 'NOT met'}" for k, v in report["goals"].items())]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()
