@@ -71,3 +71,18 @@ def test_cli(tmp_path):
     assert table.exit_code == 0 and "held_out" in table.output and "chance" in table.output, table.output
     bad = CliRunner().invoke(main, ["eval", str(path), "--data", "builtin:digits", "--metric", "text-alignment"])
     assert bad.exit_code != 0 and "use --data builtin:shapes" in bad.output
+
+
+def test_held_out_combos_from_a_runs_recipe():
+    class Run:
+        metadata = {"recipe": json.dumps({"extra": {"held_out_combos": [["blue", "circle"]]}})}
+
+    assert ta.held_out_combos_of(Run()) == ([("blue", "circle")], "model metadata")
+
+
+def test_shipped_text_model_follows_colour_words():
+    """The shipped dcgan32.shapes-text (sha256-verified from the package) draws the colour it is asked for."""
+    report = ta.text_alignment("dcgan32.shapes-text", n=60, baseline=False, progress=False)
+    assert report["held_out_from"] == "model metadata"
+    seen = report["results"]["model"]["seen"]
+    assert seen["colour"] >= 0.8 and seen["background"] >= 0.9 and seen["size"] >= 0.8, seen
