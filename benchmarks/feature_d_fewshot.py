@@ -117,7 +117,8 @@ def markdown(report: dict) -> str:
     eval_at = report["eval_at"]
     lines = [
         f"Few-shot fine-tuning, N={report['n']} target digits (5-9) from a dcgan32 trained on digits 0-4; "
-        f"{report['steps']} steps, batch {report['batch']}, zoo.finetune's default recipe; FID (digits feature "
+        f"{report['steps']} steps, batch {report['batch']}, zoo.finetune's default recipe "
+        f"(`{json.dumps(report['recipe'], sort_keys=True)}`); FID (digits feature "
         f"space) of the EMA generator vs {report['held_out']} held-out target images, at steps "
         f"{', '.join(map(str, eval_at))}. Backbone: timm `{BACKBONE}` trained on builtin:shapes "
         f"(held-out shape accuracy {report['backbone_accuracy']:.2f}). Machine: {report['machine']}; "
@@ -185,6 +186,8 @@ def main() -> None:
     report = {"n": args.n, "steps": args.steps, "batch": args.batch, "eval_at": eval_at, "eval_n": args.eval_n,
               "held_out": len(held_out), "real_fid": round(real_fid, 3), "backbone": BACKBONE,
               "backbone_accuracy": accuracy, "source_steps": args.source_steps,
+              "recipe": {k: getattr(finetune_recipe(**common), k) for k in ("lr", "warmup", "freeze_d", "augment",
+                                                                           "ema_kimg", "r1", "loss")},
               "machine": f"{os.cpu_count()} cores {platform.machine()}, torch {torch.__version__}, "
                          f"{torch.get_num_threads()} thread(s), load average {os.getloadavg()[0]:.1f}",
               "total_seconds": round(time.time() - started, 1), "results": results}
