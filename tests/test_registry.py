@@ -142,3 +142,23 @@ def test_plugin_may_not_shadow_a_builtin(tmp_path, zoo_home):
         assert status.status == "failed" and "shadow" in status.error, status
     """, env)
     assert result.returncode == 0, result.stderr
+
+
+def test_editing_an_installed_plugin_refreshes_the_index(tmp_path, zoo_home):
+    site = tmp_path / "site"
+    source = """
+        from zoo.registry import register_model
+        from zoo.archs.dcgan import build_dcgan, dcgan_config
+
+        @register_model(family="dcgan", default_config=dcgan_config(32, 8))
+        def {name}(config):
+            return build_dcgan(config)
+    """
+    _fake_distribution(site, "zoo-edit", "zoo_edit_plugin", source.format(name="firstname32"))
+    env = {"PYTHONPATH": f"{site}{os.pathsep}{os.environ.get('PYTHONPATH', '')}", "GAN_ZOO_HOME": str(zoo_home)}
+    assert "firstname32" in _run("import zoo; print(zoo.list_models())", env).stdout
+    module = site / "zoo_edit_plugin.py"
+    module.write_text(textwrap.dedent(source.format(name="secondname32")))
+    os.utime(module, ns=(module.stat().st_mtime_ns + 10**9,) * 2)
+    listing = _run("import zoo; print(zoo.list_models())", env).stdout
+    assert "secondname32" in listing and "firstname32" not in listing

@@ -220,9 +220,26 @@ def _fingerprint() -> str:
     parts.append(f"index:{index.stat().st_mtime_ns if index.exists() else 0}")
     for ep in _plugin_entry_points(MODEL_ENTRY_POINTS):
         version = ep.dist.version if ep.dist is not None else "?"
-        files = ep.dist.locate_file("") if ep.dist is not None else ""
-        parts.append(f"{ep.name}={ep.value}@{_dist_name(ep)}=={version}:{files}")
+        parts.append(f"{ep.name}={ep.value}@{_dist_name(ep)}=={version}:{_source_mtime(ep.value)}")
     return "|".join(parts)
+
+
+def _source_mtime(entry_value: str) -> int:
+    """Newest mtime of a plugin's top-level module or package files, found without importing it, so
+    that editing an editable-installed plugin refreshes the index."""
+    import importlib.util
+
+    top = entry_value.split(":")[0].split(".")[0]
+    try:
+        spec = importlib.util.find_spec(top)
+    except (ImportError, ValueError):
+        return 0
+    if spec is None:
+        return 0
+    paths = [Path(spec.origin)] if spec.origin and spec.origin not in ("built-in", "frozen") else []
+    for location in spec.submodule_search_locations or []:
+        paths += Path(location).rglob("*.py")
+    return max((p.stat().st_mtime_ns for p in paths if p.exists()), default=0)
 
 
 def _index_path() -> Path:
