@@ -148,7 +148,7 @@ def _training_options(f):
         click.option("--ema-kimg", type=float, help="EMA half-life in thousands of images."),
         click.option("--warmup", type=int, help="Learning-rate warm-up steps."),
         click.option("--augment", type=click.Choice(["none", "diffaug", "ada"]), help="D-side augmentation."),
-        click.option("--condition", help="keep | none | class[:N] | text:ENCODER"),
+        click.option("--condition", help="auto (finetune default) | keep | none | class[:N] | text:ENCODER"),
         click.option("--sample-every", type=int, help="Write a sample grid every K steps."),
         click.option("--checkpoint-every", type=int, help="Write a checkpoint every K steps."),
         click.option("--log-every", type=int, help="Append to metrics.jsonl every K steps."),

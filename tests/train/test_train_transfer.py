@@ -204,7 +204,7 @@ def test_finetune_bad_inputs(tmp_path, source_file):
     class_source = tmp_path / "class.safetensors"
     zoo.save(zoo.create_model("dcgan32", width=8, channels=1, conditioning="class", num_classes=3), class_source)
     with pytest.raises(DatasetError, match="class:10"):  # digits labels up to 9 for a 3-class source
-        zoo.finetune(str(class_source), "builtin:digits", tmp_path / "a", steps=1, **FAST)
+        zoo.finetune(str(class_source), "builtin:digits", tmp_path / "a", steps=1, condition="keep", **FAST)
     with pytest.raises(ValueError, match="only 3 blocks"):
         zoo.finetune(source_file, "builtin:digits", tmp_path / "b", steps=1, freeze_d=4, **FAST)
     with pytest.raises(ValueError, match="unknown augmentation"):
@@ -217,3 +217,17 @@ def test_finetune_bad_inputs(tmp_path, source_file):
     empty.mkdir()
     with pytest.raises(DatasetError):
         zoo.finetune(source_file, str(empty), tmp_path / "f", steps=1, **FAST)
+
+
+def test_auto_condition_adapts_a_conditional_source_to_the_data(tmp_path, source_file):
+    """The default condition="auto": grow the class count, or drop conditioning the data cannot feed."""
+    class_source = tmp_path / "class.safetensors"
+    zoo.save(zoo.create_model("dcgan32", width=8, channels=1, conditioning="class", num_classes=3), class_source)
+    grown = zoo.finetune(str(class_source), "builtin:digits", tmp_path / "a", steps=1, **FAST)
+    assert grown.conditioning == "class" and grown.num_classes == 10
+    unlabelled = zoo.load_dataset("builtin:digits", 32, 1).subset(range(20))
+    unlabelled.labels[:] = -1
+    dropped = zoo.finetune(str(class_source), unlabelled, tmp_path / "b", steps=1, **FAST)
+    assert dropped.conditioning == "none"
+    assert json.loads(zoo.read_metadata(tmp_path / "b" / "model.safetensors")["recipe"])["extra"][
+        "condition_applied"] == "none"

@@ -566,7 +566,7 @@ def build_for_training(model_or_name, config: dict | None, condition: str | None
         if config:
             raise ValueError("config= applies to a model name; build the GAN with that config instead")
         model = model_or_name
-        if condition not in (None, "keep"):
+        if condition not in (None, "keep", "auto"):
             from zoo.train.transfer import change_conditioning
 
             model = change_conditioning(model, condition, prepare_dataset(data, model, log))
@@ -575,7 +575,7 @@ def build_for_training(model_or_name, config: dict | None, condition: str | None
     cfg = {**spec.config_of(tag), **(config or {})}
     if isinstance(data, (str, os.PathLike)):
         data = load_dataset(str(data), resolution=cfg.get("resolution"), channels=cfg.get("channels"))
-    if condition not in (None, "keep"):
+    if condition not in (None, "keep", "auto"):
         cfg.update(condition_config(condition, data))
     model = build(spec, cfg)
     return model, prepare_dataset(data, model, log)

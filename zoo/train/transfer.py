@@ -10,7 +10,9 @@ What it does, each piece switchable, then the ordinary training loop (zoo.train.
 - DiffAugment (Zhao et al. 2020) or ADA (Karras et al. 2020) on D's inputs: zoo.train.augment.
 - New conditioning on an old model (`condition="class:N"` / `"text:ENCODER"`): the conditioning
   path is added with its output initialised to zero (generator embedding and the projection head's
-  embedding), so step 0 produces exactly the source model's images; `condition="none"` drops it.
+  embedding), so step 0 produces exactly the source model's images; `condition="none"` drops it;
+  `"keep"` keeps the source's; the default `"auto"` keeps it when the data can feed it, drops it
+  when the data has no labels/captions, and grows the class count when the data has more classes.
 - Learning-rate warm-up and an EMA generator that starts at the source weights.
 
 Resume: `finetune(resume=DIR)` rebuilds everything from DIR/checkpoint.safetensors (source weights
@@ -29,7 +31,7 @@ from zoo.conditioning import ConditionEmbedding
 from zoo.model import GAN
 from zoo.train import checkpoint as ckpt
 from zoo.train.loop import (Recipe, Trainer, _recipe_from, apply_feature_discriminator, condition_config,
-                            condition_table, data_source_name, prepare_dataset)
+                            condition_table, data_source_name, num_classes_in, prepare_dataset)
 from zoo.train.distributed import Dist
 from zoo.train.regularizers import WeightAnchor, fisher_information
 
@@ -39,7 +41,7 @@ from zoo.train.regularizers import WeightAnchor, fisher_information
 # augmentation starts to overfit; L2-SP / EWC slowed adaptation there, so they are off by default.
 FINETUNE_DEFAULTS = Recipe(
     steps=1000, batch_size=32, lr=1e-3, warmup=20, augment="diffaug", freeze_d=1, freeze_g=0,
-    l2sp=0.0, ewc=0.0, ema_kimg=2.0, sample_every=250, checkpoint_every=250, log_every=25,
+    l2sp=0.0, ewc=0.0, ema_kimg=2.0, sample_every=250, checkpoint_every=250, log_every=25, condition="auto",
     extra={"kind": "finetune"},
 )
 
@@ -87,6 +89,32 @@ def change_conditioning(model: GAN, condition: str, dataset) -> GAN:
                          f"{model.spec.name} ({', '.join(other[:5])}); that architecture cannot add this "
                          "conditioning to a trained model without retraining them")
     return new
+
+
+def auto_condition(model: GAN, dataset, log=print) -> str:
+    """What the default `condition="auto"` means for this source model and this data."""
+    kind, labels = model.conditioning, dataset.labels
+    labelled = len(labels) > 0 and bool((labels >= 0).all())
+    if kind == "class":
+        if not bool((labels >= 0).any()):
+            log(f"note: {model.name} is class-conditional but the data has no labels: dropping the class "
+                "conditioning (--condition none). Put images in one sub-folder per class to keep it.")
+            return "none"
+        if labelled and num_classes_in(dataset) > model.num_classes:
+            n = num_classes_in(dataset)
+            log(f"note: the data has {n} classes, {model.name} has {model.num_classes}: using --condition class:{n}")
+            return f"class:{n}"
+        return "keep"
+    if kind == "text":
+        if not any(dataset.captions):
+            log(f"note: {model.name} is text-conditional but the data has no captions: dropping the text "
+                "conditioning (--condition none). Add a metadata.jsonl with captions to keep it.")
+            return "none"
+        return "keep"
+    if labelled and num_classes_in(dataset) > 1:
+        log(f"note: the data has {num_classes_in(dataset)} classes; the source is unconditional and stays so "
+            "(--condition class adds class conditioning)")
+    return "keep"
 
 
 # --- freezing -------------------------------------------------------------------------------
@@ -280,8 +308,10 @@ def finetune_trainer(source, data, out, recipe: Recipe, *, dist: Dist | None = N
     recipe.extra["source"] = parent
     dataset = prepare_dataset(data, model, log)
     source_state = {k: v.detach().clone() for k, v in model.state_dict().items()}  # the anchors' targets
-    if recipe.condition not in (None, "keep"):
-        model = change_conditioning(model, recipe.condition, dataset)
+    condition = auto_condition(model, dataset, log) if recipe.condition in (None, "auto") else recipe.condition
+    if condition != "keep":
+        model = change_conditioning(model, condition, dataset)
+        recipe.extra["condition_applied"] = condition
     apply_feature_discriminator(model, recipe.d_backbone, recipe.d_backbone_weights)
     return _trainer(model, dataset, out, recipe, source_state, None, None, parent,
                     data_source_name(data), dist, device, progress, log)
