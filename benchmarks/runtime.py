@@ -1,6 +1,6 @@
 """Generation speed, side by side in one run: PyTorch eager, torch.compile, zoo_runtime fp32 and int8.
 
-    python benchmarks/runtime.py [--models dcgan32,dcgan64] [--threads N] [--readme]
+    python benchmarks/runtime.py [--models dcgan32,dcgan64] [--threads N] [--readme] [--append]
                                  [--out benchmarks/results/runtime]
 
 Per model (same generator weights for every engine, same inputs, same machine, same threads):
@@ -8,19 +8,25 @@ Per model (same generator weights for every engine, same inputs, same machine, s
 - batch 64 throughput (images per second of the best run; the median is in the JSON): on a shared
   machine the best run is the one least disturbed by others, like timeit's minimum;
 - the roofline: the generator's FLOPs per image (Conv/ConvTranspose/Gemm/MatMul counted on the
-  exported graph) over this machine's measured sgemm rate (best of numpy and torch), i.e. the
-  throughput a perfect fp32 implementation would reach; batch-64 fp32 throughput as % of it.
+  exported graph) over this machine's measured sgemm rate (best of numpy and torch, best over the
+  run), i.e. the throughput a perfect fp32 implementation would reach; throughput as % of it.
 Plus cold start: a fresh process to the first PNG, `python -m zoo_runtime PKG -n 1` against the
 PyTorch path `zoo sample WEIGHTS -n 1`.
 
 Every engine returns what an application wants: uint8 images [N, H, W, C]. The PyTorch rows do the
 same post-processing in torch (scale, clamp, uint8, NHWC); zoo_runtime does it inside the graph.
-Engines are timed in interleaved rounds (A B C D, A B C D, ...), so a burst of load from other
-processes on a shared machine hits all of them alike; the load average is recorded.
+
+Each engine runs in its own worker process, as it would in deployment: OpenMP runtimes (torch's,
+inductor's) and ONNX Runtime's thread pool spin-wait after work, and in one process they steal the
+cores from each other (measured here: eager batch-1 latency 1 ms alone, 160 ms next to a compiled
+model). Workers are run in interleaved rounds (A B C D, A B C D, ...), so a burst of load from
+other processes on a shared machine hits every engine alike; the load average is recorded.
 
 Adding a row: a model is any registered name (`--models stylegan2_64,dcgan32.shapes-text`), with
 its conditioning inputs made by `condition_inputs`; an engine is one entry in `ENGINES` (a function
-model, package paths, threads -> callable(z, cond) -> uint8 images).
+(weights path, packages, manifest) -> callable(z, cond) -> uint8 images, run inside a worker).
+`--append` adds the models of this run to those already in OUT.json, so a row can be added without
+re-measuring the others.
 Goals on the 2-core CPU: batch 1 >= 1.5x faster than eager and >= 1.2x faster than torch.compile;
 batch 64 within 15% of the roofline; int8 >= 1.8x fp32 throughput; cold start < 0.5 s.
 """
@@ -41,11 +47,6 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-import torch
-
-import zoo
-import zoo_runtime
-from zoo_runtime.latents import make_labels, make_latents
 
 README_START, README_END = "<!-- runtime-benchmark:start -->", "<!-- runtime-benchmark:end -->"
 
@@ -53,32 +54,46 @@ README_START, README_END = "<!-- runtime-benchmark:start -->", "<!-- runtime-ben
 # --- inputs ----------------------------------------------------------------------------------
 
 
-def condition_inputs(model, n: int) -> dict:
+def condition_inputs(manifest: dict, n: int) -> dict:
     """Keyword inputs for n images: labels for class models, embeddings for text models."""
-    if model.conditioning == "class":
-        return {"labels": make_labels(n, model.num_classes, 0)}
-    if model.conditioning == "text":
-        emb = np.random.default_rng(0).standard_normal((n, model.config["text_dim"])).astype(np.float32)
+    from zoo_runtime.latents import make_labels
+
+    cond = manifest["conditioning"]
+    if cond["kind"] == "class":
+        return {"labels": make_labels(n, cond["num_classes"], 0)}
+    if cond["kind"] == "text":
+        emb = np.random.default_rng(0).standard_normal((n, cond["text_dim"])).astype(np.float32)
         return {"embeddings": emb / np.linalg.norm(emb, axis=1, keepdims=True)}
     return {}
 
 
-# --- engines: model, packages, threads -> fn(z, cond) -> uint8 [N, H, W, C] -----------------
+# --- engines: (weights, packages, manifest) -> fn(z, cond) -> uint8 [N, H, W, C], in a worker --
 
 
-class TorchImages(torch.nn.Module):
-    """G plus the post-processing zoo_runtime does in its graph (scale, clamp, uint8, NHWC)."""
+def _torch_module(weights: str):
+    import torch
 
-    def __init__(self, generator, kind: str):
-        super().__init__()
-        self.g, self.kind = generator, kind
+    import zoo
 
-    def forward(self, z, c=None):
-        x = self.g(z, c)
-        return ((x + 1) * 127.5 + 0.5).clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous()
+    model = zoo.load(weights).eval()
+
+    class TorchImages(torch.nn.Module):
+        """G plus the post-processing zoo_runtime does in its graph (scale, clamp, uint8, NHWC)."""
+
+        def __init__(self, generator):
+            super().__init__()
+            self.g = generator
+
+        def forward(self, z, c=None):
+            x = self.g(z, c)
+            return ((x + 1) * 127.5 + 0.5).clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous()
+
+    return TorchImages(model.generator.eval()).eval()
 
 
 def _torch_fn(module):
+    import torch
+
     def run(z, cond):
         c = cond.get("labels", cond.get("embeddings"))
         with torch.inference_mode():
@@ -86,18 +101,21 @@ def _torch_fn(module):
     return run
 
 
-def engine_eager(model, packages, threads):
-    return _torch_fn(TorchImages(model.generator.eval(), model.conditioning).eval())
+def engine_eager(weights, packages, manifest):
+    return _torch_fn(_torch_module(weights))
 
 
-def engine_compile(model, packages, threads):
-    module = torch.compile(TorchImages(model.generator.eval(), model.conditioning).eval(), dynamic=False)
-    return _torch_fn(module)
+def engine_compile(weights, packages, manifest):
+    import torch
+
+    return _torch_fn(torch.compile(_torch_module(weights), dynamic=False))
 
 
 def _runtime(precision):
-    def make(model, packages, threads):
-        gen = zoo_runtime.load(packages[precision], providers="cpu", threads=threads)
+    def make(weights, packages, manifest):
+        import zoo_runtime  # no torch in this worker: what an application runs
+
+        gen = zoo_runtime.load(packages[precision], providers="cpu", threads=int(os.environ["BENCH_THREADS"]))
         return lambda z, cond: gen.generate(z=z, **cond)
     return make
 
@@ -110,6 +128,52 @@ ENGINES = {
 }
 
 
+# --- the worker: one engine, one round ------------------------------------------------------------
+
+
+def _timed(fn) -> float:
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t
+
+
+def worker(args) -> None:
+    """Measure one engine: batch-1 call times and batch-N run times, printed as JSON."""
+    os.environ["BENCH_THREADS"] = str(args.threads)
+    if not args.engine.startswith("zoo_runtime"):
+        import torch
+
+        torch.set_num_threads(args.threads)
+    from zoo_runtime.latents import make_latents
+    from zoo_runtime.package import read_manifest
+
+    packages = {"fp32": args.fp32, "int8": args.int8}
+    manifest = read_manifest(args.fp32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fn = ENGINES[args.engine](args.weights, packages, manifest)
+    latent = manifest["latent_dim"]
+    z1, zb = make_latents(1, latent, 1), make_latents(args.batch, latent, 2)
+    c1, cb = condition_inputs(manifest, 1), condition_inputs(manifest, args.batch)
+    for _ in range(5):  # warm-up (and compilation) before timing
+        fn(z1, c1)
+    for _ in range(2):
+        fn(zb, cb)
+    latencies = [_timed(lambda: fn(z1, c1)) for _ in range(args.latency_calls)]
+    batch_times = [_timed(lambda: fn(zb, cb)) for _ in range(args.batch_runs)]
+    print(json.dumps({"latencies": latencies, "batch_times": batch_times}))
+
+
+def run_worker(engine: str, weights: Path, packages: dict, threads: int, args) -> dict:
+    cmd = [sys.executable, __file__, "--worker", "--engine", engine, "--weights", str(weights),
+           "--fp32", str(packages["fp32"]), "--int8", str(packages["int8"]), "--threads", str(threads),
+           "--batch", str(args.batch), "--latency-calls", str(args.latency_calls), "--batch-runs", str(args.batch_runs)]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if out.returncode != 0:
+        raise RuntimeError(f"worker {engine} failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 # --- measuring --------------------------------------------------------------------------------
 
 
@@ -119,6 +183,8 @@ def matmul_gflops(previous: dict | None = None) -> dict:
     Called several times during the run (before, between and after the models) and the best
     kept: on a shared machine one measurement can land in a burst of other load, which would
     lower the roofline and flatter every engine measured against it."""
+    import torch
+
     rates = dict((previous or {}).get("measurements", {}))
     for n in (1024, 2048):
         a = np.random.default_rng(0).standard_normal((n, n), dtype=np.float32)
@@ -132,37 +198,16 @@ def matmul_gflops(previous: dict | None = None) -> dict:
             "samples": (previous or {}).get("samples", 0) + 1}
 
 
-def _timed(fn) -> float:
-    t = time.perf_counter()
-    fn()
-    return time.perf_counter() - t
-
-
-def measure(fns: dict, model, rounds: int, latency_calls: int, batch: int, batch_runs: int) -> dict:
-    """Interleaved rounds; batch-1 latencies pooled, batch-N run times pooled."""
-    z1, zb = make_latents(1, model.latent_dim, 1), make_latents(batch, model.latent_dim, 2)
-    c1, cb = condition_inputs(model, 1), condition_inputs(model, batch)
-    lat = {k: [] for k in fns}
-    thr = {k: [] for k in fns}
-    for name, fn in fns.items():  # warm-up (and compilation) outside the timed rounds
-        for _ in range(5):
-            fn(z1, c1)
-        for _ in range(2):
-            fn(zb, cb)
-    for _ in range(rounds):
-        for name, fn in fns.items():
-            for _ in range(latency_calls):
-                lat[name].append(_timed(lambda: fn(z1, c1)))
-            for _ in range(batch_runs):
-                thr[name].append(_timed(lambda: fn(zb, cb)))
+def summarize(samples: dict, batch: int) -> dict:
     out = {}
-    for name in fns:
-        out[name] = {"b1_p50_ms": 1e3 * float(np.percentile(lat[name], 50)),
-                     "b1_p99_ms": 1e3 * float(np.percentile(lat[name], 99)),
-                     "b1_min_ms": 1e3 * min(lat[name]),
-                     f"b{batch}_images_per_s": batch / min(thr[name]),  # best run: what the code can do
-                     f"b{batch}_images_per_s_median": batch / statistics.median(thr[name]),
-                     "b1_calls": len(lat[name]), f"b{batch}_runs": len(thr[name])}
+    for name, s in samples.items():
+        lat, thr = s["latencies"], s["batch_times"]
+        out[name] = {"b1_p50_ms": 1e3 * float(np.percentile(lat, 50)),
+                     "b1_p99_ms": 1e3 * float(np.percentile(lat, 99)),
+                     "b1_min_ms": 1e3 * min(lat),
+                     f"b{batch}_images_per_s": batch / min(thr),  # best run: what the code can do
+                     f"b{batch}_images_per_s_median": batch / statistics.median(thr),
+                     "b1_calls": len(lat), f"b{batch}_runs": len(thr)}
     return out
 
 
@@ -176,21 +221,28 @@ def cold_start(cmd: list[str], repeat: int, env: dict) -> dict:
 
 
 def machine(threads: int) -> dict:
+    import onnxruntime
+    import torch
+
     cpu = platform.processor() or "?"
     try:
         cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
     except (OSError, StopIteration):
         pass
     return {"cpu": cpu, "logical_cpus": os.cpu_count(), "threads": threads, "python": platform.python_version(),
-            "torch": torch.__version__, "onnxruntime": __import__("onnxruntime").__version__}
+            "torch": torch.__version__, "onnxruntime": onnxruntime.__version__}
 
 
 # --- main ---------------------------------------------------------------------------------------
 
 
 def build(name: str, workdir: Path) -> tuple:
-    """The model (pretrained when the name has a tag, else fixed-seed random init), its fp32 and
-    int8 packages, and its weights file (for the PyTorch cold start)."""
+    """Fp32 and int8 packages and a weights file of one model: pretrained when the name has a tag,
+    else a fixed-seed random init (speed does not depend on the values)."""
+    import torch
+
+    import zoo
+
     torch.manual_seed(0)
     _, tag = zoo.registry.split_name(name)
     model = zoo.create_model(name, pretrained=tag is not None).eval()
@@ -202,7 +254,7 @@ def build(name: str, workdir: Path) -> tuple:
                                              progress=False, quality_n=256)
     weights = workdir / f"{name}.safetensors"
     zoo.save(model, weights)
-    return model, packages, weights
+    return packages, weights
 
 
 def main() -> None:
@@ -211,39 +263,56 @@ def main() -> None:
     parser.add_argument("--engines", default=",".join(ENGINES), help="comma-separated: " + ", ".join(ENGINES))
     parser.add_argument("--threads", type=int, help="threads for every engine (default: physical cores)")
     parser.add_argument("--batch", type=int, default=64)
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--latency-calls", type=int, default=60, help="batch-1 calls per engine per round")
-    parser.add_argument("--batch-runs", type=int, default=4, help="batch runs per engine per round")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--latency-calls", type=int, default=100, help="batch-1 calls per engine per round")
+    parser.add_argument("--batch-runs", type=int, default=6, help="batch runs per engine per round")
     parser.add_argument("--cold-repeat", type=int, default=7)
     parser.add_argument("--out", default="benchmarks/results/runtime", help="writes OUT.json and OUT.md")
     parser.add_argument("--readme", action="store_true", help="put the table into README.md (between markers)")
     parser.add_argument("--append", action="store_true",
                         help="keep the other models already in OUT.json (a row added later keeps its own load note)")
+    # worker mode (internal): one engine, one round
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--engine", help=argparse.SUPPRESS)
+    parser.add_argument("--weights", help=argparse.SUPPRESS)
+    parser.add_argument("--fp32", help=argparse.SUPPRESS)
+    parser.add_argument("--int8", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.worker:
+        worker(args)
+        return
 
+    import zoo_runtime
     from zoo_runtime.providers import physical_cores
 
     threads = args.threads or physical_cores()
-    torch.set_num_threads(threads)
     engines = [e.strip() for e in args.engines.split(",") if e.strip()]
+    unknown = [e for e in engines if e not in ENGINES]
+    if unknown:
+        sys.exit(f"unknown engines {unknown}; known: {list(ENGINES)}")
     load_before = os.getloadavg()
     workdir = Path(tempfile.mkdtemp(prefix="zoo-bench-runtime-"))
     result = {"machine": machine(threads), "load_average_before": [round(x, 2) for x in load_before],
               "batch": args.batch, "models": {}}
     print(f"machine: {result['machine']}; load average {load_before}", flush=True)
     result["matmul"] = matmul_gflops()
-    print(f"matmul: {result['matmul']}", flush=True)
     try:
         for name in [m.strip() for m in args.models.split(",") if m.strip()]:
-            model, packages, weights = build(name, workdir)
+            packages, weights = build(name, workdir)
             manifest = zoo_runtime.read_manifest(packages["fp32"])
-            flops = manifest["cost"]["flops_per_image"]
-            fns = {e: ENGINES[e](model, packages, threads) for e in engines}
-            rows = measure(fns, model, args.rounds, args.latency_calls, args.batch, args.batch_runs)
-            result["matmul"] = matmul_gflops(result["matmul"])
-            result["models"][name] = {"flops_per_image": flops, "int8_quantized": read_int8(packages["int8"]),
-                                      "engines": rows}
-            print(json.dumps({name: result["models"][name]}, indent=1), flush=True)
+            samples = {e: {"latencies": [], "batch_times": []} for e in engines}
+            for r in range(args.rounds):
+                for engine in engines:
+                    got = run_worker(engine, weights, packages, threads, args)
+                    for key in ("latencies", "batch_times"):
+                        samples[engine][key] += got[key]
+                    print(f"{name} round {r + 1}/{args.rounds} {engine}: b1 p50 "
+                          f"{1e3 * statistics.median(got['latencies']):.2f} ms, b{args.batch} "
+                          f"{args.batch / min(got['batch_times']):.0f} images/s", flush=True)
+                result["matmul"] = matmul_gflops(result["matmul"])
+            result["models"][name] = {"flops_per_image": manifest["cost"]["flops_per_image"],
+                                      "int8_quantized": read_int8(packages["int8"]),
+                                      "engines": summarize(samples, args.batch)}
             env = {**os.environ, "GAN_ZOO_HOME": os.environ.get("GAN_ZOO_HOME", str(workdir / "home"))}
             png = str(workdir / "cold.png")
             zoo_cli = shutil.which("zoo") or sys.exit("the `zoo` console script is not installed")
@@ -281,6 +350,8 @@ def main() -> None:
 
 
 def read_int8(pkg: Path) -> dict:
+    import zoo_runtime
+
     m = zoo_runtime.read_manifest(pkg)
     return {"quantized": m["quantization"]["quantized_nodes"], "left_float": m["quantization"]["left_float"],
             "fid_int8_vs_fp32": m["quality"].get("fid_int8_vs_fp32"), "pixel_mae": m["quality"]["pixel_mae"]}
@@ -301,7 +372,7 @@ def goals(result: dict, batch: int) -> list[dict]:
             out.append({"model": name, "goal": "batch 1 >= 1.2x faster than torch.compile", "measured": f"{x:.2f}x",
                         "met": x >= 1.2})
         frac = rt["roofline_fraction"]
-        out.append({"model": name, "goal": f"batch {batch} within 15% of the roofline",
+        out.append({"model": name, "goal": f"batch {batch} within 15% of the roofline (fp32)",
                     "measured": f"{100 * frac:.0f}% of roofline", "met": frac >= 0.85})
         if "zoo_runtime int8" in e:
             x = e["zoo_runtime int8"][f"b{batch}_images_per_s"] / rt[f"b{batch}_images_per_s"]
@@ -316,19 +387,20 @@ def goals(result: dict, batch: int) -> list[dict]:
 def markdown(result: dict, batch: int) -> str:
     mc = result["machine"]
     lines = [f"Measured by `python benchmarks/runtime.py` on {mc['cpu']} ({mc['logical_cpus']} logical CPUs, "
-             f"{mc['threads']} threads per engine), torch {mc['torch']}, onnxruntime {mc['onnxruntime']}. "
-             f"The machine was shared with other work: load average {result['load_average_before'][0]} before, "
-             f"{result['load_average_after'][0]} after. Matmul rate (roofline): "
-             f"{result['matmul']['gflops']:.0f} GFLOP/s (best sgemm of {result['matmul']['samples']} measurements "
-             "spread over the run).", "",
+             f"{mc['threads']} threads per engine, each engine in its own process), torch {mc['torch']}, "
+             f"onnxruntime {mc['onnxruntime']}. The machine was shared with other work: load average "
+             f"{result['load_average_before'][0]} before, {result['load_average_after'][0]} after. Matmul rate "
+             f"(roofline): {result['matmul']['gflops']:.0f} GFLOP/s (best sgemm of {result['matmul']['samples']} "
+             "measurements spread over the run).", "",
              f"| model | engine | batch 1 p50 (ms) | batch 1 p99 (ms) | batch {batch} best (images/s) | "
              f"batch {batch} median (images/s) | % of roofline (best) |",
              "|---|---|---|---|---|---|---|"]
     for name, m in result["models"].items():
         for engine, r in m["engines"].items():
-            lines.append(f"| {name} ({m['flops_per_image'] / 1e6:.0f} MFLOP/image, load {m['load_average'][0]:.1f}) | {engine} | {r['b1_p50_ms']:.2f} | "
-                         f"{r['b1_p99_ms']:.2f} | {r[f'b{batch}_images_per_s']:.0f} | "
-                         f"{r[f'b{batch}_images_per_s_median']:.0f} | {100 * r['roofline_fraction']:.0f}% |")
+            lines.append(f"| {name} ({m['flops_per_image'] / 1e6:.0f} MFLOP/image, load {m['load_average'][0]:.1f}) | "
+                         f"{engine} | {r['b1_p50_ms']:.2f} | {r['b1_p99_ms']:.2f} | "
+                         f"{r[f'b{batch}_images_per_s']:.0f} | {r[f'b{batch}_images_per_s_median']:.0f} | "
+                         f"{100 * r['roofline_fraction']:.0f}% |")
     lines += ["", "| model | cold start: fresh process to first PNG | median (s) | min (s) |", "|---|---|---|---|"]
     for name, m in result["models"].items():
         for what, c in m.get("cold_start", {}).items():
