@@ -177,25 +177,36 @@ def run_worker(engine: str, weights: Path, packages: dict, threads: int, args) -
 # --- measuring --------------------------------------------------------------------------------
 
 
-def matmul_gflops(previous: dict | None = None) -> dict:
-    """This machine's fp32 matmul rate: best of numpy (BLAS) and torch sgemm at 1024 and 2048.
+def matmul_gflops(threads: int, previous: dict | None = None) -> dict:
+    """This machine's fp32 matmul rate with `threads` threads: best of numpy (BLAS) and torch sgemm
+    at 1024 and 2048, measured in a fresh process (BLAS reads its thread count at import).
 
     Called several times during the run (before, between and after the models) and the best
     kept: on a shared machine one measurement can land in a burst of other load, which would
     lower the roofline and flatter every engine measured against it."""
+    env = {**os.environ, **{k: str(threads) for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}}
+    out = subprocess.run([sys.executable, __file__, "--matmul-worker", "--threads", str(threads)], env=env,
+                         capture_output=True, text=True, check=True)
+    rates = dict((previous or {}).get("measurements", {}))
+    for key, rate in json.loads(out.stdout.strip().splitlines()[-1]).items():
+        rates[key] = max(rates.get(key, 0.0), rate)
+    return {"gflops": max(rates.values()), "threads": threads, "measurements": rates,
+            "samples": (previous or {}).get("samples", 0) + 1}
+
+
+def matmul_worker(threads: int) -> None:
     import torch
 
-    rates = dict((previous or {}).get("measurements", {}))
+    torch.set_num_threads(threads)
+    rates = {}
     for n in (1024, 2048):
         a = np.random.default_rng(0).standard_normal((n, n), dtype=np.float32)
         ta = torch.from_numpy(a)
         for lib, fn in (("numpy", lambda: a @ a), ("torch", lambda: ta @ ta)):
             fn()
             best = min(_timed(fn) for _ in range(5))
-            key = f"{lib} sgemm {n}"
-            rates[key] = max(rates.get(key, 0.0), round(2 * n ** 3 / best / 1e9, 1))
-    return {"gflops": max(rates.values()), "measurements": rates,
-            "samples": (previous or {}).get("samples", 0) + 1}
+            rates[f"{lib} sgemm {n}"] = round(2 * n ** 3 / best / 1e9, 1)
+    print(json.dumps(rates))
 
 
 def summarize(samples: dict, batch: int) -> dict:
@@ -273,6 +284,7 @@ def main() -> None:
                         help="keep the other models already in OUT.json (a row added later keeps its own load note)")
     # worker mode (internal): one engine, one round
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--matmul-worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--engine", help=argparse.SUPPRESS)
     parser.add_argument("--weights", help=argparse.SUPPRESS)
     parser.add_argument("--fp32", help=argparse.SUPPRESS)
@@ -280,6 +292,9 @@ def main() -> None:
     args = parser.parse_args()
     if args.worker:
         worker(args)
+        return
+    if args.matmul_worker:
+        matmul_worker(args.threads)
         return
 
     import zoo_runtime
@@ -295,7 +310,7 @@ def main() -> None:
     result = {"machine": machine(threads), "load_average_before": [round(x, 2) for x in load_before],
               "batch": args.batch, "models": {}}
     print(f"machine: {result['machine']}; load average {load_before}", flush=True)
-    result["matmul"] = matmul_gflops()
+    result["matmul"] = matmul_gflops(threads)
     try:
         for name in [m.strip() for m in args.models.split(",") if m.strip()]:
             packages, weights = build(name, workdir)
@@ -309,7 +324,7 @@ def main() -> None:
                     print(f"{name} round {r + 1}/{args.rounds} {engine}: b1 p50 "
                           f"{1e3 * statistics.median(got['latencies']):.2f} ms, b{args.batch} "
                           f"{args.batch / min(got['batch_times']):.0f} images/s", flush=True)
-                result["matmul"] = matmul_gflops(result["matmul"])
+                result["matmul"] = matmul_gflops(threads, result["matmul"])
             result["models"][name] = {"flops_per_image": manifest["cost"]["flops_per_image"],
                                       "int8_quantized": read_int8(packages["int8"]),
                                       "engines": summarize(samples, args.batch)}
@@ -326,7 +341,7 @@ def main() -> None:
             }
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    result["matmul"] = matmul_gflops(result["matmul"])
+    result["matmul"] = matmul_gflops(threads, result["matmul"])
     for m in result["models"].values():  # against the best matmul rate seen in the whole run
         m["roofline_images_per_s"] = result["matmul"]["gflops"] * 1e9 / m["flops_per_image"]
         for row in m["engines"].values():
@@ -390,8 +405,8 @@ def markdown(result: dict, batch: int) -> str:
              f"{mc['threads']} threads per engine, each engine in its own process), torch {mc['torch']}, "
              f"onnxruntime {mc['onnxruntime']}. The machine was shared with other work: load average "
              f"{result['load_average_before'][0]} before, {result['load_average_after'][0]} after. Matmul rate "
-             f"(roofline): {result['matmul']['gflops']:.0f} GFLOP/s (best sgemm of {result['matmul']['samples']} "
-             "measurements spread over the run).", "",
+             f"(roofline): {result['matmul']['gflops']:.0f} GFLOP/s with {mc['threads']} threads (best sgemm of "
+             f"{result['matmul']['samples']} measurements spread over the run).", "",
              f"| model | engine | batch 1 p50 (ms) | batch 1 p99 (ms) | batch {batch} best (images/s) | "
              f"batch {batch} median (images/s) | % of roofline (best) |",
              "|---|---|---|---|---|---|---|"]
