@@ -63,7 +63,7 @@ def source_model(work: Path, steps: int, width: int, batch: int) -> Path:
     data = zoo.load_dataset("builtin:digits", 32, 1, classes=SOURCE_CLASSES)
     print(f"source: training dcgan32 (width {width}) on digits {SOURCE_CLASSES} ({len(data)} images), {steps} steps")
     start = time.time()
-    zoo.train(zoo.create_model("dcgan32", width=width, channels=1), data, run, steps=steps, batch_size=batch,
+    zoo.train("dcgan32", data, run, config=dict(width=width, channels=1), steps=steps, batch_size=batch,
               ema_kimg=FINETUNE_DEFAULTS.ema_kimg, eval_samples=0, sample_every=steps, checkpoint_every=steps,
               progress=True)
     print(f"source: {time.time() - start:.0f} s")
@@ -160,8 +160,8 @@ def main() -> None:
             out = work / f"n{n}-{name.replace(' ', '_')}"
             if name.startswith("scratch"):
                 recipe = Recipe(**{**common, "ema_kimg": defaults.ema_kimg, **scratch_overrides, **(change or {})})
-                trainer = train_trainer(zoo.create_model("dcgan32", width=args.width, channels=1), data, out, recipe,
-                                        progress=False, log=lambda *a: None)
+                trainer = train_trainer("dcgan32", data, out, recipe, config=dict(width=args.width, channels=1),
+                                        progress=False, log=lambda *a: None)  # seeded init
             else:
                 recipe = finetune_recipe(**{**overrides, **common, **change})
                 trainer = finetune_trainer(str(source), data, out, recipe, progress=False, log=lambda *a: None)

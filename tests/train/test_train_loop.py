@@ -147,3 +147,27 @@ def test_amp_and_channels_last_are_correct_on_cpu(tmp_path):
     images = zoo.load(tmp_path / "run").sample(2, seed=0)
     assert images.dtype == torch.float32 and torch.isfinite(images).all()
     assert model.generator.fc.weight.dtype == torch.float32  # weights stay fp32 under autocast
+
+
+def test_text_conditioning_trains_with_the_matching_aware_term(tmp_path):
+    try:
+        zoo.get_text_encoder("hash")
+    except KeyError:
+        pytest.skip("the built-in 'hash' text encoder is not available")
+    out = tmp_path / "run"
+    model = zoo.train("dcgan32", "builtin:digits", out, steps=2, condition="text:hash", config=TINY, **FAST)
+    assert model.conditioning == "text" and model.config["text_encoder"] == "hash"
+    images = zoo.load(out).sample(3, seed=0, prompts="a handwritten seven")
+    assert images.shape == (3, 1, 32, 32)
+    # the grid has one caption per row: 8 of the 10 digit captions
+    assert Image.open(out / "samples" / "step-000002.png").size == (8 * 34 + 2, 8 * 34 + 2)
+
+
+def test_mismatched_captions_skip_identical_ones():
+    from zoo.train.losses import d_mismatch_loss, mismatched
+
+    c = torch.tensor([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
+    wrong, differs = mismatched(c)
+    assert torch.equal(wrong, c.roll(1, 0)) and differs.tolist() == [True, False, True]
+    logits = torch.tensor([0.0, 100.0, 0.0])  # the masked row's huge logit must not count
+    assert float(d_mismatch_loss(logits, differs, "logistic")) == pytest.approx(math.log(2))

@@ -623,7 +623,8 @@ def train(model_or_name: "str | GAN | None" = None, data: Any = None, out: str |
     """Train a GAN from scratch; returns the GAN whose generator is the EMA generator.
 
     model_or_name: an architecture name (`dcgan32`), a tagged name (its config, fresh weights) or a
-    GAN. data: a dataset source (`builtin:digits`, a folder, a CSV) or a zoo.data.ImageDataset.
+    GAN. A name is initialised from `seed`, so the same call gives the same run; a GAN you pass
+    keeps the weights you built it with (seed torch before create_model to make those repeatable). data: a dataset source (`builtin:digits`, a folder, a CSV) or a zoo.data.ImageDataset.
     config: config overrides for a name. condition: `none`, `class[:N]`, `text:ENCODER`.
     resume: a run directory to continue (out defaults to it; other arguments default to the run's).
     options: any `Recipe` field: steps, batch_size, lr, lr_d, betas, loss ("logistic" or "hinge"),
