@@ -15,6 +15,7 @@ float. What was rewritten, quantized and left float goes into the manifest.
 from __future__ import annotations
 
 import collections
+import contextlib
 import tempfile
 import warnings
 from pathlib import Path
@@ -71,10 +72,12 @@ def to_int8(model: onnx.ModelProto, calibration: list[dict[str, np.ndarray]]) ->
     with tempfile.TemporaryDirectory(prefix="zoo-int8-") as tmp:
         src, pre, dst = (Path(tmp) / f for f in ("float.onnx", "pre.onnx", "int8.onnx"))
         onnx.save(model, src)
-        try:
-            quant_pre_process(str(src), str(pre), skip_symbolic_shape=False)
-        except Exception:  # noqa: BLE001 -- symbolic shape inference gives up on some graphs (StyleGAN2)
-            quant_pre_process(str(src), str(pre), skip_symbolic_shape=True)
+        # Symbolic shape inference writes a scratch file into the working directory: keep it in tmp.
+        with contextlib.chdir(tmp):
+            try:
+                quant_pre_process(str(src), str(pre), skip_symbolic_shape=False)
+            except Exception:  # noqa: BLE001 -- symbolic shape inference gives up on some graphs (StyleGAN2)
+                quant_pre_process(str(src), str(pre), skip_symbolic_shape=True)
         quantize_static(str(pre), str(dst), _Feeds(calibration), quant_format=QuantFormat.QDQ,
                         op_types_to_quantize=INT8_OPS + INT8_PASSTHROUGH_OPS, per_channel=True, reduce_range=False,
                         activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
