@@ -25,7 +25,9 @@ instead of the [1, 3, 3, 1] FIR filter, and conditioning is *added* to the norma
 concatenated), so an unconditional model gains a zero-initialised conditioning without changing
 its outputs. Path-length regularisation is the `regularizer(z, c)` hook the training loop calls
 (weight `pl_weight`; 0 turns it off). Training-mode randomness (noise, mixing, the path-length
-probe) comes from torch's global RNG, which the training loop seeds.
+probe) comes from `generator.rng` when it is set (the training loop sets it to its own checkpointed
+torch.Generator through `use_rng`, so an interrupted and resumed run is bit-identical to an
+uninterrupted one whatever else draws from torch's global RNG meanwhile), else from the global RNG.
 
 Transfer learning: `generator.mapping` and `generator.blocks` (one per resolution, 4x4 first) are
 what `--freeze-g K` freezes, the mapping network counting as the first; `discriminator.blocks`
@@ -168,11 +170,13 @@ class SynthesisLayer(nn.Module):
         self.register_buffer("noise_const", torch.randn(1, 1, resolution, resolution, generator=g))
         self.noise_strength = nn.Parameter(torch.zeros(()))
         self.bias = nn.Parameter(torch.zeros(out_ch))
+        self.rng: torch.Generator | None = None  # set by StyleGAN2Generator.use_rng; None: torch's global RNG
 
     def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
         x = self.conv(x, w)
         if self.training:  # fresh noise per sample while training; the fixed buffer otherwise
-            noise = torch.randn(x.shape[0], 1, x.shape[2], x.shape[3], device=x.device, dtype=x.dtype)
+            noise = torch.randn(x.shape[0], 1, x.shape[2], x.shape[3], device=x.device, dtype=x.dtype,
+                                generator=self.rng)
         else:
             noise = self.noise_const
         x = x + noise * self.noise_strength
@@ -239,6 +243,16 @@ class StyleGAN2Generator(nn.Module):
             SynthesisBlock(chs[r // 2] if r > 4 else 0, chs[r], r, self.w_dim, config["channels"]) for r in res)
         self.num_ws = sum(b.num_conv for b in self.blocks) + 1
         self.register_buffer("pl_mean", torch.zeros(()))
+        self.rng: torch.Generator | None = None  # training-mode randomness; None: torch's global RNG
+
+    def use_rng(self, generator: torch.Generator | None) -> None:
+        """Draw training-mode noise, style-mixing and path-length randomness from `generator` (None: global RNG).
+
+        The training loop passes its own generator, which its checkpoints store and restore."""
+        self.rng = generator
+        for module in self.modules():
+            if isinstance(module, SynthesisLayer):
+                module.rng = generator
 
     def synthesis(self, ws: torch.Tensor) -> torch.Tensor:
         """ws [N, num_ws, w_dim] -> raw images [N, C, H, W]. Block i's ToRGB shares a w with block i+1's first conv."""
@@ -252,9 +266,11 @@ class StyleGAN2Generator(nn.Module):
     def mix_styles(self, ws: torch.Tensor, z: torch.Tensor, c: torch.Tensor | None) -> torch.Tensor:
         """Style mixing regularisation: with probability `mixing`, layers from a random cutoff on take a second w."""
         n = ws.shape[0]
-        w2 = self.mapping(torch.randn_like(z), c, update_avg=False)  # [N, w_dim]
-        cutoff = torch.randint(1, self.num_ws, (n, 1, 1), device=ws.device)
-        cutoff = torch.where(torch.rand(n, 1, 1, device=ws.device) < self.mixing, cutoff, self.num_ws)
+        g = self.rng
+        w2 = self.mapping(torch.randn(z.shape, device=z.device, dtype=z.dtype, generator=g), c,
+                          update_avg=False)  # [N, w_dim]
+        cutoff = torch.randint(1, self.num_ws, (n, 1, 1), device=ws.device, generator=g)
+        cutoff = torch.where(torch.rand(n, 1, 1, device=ws.device, generator=g) < self.mixing, cutoff, self.num_ws)
         layer = torch.arange(self.num_ws, device=ws.device).view(1, -1, 1)
         return torch.where(layer < cutoff, ws, w2.unsqueeze(1))
 
@@ -281,7 +297,8 @@ class StyleGAN2Generator(nn.Module):
         if not ws.requires_grad:  # a frozen mapping network: differentiate w.r.t. ws as a leaf
             ws = ws.detach().requires_grad_(True)
         img = self.synthesis(ws)
-        noise = torch.randn_like(img) / math.sqrt(img.shape[2] * img.shape[3])
+        noise = torch.randn(img.shape, device=img.device, dtype=img.dtype, generator=self.rng)
+        noise = noise / math.sqrt(img.shape[2] * img.shape[3])
         (grad,) = torch.autograd.grad((img * noise).sum(), ws, create_graph=True)
         lengths = grad.square().sum(2).mean(1).sqrt()  # [n]
         with torch.no_grad():

@@ -216,6 +216,8 @@ class Trainer:
         self.anchors = list(anchors or [])
         self.g_regularizer = getattr(self.G, "regularizer", None)
         self.rng = torch.Generator(device=self.device).manual_seed(r.seed * 1000 + d.rank)
+        if hasattr(self.G, "use_rng"):  # G draws random numbers while training (StyleGAN2's noise): from this
+            self.G.use_rng(self.rng)  # checkpointed stream, so a resumed run matches an uninterrupted one
         self.step = 0
         self.metrics: list[dict] = []
         self._perm_cache: tuple[int, torch.Tensor] | None = None
