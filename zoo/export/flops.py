@@ -2,6 +2,11 @@
 
 The roofline of a generator on a machine is flops / (the machine's matmul rate): these four ops are
 where the time goes; element-wise ops are counted out (they are memory-bound and small here).
+
+Shapes come from ONNX shape inference with data propagation: StyleGAN2's batch-agnostic modulated
+convolution takes inputs whose shapes pass through Shape/Gather/Concat -> Expand (the learned
+constant expanded to the batch) and weights computed at run time (weight * gain), which plain
+inference leaves unknown, so its convolutions used to go uncounted.
 """
 from __future__ import annotations
 
@@ -19,7 +24,10 @@ def _shapes(model: onnx.ModelProto) -> dict[str, list[int]]:
         for d in value.type.tensor_type.shape.dim:
             if not d.HasField("dim_value"):
                 d.dim_value = 1
-    m = onnx.shape_inference.infer_shapes(m)
+    try:  # data_prop: follow shape arithmetic (Shape -> Gather -> Concat -> Expand/Reshape) to static sizes
+        m = onnx.shape_inference.infer_shapes(m, data_prop=True)
+    except Exception:  # noqa: BLE001 -- a graph data propagation cannot handle: plain inference
+        m = onnx.shape_inference.infer_shapes(copy.deepcopy(m))
     shapes = {}
     for value in list(m.graph.value_info) + list(m.graph.input) + list(m.graph.output):
         dims = value.type.tensor_type.shape.dim
