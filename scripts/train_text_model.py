@@ -1,16 +1,24 @@
-"""Train and ship the text-to-image model `dcgan32.shapes-text` (hash text encoder) on builtin:shapes.
+"""Train and ship the text-to-image models on builtin:shapes captions.
 
-    python scripts/train_text_model.py                       # train, ship, evaluate, write the card
-    python scripts/train_text_model.py --skip-train          # ship an existing run, evaluate, write the card
-    python scripts/train_text_model.py --skip-train --no-ship  # re-evaluate the shipped weights, rewrite the card
+    python scripts/train_text_model.py                          # dcgan32.shapes-text (hash encoder, built in)
+    python scripts/train_text_model.py --encoder minilm         # dcgan32_minilm.shapes (plugins/zoo-minilm)
+    python scripts/train_text_model.py --skip-train             # ship an existing run, evaluate, write the card
+    python scripts/train_text_model.py --skip-train --no-ship   # re-evaluate the shipped weights, rewrite the card
+    python scripts/train_text_model.py --probe --steps 1000 --film --run runs/text/probe-film
+                                                                # a short run, measured, nothing shipped
 
 Trains with `zoo.train` (GAN-CLS matching-aware loss, projection discriminator) on captions like
 "a small red circle on a blue background", with the (colour, shape) combinations in
 zoo.metrics.text_alignment.HELD_OUT_COMBOS left out of the data, so that the text-alignment metric
 can measure compositional generalisation on combinations the model never saw. Then copies the EMA
-generator to zoo/pretrained/dcgan32.shapes-text.safetensors, records its sha256 in
-zoo/pretrained/index.json (read-modify-write: other scripts add entries too), measures
-text alignment, and writes the model card zoo/pretrained/dcgan32.shapes-text.md.
+generator into the distribution that ships it (`hash`: zoo/pretrained/, sha256 in its index.json,
+read-modify-write as other scripts add entries; `minilm`: the plugin's package data
+plugins/zoo-minilm/zoo_minilm/weights/, sha256 in zoo_minilm/models.py), measures text alignment
+and writes the model card beside the weights.
+
+Caption embeddings are computed once per unique caption (zoo.train.loop.condition_table encodes the
+set of captions, not every batch), so a MiniLM run costs what a hash run costs: the 252 shapes
+captions go through BERT once, in about a second.
 
 Sized for a shared 2-core CPU: width 16 (the weights file carries its config), batch 64, one
 intra-op thread (on an oversubscribed machine one thread per process ran ~10x faster than two).
@@ -21,24 +29,49 @@ import argparse
 import json
 import os
 import platform
+import re
 import shutil
 import time
 from pathlib import Path
 
 import torch
 
-NAME = "dcgan32.shapes-text"
-FILENAME = f"{NAME}.safetensors"
-CONFIG = dict(width=16, channels=3, conditioning="text", text_dim=256, text_encoder="hash")
+REPO = Path(__file__).resolve().parent.parent
+BASE_CONFIG = dict(width=16, channels=3, conditioning="text")
+VARIANTS = {
+    # the shipped hash model predates `film` and was trained without it (its weights carry film=False)
+    "hash": dict(arch="dcgan32", tag="shapes-text", config=dict(BASE_CONFIG, text_dim=256, text_encoder="hash"),
+                 encoder_text="the built-in `hash` text encoder (256-d signed feature hashing of word unigrams and "
+                 "bigrams; no weights)", ships_in="gan-zoo (zoo/pretrained/)"),
+    "minilm": dict(arch="dcgan32_minilm", tag="shapes", config=dict(BASE_CONFIG, text_dim=384, text_encoder="minilm"),
+                   encoder_text="the `minilm` text encoder of the plugin zoo-minilm (sentence-transformers' "
+                   "all-MiniLM-L6-v2, 384-d, mean pooled, L2-normalised)",
+                   ships_in="the plugin distribution zoo-minilm (package data zoo_minilm/weights/)"),
+}
 RECIPE = dict(steps=9000, batch_size=64, loss="logistic", lr=2e-4, sample_every=500, checkpoint_every=250,
               log_every=50, eval_samples=0, seed=0)
 DATA_N = 20000
-# From this step on, half of the matching-aware negatives are "hard": the true caption with exactly one
-# attribute changed (another seen caption). Plain GAN-CLS pairs an image with a random other caption,
-# which nearly always differs in background or colour, so D can reject it without looking at the
-# shape; one-attribute swaps make D (and so G) attend to shape and size too.
-HARD_NEGATIVES_FROM = 6000
-HARD_NEGATIVE_P = 0.5
+# Hard negatives: from step HARD_FROM on, a fraction HARD_P of the matching-aware negatives is the
+# row's own caption with exactly one attribute changed (another seen caption). Plain GAN-CLS pairs
+# an image with a random other caption, which nearly always differs in background or colour, so D
+# can reject it without looking at the shape. "balanced" first draws the attribute to change
+# (shape, colour, size, background: 1/4 each), then a caption; "uniform" draws among all one-change
+# neighbours, which are mostly colour and background swaps (shape: 2 of ~14).
+HARD_FROM, HARD_P, HARD_MODE = 6000, 0.5, "uniform"
+
+
+def name_of(variant: dict) -> str:
+    return f"{variant['arch']}.{variant['tag']}"
+
+
+def ship_dir(encoder: str) -> Path:
+    if encoder == "hash":
+        from zoo.weights import PACKAGE_DIR
+
+        return PACKAGE_DIR
+    import zoo_minilm
+
+    return Path(zoo_minilm.__file__).parent / "weights"
 
 
 def update_index(filename: str, entry: dict) -> None:
@@ -51,6 +84,18 @@ def update_index(filename: str, entry: dict) -> None:
     atomic_write_bytes(path, (json.dumps(index, indent=2, sort_keys=True) + "\n").encode())
 
 
+def update_plugin_sha256(sha256: str) -> None:
+    """Write the shipped file's sha256 into zoo_minilm/models.py (a .py edit also refreshes the registry index)."""
+    import zoo_minilm.models as models
+    from zoo.weights import atomic_write_bytes
+
+    path = Path(models.__file__)
+    text, n = re.subn(r'^SHAPES_SHA256 = "[0-9a-f]*"', f'SHAPES_SHA256 = "{sha256}"', path.read_text(), flags=re.M)
+    if n != 1:
+        raise RuntimeError(f"{path} has no SHAPES_SHA256 line to update")
+    atomic_write_bytes(path, text.encode())
+
+
 def dataset(n: int, seed: int):
     from zoo.data.shapes import load_shapes
     from zoo.metrics.text_alignment import HELD_OUT_COMBOS
@@ -58,25 +103,45 @@ def dataset(n: int, seed: int):
     return load_shapes(32, 3, n=n, seed=seed, exclude=HELD_OUT_COMBOS, progress=True)
 
 
-def use_hard_negatives(data, p: float, seed: int = 0) -> None:
+def hard_negative_table(attributes: list[dict]) -> tuple[list[str], list[dict[str, list[int]]]]:
+    """The unique captions of the data, and for each its one-attribute neighbours grouped by the attribute
+    that differs: ({caption i}, [{"shape": [j, ...], "colour": [...], ...}]). Only captions in the data."""
+    from zoo.data.shapes import FIELDS, caption_for
+
+    attrs = {caption_for(a): tuple(a[f] for f in FIELDS) for a in attributes}
+    captions = sorted(attrs)
+    neighbours = []
+    for ci in captions:
+        groups: dict[str, list[int]] = {}
+        for j, cj in enumerate(captions):
+            diff = [f for f, x, y in zip(FIELDS, attrs[ci], attrs[cj]) if x != y]
+            if len(diff) == 1:
+                groups.setdefault(diff[0], []).append(j)
+        neighbours.append(groups)
+    return captions, neighbours
+
+
+def use_hard_negatives(data, encoder: str, p: float, mode: str = "balanced", seed: int = 0) -> None:
     """Swap zoo.train.losses.mismatched for one whose negatives are, with probability p per row, the
     row's own caption with one attribute changed, drawn from the captions in `data` only (so no
-    held-out combination is ever shown to the model, not even as a negative)."""
+    held-out combination is ever shown to the model, not even as a negative). Idempotent."""
     import numpy as np
 
-    from zoo.data.shapes import caption_for
     from zoo.text import get_text_encoder
     from zoo.train import losses
 
-    fields = ("shape", "colour", "size", "background")
-    attrs = {caption_for(a): tuple(a[f] for f in fields) for a in data.attributes}
-    captions = sorted(attrs)
-    emb = torch.as_tensor(get_text_encoder(CONFIG["text_encoder"]).encode(captions))  # [U, text_dim]
+    captions, neighbours = hard_negative_table(data.attributes)
+    emb = torch.as_tensor(get_text_encoder(encoder).encode(captions))  # [U, text_dim], once per caption
     row_of = {emb[i].numpy().tobytes(): i for i in range(len(captions))}
-    neighbours = [[j for j, cj in enumerate(captions) if sum(x != y for x, y in zip(attrs[ci], attrs[cj])) == 1]
-                  for ci in captions]
     rng = np.random.default_rng(seed)
-    plain = losses.mismatched
+    plain = getattr(losses, "plain_mismatched", losses.mismatched)
+    losses.plain_mismatched = plain
+
+    def pick(i: int) -> int:
+        groups = neighbours[i]
+        if mode == "balanced":
+            return int(rng.choice(groups[list(groups)[rng.integers(len(groups))]]))
+        return int(rng.choice([j for g in groups.values() for j in g]))
 
     def mismatched(c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         wrong, differs = plain(c)
@@ -84,101 +149,132 @@ def use_hard_negatives(data, p: float, seed: int = 0) -> None:
         for r, row in enumerate(c.detach().cpu()):
             i = row_of.get(row.numpy().tobytes())
             if i is not None and neighbours[i] and rng.random() < p:
-                wrong[r] = emb[int(rng.choice(neighbours[i]))].to(c.device)
+                wrong[r] = emb[pick(i)].to(c.device)
                 differs[r] = True
         return wrong, differs
 
     losses.mismatched = mismatched
 
 
-def train(run: Path, steps: int | None, resume: bool) -> tuple[Path, float, dict]:
-    """Plain GAN-CLS up to HARD_NEGATIVES_FROM steps, then with hard negatives (a resumed run: the
-    checkpoint carries everything, so this equals one uninterrupted run with the switch)."""
+def train(run: Path, variant: dict, recipe: dict, hard: dict, resume: bool) -> tuple[Path, float]:
+    """Plain GAN-CLS up to hard["from"] steps, then with hard negatives (a resumed run: the checkpoint
+    carries everything, so this equals one uninterrupted run with the switch)."""
     import zoo
     from zoo.metrics.text_alignment import HELD_OUT_COMBOS
+    from zoo.train.checkpoint import load_checkpoint
 
-    recipe = dict(RECIPE, **({"steps": steps} if steps else {}))
     data = dataset(DATA_N, recipe["seed"])
-    extra = {"held_out_combos": [list(c) for c in HELD_OUT_COMBOS],
+    extra = {"held_out_combos": [list(c) for c in HELD_OUT_COMBOS], "hard_negatives": hard,
              "data": f"builtin:shapes n={DATA_N} seed={recipe['seed']} exclude={[list(c) for c in HELD_OUT_COMBOS]}",
              "trained_by": "scripts/train_text_model.py"}
-    start = time.time()
+    encoder, steps, start = variant["config"]["text_encoder"], recipe["steps"], time.time()
     if not (resume and (run / "checkpoint.safetensors").exists()):
         if run.exists():
             shutil.rmtree(run)
-        model = zoo.create_model("dcgan32", **CONFIG)
-        zoo.train(model, data, run, extra=extra, **dict(recipe, steps=min(recipe["steps"], HARD_NEGATIVES_FROM)))
-    from zoo.train.checkpoint import load_checkpoint
-
+        if hard["from"] == 0:
+            use_hard_negatives(data, encoder, hard["p"], hard["mode"], seed=0)
+        zoo.train(variant["arch"], data, run, config=variant["config"], extra=extra,
+                  **dict(recipe, steps=min(steps, hard["from"]) if hard["from"] > 0 else steps))
     done = int(load_checkpoint(run)[1]["step"])
-    if done < recipe["steps"]:
-        if done >= HARD_NEGATIVES_FROM:
-            use_hard_negatives(data, HARD_NEGATIVE_P, seed=done)
-        elif recipe["steps"] > HARD_NEGATIVES_FROM:
-            zoo.train(resume=run, data=data, steps=HARD_NEGATIVES_FROM)
-            use_hard_negatives(data, HARD_NEGATIVE_P, seed=HARD_NEGATIVES_FROM)
-        zoo.train(resume=run, data=data, steps=recipe["steps"])
-    return run / "model.safetensors", time.time() - start, recipe
+    if done < min(hard["from"], steps):
+        zoo.train(resume=run, data=data, steps=min(hard["from"], steps))
+        done = min(hard["from"], steps)
+    if done < steps:
+        use_hard_negatives(data, encoder, hard["p"], hard["mode"], seed=done)
+        zoo.train(resume=run, data=data, steps=steps)
+    return run / "model.safetensors", time.time() - start
 
 
-def ship(trained_path: Path, recipe: dict, wall_s: float) -> Path:
+def ship(trained_path: Path, variant: dict, recipe: dict, hard: dict, wall_s: float) -> Path:
     import zoo
     from zoo.metrics.text_alignment import HELD_OUT_COMBOS
-    from zoo.weights import PACKAGE_DIR, sha256_file
+    from zoo.weights import sha256_file
 
+    encoder, name = variant["config"]["text_encoder"], name_of(variant)
+    filename = f"{name}.safetensors"
     trained = zoo.load(trained_path)
-    dest = PACKAGE_DIR / FILENAME
-    tmp = dest.with_name(f".{FILENAME}.tmp")
-    zoo.save(trained, tmp, tag="shapes-text", parent="dcgan32 (random init)",
-             extra={"recipe": recipe, "trained_by": "scripts/train_text_model.py", "wall_s": round(wall_s, 1),
+    dest = ship_dir(encoder) / filename
+    tmp = dest.with_name(f".{filename}.tmp")
+    zoo.save(trained, tmp, tag=variant["tag"], parent=f"{variant['arch']} (random init)",
+             extra={"recipe": recipe, "hard_negatives": hard, "trained_by": "scripts/train_text_model.py",
+                    "wall_s": round(wall_s, 1), "machine": machine(),
                     "held_out_combos": [list(c) for c in HELD_OUT_COMBOS],
                     "data": f"builtin:shapes n={DATA_N} seed={recipe['seed']} exclude={[list(c) for c in HELD_OUT_COMBOS]}"})
     os.replace(tmp, dest)
-    update_index(FILENAME, {"sha256": sha256_file(dest), "card": f"{NAME}.md"})
+    if encoder == "hash":
+        update_index(filename, {"sha256": sha256_file(dest), "card": f"{name}.md"})
+    else:
+        update_plugin_sha256(sha256_file(dest))
     return dest
 
 
-def card(dest: Path, report: dict | None) -> str:
-    import zoo
+def machine() -> str:
+    return (f"{os.cpu_count()} CPU cores ({platform.machine()}), one torch thread, torch {torch.__version__}, no GPU; "
+            "the cores were shared with other jobs")
+
+
+def command_of(encoder: str, meta: dict) -> str:
+    cmd = "python scripts/train_text_model.py" + ("" if encoder == "hash" else f" --encoder {encoder}")
+    config = meta["config"]
+    if config.get("film"):
+        cmd += " --film"
+    hard = json.loads(meta["hard_negatives"]) if isinstance(meta.get("hard_negatives"), str) else None
+    if hard and (hard["from"], hard["p"], hard["mode"]) != (HARD_FROM, HARD_P, HARD_MODE):
+        cmd += f" --hard-from {hard['from']} --hard-p {hard['p']} --hard-mode {hard['mode']}"
+    return cmd
+
+
+def card(dest: Path, variant: dict, report: dict | None) -> str:
     from zoo.weights import read_metadata, sha256_file
 
     meta = read_metadata(dest)
+    name, encoder = name_of(variant), variant["config"]["text_encoder"]
     recipe = meta.get("recipe") if isinstance(meta.get("recipe"), dict) else json.loads(meta.get("recipe", "{}"))
+    hard = json.loads(meta["hard_negatives"]) if meta.get("hard_negatives") else \
+        {"from": HARD_FROM, "p": HARD_P, "mode": "uniform"}  # the first hash model's recipe
     wall = float(meta.get("wall_s", 0))
+    film = meta["config"].get("film", False)
     lines = [
-        f"# {NAME}",
+        f"# {name}",
         "",
-        "Text-to-image DCGAN at 32x32 conditioned on the built-in `hash` text encoder (256-d signed feature "
-        "hashing of word unigrams and bigrams; no weights). Type a caption like \"a small red circle on a "
-        "blue background\".",
+        f"Text-to-image DCGAN at 32x32 conditioned on {variant['encoder_text']}. Type a caption like "
+        "\"a small red circle on a blue background\". Ships in " + variant["ships_in"] + ".",
         "",
         f"- **Data**: {meta.get('data')} — procedurally drawn, bundled, nothing downloaded. The "
         f"(colour, shape) combinations {meta.get('held_out_combos')} never appear in training.",
-        f"- **Config**: `{json.dumps(meta['config'], sort_keys=True)}`",
+        f"- **Config**: `{json.dumps(meta['config'], sort_keys=True)}`"
+        + (" (`film`: the caption also modulates every generator block, conditional batch norm)" if film else ""),
         f"- **Training**: `zoo.train` (logistic loss, lazy R1, GAN-CLS matching-aware term, projection D, "
-        f"EMA generator), recipe `{json.dumps(recipe, sort_keys=True)}`, by `python scripts/train_text_model.py`; "
-        f"from step {HARD_NEGATIVES_FROM} on, {HARD_NEGATIVE_P:.0%} of the mismatched captions are hard negatives "
-        "(the true caption with one attribute changed, among the training captions only).",
-        f"- **Wall time**: {wall / 60:.1f} min on {os.cpu_count()} CPU cores ({platform.machine()}), one torch "
-        f"thread, torch {torch.__version__}, no GPU; the cores were shared with other jobs.",
+        f"EMA generator), recipe `{json.dumps(recipe, sort_keys=True)}`; from step {hard['from']} on, "
+        f"{hard['p']:.0%} of the mismatched captions are hard negatives (the true caption with one attribute "
+        f"changed, among the training captions only; {hard['mode']} over "
+        + ("the attribute to change)." if hard["mode"] == "balanced" else "all one-change neighbours)."),
+        f"- **Made by**: `{command_of(encoder, meta)}`",
+        f"- **Wall time**: {wall / 60:.1f} min on {meta.get('machine') or machine()}.",
         f"- **sha256**: `{sha256_file(dest)}`",
-        "- **License**: Apache-2.0 (builtin:shapes is generated by this project).",
+        "- **License**: Apache-2.0 (builtin:shapes is generated by this project"
+        + (")." if encoder == "hash" else "; all-MiniLM-L6-v2 is Apache-2.0)."),
     ]
     if report:
         from zoo.metrics.text_alignment import format_markdown
 
-        lines += ["", "## Text alignment", "", f"`zoo eval {NAME} --data builtin:shapes --metric text-alignment "
+        lines += ["", "## Text alignment", "", f"`zoo eval {name} --data builtin:shapes --metric text-alignment "
                   f"-n {report['n_per_caption']}` (attribute classifier `zoo/pretrained/shapes_classifier.safetensors`, "
                   f"held-out accuracy {report['classifier']['held_out_accuracy']}):", "", format_markdown(report)]
         got = report["results"]["model"]
         checks = [f"{split} {attr} {got[split][attr]:.3f} (goal >= {goal:.2f}: {'met' if got[split][attr] >= goal else 'NOT met'})"
                   for split, goals in report["goal"].items() if split in got for attr, goal in goals.items()]
-        lines += ["", "**Goals**: " + "; ".join(checks) + ". Colour is learned; shape only partly (the generator "
-                  "draws rounded blobs more often than crisp squares and triangles); on held-out (colour, shape) "
-                  "combinations colour accuracy halves and shape is at chance: the model does not compose unseen "
-                  "pairs. More steps, a wider model (width 32) or a GPU budget are the "
-                  "levers; this model had about an hour of a shared 2-core CPU."]
+        lines += ["", "**Goals**: " + "; ".join(checks) + "."]
+        if variant.get("notes"):
+            lines += ["", variant["notes"]]
     return "\n".join(lines) + "\n"
+
+
+HASH_NOTES = ("Colour is learned; shape only partly (the generator draws rounded blobs more often than crisp "
+              "squares and triangles); on held-out (colour, shape) combinations colour accuracy halves and shape is "
+              "at chance: the model does not compose unseen pairs. More steps, a wider model (width 32) or a GPU "
+              "budget are the levers; this model had about an hour of a shared 2-core CPU.")
+VARIANTS["hash"]["notes"] = HASH_NOTES
 
 
 def run_wall_seconds(run: Path) -> float:
@@ -188,12 +284,21 @@ def run_wall_seconds(run: Path) -> float:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--run", type=Path, default=Path("runs/text/shapes-text"))
+    p.add_argument("--encoder", choices=sorted(VARIANTS), default="hash",
+                   help="hash: dcgan32.shapes-text (built in); minilm: dcgan32_minilm.shapes (plugin zoo-minilm)")
+    p.add_argument("--run", type=Path, help="run directory (default runs/text/shapes-text or runs/text/shapes-minilm)")
     p.add_argument("--steps", type=int, help=f"training steps (default {RECIPE['steps']})")
+    p.add_argument("--film", action="store_true", help="condition every generator block too (dcgan film=True)")
+    p.add_argument("--hard-from", type=int, default=HARD_FROM, help="step from which hard negatives are used")
+    p.add_argument("--hard-p", type=float, default=HARD_P, help="fraction of negatives that are hard")
+    p.add_argument("--hard-mode", choices=("uniform", "balanced"), default=HARD_MODE,
+                   help="uniform over one-change neighbours, or balanced over the attribute changed")
     p.add_argument("--resume", action="store_true", help="continue the run's checkpoint to --steps")
+    p.add_argument("--probe", action="store_true", help="train, measure text alignment (--eval-n, no baseline), "
+                   "print JSON, ship nothing")
     p.add_argument("--skip-train", action="store_true",
                    help="do not train: ship the run's model.safetensors (unless --no-ship), evaluate, write the card")
-    p.add_argument("--no-ship", action="store_true", help="leave zoo/pretrained alone (with --skip-train: only "
+    p.add_argument("--no-ship", action="store_true", help="leave the shipped weights alone (with --skip-train: only "
                    "re-evaluate the shipped weights and rewrite the card)")
     p.add_argument("--wall-s", type=float, help="with --skip-train: the run's training wall time, when it ran in "
                    "several sittings (default: first sample grid to final model, gaps included)")
@@ -201,33 +306,48 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
-    from zoo.weights import PACKAGE_DIR
-
-    dest = PACKAGE_DIR / FILENAME
+    variant = dict(VARIANTS[args.encoder])
+    variant["config"] = dict(variant["config"], **({"film": True} if args.film else {}))
+    run = args.run or Path("runs/text") / ("shapes-text" if args.encoder == "hash" else f"shapes-{args.encoder}")
     recipe = dict(RECIPE, **({"steps": args.steps} if args.steps else {}))
+    hard = {"from": args.hard_from, "p": args.hard_p, "mode": args.hard_mode}
+    name = name_of(variant)
+    dest = ship_dir(args.encoder) / f"{name}.safetensors"
+    if args.probe:
+        trained, wall = train(run, variant, recipe, hard, args.resume)
+        from zoo.metrics.text_alignment import text_alignment
+
+        report = text_alignment(str(trained), n=args.eval_n, baseline=False, progress=False)
+        out = {"run": str(run), "steps": recipe["steps"], "wall_s": round(wall, 1), "config": variant["config"],
+               "hard": hard, "results": report["results"]["model"]}
+        (run / "probe.json").write_text(json.dumps(out, indent=1))
+        print("PROBE", json.dumps(out))
+        return
     if not args.skip_train:
-        trained, wall, recipe = train(args.run, args.steps, args.resume)
+        trained, wall = train(run, variant, recipe, hard, args.resume)
         print(f"trained in {wall / 60:.1f} min: {trained}")
         if args.no_ship:
             return
-        dest = ship(trained, recipe, wall)
+        dest = ship(trained, variant, recipe, hard, args.wall_s or wall)
     elif not args.no_ship:
         from zoo.weights import read_metadata
 
-        trained = args.run / "model.safetensors"
+        trained = run / "model.safetensors"
         recipe = json.loads(read_metadata(trained)["recipe"])
         recipe = {k: recipe[k] for k in RECIPE if k in recipe}
-        dest = ship(trained, recipe, args.wall_s or run_wall_seconds(args.run))
+        dest = ship(trained, variant, recipe, hard, args.wall_s or run_wall_seconds(run))
     report = None
     try:
         from zoo.metrics.text_alignment import text_alignment
 
         report = text_alignment(str(dest), n=args.eval_n, progress=True)
         print(json.dumps(report["results"], indent=1))
+        (run / "text_alignment.json").parent.mkdir(parents=True, exist_ok=True)
+        (run / "text_alignment.json").write_text(json.dumps(report, indent=1))
     except (ImportError, FileNotFoundError) as e:
         print(f"no text-alignment figures in the card yet: {e}")
-    (PACKAGE_DIR / f"{NAME}.md").write_text(card(dest, report))
-    print(f"wrote {dest} and {PACKAGE_DIR / (NAME + '.md')}")
+    (dest.parent / f"{name}.md").write_text(card(dest, variant, report))
+    print(f"wrote {dest} and {dest.parent / (name + '.md')}")
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ import torch
 
 import zoo
 
-CONDITIONINGS = {"none": {}, "class": {"conditioning": "class", "num_classes": 4},
+CONDITIONINGS = {"none": {"conditioning": "none"}, "class": {"conditioning": "class", "num_classes": 4},
                  "text": {"conditioning": "text", "text_dim": 16}}
 
 

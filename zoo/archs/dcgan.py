@@ -7,7 +7,11 @@ flatten -> projection head. Unlike the paper the discriminator has no batch norm
 couples the samples of a batch, which breaks the R1 penalty and the matching-aware text loss.
 
 Conditioning (class or text) is added to the generator's first features and enters the
-discriminator through projection (zoo.conditioning).
+discriminator through projection (zoo.conditioning). With `film=True` it also modulates every up
+block (conditional batch norm, as in BigGAN: h * (1 + gamma(c)) + beta(c) between batch norm and
+ReLU; FiLM, Perez et al. 2018), zero-initialised so a new path starts as the identity. That gives
+the condition a direct say at 8x8 and above, where shapes are drawn, instead of only through the
+4x4 input. Default off: the weights layout of models trained without it is unchanged.
 """
 from __future__ import annotations
 
@@ -42,6 +46,20 @@ def _stage_channels(resolution: int, width: int) -> list[int]:
     return [width * 2 ** (n_up - i) for i in range(n_up + 1)]
 
 
+class BlockModulation(nn.Module):
+    """c -> per-channel (gamma, beta); h * (1 + gamma) + beta. Zero-initialised: the identity at first."""
+
+    def __init__(self, config: dict, channels: int):
+        super().__init__()
+        self.channels = channels
+        # named `condition` so conditioning surgery (zoo.train.transfer) treats it as a conditioning path
+        self.condition = make_condition_embedding(config, 2 * channels, zero_init=True)
+
+    def forward(self, h: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        gb = self.condition(c).view(-1, 2, self.channels, 1, 1)  # [N, 2, C, 1, 1]
+        return h * (1 + gb[:, 0]) + gb[:, 1]
+
+
 # --- the model ------------------------------------------------------------------------------
 
 
@@ -55,6 +73,8 @@ class DCGANGenerator(nn.Module):
         self.condition = make_condition_embedding(config, chs[0] * 16)
         self.fc_norm = nn.Sequential(nn.BatchNorm2d(chs[0]), nn.ReLU(inplace=True))
         self.blocks = nn.ModuleList(up_block(a, b) for a, b in zip(chs[:-1], chs[1:]))
+        use_film = config.get("film", False) and self.condition is not None
+        self.film = nn.ModuleList(BlockModulation(config, b) for b in chs[1:]) if use_film else None
         self.to_rgb = nn.Conv2d(chs[-1], config["channels"], 3, padding=1)
 
     def forward(self, z: torch.Tensor, c: torch.Tensor | None = None, truncation=None) -> torch.Tensor:
@@ -62,8 +82,11 @@ class DCGANGenerator(nn.Module):
         if self.condition is not None:
             h = h + self.condition(c)
         h = self.fc_norm(h.view(-1, self.base_ch, 4, 4))  # [N, C0, 4, 4]
-        for block in self.blocks:
-            h = block(h)  # doubles H and W, halves channels
+        for i, block in enumerate(self.blocks):
+            if self.film is None:
+                h = block(h)  # doubles H and W, halves channels
+            else:  # transposed conv, batch norm, conditional affine, ReLU
+                h = block[2](self.film[i](block[1](block[0](h)), c))
         return torch.tanh(self.to_rgb(h))  # [N, channels, resolution, resolution]
 
 
@@ -92,7 +115,7 @@ def build_dcgan(config: dict) -> tuple[nn.Module, nn.Module]:
 
 def dcgan_config(resolution: int, width: int) -> dict:
     return dict(resolution=resolution, channels=3, latent_dim=128, width=width, conditioning="none",
-                num_classes=0, text_dim=0, text_encoder="")
+                num_classes=0, text_dim=0, text_encoder="", film=False)
 
 
 DIGITS = dict(width=16, channels=1, conditioning="class", num_classes=10)
