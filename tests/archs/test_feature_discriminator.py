@@ -12,6 +12,8 @@ from safetensors.torch import save_file
 import zoo
 from zoo.archs.feature_discriminator import (FeatureBackboneError, FeatureDiscriminator,
                                              use_feature_discriminator)
+from zoo.train.checkpoint import load_checkpoint
+from zoo.train.transfer import blocks_to_freeze, finetune_recipe
 
 BACKBONE = "timm:test_resnet"
 
@@ -58,14 +60,14 @@ def test_weights_file_loads_through_timm_and_stays_frozen(weights):
         assert torch.equal(value, expected[key]), key  # the pretrained weights, not a fresh init
     assert not any(p.requires_grad for p in disc.backbone.parameters())
     disc.train()
-    assert not disc.backbone.training and disc.blocks[1].training  # frozen BN statistics, trainable heads
+    assert not disc.backbone.training and disc.blocks[0].training  # frozen BN statistics, trainable heads
     x = (torch.rand(4, 1, 32, 32) * 2 - 1).requires_grad_(True)
     logits = disc(x, torch.tensor([0, 1, 2, 0]))
     assert logits.shape == (4,)
     logits.sum().backward()
     assert x.grad is not None and x.grad.abs().sum() > 0  # R1 needs gradients through the backbone
     assert all(p.grad is None for p in disc.backbone.parameters())
-    assert all(p.grad is not None for p in disc.blocks[1:].parameters() if p.requires_grad)
+    assert all(p.grad is not None for p in disc.blocks.parameters() if p.requires_grad)
 
 
 def test_inputs_are_resized_and_normalised_for_the_backbone(weights):
@@ -138,3 +140,32 @@ def test_finetune_with_a_feature_discriminator(weights, tmp_path):
     frozen = weights[1]
     for key, value in again.discriminator.backbone.state_dict().items():
         assert torch.equal(value, frozen[key]), key  # training never moved the backbone
+    assert tuned.discriminator.new_heads is False  # trained now: a later fine-tuning may freeze them
+    assert load_checkpoint(tmp_path / "run")[1]["recipe"]["freeze_d"] == 0  # new heads: nothing for FreezeD to keep
+
+
+def test_freeze_d_freezes_the_first_heads_of_a_saved_feature_discriminator(weights, tmp_path):
+    """FreezeD on a source saved with a feature D: K freezes its first K (trained) heads; the backbone,
+    always frozen, is not counted. (It used to count the backbone as block 0: --freeze-d 1 did nothing.)"""
+    model = small_gan()
+    use_feature_discriminator(model, BACKBONE, str(weights[0]))
+    source = zoo.save(model, tmp_path / "source.safetensors")
+    loaded = zoo.load(source)
+    assert loaded.discriminator.new_heads is False and len(loaded.discriminator.blocks) == 3
+    assert [n for n, _ in blocks_to_freeze(loaded.discriminator, 1, "discriminator")] == ["blocks.0"]
+    tuned = zoo.finetune(str(source), "builtin:digits", tmp_path / "run", steps=2, batch_size=4, freeze_d=1, lr=1e-2,
+                         sample_every=1000, checkpoint_every=1000, eval_samples=0, progress=False)
+    before = dict(loaded.discriminator.named_parameters())  # (spectral norm's power-iteration buffers always move)
+    after = dict(tuned.discriminator.named_parameters())
+    moved = {".".join(k.split(".")[:2]) for k in before if not torch.equal(before[k], after[k])}
+    assert moved == {"blocks.1", "blocks.2"}  # head 0 frozen, heads 1-2 trained, the backbone never moves
+    with pytest.raises(ValueError, match="has only 3 blocks"):
+        zoo.finetune(str(source), "builtin:digits", tmp_path / "too_many", steps=1, freeze_d=4, progress=False)
+
+
+def test_freeze_d_on_new_heads_is_a_clear_error(weights, tmp_path):
+    source = zoo.save(small_gan(), tmp_path / "source.safetensors")
+    assert finetune_recipe(d_backbone=BACKBONE).freeze_d == 0 and finetune_recipe().freeze_d == 1
+    with pytest.raises(ValueError, match=r"--freeze-d 1 would pin .*new, untrained heads.*use --freeze-d 0"):
+        zoo.finetune(str(source), "builtin:digits", tmp_path / "run", steps=1, batch_size=4, freeze_d=1,
+                     d_backbone=BACKBONE, d_backbone_weights=str(weights[0]), eval_samples=0, progress=False)

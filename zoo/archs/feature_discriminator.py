@@ -20,6 +20,12 @@ Backbone weights come from what timm can load offline: a file you name (a .safet
 .pth is read with torch.load(weights_only=True)), or timm's Hugging Face cache when it already
 holds the model. With neither, you get `FeatureBackboneError`, never silently random features.
 
+FreezeD: `blocks` holds only the trainable heads, shallowest level first (the backbone is
+`backbone`, always frozen), so `--freeze-d K` freezes the first K heads. That keeps something only
+when the heads were trained before, i.e. when fine-tuning a model saved with a feature
+discriminator. Heads built by `--d-backbone` in this run are new (`new_heads`): `zoo finetune`
+then defaults to `--freeze-d 0` and refuses K > 0, which would pin random heads.
+
 Saving: the backbone's weights are part of D's state, and D records how it was built in a
 `feature_spec` buffer (JSON bytes), so a weights file alone rebuilds it: `zoo.load` sees
 `discriminator.feature_spec` and rebuilds this D (backbone architecture without weights, then
@@ -143,7 +149,7 @@ class FeatureHead(nn.Module):
 
 
 class FeatureDiscriminator(nn.Module):
-    """D(x, c) = sum over levels of head_l(backbone_l(prepare(x)), c). `blocks[0]` is the frozen backbone."""
+    """D(x, c) = sum over levels of head_l(backbone_l(prepare(x)), c); `blocks` are the heads, `backbone` is frozen."""
 
     def __init__(self, config: dict, backbone: str, weights: str | os.PathLike | None = None, pretrained: bool = True,
                  levels: int = DEFAULT_LEVELS, head_width: int = DEFAULT_HEAD_WIDTH, min_size: int = DEFAULT_MIN_SIZE):
@@ -159,8 +165,10 @@ class FeatureDiscriminator(nn.Module):
         self.first_level = max(0, n_levels - levels)  # heads on the deepest `levels` levels
         channels = net.feature_info.channels()[self.first_level:]
         strides = net.feature_info.reduction()[self.first_level:]
-        # blocks[0] is the backbone (already frozen: FreezeD 1 is a no-op), the heads follow, input side first
-        self.blocks = nn.ModuleList([net, *(FeatureHead(ch, head_width, config) for ch in channels)])
+        self.backbone = net  # frozen, so not among the blocks FreezeD counts
+        # the trainable heads, input side (shallowest level) first: `--freeze-d K` freezes the first K
+        self.blocks = nn.ModuleList(FeatureHead(ch, head_width, config) for ch in channels)
+        self.new_heads = True  # untrained heads; cleared by training (forward) or by loading a file (restore_...)
         cfg = getattr(net, "pretrained_cfg", None) or {}
         mean, std = cfg.get("mean", (0.485, 0.456, 0.406)), cfg.get("std", (0.229, 0.224, 0.225))
         self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1), persistent=False)
@@ -169,10 +177,6 @@ class FeatureDiscriminator(nn.Module):
         self.spec = dict(backbone=f"timm:{name}", levels=levels, head_width=head_width, min_size=min_size)
         data = torch.tensor(list(json.dumps(self.spec, sort_keys=True).encode()), dtype=torch.uint8)
         self.register_buffer(SPEC_KEY, data)
-
-    @property
-    def backbone(self) -> nn.Module:
-        return self.blocks[0]
 
     def train(self, mode: bool = True) -> "FeatureDiscriminator":
         super().train(mode)
@@ -189,8 +193,10 @@ class FeatureDiscriminator(nn.Module):
         return (x - self.mean.to(x.dtype)) / self.std.to(x.dtype)
 
     def forward(self, x: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
+        if self.training and torch.is_grad_enabled():
+            self.new_heads = False  # being trained: FreezeD may keep these heads in a later fine-tuning
         features = self.backbone(self.prepare(x))[self.first_level:]  # list of [N, C_l, H_l, W_l]
-        return sum(head(f, c) for head, f in zip(self.blocks[1:], features))  # [N]
+        return sum(head(f, c) for head, f in zip(self.blocks, features))  # [N]
 
 
 # --- the zoo's hooks ----------------------------------------------------------------------------
@@ -221,6 +227,7 @@ def restore_feature_discriminator(model, spec_tensor: torch.Tensor) -> FeatureDi
         raise FeatureBackboneError(f"the file's discriminator.{SPEC_KEY} is not valid JSON: {e}") from e
     backbone = spec.pop("backbone")
     disc = FeatureDiscriminator(model.config, backbone, pretrained=False, **spec)
+    disc.new_heads = False  # the file's tensors fill the heads: trained, so FreezeD can keep them
     model.discriminator = disc
     model.metadata["d_backbone"] = backbone
     return disc

@@ -143,6 +143,10 @@ def freeze(model: GAN, freeze_d: int, freeze_g: int) -> list[str]:
     """requires_grad=False on the first blocks of D (FreezeD) and G; returns the frozen parts' names."""
     frozen = []
     for what, module, k in (("discriminator", model.discriminator, freeze_d), ("generator", model.generator, freeze_g)):
+        if what == "discriminator" and k > 0 and getattr(module, "new_heads", False):  # zoo.archs.feature_discriminator
+            raise ValueError(f"--freeze-d {k} would pin the feature discriminator's new, untrained heads (--d-backbone "
+                             "builds them; its backbone is always frozen): use --freeze-d 0. FreezeD keeps trained "
+                             "heads when the source model was saved with a feature discriminator.")
         for name, part in blocks_to_freeze(module, k, what):
             part.requires_grad_(False)
             frozen.append(f"{what}.{name}")
@@ -292,6 +296,8 @@ def finetune(source=None, data=None, out: str | os.PathLike | None = None, *, st
 
 def finetune_recipe(**options) -> Recipe:
     """The default fine-tuning recipe with `options` (None values ignored) applied."""
+    if options.get("d_backbone") and options.get("freeze_d") is None:  # a new feature D: frozen backbone, new heads
+        options["freeze_d"] = 0  # so FreezeD has nothing to keep (see freeze)
     recipe = _recipe_from(options, FINETUNE_DEFAULTS)
     recipe.extra = {**FINETUNE_DEFAULTS.extra, **recipe.extra, "kind": "finetune"}
     return recipe
