@@ -52,9 +52,11 @@ def test_pretrained_tag_lists_loads_verified_and_follows_prompts():
     assert model.tag == "shapes" and model.config["text_encoder"] == "minilm"
     a = model.sample(4, seed=0, prompts=PROMPT)
     assert torch.equal(a, model.sample(4, seed=0, prompts=[PROMPT] * 4))
-    # the colour word is obeyed: red foreground pixels dominate the centre, blue the corners
-    centre, corner = a[:, :, 14:18, 14:18].mean((0, 2, 3)), a[:, :, :3, :3].mean((0, 2, 3))
-    assert centre[0] > centre[2] and corner[2] > corner[0], (centre, corner)
+    # it draws what captions say, well above chance (shape 1/3, colour 1/6; card: shape .67, colour .82)
+    from zoo.metrics.text_alignment import text_alignment
+
+    seen = text_alignment(model, n=60, baseline=False, progress=False)["results"]["model"]["seen"]
+    assert seen["shape"] >= 0.5 and seen["colour"] >= 0.6 and seen["size"] >= 0.7, seen
 
 
 @shipped
@@ -73,7 +75,8 @@ def test_wheel_carries_the_weights_and_the_card(tmp_path):
     assert "[gan_zoo.models]" in entry_points and "zoo_minilm.models" in entry_points
 
 
-@shipped
+@pytest.mark.slow  # ~20 s of CPU (MiniLM graph, 96 MB package); the default run covers the same path with
+@shipped           # a tiny dcgan32_minilm (tests/export) and a tiny minilm model (test_text_model.py)
 def test_export_and_runtime_match_zoo_sample(tmp_path):
     import zoo_runtime
 
@@ -82,7 +85,7 @@ def test_export_and_runtime_match_zoo_sample(tmp_path):
         warnings.simplefilter("ignore")
         pkg = zoo.export(model, tmp_path / "pkg", progress=False)
     manifest = json.loads((pkg / "manifest.json").read_text())
-    assert manifest["model"].startswith("dcgan32_minilm") and manifest["text_encoder"]["name"] == "minilm"
+    assert manifest["model"]["name"] == "dcgan32_minilm.shapes" and manifest["text_encoder"]["name"] == "minilm"
     gen = zoo_runtime.load(pkg, providers="cpu")
     prompts = [PROMPT, "a large yellow square on a gray background", "a small red triangle on a white background"]
     got = gen.generate(prompts=prompts, seed=3)
