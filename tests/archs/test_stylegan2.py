@@ -169,6 +169,14 @@ def test_pretrained_digits_weights():
     assert images.shape == (10, 1, 32, 32) and images.std() > 0.2
 
 
+def test_pretrained_shapes_weights_64():
+    model = zoo.create_model("stylegan2_64.shapes", pretrained=True)  # sha256 verified against index.json
+    assert model.name == "stylegan2_64.shapes" and model.conditioning == "none" and model.config["channels"] == 3
+    images = model.sample(8, seed=0, truncation=0.7)
+    assert images.shape == (8, 3, 64, 64) and images.std() > 0.2
+    assert (images.amax(dim=(2, 3)) - images.amin(dim=(2, 3))).mean() > 0.3  # more than a flat colour: a foreground
+
+
 def test_finetune_freezes_mapping_and_first_blocks(tmp_path):
     """zoo finetune with every transfer method at once: FreezeG 2 (mapping + 4x4 block), FreezeD, L2-SP, EWC,
     ADA and adding class conditioning to an unconditional source."""

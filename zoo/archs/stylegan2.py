@@ -381,6 +381,7 @@ def stylegan2_config(resolution: int, width: int, max_channels: int) -> dict:
 
 
 DIGITS = dict(channels=1, conditioning="class", num_classes=10, width=16, max_channels=64)  # scripts/train_stylegan2.py
+SHAPES = dict(channels=3, conditioning="none")  # stylegan2_64's defaults, as scripts/train_stylegan2.py trains it
 
 
 @register_model(family="stylegan2", default_config=stylegan2_config(32, 32, 128), pretrained={
@@ -391,7 +392,9 @@ def stylegan2_32(config: dict):
     return build_stylegan2(config)
 
 
-@register_model(family="stylegan2", default_config=stylegan2_config(64, 16, 128))
+@register_model(family="stylegan2", default_config=stylegan2_config(64, 16, 128), pretrained={
+    "shapes": WeightSource("package:stylegan2_64.shapes.safetensors", license="Apache-2.0", config=SHAPES),
+})
 def stylegan2_64(config: dict):
     """StyleGAN2 at 64x64 (Karras et al. 2020), conditioning none, class or text, truncation."""
     return build_stylegan2(config)
