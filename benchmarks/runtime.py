@@ -1,6 +1,6 @@
 """Generation speed, side by side in one run: PyTorch eager, torch.compile, zoo_runtime fp32 and int8.
 
-    python benchmarks/runtime.py [--models dcgan32,dcgan64] [--threads N] [--readme] [--append]
+    python benchmarks/runtime.py [--models dcgan32,dcgan64,stylegan2_64.shapes] [--threads N] [--readme] [--append]
                                  [--out benchmarks/results/runtime]
 
 Per model (same generator weights for every engine, same inputs, same machine, same threads):
@@ -279,7 +279,7 @@ def build(name: str, workdir: Path) -> tuple:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--models", default="dcgan32,dcgan64", help="comma-separated registered names")
+    parser.add_argument("--models", default="dcgan32,dcgan64,stylegan2_64.shapes", help="comma-separated registered names")
     parser.add_argument("--engines", default=",".join(ENGINES), help="comma-separated: " + ", ".join(ENGINES))
     parser.add_argument("--threads", type=int, help="threads for every engine (default: physical cores)")
     parser.add_argument("--batch", type=int, default=64)
