@@ -62,9 +62,12 @@ def test_pretrained_tag_lists_loads_verified_and_follows_prompts():
 @shipped
 def test_wheel_carries_the_weights_and_the_card(tmp_path):
     """The pyproject's package-data: a wheel built as a user would build it contains both files."""
-    out = tmp_path / "wheel"
+    import shutil
+
+    src, out = tmp_path / "src", tmp_path / "wheel"  # a copy: setuptools writes build/ into the source tree
+    shutil.copytree(PLUGIN, src, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
     r = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-                        "-w", str(out), str(PLUGIN)], capture_output=True, text=True, timeout=300)
+                        "-w", str(out), str(src)], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     (wheel,) = out.glob("zoo_minilm-*.whl")
     names = zipfile.ZipFile(wheel).namelist()

@@ -120,7 +120,7 @@ def dcgan_config(resolution: int, width: int) -> dict:
 
 DIGITS = dict(width=16, channels=1, conditioning="class", num_classes=10)
 SHAPES = dict(channels=3, conditioning="none")
-SHAPES_TEXT = dict(channels=3, conditioning="text", text_dim=256, text_encoder="hash")
+SHAPES_TEXT = dict(channels=3, conditioning="text", text_dim=256, text_encoder="hash", film=True)
 
 # --- registered variants ------------------------------------------------------------------
 
