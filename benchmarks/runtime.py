@@ -11,7 +11,10 @@ Per model (same generator weights for every engine, same inputs, same machine, s
   exported graph) over this machine's measured sgemm rate (best of numpy and torch, best over the
   run), i.e. the throughput a perfect fp32 implementation would reach; throughput as % of it.
 Plus cold start: a fresh process to the first PNG, `python -m zoo_runtime PKG -n 1` against the
-PyTorch path `zoo sample WEIGHTS -n 1`.
+PyTorch path `zoo sample WEIGHTS -n 1`. Plus prompt-to-image latency at batch 1, text encoder
+included, for each text encoder in `--prompt-encoders` (default hash,minilm; the shipped text models
+dcgan32.shapes-text and, from the zoo-minilm plugin, dcgan32_minilm.shapes), runtime against the
+PyTorch path: measured by benchmarks/text_latency.py in its own worker process.
 
 Every engine returns what an application wants: uint8 images [N, H, W, C]. The PyTorch rows do the
 same post-processing in torch (scale, clamp, uint8, NHWC); zoo_runtime does it inside the graph.
@@ -287,6 +290,8 @@ def main() -> None:
     parser.add_argument("--latency-calls", type=int, default=100, help="batch-1 calls per engine per round")
     parser.add_argument("--batch-runs", type=int, default=6, help="batch runs per engine per round")
     parser.add_argument("--cold-repeat", type=int, default=7)
+    parser.add_argument("--prompt-encoders", default="hash,minilm",
+                        help="text encoders for the prompt-to-image latency rows ('' skips them)")
     parser.add_argument("--out", default="benchmarks/results/runtime", help="writes OUT.json and OUT.md")
     parser.add_argument("--readme", action="store_true", help="put the table into README.md (between markers)")
     parser.add_argument("--append", action="store_true",
@@ -350,6 +355,8 @@ def main() -> None:
                                                                 png], max(3, args.cold_repeat // 2), env),
                 "python -c pass (interpreter floor)": cold_start([sys.executable, "-c", "pass"], args.cold_repeat, env),
             }
+        if args.prompt_encoders.strip():
+            result["prompt_to_image"] = prompt_latency(args.prompt_encoders, workdir)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     result["matmul"] = matmul_gflops(threads, result["matmul"])
@@ -365,6 +372,8 @@ def main() -> None:
         previous = json.loads(out.with_suffix(".json").read_text())
         result["models"] = {**{k: v for k, v in previous.get("models", {}).items() if k not in result["models"]},
                             **result["models"]}
+        if "prompt_to_image" not in result and "prompt_to_image" in previous:
+            result["prompt_to_image"] = previous["prompt_to_image"]
     result["goals"] = goals(result, args.batch)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".json").write_text(json.dumps(result, indent=2))
@@ -373,6 +382,17 @@ def main() -> None:
     print(table)
     if args.readme:
         update_readme(Path(__file__).resolve().parents[1] / "README.md", table)
+
+
+def prompt_latency(encoders: str, workdir: Path) -> dict:
+    """benchmarks/text_latency.py in a worker process. Its engines share one process (as an
+    application's encoder and generator do), so each gets one thread: two spin-waiting thread pools
+    (torch's OpenMP, ONNX Runtime's) in one process would steal the cores from each other."""
+    out = workdir / "text_latency"
+    script = Path(__file__).resolve().parent / "text_latency.py"
+    subprocess.run([sys.executable, str(script), "--encoders", encoders, "--threads", "1",
+                    "--out", str(out)], check=True)
+    return json.loads(out.with_suffix(".json").read_text())
 
 
 def read_int8(pkg: Path) -> dict:
@@ -431,6 +451,16 @@ def markdown(result: dict, batch: int) -> str:
     for name, m in result["models"].items():
         for what, c in m.get("cold_start", {}).items():
             lines.append(f"| {name} | `{what}` | {c['median_s']:.2f} | {c['min_s']:.2f} |")
+    prompt = result.get("prompt_to_image")
+    if prompt:
+        lines += ["", f"Prompt to image at batch 1, text encoder included ({prompt['threads']} thread per engine, load average "
+                  f"{prompt['load_average'][0]}):", "",
+                  "| encoder (model) | path | p50 (ms) | p90 (ms) |", "|---|---|---|---|"]
+        for b in prompt["benchmarks"]:
+            for path, r in b["rows"].items():
+                lines.append(f"| {b['encoder']} ({b['model']}) | {path} | {r['p50_ms']:.2f} | {r['p90_ms']:.2f} |")
+        lines += [""] + [f"- {b['encoder']}: zoo_runtime {b['runtime_speedup_p50']}x faster than PyTorch at p50, "
+                         f"package {b['package_mb']} MB" for b in prompt["benchmarks"]]
     lines += ["", "| model | goal | measured | met |", "|---|---|---|---|"]
     for g in result["goals"]:
         lines.append(f"| {g['model']} | {g['goal']} | {g['measured']} | {'yes' if g['met'] else '**no**'} |")

@@ -3,9 +3,10 @@
     python benchmarks/text_latency.py [--encoders hash,minilm] [--threads 1] [--rounds 30]
                                       [--out benchmarks/results/text_latency]
 
-Per encoder, one DCGAN-32 text model (the shipped dcgan32.shapes-text for `hash`; the same
-architecture with random weights and text_dim=384 for `minilm`, since latency does not depend on
-the weights), exported with `zoo.export`. Timed per call, one prompt, one image:
+Per encoder, its shipped DCGAN-32 text model (`hash`: dcgan32.shapes-text; `minilm`:
+dcgan32_minilm.shapes from the zoo-minilm plugin; without shipped weights, the same architecture with
+random weights: latency does not depend on the weights), exported with `zoo.export`. Also run by
+benchmarks/runtime.py, whose README table carries these rows. Timed per call, one prompt, one image:
 - torch:   GAN.sample(1, seed=i, prompts=[p])      (encoder.encode + generator in PyTorch)
 - runtime: Generator.generate(1, seed=i, prompts=[p])  (tokenizer/hash + ONNX encoder + ONNX generator)
 plus the encoder alone on each side. Engines are timed in interleaved rounds so load bursts from
@@ -33,10 +34,13 @@ PROMPTS = ["a small red circle on a blue background", "a large yellow triangle o
            "A Large Purple Square on a WHITE background", "a small green triangle on a black background"]
 
 
+SHIPPED = {"hash": "dcgan32.shapes-text", "minilm": "dcgan32_minilm.shapes"}
+
+
 def model_for(encoder: str):
-    if encoder == "hash":
+    if encoder in SHIPPED:
         try:
-            return zoo.create_model("dcgan32.shapes-text", pretrained=True), "dcgan32.shapes-text (shipped)"
+            return zoo.create_model(SHIPPED[encoder], pretrained=True), SHIPPED[encoder]
         except (FileNotFoundError, KeyError, ValueError) as e:
             print(f"note: shipped weights unavailable ({e}); using random weights")
     dim = zoo.text.get_text_encoder(encoder).dim
