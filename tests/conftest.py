@@ -16,3 +16,15 @@ def zoo_home(tmp_path, monkeypatch):
     home = tmp_path / "zoo-home"
     monkeypatch.setenv("GAN_ZOO_HOME", str(home))
     return home
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Tiny models run fastest (and deterministically) on one torch thread: on a shared 2-core
+    machine, OpenMP threads spin-wait and steal the cores from each other."""
+    import torch  # here, not at the top: the runtime's tests must be able to run without torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -19,14 +19,6 @@ BACKBONE = "timm:test_resnet"
 
 
 @pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(autouse=True)
 def empty_hf_cache(tmp_path, monkeypatch):
     """A private, empty Hugging Face cache: what timm could find offline is only what a test puts there."""
     import huggingface_hub.constants

@@ -14,19 +14,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 import zoo
 
 SMALL = dict(width=8, d_width=8)
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny models on a shared machine: no OpenMP spin-waiting
-    yield
-    torch.set_num_threads(before)
 
 
 def run_zoo(args: list[str], home: Path, env: dict | None = None, prelude: str = "") -> subprocess.CompletedProcess:

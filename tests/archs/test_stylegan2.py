@@ -14,15 +14,6 @@ from zoo.testing import check_all_conditionings
 TINY = dict(width=4, max_channels=8, latent_dim=16, w_dim=16, mapping_layers=2)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # tiny models on a shared 2-core machine: one thread avoids OpenMP spin-waiting under contention
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.mark.parametrize("name", ["stylegan2_32", "stylegan2_64"])
 def test_contract_every_conditioning(name, tmp_path):
     check_all_conditionings(name, **TINY)
