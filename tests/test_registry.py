@@ -162,3 +162,25 @@ def test_editing_an_installed_plugin_refreshes_the_index(tmp_path, zoo_home):
     os.utime(module, ns=(module.stat().st_mtime_ns + 10**9,) * 2)
     listing = _run("import zoo; print(zoo.list_models())", env).stdout
     assert "secondname32" in listing and "firstname32" not in listing
+
+
+def test_plugin_module_imported_before_discovery_keeps_its_distribution(tmp_path, zoo_home):
+    site = tmp_path / "site"
+    _fake_distribution(site, "zoo-direct", "zoo_direct_plugin", """
+        from zoo.registry import register_model
+        from zoo.archs.dcgan import build_dcgan, dcgan_config
+
+        @register_model(family="dcgan", default_config=dcgan_config(32, 8))
+        def directdcgan32(config):
+            '''A plugin model whose module the user imports by hand.'''
+            return build_dcgan(config)
+    """)
+    env = {"PYTHONPATH": f"{site}{os.pathsep}{os.environ.get('PYTHONPATH', '')}", "GAN_ZOO_HOME": str(zoo_home)}
+    result = _run("""
+        import zoo_direct_plugin, zoo  # imported directly: discovery has not run yet
+        from zoo.registry import get_spec
+        assert get_spec("directdcgan32").source == "zoo-direct", get_spec("directdcgan32").source
+        assert get_spec("dcgan32").source == "builtin"
+        assert "directdcgan32" in zoo.list_models()
+    """, env)
+    assert result.returncode == 0, result.stderr

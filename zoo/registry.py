@@ -127,6 +127,7 @@ def register_model(
         conditioning = default_config.get("conditioning", "none")
         if conditioning not in CONDITIONING_KINDS:
             raise ConfigError(f"{name}: conditioning must be one of {CONDITIONING_KINDS}, got {conditioning!r}")
+        source = _source_of(fn.__module__)
         existing = _specs.get(name)
         if existing is not None and existing.module != fn.__module__:
             if existing.source == "builtin":
@@ -134,7 +135,11 @@ def register_model(
                     f"{fn.__module__} tries to register {name!r}, a built-in model name; "
                     "a plugin may not shadow a built-in model: rename it"
                 )
-            raise ValueError(f"{name!r} is registered twice ({existing.module} and {fn.__module__})")
+            if source == "builtin":  # a module imported before discovery took a built-in name: it loses
+                warnings.warn(f"{existing.module} registered {name!r}, a built-in model name; the built-in "
+                              "model replaces it: rename the plugin's model", RuntimeWarning, stacklevel=2)
+            else:
+                raise ValueError(f"{name!r} is registered twice ({existing.module} and {fn.__module__})")
         _specs[name] = ModelSpec(
             name=name,
             family=family,
@@ -143,11 +148,28 @@ def register_model(
             pretrained=dict(pretrained or {}),
             description=(fn.__doc__ or "").strip().split("\n")[0],
             module=fn.__module__,
-            source=_loading_source,
+            source=source,
         )
         return fn
 
     return decorate
+
+
+def _source_of(module: str) -> str:
+    """Which distribution registers from `module`: the one whose entry point is loading, else
+    "builtin" for the zoo's own modules, else (a plugin's module imported directly, before
+    discovery) the distribution whose entry point names the module's package, or that installed it,
+    else the module's top-level name."""
+    if _loading_source != "builtin":
+        return _loading_source
+    top = module.split(".")[0]
+    if top == "zoo":
+        return "builtin"
+    for ep in metadata.entry_points(group=MODEL_ENTRY_POINTS):
+        if ep.value.split(":")[0].split(".")[0] == top:
+            return _dist_name(ep)
+    owners = metadata.packages_distributions().get(top)
+    return owners[0] if owners else top
 
 
 def _import_builtins() -> None:
