@@ -161,3 +161,20 @@ def test_freeze_d_on_new_heads_is_a_clear_error(weights, tmp_path):
     with pytest.raises(ValueError, match=r"--freeze-d 1 would pin .*new, untrained heads.*use --freeze-d 0"):
         zoo.finetune(str(source), "builtin:digits", tmp_path / "run", steps=1, batch_size=4, freeze_d=1,
                      d_backbone=BACKBONE, d_backbone_weights=str(weights[0]), eval_samples=0, progress=False)
+
+
+def test_resuming_a_finetune_keeps_the_sources_feature_discriminator(weights, tmp_path):
+    """The source file carries a feature D and the fine-tune command names no --d-backbone: the run's
+    D is that feature D, and a resumed run must rebuild it from the checkpoint (not the model's own D),
+    ending where an uninterrupted run ends."""
+    model = small_gan()
+    use_feature_discriminator(model, BACKBONE, str(weights[0]))
+    source = zoo.save(model, tmp_path / "source.safetensors")
+    weights[0].unlink()  # nothing but the checkpoint may be needed to resume
+    options = dict(batch_size=4, freeze_d=0, sample_every=1000, checkpoint_every=2, eval_samples=0, progress=False)
+    straight = zoo.finetune(str(source), "builtin:digits", tmp_path / "straight", steps=4, **options)
+    zoo.finetune(str(source), "builtin:digits", tmp_path / "halted", steps=2, **options)
+    resumed = zoo.finetune(resume=tmp_path / "halted", steps=4, progress=False)
+    assert isinstance(resumed.discriminator, FeatureDiscriminator)
+    for key, value in straight.state_dict().items():
+        assert torch.equal(value, resumed.state_dict()[key]), key

@@ -355,7 +355,13 @@ def _resume(run_dir, out, data, given, dist, dev, progress, log) -> GAN:
     recipe = _recipe_from({k: v for k, v in given.items() if k not in ("condition",)}, stored)
     spec, _ = resolve(meta["arch"])
     model = build(spec, meta["config"])
-    apply_feature_discriminator(model, recipe.d_backbone, recipe.d_backbone_weights)
+    saved_d = ckpt.split_prefix(tensors, "D")
+    if "feature_spec" in saved_d:  # the run's D is a feature D (from --d-backbone or from its source's file):
+        from zoo.archs.feature_discriminator import restore_feature_discriminator  # the checkpoint holds it all
+
+        restore_feature_discriminator(model, saved_d["feature_spec"])
+    else:
+        apply_feature_discriminator(model, recipe.d_backbone, recipe.d_backbone_weights)
     # the anchors' source weights come from the checkpoint; only their names are needed here
     source_state = {f"generator.{k}": v for k, v in ckpt.split_prefix(tensors, "G").items()}
     source_state.update({f"discriminator.{k}": v for k, v in ckpt.split_prefix(tensors, "D").items()})
