@@ -28,62 +28,11 @@ import time
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
 import zoo
 from zoo.train.transfer import finetune_recipe, finetune_trainer
 
-SOURCE_CLASSES, TARGET_CLASSES = [0, 1, 2, 3, 4], [5, 6, 7, 8, 9]
-BACKBONE = "test_resnet"
-
-
-def source_model(work: Path, steps: int, width: int, batch: int) -> Path:
-    """dcgan32 on digits 0-4, named as benchmarks/transfer.py names it, so a shared --work reuses it."""
-    run = work / f"source-w{width}-s{steps}-b{batch}"
-    if (run / "model.safetensors").exists():
-        print(f"source: reusing {run}")
-        return run / "model.safetensors"
-    data = zoo.load_dataset("builtin:digits", 32, 1, classes=SOURCE_CLASSES)
-    print(f"source: training dcgan32 (width {width}) on digits {SOURCE_CLASSES}, {steps} steps")
-    zoo.train(zoo.create_model("dcgan32", width=width, channels=1), data, run, steps=steps, batch_size=batch,
-              ema_kimg=2.0, eval_samples=0, sample_every=steps, checkpoint_every=steps, progress=True)
-    return run / "model.safetensors"
-
-
-def pretrain_backbone(work: Path, steps: int, batch: int = 64) -> tuple[Path, float]:
-    """A timm classifier trained on builtin:shapes (label: the shape); returns its state dict file and accuracy."""
-    import timm
-    from safetensors.torch import save_file
-
-    path = work / f"{BACKBONE}-shapes-s{steps}.safetensors"
-    info = path.with_suffix(".json")
-    if path.exists() and info.exists():
-        print(f"backbone: reusing {path}")
-        return path, json.loads(info.read_text())["accuracy"]
-    train = zoo.load_dataset("builtin:shapes", 64, 3, n=4000, seed=0, label_by="shape")
-    test = zoo.load_dataset("builtin:shapes", 64, 3, n=500, seed=1, label_by="shape")
-    torch.manual_seed(0)
-    net = timm.create_model(BACKBONE, num_classes=len(train.class_names))
-    mean = torch.tensor(net.pretrained_cfg["mean"]).view(1, 3, 1, 1)
-    std = torch.tensor(net.pretrained_cfg["std"]).view(1, 3, 1, 1)
-    norm = lambda x: ((x + 1) / 2 - mean) / std  # noqa: E731  (the feature D's own input normalisation)
-    opt = torch.optim.AdamW(net.parameters(), lr=2e-3, weight_decay=1e-4)
-    g = torch.Generator().manual_seed(0)
-    start = time.time()
-    for step in range(steps):
-        idx = torch.randint(0, len(train), (batch,), generator=g)
-        loss = F.cross_entropy(net(norm(train.images[idx])), train.labels[idx])
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    net.eval()
-    with torch.no_grad():
-        accuracy = float((net(norm(test.images)).argmax(1) == test.labels).float().mean())
-    save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(path))
-    info.write_text(json.dumps({"accuracy": accuracy, "steps": steps, "seconds": round(time.time() - start, 1)}))
-    print(f"backbone: {BACKBONE} on builtin:shapes, {steps} steps, {time.time() - start:.0f} s, "
-          f"held-out shape accuracy {accuracy:.3f} (chance {1 / len(train.class_names):.3f})")
-    return path, accuracy
+from fewshot_common import BACKBONE, TARGET_CLASSES, pretrain_backbone, source_model
 
 
 def random_backbone(work: Path) -> Path:

@@ -9,6 +9,8 @@ Setup (all bundled data, nothing downloaded):
 - target: digits 5-9. A fixed random pool of 100 target images provides the N = 10, 50, 100
   training sets (nested); every other 5-9 image (about 800) is held out as the real set for FID/KID
   (feature space: the shipped digits classifier, zoo.metrics);
+- at N=10 also the pretrained-feature discriminator (zoo finetune --d-backbone timm:test_resnet, the
+  backbone trained here on builtin:shapes; benchmarks/feature_d_fewshot.py compares it in detail);
 - each run gets the same step budget and batch. `finetune (default)` is zoo.finetune's default
   recipe; the ablations switch one of its methods off (or swap one in); `scratch` is zoo.train's
   default recipe on the same N images (with the same EMA half-life, so a short run is not
@@ -34,9 +36,9 @@ import torch
 
 import zoo
 from zoo.train.loop import Recipe, train_trainer
-from zoo.train.transfer import FINETUNE_DEFAULTS, finetune_recipe, finetune_trainer
+from zoo.train.transfer import finetune_recipe, finetune_trainer
 
-SOURCE_CLASSES, TARGET_CLASSES = [0, 1, 2, 3, 4], [5, 6, 7, 8, 9]
+from fewshot_common import BACKBONE, TARGET_CLASSES, pretrain_backbone, source_model
 
 
 def ablations(defaults: Recipe) -> dict[str, dict]:
@@ -53,21 +55,6 @@ def ablations(defaults: Recipe) -> dict[str, dict]:
     if defaults.warmup:
         out["- warm-up"] = {"warmup": 0}
     return out
-
-
-def source_model(work: Path, steps: int, width: int, batch: int) -> Path:
-    run = work / f"source-w{width}-s{steps}-b{batch}"
-    if (run / "model.safetensors").exists():
-        print(f"source: reusing {run}")
-        return run / "model.safetensors"
-    data = zoo.load_dataset("builtin:digits", 32, 1, classes=SOURCE_CLASSES)
-    print(f"source: training dcgan32 (width {width}) on digits {SOURCE_CLASSES} ({len(data)} images), {steps} steps")
-    start = time.time()
-    zoo.train("dcgan32", data, run, config=dict(width=width, channels=1), steps=steps, batch_size=batch,
-              ema_kimg=FINETUNE_DEFAULTS.ema_kimg, eval_samples=0, sample_every=steps, checkpoint_every=steps,
-              progress=True)
-    print(f"source: {time.time() - start:.0f} s")
-    return run / "model.safetensors"
 
 
 def run_one(trainer, steps: int, eval_at: list[int], tracker, z: torch.Tensor) -> dict[int, dict]:
@@ -99,6 +86,7 @@ def main() -> None:
     parser.add_argument("--eval-n", type=int, default=500)
     parser.add_argument("--source-steps", type=int, default=1500)
     parser.add_argument("--width", type=int, default=16)
+    parser.add_argument("--backbone-steps", type=int, default=300, help="training steps of the feature D's backbone")
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     parser.add_argument("--work", help="where the source model is cached (default: a temporary folder)")
@@ -128,6 +116,10 @@ def main() -> None:
     defaults = finetune_recipe(**overrides)
 
     source = source_model(work, args.source_steps, args.width, args.batch)
+    # Projected GAN / Vision-aided GAN style D: a frozen timm backbone with trainable heads, in place
+    # of the source's own D (zoo finetune --d-backbone); the backbone is pretrained on other images
+    backbone, backbone_accuracy = pretrain_backbone(work, args.backbone_steps)
+    feature_d = {"d_backbone": f"timm:{BACKBONE}", "d_backbone_weights": str(backbone)}
     target = zoo.load_dataset("builtin:digits", 32, 1, classes=TARGET_CLASSES)
     order = torch.randperm(len(target), generator=torch.Generator().manual_seed(0))
     pool, held_out = target.subset(order[:max(ns)]), target.subset(order[max(ns):])
@@ -149,6 +141,7 @@ def main() -> None:
         variants = {"finetune (default)": {}}
         if n in ablation_ns:
             variants.update(ablations(defaults))
+            variants[f"feature D (timm {BACKBONE}, shapes-pretrained)"] = feature_d
         variants["scratch"] = None
         variants["scratch + DiffAugment"] = {"augment": "diffaug"} if n in ablation_ns else None
         for name, change in variants.items():
@@ -201,7 +194,10 @@ def main() -> None:
         s["fraction_of_budget"] is not None and s["fraction_of_budget"] <= 0.2 for s in summary)
     total = time.time() - started
     report = {"steps": args.steps, "batch": args.batch, "width": args.width, "source_steps": args.source_steps,
-              "eval_at": eval_at, "eval_n": args.eval_n, "held_out": len(held_out), "pool": len(pool), "real_pool_fid": real_floor,
+              "eval_at": eval_at, "eval_n": args.eval_n,
+              "feature_d_backbone": {"name": BACKBONE, "data": "builtin:shapes", "steps": args.backbone_steps,
+                                     "held_out_shape_accuracy": round(backbone_accuracy, 3)},
+              "held_out": len(held_out), "pool": len(pool), "real_pool_fid": real_floor,
               "default_recipe": {k: getattr(defaults, k) for k in ("lr", "freeze_d", "freeze_g", "augment", "l2sp",
                                                                    "ewc", "warmup", "ema_kimg")},
               "machine": f"{os.cpu_count()} cores, {platform.machine()}, torch {torch.__version__}, "
@@ -221,6 +217,10 @@ def markdown(report: dict, eval_at: list[int]) -> str:
              f"Target: digits 5-9, N training images; FID/KID (digits-classifier features) of 500 EMA samples vs "
              f"{report['held_out']} held-out target images. Every run: {report['steps']} steps, batch {report['batch']}. "
              f"Default fine-tuning recipe: {json.dumps(d)}. "
+             f"`feature D`: the source's D replaced by a frozen timm `{report['feature_d_backbone']['name']}` "
+             f"trained on builtin:shapes (held-out shape accuracy "
+             f"{report['feature_d_backbone']['held_out_shape_accuracy']:.2f}) with new trainable heads "
+             f"(`--d-backbone`). "
              f"Reference: the {report['pool']} real pool images (as if a generator) score FID {report['real_pool_fid']['fid']:.2f}. "
              f"Total time {report['total_seconds'] / 60:.1f} min ({report['machine']}).", "",
              "| N | run | " + " | ".join(f"FID@{s}" for s in eval_at) + f" | KID@{eval_at[-1]} | steps to scratch's final FID |",
