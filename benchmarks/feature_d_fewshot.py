@@ -32,7 +32,7 @@ import torch
 import zoo
 from zoo.train.transfer import finetune_recipe, finetune_trainer
 
-from fewshot_common import BACKBONE, TARGET_CLASSES, pretrain_backbone, source_model
+from fewshot_common import BACKBONE, TARGET_CLASSES, pretrain_backbone, score_while_training, source_model
 
 
 def random_backbone(work: Path) -> Path:
@@ -47,15 +47,8 @@ def random_backbone(work: Path) -> Path:
 
 def run_variant(source: Path, data, out: Path, recipe, steps: int, eval_at: list[int], tracker, z) -> dict:
     trainer = finetune_trainer(str(source), data, out, recipe, progress=False, log=lambda *a: None)
-    scores, start = {}, time.time()
-    for step in range(steps + 1):
-        if step in eval_at:
-            s = tracker(trainer.generate(z, None))
-            scores[step] = {"fid": round(float(s["fid"]), 3), "kid": round(float(s["kid"]), 5)}
-        if step == steps:
-            break
-        trainer.set_lr(step)
-        trainer.train_step(step)
+    start = time.time()
+    scores = score_while_training(trainer, steps, eval_at, tracker, z)
     seconds = time.time() - start
     return {"scores": scores, "seconds": round(seconds, 1),
             "images_per_s": round(steps * recipe.batch_size / seconds, 1),

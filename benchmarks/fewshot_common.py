@@ -79,3 +79,18 @@ def random_backbone(work: Path) -> Path:
     torch.manual_seed(1)
     save_file({k: v.contiguous() for k, v in timm.create_model(BACKBONE).state_dict().items()}, str(path))
     return path
+
+
+def score_while_training(trainer, steps: int, eval_at: list[int], tracker, z: torch.Tensor) -> dict[int, dict]:
+    """Step the zoo's own Trainer (the code `zoo finetune` / `zoo train` run) for `steps`, scoring the
+    EMA generator on fixed latents `z` with `tracker` (FID/KID) at each step in `eval_at`."""
+    scores = {}
+    for step in range(steps + 1):
+        if step in eval_at:
+            s = tracker(trainer.generate(z, None))
+            scores[step] = {"fid": round(float(s["fid"]), 3), "kid": round(float(s["kid"]), 5)}
+        if step == steps:
+            break
+        trainer.set_lr(step)
+        trainer.train_step(step)
+    return scores

@@ -38,7 +38,7 @@ import zoo
 from zoo.train.loop import Recipe, train_trainer
 from zoo.train.transfer import finetune_recipe, finetune_trainer
 
-from fewshot_common import BACKBONE, TARGET_CLASSES, pretrain_backbone, source_model
+from fewshot_common import BACKBONE, TARGET_CLASSES, pretrain_backbone, score_while_training, source_model
 
 
 def ablations(defaults: Recipe) -> dict[str, dict]:
@@ -55,19 +55,6 @@ def ablations(defaults: Recipe) -> dict[str, dict]:
     if defaults.warmup:
         out["- warm-up"] = {"warmup": 0}
     return out
-
-
-def run_one(trainer, steps: int, eval_at: list[int], tracker, z: torch.Tensor) -> dict[int, dict]:
-    scores = {}
-    for step in range(steps + 1):
-        if step in eval_at:
-            s = tracker(trainer.generate(z, None))
-            scores[step] = {"fid": round(float(s["fid"]), 3), "kid": round(float(s["kid"]), 5)}
-        if step == steps:
-            break
-        trainer.set_lr(step)
-        trainer.train_step(step)
-    return scores
 
 
 def steps_to_reach(scores: dict[int, dict], target: float) -> int | None:
@@ -158,7 +145,7 @@ def main() -> None:
             else:
                 recipe = finetune_recipe(**{**overrides, **common, **change})
                 trainer = finetune_trainer(str(source), data, out, recipe, progress=False, log=lambda *a: None)
-            scores = run_one(trainer, args.steps, eval_at, tracker, z)
+            scores = score_while_training(trainer, args.steps, eval_at, tracker, z)
             row = {"n": n, "variant": name, "scores": scores, "seconds": round(time.time() - t0, 1),
                    "recipe": {k: getattr(recipe, k) for k in ("lr", "freeze_d", "augment", "l2sp", "ewc", "warmup",
                                                                   "ema_kimg", "r1")}}

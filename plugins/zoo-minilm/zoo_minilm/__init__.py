@@ -113,13 +113,9 @@ class MiniLMEncoder:
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         import torch
+        from zoo.text.base import check_prompts
 
-        if isinstance(texts, str):
-            raise TypeError("encode takes a list of strings, not a single string: pass [text]")
-        texts = list(texts)
-        for i, t in enumerate(texts):
-            if not isinstance(t, str):
-                raise TypeError(f"prompt {i} is {type(t).__name__}, not str: {t!r}")
+        texts = check_prompts(texts)
         out = np.zeros((len(texts), self.dim), np.float32)
         order = np.argsort([len(t) for t in texts], kind="stable")  # similar lengths share a batch: less padding
         with torch.inference_mode():
