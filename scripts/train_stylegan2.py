@@ -24,6 +24,8 @@ import torch
 import zoo
 from zoo.weights import PACKAGE_DIR, atomic_write_bytes, sha256_file
 
+from pretrained_common import quality_table, update_index
+
 # name -> (architecture, config overrides, data source, recipe)
 RECIPES = {
     "stylegan2_32.digits": (
@@ -74,14 +76,6 @@ class ShapesFeatures(torch.nn.Module):
         return self.net.fc(self.net.body(preprocess(images)))  # [N, 128]; eval mode: no dropout
 
 
-def update_index(filename: str, entry: dict) -> None:
-    """Read-modify-write zoo/pretrained/index.json, keeping every other script's entries."""
-    path = PACKAGE_DIR / "index.json"
-    index = json.loads(path.read_text()) if path.exists() else {}
-    index[filename] = entry
-    atomic_write_bytes(path, (json.dumps(index, indent=2, sort_keys=True) + "\n").encode())
-
-
 def model_card(name: str, arch: str, config: dict, data: str, recipe: dict, wall_s: float, threads: int,
                scores: dict | None, sha: str, shapes_scores: dict | None = None) -> str:
     lines = [
@@ -101,19 +95,7 @@ def model_card(name: str, arch: str, config: dict, data: str, recipe: dict, wall
         f"- **License**: Apache-2.0 (weights); {LICENSES[data]}.",
     ]
     if scores:
-        base = scores.get("baseline_random", {})
-        lines += [
-            "",
-            f"## Quality (`zoo eval {name} --data {data} --n {scores.get('n')}`, feature space: "
-            f"{scores.get('feature')}, truncation 1)",
-            "",
-            "| generator | FID | KID |",
-            "|---|---|---|",
-            f"| {name} | {scores['fid']:.2f} | {scores['kid_mean']:.4f} ± {scores['kid_std']:.4f} |",
-        ]
-        if base:
-            lines.append(f"| random weights, same architecture | {base['fid']:.2f} | "
-                         f"{base['kid_mean']:.4f} ± {base['kid_std']:.4f} |")
+        lines += quality_table(name, data, scores, ', truncation 1')
     if shapes_scores:  # the digits classifier reads colour scenes as grey digits: a weak space for shapes
         base = shapes_scores["baseline_random"]
         lines += [
