@@ -58,24 +58,6 @@ LICENSES = {"builtin:digits": "scikit-learn's digits are BSD-3", "builtin:shapes
             "this project (Apache-2.0)"}
 
 
-class ShapesFeatures(torch.nn.Module):
-    """128-d penultimate features of the shipped shapes attribute classifier (zoo.metrics.shapes_classifier):
-    a feature space that knows colour, shape, size and background, for the shapes models' second FID."""
-
-    name, dim = "shapes-classifier", 128
-
-    def __init__(self):
-        super().__init__()
-        from zoo.metrics.shapes_classifier import load_shapes_classifier
-
-        self.net = load_shapes_classifier()
-
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        from zoo.metrics.shapes_classifier import preprocess
-
-        return self.net.fc(self.net.body(preprocess(images)))  # [N, 128]; eval mode: no dropout
-
-
 def model_card(name: str, arch: str, config: dict, data: str, recipe: dict, wall_s: float, threads: int,
                scores: dict | None, sha: str, shapes_scores: dict | None = None) -> str:
     lines = [
@@ -158,18 +140,17 @@ def train_one(name: str, steps: int | None, out_root: Path, eval_n: int, threads
     update_index(filename, {"sha256": sha, "card": f"{name}.md"})
     scores = shapes_scores = None
     try:
-        from zoo.metrics import evaluate, register_feature_extractor
+        from zoo.metrics import evaluate
 
         scores = evaluate(dest, data, n=eval_n, feature="digits")
         if data == "builtin:shapes" and trained.config["channels"] == 3:
-            register_feature_extractor("shapes-classifier", lambda **_: ShapesFeatures(), overwrite=True)
-            shapes_scores = evaluate(dest, data, n=eval_n, feature="shapes-classifier")
+            shapes_scores = evaluate(dest, data, n=eval_n, feature="shapes")
             from zoo.data import load_dataset
             from zoo.metrics import FIDTracker
 
             res = trained.config["resolution"]  # evaluate's real images: n held-out scenes, seed 7
             held_out = load_dataset(data, res, 3, n=eval_n, seed=7).images
-            tracker = FIDTracker(held_out, "shapes-classifier", max_real=eval_n, progress=False)
+            tracker = FIDTracker(held_out, "shapes", max_real=eval_n, progress=False)
             shapes_scores["real_vs_real"] = dict(tracker(load_dataset(data, res, 3, n=eval_n).images), n=eval_n)
     except ImportError as e:
         print(f"skipping FID/KID for {name}: {e}")

@@ -78,3 +78,18 @@ def test_timm_wrong_weights_and_pickle_are_refused(tmp_path):
         get_feature_extractor("timm:test_resnet", weights=str(pt))
     with pytest.raises(FeatureError, match="no model"):
         get_feature_extractor("timm:not_a_real_model_xyz", weights=str(path))
+
+
+def test_shapes_features_tell_shapes_apart():
+    """The "shapes" space (the shipped attribute classifier) sees what FID on colour scenes needs:
+    circles against other circles are close, circles against triangles are far."""
+    from zoo.data import load_dataset
+    from zoo.metrics import FIDTracker
+
+    circles = load_dataset("builtin:shapes", 32, 3, n=300, seed=0, only=[{"shape": "circle"}]).images
+    tracker = FIDTracker(circles, feature="shapes", progress=False)
+    other_circles = load_dataset("builtin:shapes", 32, 3, n=300, seed=1, only=[{"shape": "circle"}]).images
+    triangles = load_dataset("builtin:shapes", 32, 3, n=300, seed=1, only=[{"shape": "triangle"}]).images
+    near, far = tracker(other_circles)["fid"], tracker(triangles)["fid"]
+    assert get_feature_extractor("shapes")(circles[:2]).shape == (2, 128)
+    assert far > 5 * near, (near, far)

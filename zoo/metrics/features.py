@@ -8,7 +8,8 @@ An extractor is an nn.Module with `name`, `dim` and forward(images [N, C, H, W] 
 float [N, dim]; it resizes and converts the images itself. A name "family:arg" calls the factory
 registered as "family" with arg as its first argument.
 
-Built-ins: "digits" (the shipped digits classifier, 128-d) and "timm:NAME" (a timm backbone's
+Built-ins: "digits" (the shipped digits classifier, 128-d), "shapes" (the shipped shapes attribute
+classifier, 128-d, for colour scenes) and "timm:NAME" (a timm backbone's
 pooled features, weights from a local safetensors file; never random weights).
 """
 from __future__ import annotations
@@ -75,6 +76,12 @@ def _digits_factory(path: str | Path | None = None, weights: str | Path | None =
     from zoo.metrics.digits_classifier import DigitsFeatures
 
     return DigitsFeatures(weights or path)
+
+
+def _shapes_factory(path: str | Path | None = None, weights: str | Path | None = None) -> nn.Module:
+    from zoo.metrics.shapes_classifier import ShapesFeatures
+
+    return ShapesFeatures(weights or path)
 
 
 # --- built-in: timm backbones ----------------------------------------------------------------
@@ -155,4 +162,5 @@ def _timm_factory(arch: str | None = None, weights: str | Path | None = None, **
 
 
 register_feature_extractor("digits", _digits_factory)
+register_feature_extractor("shapes", _shapes_factory)
 register_feature_extractor("timm", _timm_factory)

@@ -112,3 +112,18 @@ def predict(model: ShapesClassifier, images: torch.Tensor, batch_size: int = 512
         for k in HEADS:
             idx[k].append(out[k].argmax(1).cpu())
     return {k: [HEADS[k][j] for j in torch.cat(v).tolist()] for k, v in idx.items()}
+
+
+class ShapesFeatures(nn.Module):
+    """Feature extractor "shapes": the shipped classifier's 128-d penultimate layer, a space that knows
+    shape, colour, size and background (the digits classifier reads colour scenes as grey digits)."""
+
+    name, dim = "shapes", 128
+
+    def __init__(self, path: str | Path | None = None):
+        super().__init__()
+        self.net = load_shapes_classifier(path or DEFAULT_PATH)
+
+    @torch.no_grad()
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.net.fc(self.net.body(preprocess(images)))  # [N, 128]; eval mode: no dropout
