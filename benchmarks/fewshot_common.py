@@ -1,8 +1,13 @@
-"""What benchmarks/transfer.py and benchmarks/feature_d_fewshot.py share: the few-shot setting.
+"""What benchmarks/transfer.py and benchmarks/feature_d_fewshot.py share: the few-shot settings.
 
-Source: dcgan32 trained on digits 0-4 (cached in a work folder, so scripts sharing --work reuse it);
-target: digits 5-9; the feature discriminator's backbone: timm `test_resnet` trained here on
-builtin:shapes (a stand-in for ImageNet pretraining: other images, other labels; nothing is downloaded).
+A setting is a source domain and a target domain the source never saw, both bundled:
+- digits: source digits 0-4, target digits 5-9 (FID in the digits classifier's features);
+- shapes: source builtin:shapes scenes with circles and squares, target the same kind of scenes with
+  triangles (FID in the shapes classifier's features): colours, sizes and backgrounds carry over,
+  the shape is new.
+The source is dcgan32 trained with `zoo.train` (cached in a work folder, so scripts sharing --work
+reuse it). The feature discriminator's backbone: timm `test_resnet` trained here on builtin:shapes
+(a stand-in for ImageNet pretraining; nothing is downloaded).
 """
 from __future__ import annotations
 
@@ -18,17 +23,33 @@ from zoo.train.transfer import FINETUNE_DEFAULTS
 
 SOURCE_CLASSES, TARGET_CLASSES = [0, 1, 2, 3, 4], [5, 6, 7, 8, 9]
 BACKBONE = "test_resnet"
+SETTINGS = {
+    "digits": dict(data="builtin:digits", channels=1, feature="digits", source=dict(classes=SOURCE_CLASSES),
+                   target=dict(classes=TARGET_CLASSES), source_name="digits 0-4", target_name="digits 5-9"),
+    "shapes": dict(data="builtin:shapes", channels=3, feature="shapes",
+                   source=dict(n=6000, seed=0, exclude=[{"shape": "triangle"}]),
+                   target=dict(n=1000, seed=1, only=[{"shape": "triangle"}]),
+                   source_name="shapes scenes with circles and squares", target_name="shapes scenes with triangles"),
+}
 
 
-def source_model(work: Path, steps: int, width: int, batch: int) -> Path:
-    run = work / f"source-w{width}-s{steps}-b{batch}"
+def load_domain(setting: str, which: str):
+    """The source or target images of a setting, at 32 pixels."""
+    cfg = SETTINGS[setting]
+    return zoo.load_dataset(cfg["data"], 32, cfg["channels"], **cfg[which])
+
+
+def source_model(work: Path, steps: int, width: int, batch: int, setting: str = "digits") -> Path:
+    run = work / (f"source-w{width}-s{steps}-b{batch}" if setting == "digits" else
+                  f"source-{setting}-w{width}-s{steps}-b{batch}")
     if (run / "model.safetensors").exists():
         print(f"source: reusing {run}")
         return run / "model.safetensors"
-    data = zoo.load_dataset("builtin:digits", 32, 1, classes=SOURCE_CLASSES)
-    print(f"source: training dcgan32 (width {width}) on digits {SOURCE_CLASSES} ({len(data)} images), {steps} steps")
+    data = load_domain(setting, "source")
+    cfg = SETTINGS[setting]
+    print(f"source: training dcgan32 (width {width}) on {cfg['source_name']} ({len(data)} images), {steps} steps")
     start = time.time()
-    zoo.train("dcgan32", data, run, config=dict(width=width, channels=1), steps=steps, batch_size=batch,
+    zoo.train("dcgan32", data, run, config=dict(width=width, channels=cfg["channels"]), steps=steps, batch_size=batch,
               ema_kimg=FINETUNE_DEFAULTS.ema_kimg, eval_samples=0, sample_every=steps, checkpoint_every=steps,
               progress=True)
     print(f"source: {time.time() - start:.0f} s")

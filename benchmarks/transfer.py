@@ -1,14 +1,16 @@
 """Transfer learning on few images: fine-tuning vs training from scratch, and each method switched off.
 
-    python benchmarks/transfer.py [--steps 600] [--ns 10,50,100] [--ablation-ns 10] [--threads 2]
-                                  [--out benchmarks/results/transfer] [--work DIR]
+    python benchmarks/transfer.py [--setting digits|shapes] [--steps 600] [--ns 10,50,100] [--ablation-ns 10]
+                                  [--threads 2] [--out benchmarks/results/transfer[_shapes]] [--work DIR]
 
-Setup (all bundled data, nothing downloaded):
-- source: dcgan32 (width 16, 1 channel, unconditional) trained here on digits 0-4 with `zoo.train`
-  (cached in --work, so a rerun skips it);
-- target: digits 5-9. A fixed random pool of 100 target images provides the N = 10, 50, 100
-  training sets (nested); every other 5-9 image (about 800) is held out as the real set for FID/KID
-  (feature space: the shipped digits classifier, zoo.metrics);
+Setup (all bundled data, nothing downloaded; the settings are in benchmarks/fewshot_common.py):
+- source: dcgan32 (width 16, unconditional) trained here with `zoo.train` on the source domain
+  (cached in --work, so a rerun skips it): `digits` digits 0-4 (1 channel), `shapes` builtin:shapes
+  scenes with circles and squares (RGB);
+- target: a domain the source never saw, `digits` digits 5-9, `shapes` scenes with triangles. A
+  fixed random pool of 100 target images provides the N = 10, 50, 100 training sets (nested);
+  every other target image (800-900) is held out as the real set for FID/KID (feature space: the
+  shipped digits or shapes classifier, zoo.metrics);
 - at N=10 also the pretrained-feature discriminator (zoo finetune --d-backbone timm:test_resnet, the
   backbone trained here on builtin:shapes; benchmarks/feature_d_fewshot.py compares it in detail);
 - each run gets the same step budget and batch. `finetune (default)` is zoo.finetune's default
@@ -38,7 +40,8 @@ import zoo
 from zoo.train.loop import Recipe, train_trainer
 from zoo.train.transfer import finetune_recipe, finetune_trainer
 
-from fewshot_common import BACKBONE, TARGET_CLASSES, pretrain_backbone, score_while_training, source_model
+from fewshot_common import (BACKBONE, SETTINGS, load_domain, pretrain_backbone, score_while_training,
+                            source_model)
 
 
 def ablations(defaults: Recipe) -> dict[str, dict]:
@@ -66,6 +69,8 @@ def steps_to_reach(scores: dict[int, dict], target: float) -> int | None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--setting", choices=sorted(SETTINGS), default="digits",
+                        help="source and target domains (see benchmarks/fewshot_common.py)")
     parser.add_argument("--steps", type=int, default=600, help="step budget of every run")
     parser.add_argument("--ns", default="10,50,100", help="target training-set sizes")
     parser.add_argument("--ablation-ns", default="10", help="sizes at which each method is switched off")
@@ -82,7 +87,7 @@ def main() -> None:
     parser.add_argument("--scratch-set", action="append", default=[], metavar="KEY=VALUE",
                         help="override the from-scratch recipe (for a fairer or a tuned baseline)")
     parser.add_argument("--only", help="comma list of run names to run (for tuning), e.g. 'finetune (default)'")
-    parser.add_argument("--out", default="benchmarks/results/transfer")
+    parser.add_argument("--out", help="writes OUT.json and OUT.md (default benchmarks/results/transfer[_SETTING])")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -102,20 +107,22 @@ def main() -> None:
     overrides, scratch_overrides = parse(args.set), parse(args.scratch_set)
     defaults = finetune_recipe(**overrides)
 
-    source = source_model(work, args.source_steps, args.width, args.batch)
+    setting = SETTINGS[args.setting]
+    args.out = args.out or "benchmarks/results/transfer" + ("" if args.setting == "digits" else f"_{args.setting}")
+    source = source_model(work, args.source_steps, args.width, args.batch, args.setting)
     # Projected GAN / Vision-aided GAN style D: a frozen timm backbone with trainable heads, in place
     # of the source's own D (zoo finetune --d-backbone); the backbone is pretrained on other images
     backbone, backbone_accuracy = pretrain_backbone(work, args.backbone_steps)
     feature_d = {"d_backbone": f"timm:{BACKBONE}", "d_backbone_weights": str(backbone)}
-    target = zoo.load_dataset("builtin:digits", 32, 1, classes=TARGET_CLASSES)
+    target = load_domain(args.setting, "target")
     order = torch.randperm(len(target), generator=torch.Generator().manual_seed(0))
     pool, held_out = target.subset(order[:max(ns)]), target.subset(order[max(ns):])
     from zoo.metrics import FIDTracker
 
-    tracker = FIDTracker(held_out.images, feature="digits", progress=False)
+    tracker = FIDTracker(held_out.images, feature=setting["feature"], progress=False)
     z = torch.randn(args.eval_n, 128, generator=torch.Generator().manual_seed(1))
     real_floor = tracker(pool.images)  # the 100 pool images themselves, scored like a generator
-    print(f"target: digits {TARGET_CLASSES}, pool {len(pool)}, held-out {len(held_out)}; "
+    print(f"target: {setting['target_name']}, pool {len(pool)}, held-out {len(held_out)}; "
           f"FID of the {len(pool)} real pool images vs held-out: {real_floor['fid']:.2f}")
 
     common = dict(steps=args.steps, batch_size=args.batch, eval_samples=0, sample_every=10 ** 9,
@@ -140,7 +147,7 @@ def main() -> None:
             out = work / f"n{n}-{name.replace(' ', '_')}"
             if name.startswith("scratch"):
                 recipe = Recipe(**{**common, "ema_kimg": defaults.ema_kimg, **scratch_overrides, **(change or {})})
-                trainer = train_trainer("dcgan32", data, out, recipe, config=dict(width=args.width, channels=1),
+                trainer = train_trainer("dcgan32", data, out, recipe, config=dict(width=args.width, channels=setting["channels"]),
                                         progress=False, log=lambda *a: None)  # seeded init
             else:
                 recipe = finetune_recipe(**{**overrides, **common, **change})
@@ -180,7 +187,8 @@ def main() -> None:
     goals["reaches_scratch_final_within_fifth_of_steps"] = all(
         s["fraction_of_budget"] is not None and s["fraction_of_budget"] <= 0.2 for s in summary)
     total = time.time() - started
-    report = {"steps": args.steps, "batch": args.batch, "width": args.width, "source_steps": args.source_steps,
+    report = {"setting": args.setting, "source_name": setting["source_name"], "target_name": setting["target_name"],
+              "feature": setting["feature"], "steps": args.steps, "batch": args.batch, "width": args.width, "source_steps": args.source_steps,
               "eval_at": eval_at, "eval_n": args.eval_n,
               "feature_d_backbone": {"name": BACKBONE, "data": "builtin:shapes", "steps": args.backbone_steps,
                                      "held_out_shape_accuracy": round(backbone_accuracy, 3)},
@@ -200,8 +208,9 @@ def main() -> None:
 
 def markdown(report: dict, eval_at: list[int]) -> str:
     d = report["default_recipe"]
-    lines = [f"Source: dcgan32 width {report['width']} trained {report['source_steps']} steps on digits 0-4. "
-             f"Target: digits 5-9, N training images; FID/KID (digits-classifier features) of 500 EMA samples vs "
+    lines = [f"Source: dcgan32 width {report['width']} trained {report['source_steps']} steps on "
+             f"{report['source_name']}. Target: {report['target_name']}, N training images; FID/KID "
+             f"({report['feature']}-classifier features) of {report['eval_n']} EMA samples vs "
              f"{report['held_out']} held-out target images. Every run: {report['steps']} steps, batch {report['batch']}. "
              f"Default fine-tuning recipe: {json.dumps(d)}. "
              f"`feature D`: the source's D replaced by a frozen timm `{report['feature_d_backbone']['name']}` "
