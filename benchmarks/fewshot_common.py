@@ -51,7 +51,7 @@ def source_model(work: Path, steps: int, width: int, batch: int, setting: str = 
     start = time.time()
     zoo.train("dcgan32", data, run, config=dict(width=width, channels=cfg["channels"]), steps=steps, batch_size=batch,
               ema_kimg=FINETUNE_DEFAULTS.ema_kimg, eval_samples=0, sample_every=steps, checkpoint_every=steps,
-              progress=True)
+              progress=True, overwrite=True)  # no model.safetensors: an unfinished run, start it again
     print(f"source: {time.time() - start:.0f} s")
     return run / "model.safetensors"
 

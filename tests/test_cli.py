@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 from click.testing import CliRunner
 
@@ -40,7 +41,24 @@ def test_info_and_unknown_name():
     runner = CliRunner()
     info = json.loads(runner.invoke(main, ["info", "dcgan32.digits", "--json"]).output)
     assert info["config"]["num_classes"] == 10
+    from zoo.weights import sha256_file
+
+    packaged = Path(__file__).parent.parent / "zoo" / "pretrained" / "dcgan32.digits.safetensors"
+    assert info["pretrained"]["digits"]["sha256"] == sha256_file(packaged)  # the hash the loader checks
     unknown = runner.invoke(main, ["info", "dcgan_32"])
     assert unknown.exit_code != 0
     assert "Did you mean" in unknown.output and "dcgan32" in unknown.output
     assert "Traceback" not in unknown.output
+
+
+def test_info_takes_a_run_directory(tmp_path):
+    import zoo
+
+    zoo.save(zoo.create_model("dcgan32", width=8), tmp_path / "run" / "model.safetensors")
+    info = CliRunner().invoke(main, ["info", str(tmp_path / "run"), "--json"])
+    assert info.exit_code == 0, info.output
+    assert json.loads(info.output)["arch"] == "dcgan32"
+    (tmp_path / "unfinished").mkdir()
+    (tmp_path / "unfinished" / "checkpoint.safetensors").write_bytes(b"")
+    unfinished = CliRunner().invoke(main, ["info", str(tmp_path / "unfinished")])
+    assert unfinished.exit_code != 0 and "--resume" in unfinished.output

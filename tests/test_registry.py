@@ -67,6 +67,16 @@ def test_listing_from_the_index_does_not_import_torch(zoo_home):
     assert cold.returncode == 0, cold.stderr
 
 
+def test_subpackages_are_reachable_after_a_plain_import():
+    """The README's `zoo.metrics.evaluate(...)`, `zoo.text.get_text_encoder(...)` work after `import zoo`."""
+    result = _run("""
+        import zoo
+        assert callable(zoo.metrics.evaluate) and callable(zoo.text.get_text_encoder)
+        assert callable(zoo.testing.check_model_contract) and callable(zoo.data.load_dataset)
+    """)
+    assert result.returncode == 0, result.stderr
+
+
 def _fake_distribution(site: Path, dist: str, module: str, source: str, group: str = "gan_zoo.models",
                        entry: str | None = None) -> None:
     """A real installed distribution as importlib.metadata sees it: a .dist-info with entry points."""

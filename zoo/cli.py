@@ -97,18 +97,31 @@ def plugins_cmd(as_json: bool) -> None:
 @click.argument("name")
 @click.option("--json", "as_json", is_flag=True)
 def info_cmd(name: str, as_json: bool) -> None:
-    """Show a model's spec, config and weights (a name or a .safetensors file)."""
+    """Show a model's spec, config and weights (a name, a .safetensors file or a run directory)."""
+    from pathlib import Path
+
     from zoo.registry import resolve
 
-    if name.endswith(".safetensors"):
+    if name.endswith(".safetensors") or Path(name).is_dir():
         from zoo.weights import read_metadata
 
-        data = read_metadata(name)
+        path = Path(name) / "model.safetensors" if Path(name).is_dir() else Path(name)
+        if not path.exists() and (Path(name) / "checkpoint.safetensors").exists():
+            fail(f"{name} is an unfinished run (no model.safetensors yet): continue it with --resume {name}")
+        if not path.exists():
+            fail(f"{name} is a folder without model.safetensors: give a model name, a .safetensors file or a run directory")
+        data = read_metadata(path)
     else:
+        from zoo.weights import package_sha256
+
         spec, tag = resolve(name, fast=True)
+
+        def sha256_of(w) -> str | None:  # packaged weights keep theirs in zoo/pretrained/index.json
+            return w.sha256 or (package_sha256(w.url.removeprefix("package:")) if w.url.startswith("package:") else None)
+
         data = {"name": name, "family": spec.family, "description": spec.description, "source": spec.source,
                 "config": spec.config_of(tag),
-                "pretrained": {t: {"url": w.url, "sha256": w.sha256, "license": w.license}
+                "pretrained": {t: {"url": w.url, "sha256": sha256_of(w), "license": w.license}
                                for t, w in spec.pretrained.items()}}
     if as_json:
         echo_json(data)
@@ -160,6 +173,7 @@ def _training_options(f):
         click.option("--d-backbone", help="Use a pretrained-feature discriminator, e.g. timm:resnet18."),
         click.option("--d-backbone-weights", type=click.Path(dir_okay=False), help="Local weights for --d-backbone."),
         click.option("--resume", type=click.Path(file_okay=False), help="Continue the run in this directory."),
+        click.option("--overwrite", is_flag=True, help="Replace an earlier run in --out (default: refuse)."),
         click.option("--no-progress", is_flag=True, help="No progress bar."),
         click.option("--json", "as_json", is_flag=True, help="Print the result as JSON."),
     ]
@@ -172,6 +186,13 @@ def _recipe_kwargs(kwargs: dict) -> dict:
     if kwargs.get("amp"):
         kwargs["channels_last"] = True
     return {k: v for k, v in kwargs.items() if v is not None}
+
+
+def _notes_to_stderr(as_json: bool):
+    """With --json, stdout carries only the JSON: the training's notes and reports go to stderr."""
+    import contextlib
+
+    return contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext()
 
 
 def _report_run(model, out: str, as_json: bool) -> None:
@@ -198,7 +219,8 @@ def _report_run(model, out: str, as_json: bool) -> None:
 @click.argument("arch", required=False)
 @_training_options
 @click.option("--config", "config_pairs", multiple=True, help="Config override key=value (repeatable), e.g. width=16.")
-def train_cmd(arch, data, out, resume, no_progress, as_json, device, condition, config_pairs, **kwargs) -> None:
+def train_cmd(arch, data, out, resume, overwrite, no_progress, as_json, device, condition, config_pairs,
+              **kwargs) -> None:
     """Train ARCH from scratch on --data; writes samples, metrics, checkpoints and model.safetensors to --out.
 
     Example: zoo train dcgan32 --data builtin:digits --condition class --config channels=1 --out runs/digits
@@ -207,8 +229,10 @@ def train_cmd(arch, data, out, resume, no_progress, as_json, device, condition, 
 
     if resume is None and not (arch and data and out):
         fail("zoo train needs ARCH, --data and --out (or --resume RUN_DIR)")
-    model = zoo.train(arch, data, out, config=_parse_config(config_pairs) or None, condition=condition,
-                      resume=resume, device=device, progress=not no_progress, **_recipe_kwargs(kwargs))
+    with _notes_to_stderr(as_json):
+        model = zoo.train(arch, data, out, config=_parse_config(config_pairs) or None, condition=condition,
+                          resume=resume, overwrite=overwrite, device=device, progress=not no_progress,
+                          **_recipe_kwargs(kwargs))
     _report_run(model, out or resume, as_json)
 
 
@@ -219,7 +243,7 @@ def train_cmd(arch, data, out, resume, no_progress, as_json, device, condition, 
 @click.option("--freeze-g", type=int, help="Freeze the first K generator blocks (a mapping network counts as one).")
 @click.option("--l2sp", type=float, help="L2-SP strength: pull trained weights toward the source's.")
 @click.option("--ewc", type=float, help="EWC strength: L2-SP weighted by the source generator's Fisher information.")
-def finetune_cmd(source, data, out, resume, no_progress, as_json, device, **kwargs) -> None:
+def finetune_cmd(source, data, out, resume, overwrite, no_progress, as_json, device, **kwargs) -> None:
     """Fine-tune SOURCE (a tagged name, a .safetensors file or a run directory) on --data.
 
     The defaults are a recipe for a small dataset (FreezeD 1, DiffAugment, warm-up, EMA):
@@ -231,8 +255,9 @@ def finetune_cmd(source, data, out, resume, no_progress, as_json, device, **kwar
 
     if resume is None and not (source and data and out):
         fail("zoo finetune needs SOURCE, --data and --out (or --resume RUN_DIR)")
-    model = zoo.finetune(source, data, out, resume=resume, device=device, progress=not no_progress,
-                         **_recipe_kwargs(kwargs))
+    with _notes_to_stderr(as_json):
+        model = zoo.finetune(source, data, out, resume=resume, overwrite=overwrite, device=device,
+                             progress=not no_progress, **_recipe_kwargs(kwargs))
     import os
 
     if int(os.environ.get("RANK", "0")) == 0:

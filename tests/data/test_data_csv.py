@@ -28,6 +28,7 @@ def test_csv_mnist_layout(tmp_path):
     assert torch.allclose(d.images, expected, atol=1e-6)
     d32 = load_dataset(str(path), 32, 3)
     assert d32.images.shape == (5, 3, 32, 32) and d32.images.min() >= -1 and d32.images.max() <= 1
+    assert d.notes == [] and d32.notes == ["resized 5 28x28 images to 32x32", "converted grayscale pixels to RGB"]
 
 
 def test_csv_without_header_and_without_labels(tmp_path):

@@ -45,6 +45,9 @@ def test_folder_labels_captions_resize(folder):
     assert torch.allclose(mean[3], torch.full((3,), 128 / 127.5 - 1), atol=0.02)
     gray = load_dataset(str(folder), 8, 1)
     assert gray.images.shape == (4, 1, 8, 8)
+    assert gray.notes == ["resized 4 of 4 images (40x40, 64x48, 20x20, ...) to 8x8 (center crop to a square, then resize)",
+                          "converted 3 of 4 images to grayscale"]
+    assert load_dataset(str(folder), 32, 1).notes[0].startswith("resized 3 of 4 images")
 
 
 def test_folder_center_crop(tmp_path):

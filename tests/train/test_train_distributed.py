@@ -18,7 +18,8 @@ def test_torchrun_two_processes(tmp_path, source_file):
            "--augment", "ada", "--l2sp", "0.1", "--eval-samples", "0", "--no-progress", "--json"]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert proc.stdout.count("fine-tuning ") == 1  # only rank 0 reports and writes
+    assert proc.stderr.count("fine-tuning ") == 1  # only rank 0 reports (with --json, on stderr) and writes
+    assert json.loads(proc.stdout)["last"]["step"] == 4  # stdout: rank 0's JSON, nothing else
     assert "out of sync" not in proc.stderr  # fit() compares the weights of both processes at the end
     records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in records] == [2, 4]

@@ -112,6 +112,26 @@ def test_train_command_line(tmp_path, zoo_cli):
     result = json.loads(proc.stdout)
     assert result["model"].endswith("model.safetensors") and result["last"]["step"] == 2
     assert zoo.load(out).config["width"] == 8
+    # the same --out again: refused, the earlier run untouched; --overwrite replaces it (no stale grids)
+    before = {p.name: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    again = ["train", "dcgan32", "--data", "builtin:digits", "--config", "width=8", "--config", "channels=1",
+             "--batch", "8", "--eval-samples", "0", "--out", str(out), "--no-progress", "--sample-every", "1"]
+    refused = zoo_cli(*again, "--steps", "1", check=False)
+    assert refused.returncode != 0 and f"--resume {out}" in refused.stderr and "--overwrite" in refused.stderr
+    assert {p.name: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+    replaced = zoo_cli(*again, "--steps", "1", "--overwrite", "--json")
+    assert json.loads(replaced.stdout)["samples"].endswith("step-000001.png")
+    assert sorted(p.name for p in (out / "samples").iterdir()) == ["step-000000.png", "step-000001.png"]
+    assert [json.loads(line)["step"] for line in (out / "metrics.jsonl").read_text().splitlines()] == [1]
+
+
+def test_finetune_refuses_an_existing_run(tmp_path):
+    from zoo.train.loop import RunExistsError
+
+    src = tmp_path / "src"
+    zoo.train("dcgan32", "builtin:digits", src, steps=1, config=TINY, **FAST)
+    with pytest.raises(RunExistsError, match="--resume"):
+        zoo.finetune(str(src), "builtin:digits", src, steps=1, batch_size=8, eval_samples=0, progress=False)
 
 
 def test_bad_inputs_have_clear_errors(tmp_path):

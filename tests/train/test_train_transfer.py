@@ -187,8 +187,9 @@ def test_finetune_with_added_condition_trains_it(tmp_path, source_file):
     assert zoo.load(tmp_path / "ft").num_classes == 10
 
 
-def test_awkward_target_data(tmp_path, source_file):
-    """Mixed sizes and RGB images for a 1-channel 32x32 source, fewer images than the batch."""
+def test_awkward_target_data(tmp_path, source_file, capsys):
+    """Mixed sizes and RGB images for a 1-channel 32x32 source, fewer images than the batch: adapted,
+    and the user is told."""
     folder = tmp_path / "imgs"
     folder.mkdir()
     rng = np.random.default_rng(0)
@@ -196,6 +197,9 @@ def test_awkward_target_data(tmp_path, source_file):
         Image.fromarray(rng.integers(0, 255, (*size, 3), dtype=np.uint8)).save(folder / f"{i}.png")
     model = zoo.finetune(source_file, str(folder), tmp_path / "ft", steps=2, **FAST)
     assert model.sample(1, seed=0).shape == (1, 1, 32, 32)
+    out = capsys.readouterr().out
+    assert "note: resized 3 of 3 images (20x20, 40x48, 64x64) to 32x32" in out
+    assert "note: converted 3 of 3 images to grayscale" in out
 
 
 def test_finetune_bad_inputs(tmp_path, source_file):

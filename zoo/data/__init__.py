@@ -27,6 +27,7 @@ class ImageDataset(Dataset):
     class_names: list[str] = field(default_factory=list)
     source: str = ""
     attributes: list[dict] | None = None  # builtin:shapes: shape, colour, size, ... per image
+    notes: list[str] = field(default_factory=list)  # how loading adapted the files (resized, converted)
 
     def __len__(self) -> int:
         return len(self.images)

@@ -94,7 +94,13 @@ def load_csv(path: str | Path, resolution: int | None = None, channels: int | No
     images = torch.from_numpy(pixels / max_value * 2 - 1).view(-1, 1, side, side)  # [N, 1, side, side]
     images = resize_tensor(images, resolution or side).clamp(-1, 1)
     images = convert_channels(images, channels or 1).contiguous()
-    return ImageDataset(images, labels, [""] * len(pixels), class_names=class_names, source=f"csv:{path.name}")
+    notes = []
+    if resolution and resolution != side:
+        notes.append(f"resized {len(pixels)} {side}x{side} images to {resolution}x{resolution}")
+    if channels == 3:
+        notes.append("converted grayscale pixels to RGB")
+    return ImageDataset(images, labels, [""] * len(pixels), class_names=class_names, source=f"csv:{path.name}",
+                        notes=notes)
 
 
 def _read_fast(path: Path, has_header: bool, pixel_cols: list[int], label_idx: int | None):

@@ -126,6 +126,7 @@ def load_folder(path: str | Path, resolution: int | None = None, channels: int |
                                "so they can be cropped and resized to one square size")
         resolution = next(iter(sizes))[0]
     images = torch.stack([pil_to_tensor(resize_square(im, resolution), channels) for im in pil_images])
+    notes = adaptation_notes(pil_images, resolution, channels)
 
     rel = [f.relative_to(root) for f in kept]
     in_folders = [len(r.parts) > 1 for r in rel]
@@ -140,4 +141,19 @@ def load_folder(path: str | Path, resolution: int | None = None, channels: int |
                           "folder; they get label -1 (unlabelled)", stacklevel=2)
     captions = [captions_by_file.get(r.as_posix(), "") for r in rel]
     return ImageDataset(images, torch.tensor(label_list, dtype=torch.int64), captions, class_names=class_names,
-                        source=f"folder:{root.name}")
+                        source=f"folder:{root.name}", notes=notes)
+
+
+def adaptation_notes(pil_images: list[Image.Image], resolution: int, channels: int) -> list[str]:
+    """What loading did to the files, said once per kind of change (a user should know their 48x48 RGB
+    photos became 32x32 grayscale)."""
+    notes = []
+    sizes = Counter(im.size for im in pil_images if im.size != (resolution, resolution))
+    if sizes:
+        common = ", ".join(f"{w}x{h}" for (w, h), _ in sizes.most_common(3)) + (", ..." if len(sizes) > 3 else "")
+        notes.append(f"resized {sum(sizes.values())} of {len(pil_images)} images ({common}) to {resolution}x{resolution} "
+                     "(center crop to a square, then resize)")
+    wrong = sum((im.mode == "L") != (channels == 1) for im in pil_images)
+    if wrong:
+        notes.append(f"converted {wrong} of {len(pil_images)} images to {'grayscale' if channels == 1 else 'RGB'}")
+    return notes

@@ -123,6 +123,8 @@ def prepare_dataset(data, model: GAN, log=print):
     res, ch = int(model.config["resolution"]), int(model.config["channels"])
     if isinstance(data, (str, os.PathLike)):
         data = load_dataset(str(data), resolution=res, channels=ch)
+        for note in data.notes:
+            log(f"note: {note}")
     if not isinstance(data, ImageDataset):
         raise TypeError(f"data must be a dataset source string or a zoo.data.ImageDataset, got {type(data).__name__}")
     if len(data) == 0:
@@ -619,9 +621,33 @@ def _recipe_from(options: dict, base: Recipe | None = None) -> Recipe:
     return dataclasses.replace(base, **{k: v for k, v in options.items() if v is not None})
 
 
+class RunExistsError(FileExistsError):
+    """A fresh run was pointed at a directory that holds an earlier run."""
+
+
+def claim_run_dir(out: str | os.PathLike, overwrite: bool = False, log=print, remove: bool = True) -> None:
+    """A fresh run must not mix its files with an earlier run's (a stale sample grid, metrics of two runs):
+    refuse, saying how to continue or start over, unless `overwrite`, which removes the earlier run first
+    (only where `remove`: under torchrun every rank checks, rank 0 removes)."""
+    out = Path(out)
+    found = [name for name in (ckpt.CHECKPOINT_NAME, MODEL_NAME, METRICS_NAME) if (out / name).exists()]
+    if not found:
+        return
+    if not overwrite:
+        raise RunExistsError(f"{out} already holds a run ({', '.join(found)}): continue it with --resume {out}, "
+                             "choose another --out, or pass --overwrite (overwrite=True) to replace it")
+    if not remove:
+        return
+    log(f"note: --overwrite: removing the earlier run in {out}")
+    for name in found:
+        (out / name).unlink(missing_ok=True)
+    for stale in (out / SAMPLES_DIR).glob("step-*.png"):
+        stale.unlink(missing_ok=True)
+
+
 def train(model_or_name: "str | GAN | None" = None, data: Any = None, out: str | os.PathLike | None = None, *,
           config: dict | None = None, condition: str | None = None, resume: str | os.PathLike | None = None,
-          device: str | None = None, progress: bool = True, **options) -> GAN:
+          overwrite: bool = False, device: str | None = None, progress: bool = True, **options) -> GAN:
     """Train a GAN from scratch; returns the GAN whose generator is the EMA generator.
 
     model_or_name: an architecture name (`dcgan32`), a tagged name (its config, fresh weights) or a
@@ -629,6 +655,7 @@ def train(model_or_name: "str | GAN | None" = None, data: Any = None, out: str |
     keeps the weights you built it with (seed torch before create_model to make those repeatable). data: a dataset source (`builtin:digits`, a folder, a CSV) or a zoo.data.ImageDataset.
     config: config overrides for a name. condition: `none`, `class[:N]`, `text:ENCODER`.
     resume: a run directory to continue (out defaults to it; other arguments default to the run's).
+    overwrite: replace an earlier run in `out` (otherwise RunExistsError says how to resume it).
     options: any `Recipe` field: steps, batch_size, lr, lr_d, betas, loss ("logistic" or "hinge"),
     r1, r1_every, g_reg_every, ema_kimg, warmup, augment, sample_every, checkpoint_every, log_every,
     eval_every, seed, amp, channels_last, d_backbone, d_backbone_weights, ...
@@ -642,6 +669,7 @@ def train(model_or_name: "str | GAN | None" = None, data: Any = None, out: str |
             return _resume(resume, out, data, options, dist, dev, progress, log)
         if model_or_name is None or data is None or out is None:
             raise ValueError("train needs a model (name or GAN), data and out (or resume=RUN_DIR)")
+        claim_run_dir(out, overwrite, log, remove=dist.is_main)
         return train_trainer(model_or_name, data, out, _recipe_from(options), config=config, condition=condition,
                              dist=dist, device=dev, progress=progress, log=log).fit()
     finally:

@@ -30,8 +30,8 @@ from torch import nn
 from zoo.conditioning import ConditionEmbedding
 from zoo.model import GAN
 from zoo.train import checkpoint as ckpt
-from zoo.train.loop import (Recipe, Trainer, _recipe_from, apply_feature_discriminator, condition_config,
-                            condition_table, data_source_name, num_classes_in, prepare_dataset)
+from zoo.train.loop import (Recipe, Trainer, _recipe_from, apply_feature_discriminator, claim_run_dir,
+                            condition_config, condition_table, data_source_name, num_classes_in, prepare_dataset)
 from zoo.train.distributed import Dist
 from zoo.train.regularizers import WeightAnchor, fisher_information
 
@@ -265,14 +265,15 @@ def finetune(source=None, data=None, out: str | os.PathLike | None = None, *, st
              freeze_g: int | None = None, l2sp: float | None = None, ewc: float | None = None,
              augment: str | None = None, condition: str | None = None, resume: str | os.PathLike | None = None,
              seed: int | None = None, amp: bool | None = None, device: str | None = None,
-             d_backbone: str | None = None, d_backbone_weights: str | None = None, progress: bool = True,
-             **options) -> GAN:
+             d_backbone: str | None = None, d_backbone_weights: str | None = None, overwrite: bool = False,
+             progress: bool = True, **options) -> GAN:
     """Fine-tune a pretrained GAN on new data; returns the GAN whose generator is the EMA generator.
 
     source: a tagged name (`dcgan32.digits`), a weights file, a run directory or a GAN.
     data: a dataset source (`builtin:digits`, a folder, a CSV) or a zoo.data.ImageDataset.
     Options left as None take the default recipe (FINETUNE_DEFAULTS) or, with resume=DIR, the run's.
     Other Recipe fields (warmup, r1, loss, ema_kimg, sample_every, ...) go in **options.
+    overwrite: replace an earlier run in `out` (otherwise RunExistsError says how to resume it).
     """
     from zoo.train.distributed import setup, teardown
 
@@ -288,6 +289,7 @@ def finetune(source=None, data=None, out: str | os.PathLike | None = None, *, st
             return _resume(resume, out, data, given, dist, dev, progress, log)
         if source is None or data is None or out is None:
             raise ValueError("finetune needs a source model, data and out (or resume=RUN_DIR)")
+        claim_run_dir(out, overwrite, log, remove=dist.is_main)
         recipe = finetune_recipe(**given)
         return finetune_trainer(source, data, out, recipe, dist=dist, device=dev, progress=progress, log=log).fit()
     finally:
