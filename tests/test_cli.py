@@ -62,3 +62,15 @@ def test_info_takes_a_run_directory(tmp_path):
     (tmp_path / "unfinished" / "checkpoint.safetensors").write_bytes(b"")
     unfinished = CliRunner().invoke(main, ["info", str(tmp_path / "unfinished")])
     assert unfinished.exit_code != 0 and "--resume" in unfinished.output
+
+
+def test_sample_refuses_an_output_that_is_not_an_image(tmp_path):
+    result = CliRunner().invoke(main, ["sample", "dcgan32.digits", "-n", "2", "--out", str(tmp_path / "grid.txt")])
+    assert result.exit_code != 0 and ".txt is not an image format" in result.output
+    assert list(tmp_path.iterdir()) == []
+    jpg = CliRunner().invoke(main, ["sample", "dcgan32.digits", "-n", "2", "--out", str(tmp_path / "grid.jpg")])
+    assert jpg.exit_code == 0, jpg.output
+    from PIL import Image
+
+    with Image.open(tmp_path / "grid.jpg") as im:
+        assert im.format == "JPEG"

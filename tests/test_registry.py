@@ -124,6 +124,13 @@ def test_broken_plugin_is_reported_and_everything_else_works(tmp_path, zoo_home)
     cli = subprocess.run(["zoo", "plugins"], capture_output=True, text=True, env={**os.environ, **env}, timeout=300)
     assert cli.returncode == 0, cli.stderr
     assert "failed" in cli.stdout and "needs libfoo 2.0" in cli.stdout
+    # `zoo list` reads the index (no plugin import) and still warns, once, in one line
+    listed = subprocess.run(["zoo", "list"], capture_output=True, text=True, env={**os.environ, **env}, timeout=300)
+    assert listed.returncode == 0 and "tinydcgan32" in listed.stdout, listed.stderr
+    assert listed.stderr.count("warning: gan-zoo plugin 'zoo_broken_plugin'") == 1, listed.stderr
+    disabled_cli = subprocess.run(["zoo", "plugins"], capture_output=True, text=True, timeout=300,
+                                  env={**os.environ, **env, "GAN_ZOO_DISABLE_PLUGINS": "1"})
+    assert "discovery is off" in disabled_cli.stdout
 
     disabled = _run("import zoo; assert 'tinydcgan32' not in zoo.list_models(); assert 'dcgan32' in zoo.list_models()",
                     {**env, "GAN_ZOO_DISABLE_PLUGINS": "1"})

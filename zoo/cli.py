@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 import click
@@ -40,8 +41,10 @@ class ZooGroup(click.Group):
     """Turns the zoo's own error types into clean messages instead of tracebacks."""
 
     def invoke(self, ctx):
-        import os
+        import warnings
 
+        # a person reads these: "warning: <message>", not a source line of the zoo
+        warnings.formatwarning = lambda message, category, *rest: f"warning: {message}\n"
         try:
             return super().invoke(ctx)
         except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort, KeyboardInterrupt):
@@ -86,6 +89,9 @@ def plugins_cmd(as_json: bool) -> None:
     rows = [asdict(p) for p in plugin_statuses()]
     if as_json:
         echo_json(rows)
+        return
+    if not rows and os.environ.get("GAN_ZOO_DISABLE_PLUGINS") == "1":
+        click.echo("plugin discovery is off (GAN_ZOO_DISABLE_PLUGINS=1): unset it to load installed plugins")
         return
     if not rows:
         click.echo("no plugins installed (entry-point groups gan_zoo.models, gan_zoo.text_encoders)")
@@ -272,7 +278,7 @@ def finetune_cmd(source, data, out, resume, overwrite, no_progress, as_json, dev
 @click.option("--prompt", help="Text prompt (text-conditional models).")
 @click.option("--truncation", type=float, default=1.0, show_default=True, help="Truncation psi (models with the trick).")
 @click.option("--nrow", type=int, help="Images per row (default: square).")
-@click.option("--out", required=True, type=click.Path(dir_okay=False), help="PNG file to write.")
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="Image file to write (.png, or .jpg/.webp).")
 @click.option("--device", help="cpu or cuda (default: cpu).")
 @click.option("--json", "as_json", is_flag=True)
 def sample_cmd(model_name, n, seed, label, prompt, truncation, nrow, out, device, as_json) -> None:
@@ -284,6 +290,9 @@ def sample_cmd(model_name, n, seed, label, prompt, truncation, nrow, out, device
 
     if n <= 0:
         fail(f"-n must be positive, got {n}")
+    from zoo_runtime.images import image_format_of
+
+    image_format_of(out)  # a wrong --out fails now, not after loading and generating
     if Path(model_name).exists() or model_name.endswith(".safetensors"):
         model = zoo.load(model_name)
     else:

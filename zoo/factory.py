@@ -40,8 +40,9 @@ def create_model(name: str | os.PathLike, pretrained: bool = False, **config_ove
     if pretrained:
         if tag is None:
             if not spec.pretrained:
-                raise ConfigError(f"{spec.name} has no pretrained weights; use pretrained=False or pick one of "
-                                  f"`zoo list --pretrained`")
+                raise ConfigError(f"{spec.name} has no pretrained weights: pick a tagged model from `zoo list "
+                                  f"--pretrained`, train it (`zoo train {spec.name} --data ...`), or build it with "
+                                  "random weights in Python (create_model(name, pretrained=False))")
             tag = next(iter(spec.pretrained))
         path = fetch(spec.pretrained[tag])
         return load(path, _tag=tag, **config_overrides)

@@ -61,14 +61,19 @@ def png_bytes(image: np.ndarray) -> bytes:
 
 
 def save_png(image: np.ndarray, path: str | os.PathLike) -> Path:
-    """Write uint8 [H, W, C] as a PNG; written to a temporary file then renamed (never half a file)."""
-    from zoo.weights import atomic_write_bytes
+    """Write uint8 [H, W, C] to path, PNG (or .jpg, .webp, ... by the suffix; anything else is refused);
+    written to a temporary file then renamed (never half a file)."""
+    from zoo_runtime.images import write_picture
 
     path = Path(path)
+    if path.suffix.lower() != ".png":
+        return write_picture(image, path)
+    from zoo.weights import atomic_write_bytes
+
     atomic_write_bytes(path, png_bytes(image))
     return path
 
 
 def save_grid(images, path: str | os.PathLike, nrow: int | None = None) -> Path:
-    """float [N, C, H, W] in [-1, 1] -> a PNG grid at path."""
+    """float [N, C, H, W] in [-1, 1] -> a grid image at path (PNG unless the suffix says otherwise)."""
     return save_png(make_grid(to_uint8(images), nrow=nrow), path)

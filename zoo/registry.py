@@ -208,12 +208,23 @@ def _import_plugins() -> None:
                 del _specs[name]
             reason = f"{type(e).__name__}: {e}"
             _plugins.append(PluginStatus(MODEL_ENTRY_POINTS, ep.name, ep.value, dist, "failed", reason))
-            warnings.warn(f"gan-zoo plugin {ep.name!r} from {dist} failed to load and is skipped ({reason}); "
-                          "run `zoo plugins` for details", RuntimeWarning, stacklevel=3)
+            _warn_plugin_failed(_plugins[-1])
             if os.environ.get("GAN_ZOO_DEBUG_PLUGINS") == "1":
                 traceback.print_exc()
         finally:
             _loading_source = "builtin"
+
+
+_warned_plugins: set[tuple[str, str]] = set()
+
+
+def _warn_plugin_failed(status: PluginStatus) -> None:
+    """Once per process and plugin, however many registry calls come across it."""
+    if (status.group, status.name) in _warned_plugins:
+        return
+    _warned_plugins.add((status.group, status.name))
+    warnings.warn(f"gan-zoo plugin {status.name!r} from {status.distribution} failed to load and is skipped "
+                  f"({status.error}); run `zoo plugins` for details", RuntimeWarning, stacklevel=4)
 
 
 def _ensure_imported() -> None:
@@ -300,6 +311,9 @@ def _all_specs(fast: bool = True) -> dict[str, ModelSpec]:
     if fast and not _imported:
         cached = _read_index()
         if cached is not None:
+            for status in cached[1]:  # listing from the index still tells of a broken plugin
+                if status.group == MODEL_ENTRY_POINTS and status.status == "failed":
+                    _warn_plugin_failed(status)
             return cached[0]
     _ensure_imported()
     _write_index()

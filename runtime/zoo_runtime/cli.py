@@ -57,6 +57,10 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
 def _run(args) -> int:
     from zoo_runtime.generator import load
 
+    if not args.info and not args.out.endswith(".npy"):
+        from zoo_runtime.images import image_format_of
+
+        image_format_of(args.out)  # a wrong --out fails now, not after generating
     t0 = time.perf_counter()
     gen = load(args.package, providers=args.providers, threads=args.threads)
     for note in gen.provider_notes:

@@ -51,18 +51,41 @@ def png_bytes(image: np.ndarray, level: int = 6) -> bytes:
 def save_png(images: np.ndarray, path: str | os.PathLike, nrow: int | None = None) -> Path:
     """Write a batch uint8 [N, H, W, C] as one grid image (a single image without a border),
     atomically. .png is encoded here; other suffixes (.jpg, .webp, ...) go through Pillow."""
+    return write_picture(images[0] if len(images) == 1 else make_grid(images, nrow), path)
+
+
+def image_format_of(path: str | os.PathLike) -> str | None:
+    """Pillow's format name for path's suffix, None for .png (encoded here); a ValueError for a suffix that is
+    not an image format. CLIs call it before generating, so a typo costs nothing."""
+    suffix = Path(path).suffix.lower()
+    if suffix == ".png":
+        return None
+    try:
+        from PIL import Image
+    except ImportError:
+        raise ValueError(f"cannot write {path}: only .png is built in; install Pillow for {suffix or 'other'} "
+                         "files") from None
+    image_format = Image.registered_extensions().get(suffix)
+    if image_format is None:
+        raise ValueError(f"cannot write an image to {path}: {suffix or 'no extension'} is not an image format; "
+                         "use .png (or .jpg, .webp)")
+    return image_format
+
+
+def write_picture(picture: np.ndarray, path: str | os.PathLike) -> Path:
+    """Write one uint8 [H, W, C] picture to path, atomically (a temporary file, then a rename). .png is
+    encoded here (no dependency); .jpg, .webp, ... need Pillow; anything else is refused before writing."""
     path = Path(path)
-    picture = images[0] if len(images) == 1 else make_grid(images, nrow)
+    image_format = image_format_of(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     try:
-        if path.suffix.lower() == ".png":
+        if image_format is None:
             tmp.write_bytes(png_bytes(picture))
         else:
             from PIL import Image
 
-            Image.fromarray(picture[..., 0] if picture.shape[-1] == 1 else picture).save(
-                tmp, format=Image.registered_extensions().get(path.suffix.lower()))
+            Image.fromarray(picture[..., 0] if picture.shape[-1] == 1 else picture).save(tmp, format=image_format)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)

@@ -49,4 +49,6 @@ def test_cli_bad_input_is_one_clear_line(uncond, classcond, tmp_path):
     assert out.returncode == 2 and "unconditional; it takes no prompts" in out.stderr
     out = _run(tmp_path / "missing", "--out", tmp_path / "a.png")
     assert out.returncode == 2 and "not a model package folder" in out.stderr and "Traceback" not in out.stderr
-    assert not (tmp_path / "a.png").exists()
+    out = _run(uncond[0], "--out", tmp_path / "a.txt")
+    assert out.returncode == 2 and ".txt is not an image format" in out.stderr and ".tmp" not in out.stderr
+    assert not (tmp_path / "a.png").exists() and not (tmp_path / "a.txt").exists()

@@ -27,4 +27,6 @@ def test_grid_and_other_formats(tmp_path):
         assert im.format == "JPEG"
     with pytest.raises(ValueError, match="uint8"):
         png_bytes(np.zeros((2, 2, 3), np.float32))
+    with pytest.raises(ValueError, match=r"\.txt is not an image format; use \.png"):
+        save_png(images, tmp_path / "g.txt")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["g.jpg"]  # no temporary files left

@@ -47,11 +47,13 @@ def _resolve_model(model, config: dict):
         return zoo.load(name, **config)
     from zoo.registry import resolve
 
-    _, tag = resolve(name)  # an unknown name fails here, with close matches
+    spec, tag = resolve(name)  # an unknown name fails here, with close matches
     if tag is None:
-        warnings.warn(f"{name} is an architecture without weights: exporting it untrained "
-                      f"(name a tag such as {name}.digits, or a .safetensors file, for trained weights)",
-                      UserWarning, stacklevel=3)
+        trained = (f"name a tag ({', '.join(f'{spec.name}.{t}' for t in spec.pretrained)}), a .safetensors file or "
+                   "a run directory" if spec.pretrained else
+                   f"train it (`zoo train {spec.name} --data ...`) and export the run directory")
+        warnings.warn(f"{name} is an architecture without weights: exporting it untrained (for trained weights, "
+                      f"{trained})", UserWarning, stacklevel=3)
     return zoo.create_model(name, pretrained=tag is not None, **config)
 
 
