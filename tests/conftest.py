@@ -1,13 +1,18 @@
 """Shared test setup: every test session gets its own, empty gan-zoo cache."""
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 
 import pytest
 
-# Set before anything imports the zoo, so no test reads or writes the user's real cache.
-os.environ.setdefault("GAN_ZOO_HOME", tempfile.mkdtemp(prefix="gan-zoo-test-home-"))
+# Set before anything imports the zoo, so no test reads or writes the user's real cache; removed at
+# exit (only when this file made it), so test runs do not pile up folders in /tmp.
+if "GAN_ZOO_HOME" not in os.environ:
+    os.environ["GAN_ZOO_HOME"] = _session_home = tempfile.mkdtemp(prefix="gan-zoo-test-home-")
+    atexit.register(shutil.rmtree, _session_home, ignore_errors=True)
 
 
 @pytest.fixture
