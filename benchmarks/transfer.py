@@ -1,6 +1,7 @@
 """Transfer learning on few images: fine-tuning vs training from scratch, and each method switched off.
 
     python benchmarks/transfer.py [--setting digits|shapes] [--steps 600] [--ns 10,50,100] [--ablation-ns 10]
+                                  [--seeds 0,1,2] [--source-steps 1500]
                                   [--threads 2] [--out benchmarks/results/transfer[_shapes]] [--work DIR]
 
 Setup (all bundled data, nothing downloaded; the settings are in benchmarks/fewshot_common.py):
@@ -13,7 +14,10 @@ Setup (all bundled data, nothing downloaded; the settings are in benchmarks/fews
   shipped digits or shapes classifier, zoo.metrics);
 - at N=10 also the pretrained-feature discriminator (zoo finetune --d-backbone timm:test_resnet, the
   backbone trained here on builtin:shapes; benchmarks/feature_d_fewshot.py compares it in detail);
-- each run gets the same step budget and batch. `finetune (default)` is zoo.finetune's default
+- each run gets the same step budget and batch; `finetune (default)` and `scratch` run once per training
+  seed in --seeds (initialisation of new layers, batches, augmentation, latents), the ablations at the
+  first seed only. The summary compares the means over seeds (a single 600-step run's final FID
+  moves by several points from seed to seed, scratch's most). `finetune (default)` is zoo.finetune's default
   recipe; the ablations switch one of its methods off (or swap one in); `scratch` is zoo.train's
   default recipe on the same N images (with the same EMA half-life, so a short run is not
   handicapped by a slow EMA).
@@ -60,6 +64,17 @@ def ablations(defaults: Recipe) -> dict[str, dict]:
     return out
 
 
+REPEATED = ("finetune (default)", "scratch")  # the runs repeated at every seed
+
+
+def mean_scores(rows: list[dict], eval_at: list[int]) -> dict[int, dict] | None:
+    """FID and KID at each evaluated step, averaged over the rows (one per seed)."""
+    if not rows:
+        return None
+    return {s: {k: round(sum(r["scores"][s][k] for r in rows) / len(rows), 3) for k in ("fid", "kid")}
+            for s in eval_at}
+
+
 def steps_to_reach(scores: dict[int, dict], target: float) -> int | None:
     for step in sorted(scores):
         if scores[step]["fid"] <= target:
@@ -74,6 +89,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=600, help="step budget of every run")
     parser.add_argument("--ns", default="10,50,100", help="target training-set sizes")
     parser.add_argument("--ablation-ns", default="10", help="sizes at which each method is switched off")
+    parser.add_argument("--seeds", default="0,1,2", help="training seeds of the fine-tune and scratch runs")
     parser.add_argument("--eval-at", default="0,25,50,100,200,300,450,600")
     parser.add_argument("--eval-n", type=int, default=500)
     parser.add_argument("--source-steps", type=int, default=1500)
@@ -96,6 +112,7 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     ns = [int(n) for n in args.ns.split(",") if n]
     ablation_ns = [int(n) for n in args.ablation_ns.split(",") if n]
+    seeds = [int(s) for s in args.seeds.split(",") if s]
     eval_at = sorted({int(s) for s in args.eval_at.split(",") if int(s) <= args.steps} | {args.steps})
     def parse(pairs):
         out = {}
@@ -126,7 +143,7 @@ def main() -> None:
           f"FID of the {len(pool)} real pool images vs held-out: {real_floor['fid']:.2f}")
 
     common = dict(steps=args.steps, batch_size=args.batch, eval_samples=0, sample_every=10 ** 9,
-                  checkpoint_every=10 ** 9, seed=0)
+                  checkpoint_every=10 ** 9)
     results = []
     memorised = {}  # FID of the N training images themselves: what a generator that only copies them scores
     for n in ns:
@@ -138,46 +155,58 @@ def main() -> None:
             variants[f"feature D (timm {BACKBONE}, shapes-pretrained)"] = feature_d
         variants["scratch"] = None
         variants["scratch + DiffAugment"] = {"augment": "diffaug"} if n in ablation_ns else None
-        for name, change in variants.items():
+        for seed, name in [(seed, name) for seed in seeds for name in variants]:
+            change = variants[name]
             if name == "scratch + DiffAugment" and change is None:
+                continue
+            if seed != seeds[0] and name not in REPEATED:
                 continue
             if args.only and name not in args.only.split(","):
                 continue
             t0 = time.time()
-            out = work / f"n{n}-{name.replace(' ', '_')}"
+            out = work / f"n{n}-seed{seed}-{name.replace(' ', '_')}"
             if name.startswith("scratch"):
-                recipe = Recipe(**{**common, "ema_kimg": defaults.ema_kimg, **scratch_overrides, **(change or {})})
+                recipe = Recipe(**{**common, "seed": seed, "ema_kimg": defaults.ema_kimg, **scratch_overrides,
+                                   **(change or {})})
                 trainer = train_trainer("dcgan32", data, out, recipe, config=dict(width=args.width, channels=setting["channels"]),
                                         progress=False, log=lambda *a: None)  # seeded init
             else:
-                recipe = finetune_recipe(**{**overrides, **common, **change})
+                recipe = finetune_recipe(**{**overrides, **common, "seed": seed, **change})
                 trainer = finetune_trainer(str(source), data, out, recipe, progress=False, log=lambda *a: None)
             scores = score_while_training(trainer, args.steps, eval_at, tracker, z)
-            row = {"n": n, "variant": name, "scores": scores, "seconds": round(time.time() - t0, 1),
+            row = {"n": n, "variant": name, "seed": seed, "scores": scores, "seconds": round(time.time() - t0, 1),
                    "recipe": {k: getattr(recipe, k) for k in ("lr", "freeze_d", "augment", "l2sp", "ewc", "warmup",
                                                                   "ema_kimg", "r1")}}
             results.append(row)
             final = scores[args.steps]
             curve = " ".join(f"{scores[s]['fid']:7.2f}" for s in eval_at)
-            print(f"N={n:<4} {name:<24} FID {curve}  "
+            print(f"N={n:<4} seed {seed} {name:<24} FID {curve}  "
                   f"({row['seconds']:.0f} s, total {time.time() - started:.0f} s)", flush=True)
             if not math.isfinite(final["fid"]):
-                print(f"  warning: {name} at N={n} ended with a non-finite FID")
+                print(f"  warning: {name} at N={n} seed {seed} ended with a non-finite FID")
 
-    # summary: steps to reach scratch's final FID, goals
+    # summary over seeds: mean curves, steps to reach scratch's mean final FID, goals
     summary = []
     for n in ns:
-        rows = {r["variant"]: r for r in results if r["n"] == n}
-        if "scratch" not in rows or "finetune (default)" not in rows:
+        means = {name: mean_scores([r for r in results if r["n"] == n and r["variant"] == name], eval_at)
+                 for name in REPEATED}
+        if None in means.values():
             continue
-        scratch_final = rows["scratch"]["scores"][args.steps]["fid"]
-        for r in rows.values():
-            r["steps_to_scratch_final"] = steps_to_reach(r["scores"], scratch_final)
-        ft = rows["finetune (default)"]
-        reach = ft["steps_to_scratch_final"]
-        summary.append({"n": n, "copying_the_n_images_fid": memorised[n], "finetune_final_fid": ft["scores"][args.steps]["fid"],
-                        "scratch_final_fid": scratch_final,
-                        "fid_ratio": round(ft["scores"][args.steps]["fid"] / scratch_final, 3),
+        scratch_final = means["scratch"][args.steps]["fid"]
+        for r in results:
+            if r["n"] == n:
+                r["steps_to_scratch_final"] = steps_to_reach(r["scores"], scratch_final)
+        finetune = means["finetune (default)"]
+        reach = steps_to_reach(finetune, scratch_final)
+        per_seed = {name: [r["scores"][args.steps]["fid"] for r in results if r["n"] == n and r["variant"] == name]
+                    for name in REPEATED}
+        summary.append({"n": n, "seeds": len(per_seed["scratch"]), "copying_the_n_images_fid": memorised[n],
+                        "finetune_final_fid": finetune[args.steps]["fid"], "scratch_final_fid": scratch_final,
+                        "finetune_final_fid_per_seed": per_seed["finetune (default)"],
+                        "scratch_final_fid_per_seed": per_seed["scratch"],
+                        "fid_ratio": round(finetune[args.steps]["fid"] / scratch_final, 3),
+                        "finetune_mean_curve": {s: finetune[s]["fid"] for s in eval_at},
+                        "scratch_mean_curve": {s: means["scratch"][s]["fid"] for s in eval_at},
                         "finetune_steps_to_scratch_final": reach,
                         "fraction_of_budget": None if reach is None else round(reach / args.steps, 3)})
     goals = {}
@@ -189,7 +218,7 @@ def main() -> None:
     total = time.time() - started
     report = {"setting": args.setting, "source_name": setting["source_name"], "target_name": setting["target_name"],
               "feature": setting["feature"], "steps": args.steps, "batch": args.batch, "width": args.width, "source_steps": args.source_steps,
-              "eval_at": eval_at, "eval_n": args.eval_n,
+              "eval_at": eval_at, "eval_n": args.eval_n, "seeds": seeds,
               "feature_d_backbone": {"name": BACKBONE, "data": "builtin:shapes", "steps": args.backbone_steps,
                                      "held_out_shape_accuracy": round(backbone_accuracy, 3)},
               "held_out": len(held_out), "pool": len(pool), "real_pool_fid": real_floor,
@@ -219,18 +248,23 @@ def markdown(report: dict, eval_at: list[int]) -> str:
              f"(`--d-backbone`). "
              f"Reference: the {report['pool']} real pool images (as if a generator) score FID {report['real_pool_fid']['fid']:.2f}. "
              f"Total time {report['total_seconds'] / 60:.1f} min ({report['machine']}).", "",
-             "| N | run | " + " | ".join(f"FID@{s}" for s in eval_at) + f" | KID@{eval_at[-1]} | steps to scratch's final FID |",
-             "|---|---|" + "---|" * len(eval_at) + "---|---|"]
+             "| N | run | seed | " + " | ".join(f"FID@{s}" for s in eval_at) + f" | KID@{eval_at[-1]} | "
+             "steps to scratch's mean final FID |",
+             "|---|---|---|" + "---|" * len(eval_at) + "---|---|"]
     for r in report["results"]:
         reach = r.get("steps_to_scratch_final")
-        lines.append(f"| {r['n']} | {r['variant']} | " + " | ".join(f"{r['scores'][s]['fid']:.1f}" for s in eval_at)
+        lines.append(f"| {r['n']} | {r['variant']} | {r['seed']} | " + " | ".join(f"{r['scores'][s]['fid']:.1f}" for s in eval_at)
                      + f" | {r['scores'][eval_at[-1]]['kid']:.4f} | {'-' if reach is None else reach} |")
-    lines += ["", "| N | fine-tuned FID | scratch FID | ratio | fine-tune steps to scratch's final FID | "
-              "FID of the N real images themselves |", "|---|---|---|---|---|---|"]
+    lines += ["", "Means over the seeds:", "",
+              "| N | seeds | fine-tuned FID (per seed) | scratch FID (per seed) | ratio | "
+              "fine-tune steps to scratch's final FID (mean curves) | FID of the N real images themselves |",
+              "|---|---|---|---|---|---|---|"]
     for s in report["summary"]:
         frac = "never" if s["finetune_steps_to_scratch_final"] is None else \
             f"{s['finetune_steps_to_scratch_final']} ({s['fraction_of_budget']:.0%} of the budget)"
-        lines.append(f"| {s['n']} | {s['finetune_final_fid']:.2f} | {s['scratch_final_fid']:.2f} | {s['fid_ratio']:.2f} | "
+        each = lambda v: ", ".join(f"{x:.1f}" for x in v)  # noqa: E731
+        lines.append(f"| {s['n']} | {s['seeds']} | {s['finetune_final_fid']:.2f} ({each(s['finetune_final_fid_per_seed'])}) | "
+                     f"{s['scratch_final_fid']:.2f} ({each(s['scratch_final_fid_per_seed'])}) | {s['fid_ratio']:.2f} | "
                      f"{frac} | {s['copying_the_n_images_fid']} |")
     lines += ["", "Goals: " + ", ".join(f"{k}: {'met' if v else 'NOT met'}" for k, v in report["goals"].items())]
     return "\n".join(lines) + "\n"

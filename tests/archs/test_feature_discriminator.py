@@ -107,6 +107,38 @@ def test_bad_backbones_are_clear_errors(backbone, weights_name, match, tmp_path)
         use_feature_discriminator(small_gan(), backbone, weights)
 
 
+def test_a_file_of_other_tensors_is_refused_not_silently_random(tmp_path):
+    """timm's own loading only warns about tensors it does not know; the zoo refuses the file and says which."""
+    gan_file = tmp_path / "gan.safetensors"
+    zoo.save(small_gan(), gan_file)  # a real safetensors file, of a GAN rather than of test_resnet
+    with pytest.raises(FeatureBackboneError, match=r"does not fit timm model 'test_resnet': missing \(\d+\): conv1"):
+        use_feature_discriminator(small_gan(), BACKBONE, gan_file)
+
+
+def test_a_pickle_backbone_file_is_refused_with_the_conversion(tmp_path):
+    path = tmp_path / "test_resnet.pth"
+    torch.save(timm.create_model("test_resnet").state_dict(), path)
+    with pytest.raises(FeatureBackboneError, match=r"Pickle files are not opened.*st.save_file"):
+        use_feature_discriminator(small_gan(), BACKBONE, path)
+
+
+def test_a_truncated_backbone_file_is_a_clear_error(weights, tmp_path):
+    path = tmp_path / "cut.safetensors"
+    path.write_bytes(weights[0].read_bytes()[:5000])
+    with pytest.raises(FeatureBackboneError, match="not a readable safetensors file"):
+        use_feature_discriminator(small_gan(), BACKBONE, path)
+
+
+def test_a_classifier_for_other_classes_is_fine(tmp_path):
+    """Fine-tuned classifiers have their own head; only the backbone's tensors must fit."""
+    torch.manual_seed(5)
+    trained = timm.create_model("test_resnet", num_classes=3)
+    path = tmp_path / "three_classes.safetensors"
+    save_file(trained.state_dict(), str(path))
+    disc = use_feature_discriminator(small_gan(), BACKBONE, path)
+    assert torch.equal(disc.backbone.state_dict()["conv1.0.weight"], trained.state_dict()["conv1.0.weight"])
+
+
 def test_saved_file_alone_rebuilds_the_feature_discriminator(weights, tmp_path):
     path, _ = weights
     model = small_gan(conditioning="class", num_classes=3)

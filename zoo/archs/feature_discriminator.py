@@ -15,10 +15,12 @@ Inputs: images in [-1, 1] are mapped to [0, 1], grey images repeated to RGB, res
 antialiased) to at least `min_size` and at least twice the deepest level's stride, and
 normalised with the backbone's pretrained mean and std.
 
-Backbone weights come from what timm can load offline: a file you name (a .safetensors or
-.pth/.bin state dict of `timm.create_model(NAME)`, applied through timm's pretrained-file overlay;
-.pth is read with torch.load(weights_only=True)), or timm's Hugging Face cache when it already
-holds the model. With neither, you get `FeatureBackboneError`, never silently random features.
+Backbone weights come from what timm can load offline: a file you name (a .safetensors state dict
+of `timm.create_model(NAME)`; pickle files (.pth/.bin) are refused, as everywhere in the zoo, with
+the command that converts one), or timm's Hugging Face cache when it already holds the model's
+model.safetensors. The file's tensor names and shapes are checked against the architecture first
+(only the classifier may differ), because timm's own loading skips tensors it does not know with a
+warning. With no usable file you get `FeatureBackboneError`, never silently random features.
 
 FreezeD: `blocks` holds only the trainable heads, shallowest level first (the backbone is
 `backbone`, always frozen), so `--freeze-d K` freezes the first K heads. That keeps something only
@@ -84,11 +86,8 @@ def cached_weights(name: str) -> Path | None:
         from huggingface_hub import try_to_load_from_cache
     except ImportError:
         return None
-    for filename in ("model.safetensors", "pytorch_model.bin"):
-        found = try_to_load_from_cache(cfg.hf_hub_id, filename)
-        if isinstance(found, str) and os.path.isfile(found):
-            return Path(found)
-    return None
+    found = try_to_load_from_cache(cfg.hf_hub_id, "model.safetensors")
+    return Path(found) if isinstance(found, str) and os.path.isfile(found) else None
 
 
 def resolve_weights(name: str, weights: str | os.PathLike | None) -> Path:
@@ -97,9 +96,12 @@ def resolve_weights(name: str, weights: str | os.PathLike | None) -> Path:
         path = Path(weights).expanduser()
         if not path.is_file():
             raise FeatureBackboneError(f"backbone weights file not found: {path}")
-        if path.suffix not in (".safetensors", ".pth", ".bin", ".pt"):
-            raise FeatureBackboneError(f"backbone weights must be a .safetensors (or .pth/.bin) state dict of "
-                                       f"timm.create_model({name!r}), got {path.name}")
+        if path.suffix != ".safetensors":
+            raise FeatureBackboneError(
+                f"backbone weights must be a .safetensors state dict of timm.create_model({name!r}), got {path.name}. "
+                f"Pickle files are not opened (loading one can run code); convert a file you trust with "
+                f"`python -c \"import torch, safetensors.torch as st; st.save_file(torch.load('{path.name}', "
+                f"weights_only=True), '{path.stem}.safetensors')\"`")
         return path
     found = cached_weights(name)
     if found is None:
@@ -113,11 +115,40 @@ def resolve_weights(name: str, weights: str | os.PathLike | None) -> Path:
     return found
 
 
+def check_weights_fit(name: str, weights: Path) -> None:
+    """Refuse a weights file whose tensors are not those of `timm.create_model(name)`: timm's own
+    loading ignores unknown tensors with a warning, which would leave a randomly initialised backbone."""
+    import timm
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(str(weights), "pt") as f:
+            shapes = {key: tuple(f.get_slice(key).get_shape()) for key in f.keys()}
+    except (SafetensorError, OSError) as e:
+        raise FeatureBackboneError(f"{weights} is not a readable safetensors file ({e}); is it truncated?") from e
+    with torch.device("meta"):  # names and shapes only, no memory
+        model = timm.create_model(name, pretrained=False)
+    expected = {key: tuple(v.shape) for key, v in model.state_dict().items()}
+    classifier = model.pretrained_cfg.get("classifier") or ()
+    prefixes = tuple(f"{c}." for c in ([classifier] if isinstance(classifier, str) else classifier))
+    missing = [k for k in expected if k not in shapes and not k.startswith(prefixes)]
+    unexpected = [k for k in shapes if k not in expected and not k.startswith(prefixes)]
+    wrong = [f"{k} {shapes[k]} (expected {expected[k]})" for k in expected
+             if k in shapes and shapes[k] != expected[k] and not k.startswith(prefixes)]
+    if missing or unexpected or wrong:
+        parts = [f"{label} ({len(keys)}): {', '.join(keys[:4])}{', ...' if len(keys) > 4 else ''}"
+                 for label, keys in (("missing", missing), ("unexpected", unexpected), ("wrong shape", wrong)) if keys]
+        raise FeatureBackboneError(f"{weights} does not fit timm model {name!r}: " + "; ".join(parts)
+                                   + f". Is it a state dict of timm.create_model({name!r})?")
+
+
 def create_backbone(name: str, weights: Path | None) -> nn.Module:
     """timm feature extractor (features_only); pretrained from `weights` through timm's file overlay, or bare."""
     import timm
 
     _timm_pretrained_cfg(name)
+    if weights is not None:
+        check_weights_fit(name, weights)
     kwargs = dict(features_only=True)
     try:
         if weights is None:
