@@ -88,5 +88,29 @@ def test_resume_refuses_structural_changes(tmp_path, source_file):
         zoo.finetune(resume=tmp_path / "ft", freeze_d=2, progress=False)
     with pytest.raises(ValueError, match="fine-tuning run"):
         zoo.train(resume=tmp_path / "ft", progress=False)
+    with pytest.raises(ValueError, match="already trained 2 steps; --steps is the total"):
+        zoo.finetune(resume=tmp_path / "ft", steps=1, progress=False)
     more = zoo.finetune(resume=tmp_path / "ft", steps=4, progress=False)  # extending a run is fine
     assert load_checkpoint(tmp_path / "ft")[1]["step"] == 4 and more is not None
+    with pytest.raises(ValueError, match="already trained 4 steps"):
+        zoo.finetune(resume=tmp_path / "ft", steps=3, progress=False)
+
+
+def test_a_run_killed_before_its_first_checkpoint_says_to_overwrite(tmp_path, source_file):
+    """Only metrics.jsonl survived: a fresh start is refused (it would mix runs), --resume has nothing
+    to resume, and both messages lead to --overwrite, which works."""
+    import pytest
+
+    import zoo
+    from zoo.train.loop import RunExistsError
+
+    out = tmp_path / "ft"
+    out.mkdir()
+    (out / "metrics.jsonl").write_text('{"step": 1, "loss_d": 1.0}\n')
+    with pytest.raises(RunExistsError, match="stopped before its first checkpoint.*--overwrite"):
+        zoo.finetune(source_file, "builtin:digits", out, steps=1, batch_size=8, eval_samples=0, progress=False)
+    with pytest.raises(FileNotFoundError, match="nothing to resume.*--overwrite"):
+        zoo.finetune(resume=out, progress=False)
+    zoo.finetune(source_file, "builtin:digits", out, steps=1, batch_size=8, eval_samples=0, progress=False,
+                 overwrite=True)
+    assert (out / "model.safetensors").exists()

@@ -37,8 +37,8 @@ def load_checkpoint(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], d
     if path.is_dir():
         path = path / CHECKPOINT_NAME
     if not path.exists():
-        raise FileNotFoundError(f"no checkpoint at {path}: the run never reached its first checkpoint "
-                                "(start it again without --resume)")
+        raise FileNotFoundError(f"no checkpoint at {path}: the run never reached its first checkpoint, so there "
+                                "is nothing to resume; start it again with the first command plus --overwrite")
     _refuse_non_safetensors(path)
     try:
         with safe_open(str(path), framework="pt") as f:

@@ -633,6 +633,10 @@ def claim_run_dir(out: str | os.PathLike, overwrite: bool = False, log=print, re
     found = [name for name in (ckpt.CHECKPOINT_NAME, MODEL_NAME, METRICS_NAME) if (out / name).exists()]
     if not found:
         return
+    if not overwrite and found == [METRICS_NAME]:
+        raise RunExistsError(f"{out} holds an earlier run that stopped before its first checkpoint (only "
+                             f"{METRICS_NAME}): there is nothing to resume. Pass --overwrite (overwrite=True) to "
+                             "start again there, or choose another --out")
     if not overwrite:
         raise RunExistsError(f"{out} already holds a run ({', '.join(found)}): continue it with --resume {out}, "
                              "choose another --out, or pass --overwrite (overwrite=True) to replace it")
@@ -690,6 +694,15 @@ def train_trainer(model_or_name, data, out, recipe: Recipe, *, config: dict | No
                    data_source=data_source_name(data), progress=progress, log=log)
 
 
+def check_resume_steps(run_dir, meta: dict, recipe: Recipe) -> None:
+    """--steps is the run's total: resuming with fewer steps than the checkpoint has done would save a
+    model whose recorded recipe contradicts its history."""
+    done = int(meta["step"])
+    if recipe.steps < done:
+        raise ValueError(f"{run_dir} has already trained {done} steps; --steps is the total number of steps, so "
+                         f"resume with --steps above {done} (or without --steps to finish the planned {meta['recipe'].get('steps')})")
+
+
 def _resume(run_dir, out, data, options, dist, dev, progress, log) -> GAN:
     """Continue a `train` run from its checkpoint (fine-tuning runs resume through zoo.finetune)."""
     from zoo.factory import build
@@ -699,6 +712,7 @@ def _resume(run_dir, out, data, options, dist, dev, progress, log) -> GAN:
     if meta["recipe"].get("extra", {}).get("kind") == "finetune":
         raise ValueError(f"{run_dir} is a fine-tuning run: resume it with `zoo finetune --resume {run_dir}`")
     recipe = _recipe_from(options, Recipe.from_json(meta["recipe"]))
+    check_resume_steps(run_dir, meta, recipe)
     spec, _ = resolve(meta["arch"])
     model = build(spec, meta["config"])
     apply_feature_discriminator(model, recipe.d_backbone, recipe.d_backbone_weights)

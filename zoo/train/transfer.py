@@ -30,8 +30,8 @@ from torch import nn
 from zoo.conditioning import ConditionEmbedding
 from zoo.model import GAN
 from zoo.train import checkpoint as ckpt
-from zoo.train.loop import (Recipe, Trainer, _recipe_from, apply_feature_discriminator, claim_run_dir,
-                            condition_config, condition_table, data_source_name, num_classes_in, prepare_dataset)
+from zoo.train.loop import (Recipe, Trainer, _recipe_from, apply_feature_discriminator, check_resume_steps,
+                            claim_run_dir, condition_config, condition_table, data_source_name, num_classes_in, prepare_dataset)
 from zoo.train.distributed import Dist
 from zoo.train.regularizers import WeightAnchor, fisher_information
 
@@ -355,6 +355,7 @@ def _resume(run_dir, out, data, given, dist, dev, progress, log) -> GAN:
         raise ValueError(f"cannot change {', '.join(structural)} when resuming {run_dir}; "
                          "start a new run (its source can be this run's model.safetensors)")
     recipe = _recipe_from({k: v for k, v in given.items() if k not in ("condition",)}, stored)
+    check_resume_steps(run_dir, meta, recipe)
     spec, _ = resolve(meta["arch"])
     model = build(spec, meta["config"])
     saved_d = ckpt.split_prefix(tensors, "D")
