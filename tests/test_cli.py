@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from zoo.cli import main
@@ -62,6 +63,26 @@ def test_info_takes_a_run_directory(tmp_path):
     (tmp_path / "unfinished" / "checkpoint.safetensors").write_bytes(b"")
     unfinished = CliRunner().invoke(main, ["info", str(tmp_path / "unfinished")])
     assert unfinished.exit_code != 0 and "--resume" in unfinished.output
+    import pickle
+
+    (tmp_path / "x.pt").write_bytes(pickle.dumps({"a": 1}))
+    pickled = CliRunner().invoke(main, ["info", str(tmp_path / "x.pt")])
+    assert pickled.exit_code != 0 and "never loads pickle" in pickled.output  # was "unknown model"
+    missing = CliRunner().invoke(main, ["info", str(tmp_path / "nope.safetensors")])
+    assert missing.exit_code != 0 and "no such file" in missing.output
+
+
+@pytest.mark.parametrize("option, value, message", [
+    ("--seed", "-1", "-1 is not in the range x>=0"),
+    ("--nrow", "0", "0 is not in the range x>=1"),
+    ("-n", "0", "0 is not in the range x>=1"),
+    ("--device", "gpu", "'gpu' is not a device: use cpu, cuda, cuda:N or mps"),
+    ("--truncation", "0.5", "dcgan32.digits has no truncation trick"),
+])
+def test_sample_options_are_checked_before_anything_is_written(option, value, message, tmp_path):
+    result = CliRunner().invoke(main, ["sample", "dcgan32.digits", option, value, "--out", str(tmp_path / "a.png")])
+    assert result.exit_code != 0 and message in result.output and "Traceback" not in result.output
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_sample_refuses_an_output_that_is_not_an_image(tmp_path):

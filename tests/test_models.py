@@ -60,3 +60,13 @@ def test_sample_rejects_bad_inputs():
     plain = zoo.create_model("dcgan32", width=8)
     with pytest.raises(ValueError, match="unconditional"):
         plain.sample(2, labels=1)
+    with pytest.raises(ValueError, match="no truncation trick"):  # was silently ignored
+        plain.sample(2, truncation=0.5)
+    with pytest.raises(ValueError, match="seed must be a non-negative integer"):
+        plain.sample(2, seed=-1)
+    with pytest.raises(ValueError, match="seed must be a non-negative integer"):
+        plain.sample(2, seed=1.5)
+    styled = zoo.create_model("stylegan2_32")
+    assert styled.has_truncation
+    with pytest.raises(ValueError, match="truncation must be finite"):  # was an all-NaN (black) image
+        styled.sample(2, truncation=float("nan"))

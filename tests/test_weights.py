@@ -110,10 +110,31 @@ def test_file_url_and_path_sources_verify_sha256(weights_file):
     digest = sha256(weights_file)
     assert fetch(WeightSource(weights_file.as_uri(), sha256=digest)) == weights_file
     assert fetch(WeightSource(str(weights_file), sha256=digest)) == weights_file
-    with pytest.raises(IntegrityError, match="sha256 mismatch"):
+    with pytest.raises(IntegrityError, match="sha256 mismatch") as wrong:
         fetch(WeightSource(weights_file.as_uri(), sha256="0" * 64))
+    assert "delete" not in str(wrong.value) and "sha256sum" in str(wrong.value)  # it is the user's own file
+    assert weights_file.exists()
     with pytest.raises(WeightsError, match="full 64-hex-digit sha256"):
         fetch(WeightSource(weights_file.as_uri(), sha256=digest[:12]))
+    with pytest.raises(WeightsError, match="full 64-hex-digit sha256"):
+        fetch(WeightSource(weights_file.as_uri(), sha256="z" * 64))
+
+
+def test_load_takes_paths_and_file_urls(weights_file):
+    assert zoo.load(weights_file.as_uri()).config == zoo.load(weights_file).config
+    assert zoo.create_model(weights_file.as_uri()).config == zoo.load(weights_file).config
+
+
+def test_a_file_of_an_unregistered_architecture_says_a_plugin_may_be_missing(weights_file, tmp_path):
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    with safe_open(str(weights_file), "pt") as f:
+        meta, tensors = f.metadata(), {k: f.get_tensor(k) for k in f.keys()}
+    other = tmp_path / "plugin-made.safetensors"
+    save_file(tensors, str(other), metadata={**meta, "arch": "nosucharch"})
+    with pytest.raises(zoo.UnknownModelError, match="architecture 'nosucharch'.*install the plugin"):
+        zoo.load(other)
 
 
 class _Handler(http.server.SimpleHTTPRequestHandler):
@@ -192,6 +213,7 @@ def test_missing_url_is_a_clear_error(http_server, zoo_home):
     _, url = http_server
     with pytest.raises(WeightsError, match="could not download"):
         fetch(WeightSource(f"{url}/absent.safetensors", sha256="a" * 64), progress=False)
+    assert not (zoo_home / "weights").exists() or not any((zoo_home / "weights").iterdir())  # no empty folder
 
 
 def test_hf_hub_source_through_a_local_hub(tmp_path, weights_file):

@@ -37,6 +37,15 @@ def fail(message: str) -> None:
     raise click.ClickException(message)
 
 
+def _check_device(ctx, param, value: str | None) -> str | None:
+    """--device names a torch device; checked here, without importing torch, so a typo gets one line."""
+    import re
+
+    if value is not None and not re.fullmatch(r"cpu|cuda(:\d+)?|mps|xpu(:\d+)?", value):
+        raise click.BadParameter(f"{value!r} is not a device: use cpu, cuda, cuda:N or mps")
+    return value
+
+
 class ZooGroup(click.Group):
     """Turns the zoo's own error types into clean messages instead of tracebacks."""
 
@@ -53,6 +62,9 @@ class ZooGroup(click.Group):
             if os.environ.get("ZOO_DEBUG") == "1":
                 raise
             raise click.ClickException(f"{type(e).__name__}: {e}") from e
+        except MemoryError as e:
+            raise click.ClickException(f"out of memory ({e or 'allocation failed'}): ask for fewer images (-n) "
+                                       "or a smaller --batch") from e
 
 
 @click.group(cls=ZooGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -108,15 +120,17 @@ def info_cmd(name: str, as_json: bool) -> None:
 
     from zoo.registry import resolve
 
-    if name.endswith(".safetensors") or Path(name).is_dir():
+    if name.endswith(".safetensors") or Path(name).exists():  # a file or a run directory, not a name
         from zoo.weights import read_metadata
 
         path = Path(name) / "model.safetensors" if Path(name).is_dir() else Path(name)
         if not path.exists() and (Path(name) / "checkpoint.safetensors").exists():
             fail(f"{name} is an unfinished run (no model.safetensors yet): continue it with --resume {name}")
-        if not path.exists():
+        if not path.exists() and Path(name).is_dir():
             fail(f"{name} is a folder without model.safetensors: give a model name, a .safetensors file or a run directory")
-        data = read_metadata(path)
+        if not path.exists():
+            fail(f"no such file: {name}")
+        data = read_metadata(path)  # refuses pickles and files that are not the zoo's, saying why
     else:
         from zoo.weights import package_sha256
 
@@ -173,9 +187,9 @@ def _training_options(f):
         click.option("--log-every", type=int, help="Append to metrics.jsonl every K steps."),
         click.option("--eval-every", type=int, help="FID/KID every K steps (0: at the end only)."),
         click.option("--eval-samples", type=int, help="Generated images per FID/KID (0: no FID/KID)."),
-        click.option("--seed", type=int, help="Random seed (same seed, same run)."),
+        click.option("--seed", type=click.IntRange(min=0), help="Random seed (same seed, same run)."),
         click.option("--amp", is_flag=True, default=None, help="bf16 autocast + channels-last (for GPUs)."),
-        click.option("--device", help="cpu, cuda, cuda:1 (default: cuda when available)."),
+        click.option("--device", callback=_check_device, help="cpu, cuda, cuda:1 (default: cuda when available)."),
         click.option("--d-backbone", help="Use a pretrained-feature discriminator, e.g. timm:resnet18."),
         click.option("--d-backbone-weights", type=click.Path(dir_okay=False), help="Local weights for --d-backbone."),
         click.option("--resume", type=click.Path(file_okay=False), help="Continue the run in this directory."),
@@ -272,14 +286,14 @@ def finetune_cmd(source, data, out, resume, overwrite, no_progress, as_json, dev
 
 @main.command("sample")
 @click.argument("model_name")
-@click.option("-n", "--num", "n", type=int, default=64, show_default=True, help="Number of images.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same images.")
+@click.option("-n", "--num", "n", type=click.IntRange(min=1), default=64, show_default=True, help="Number of images.")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Same seed, same images.")
 @click.option("--label", help="Class label for every image, or a comma list (class-conditional models).")
 @click.option("--prompt", help="Text prompt (text-conditional models).")
 @click.option("--truncation", type=float, default=1.0, show_default=True, help="Truncation psi (models with the trick).")
-@click.option("--nrow", type=int, help="Images per row (default: square).")
+@click.option("--nrow", type=click.IntRange(min=1), help="Images per row (default: square).")
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="Image file to write (.png, or .jpg/.webp).")
-@click.option("--device", help="cpu or cuda (default: cpu).")
+@click.option("--device", callback=_check_device, help="cpu or cuda (default: cpu).")
 @click.option("--json", "as_json", is_flag=True)
 def sample_cmd(model_name, n, seed, label, prompt, truncation, nrow, out, device, as_json) -> None:
     """Write a PNG grid of n samples from MODEL_NAME (a tagged name, a .safetensors file or a run directory)."""
@@ -370,10 +384,10 @@ _EVAL_METRICS = {"fid-kid": (_eval_fid_kid, _print_fid_kid),  # --metric NAME ->
 @click.option("-n", "--n", "n", type=int, default=2000, show_default=True, help="Generated (and at most real) images.")
 @click.option("--feature", default="digits", show_default=True, help="Feature space: digits, shapes, timm:NAME, or a registered one.")
 @click.option("--weights", type=click.Path(dir_okay=False), help="Weights of the feature network (timm:NAME needs it).")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
 @click.option("--batch-size", type=int, default=256, show_default=True)
 @click.option("--no-baseline", is_flag=True, help="Skip the random-weights baseline (half the time).")
-@click.option("--device", help="cpu or cuda (default: cuda when available).")
+@click.option("--device", callback=_check_device, help="cpu or cuda (default: cuda when available).")
 @click.option("--no-progress", is_flag=True, help="No progress bars.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def eval_cmd(model_name, data, metric, n, feature, weights, seed, batch_size, no_baseline, device, no_progress,

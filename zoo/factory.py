@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import os
+import urllib.parse
 from pathlib import Path
 
 from zoo.model import GAN
-from zoo.registry import ConfigError, ModelSpec, resolve
+from zoo.registry import ConfigError, ModelSpec, UnknownModelError, resolve
 from zoo.weights import fetch, load_state_into, read_metadata, read_tensors
 
 
@@ -51,13 +52,19 @@ def create_model(name: str | os.PathLike, pretrained: bool = False, **config_ove
 
 def load(path: str | os.PathLike, _tag: str | None = None, **config_overrides) -> GAN:
     """Rebuild a GAN from a gan-zoo safetensors file (or a run directory holding model.safetensors)."""
+    if str(path).startswith("file://"):  # the README's weight sources include file:// URLs
+        path = urllib.parse.unquote(urllib.parse.urlparse(str(path)).path)
     path = Path(path)
     if path.is_dir():
         if not (path / "model.safetensors").exists():
             raise FileNotFoundError(f"{path} is a directory without model.safetensors: not a finished run")
         path = path / "model.safetensors"
     meta = read_metadata(path)
-    spec, _ = resolve(meta["arch"])
+    try:
+        spec, _ = resolve(meta["arch"])
+    except UnknownModelError as e:
+        raise UnknownModelError(f"{path} was saved by architecture {meta['arch']!r}, which is not registered here: "
+                                f"install the plugin that provides it (`zoo plugins` lists what is loaded). {e}") from None
     config = {**spec.default_config, **meta["config"], **config_overrides}
     tag = _tag or meta.get("tag") or None
     model = build(spec, config, tag=tag if tag in spec.pretrained else None, metadata=meta)

@@ -9,6 +9,7 @@ Contract every architecture follows (so training, export and the runtime need no
 """
 from __future__ import annotations
 
+import math
 from typing import Sequence
 
 import numpy as np
@@ -69,7 +70,7 @@ class GAN(nn.Module):
             return None
         if kind == "class":
             if embeddings is not None or prompts is not None:
-                raise ValueError(f"{self.name} is class-conditional: pass labels=, not {given[0]}")
+                raise ValueError(f"{self.name} is class-conditional: pass labels= (--label), not {given[0]}")
             if labels is None:
                 return torch.from_numpy(make_labels(n, self.num_classes, seed))
             labels_t = torch.as_tensor(labels, dtype=torch.int64).reshape(-1)
@@ -82,10 +83,10 @@ class GAN(nn.Module):
             return labels_t
         # text
         if labels is not None:
-            raise ValueError(f"{self.name} is text-conditional: pass prompts= or embeddings=, not labels")
+            raise ValueError(f"{self.name} is text-conditional: pass prompts= (--prompt) or embeddings=, not labels")
         if embeddings is None:
             if prompts is None:
-                raise ValueError(f"{self.name} is text-conditional: pass prompts=[...] or embeddings=")
+                raise ValueError(f"{self.name} is text-conditional: pass prompts=[...] (--prompt \"a red circle\") or embeddings=")
             from zoo.text import get_text_encoder
 
             prompts = [prompts] if isinstance(prompts, str) else list(prompts)
@@ -101,6 +102,18 @@ class GAN(nn.Module):
 
     # -- sampling -----------------------------------------------------------------------------
 
+    def check_truncation(self, truncation) -> float:
+        """The same rules as zoo_runtime: a finite number, and 1.0 for a generator without the trick."""
+        try:
+            psi = float(truncation)
+        except (TypeError, ValueError):
+            raise ValueError(f"truncation must be a number, got {truncation!r}") from None
+        if not math.isfinite(psi):
+            raise ValueError(f"truncation must be finite, got {truncation!r}")
+        if psi != 1.0 and not self.has_truncation:
+            raise ValueError(f"{self.name} has no truncation trick; truncation must be 1.0, got {psi}")
+        return psi
+
     @torch.no_grad()
     def sample(self, n: int = 16, seed: int | None = None, labels=None, embeddings=None, prompts=None,
                truncation: float = 1.0, z: torch.Tensor | None = None, batch_size: int = 256) -> torch.Tensor:
@@ -115,6 +128,7 @@ class GAN(nn.Module):
         if tuple(z.shape) != (n, self.latent_dim):
             raise ValueError(f"z must be [{n}, {self.latent_dim}], got {tuple(z.shape)}")
         c = self.make_condition(n, seed, labels, embeddings, prompts)
+        psi = self.check_truncation(truncation)
         was_training = self.generator.training
         self.generator.eval()
         device = next(self.generator.parameters()).device
@@ -124,7 +138,7 @@ class GAN(nn.Module):
             ci = None if c is None else c[i:i + batch_size].to(device)
             kwargs = {}
             if self.has_truncation:
-                kwargs["truncation"] = torch.full((1,), float(truncation), device=device)
+                kwargs["truncation"] = torch.full((1,), psi, device=device)
             out.append(self.generator(zi, ci, **kwargs).float().cpu())
         self.generator.train(was_training)
         return torch.cat(out)

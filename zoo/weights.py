@@ -46,20 +46,21 @@ def sha256_file(path: str | os.PathLike) -> str:
     return h.hexdigest()
 
 
-def verify_sha256(path: Path, expected: str, what: str) -> None:
+def verify_sha256(path: Path, expected: str, what: str, advice: str | None = None) -> None:
     actual = sha256_file(path)
     if actual != expected.lower():
-        raise IntegrityError(
-            f"sha256 mismatch for {what}: expected {expected}, got {actual}. The file is corrupt or "
-            f"was replaced; delete {path} and fetch it again, or fix the sha256 you gave."
-        )
+        advice = advice or f"The file is corrupt or was replaced; delete {path} and fetch it again, or fix the sha256 you gave."
+        raise IntegrityError(f"sha256 mismatch for {what}: expected {expected}, got {actual}. {advice}")
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write then rename, so a reader never sees half a file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as e:  # name the file the user asked for, not our temporary one
+        raise OSError(e.errno, f"cannot write {path}: {e.strerror or e}") from e
     try:
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files; give the file the usual permissions
         with os.fdopen(fd, "wb") as f:
@@ -211,13 +212,16 @@ def fetch(source: WeightSource, progress: bool = True) -> Path:
             raise FileNotFoundError(f"packaged weights {filename} are missing from {PACKAGE_DIR}; reinstall gan-zoo")
         verify_sha256(path, source.sha256 or package_sha256(filename), f"packaged weights {filename}")
         return path
-    if not source.sha256 or len(source.sha256) != 64:
-        raise WeightsError(f"weight source {url} needs a full 64-hex-digit sha256, got {source.sha256!r}")
+    if not source.sha256 or len(source.sha256) != 64 or any(ch not in "0123456789abcdef" for ch in source.sha256.lower()):
+        raise WeightsError(f"weight source {url} needs a full 64-hex-digit sha256, got {source.sha256!r} "
+                           f"(`sha256sum FILE` prints it)")
     if url.startswith("file://") or "://" not in url and not url.startswith("hf-hub:"):
         path = Path(urllib.parse.unquote(urllib.parse.urlparse(url).path) if url.startswith("file://") else url)
         if not path.exists():
             raise FileNotFoundError(f"weights file not found: {path}")
-        verify_sha256(path, source.sha256, str(path))
+        verify_sha256(path, source.sha256, str(path),  # the user's own file: never advise deleting it
+                      "Either this is not the file you meant, or the sha256 you gave is not its sha256 "
+                      f"(`sha256sum {path}` prints the file's).")
         return path
     cached = _cache_path(source)
     if cached.exists():
@@ -234,6 +238,7 @@ def _download(url: str, sha256: str, dest: Path, progress: bool) -> Path:
     """Stream into a temporary file beside dest, hashing as we go; rename only when verified."""
     from tqdm.auto import tqdm
 
+    new_folder = not dest.parent.exists()
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
     h = hashlib.sha256()
@@ -253,6 +258,8 @@ def _download(url: str, sha256: str, dest: Path, progress: bool) -> Path:
         os.replace(tmp, dest)
     except BaseException as e:
         Path(tmp).unlink(missing_ok=True)
+        if new_folder:  # the cache keeps no trace of a failed download
+            shutil.rmtree(dest.parent, ignore_errors=True)
         if isinstance(e, OSError) and not isinstance(e, FileNotFoundError):
             raise WeightsError(f"could not download {url}: {e}") from e
         raise

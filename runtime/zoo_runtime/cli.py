@@ -52,6 +52,9 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     except (ValueError, RuntimeError, OSError) as e:  # bad input or a broken package: one clear line
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except MemoryError as e:
+        print(f"error: out of memory ({e or 'allocation failed'}): ask for fewer images (-n)", file=sys.stderr)
+        return 2
 
 
 def _run(args) -> int:
@@ -61,6 +64,8 @@ def _run(args) -> int:
         from zoo_runtime.images import image_format_of
 
         image_format_of(args.out)  # a wrong --out fails now, not after generating
+    if args.nrow is not None and args.nrow < 1:
+        raise ValueError(f"--nrow must be at least 1, got {args.nrow}")
     t0 = time.perf_counter()
     gen = load(args.package, providers=args.providers, threads=args.threads)
     for note in gen.provider_notes:

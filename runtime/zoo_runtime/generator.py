@@ -18,7 +18,7 @@ from typing import Sequence
 import numpy as np
 
 from zoo_runtime import providers as prov
-from zoo_runtime.latents import make_labels
+from zoo_runtime.latents import check_seed, make_labels
 from zoo_runtime.package import (INPUT_EMBEDDINGS, INPUT_LABELS, INPUT_TRUNCATION, INPUT_Z, read_manifest,
                                  sha256_file)
 from zoo_runtime.runners import BoundRunner, GraphRunner, PlainRunner
@@ -255,6 +255,7 @@ class Generator:
         A large n runs in chunks of `chunk_size` rows (latents drawn chunk by chunk from the same
         stream as `make_latents`), so memory is the output array plus one chunk.
         """
+        seed = check_seed(seed)
         n = self._count(n, z, labels, prompts, embeddings)
         feeds = self._feeds(n, seed, z, labels, prompts, embeddings, truncation)
         rng = np.random.default_rng(seed) if z is None else None  # the stream of make_latents(n, dim, seed)

@@ -87,6 +87,11 @@ def write_picture(picture: np.ndarray, path: str | os.PathLike) -> Path:
 
             Image.fromarray(picture[..., 0] if picture.shape[-1] == 1 else picture).save(tmp, format=image_format)
         os.replace(tmp, path)
+    except OSError as e:  # name the file the user asked for, not our temporary one
+        raise OSError(e.errno, f"cannot write {path}: {e.strerror or e}") from e
     finally:
-        tmp.unlink(missing_ok=True)
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:  # e.g. a read-only folder, where nothing was written
+            pass
     return path

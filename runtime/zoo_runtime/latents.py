@@ -8,9 +8,18 @@ from __future__ import annotations
 import numpy as np
 
 
+def check_seed(seed) -> int | None:
+    """A seed is None (fresh randomness) or a non-negative integer, as numpy's generators need."""
+    if seed is None:
+        return None
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer (or None for fresh randomness), got {seed!r}")
+    return int(seed)
+
+
 def make_latents(n: int, latent_dim: int, seed: int | None) -> np.ndarray:
     """Standard normal latents, float32 [n, latent_dim], from numpy's PCG64 stream."""
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_seed(seed))
     return rng.standard_normal((n, latent_dim), dtype=np.float32)
 
 
@@ -20,5 +29,6 @@ def make_labels(n: int, num_classes: int, seed: int | None) -> np.ndarray:
     Drawn from a stream independent of the latents (seed + 1), so asking for explicit labels
     never changes z.
     """
+    seed = check_seed(seed)
     rng = np.random.default_rng(None if seed is None else seed + 1)
     return rng.integers(0, num_classes, size=n, dtype=np.int64)

@@ -72,6 +72,20 @@ def test_export_replaces_a_package_but_refuses_other_folders(tmp_path):
         zoo.export(model, tmp_path / "x", opset=13)
 
 
+def test_export_removes_what_a_killed_export_left_behind(tmp_path):
+    import subprocess
+    import sys
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    stale = tmp_path / f".pkg.tmp-{int(dead.stdout)}-0123abcd"  # a kill -9 mid-export leaves this
+    stale.mkdir()
+    (stale / "generator.onnx").write_bytes(b"half")
+    running = tmp_path / f".pkg.tmp-{os.getpid()}-4567ef01"  # another export, still running: not touched
+    running.mkdir()
+    zoo.export(zoo.create_model("mlpgan28", hidden=[16, 32]), tmp_path / "pkg", progress=False)
+    assert sorted(os.listdir(tmp_path)) == [running.name, "pkg"]
+
+
 @pytest.mark.filterwarnings("ignore:mlpgan28 is an architecture without weights")
 def test_cli_export_then_generate(tmp_path):
     runner = CliRunner()

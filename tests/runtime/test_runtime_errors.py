@@ -71,6 +71,8 @@ def test_bad_generate_arguments(uncond, classcond, textcond):
         (dict(prompts="a red circle"), r"unconditional; it takes no prompts"),
         (dict(labels=3), r"unconditional; it takes no labels"),
         (dict(truncation=0.5), r"no truncation trick; truncation must be 1.0"),
+        (dict(n=2, seed=-1), r"seed must be a non-negative integer"),
+        (dict(n=2, seed=1.5), r"seed must be a non-negative integer"),
     ]
     for kwargs, message in cases:
         with pytest.raises(ValueError, match=message):

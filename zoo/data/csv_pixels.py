@@ -70,8 +70,8 @@ def load_csv(path: str | Path, resolution: int | None = None, channels: int | No
         near = math.isqrt(n_pixels)
         raise DatasetError(f"{path} has {n_pixels} pixel columns, which is not a square number (e.g. 784 = 28x28; "
                            f"{near}x{near} = {near * near}, {near + 1}x{near + 1} = {(near + 1) ** 2}); "
-                           "is a column missing or extra? Name the label column with label_column= if it is not "
-                           "'label'")
+                           "is a column missing or extra? The label column must be called 'label' (or named with "
+                           "zoo.load_dataset(..., label_column=NAME) in Python)")
 
     first_line = 2 if header is not None else 1
     pixel_cols = [i for i in range(ncols) if i != label_idx]

@@ -76,7 +76,8 @@ def _open(path: Path) -> Image.Image:
             return out.copy() if out is img else out  # not tied to the closed file
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
         raise DatasetError(f"cannot read image {path}: {e}. The file is corrupt or not an image; "
-                           "replace or delete it (or pass skip_bad=True to skip such files with a warning)") from e
+                           "replace or delete it (in Python, zoo.load_dataset(..., skip_bad=True) skips such files with a "
+                           "warning)") from e
 
 
 def load_folder(path: str | Path, resolution: int | None = None, channels: int | None = None,

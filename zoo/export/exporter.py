@@ -78,9 +78,28 @@ def _prepare_destination(out: Path) -> Path:
             raise ValueError(f"{out} exists and is not a model package or Triton repository written by zoo export; "
                              "choose another --out (it would be replaced)")
     out.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temporaries(out)
     tmp = out.parent / f".{out.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     tmp.mkdir()
     return tmp
+
+
+def _remove_stale_temporaries(out: Path) -> None:
+    """Folders an earlier export into `out` left when it was killed (its process is gone)."""
+    for stale in [*out.parent.glob(f".{out.name}.tmp-*"), *out.parent.glob(f".{out.name}.old-*")]:
+        pid = stale.name.rsplit("-", 2)[-2]
+        if pid.isdigit() and not _process_alive(int(pid)):
+            shutil.rmtree(stale, ignore_errors=True)
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, but not ours to signal
+        return True
+    return True
 
 
 def _move_into_place(tmp: Path, out: Path) -> None:

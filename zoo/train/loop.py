@@ -166,7 +166,8 @@ def condition_table(model: GAN, data) -> torch.Tensor | None:
         labels = data.labels
         if (labels < 0).any():
             raise DatasetError(f"{model.name} is class-conditional but {int((labels < 0).sum())} of {len(labels)} "
-                               "images have no label: use a folder with one sub-folder per class, or "
+                               "images have no label: give labelled data (a folder with one sub-folder per class, or a CSV with "
+                               "a label column), or "
                                "--condition none to train without labels")
         if labels.max() >= model.num_classes:
             raise DatasetError(f"the data has labels up to {int(labels.max())} but {model.name} has "
