@@ -154,7 +154,7 @@ def test_bad_inputs_have_clear_errors(tmp_path):
     with pytest.raises(DatasetError, match="class:10"):
         zoo.train(zoo.create_model("dcgan32", conditioning="class", num_classes=5, **TINY), "builtin:digits",
                   tmp_path / "d", steps=1, **FAST)
-    with pytest.raises(FileNotFoundError, match="without --resume"):
+    with pytest.raises(FileNotFoundError, match="nothing to resume"):
         zoo.train(resume=tmp_path / "never-ran")
 
 
