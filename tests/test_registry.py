@@ -46,6 +46,8 @@ def test_config_the_architecture_does_not_accept():
         zoo.create_model("dcgan32", colour="red")
     with pytest.raises(zoo.ConfigError, match="power of two"):
         zoo.create_model("dcgan32", resolution=48)
+    with pytest.raises(zoo.ConfigError, match="cannot be built with config .*'width': -3"):  # torch's error, named
+        zoo.create_model("dcgan32", width=-3)
 
 
 def _run(code: str, env_extra: dict | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:

@@ -18,7 +18,7 @@ def build(spec: ModelSpec, config: dict, tag: str | None = None, metadata: dict 
                           f"accepted: {sorted(spec.default_config)}")
     try:
         generator, discriminator = spec.builder(dict(config))
-    except (ValueError, TypeError, AssertionError, KeyError) as e:
+    except (ValueError, TypeError, AssertionError, KeyError, RuntimeError) as e:  # torch: "negative dimension"
         raise ConfigError(f"{spec.name} cannot be built with config {config}: {e}") from e
     return GAN(spec, config, generator, discriminator, tag=tag, metadata=metadata)
 
