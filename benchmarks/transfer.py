@@ -1,7 +1,7 @@
 """Transfer learning on few images: fine-tuning vs training from scratch, and each method switched off.
 
     python benchmarks/transfer.py [--setting digits|shapes] [--steps 600] [--ns 10,50,100] [--ablation-ns 10]
-                                  [--seeds 0,1,2] [--source-steps 1500]
+                                  [--seeds 0,1,2] [--source-steps 6000]
                                   [--threads 2] [--out benchmarks/results/transfer[_shapes]] [--work DIR]
 
 Setup (all bundled data, nothing downloaded; the settings are in benchmarks/fewshot_common.py):
@@ -90,9 +90,11 @@ def main() -> None:
     parser.add_argument("--ns", default="10,50,100", help="target training-set sizes")
     parser.add_argument("--ablation-ns", default="10", help="sizes at which each method is switched off")
     parser.add_argument("--seeds", default="0,1,2", help="training seeds of the fine-tune and scratch runs")
-    parser.add_argument("--eval-at", default="0,25,50,100,200,300,450,600")
+    parser.add_argument("--eval-at", default="0,25,50,100,120,200,300,450,600",
+                        help="steps at which FID is measured (120: a fifth of the default budget)")
     parser.add_argument("--eval-n", type=int, default=500)
-    parser.add_argument("--source-steps", type=int, default=1500)
+    parser.add_argument("--source-steps", type=int, default=6000,
+                        help="training steps of the source model (cached in --work)")
     parser.add_argument("--width", type=int, default=16)
     parser.add_argument("--backbone-steps", type=int, default=300, help="training steps of the feature D's backbone")
     parser.add_argument("--batch", type=int, default=32)

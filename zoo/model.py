@@ -9,7 +9,6 @@ Contract every architecture follows (so training, export and the runtime need no
 """
 from __future__ import annotations
 
-import math
 from typing import Sequence
 
 import numpy as np
@@ -17,7 +16,7 @@ import torch
 from torch import nn
 
 from zoo.registry import ModelSpec
-from zoo_runtime.latents import make_labels, make_latents
+from zoo_runtime.latents import check_truncation, make_labels, make_latents
 
 
 class GAN(nn.Module):
@@ -102,18 +101,6 @@ class GAN(nn.Module):
 
     # -- sampling -----------------------------------------------------------------------------
 
-    def check_truncation(self, truncation) -> float:
-        """The same rules as zoo_runtime: a finite number, and 1.0 for a generator without the trick."""
-        try:
-            psi = float(truncation)
-        except (TypeError, ValueError):
-            raise ValueError(f"truncation must be a number, got {truncation!r}") from None
-        if not math.isfinite(psi):
-            raise ValueError(f"truncation must be finite, got {truncation!r}")
-        if psi != 1.0 and not self.has_truncation:
-            raise ValueError(f"{self.name} has no truncation trick; truncation must be 1.0, got {psi}")
-        return psi
-
     @torch.no_grad()
     def sample(self, n: int = 16, seed: int | None = None, labels=None, embeddings=None, prompts=None,
                truncation: float = 1.0, z: torch.Tensor | None = None, batch_size: int = 256) -> torch.Tensor:
@@ -128,7 +115,7 @@ class GAN(nn.Module):
         if tuple(z.shape) != (n, self.latent_dim):
             raise ValueError(f"z must be [{n}, {self.latent_dim}], got {tuple(z.shape)}")
         c = self.make_condition(n, seed, labels, embeddings, prompts)
-        psi = self.check_truncation(truncation)
+        psi = check_truncation(truncation, self.has_truncation, self.name)
         was_training = self.generator.training
         self.generator.eval()
         device = next(self.generator.parameters()).device

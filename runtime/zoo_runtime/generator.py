@@ -18,7 +18,7 @@ from typing import Sequence
 import numpy as np
 
 from zoo_runtime import providers as prov
-from zoo_runtime.latents import check_seed, make_labels
+from zoo_runtime.latents import check_seed, check_truncation, make_labels
 from zoo_runtime.package import (INPUT_EMBEDDINGS, INPUT_LABELS, INPUT_TRUNCATION, INPUT_Z, read_manifest,
                                  sha256_file)
 from zoo_runtime.runners import BoundRunner, GraphRunner, PlainRunner
@@ -230,16 +230,9 @@ class Generator:
             if labels is not None:
                 raise ValueError(f"{name} is text-conditional: pass prompts= or embeddings=, not labels")
             feeds[INPUT_EMBEDDINGS] = self._embeddings(prompts, embeddings, n)
-        try:
-            psi = float(truncation)
-        except (TypeError, ValueError):
-            raise ValueError(f"truncation must be a number, got {truncation!r}") from None
-        if not np.isfinite(psi):
-            raise ValueError(f"truncation must be finite, got {truncation!r}")
+        psi = check_truncation(truncation, INPUT_TRUNCATION in self._input_names, name)
         if INPUT_TRUNCATION in self._input_names:
             feeds[INPUT_TRUNCATION] = np.full(n, psi, np.float32)
-        elif psi != 1.0:
-            raise ValueError(f"{name} has no truncation trick; truncation must be 1.0, got {psi}")
         if z is not None:
             feeds[INPUT_Z] = self._check_z(z, n)
         return feeds

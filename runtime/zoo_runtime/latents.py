@@ -1,4 +1,4 @@
-"""Seeded inputs shared by the zoo (PyTorch) and the runtime (numpy only).
+"""Seeded inputs, and the checks of sampling arguments, shared by the zoo (PyTorch) and the runtime (numpy only).
 
 Both sides draw latents and labels here, so `zoo sample --seed S` and
 `zoo_runtime.load(pkg).generate(seed=S)` start from the same numbers by construction.
@@ -32,3 +32,16 @@ def make_labels(n: int, num_classes: int, seed: int | None) -> np.ndarray:
     seed = check_seed(seed)
     rng = np.random.default_rng(None if seed is None else seed + 1)
     return rng.integers(0, num_classes, size=n, dtype=np.int64)
+
+
+def check_truncation(truncation, has_trick: bool, name: str) -> float:
+    """Truncation psi as a float: a finite number, and exactly 1.0 for a generator without the trick."""
+    try:
+        psi = float(truncation)
+    except (TypeError, ValueError):
+        raise ValueError(f"truncation must be a number, got {truncation!r}") from None
+    if not np.isfinite(psi):
+        raise ValueError(f"truncation must be finite, got {truncation!r}")
+    if psi != 1.0 and not has_trick:
+        raise ValueError(f"{name} has no truncation trick; truncation must be 1.0, got {psi}")
+    return psi
