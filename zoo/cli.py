@@ -46,6 +46,13 @@ def _check_device(ctx, param, value: str | None) -> str | None:
     return value
 
 
+def _set_threads(ctx, param, value: int | None) -> None:
+    if value is not None:
+        import torch
+
+        torch.set_num_threads(value)
+
+
 class ZooGroup(click.Group):
     """Turns the zoo's own error types into clean messages instead of tracebacks."""
 
@@ -172,8 +179,9 @@ def _training_options(f):
     options = [
         click.option("--data", help="builtin:digits, builtin:shapes, a folder of images or a pixel CSV."),
         click.option("--out", type=click.Path(file_okay=False), help="Run directory (samples, metrics, checkpoints, model)."),
-        click.option("--steps", type=int, help="Training steps."),
-        click.option("--batch", "batch_size", type=int, help="Global batch size (split across torchrun processes)."),
+        click.option("--steps", type=click.IntRange(min=1), help="Training steps (the run's total, also when resuming)."),
+        click.option("--batch", "batch_size", type=click.IntRange(min=1),
+                     help="Global batch size (split across torchrun processes)."),
         click.option("--lr", type=float, help="Learning rate of G (and D unless --lr-d)."),
         click.option("--lr-d", type=float, help="Learning rate of D."),
         click.option("--loss", type=click.Choice(["logistic", "hinge"]), help="Adversarial loss."),
@@ -190,6 +198,9 @@ def _training_options(f):
         click.option("--seed", type=click.IntRange(min=0), help="Random seed (same seed, same run)."),
         click.option("--amp", is_flag=True, default=None, help="bf16 autocast + channels-last (for GPUs)."),
         click.option("--device", callback=_check_device, help="cpu, cuda, cuda:1 (default: cuda when available)."),
+        click.option("--threads", type=click.IntRange(min=1), callback=_set_threads, expose_value=False,
+                     help="CPU threads for torch (default: torch's). On a machine shared with other jobs, 1 avoids "
+                          "threads spinning against each other."),
         click.option("--d-backbone", help="Use a pretrained-feature discriminator, e.g. timm:resnet18."),
         click.option("--d-backbone-weights", type=click.Path(dir_okay=False), help="Local weights for --d-backbone."),
         click.option("--resume", type=click.Path(file_okay=False), help="Continue the run in this directory."),

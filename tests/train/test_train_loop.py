@@ -191,3 +191,24 @@ def test_mismatched_captions_skip_identical_ones():
     assert torch.equal(wrong, c.roll(1, 0)) and differs.tolist() == [True, False, True]
     logits = torch.tensor([0.0, 100.0, 0.0])  # the masked row's huge logit must not count
     assert float(d_mismatch_loss(logits, differs, "logistic")) == pytest.approx(math.log(2))
+
+
+def test_cli_threads_and_ranges(tmp_path):
+    """--threads sets torch's CPU threads (on a shared machine, 1 keeps OpenMP threads from spinning
+    against each other); --steps and --batch must be positive before anything is written."""
+    from click.testing import CliRunner
+
+    from zoo.cli import main
+
+    before = torch.get_num_threads()
+    args = ["train", "mlpgan28", "--data", "builtin:digits", "--config", "hidden=[16,32]", "--batch", "8",
+            "--eval-samples", "0", "--no-progress", "--out", str(tmp_path / "run")]
+    try:
+        result = CliRunner().invoke(main, [*args, "--steps", "1", "--threads", "1"])
+        assert result.exit_code == 0, result.output
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+    for option, value in (("--steps", "0"), ("--batch", "0"), ("--threads", "0")):
+        refused = CliRunner().invoke(main, [*args, "--steps", "1", option, value, "--overwrite"])
+        assert refused.exit_code != 0 and "is not in the range x>=1" in refused.output
