@@ -166,9 +166,8 @@ def condition_table(model: GAN, data) -> torch.Tensor | None:
         labels = data.labels
         if (labels < 0).any():
             raise DatasetError(f"{model.name} is class-conditional but {int((labels < 0).sum())} of {len(labels)} "
-                               "images have no label: give labelled data (a folder with one sub-folder per class, or a CSV with "
-                               "a label column), or "
-                               "--condition none to train without labels")
+                               "images have no label: give labelled data (a folder with one sub-folder per class, "
+                               "or a CSV with a label column), or --condition none to train without labels")
         if labels.max() >= model.num_classes:
             raise DatasetError(f"the data has labels up to {int(labels.max())} but {model.name} has "
                                f"{model.num_classes} classes: use --condition class:{int(labels.max()) + 1}")
@@ -700,8 +699,9 @@ def check_resume_steps(run_dir, meta: dict, recipe: Recipe) -> None:
     model whose recorded recipe contradicts its history."""
     done = int(meta["step"])
     if recipe.steps < done:
+        planned = meta["recipe"].get("steps")
         raise ValueError(f"{run_dir} has already trained {done} steps; --steps is the total number of steps, so "
-                         f"resume with --steps above {done} (or without --steps to finish the planned {meta['recipe'].get('steps')})")
+                         f"resume with --steps above {done} (or without --steps to finish the planned {planned})")
 
 
 def _resume(run_dir, out, data, options, dist, dev, progress, log) -> GAN:
