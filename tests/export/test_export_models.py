@@ -73,8 +73,7 @@ def test_text_model_package_carries_the_text_encoder(package):
     path, model = package("dcgan32", conditioning="text", text_dim=256, text_encoder="hash")
     manifest = json.loads((path / "manifest.json").read_text())
     entry = manifest.get("text_encoder")
-    if not entry:
-        pytest.skip(f"text encoder not exportable yet: {manifest.get('text_encoder_note')}")
+    assert entry, manifest.get("text_encoder_note")
     assert entry["dim"] == 256
     for f in entry.get("files", []):
         assert f in manifest["files"]
@@ -83,3 +82,28 @@ def test_text_model_package_carries_the_text_encoder(package):
     got = gen.generate(3, seed=4, prompts=prompt)
     expected = to_uint8(model.sample(3, seed=4, prompts=[prompt]))
     assert np.abs(got.astype(np.int16) - expected).max() <= 1
+
+
+def test_a_text_encoder_export_the_runtime_cannot_run_is_left_out_with_a_note(tmp_path, monkeypatch):
+    """A plugin encoder whose export writes a kind zoo_runtime does not read: the package takes embeddings
+    only and says why, instead of failing at the first prompt with 'upgrade zoo-runtime'."""
+    import zoo
+    from zoo.text import registry
+
+    class BagOfChars:
+        name, dim = "bagchar", 8
+
+        def encode(self, texts):
+            return np.array([[t.count(c) for c in "abcdefgh"] for t in texts], np.float32)
+
+        def export(self, pkg_dir):
+            return {"name": "bagchar", "kind": "bagchar", "dim": 8, "files": []}
+
+    monkeypatch.setitem(registry._instances, "bagchar", BagOfChars())
+    model = zoo.create_model("dcgan32", width=8, conditioning="text", text_dim=8, text_encoder="bagchar")
+    with pytest.warns(UserWarning, match="zoo_runtime cannot run"):
+        path = zoo.export(model, tmp_path / "pkg", progress=False, quality_n=16)
+    manifest = json.loads((path / "manifest.json").read_text())
+    assert manifest.get("text_encoder") is None and "unknown text encoder kind 'bagchar'" in manifest["text_encoder_note"]
+    gen = zoo_runtime.load(path, providers="cpu")
+    assert gen.generate(2, seed=0, embeddings=np.zeros((2, 8), np.float32)).shape == (2, 32, 32, 3)

@@ -47,6 +47,14 @@ def site(tmp_path):
             def encode(self, texts):
                 return None
     """)
+    _dist(site, "zoo-text-bad-output", "zoo_text_bado", "badout = zoo_text_bado:BadOut", """
+        import numpy as np
+
+        class BadOut:  # declares dim 8, returns float64 [N, 5]: caught when created, not deep in torch
+            name, dim = "badout", 8
+            def encode(self, texts):
+                return np.zeros((len(texts), 5))
+    """)
     return site
 
 
@@ -65,7 +73,8 @@ def test_plugins_load_broken_ones_are_isolated_and_hash_cannot_be_shadowed(site,
         assert enc.encode(["a b"]).tolist() == [[3.0, 1.0, 0.0, 1.0]]
         assert text_encoder_source("charcount") == "zoo-text-good"
         assert type(get_text_encoder("hash")).__name__ == "HashTextEncoder", "the built-in wins"
-        for name, match in (("broken", "failed to load"), ("nodim", "breaks the contract")):
+        for name, match in (("broken", "failed to load"), ("nodim", "breaks the contract"),
+                            ("badout", "must return a float32 numpy array [N, dim=8], got float64 [1, 5]")):
             try:
                 get_text_encoder(name)
             except ValueError as e:

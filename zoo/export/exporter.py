@@ -130,8 +130,33 @@ def _text_encoder_entry(model, pkg_dir: Path) -> tuple[dict | None, str | None]:
                       "the runtime takes embeddings only")
     if not hasattr(encoder, "export"):
         return None, f"text encoder {name!r} has no runtime export; the runtime takes embeddings only"
-    entry = encoder.export(pkg_dir)
-    return dict(entry or {}), None
+    entry = dict(encoder.export(pkg_dir) or {})
+    return (entry, None) if (problem := _runtime_text_mismatch(encoder, entry, pkg_dir)) is None else (None, problem)
+
+
+def _runtime_text_mismatch(encoder, entry: dict, pkg_dir: Path) -> str | None:
+    """Why zoo_runtime cannot reproduce `encoder` from the exported entry, or None when it can: the
+    runtime's encoder must give the same embeddings (cosine >= 0.999) on a few awkward prompts."""
+    import numpy as np
+
+    from zoo_runtime.text import load_text_encoder
+
+    prompts = ["a red circle on a blue background", "", "ÜNÏCODE Prompt, with punctuation!"]
+    try:
+        got = np.asarray(load_text_encoder(pkg_dir, entry)(prompts), np.float64)
+    except Exception as e:  # noqa: BLE001 -- a plugin's export the runtime cannot read: say so, export the rest
+        return (f"text encoder {encoder.name!r} exported an entry zoo_runtime cannot run ({e}); the runtime "
+                "takes embeddings only")
+    want = np.asarray(encoder.encode(prompts), np.float64)
+    if got.shape != want.shape:
+        return (f"text encoder {encoder.name!r}: zoo_runtime's embeddings from the exported files are "
+                f"{list(got.shape)}, the encoder's {list(want.shape)}; the runtime takes embeddings only")
+    norms = np.linalg.norm(got, axis=1) * np.linalg.norm(want, axis=1)
+    cosine = np.where(norms > 0, (got * want).sum(1) / np.maximum(norms, 1e-12), (got == want).all(1))
+    if cosine.min() < 0.999:
+        return (f"text encoder {encoder.name!r}: zoo_runtime's embeddings from the exported files differ from "
+                f"the encoder's (cosine {cosine.min():.4f}); the runtime takes embeddings only")
+    return None
 
 
 def _calibration(names, latent_dim, num_classes, text_dim, n: int, batch: int = 32) -> list[dict]:

@@ -16,7 +16,7 @@ _cache: dict[str, tuple] = {}
 _lock = threading.Lock()
 
 # Smaller values for config keys that only set the size of a network.
-TINY_VALUES = {"width": 8, "max_channels": 16, "hidden": [32, 64], "w_dim": 32, "mapping_layers": 2}
+TINY_VALUES = {"width": 8, "d_width": 8, "max_channels": 16, "hidden": [32, 64], "w_dim": 32, "mapping_layers": 2}
 
 
 def tiny_config(name: str) -> dict:

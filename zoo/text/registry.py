@@ -15,6 +15,8 @@ import traceback
 import warnings
 from typing import Any, Callable
 
+import numpy as np
+
 from zoo.registry import TEXT_ENCODER_ENTRY_POINTS, PluginStatus, _dist_name, _plugin_entry_points
 from zoo.text.hash import HashTextEncoder
 
@@ -115,6 +117,14 @@ def _check(name: str, encoder: Any) -> Any:
     if not isinstance(dim, int) or dim <= 0 or not callable(getattr(encoder, "encode", None)):
         raise TextEncoderError(f"text encoder {name!r} breaks the contract: it needs an int `dim` > 0 and "
                                f"`encode(list[str])`, got dim={dim!r}")
+    try:  # one probe prompt now, so a wrong output fails here with the encoder's name, not deep in torch
+        probe = encoder.encode(["a red circle"])
+    except Exception as e:  # noqa: BLE001 -- a plugin's failure, reported with its name
+        raise TextEncoderError(f"text encoder {name!r} failed on a probe prompt ({type(e).__name__}: {e})") from e
+    if not isinstance(probe, np.ndarray) or probe.dtype != np.float32 or probe.shape != (1, dim):
+        got = f"{probe.dtype} {list(probe.shape)}" if isinstance(probe, np.ndarray) else type(probe).__name__
+        raise TextEncoderError(f"text encoder {name!r} breaks the contract: encode(list of N str) must return a "
+                               f"float32 numpy array [N, dim={dim}], got {got} for one prompt")
     if not getattr(encoder, "name", None):
         encoder.name = name
     return encoder
