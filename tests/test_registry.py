@@ -126,7 +126,7 @@ def test_broken_plugin_is_reported_and_everything_else_works(tmp_path, zoo_home)
     cli = subprocess.run(["zoo", "plugins"], capture_output=True, text=True, env={**os.environ, **env}, timeout=300)
     assert cli.returncode == 0, cli.stderr
     assert "failed" in cli.stdout and "needs libfoo 2.0" in cli.stdout
-    # `zoo list` reads the index (no plugin import) and still warns, once, in one line
+    # `zoo list` still warns, once, in one line
     listed = subprocess.run(["zoo", "list"], capture_output=True, text=True, env={**os.environ, **env}, timeout=300)
     assert listed.returncode == 0 and "tinydcgan32" in listed.stdout, listed.stderr
     assert listed.stderr.count("warning: gan-zoo plugin 'zoo_broken_plugin'") == 1, listed.stderr
@@ -137,6 +137,29 @@ def test_broken_plugin_is_reported_and_everything_else_works(tmp_path, zoo_home)
     disabled = _run("import zoo; assert 'tinydcgan32' not in zoo.list_models(); assert 'dcgan32' in zoo.list_models()",
                     {**env, "GAN_ZOO_DISABLE_PLUGINS": "1"})
     assert disabled.returncode == 0, disabled.stderr
+
+
+def test_a_plugin_fixed_by_installing_its_dependency_is_listed_at_once(tmp_path, zoo_home):
+    """The index is keyed on plugins' own versions and sources, not on their dependencies: a failed
+    plugin is retried by `zoo list`, so installing what it lacked shows its models."""
+    site = tmp_path / "site"
+    _fake_distribution(site, "zoo-needs-dep", "zoo_needs_dep", """
+        import zoo_missing_dependency  # not installed yet
+        from zoo.registry import register_model
+        from zoo.archs.dcgan import build_dcgan, dcgan_config
+
+        @register_model(family="dcgan", default_config=dcgan_config(32, 8))
+        def depdcgan32(config):
+            '''A plugin model that needs another package.'''
+            return build_dcgan(config)
+    """)
+    env = {**os.environ, "PYTHONPATH": f"{site}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
+           "GAN_ZOO_HOME": str(zoo_home)}
+    before = subprocess.run(["zoo", "list"], capture_output=True, text=True, env=env, timeout=300)
+    assert "depdcgan32" not in before.stdout and "zoo_missing_dependency" in before.stderr
+    (site / "zoo_missing_dependency.py").write_text("")  # the user installs the dependency
+    after = subprocess.run(["zoo", "list"], capture_output=True, text=True, env=env, timeout=300)
+    assert after.returncode == 0 and "depdcgan32" in after.stdout and "warning" not in after.stderr, after.stderr
 
 
 def test_plugin_may_not_shadow_a_builtin(tmp_path, zoo_home):

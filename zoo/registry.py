@@ -310,10 +310,9 @@ def _all_specs(fast: bool = True) -> dict[str, ModelSpec]:
     """Every spec; from the index when `fast` and the index is current, else by importing."""
     if fast and not _imported:
         cached = _read_index()
-        if cached is not None:
-            for status in cached[1]:  # listing from the index still tells of a broken plugin
-                if status.group == MODEL_ENTRY_POINTS and status.status == "failed":
-                    _warn_plugin_failed(status)
+        # a plugin that failed is imported again: installing its missing dependency changes nothing the
+        # index is keyed on, and a stale "failed" would hide its models (it costs speed only while broken)
+        if cached is not None and not any(p.group == MODEL_ENTRY_POINTS and p.status == "failed" for p in cached[1]):
             return cached[0]
     _ensure_imported()
     _write_index()
