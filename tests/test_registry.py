@@ -226,3 +226,31 @@ def test_plugin_module_imported_before_discovery_keeps_its_distribution(tmp_path
         assert "directdcgan32" in zoo.list_models()
     """, env)
     assert result.returncode == 0, result.stderr
+
+
+def test_a_plugin_importing_another_plugins_module_does_not_take_its_models(tmp_path, zoo_home):
+    """Plugin `aaa` (loaded first: entry points load in name order) imports plugin `bbb`'s module, then
+    fails: bbb's model stays, credited to bbb's distribution, and bbb is reported loaded."""
+    site = tmp_path / "site"
+    _fake_distribution(site, "zoo-bbb", "zoo_bbb", """
+        from zoo.registry import register_model
+        from zoo.archs.dcgan import build_dcgan, dcgan_config
+
+        @register_model(family="dcgan", default_config=dcgan_config(32, 8))
+        def bbbdcgan32(config):
+            '''A model of plugin bbb.'''
+            return build_dcgan(config)
+    """)
+    _fake_distribution(site, "zoo-aaa", "zoo_aaa", "import zoo_bbb\nraise RuntimeError('aaa is broken')\n")
+    env = {"PYTHONPATH": f"{site}{os.pathsep}{os.environ.get('PYTHONPATH', '')}", "GAN_ZOO_HOME": str(zoo_home)}
+    result = _run("""
+        import json, warnings, zoo
+        from dataclasses import asdict
+        warnings.simplefilter("ignore")
+        from zoo.registry import plugin_statuses, resolve
+        assert "bbbdcgan32" in zoo.list_models(), zoo.list_models()
+        print(json.dumps([resolve("bbbdcgan32")[0].source, {p.name: p.status for p in plugin_statuses()}]))
+    """, env)
+    assert result.returncode == 0, result.stderr
+    source, statuses = json.loads(result.stdout.strip().splitlines()[-1])
+    assert source == "zoo-bbb" and statuses["zoo_aaa"] == "failed" and statuses["zoo_bbb"] == "loaded"

@@ -108,6 +108,7 @@ class PluginStatus:
 _specs: dict[str, ModelSpec] = {}
 _plugins: list[PluginStatus] = []
 _loading_source = "builtin"  # which distribution the module being imported belongs to
+_loading_top = ""  # the top-level package its entry point names
 _imported = False
 
 
@@ -160,9 +161,9 @@ def _source_of(module: str) -> str:
     "builtin" for the zoo's own modules, else (a plugin's module imported directly, before
     discovery) the distribution whose entry point names the module's package, or that installed it,
     else the module's top-level name."""
-    if _loading_source != "builtin":
-        return _loading_source
     top = module.split(".")[0]
+    if _loading_source != "builtin" and top == _loading_top:
+        return _loading_source  # (a plugin importing another plugin's module: that one's models are its own)
     if top == "zoo":
         return "builtin"
     for ep in metadata.entry_points(group=MODEL_ENTRY_POINTS):
@@ -195,24 +196,25 @@ def _dist_name(ep: metadata.EntryPoint) -> str:
 
 def _import_plugins() -> None:
     """Import every `gan_zoo.models` plugin; a failing one is recorded and warned about, never raised."""
-    global _loading_source
+    global _loading_source, _loading_top
     for ep in _plugin_entry_points(MODEL_ENTRY_POINTS):
         dist = _dist_name(ep)
         before = set(_specs)
-        _loading_source = dist
+        _loading_source, _loading_top = dist, ep.value.split(":")[0].split(".")[0]
         try:
             ep.load()
             _plugins.append(PluginStatus(MODEL_ENTRY_POINTS, ep.name, ep.value, dist, "loaded"))
         except Exception as e:  # noqa: BLE001 -- isolation: any failure in a plugin is its own
-            for name in set(_specs) - before:  # drop half-registered models of the broken plugin
-                del _specs[name]
+            for name in set(_specs) - before:  # drop half-registered models of the broken plugin (only its own)
+                if _specs[name].source == dist:
+                    del _specs[name]
             reason = f"{type(e).__name__}: {e}"
             _plugins.append(PluginStatus(MODEL_ENTRY_POINTS, ep.name, ep.value, dist, "failed", reason))
             _warn_plugin_failed(_plugins[-1])
             if os.environ.get("GAN_ZOO_DEBUG_PLUGINS") == "1":
                 traceback.print_exc()
         finally:
-            _loading_source = "builtin"
+            _loading_source, _loading_top = "builtin", ""
 
 
 _warned_plugins: set[tuple[str, str]] = set()
