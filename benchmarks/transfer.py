@@ -30,6 +30,7 @@ FID within 1/5 of the steps. Writes OUT.json and OUT.md.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import math
 import os
@@ -157,7 +158,7 @@ def main() -> None:
             variants[f"feature D (timm {BACKBONE}, shapes-pretrained)"] = feature_d
         variants["scratch"] = None
         variants["scratch + DiffAugment"] = {"augment": "diffaug"} if n in ablation_ns else None
-        for seed, name in [(seed, name) for seed in seeds for name in variants]:
+        for seed, name in itertools.product(seeds, variants):
             change = variants[name]
             if name == "scratch + DiffAugment" and change is None:
                 continue
@@ -190,8 +191,8 @@ def main() -> None:
     # summary over seeds: mean curves, steps to reach scratch's mean final FID, goals
     summary = []
     for n in ns:
-        means = {name: mean_scores([r for r in results if r["n"] == n and r["variant"] == name], eval_at)
-                 for name in REPEATED}
+        runs = {name: [r for r in results if r["n"] == n and r["variant"] == name] for name in REPEATED}
+        means = {name: mean_scores(rows, eval_at) for name, rows in runs.items()}
         if None in means.values():
             continue
         scratch_final = means["scratch"][args.steps]["fid"]
@@ -200,8 +201,7 @@ def main() -> None:
                 r["steps_to_scratch_final"] = steps_to_reach(r["scores"], scratch_final)
         finetune = means["finetune (default)"]
         reach = steps_to_reach(finetune, scratch_final)
-        per_seed = {name: [r["scores"][args.steps]["fid"] for r in results if r["n"] == n and r["variant"] == name]
-                    for name in REPEATED}
+        per_seed = {name: [r["scores"][args.steps]["fid"] for r in rows] for name, rows in runs.items()}
         summary.append({"n": n, "seeds": len(per_seed["scratch"]), "copying_the_n_images_fid": memorised[n],
                         "finetune_final_fid": finetune[args.steps]["fid"], "scratch_final_fid": scratch_final,
                         "finetune_final_fid_per_seed": per_seed["finetune (default)"],

@@ -157,10 +157,10 @@ def register_model(
 
 
 def _source_of(module: str) -> str:
-    """Which distribution registers from `module`: the one whose entry point is loading, else
-    "builtin" for the zoo's own modules, else (a plugin's module imported directly, before
-    discovery) the distribution whose entry point names the module's package, or that installed it,
-    else the module's top-level name."""
+    """Which distribution registers from `module`: the one whose entry point is loading, when the module
+    is in that entry point's package; else "builtin" for the zoo's own modules; else (a plugin's module
+    imported directly, or by another plugin) the distribution whose entry point names the module's
+    package, or that installed it, else the module's top-level name."""
     top = module.split(".")[0]
     if _loading_source != "builtin" and top == _loading_top:
         return _loading_source  # (a plugin importing another plugin's module: that one's models are its own)

@@ -197,6 +197,13 @@ def package_sha256(filename: str) -> str:
     return entry["sha256"]
 
 
+def expected_sha256(source: WeightSource) -> str | None:
+    """The sha256 `source` must have: its own, or for packaged weights the one in zoo/pretrained/index.json."""
+    if source.sha256 or not source.url.startswith("package:"):
+        return source.sha256
+    return package_sha256(source.url.removeprefix("package:"))
+
+
 def _cache_path(source: WeightSource) -> Path:
     name = Path(urllib.parse.urlparse(source.url).path).name or "weights.safetensors"
     return zoo_home() / "weights" / source.sha256[:16] / name
@@ -210,7 +217,7 @@ def fetch(source: WeightSource, progress: bool = True) -> Path:
         path = PACKAGE_DIR / filename
         if not path.exists():
             raise FileNotFoundError(f"packaged weights {filename} are missing from {PACKAGE_DIR}; reinstall gan-zoo")
-        verify_sha256(path, source.sha256 or package_sha256(filename), f"packaged weights {filename}")
+        verify_sha256(path, expected_sha256(source), f"packaged weights {filename}")
         return path
     if not source.sha256 or len(source.sha256) != 64 or any(ch not in "0123456789abcdef" for ch in source.sha256.lower()):
         raise WeightsError(f"weight source {url} needs a full 64-hex-digit sha256, got {source.sha256!r} "

@@ -31,7 +31,8 @@ from zoo.conditioning import ConditionEmbedding
 from zoo.model import GAN
 from zoo.train import checkpoint as ckpt
 from zoo.train.loop import (Recipe, Trainer, _recipe_from, apply_feature_discriminator, check_resume_steps,
-                            claim_run_dir, condition_config, condition_table, data_source_name, num_classes_in, prepare_dataset)
+                            claim_run_dir, condition_config, condition_table, data_source_name, num_classes_in,
+                            prepare_dataset)
 from zoo.train.distributed import Dist
 from zoo.train.regularizers import WeightAnchor, fisher_information
 
