@@ -79,7 +79,8 @@ def _umask() -> int:
     return mask
 
 
-def _refuse_non_safetensors(path: Path) -> None:
+def refuse_non_safetensors(path: Path) -> None:
+    """Raise WeightsError when `path` looks like a pickle (gan-zoo never unpickles: it runs code)."""
     with open(path, "rb") as f:
         head = f.read(16)
     # A valid safetensors header (length, then '{') can start with the bytes b"\x80" or b"PK" by chance
@@ -107,7 +108,7 @@ def read_metadata(path: str | os.PathLike) -> dict:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"weights file not found: {path}")
-    _refuse_non_safetensors(path)
+    refuse_non_safetensors(path)
     try:
         with safe_open(str(path), framework="pt") as f:
             meta = dict(f.metadata() or {})
@@ -127,7 +128,7 @@ def read_tensors(path: str | os.PathLike) -> dict[str, "torch.Tensor"]:
     from safetensors.torch import load_file
 
     path = Path(path)
-    _refuse_non_safetensors(path)
+    refuse_non_safetensors(path)
     try:
         return load_file(str(path))
     except Exception as e:

@@ -119,10 +119,10 @@ class TimmFeatures(nn.Module):
     def _load(self, weights: Path, arch: str) -> None:
         from safetensors.torch import load_file
 
-        from zoo.weights import WeightsError, _refuse_non_safetensors
+        from zoo.weights import WeightsError, refuse_non_safetensors
 
         try:
-            _refuse_non_safetensors(weights)
+            refuse_non_safetensors(weights)
             state = load_file(str(weights))
         except WeightsError as e:
             raise FeatureError(str(e)) from e
