@@ -113,3 +113,26 @@ def test_a_failing_block_fails_the_page(tmp_path):
     block = Block("x.md", 1, "bash", False, "true\nfalse\necho never\n")
     with pytest.raises(pytest.fail.Exception, match="x.md, the bash block at line 1 failed"):
         run_block(block, tmp_path, dict(os.environ))
+
+
+LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
+
+
+def anchors_of(page: Path) -> set[str]:
+    """GitHub's heading anchors: lower case, punctuation dropped, spaces to hyphens."""
+    headings = re.findall(r"^#+ (.+)$", page.read_text(encoding="utf-8"), re.M)
+    return {re.sub(r"[^\w\- ]", "", h.strip().lower()).replace(" ", "-") for h in headings}
+
+
+@pytest.mark.parametrize("page", PAGES, ids=IDS)
+def test_links_point_at_files_and_headings_that_exist(page):
+    for target in LINK.findall(page.read_text(encoding="utf-8")):
+        if re.match(r"[a-z]+://", target):
+            continue
+        path, _, anchor = target.partition("#")
+        file = (page.parent / path).resolve() if path else page
+        if file.name == "architecture.md" and not file.exists():
+            continue  # written on another branch (issue 14, item 6); checked once it lands
+        assert file.exists(), f"{page.name} links to {target}, which does not exist"
+        if anchor:
+            assert anchor in anchors_of(file), f"{page.name} links to #{anchor}, not a heading of {file.name}"
