@@ -135,6 +135,17 @@ def read_tensors(path: str | os.PathLike) -> dict[str, "torch.Tensor"]:
         raise WeightsError(f"cannot read tensors from {path}: {e}. The file is truncated or corrupt.") from e
 
 
+def name_from_path(path: str | os.PathLike) -> str:
+    """What a weights file of one's own is called: its run directory's name for DIR/model.safetensors
+    (`runs/mine/model.safetensors` -> `mine`), else the file's stem."""
+    path = Path(path)
+    if path.is_dir():
+        return path.resolve().name
+    if path.name == "model.safetensors" and path.parent.name:
+        return path.parent.name
+    return path.stem
+
+
 def save(model: "GAN", path: str | os.PathLike, *, tag: str | None = None, parent: str | None = None,
          dataset: str | None = None, license: str | None = None, extra: dict | None = None) -> Path:
     """Write `model` as a safetensors file whose metadata is enough to rebuild it. Atomic."""

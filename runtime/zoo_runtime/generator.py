@@ -1,7 +1,7 @@
 """`Generator`: a model package loaded into ONNX Runtime, generating uint8 images [N, H, W, C].
 
     gen = zoo_runtime.load("pkg/")
-    images = gen.generate(16, seed=0, labels=7)     # same images as `zoo sample --seed 0 --label 7`
+    images = gen.generate(16, seed=0, labels=7)     # `zoo sample --seed 0 --label 7`'s images, +-1 grey level
 
 Latents and default labels come from `zoo_runtime.latents`, exactly as the zoo's `GAN.sample` draws
 them, so a seed means the same images in PyTorch and here (up to the export tolerance in the
@@ -242,7 +242,8 @@ class Generator:
     def generate(self, n: int | None = None, seed: int | None = None, z: np.ndarray | None = None,
                  labels: Sequence[int] | int | np.ndarray | None = None, prompts: Sequence[str] | str | None = None,
                  embeddings: np.ndarray | None = None, truncation: float = 1.0) -> np.ndarray:
-        """n images, uint8 [n, H, W, C]. The same seed gives the same images as `zoo sample`.
+        """n images, uint8 [n, H, W, C]. The same seed gives `zoo sample`'s images, up to one grey
+        level in a few pixels for fp32 packages (manifest["parity"] has the measured difference).
 
         n defaults to 1, or to the length of z / embeddings / prompts / labels when one is given.
         A large n runs in chunks of `chunk_size` rows (latents drawn chunk by chunk from the same
