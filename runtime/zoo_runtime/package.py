@@ -281,7 +281,8 @@ def check_text_encoder_entry(pkg, entry, text_dim: int | None = None, files: dic
         raise _fail(pkg, "text_encoder.files", "must be a list of paths", named)
     named = [check_relative_path(pkg, p, "text_encoder.files") for p in named]
     if entry["kind"] == "onnx-transformer":
-        named += [check_relative_path(pkg, f.get(k), f"text_encoder.{k}") for k in ("onnx", "tokenizer")]
+        named += [check_relative_path(pkg, f.get(f"text_encoder.{key}"), f"text_encoder.{key}")
+                  for key in ("onnx", "tokenizer")]
         f.int_("text_encoder.max_length", 1, MAX_DIM)
         f.int_("text_encoder.pad_id", 0, 1 << 31, default=0)
         f.str_("text_encoder.pad_token", default="[PAD]", limit=100)
