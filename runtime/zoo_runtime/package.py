@@ -247,17 +247,17 @@ def validate_manifest(pkg, manifest) -> dict:
     if not 1 <= len(files) <= MAX_FILES:
         raise _fail(pkg, "files", f"must list 1 to {MAX_FILES} files", len(files))
     for rel, entry in files.items():
-        check_relative_path(pkg, rel, f"files[{rel!r}]")
+        check_relative_path(pkg, rel, f"files[{json.dumps(rel)}]")
         if rel == MANIFEST:
             raise _fail(pkg, "files", "must not list the manifest itself", rel)
         if not isinstance(entry, dict):
-            raise _fail(pkg, f"files[{rel!r}]", "must be an object {sha256, bytes}", entry)
+            raise _fail(pkg, f"files[{json.dumps(rel)}]", "must be an object {sha256, bytes}", entry)
         sha = entry.get("sha256")
         if not isinstance(sha, str) or not _SHA256.fullmatch(sha):
-            raise _fail(pkg, f"files[{rel!r}].sha256", "must be 64 lower-case hex digits", sha)
+            raise _fail(pkg, f"files[{json.dumps(rel)}].sha256", "must be 64 lower-case hex digits", sha)
         size = entry.get("bytes")
         if isinstance(size, bool) or not isinstance(size, int) or not 0 <= size <= MAX_FILE_BYTES:
-            raise _fail(pkg, f"files[{rel!r}].bytes", f"must be an integer in [0, {MAX_FILE_BYTES}]", size)
+            raise _fail(pkg, f"files[{json.dumps(rel)}].bytes", f"must be an integer in [0, {MAX_FILE_BYTES}]", size)
     graph = check_relative_path(pkg, f.get("graph"), "graph")
     if graph not in files:
         raise _fail(pkg, "graph", "must be listed under files", graph)
@@ -314,21 +314,17 @@ def read_manifest(pkg_dir: str | os.PathLike, verify: bool = True) -> dict:
     except (OSError, UnicodeDecodeError, ValueError, RecursionError) as e:  # ValueError: bad JSON, huge ints
         raise PackageError(f"{path} is not valid JSON ({str(e)[:100]}); re-export the package") from None
     if not isinstance(manifest, dict) or manifest.get("schema") != SCHEMA:
-        raise PackageError(f"{path} is not a gan-zoo model package manifest (expected schema {SCHEMA!r}, "
-                           f"got {_show(manifest.get('schema')) if isinstance(manifest, dict) else type(manifest).__name__!r})")
+        got = _show(manifest.get("schema")) if isinstance(manifest, dict) else repr(type(manifest).__name__)
+        raise PackageError(f"{path} is not a gan-zoo model package manifest (expected schema {SCHEMA!r}, got {got})")
     version = manifest.get("schema_version")
     if isinstance(version, bool) or version not in SUPPORTED_SCHEMA_VERSIONS:
         from zoo_runtime import __version__
 
         raise PackageError(f"{path} has manifest schema version {_show(version)}; this zoo_runtime {__version__} reads "
                            f"versions {list(SUPPORTED_SCHEMA_VERSIONS)}: upgrade zoo-runtime or re-export the package")
-    missing_keys = [k for k in ("latent_dim", "conditioning", "inputs", "outputs", "image", "graph", "files")
-                    if k not in manifest]
-    if missing_keys:
-        raise PackageError(f"{path} lacks {missing_keys}; re-export the package")
     validate_manifest(pkg, manifest)
     for rel, entry in manifest["files"].items():
-        f = member_path(pkg, rel, f"files[{rel!r}]")
+        f = member_path(pkg, rel, f"files[{json.dumps(rel)}]")
         size = os.stat(f).st_size
         if size != entry["bytes"]:  # before hashing: a wrong size needs no read
             raise PackageError(f"{pkg / rel} was altered: {size} bytes but the manifest says {entry['bytes']}; "

@@ -82,7 +82,7 @@ def test_a_symlink_out_is_refused_and_never_hashed(classcond, tamper, secret):
     pkg = tamper(classcond, edit)
     import hashlib
 
-    message = one_line_error(pkg, lambda: zoo_runtime.load(pkg, providers="cpu"), "files['probe.bin']",
+    message = one_line_error(pkg, lambda: zoo_runtime.load(pkg, providers="cpu"), 'files["probe.bin"]',
                              "points outside the package")
     assert hashlib.sha256(b"not yours").hexdigest()[:16] not in message
     assert opened_outside(pkg, lambda: pytest.raises(ValueError, zoo_runtime.load, pkg, providers="cpu")) == []
@@ -104,11 +104,11 @@ def test_a_fifo_or_folder_is_not_read(classcond, tamper):
         m["files"]["pipe"] = {"sha256": "0" * 64, "bytes": 0}
 
     pkg = tamper(classcond, edit)
-    one_line_error(pkg, lambda: zoo_runtime.load(pkg, providers="cpu"), "files['pipe']", "regular file")
+    one_line_error(pkg, lambda: zoo_runtime.load(pkg, providers="cpu"), 'files["pipe"]', "regular file")
     manifest = json.loads((pkg / "manifest.json").read_text())
     manifest["files"]["dir"] = manifest["files"].pop("pipe")
     (pkg / "manifest.json").write_text(json.dumps(manifest))
-    one_line_error(pkg, lambda: zoo_runtime.load(pkg, providers="cpu"), "files['dir']", "regular file")
+    one_line_error(pkg, lambda: zoo_runtime.load(pkg, providers="cpu"), 'files["dir"]', "regular file")
 
 
 @pytest.mark.parametrize("sha", ["../../../../tmp/x" + "0" * 47, "A" * 64, "abc", 5])
@@ -120,7 +120,7 @@ def test_sha256_is_checked_hex_even_without_verify(classcond, tamper, sha):
 
     pkg = tamper(classcond, edit)
     one_line_error(pkg, lambda: zoo_runtime.load(pkg, providers="cpu", verify=False),
-                   "files['generator.onnx'].sha256", "64 lower-case hex")
+                   'files["generator.onnx"].sha256', "64 lower-case hex")
 
 
 def test_wrong_size_is_refused_before_hashing(classcond, tamper):
