@@ -497,13 +497,17 @@ def eval_cmd(model_name, data, metric, n, feature, weights, seed, batch_size, no
 @click.option("--quality-data", help="int8: also measure the FID change against this data (e.g. builtin:digits).")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 @click.option("--json", "as_json", is_flag=True, help="Print the manifest as JSON.")
-def export_cmd(name_or_file, out, opset, precision, fmt, config_pairs, quality_data, no_progress, as_json) -> None:
+@click.option("--overwrite", is_flag=True, help="Replace --out if it is an earlier export that verifies "
+              "(default: refuse; any other folder is always refused).")
+def export_cmd(name_or_file, out, opset, precision, fmt, config_pairs, quality_data, no_progress, as_json,
+               overwrite) -> None:
     """Export NAME_OR_FILE (arch.tag, a .safetensors file or a run folder) to a verified ONNX package."""
     from zoo.export import export
     from zoo_runtime.package import read_manifest
 
     pkg = export(name_or_file, out, opset=opset, precision=precision, format=fmt, quality_data=quality_data,
-                 progress=False if no_progress or as_json else None, **_parse_config(config_pairs))
+                 progress=False if no_progress or as_json else None, overwrite=overwrite,
+                 **_parse_config(config_pairs))
     manifest = read_manifest(pkg)
     if as_json:
         echo_json({"package": str(pkg), **manifest})
