@@ -18,8 +18,9 @@ normalised with the backbone's pretrained mean and std.
 Backbone weights come from what timm can load offline: a file you name (a .safetensors state dict
 of `timm.create_model(NAME)`; pickle files (.pth/.bin) are refused, as everywhere in the zoo, with
 the command that converts one), or timm's Hugging Face cache when it already holds the model's
-model.safetensors. The file's tensor names and shapes are checked against the architecture first
-(only the classifier may differ), because timm's own loading skips tensors it does not know with a
+model.safetensors, or, for `timm:tf_efficientnet_lite0`, the ImageNet weights packaged with the zoo
+(zoo.metrics.imagenet_backbone). The file's tensor names and shapes are checked against the
+architecture first (only the classifier may differ), because timm's own loading skips tensors it does not know with a
 warning. With no usable file you get `FeatureBackboneError`, never silently random features.
 
 FreezeD: `blocks` holds only the trainable heads, shallowest level first (the backbone is
@@ -103,6 +104,13 @@ def resolve_weights(name: str, weights: str | os.PathLike | None) -> Path:
                 f"`python -c \"import torch, safetensors.torch as st; st.save_file(torch.load('{path.name}', "
                 f"weights_only=True), '{path.stem}.safetensors')\"`")
         return path
+    from zoo.metrics.imagenet_backbone import ARCH, BackboneError, imagenet_weights
+
+    if name == ARCH:  # shipped as a package dependency: no file to name, nothing to download
+        try:
+            return imagenet_weights()
+        except BackboneError as e:
+            raise FeatureBackboneError(str(e)) from e
     found = cached_weights(name)
     if found is None:
         cfg = _timm_pretrained_cfg(name)
