@@ -348,13 +348,16 @@ def _eval_fid_kid(model_name: str, data: str, opts: dict) -> dict:
 def _print_fid_kid(r: dict) -> None:
     click.echo(f"{r['model']} on {r['data']}: {r['n']} generated vs {r['n_real']} real images, "
                f"feature space {r['feature']}, {r['seconds']:.1f} s")
-    rows = [{"generator": r["model"], "fid": r["fid"], "kid": f"{r['kid_mean']:.4g} ± {r['kid_std']:.2g}"}]
+    prdc = ("precision", "recall", "density", "coverage")
+    rows = [{"generator": r["model"], "fid": r["fid"], "kid": f"{r['kid_mean']:.4g} ± {r['kid_std']:.2g}",
+             **{k: r[k] for k in prdc}}]
     if "baseline_random" in r:
         b = r["baseline_random"]
         rows.append({"generator": "random weights (same arch)", "fid": b["fid"],
-                     "kid": f"{b['kid_mean']:.4g} ± {b['kid_std']:.2g}"})
-    print_table(rows, ["generator", "fid", "kid"])
-    click.echo("lower is better; the random-weights row is what an untrained generator scores")
+                     "kid": f"{b['kid_mean']:.4g} ± {b['kid_std']:.2g}", **{k: b[k] for k in prdc}})
+    print_table(rows, ["generator", "fid", "kid", *prdc])
+    click.echo(f"fid/kid: lower is better; precision/recall/density/coverage (k={r['prdc_k']}): higher is better "
+               "(density ~1 when matched); the random-weights row is what an untrained generator scores")
 
 
 def _eval_text_alignment(model_name: str, data: str, opts: dict) -> dict:  # owner: text conditioning
@@ -387,7 +390,9 @@ _EVAL_METRICS = {"fid-kid": (_eval_fid_kid, _print_fid_kid),  # --metric NAME ->
 @click.option("--data", required=True, help="builtin:digits, builtin:shapes, a folder of images or a pixel CSV.")
 @click.option("--metric", type=click.Choice(sorted(_EVAL_METRICS)), default="fid-kid", show_default=True)
 @click.option("-n", "--n", "n", type=int, default=2000, show_default=True, help="Generated (and at most real) images.")
-@click.option("--feature", default="digits", show_default=True, help="Feature space: digits, shapes, timm:NAME, or a registered one.")
+@click.option("--feature", default="auto", show_default=True,
+              help="Feature space: imagenet, digits, shapes, timm:NAME, or a registered one; auto: digits/shapes for "
+                   "builtin:digits/builtin:shapes, imagenet otherwise.")
 @click.option("--weights", type=click.Path(dir_okay=False), help="Weights of the feature network (timm:NAME needs it).")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
 @click.option("--batch-size", type=int, default=256, show_default=True)
@@ -401,7 +406,7 @@ def eval_cmd(model_name, data, metric, n, feature, weights, seed, batch_size, no
     if n < 2:
         fail(f"-n must be at least 2, got {n}")
     compute, show = _EVAL_METRICS[metric]
-    opts = dict(n=n, feature=feature, weights=weights, seed=seed, batch_size=batch_size, baseline=not no_baseline,
+    opts = dict(n=n, feature=None if feature == "auto" else feature, weights=weights, seed=seed, batch_size=batch_size, baseline=not no_baseline,
                 device=device, progress=False if no_progress or as_json else None)
     result = compute(model_name, data, opts)
     if as_json:
