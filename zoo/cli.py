@@ -381,8 +381,27 @@ def _print_text_alignment(r: dict) -> None:
                f"{[' '.join(c) for c in r['held_out_combos']]}; all = colour, shape and size right")
 
 
+def _eval_diversity(model_name: str, data: str, opts: dict) -> dict:  # owner: imagenet features
+    from zoo.metrics.evaluate import evaluate_diversity
+
+    return evaluate_diversity(model_name, data, n=opts["n"], seed=opts["seed"], png=opts["png"],
+                              device=opts["device"], progress=opts["progress"])
+
+
+def _print_diversity(r: dict) -> None:
+    click.echo(f"{r['model']} on {r['data']}: {r['n_generated']} generated vs {r['n_train']} training images, "
+               f"{r['seconds']:.1f} s")
+    columns = ["intra_cluster_diversity", "train_pairwise", "copy_rate", "clusters_used"]
+    print_table([{k: "-" if r[k] is None else r[k] for k in columns}], columns)
+    click.echo(f"distance: {r['distance']}. Diversity near train_pairwise is healthy, near 0 is copying; copy rate: "
+               "share of samples nearer a training image than its nearest training neighbour")
+    if r.get("nearest_png"):
+        click.echo(f"most copy-like samples (top) above their nearest training images (bottom): {r['nearest_png']}")
+
+
 _EVAL_METRICS = {"fid-kid": (_eval_fid_kid, _print_fid_kid),  # --metric NAME -> (compute, print)
-                 "text-alignment": (_eval_text_alignment, _print_text_alignment)}
+                 "text-alignment": (_eval_text_alignment, _print_text_alignment),
+                 "diversity": (_eval_diversity, _print_diversity)}
 
 
 @main.command("eval")
@@ -397,17 +416,20 @@ _EVAL_METRICS = {"fid-kid": (_eval_fid_kid, _print_fid_kid),  # --metric NAME ->
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
 @click.option("--batch-size", type=int, default=256, show_default=True)
 @click.option("--no-baseline", is_flag=True, help="Skip the random-weights baseline (half the time).")
+@click.option("--png", type=click.Path(dir_okay=False),
+              help="--metric diversity: write samples above their nearest training images.")
 @click.option("--device", callback=_check_device, help="cpu or cuda (default: cuda when available).")
 @click.option("--no-progress", is_flag=True, help="No progress bars.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def eval_cmd(model_name, data, metric, n, feature, weights, seed, batch_size, no_baseline, device, no_progress,
+def eval_cmd(model_name, data, metric, n, feature, weights, seed, batch_size, no_baseline, png, device, no_progress,
              as_json) -> None:
     """Score MODEL_NAME (a tagged name, a .safetensors file or a run directory) against --data."""
     if n < 2:
         fail(f"-n must be at least 2, got {n}")
     compute, show = _EVAL_METRICS[metric]
-    opts = dict(n=n, feature=None if feature == "auto" else feature, weights=weights, seed=seed, batch_size=batch_size, baseline=not no_baseline,
-                device=device, progress=False if no_progress or as_json else None)
+    opts = dict(n=n, feature=None if feature == "auto" else feature, weights=weights, seed=seed,
+                batch_size=batch_size, baseline=not no_baseline, png=png, device=device,
+                progress=False if no_progress or as_json else None)
     result = compute(model_name, data, opts)
     if as_json:
         echo_json(result)

@@ -51,3 +51,27 @@ def test_one_training_image_has_no_copy_rate(shapes, perceptual):
     assert r["copy_rate"] is None and r["clusters_used"] == 1
     with pytest.raises(ValueError, match="at least|>= 2"):
         diversity_report(shapes[:1], shapes[:3])
+
+
+def test_zoo_eval_metric_diversity_cli(tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    import zoo
+    from zoo.cli import main
+
+    folder = tmp_path / "train"
+    folder.mkdir()
+    for i, img in enumerate(load_dataset("builtin:shapes", 32, 3, n=4, seed=1).images):
+        Image.fromarray(((img.permute(1, 2, 0) + 1) * 127.5).round().byte().numpy()).save(folder / f"{i}.png")
+    model = zoo.save(zoo.create_model("dcgan32", width=8), tmp_path / "m.safetensors")
+    png = tmp_path / "pairs.png"
+    res = CliRunner().invoke(main, ["eval", str(model), "--data", str(folder), "--metric", "diversity", "-n", "6",
+                                    "--png", str(png), "--json"])
+    assert res.exit_code == 0, res.output
+    r = json.loads(res.output)
+    assert r["n_generated"] == 6 and r["n_train"] == 4 and 0 <= r["copy_rate"] <= 1 and "LPIPS" in r["distance"]
+    assert np.asarray(Image.open(png)).shape == (2 + 2 * 34, 2 + 6 * 34, 3)
+    res = CliRunner().invoke(main, ["eval", str(model), "--data", str(folder), "--metric", "diversity", "-n", "6"])
+    assert res.exit_code == 0 and "COPY_RATE" in res.output.upper(), res.output

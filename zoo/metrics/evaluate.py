@@ -178,3 +178,28 @@ def evaluate(model_or_path, data_src, n: int = 2000, feature: str | None = None,
         result["baseline_random"] = _scores(tracker, fakes, "fake features (random weights)")
     result["seconds"] = round(time.time() - t0, 2)
     return result
+
+
+def evaluate_diversity(model_or_path, data_src, n: int = 1000, seed: int = 0, max_train: int = 1000,
+                       png: str | os.PathLike | None = None, batch_size: int = 64,
+                       device: str | torch.device | None = None, progress: bool | None = None) -> dict:
+    """Memorisation check of a model against its training data (zoo.metrics.diversity): intra-cluster
+    diversity of n generated images, copy rate, the training images' own mean pairwise distance, and
+    optionally a PNG of the most copy-like samples above their nearest training images. Data with more
+    than max_train images is subsampled (the copy rate then compares with fewer training images)."""
+    from zoo.data import ImageDataset, load_dataset
+    from zoo.metrics.diversity import diversity_report
+
+    t0 = time.time()
+    model = _load_model(model_or_path)
+    dev = _device(device)
+    res, ch = int(model.config["resolution"]), int(model.config["channels"])
+    data = data_src if isinstance(data_src, ImageDataset) else load_dataset(str(data_src), res, ch)
+    train = data.images
+    if len(train) > max_train:
+        train = train[torch.randperm(len(train), generator=torch.Generator().manual_seed(seed))[:max_train]]
+    model = model.to(dev).eval()
+    fakes = _generate(model, n, seed, _conditions(model, data, n, seed), 256, progress, "generating")
+    report = diversity_report(fakes, train, png=png, batch_size=batch_size, device=dev, progress=progress)
+    return {"model": model.name, "data": data.source, "n": n, "seed": seed, **report,
+            "seconds": round(time.time() - t0, 2)}

