@@ -258,12 +258,17 @@ def use_feature_discriminator(model, backbone: str, weights: str | os.PathLike |
     return disc
 
 
-def restore_feature_discriminator(model, spec_tensor: torch.Tensor) -> FeatureDiscriminator:
-    """For zoo.load: rebuild the saved feature D's structure (no pretrained weights needed; the file has them)."""
+def restore_feature_discriminator(model, spec_tensor: torch.Tensor) -> nn.Module:
+    """For zoo.load: rebuild the saved feature D's structure (no pretrained weights needed; the file has them);
+    a projected D (its spec says kind "projected") is rebuilt by zoo.archs.projected_discriminator."""
     try:
         spec = json.loads(bytes(spec_tensor.to(torch.uint8).tolist()).decode())
     except (ValueError, UnicodeDecodeError) as e:
         raise FeatureBackboneError(f"the file's discriminator.{SPEC_KEY} is not valid JSON: {e}") from e
+    if spec.get("kind") == "projected":  # zoo.archs.projected_discriminator shares this self-describing buffer
+        from zoo.archs.projected_discriminator import restore_projected_discriminator
+
+        return restore_projected_discriminator(model, spec)
     backbone = spec.pop("backbone")
     disc = FeatureDiscriminator(model.config, backbone, pretrained=False, **spec)
     disc.new_heads = False  # the file's tensors fill the heads: trained, so FreezeD can keep them
