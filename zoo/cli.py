@@ -415,14 +415,17 @@ def _eval_fid_kid(model_name: str, data: str, opts: dict) -> dict:
 def _print_fid_kid(r: dict) -> None:
     click.echo(f"{r['model']} on {r['data']}: {r['n']} generated vs {r['n_real']} real images, "
                f"feature space {r['feature']}, {r['seconds']:.1f} s")
-    rows = [{"generator": r["model"], "fid": r["fid"], "kid": f"{r['kid_mean']:.4g} ± {r['kid_std']:.2g}"}]
+    prdc = ("precision", "recall", "density", "coverage")
+    rows = [{"generator": r["model"], "fid": r["fid"], "kid": f"{r['kid_mean']:.4g} ± {r['kid_std']:.2g}",
+             **{k: r[k] for k in prdc}}]
     if "baseline_random" in r:
         b = r["baseline_random"]
         rows.append({"generator": "random weights (same arch)", "fid": b["fid"],
-                     "kid": f"{b['kid_mean']:.4g} ± {b['kid_std']:.2g}"})
-    print_table(rows, ["generator", "fid", "kid"])
-    click.echo("lower is better" + ("; the random-weights row is what an untrained generator scores"
-                                    if "baseline_random" in r else ""))
+                     "kid": f"{b['kid_mean']:.4g} ± {b['kid_std']:.2g}", **{k: b[k] for k in prdc}})
+    print_table(rows, ["generator", "fid", "kid", *prdc])
+    click.echo(f"fid/kid: lower is better; precision/recall/density/coverage (k={r['prdc_k']}): higher is better "
+               "(density ~1 when matched)" + ("; the random-weights row is what an untrained generator scores"
+                                              if "baseline_random" in r else ""))
 
 
 def _eval_text_alignment(model_name: str, data: str, opts: dict) -> dict:
@@ -446,8 +449,27 @@ def _print_text_alignment(r: dict) -> None:
                f"{[' '.join(c) for c in r['held_out_combos']]}; all = colour, shape and size right")
 
 
+def _eval_diversity(model_name: str, data: str, opts: dict) -> dict:
+    from zoo.metrics.evaluate import evaluate_diversity
+
+    return evaluate_diversity(model_name, data, n=opts["n"], seed=opts["seed"], png=opts["png"],
+                              device=opts["device"], progress=opts["progress"])
+
+
+def _print_diversity(r: dict) -> None:
+    click.echo(f"{r['model']} on {r['data']}: {r['n_generated']} generated vs {r['n_train']} training images, "
+               f"{r['seconds']:.1f} s")
+    columns = ["intra_cluster_diversity", "train_pairwise", "copy_rate", "clusters_used"]
+    print_table([{k: "-" if r[k] is None else r[k] for k in columns}], columns)
+    click.echo(f"distance: {r['distance']}. Diversity near train_pairwise is healthy, near 0 is copying; copy rate: "
+               "share of samples nearer a training image than its nearest training neighbour")
+    if r.get("nearest_png"):
+        click.echo(f"most copy-like samples (top) above their nearest training images (bottom): {r['nearest_png']}")
+
+
 _EVAL_METRICS = {"fid-kid": (_eval_fid_kid, _print_fid_kid),  # --metric NAME -> (compute, print)
-                 "text-alignment": (_eval_text_alignment, _print_text_alignment)}
+                 "text-alignment": (_eval_text_alignment, _print_text_alignment),
+                 "diversity": (_eval_diversity, _print_diversity)}
 
 
 @main.command("eval", short_help="Score a model: FID/KID or text alignment.")
@@ -455,25 +477,30 @@ _EVAL_METRICS = {"fid-kid": (_eval_fid_kid, _print_fid_kid),  # --metric NAME ->
 @click.option("--data", required=True, help="builtin:digits, builtin:shapes, a folder of images or a pixel CSV.")
 @click.option("--metric", type=click.Choice(sorted(_EVAL_METRICS)), default="fid-kid", show_default=True,
               help="fid-kid: FID and KID against --data; text-alignment: attributes of images from builtin:shapes "
-                   "captions (text models).")
+                   "captions (text models); diversity: intra-cluster diversity and copy rate against --data.")
 @click.option("-n", "--n", "n", type=int, default=2000, show_default=True, help="Generated (and at most real) images.")
-@click.option("--feature", default="digits", show_default=True, help="Feature space: digits, shapes, timm:NAME, or a registered one.")
+@click.option("--feature", default="auto", show_default=True,
+              help="Feature space: imagenet, digits, shapes, timm:NAME, or a registered one; auto: digits/shapes for "
+                   "builtin:digits/builtin:shapes, imagenet otherwise.")
 @click.option("--weights", type=click.Path(dir_okay=False), help="Weights of the feature network (timm:NAME needs it).")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed of the generated images.")
 @click.option("--batch-size", type=int, default=256, show_default=True, help="Images per forward pass.")
 @click.option("--no-baseline", is_flag=True, help="Skip the random-weights baseline (half the time).")
+@click.option("--png", type=click.Path(dir_okay=False),
+              help="--metric diversity: write samples above their nearest training images.")
 @recipe_option("--device", callback=_check_device, show_default="cuda when available, else cpu",
                help="cpu, cuda or cuda:N.")
 @click.option("--no-progress", is_flag=True, help="No progress bars.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def eval_cmd(model_name, data, metric, n, feature, weights, seed, batch_size, no_baseline, device, no_progress,
+def eval_cmd(model_name, data, metric, n, feature, weights, seed, batch_size, no_baseline, png, device, no_progress,
              as_json) -> None:
     """Score MODEL_NAME (a tagged name, a .safetensors file or a run directory) against --data."""
     if n < 2:
         fail(f"-n must be at least 2, got {n}")
     compute, show = _EVAL_METRICS[metric]
-    opts = dict(n=n, feature=feature, weights=weights, seed=seed, batch_size=batch_size, baseline=not no_baseline,
-                device=device, progress=False if no_progress or as_json else None)
+    opts = dict(n=n, feature=None if feature == "auto" else feature, weights=weights, seed=seed,
+                batch_size=batch_size, baseline=not no_baseline, png=png, device=device,
+                progress=False if no_progress or as_json else None)
     result = compute(model_name, data, opts)
     if as_json:
         echo_json(result)
