@@ -88,7 +88,7 @@ def read_nvlabs(path: Path) -> Imported:
         raise CheckpointImportError(f"{path} is a pickle holding {found}: not an NVlabs network pickle "
                                     "(expected a dict with G, D, G_ema networks)")
     g, d = data["G_ema"], data["D"]
-    if "SynthesisInput" in g.module_src or "input" in _child(g, "synthesis").children():
+    if "SynthesisInput" in g.module_src or "input" in _child(path, g, "synthesis").children():
         raise CheckpointImportError(f"{path} holds a StyleGAN3 generator (NVlabs stylegan3, networks_stylegan3): not "
                                     "supported; zoo import reads StyleGAN2 / StyleGAN2-ADA networks")
     if g.class_name != "Generator" or d.class_name != "Discriminator":
@@ -109,10 +109,11 @@ def read_nvlabs(path: Path) -> Imported:
     return info
 
 
-def _child(record: PersistentRecord, name: str) -> PersistentRecord:
+def _child(path: Path, record: PersistentRecord, name: str) -> PersistentRecord:
     child = record.children().get(name)
     if child is None:
-        raise CheckpointImportError(f"the {record.class_name} network has no {name!r} part: not a StyleGAN2 network")
+        raise CheckpointImportError(f"{path}: the {record.class_name} network has no {name!r} part: "
+                                    "not a StyleGAN2 network")
     return child
 
 
@@ -126,7 +127,7 @@ def read_torch(path: Path) -> Imported:
         with torch.serialization.safe_globals([argparse.Namespace]):
             ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
-        refused = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(e))
+        refused = re.search(r"GLOBAL ([\w.]+)", str(e))  # torch names the global it refused
         if refused:
             raise CheckpointImportError(f"{path}: refused to load global {refused.group(1)} (torch.load weights_only): "
                                         "a checkpoint holds only tensors and plain data; nothing from it was run "
