@@ -29,12 +29,13 @@ _LAZY = {
     "get_text_encoder": "zoo.text",
     "list_text_encoders": "zoo.text",
     "load_dataset": "zoo.data",
+    "import_checkpoint": "zoo.importing",
 }
 
 
 # Sub-packages a user reaches as attributes (`zoo.metrics.evaluate(...)`) after a plain `import zoo`.
-_SUBMODULES = {"archs", "conditioning", "data", "export", "images", "metrics", "model", "testing", "text", "train",
-               "weights"}
+_SUBMODULES = {"archs", "conditioning", "data", "export", "images", "importing", "metrics", "model", "testing", "text",
+               "train", "weights"}
 
 
 def __getattr__(name: str):

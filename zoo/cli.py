@@ -118,6 +118,35 @@ def plugins_cmd(as_json: bool) -> None:
     print_table(rows, ["group", "name", "distribution", "status", "error"])
 
 
+@main.command("import", short_help="Bring in a StyleGAN2-ADA .pkl or rosinality .pt, safely.")
+@click.argument("src", type=click.Path(dir_okay=False))
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="The zoo weights file to write (.safetensors).")
+@click.option("--name", help="A name recorded in the file (zoo info shows it)  [default: the source's file name]")
+@click.option("--overwrite", is_flag=True, help="Replace an existing --out file.")
+@click.option("--json", "as_json", is_flag=True)
+def import_cmd(src: str, out: str, name: str | None, overwrite: bool, as_json: bool) -> None:
+    """Import an NVlabs StyleGAN2-ADA .pkl or a rosinality StyleGAN2 .pt (nothing in it is run)."""
+    from zoo.importing import CheckpointImportError, import_checkpoint
+
+    try:
+        model = import_checkpoint(src, out, name=name, overwrite=overwrite)
+    except CheckpointImportError as e:
+        fail(str(e))
+    meta = model.metadata
+    summary = {"out": out, "arch": model.spec.name, "source_format": meta["source_format"], "parent": meta["parent"],
+               "resolution": model.config["resolution"], "labels": meta["labels"], "params": meta["params"],
+               "augment_p": meta.get("augment_p"), "notes": meta.get("notes")}
+    if as_json:
+        echo_json(summary)
+        return
+    click.echo(f"imported {src} ({summary['source_format']}) -> {out}")
+    click.echo(f"  {model.spec.name}, {summary['resolution']} px, labels: {summary['labels']}, {summary['params']}"
+               + (f", ADA p {summary['augment_p']}" if summary["augment_p"] else ""))
+    if summary["notes"]:
+        click.echo(f"  note: {summary['notes']}")
+    click.echo(f"  next: zoo sample {out} --truncation 0.7 --out samples.png")
+
+
 @main.command("info", short_help="Show a model's spec, config and weights.")
 @click.argument("name")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")

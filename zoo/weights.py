@@ -91,7 +91,8 @@ def refuse_non_safetensors(path: Path) -> None:
             f"{path} looks like a pickle/torch.save checkpoint. gan-zoo never loads pickle files, because "
             "unpickling runs arbitrary code. If you trust the file, convert it once: "
             "`python -c \"import torch, safetensors.torch as st; "
-            "st.save_file(torch.load('IN', weights_only=True), 'OUT.safetensors')\"`."
+            "st.save_file(torch.load('IN', weights_only=True), 'OUT.safetensors')\"`. A StyleGAN2-ADA .pkl or "
+            "rosinality .pt checkpoint: `zoo import FILE --out OUT.safetensors` (reads it without running it)."
         )
     if len(head) < 8:
         raise WeightsError(f"{path} is {len(head)} bytes long: not a safetensors file (truncated download?)")
