@@ -28,11 +28,12 @@ _LAZY = {
     "get_text_encoder": "zoo.text",
     "list_text_encoders": "zoo.text",
     "load_dataset": "zoo.data",
+    "project": "zoo.latents.project",
 }
 
 
 # Sub-packages a user reaches as attributes (`zoo.metrics.evaluate(...)`) after a plain `import zoo`.
-_SUBMODULES = {"archs", "conditioning", "data", "export", "images", "metrics", "model", "testing", "text", "train",
+_SUBMODULES = {"archs", "conditioning", "data", "export", "images", "latents", "metrics", "model", "testing", "text", "train",
                "weights"}
 
 
