@@ -196,19 +196,20 @@ def _write_pillow(frames: np.ndarray, path: Path, image_format: str, fps: float,
         pictures = [p.convert("RGB") for p in pictures]  # one adaptive palette per frame
     options = {"loop": 0} if loop else {}
     if image_format == "WEBP":
-        # exact, lossless frames and no merging of equal frames: the file has the frames asked for
         options.update(lossless=True, minimize_size=False, allow_mixed=False)
     else:
         options.update(optimize=False, disposal=1)
     if image_format == "GIF" and not loop:
         options["loop"] = 1  # play once (Pillow writes no NETSCAPE block for loop=None in every version)
     duration = round(1000.0 / fps)
-    if image_format == "GIF":  # GIF merges consecutive equal frames; a 1-level nudge keeps each one
-        for i in range(1, len(frames)):
-            if np.array_equal(frames[i], frames[i - 1]):
-                nudged = frames[i].copy()
-                nudged.flat[0] ^= 1
-                pictures[i] = Image.fromarray(nudged[..., 0] if nudged.shape[-1] == 1 else nudged).convert("RGB")
+    # both encoders merge consecutive equal frames; one pixel one level off keeps every frame asked for
+    for i in range(1, len(frames)):
+        if np.array_equal(frames[i], frames[i - 1]):
+            nudged = frames[i].copy()
+            nudged.flat[0] ^= 1
+            pictures[i] = Image.fromarray(nudged[..., 0] if nudged.shape[-1] == 1 else nudged)
+            if image_format == "GIF":
+                pictures[i] = pictures[i].convert("RGB")
     pictures[0].save(path, format=image_format, save_all=True, append_images=pictures[1:], duration=duration,
                      **options)
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from zoo.latents.grids import style_mix, truncation_grid
 from zoo.latents.project import Projection, project, write_projection
 from zoo.latents.styles import has_mapping, map_latents, read_latents, synthesize
-from zoo.latents.walk import interpolate
+from zoo.latents.walk import interpolate, latent_keys
 
-__all__ = ["interpolate", "style_mix", "truncation_grid", "project", "Projection", "write_projection",
+__all__ = ["interpolate", "latent_keys", "style_mix", "truncation_grid", "project", "Projection", "write_projection",
            "has_mapping", "map_latents", "synthesize", "read_latents"]

@@ -267,8 +267,9 @@ def project(model: GAN | str, target, steps: int = 500, space: str | None = None
             for n in noises.values():  # the projector renormalises the noise maps every step
                 n.sub_(n.mean()).div_(n.square().mean().sqrt().clamp(min=1e-8))
         if step % 10 == 0 or step == steps - 1:
-            history.append({"step": step, "loss": round(float(loss), 5)})
-            bar.set_postfix(loss=f"{float(loss):.4f}")
+            value = loss.item()
+            history.append({"step": step, "loss": round(value, 5)})
+            bar.set_postfix(loss=f"{value:.4f}")
         if step in keep:
             frames.append(_side_by_side(target, images.detach()))
     bar.close()

@@ -62,3 +62,36 @@ def interpolate(model: GAN, seeds: Sequence[int] | None = None, frames: int = 48
         return model.sample(frames, z=torch.from_numpy(walk(keys, frames, loop, "slerp")), labels=fixed,
                             prompts=prompts, truncation=truncation)
     return synthesize(model, walk(keys, frames, loop, "lerp"))
+
+
+def latent_keys(model: GAN, items: Sequence, space: str | None = None, labels=None, prompts: str | None = None,
+                truncation: float = 1.0) -> np.ndarray:
+    """Key latents in `space` from a mix of seeds (ints) and .npy files (paths, e.g. zoo project's latent.npy,
+    read as latents of that space; a file of several rows gives several keys), in order."""
+    from zoo.latents.styles import read_latents
+
+    space = space or ("w" if has_mapping(model) else "z")
+    seeds = [int(i) for i in items if not isinstance(i, (str, bytes)) and not hasattr(i, "__fspath__")]
+    seed_keys = iter([])
+    if seeds:
+        z = seed_latents(seeds, model.latent_dim)
+        if space == "z":
+            seed_keys = iter(z)
+        else:
+            labs = key_labels(seeds, model.num_classes, labels) if model.conditioning == "class" else None
+            w = map_latents(model, z, _condition(model, len(z), labels=labs, prompts=prompts), truncation).numpy()
+            seed_keys = iter(w)
+    keys = []
+    for item in items:
+        if isinstance(item, (str, bytes)) or hasattr(item, "__fspath__"):
+            arr = read_latents(model, item, space)
+            if arr.ndim == 3:  # w+ keys: every key becomes w+
+                keys = [k if k.ndim == 2 else np.repeat(k[None], arr.shape[1], 0) for k in keys]
+            keys.extend(arr)
+        else:
+            k = next(seed_keys)
+            keys.append(k if not keys or keys[0].ndim == 1 else np.repeat(k[None], keys[0].shape[0], 0))
+    if any(k.ndim == 2 for k in keys):
+        num_ws = model.generator.num_ws
+        keys = [k if k.ndim == 2 else np.repeat(k[None], num_ws, 0) for k in keys]
+    return np.stack(keys).astype(np.float32)
