@@ -30,12 +30,13 @@ _LAZY = {
     "list_text_encoders": "zoo.text",
     "load_dataset": "zoo.data",
     "import_checkpoint": "zoo.importing",
+    "project": "zoo.latents.project",
 }
 
 
 # Sub-packages a user reaches as attributes (`zoo.metrics.evaluate(...)`) after a plain `import zoo`.
-_SUBMODULES = {"archs", "conditioning", "data", "export", "images", "importing", "metrics", "model", "testing", "text",
-               "train", "weights"}
+_SUBMODULES = {"archs", "conditioning", "data", "export", "images", "importing", "latents", "metrics", "model",
+               "testing", "text", "train", "weights"}
 
 
 def __getattr__(name: str):

@@ -393,12 +393,17 @@ def finetune_cmd(source, data, out, resume, overwrite, no_progress, as_json, dev
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Same seed, same images.")
 @click.option("--label", help="Class label for every image, or a comma list (class-conditional models).")
 @click.option("--prompt", help="Text prompt (text-conditional models).")
-@click.option("--truncation", type=float, default=1.0, show_default=True, help="Truncation psi (models with the trick).")
+@click.option("--truncation", default="1.0", show_default=True,
+              help="Truncation psi (models with the trick); a list like 0.5,0.7,1.0 makes one column per value, "
+                   "the same latents in each row.")
+@click.option("--w", "w_file", type=click.Path(dir_okay=False),
+              help="Images from these w latents (.npy [N, w_dim] or w+, e.g. zoo project's latent.npy) instead of seeds.")
+@click.option("--z", "z_file", type=click.Path(dir_okay=False), help="Images from these z latents (.npy [N, latent_dim]).")
 @recipe_option("--nrow", type=click.IntRange(min=1), show_default="square", help="Images per row.")
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="Image file to write (.png, or .jpg/.webp).")
 @click.option("--device", callback=_check_device, default="cpu", show_default=True, help="cpu, cuda or cuda:N.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def sample_cmd(model_name, n, seed, label, prompt, truncation, nrow, out, device, as_json) -> None:
+def sample_cmd(model_name, n, seed, label, prompt, truncation, w_file, z_file, nrow, out, device, as_json) -> None:
     """Write a PNG grid of n samples from MODEL_NAME (a tagged name, a .safetensors file or a run directory)."""
     from pathlib import Path
 
@@ -421,13 +426,118 @@ def sample_cmd(model_name, n, seed, label, prompt, truncation, nrow, out, device
         except ValueError:
             fail(f"--label takes an integer or a comma list of integers, got {label!r}")
         labels = labels[0] if len(labels) == 1 else labels
-    images = model.sample(n, seed=seed, labels=labels, prompts=prompt, truncation=truncation)
+    psis = _truncations(truncation)
+    if w_file or z_file:
+        from zoo.latents.cli import sample_latents
+
+        images = sample_latents(model, w_file, z_file, labels, prompt, psis)
+        n = len(images)
+    elif len(psis) > 1:
+        from zoo.latents import truncation_grid
+
+        images = truncation_grid(model, n, psis, seed=seed, labels=labels, prompts=prompt)
+        nrow = len(psis)
+    else:
+        images = model.sample(n, seed=seed, labels=labels, prompts=prompt, truncation=psis[0])
     path = save_grid(images, out, nrow=nrow)
     info = {"out": str(path), "model": model.name, "n": n, "seed": seed, "shape": list(images.shape)}
     if as_json:
         echo_json(info)
     else:
         click.echo(f"wrote {n} samples of {model.name} (seed {seed}) to {path}")
+
+
+def _truncations(text: str) -> list[float]:
+    try:
+        return [float(v) for v in text.split(",") if v.strip()] or [1.0]
+    except ValueError:
+        fail(f"--truncation takes a number or a comma list like 0.5,0.7,1.0, got {text!r}")
+
+
+# --- latent tools: zoo interpolate / style-mix / project (helpers in zoo/latents/cli.py) ---
+
+
+@main.command("interpolate")
+@click.argument("model_name")
+@click.option("--seeds", help="Key seeds in order, e.g. 3,17,42 (or 0-4).")
+@click.option("--from", "from_file", type=click.Path(dir_okay=False), help="First key: a latent .npy (zoo project's).")
+@click.option("--to", "to_file", type=click.Path(dir_okay=False), help="Last key: a latent .npy.")
+@click.option("--frames", type=click.IntRange(min=2), default=48, show_default=True, help="Frames in the file.")
+@click.option("--loop", is_flag=True, help="Walk back to the first key (a seamless loop).")
+@click.option("--space", type=click.Choice(["z", "w"]), help="z (slerp) or w (lerp)  [default: w with a mapping network, else z]")
+@click.option("--label", type=int, help="Class for every frame (class models; default: each seed's own in w).")
+@click.option("--prompt", help="Prompt for every frame (text models).")
+@click.option("--prompts", nargs=2, help="Text models: walk from prompt A to prompt B (z fixed: the first seed's).")
+@click.option("--truncation", type=float, default=1.0, show_default=True)
+@click.option("--fps", type=float, default=24.0, show_default=True)
+@click.option("--out", required=True, type=click.Path(dir_okay=False),
+              help=".webp/.gif (animated), .mp4 (needs imageio-ffmpeg) or .png (a strip).")
+@click.option("--json", "as_json", is_flag=True)
+def interpolate_cmd(model_name, out, as_json, **options) -> None:
+    """Write a latent walk of MODEL_NAME (a tagged name, a .safetensors file or a run directory).
+
+    Example: zoo interpolate stylegan2_64.shapes --seeds 3,17,42 --frames 48 --loop --out walk.webp
+    """
+    from zoo.latents.cli import interpolate_command
+
+    info = interpolate_command(model_name, out, **options)
+    echo_json(info) if as_json else click.echo(f"wrote {info['frames']} frames of {info['model']} "
+                                               f"({info['space']} space) to {info['out']}")
+
+
+@main.command("style-mix")
+@click.argument("model_name")
+@click.option("--rows", required=True, help="Row seeds (their fine styles), e.g. 1,2,3.")
+@click.option("--cols", required=True, help="Column seeds (their styles in --layers), e.g. 4,5,6,7.")
+@click.option("--layers", help="w layers taken from the columns, e.g. 0-3  [default: the coarse half]")
+@click.option("--label", type=int, help="Class for every image (class models; default: each seed's own).")
+@click.option("--truncation", type=float, default=1.0, show_default=True)
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="Image file (.png, .jpg, .webp).")
+@click.option("--json", "as_json", is_flag=True)
+def style_mix_cmd(model_name, rows, cols, layers, label, truncation, out, as_json) -> None:
+    """Write the style-mixing grid of MODEL_NAME (models with a mapping network, stylegan2_*)."""
+    from zoo.latents.cli import style_mix_command
+
+    info = style_mix_command(model_name, rows, cols, layers, label, truncation, out)
+    echo_json(info) if as_json else click.echo(f"wrote a {len(info['rows'])}x{len(info['cols'])} style-mixing grid "
+                                               f"(layers {info['layers']}) to {info['out']}")
+
+
+@main.command("project")
+@click.argument("model_name")
+@click.option("--target", required=True, type=click.Path(dir_okay=False), help="The image to reproduce.")
+@click.option("--steps", type=click.IntRange(min=1), default=500, show_default=True)
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder for latent.npy, PNGs, projection.json.")
+@click.option("--space", type=click.Choice(["w", "w+", "z"]), help="[default: w with a mapping network, else z]")
+@click.option("--feature", help="Feature space of the perceptual loss  [default: imagenet if registered, else digits/shapes]")
+@click.option("--label", type=int, help="Class (class models; default: the closest class at the start).")
+@click.option("--prompt", help="Prompt (text models).")
+@click.option("--pixel-weight", type=float, default=1.0, show_default=True)
+@click.option("--optimize-noise", is_flag=True, help="Also optimise the noise maps (StyleGAN2 projector, regularised).")
+@click.option("--video", help="Also write the optimisation as this file in --out, e.g. progress.webp or progress.mp4.")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option("--device", callback=_check_device, help="cpu or cuda (default: cpu).")
+@click.option("--threads", type=click.IntRange(min=1), callback=_set_threads, expose_value=False,
+              help="CPU threads for torch (default: torch's).")
+@click.option("--no-progress", is_flag=True)
+@click.option("--json", "as_json", is_flag=True)
+def project_cmd(model_name, out, as_json, no_progress, **options) -> None:
+    """Project --target into MODEL_NAME's latent space: writes the latent, the reconstruction and distances.
+
+    Example: zoo project stylegan2_32.digits --target seven.png --steps 300 --out proj/
+    """
+    from zoo.latents.cli import project_command
+
+    info = project_command(model_name, out, progress=False if no_progress or as_json else None, **options)
+    if as_json:
+        echo_json(info)
+        return
+    d = info["distances"]
+    print_table([{"image": "start", "pixel_rmse": d["start_pixel_rmse"], "feature": d["start_feature"]},
+                 {"image": "reconstruction", "pixel_rmse": d["pixel_rmse"], "feature": d["feature"]}],
+                ["image", "pixel_rmse", "feature"])
+    click.echo(f"wrote {out}/ (latent.npy {info['latent_shape']} in {info['space']}, side_by_side.png); "
+               f"feature space {info['feature']}; reuse it: {info['use']}")
 
 
 # --- zoo eval: one function per --metric; add a metric by adding a function and an entry -------

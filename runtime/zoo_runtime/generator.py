@@ -260,14 +260,19 @@ class Generator:
 
     def generate(self, n: int | None = None, seed: int | None = None, z: np.ndarray | None = None,
                  labels: Sequence[int] | int | np.ndarray | None = None, prompts: Sequence[str] | str | None = None,
-                 embeddings: np.ndarray | None = None, truncation: float = 1.0) -> np.ndarray:
+                 embeddings: np.ndarray | None = None, truncation: float = 1.0, w: np.ndarray | None = None) -> np.ndarray:
         """n images, uint8 [n, H, W, C]. The same seed gives `zoo sample`'s images, up to one grey
         level in a few pixels for fp32 packages (manifest["parity"] has the measured difference).
 
-        n defaults to 1, or to the length of z / embeddings / prompts / labels when one is given.
+        w: float32 [N, w_dim] or w+ [N, num_ws, w_dim] instead of latents (packages of models with a mapping
+        network). n defaults to 1, or to the length of z / embeddings / prompts / labels when one is given.
         A large n runs in chunks of `chunk_size` rows (latents drawn chunk by chunk from the same
         stream as `make_latents`), so memory is the output array plus one chunk.
         """
+        if w is not None:  # a w latent (e.g. zoo project's), for packages with a synthesis entry
+            from zoo_runtime.interpolate import synthesize
+
+            return synthesize(self, w)
         seed = check_seed(seed)
         n = self._count(n, z, labels, prompts, embeddings)
         feeds = self._feeds(n, seed, z, labels, prompts, embeddings, truncation)
