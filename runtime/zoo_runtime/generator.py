@@ -50,6 +50,7 @@ class Generator:
         self._text_lock = threading.Lock()
 
         graph = str(self.path / m["graph"])
+        prov.require_onnxruntime()
         requested = prov.normalize(providers)
         graph_sha = m["files"][m["graph"]]["sha256"]
         options = {
