@@ -1,0 +1,83 @@
+"""Text encoders in the runtime: prompts -> float32 embeddings [N, dim], without torch.
+
+    from zoo_runtime.text import load_text_encoder
+    encode = load_text_encoder(pkg_dir, manifest["text_encoder"])
+    emb = encode(["a small red circle on a blue background"])   # float32 [1, dim]
+
+The manifest entry is what the zoo's encoder wrote at export (`TextEncoder.export(pkg_dir)`):
+    {"name": "hash", "kind": "hash", "dim": 256, "version": 1, "files": []}
+        numpy feature hashing, the same code the zoo runs (zoo_runtime.text.hash_encoder)
+    {"name": "minilm", "kind": "onnx-transformer", "dim": 384, "files": [ONNX, tokenizer.json],
+     "onnx": ..., "tokenizer": ..., "max_length": 256, ...}
+        a Hugging Face `tokenizers` tokenizer plus an ONNX graph (input_ids, attention_mask) ->
+        pooled, L2-normalised embeddings (zoo_runtime.text.onnx_encoder; needs `tokenizers`,
+        installed with `pip install zoo-runtime[text]`).
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from zoo_runtime.text.hash_encoder import hash_encode
+
+TextEncodeFn = Callable[[Sequence[str]], np.ndarray]
+KINDS = ("hash", "onnx-transformer")
+
+
+class TextEncoderError(ValueError):
+    """A manifest text-encoder entry this runtime cannot load."""
+
+
+class HashEncoder:
+    """The weight-free `hash` encoder as a callable: list[str] -> float32 [N, dim]."""
+
+    def __init__(self, dim: int, name: str = "hash"):
+        self.name, self.dim = name, int(dim)
+
+    def __call__(self, prompts: Sequence[str]) -> np.ndarray:
+        return hash_encode(_as_list(prompts), self.dim)
+
+    def __repr__(self) -> str:
+        return f"HashEncoder(dim={self.dim})"
+
+
+def _as_list(prompts) -> list[str]:
+    if isinstance(prompts, str):
+        return [prompts]
+    prompts = list(prompts)
+    bad = [i for i, p in enumerate(prompts) if not isinstance(p, str)]
+    if bad:
+        raise TypeError(f"prompts must be strings; item {bad[0]} is {type(prompts[bad[0]]).__name__}")
+    return prompts
+
+
+def load_text_encoder(pkg_dir: str | os.PathLike, manifest_entry: dict, threads: int | None = None) -> TextEncodeFn:
+    """The package's text encoder as a callable `list[str] -> float32 [N, dim]`.
+
+    threads: ONNX Runtime intra-op threads for graph-based encoders (default: ONNX Runtime's choice).
+    """
+    if not isinstance(manifest_entry, dict) or "kind" not in manifest_entry or "dim" not in manifest_entry:
+        raise TextEncoderError(f"text encoder entry {manifest_entry!r} lacks 'kind' or 'dim'; re-export the package "
+                               "with the current gan-zoo")
+    kind = manifest_entry["kind"]
+    if kind == "hash":
+        from zoo_runtime.text import hash_encoder
+
+        version = int(manifest_entry.get("version", 1))
+        if version != hash_encoder.VERSION:
+            raise TextEncoderError(f"the package's hash encoder is version {version}, this runtime implements "
+                                   f"version {hash_encoder.VERSION}: install the zoo-runtime that matches the "
+                                   "gan-zoo it was exported with, or re-export")
+        return HashEncoder(int(manifest_entry["dim"]), manifest_entry.get("name", "hash"))
+    if kind == "onnx-transformer":
+        from zoo_runtime.text.onnx_encoder import OnnxTextEncoder
+
+        return OnnxTextEncoder(Path(pkg_dir), manifest_entry, threads=threads)
+    raise TextEncoderError(f"unknown text encoder kind {kind!r} (this runtime reads {', '.join(KINDS)}); "
+                           "upgrade zoo-runtime")
+
+
+__all__ = ["load_text_encoder", "hash_encode", "HashEncoder", "TextEncoderError", "KINDS"]

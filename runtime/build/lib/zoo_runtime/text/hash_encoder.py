@@ -1,0 +1,69 @@
+"""The `hash` text encoder: weight-free, numpy only, the ONE implementation of it.
+
+Both the zoo (`zoo.text.get_text_encoder("hash")`) and the runtime (`zoo_runtime.text`) call
+`hash_encode` here, so an embedding computed at training time and one computed in an application
+without torch are identical by construction, not by a parity test.
+
+    text -> NFKC, casefold -> words (\\w+ runs, Unicode-aware) -> features:
+        every word ("u:red") and every pair of neighbouring words ("b:red circle")
+    feature -> blake2b(feature, 8 bytes) -> bucket (first 4 bytes mod dim) and sign (bit 0 of byte 4)
+    vector[bucket] += sign * weight   (signed feature hashing, Weinberger et al. 2009)
+    -> L2-normalised float32 [dim]
+
+Signs make colliding features cancel on average instead of piling up. blake2b (hashlib) is stable
+across processes and machines, unlike Python's salted `hash()`.
+
+An empty prompt (or one with no word characters, e.g. "!!!") has no features and maps to the zero
+vector: a defined "no text" input, which conditional generators see as "no information".
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from functools import lru_cache
+from typing import Sequence
+
+import numpy as np
+
+NAME = "hash"
+DEFAULT_DIM = 256
+VERSION = 1  # bump if the features or the hashing change: packages record it, the runtime checks it
+UNIGRAM_WEIGHT = 1.0
+BIGRAM_WEIGHT = 1.0
+_WORD = re.compile(r"\w+")
+
+
+def words(text: str) -> list[str]:
+    """The normalised words of `text`: NFKC, casefolded, runs of Unicode word characters."""
+    return _WORD.findall(unicodedata.normalize("NFKC", text).casefold())
+
+
+def features(text: str) -> list[tuple[str, float]]:
+    """(feature, weight) pairs: unigrams and bigrams of the normalised words."""
+    w = words(text)
+    return [(f"u:{t}", UNIGRAM_WEIGHT) for t in w] + [(f"b:{a} {b}", BIGRAM_WEIGHT) for a, b in zip(w, w[1:])]
+
+
+@lru_cache(maxsize=65536)
+def _bucket(feature: str, dim: int) -> tuple[int, float]:
+    digest = hashlib.blake2b(feature.encode("utf-8"), digest_size=8).digest()
+    return int.from_bytes(digest[:4], "little") % dim, (1.0 if digest[4] & 1 else -1.0)
+
+
+def hash_encode(texts: Sequence[str], dim: int = DEFAULT_DIM) -> np.ndarray:
+    """float32 [len(texts), dim], each row L2-normalised (zero for text without words)."""
+    if isinstance(texts, str):
+        raise TypeError("hash_encode takes a list of strings, not a single string: pass [text]")
+    if dim <= 0:
+        raise ValueError(f"dim must be positive, got {dim}")
+    out = np.zeros((len(texts), dim), dtype=np.float64)
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise TypeError(f"prompt {i} is {type(text).__name__}, not str: {text!r}")
+        for feature, weight in features(text):
+            bucket, sign = _bucket(feature, dim)
+            out[i, bucket] += sign * weight
+    norms = np.linalg.norm(out, axis=1, keepdims=True)
+    out = np.divide(out, norms, out=np.zeros_like(out), where=norms > 0)
+    return out.astype(np.float32)
