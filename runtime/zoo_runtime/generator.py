@@ -57,6 +57,7 @@ class Generator:
         graph_rel = m["graph"]
         graph = read_member(self.path, graph_rel, m["files"][graph_rel] if verify else None, "graph")
         check_external_data(self.path, graph_rel, graph, m["files"])
+        prov.require_onnxruntime()
         requested = prov.normalize(providers)
         graph_sha = m["files"][m["graph"]]["sha256"]
         options = {

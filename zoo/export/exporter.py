@@ -298,7 +298,9 @@ def export(model, out: str | os.PathLike, opset: int = DEFAULT_OPSET, precision:
         bar.set_postfix_str(precision)
         quantization = None
         if precision == "fp32":
-            core = float_core
+            from zoo.export.rewrite import conv_transpose_to_phases
+
+            core, _ = conv_transpose_to_phases(float_core)  # exact; ~2x faster on ONNX Runtime's CPU (rewrite.py)
         elif precision == "fp16":
             from zoo.export.precision import to_fp16
 
