@@ -37,7 +37,8 @@ def _image_folder(root, classes=2, per_class=3, size=32):
 
 
 def test_finetune_uses_the_imported_discriminator_and_ada_p(imported, tmp_path):
-    from zoo.train.transfer import finetune_recipe, finetune_trainer
+    from zoo.train.api import finetune_trainer
+    from zoo.train.recipe import finetune_recipe
 
     source = zoo.load(imported)
     data = _image_folder(tmp_path / "data")
