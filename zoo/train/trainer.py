@@ -205,7 +205,27 @@ class Trainer:
         c = None
         if self.conditions is not None:
             c = self.conditions.cpu()[torch.randint(0, len(self.conditions), (n,), generator=g)]
-        return {k: float(v) for k, v in self.fid(self.generate(z, c)).items()}
+        fakes = self.generate(z, c)
+        scores = {k: float(v) for k, v in self.fid(fakes).items()}
+        if r.kind == "finetune":  # few-shot: a model that copies its N images scores a good FID
+            scores.update(self.memorisation(fakes))
+        return scores
+
+    def memorisation(self, fakes: torch.Tensor, n: int = 200) -> dict:
+        """Intra-cluster diversity and copy rate of up to n samples against the training images
+        (zoo.metrics.diversity); {} with a note when they cannot be computed."""
+        try:
+            from zoo.metrics.diversity import diversity_report
+
+            train = self.data.images
+            if len(train) > 1000:
+                train = train[torch.randperm(len(train), generator=torch.Generator().manual_seed(0))[:1000]]
+            d = diversity_report(fakes[:n], train, progress=False)
+        except Exception as e:  # noqa: BLE001 -- metrics are optional: report and train on
+            self.log(f"note: diversity/copy rate are not logged ({type(e).__name__}: {e})")
+            return {}
+        return {"diversity": d["intra_cluster_diversity"], "train_pairwise": d["train_pairwise"],
+                "copy_rate": d["copy_rate"]}
 
     # -- checkpoints --------------------------------------------------------------------------
 
