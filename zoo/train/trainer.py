@@ -208,24 +208,10 @@ class Trainer:
         fakes = self.generate(z, c)
         scores = {k: float(v) for k, v in self.fid(fakes).items()}
         if r.kind == "finetune":  # few-shot: a model that copies its N images scores a good FID
-            scores.update(self.memorisation(fakes))
+            from zoo.metrics.diversity import memorisation_scores
+
+            scores.update(memorisation_scores(fakes, self.data.images, log=self.log))
         return scores
-
-    def memorisation(self, fakes: torch.Tensor, n: int = 200) -> dict:
-        """Intra-cluster diversity and copy rate of up to n samples against the training images
-        (zoo.metrics.diversity); {} with a note when they cannot be computed."""
-        try:
-            from zoo.metrics.diversity import diversity_report
-
-            train = self.data.images
-            if len(train) > 1000:
-                train = train[torch.randperm(len(train), generator=torch.Generator().manual_seed(0))[:1000]]
-            d = diversity_report(fakes[:n], train, progress=False)
-        except Exception as e:  # noqa: BLE001 -- metrics are optional: report and train on
-            self.log(f"note: diversity/copy rate are not logged ({type(e).__name__}: {e})")
-            return {}
-        return {"diversity": d["intra_cluster_diversity"], "train_pairwise": d["train_pairwise"],
-                "copy_rate": d["copy_rate"]}
 
     # -- checkpoints --------------------------------------------------------------------------
 
