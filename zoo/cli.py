@@ -236,7 +236,7 @@ def recipe_option(*param_decls, **attrs):
 # tests/docs/test_cli_help.py checks every value against the recipes, so they cannot drift.
 TRAIN_DEFAULTS = {
     "steps": "2000", "batch_size": "32", "lr": "0.0002", "lr_d": "same as --lr", "loss": "logistic",
-    "r1": "0.1 (logistic), 0 (hinge)", "ema_kimg": "10.0", "warmup": "0", "augment": "none",
+    "r1": "0.1 (logistic), 0 (hinge)", "ema_kimg": "10.0", "warmup": "0", "augment": "none (diffaug with --discriminator projected)",
     "condition": "the architecture's config", "sample_every": "500", "checkpoint_every": "500", "log_every": "50",
     "eval_every": "0", "eval_samples": "500", "seed": "0", "discriminator": "own", "d_input_size": "224",
 }
@@ -280,7 +280,7 @@ def _training_options(shown: dict):
         recipe_option("--d-backbone-weights", type=click.Path(dir_okay=False), help="Local weights for --d-backbone."),
         recipe_option("--discriminator", type=click.Choice(["own", "projected"]),
                       help="own: the architecture's D; projected: Projected GAN's D on frozen ImageNet features "
-                           "(hinge loss unless --loss; docs/imagenet.md)."),
+                           "(hinge loss and DiffAugment unless --loss / --augment; docs/imagenet.md)."),
         recipe_option("--d-input-size", type=click.IntRange(min=32),
                       help="Input size of the projected D's backbone (224 as the paper; 64 is ~10x cheaper on CPU)."),
         recipe_option("--resume", type=click.Path(file_okay=False), help="Continue the run in this directory."),

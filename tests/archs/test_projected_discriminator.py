@@ -68,7 +68,8 @@ def test_every_architecture_trains_with_a_projected_discriminator(name, tmp_path
                       eval_samples=0, progress=False)
     assert isinstance(model.discriminator, ProjectedDiscriminator) and model.discriminator.size == 32
     recipe = load_checkpoint(tmp_path / "run")[1]["recipe"]
-    assert recipe["discriminator"] == "projected" and recipe["loss"] == "hinge"  # the paper's loss by default
+    assert recipe["discriminator"] == "projected"
+    assert recipe["loss"] == "hinge" and recipe["augment"] == "diffaug"  # the paper's loss and augmentation
     assert isinstance(zoo.load(tmp_path / "run").discriminator, ProjectedDiscriminator)
 
 
@@ -79,7 +80,7 @@ def test_finetune_and_resume_with_a_projected_discriminator(tmp_path):
                    eval_samples=0, progress=False)
     straight = zoo.finetune(str(source), "builtin:digits", tmp_path / "straight", steps=2, **options)
     assert isinstance(straight.discriminator, ProjectedDiscriminator)
-    assert straight.discriminator.diffaug is False  # the fine-tuning recipe's DiffAugment already runs before D
+    assert straight.discriminator.diffaug is False  # the run's DiffAugment (checkpointed) runs before D
     zoo.finetune(str(source), "builtin:digits", tmp_path / "halted", steps=1, **options)
     resumed = zoo.finetune(resume=tmp_path / "halted", steps=2, progress=False)
     assert isinstance(resumed.discriminator, ProjectedDiscriminator)
@@ -106,3 +107,13 @@ def test_cli_discriminator_projected(tmp_path):
                                     "projected", "--d-input-size", "32", "--eval-samples", "0", "--no-progress"])
     assert res.exit_code == 0, res.output
     assert isinstance(zoo.load(tmp_path / "r").discriminator, ProjectedDiscriminator)
+
+
+def test_resumed_training_with_a_projected_discriminator_is_bit_identical(tmp_path):
+    options = dict(config=dict(width=8), batch_size=2, discriminator="projected", d_input_size=32,
+                   sample_every=1000, checkpoint_every=1, eval_samples=0, progress=False)
+    straight = zoo.train("dcgan32", "builtin:shapes", tmp_path / "straight", steps=2, **options)
+    zoo.train("dcgan32", "builtin:shapes", tmp_path / "halted", steps=1, **options)
+    resumed = zoo.train(resume=tmp_path / "halted", steps=2, progress=False)
+    for key, value in straight.state_dict().items():
+        assert torch.equal(value, resumed.state_dict()[key]), key

@@ -232,8 +232,7 @@ def build_for_training(model_or_name, config: dict | None, condition: str | None
 
 def apply_discriminator(model: GAN, recipe: Recipe) -> None:
     """The run's D: the model's own, a pretrained-feature D (--d-backbone) or a projected D
-    (--discriminator projected; kept when the model already has one, e.g. a source saved with it).
-    A projected D applies DiffAugment itself only when the run does not augment D's input already."""
+    (--discriminator projected; kept when the model already has one, e.g. a source saved with it)."""
     if recipe.discriminator == "projected":
         from zoo.archs.projected_discriminator import ProjectedDiscriminator, use_projected_discriminator
 
@@ -245,9 +244,10 @@ def apply_discriminator(model: GAN, recipe: Recipe) -> None:
 
 
 def set_d_augment(model: GAN, recipe: Recipe) -> None:
-    """A D that augments its own input (the projected D's DiffAugment) does so only when the run does not."""
+    """A D that can augment its own input (the projected D's DiffAugment) leaves it to the run's --augment,
+    whose random state is checkpointed (so resuming stays bit-identical)."""
     if hasattr(model.discriminator, "diffaug"):
-        model.discriminator.diffaug = recipe.augment == "none"
+        model.discriminator.diffaug = False
 
 
 def apply_feature_discriminator(model: GAN, backbone: str | None, weights: str | None) -> None:

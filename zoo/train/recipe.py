@@ -116,9 +116,11 @@ DISCRIMINATORS = ("own", "projected")
 
 
 def _projected_defaults(options: dict) -> dict:
-    """A projected D trains with the paper's hinge loss unless another loss is asked for."""
-    if options.get("discriminator") == "projected" and options.get("loss") is None:
-        options["loss"] = "hinge"
+    """A projected D trains as the paper's: hinge loss and DiffAugment, unless others are asked for
+    (the run's DiffAugment, whose random state the checkpoint keeps, rather than the D's own)."""
+    if options.get("discriminator") == "projected":
+        options["loss"] = options.get("loss") or "hinge"
+        options["augment"] = options.get("augment") or "diffaug"
     return options
 
 
