@@ -89,8 +89,8 @@ def scratch(args, seeds, eval_at, out_root: Path) -> dict:
                                     config=dict(width=args.width), progress=False, log=lambda *a: None)
             curve, secs = score_curve(trainer, args.scratch_steps, eval_at(args.scratch_steps), tracker, z)
             final = imagenet_scores(inet, trainer.generate(z[:args.imagenet_n], None))
-            runs.setdefault(d, []).append({"seed": seed, "curve": curve, "s_per_step": round(secs / args.scratch_steps, 3),
-                                           "imagenet": final})
+            runs.setdefault(d, []).append({"seed": seed, "curve": curve, "imagenet": final,
+                                           "s_per_step": round(secs / args.scratch_steps, 3)})
     return runs
 
 
@@ -140,14 +140,16 @@ def mean(values):
 
 def markdown(report: dict) -> str:
     a = report["args"]
-    lines = [f"# Projected GAN discriminator vs own D\n",
+    lines = ["# Projected GAN discriminator vs own D\n",
              f"`python benchmarks/projected.py {report['command']}` — {report['machine']}; seeds {a['seeds']} "
-             f"(means over seeds); D input {a['d_input_size']} px; batch {a['batch']}; total {report['minutes']} min.\n"]
+             f"(means over seeds); D input {a['d_input_size']} px; batch {a['batch']}; "
+             f"total {report['minutes']} min.\n"]
     sc = report["scratch"]
     steps = sorted(int(s) for s in sc["own"][0]["curve"])
     lines += ["## Scratch: dcgan32 on builtin:shapes, 32 px (FID in shapes-classifier features by step)\n",
-              "| D | " + " | ".join(f"FID @{s}" for s in steps) + " | ImageNet FID | KID | precision | recall | density "
-              "| coverage | s/step |", "|---" * (len(steps) + 8) + "|"]
+              "| D | " + " | ".join(f"FID @{s}" for s in steps) +
+              " | ImageNet FID | KID | precision | recall | density | coverage | s/step |",
+              "|---" * (len(steps) + 8) + "|"]
     for d in DISCRIMINATORS:
         runs = sc[d]
         row = [mean([r["curve"][s]["fid"] for r in runs]) for s in steps]
@@ -160,7 +162,8 @@ def markdown(report: dict) -> str:
     fs = report["fewshot"]
     steps = sorted(int(s) for s in fs["runs"]["own"][0]["curve"])
     ref = fs["reference"]["real_held_out"]
-    lines += ["## Few-shot: N = 10 digits 5-9, fine-tuned from a digits 0-4 source (FID in digits-classifier features)\n",
+    lines += ["## Few-shot: N = 10 digits 5-9, fine-tuned from a digits 0-4 source "
+              "(FID in digits-classifier features)\n",
               "| D | " + " | ".join(f"FID @{s}" for s in steps) + " | KID | ImageNet FID | ImageNet KID | "
               "intra-cluster diversity | copy rate | s/step |", "|---" * (len(steps) + 7) + "|"]
     for d in DISCRIMINATORS:
@@ -173,7 +176,7 @@ def markdown(report: dict) -> str:
                      f"{mean([r['s_per_step'] for r in runs])} |")
     lines.append("| held-out real 5-9 images |" + " |" * (len(steps) + 3) +
                  f" {ref['intra_cluster_diversity']} | {ref['copy_rate']} | |")
-    lines.append(f"\nThe 10 training images themselves score FID {fs['reference']['real_held_out']['fid_digits_train10']} "
+    lines.append(f"\nThe 10 training images themselves score FID {ref['fid_digits_train10']} "
                  f"(digits features); the training images' own mean pairwise distance is {ref['train_pairwise']}. "
                  f"Diversity and copy rate: {a['diversity_n']} generated images against the 10 training images "
                  "(perceptual distance from ImageNet EfficientNet-Lite0 features, a stand-in for LPIPS).\n")

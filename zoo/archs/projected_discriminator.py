@@ -51,7 +51,7 @@ class RandomProjection(nn.Module):
     def __init__(self, in_channels: list[int], width: int, seed: int = 0):
         super().__init__()
         out = [width * 2 ** i for i in range(len(in_channels))]
-        g = torch.Generator().manual_seed(seed)  # the same random projection on every rebuild (then overwritten by a file)
+        g = torch.Generator().manual_seed(seed)  # the same projection on every build (a file then overwrites it)
         self.ccm = nn.ModuleList(nn.Conv2d(c, o, 1) for c, o in zip(in_channels, out))
         # CSM at scale i sees its own CCM output plus the upsampled CSM output of scale i+1 (mapped to its channels)
         self.csm = nn.ModuleList(nn.Conv2d(o, o, 3, padding=1) for o in out)
