@@ -183,6 +183,17 @@ def markdown(report: dict) -> str:
     return "\n".join(lines)
 
 
+def merge(report: dict, other: dict) -> None:
+    """Add another process's runs (same settings, other seeds) to this report."""
+    for d in DISCRIMINATORS:
+        report["scratch"][d] += other["scratch"][d]
+        report["fewshot"]["runs"][d] += other["fewshot"]["runs"][d]
+    report["scratch_steps_to_own_final"] += other["scratch_steps_to_own_final"]
+    report["args"]["seeds"] = ",".join(str(r["seed"]) for r in report["scratch"]["own"])
+    report["minutes"] = round(report["minutes"] + other["minutes"], 1)
+    report["machine"] += f"; seeds run in separate processes ({other['machine']})"
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--scratch-steps", type=int, default=200)
@@ -200,6 +211,8 @@ def main() -> None:
     p.add_argument("--skip", choices=["scratch", "fewshot"], help="run only the other comparison")
     p.add_argument("--work", help="source-model cache (default: a temporary folder)")
     p.add_argument("--out", default="benchmarks/results/projected")
+    p.add_argument("--merge", help="a JSON this script wrote with the same settings and other seeds: its runs are "
+                                   "added (to spread seeds over several processes)")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     seeds = [int(s) for s in args.seeds.split(",")]
@@ -223,6 +236,8 @@ def main() -> None:
     if args.skip != "fewshot":
         report["fewshot"] = fewshot(args, seeds, eval_at, out_root, work)
     report["minutes"] = round((time.time() - start) / 60, 1)
+    if args.merge:
+        merge(report, json.loads(Path(args.merge).read_text()))
     report["load_average_end"] = round(os.getloadavg()[0], 1)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
