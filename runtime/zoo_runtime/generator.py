@@ -1,7 +1,7 @@
 """`Generator`: a model package loaded into ONNX Runtime, generating uint8 images [N, H, W, C].
 
     gen = zoo_runtime.load("pkg/")
-    images = gen.generate(16, seed=0, labels=7)     # same images as `zoo sample --seed 0 --label 7`
+    images = gen.generate(16, seed=0, labels=7)     # `zoo sample --seed 0 --label 7`'s images, +-1 grey level
 
 Latents and default labels come from `zoo_runtime.latents`, exactly as the zoo's `GAN.sample` draws
 them, so a seed means the same images in PyTorch and here (up to the export tolerance in the
@@ -57,6 +57,7 @@ class Generator:
         graph_rel = m["graph"]
         graph = read_member(self.path, graph_rel, m["files"][graph_rel] if verify else None, "graph")
         check_external_data(self.path, graph_rel, graph, m["files"])
+        prov.require_onnxruntime()
         requested = prov.normalize(providers)
         graph_sha = m["files"][m["graph"]]["sha256"]
         options = {
@@ -260,13 +261,19 @@ class Generator:
 
     def generate(self, n: int | None = None, seed: int | None = None, z: np.ndarray | None = None,
                  labels: Sequence[int] | int | np.ndarray | None = None, prompts: Sequence[str] | str | None = None,
-                 embeddings: np.ndarray | None = None, truncation: float = 1.0) -> np.ndarray:
-        """n images, uint8 [n, H, W, C]. The same seed gives the same images as `zoo sample`.
+                 embeddings: np.ndarray | None = None, truncation: float = 1.0, w: np.ndarray | None = None) -> np.ndarray:
+        """n images, uint8 [n, H, W, C]. The same seed gives `zoo sample`'s images, up to one grey
+        level in a few pixels for fp32 packages (manifest["parity"] has the measured difference).
 
-        n defaults to 1, or to the length of z / embeddings / prompts / labels when one is given.
+        w: float32 [N, w_dim] or w+ [N, num_ws, w_dim] instead of latents (packages of models with a mapping
+        network). n defaults to 1, or to the length of z / embeddings / prompts / labels when one is given.
         A large n runs in chunks of `chunk_size` rows (latents drawn chunk by chunk from the same
         stream as `make_latents`), so memory is the output array plus one chunk.
         """
+        if w is not None:  # a w latent (e.g. zoo project's), for packages with a synthesis entry
+            from zoo_runtime.interpolate import synthesize
+
+            return synthesize(self, w)
         seed = check_seed(seed)
         n = self._count(n, z, labels, prompts, embeddings)
         feeds = self._feeds(n, seed, z, labels, prompts, embeddings, truncation)

@@ -298,7 +298,9 @@ def export(model, out: str | os.PathLike, opset: int = DEFAULT_OPSET, precision:
         bar.set_postfix_str(precision)
         quantization = None
         if precision == "fp32":
-            core = float_core
+            from zoo.export.rewrite import conv_transpose_to_phases
+
+            core, _ = conv_transpose_to_phases(float_core)  # exact; ~2x faster on ONNX Runtime's CPU (rewrite.py)
         elif precision == "fp16":
             from zoo.export.precision import to_fp16
 
@@ -331,6 +333,10 @@ def export(model, out: str | os.PathLike, opset: int = DEFAULT_OPSET, precision:
         graph_rel = "1/model.onnx" if format == "triton" else GRAPH
         (pkg / graph_rel).parent.mkdir(parents=True, exist_ok=True)
         onnx.save(final, pkg / graph_rel)
+        from zoo.export.styles import export_styles, has_styles  # w-space graphs for mapping-network models
+
+        styles = (export_styles(generator, kind, has_truncation, latent_dim, num_classes, text_dim, int(opset), pkg)
+                  if format == "onnx" and has_styles(generator) else None)
         text_entry, text_note = (None, None)
         if kind == "text":
             text_entry, text_note = _text_encoder_entry(gan, pkg)
@@ -343,6 +349,8 @@ def export(model, out: str | os.PathLike, opset: int = DEFAULT_OPSET, precision:
             (pkg / "config.pbtxt").write_text(config_pbtxt(pkg.name, inputs, outputs, triton_max_batch))
         manifest = _manifest(gan, kind, names, inputs, outputs, precision, int(opset), graph_rel, check, quantization,
                              quality, text_entry, text_note, float_core, format)
+        if styles:
+            manifest["synthesis"] = styles
         manifest["files"] = {p.relative_to(pkg).as_posix(): {"sha256": sha256_file(p), "bytes": p.stat().st_size}
                              for p in sorted(pkg.rglob("*")) if p.is_file() and p.name != MANIFEST}
         (pkg / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
