@@ -214,7 +214,7 @@ def validate_manifest(pkg, manifest) -> dict:
     f.str_("precision", ("fp32", "fp16", "int8"), default="fp32")
     f.str_("format", ("onnx", "triton"), default="onnx")
     kind = f.str_("conditioning.kind", KINDS)
-    num_classes = f.int_("conditioning.num_classes", 1 if kind == "class" else 0, MAX_CLASSES, default=0)
+    f.int_("conditioning.num_classes", 1 if kind == "class" else 0, MAX_CLASSES, default=0)
     text_dim = f.int_("conditioning.text_dim", 1 if kind == "text" else 0, MAX_DIM, default=0)
     if f.get("conditioning.text_encoder", None) is not None:
         f.str_("conditioning.text_encoder", limit=200)

@@ -13,7 +13,6 @@ import onnx
 import pytest
 
 import zoo_runtime
-from zoo_runtime.package import PackageError
 
 OPENED: list[str] = []
 
