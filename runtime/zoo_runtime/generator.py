@@ -55,8 +55,8 @@ class Generator:
         # The graph's bytes, checked against the manifest, go to ONNX Runtime: nothing can change between
         # the check and the load, and external data may come only from files the manifest lists.
         graph_rel = m["graph"]
+        prov.require_onnxruntime()  # first: reading the graph's external data needs its protobuf
         graph = read_graph(self.path, m, graph_rel, "graph", verify)
-        prov.require_onnxruntime()
         requested = prov.normalize(providers)
         graph_sha = m["files"][m["graph"]]["sha256"]
         options = {
