@@ -9,7 +9,7 @@ Importing `zoo` is cheap: torch is imported by the functions that need it.
 """
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from zoo.version import __version__
 
 from zoo.registry import (ConfigError, ModelSpec, UnknownModelError, WeightSource, list_models,
                           register_model)
@@ -17,6 +17,7 @@ from zoo.registry import (ConfigError, ModelSpec, UnknownModelError, WeightSourc
 _LAZY = {
     "create_model": "zoo.factory",
     "load": "zoo.factory",
+    "resolve_source": "zoo.factory",
     "save": "zoo.weights",
     "read_metadata": "zoo.weights",
     "WeightsError": "zoo.weights",

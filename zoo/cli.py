@@ -123,25 +123,20 @@ def plugins_cmd(as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True)
 def info_cmd(name: str, as_json: bool) -> None:
     """Show a model's spec, config and weights (a name, a .safetensors file or a run directory)."""
-    from pathlib import Path
+    from zoo.sources import locate_source
 
-    from zoo.registry import resolve
-
-    if name.endswith(".safetensors") or Path(name).exists():  # a file or a run directory, not a name
+    try:
+        located = locate_source(name, fast=True)
+    except FileNotFoundError as e:
+        fail(str(e))
+    if located.kind == "file":
         from zoo.weights import read_metadata
 
-        path = Path(name) / "model.safetensors" if Path(name).is_dir() else Path(name)
-        if not path.exists() and (Path(name) / "checkpoint.safetensors").exists():
-            fail(f"{name} is an unfinished run (no model.safetensors yet): continue it with --resume {name}")
-        if not path.exists() and Path(name).is_dir():
-            fail(f"{name} is a folder without model.safetensors: give a model name, a .safetensors file or a run directory")
-        if not path.exists():
-            fail(f"no such file: {name}")
-        data = read_metadata(path)  # refuses pickles and files that are not the zoo's, saying why
+        data = read_metadata(located.weights)  # refuses pickles and files that are not the zoo's, saying why
     else:
         from zoo.weights import expected_sha256
 
-        spec, tag = resolve(name, fast=True)
+        spec, tag = located.spec, located.tag
         data = {"name": name, "family": spec.family, "description": spec.description, "source": spec.source,
                 "config": spec.config_of(tag),
                 "pretrained": {t: {"url": w.url, "sha256": expected_sha256(w), "license": w.license}
@@ -304,18 +299,13 @@ def finetune_cmd(source, data, out, resume, overwrite, no_progress, as_json, dev
 @click.option("--json", "as_json", is_flag=True)
 def sample_cmd(model_name, n, seed, label, prompt, truncation, nrow, out, device, as_json) -> None:
     """Write a PNG grid of n samples from MODEL_NAME (a tagged name, a .safetensors file or a run directory)."""
-    from pathlib import Path
-
     import zoo
     from zoo.images import save_grid
 
     from zoo_runtime.images import image_format_of
 
     image_format_of(out)  # a wrong --out fails now, not after loading and generating
-    if Path(model_name).exists() or model_name.endswith(".safetensors"):
-        model = zoo.load(model_name)
-    else:
-        model = zoo.create_model(model_name, pretrained=True)
+    model = zoo.resolve_source(model_name)
     if device:
         model = model.to(device)
     labels = None

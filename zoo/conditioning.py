@@ -12,6 +12,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from zoo.model import build
+
 
 class ConditionEmbedding(nn.Module):
     """c -> [N, out_dim]: an embedding table for labels, a linear projection for text embeddings."""
@@ -104,8 +106,6 @@ def change_conditioning(model, condition: str, dataset):
     the source's rows and starts new classes at their mean; every conditioning path the source
     did not have starts at zero, so the new model's outputs equal the source model's at step 0.
     """
-    from zoo.factory import build
-
     cfg = {**model.config, **condition_config(condition, dataset)}
     if cfg == model.config:
         return model

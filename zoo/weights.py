@@ -140,7 +140,7 @@ def save(model: "GAN", path: str | os.PathLike, *, tag: str | None = None, paren
     """Write `model` as a safetensors file whose metadata is enough to rebuild it. Atomic."""
     from safetensors.torch import save as save_bytes
 
-    from zoo import __version__
+    from zoo.version import __version__
 
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     meta = {

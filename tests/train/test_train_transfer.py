@@ -217,7 +217,7 @@ def test_finetune_bad_inputs(tmp_path, source_file):
         zoo.finetune(source_file, "builtin:digits", tmp_path / "c", steps=1, augment="mixup", **FAST)
     with pytest.raises(ValueError, match="--condition must be"):
         zoo.finetune(source_file, "builtin:digits", tmp_path / "d", steps=1, condition="colour", **FAST)
-    with pytest.raises(Exception, match="not found"):
+    with pytest.raises(FileNotFoundError, match="no such file"):
         zoo.finetune(str(tmp_path / "missing.safetensors"), "builtin:digits", tmp_path / "e", steps=1, **FAST)
     empty = tmp_path / "empty"
     empty.mkdir()

@@ -34,27 +34,22 @@ MIN_OPSET = 18  # the dynamo exporter's own default; older opsets lack ops it em
 
 
 def _resolve_model(model, config: dict):
-    """A GAN from a GAN, a weights file/run folder, `arch.tag` (pretrained) or `arch` (untrained)."""
-    import zoo
+    """A GAN from a GAN, a weights file/run folder, `arch.tag` (pretrained) or `arch` (untrained, warned)."""
+    from zoo.factory import resolve_source
     from zoo.model import GAN
+    from zoo.sources import locate_source
 
-    if isinstance(model, GAN):
-        if config:
-            raise ValueError("config overrides apply when exporting by name; this GAN is already built")
-        return model
-    name = str(model)
-    if name.endswith(".safetensors") or os.sep in name or Path(name).exists():
-        return zoo.load(name, **config)
-    from zoo.registry import resolve
-
-    spec, tag = resolve(name)  # an unknown name fails here, with close matches
-    if tag is None:
-        trained = (f"name a tag ({', '.join(f'{spec.name}.{t}' for t in spec.pretrained)}), a .safetensors file or "
-                   "a run directory" if spec.pretrained else
-                   f"train it (`zoo train {spec.name} --data ...`) and export the run directory")
-        warnings.warn(f"{name} is an architecture without weights: exporting it untrained (for trained weights, "
-                      f"{trained})", UserWarning, stacklevel=3)
-    return zoo.create_model(name, pretrained=tag is not None, **config)
+    if not isinstance(model, GAN):
+        model = locate_source(model)  # an unknown name fails here, with close matches
+        if model.kind == "name" and model.tag is None:
+            spec = model.spec
+            trained = (f"name a tag ({', '.join(f'{spec.name}.{t}' for t in spec.pretrained)}), a .safetensors file "
+                       "or a run directory" if spec.pretrained else
+                       f"train it (`zoo train {spec.name} --data ...`) and export the run directory")
+            warnings.warn(f"{model.text} is an architecture without weights: exporting it untrained (for trained "
+                          f"weights, {trained})", UserWarning, stacklevel=3)
+            return resolve_source(model, pretrained=False, **config)
+    return resolve_source(model, **config)
 
 
 def _versions() -> dict:

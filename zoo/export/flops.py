@@ -17,7 +17,7 @@ import onnx
 from onnx import helper, numpy_helper
 
 
-def _shapes(model: onnx.ModelProto) -> dict[str, list[int]]:
+def value_shapes(model: onnx.ModelProto) -> dict[str, list[int]]:
     """Static shapes of every value at batch 1 (the dynamic batch dimension set to 1)."""
     m = copy.deepcopy(model)
     for value in list(m.graph.input) + list(m.graph.output):
@@ -40,7 +40,7 @@ def _shapes(model: onnx.ModelProto) -> dict[str, list[int]]:
 
 def count_macs(model: onnx.ModelProto) -> dict:
     """{"macs": per image, "by_op": {...}, "uncounted": [ops whose shapes were unknown]}."""
-    shapes = _shapes(model)
+    shapes = value_shapes(model)
     by_op: dict[str, int] = {}
     uncounted = []
     for node in model.graph.node:

@@ -22,7 +22,7 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
-from zoo.export.flops import _shapes
+from zoo.export.flops import value_shapes
 
 
 def _phase_taps(a: int, s: int, k: int, p_begin: int, size_in: int, size_out: int) -> tuple[list[int], int, int]:
@@ -74,7 +74,7 @@ def conv_transpose_to_phases(model: onnx.ModelProto, fold_relu: bool = True) -> 
     int8 that is what lets Conv+Relu become one quantized kernel."""
     model = copy.deepcopy(model)
     graph = model.graph
-    shapes = _shapes(model)
+    shapes = value_shapes(model)
     inits = {i.name: i for i in graph.initializer}
     consumers: dict[str, list] = {}
     for n in graph.node:

@@ -10,15 +10,15 @@ See docs/architecture.md for how the training modules depend on each other.
 from __future__ import annotations
 
 import contextlib
-import copy
 import os
-from pathlib import Path
 from typing import Any
 
 import torch
 
 from zoo.conditioning import auto_condition, change_conditioning, condition_config
-from zoo.model import GAN
+from zoo.factory import resolve_source
+from zoo.model import GAN, build
+from zoo.sources import locate_source
 from zoo.train import checkpoint as ckpt
 from zoo.train.data import data_source_name, prepare_dataset
 from zoo.train.distributed import Dist, setup, teardown
@@ -146,7 +146,6 @@ def resume_trainer(run_dir, *, out=None, data=None, dist: Dist | None = None, de
     """Everything `resume` does before the loop runs: the run's model, data and state, rebuilt.
     kind: "train" or "finetune" insists on that kind of run (`zoo train --resume` and `zoo finetune
     --resume` do: their options belong to their kind), None takes either."""
-    from zoo.factory import build
     from zoo.registry import resolve
 
     dist, device = dist or Dist(), torch.device(device or "cpu")
@@ -195,22 +194,18 @@ def resume_trainer(run_dir, *, out=None, data=None, dist: Dist | None = None, de
 
 
 def load_source(source) -> tuple[GAN, str]:
-    """(a private copy of the source model, its name for the `parent` metadata)."""
-    import zoo
-
+    """(a private copy of the source model, its name for the `parent` metadata: the name, the resolved
+    path of the file or run directory, or a GAN's own path or name)."""
     if isinstance(source, GAN):
-        return copy.deepcopy(source), source.metadata.get("path") or source.name
-    name = str(source)
-    if Path(name).exists() or name.endswith(".safetensors"):
-        return zoo.load(name), str(Path(name).resolve())
-    return zoo.create_model(name, pretrained=True), name
+        return resolve_source(source, copy_model=True), source.metadata.get("path") or source.name
+    located = locate_source(source)
+    parent = str(located.location.resolve()) if located.kind == "file" else located.text
+    return resolve_source(located), parent
 
 
 def build_for_training(model_or_name, config: dict | None, condition: str | None, data, log=print):
     """(model, dataset): a fresh model from a name (+ config), or the given GAN, and its data."""
     from zoo.data import load_dataset
-    from zoo.factory import build
-    from zoo.registry import resolve
 
     if isinstance(model_or_name, GAN):
         if config:
@@ -219,7 +214,11 @@ def build_for_training(model_or_name, config: dict | None, condition: str | None
         if condition not in (None, "keep", "auto"):
             model = change_conditioning(model, condition, prepare_dataset(data, model, log))
         return model, prepare_dataset(data, model, log)
-    spec, tag = resolve(str(model_or_name))
+    located = locate_source(model_or_name)
+    if located.kind == "file":
+        raise ValueError(f"train starts from fresh weights, and {model_or_name} holds trained ones: fine-tune "
+                         f"it (zoo finetune {model_or_name} ...), or continue its run (--resume RUN_DIR)")
+    spec, tag = located.spec, located.tag
     cfg = {**spec.config_of(tag), **(config or {})}
     if isinstance(data, (str, os.PathLike)):
         data = load_dataset(str(data), resolution=cfg.get("resolution"), channels=cfg.get("channels"))
