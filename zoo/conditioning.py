@@ -35,7 +35,7 @@ class ConditionEmbedding(nn.Module):
         if zero_init:
             self.zero_()
 
-    def zero_(self) -> "ConditionEmbedding":
+    def zero_(self) -> ConditionEmbedding:
         with torch.no_grad():
             for p in self.embed.parameters():
                 p.zero_()
@@ -87,7 +87,8 @@ def condition_config(condition: str, dataset) -> dict:
     if kind == "class":
         n = int(arg) if arg else num_classes_in(dataset)
         if n <= 0:
-            raise ValueError("--condition class needs labelled data (class sub-folders) or a count: --condition class:N")
+            raise ValueError("--condition class needs labelled data (class sub-folders) or a count: "
+                             "--condition class:N")
         return {"conditioning": "class", "num_classes": n, "text_dim": 0, "text_encoder": ""}
     if kind == "text":
         if not arg:

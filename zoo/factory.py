@@ -60,7 +60,8 @@ def load(path: str | os.PathLike, _tag: str | None = None, **config_overrides) -
         spec, _ = resolve(meta["arch"])
     except UnknownModelError as e:
         raise UnknownModelError(f"{path} was saved by architecture {meta['arch']!r}, which is not registered here: "
-                                f"install the plugin that provides it (`zoo plugins` lists what is loaded). {e}") from None
+                                "install the plugin that provides it (`zoo plugins` lists what is loaded). "
+                                f"{e}") from None
     config = {**spec.default_config, **meta["config"], **config_overrides}
     tag = _tag or meta.get("tag") or None
     model = build(spec, config, tag=tag if tag in spec.pretrained else None, metadata=meta)

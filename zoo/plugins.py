@@ -5,7 +5,7 @@ One set of rules for both: entry points are found sorted by name (none when
 GAN_ZOO_DISABLE_PLUGINS=1); each is loaded in isolation, so a plugin that fails is recorded as a
 `PluginStatus` and warned about once, never raised (GAN_ZOO_DEBUG_PLUGINS=1 prints its traceback);
 `fingerprint` and the index file let the model registry list plugins without importing them.
-See docs/architecture.md and docs/plugins.md.
+See docs/architecture.md.
 """
 from __future__ import annotations
 
@@ -13,10 +13,11 @@ import json
 import os
 import traceback
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 MODEL_ENTRY_POINTS = "gan_zoo.models"
 TEXT_ENCODER_ENTRY_POINTS = "gan_zoo.text_encoders"

@@ -18,12 +18,14 @@ import os
 import re
 import sys
 import warnings
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from zoo import plugins
-from zoo.plugins import MODEL_ENTRY_POINTS, TEXT_ENCODER_ENTRY_POINTS, PluginStatus
+from zoo.plugins import MODEL_ENTRY_POINTS, PluginStatus
+from zoo.plugins import TEXT_ENCODER_ENTRY_POINTS as TEXT_ENCODER_ENTRY_POINTS  # (its old home)
 
 BUILTIN_MODULES = ("zoo.archs.mlpgan", "zoo.archs.dcgan", "zoo.archs.stylegan2")
 CONDITIONING_KINDS = ("none", "class", "text")
@@ -83,7 +85,7 @@ class ModelSpec:
         return data
 
     @classmethod
-    def from_index(cls, data: dict) -> "ModelSpec":
+    def from_index(cls, data: dict) -> ModelSpec:
         data = dict(data)
         data["pretrained"] = {t: WeightSource(**w) for t, w in data["pretrained"].items()}
         return cls(builder=None, **data)
@@ -173,8 +175,8 @@ def _import_plugins() -> None:
         dist = plugins.distribution_name(ep)
         before = set(_specs)
 
-        def rollback() -> None:  # drop half-registered models of the broken plugin (only its own)
-            for name in set(_specs) - before:
+        def rollback(before: set = before, dist: str = dist) -> None:  # drop the broken plugin's half-registered
+            for name in set(_specs) - before:  # models (only its own)
                 if _specs[name].source == dist:
                     del _specs[name]
 

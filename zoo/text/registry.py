@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import difflib
 import threading
+from collections.abc import Callable
 from functools import partial
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -65,7 +66,8 @@ def _discover() -> None:
             if ep.name in _factories:
                 _fail(ep, f"{ep.name!r} is already provided by {_factories[ep.name][1]}")
                 continue
-            factory, status = plugins.load_isolated(ep, TEXT_ENCODER_ENTRY_POINTS, check=partial(_require_callable, ep.value))
+            check = partial(_require_callable, ep.value)
+            factory, status = plugins.load_isolated(ep, TEXT_ENCODER_ENTRY_POINTS, check=check)
             _plugins.append(status)
             if status.status == "failed":
                 _failed.setdefault(ep.name, status)
