@@ -23,15 +23,23 @@ def modules() -> dict[str, Path]:
 
 
 def imports_of(path: Path, known: dict[str, Path]) -> list[tuple[str, list[str]]]:
-    """(module, imported names) for every import in the file at any depth; `from pkg import mod` counts as mod."""
+    """(module, imported names) for every import in the file at any depth (not under `if TYPE_CHECKING:`,
+    which only annotates); `from pkg import mod` counts as mod."""
     found = []
-    for node in ast.walk(ast.parse(path.read_text())):
+
+    def visit(node):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            return
         if isinstance(node, ast.ImportFrom) and node.module and not node.level:
             for alias in node.names:
                 sub = f"{node.module}.{alias.name}"
                 found.append((sub, []) if sub in known else (node.module, [alias.name]))
         elif isinstance(node, ast.Import):
-            found += [(alias.name, []) for alias in node.names]
+            found.extend((alias.name, []) for alias in node.names)
+        for child in ast.iter_child_nodes(node):
+            visit(child)
+
+    visit(ast.parse(path.read_text()))
     return found
 
 
@@ -75,6 +83,13 @@ def test_no_import_cycles_in_zoo():
     """(Counting the deprecated aliases zoo.train.* / zoo.export.*, which import zoo.training / zoo.exporting.)"""
     found = [c for c in cycles(import_graph()) if c not in KNOWN_CYCLES]
     assert not found, f"import cycles: {[sorted(c) for c in found]}"
+
+
+def test_type_checking_imports_do_not_count(tmp_path):
+    source = tmp_path / "m.py"
+    source.write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from zoo.model import GAN\n"
+                      "def f():\n    from zoo.registry import resolve\n")
+    assert [m for m, _ in imports_of(source, modules())] == ["typing", "zoo.registry"]
 
 
 def test_cycle_finder_finds_a_cycle():

@@ -31,14 +31,16 @@ _LAZY = {
     "get_text_encoder": "zoo.text",
     "list_text_encoders": "zoo.text",
     "load_dataset": "zoo.data",
+    "import_checkpoint": "zoo.importing",
+    "project": "zoo.latents.project",
 }
 
 
 # Sub-packages a user reaches as attributes (`zoo.metrics.evaluate(...)`) after a plain `import zoo`.
 # (`zoo.train`, `zoo.finetune`, `zoo.resume` and `zoo.export` are functions; their packages are
 # zoo.training and zoo.exporting.)
-_SUBMODULES = {"archs", "conditioning", "data", "exporting", "factory", "images", "metrics", "model", "plugins",
-               "registry", "sources", "testing", "text", "training", "weights"}
+_SUBMODULES = {"archs", "conditioning", "data", "exporting", "factory", "images", "importing", "latents", "metrics",
+               "model", "plugins", "registry", "sources", "testing", "text", "training", "weights"}
 
 
 def __getattr__(name: str):

@@ -27,7 +27,7 @@ from zoo import plugins
 from zoo.plugins import MODEL_ENTRY_POINTS, PluginStatus
 from zoo.plugins import TEXT_ENCODER_ENTRY_POINTS as TEXT_ENCODER_ENTRY_POINTS  # (its old home)
 
-BUILTIN_MODULES = ("zoo.archs.mlpgan", "zoo.archs.dcgan", "zoo.archs.stylegan2")
+BUILTIN_MODULES = ("zoo.archs.mlpgan", "zoo.archs.dcgan", "zoo.archs.stylegan2", "zoo.archs.stylegan2_ada")
 CONDITIONING_KINDS = ("none", "class", "text")
 
 

@@ -62,7 +62,9 @@ class Trainer:
         self.opt_g = torch.optim.Adam(self.g_params, lr=r.lr, betas=r.betas)
         self.opt_d = torch.optim.Adam(self.d_params, lr=r.lr_d or r.lr, betas=r.betas)
         self.ema = EMA(self.G)
-        self.augment = make_augment(r.augment, ada_target=r.ada_target, ada_kimg=r.ada_kimg)
+        # an imported checkpoint's ADA probability (zoo import) is where ADA starts; a resumed run restores its own
+        ada_p = float(model.metadata.get("augment_p") or 0.0)
+        self.augment = make_augment(r.augment, ada_target=r.ada_target, ada_kimg=r.ada_kimg, ada_p=ada_p)
         self.anchors = list(anchors or [])
         self.g_regularizer = getattr(self.G, "regularizer", None)
         self.rng = torch.Generator(device=self.device).manual_seed(r.seed * 1000 + d.rank)
