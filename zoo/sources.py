@@ -55,7 +55,7 @@ def weights_file(location: str | os.PathLike) -> Path:
         raise FileNotFoundError(f"{location} is a folder without {MODEL_FILE}: give a model name, a .safetensors "
                                 "file or a run directory")
     if not path.exists():
-        raise FileNotFoundError(f"no such file or run directory: {location}")
+        raise FileNotFoundError(f"no such file or run directory: {location} (weights not found)")
     return path
 
 

@@ -1,19 +1,8 @@
-"""Differentiable augmentation on the discriminator's side, for real and fake images alike.
-
-- `DiffAugment` (Zhao et al. 2020, "Differentiable Augmentation for Data-Efficient GAN Training"):
-  colour (brightness, saturation, contrast), translation (1/8 of the size, zero padded) and
-  cutout (a square of half the size), applied to every image.
-- `ADA` (Karras et al. 2020, "Training Generative Adversarial Networks with Limited Data"): each
-  transform is applied to each image with probability p; p follows the overfitting heuristic
-  r_t = E[sign(D(real))], moving up when r_t > target (0.6) and down otherwise, fast enough to go
-  0 -> 1 in `ada_kimg` thousand images. Implemented here: x-flip, 90-degree rotations, integer
-  translation, isotropic and anisotropic scaling, rotation and fractional translation (composed into
-  one affine warp, reflection padded), then brightness, contrast and saturation. (The paper's
-  upfirdn anti-aliasing filters, luma flip and hue rotation are left out.)
-
-Both are plain differentiable tensor ops, so G receives gradients through them; the same object
-augments real and fake batches. Random numbers come from the generator passed in, so a resumed run
-draws the same augmentations.
+"""Differentiable augmentation of D's inputs, real and fake alike (G gets gradients through it):
+`DiffAugment` (Zhao et al. 2020: colour, translation, cutout on every image) and `ADA` (Karras et
+al. 2020: each transform with probability p, p steered by r_t = E[sign(D(real))] towards a target;
+see the class for what is implemented). Random numbers come from the generator passed in, so a
+resumed run draws the same augmentations.
 """
 from __future__ import annotations
 
@@ -87,7 +76,14 @@ class DiffAugment:
 
 
 class ADA:
-    """Adaptive discriminator augmentation: per-image transforms with probability p, p adapted."""
+    """Adaptive discriminator augmentation: per-image transforms with probability p, p adapted.
+
+    p moves up when r_t > target (0.6) and down otherwise, fast enough to go 0 -> 1 in `ada_kimg`
+    thousand images. Transforms: x-flip, 90-degree rotations, integer translation, isotropic and
+    anisotropic scaling, rotation and fractional translation (one affine warp, reflection padded),
+    then brightness, contrast and saturation. (The paper's upfirdn anti-aliasing filters, luma flip
+    and hue rotation are left out.)
+    """
 
     kind = "ada"
 
