@@ -72,7 +72,7 @@ def build_model(label: str, tiny: bool = False):
             continue
         overrides = dict(config)
         if tiny:
-            from zoo.export.testing import tiny_config
+            from zoo.exporting.testing import tiny_config
 
             overrides = {**overrides, **tiny_config(name)}
             if "resolution" in overrides:

@@ -155,27 +155,23 @@ def info_cmd(name: str, as_json: bool) -> None:
 
     A tagged name (dcgan32.digits) shows that tag's weights only; an architecture name shows every tag.
     """
-    from pathlib import Path
+    from zoo.sources import locate_source
 
-    from zoo.registry import resolve
-
-    if name.endswith(".safetensors") or Path(name).exists():  # a file or a run directory, not a name
+    try:
+        located = locate_source(name, fast=True)
+    except FileNotFoundError as e:
+        fail(str(e))
+    if located.kind == "file":
         from zoo.weights import name_from_path, read_metadata
 
-        path = Path(name) / "model.safetensors" if Path(name).is_dir() else Path(name)
-        if not path.exists() and (Path(name) / "checkpoint.safetensors").exists():
-            fail(f"{name} is an unfinished run (no model.safetensors yet): continue it with --resume {name}")
-        if not path.exists() and Path(name).is_dir():
-            fail(f"{name} is a folder without model.safetensors: give a model name, a .safetensors file or a run directory")
-        if not path.exists():
-            fail(f"no such file: {name}")
+        path = located.weights
         data = read_metadata(path)  # refuses pickles and files that are not the zoo's, saying why
         own_name = f"{data.get('arch')}.{data['tag']}" if data.get("tag") else name_from_path(path)
         data = {"name": data.get("name") or own_name, **data}
     else:
         from zoo.weights import expected_sha256
 
-        spec, tag = resolve(name, fast=True)
+        spec, tag = located.spec, located.tag
         data = {"name": name, "family": spec.family, "description": spec.description, "source": spec.source,
                 "config": spec.config_of(tag),
                 "pretrained": {t: {"url": w.url, "sha256": expected_sha256(w), "license": w.license}
@@ -232,7 +228,7 @@ def recipe_option(*param_decls, **attrs):
 
 
 # What `zoo train` / `zoo finetune` use for an option not given: the recipes' defaults (Recipe and the
-# fine-tuning recipe in zoo.train), written out here so --help shows them without importing torch.
+# fine-tuning recipe in zoo.training.recipe), written out here so --help shows them without importing torch.
 # tests/docs/test_cli_help.py checks every value against the recipes, so they cannot drift.
 TRAIN_DEFAULTS = {
     "steps": "2000", "batch_size": "32", "lr": "0.0002", "lr_d": "same as --lr", "loss": "logistic",
@@ -405,18 +401,13 @@ def finetune_cmd(source, data, out, resume, overwrite, no_progress, as_json, dev
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def sample_cmd(model_name, n, seed, label, prompt, truncation, w_file, z_file, nrow, out, device, as_json) -> None:
     """Write a PNG grid of n samples from MODEL_NAME (a tagged name, a .safetensors file or a run directory)."""
-    from pathlib import Path
-
     import zoo
     from zoo.images import save_grid
 
     from zoo_runtime.images import image_format_of
 
     image_format_of(out)  # a wrong --out fails now, not after loading and generating
-    if Path(model_name).exists() or model_name.endswith(".safetensors"):
-        model = zoo.load(model_name)
-    else:
-        model = zoo.create_model(model_name, pretrained=True)
+    model = zoo.resolve_source(model_name)
     if device:
         model = model.to(device)
     labels = None
@@ -668,7 +659,7 @@ def eval_cmd(model_name, data, metric, n, feature, weights, seed, batch_size, no
 def export_cmd(name_or_file, out, opset, precision, fmt, config_pairs, quality_data, no_progress, as_json,
                overwrite) -> None:
     """Export NAME_OR_FILE (arch.tag, a .safetensors file or a run folder) to a verified ONNX package."""
-    from zoo.export import export
+    from zoo.exporting import export
     from zoo_runtime.package import read_manifest
 
     pkg = export(name_or_file, out, opset=opset, precision=precision, format=fmt, quality_data=quality_data,

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from zoo.registry import ModelSpec
+from zoo.registry import ConfigError, ModelSpec
 from zoo.weights import name_from_path
 from zoo_runtime.latents import check_truncation, make_labels, make_latents
 
@@ -136,3 +136,16 @@ class GAN(nn.Module):
             out.append(self.generator(zi, ci, **kwargs).float().cpu())
         self.generator.train(was_training)
         return torch.cat(out)
+
+
+def build(spec: ModelSpec, config: dict, tag: str | None = None, metadata: dict | None = None) -> GAN:
+    """A GAN from a spec and a full config, fresh weights (zoo.factory adds names and files on top)."""
+    unknown = sorted(set(config) - set(spec.default_config))
+    if unknown:
+        raise ConfigError(f"{spec.name} does not accept config keys {unknown}; "
+                          f"accepted: {sorted(spec.default_config)}")
+    try:
+        generator, discriminator = spec.builder(dict(config))
+    except (ValueError, TypeError, AssertionError, KeyError, RuntimeError) as e:  # torch: "negative dimension"
+        raise ConfigError(f"{spec.name} cannot be built with config {config}: {e}") from e
+    return GAN(spec, config, generator, discriminator, tag=tag, metadata=metadata)

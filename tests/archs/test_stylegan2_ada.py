@@ -9,7 +9,7 @@ import zoo
 from zoo.archs.stylegan2_ada import fir_filter, upsample_2x
 from zoo.testing import check_all_conditionings
 from zoo.conditioning import change_conditioning
-from zoo.train.transfer import freeze
+from zoo.training.transfer import freeze
 
 
 def _fir_by_definition(x, up=1, down=1, pad=(0, 0), gain=1.0):

@@ -60,7 +60,7 @@ def test_runtime_help_shows_its_defaults():
 def recipe_defaults():
     """(train's, finetune's) recipe as dicts, wherever the training package keeps them."""
     found = {}
-    for module_name in ("zoo.train.recipe", "zoo.train.api", "zoo.train.loop", "zoo.train.transfer"):
+    for module_name in ("zoo.training.recipe", "zoo.training.api", "zoo.training.loop", "zoo.training.transfer"):
         try:
             module = importlib.import_module(module_name)
         except ImportError:

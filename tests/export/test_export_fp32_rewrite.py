@@ -8,7 +8,7 @@ import onnx
 
 
 def test_fp32_package_has_no_conv_transpose(tmp_path):
-    from zoo.export.testing import cached_export
+    from zoo.exporting.testing import cached_export
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

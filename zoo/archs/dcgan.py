@@ -52,7 +52,7 @@ class BlockModulation(nn.Module):
     def __init__(self, config: dict, channels: int):
         super().__init__()
         self.channels = channels
-        # named `condition` so conditioning surgery (zoo.train.transfer) treats it as a conditioning path
+        # named `condition` so zoo.conditioning.change_conditioning treats it as a conditioning path
         self.condition = make_condition_embedding(config, 2 * channels, zero_init=True)
 
     def forward(self, h: torch.Tensor, c: torch.Tensor) -> torch.Tensor:

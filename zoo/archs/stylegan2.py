@@ -8,7 +8,7 @@ constant; each block doubles the resolution with two modulated/demodulated 3x3 c
 generator). Discriminator: residual blocks (two 3x3 convs + a 1x1 skip, both halving), minibatch
 standard deviation, a 3x3 conv and a linear layer, then the zoo's projection head.
 
-Export-friendly choices (see DESIGN.md "pitfalls"):
+Export-friendly choices (docs/architecture.md, "Contract of an architecture"):
 - Modulated convolution is batch-agnostic: scale the input by the styles, convolve with the
   shared weight, scale the output by the demodulation factors (no grouped conv with groups=batch).
 - Noise: in training mode fresh Gaussian noise per call; in eval mode (sampling, export, the

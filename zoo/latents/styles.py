@@ -14,16 +14,9 @@ from zoo_runtime.latents import check_truncation
 
 def resolve_model(name_or_model) -> GAN:
     """A GAN as it is; a .safetensors file or run folder loaded; a name with its pretrained weights."""
-    if isinstance(name_or_model, GAN):
-        return name_or_model
-    from pathlib import Path
+    from zoo.factory import resolve_source
 
-    import zoo
-
-    name = str(name_or_model)
-    if Path(name).exists() or name.endswith(".safetensors"):
-        return zoo.load(name)
-    return zoo.create_model(name, pretrained=True)
+    return resolve_source(name_or_model)
 
 
 def has_mapping(model: GAN) -> bool:
