@@ -118,6 +118,35 @@ def plugins_cmd(as_json: bool) -> None:
     print_table(rows, ["group", "name", "distribution", "status", "error"])
 
 
+@main.command("import", short_help="Bring in a StyleGAN2-ADA .pkl or rosinality .pt, safely.")
+@click.argument("src", type=click.Path(dir_okay=False))
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="The zoo weights file to write (.safetensors).")
+@click.option("--name", help="A name recorded in the file (zoo info shows it)  [default: the source's file name]")
+@click.option("--overwrite", is_flag=True, help="Replace an existing --out file.")
+@click.option("--json", "as_json", is_flag=True)
+def import_cmd(src: str, out: str, name: str | None, overwrite: bool, as_json: bool) -> None:
+    """Import an NVlabs StyleGAN2-ADA .pkl or a rosinality StyleGAN2 .pt (nothing in it is run)."""
+    from zoo.importing import CheckpointImportError, import_checkpoint
+
+    try:
+        model = import_checkpoint(src, out, name=name, overwrite=overwrite)
+    except CheckpointImportError as e:
+        fail(str(e))
+    meta = model.metadata
+    summary = {"out": out, "arch": model.spec.name, "source_format": meta["source_format"], "parent": meta["parent"],
+               "resolution": model.config["resolution"], "labels": meta["labels"], "params": meta["params"],
+               "augment_p": meta.get("augment_p"), "notes": meta.get("notes")}
+    if as_json:
+        echo_json(summary)
+        return
+    click.echo(f"imported {src} ({summary['source_format']}) -> {out}")
+    click.echo(f"  {model.spec.name}, {summary['resolution']} px, labels: {summary['labels']}, {summary['params']}"
+               + (f", ADA p {summary['augment_p']}" if summary["augment_p"] else ""))
+    if summary["notes"]:
+        click.echo(f"  note: {summary['notes']}")
+    click.echo(f"  next: zoo sample {out} --truncation 0.7 --out samples.png")
+
+
 @main.command("info", short_help="Show a model's spec, config and weights.")
 @click.argument("name")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
@@ -364,12 +393,17 @@ def finetune_cmd(source, data, out, resume, overwrite, no_progress, as_json, dev
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Same seed, same images.")
 @click.option("--label", help="Class label for every image, or a comma list (class-conditional models).")
 @click.option("--prompt", help="Text prompt (text-conditional models).")
-@click.option("--truncation", type=float, default=1.0, show_default=True, help="Truncation psi (models with the trick).")
+@click.option("--truncation", default="1.0", show_default=True,
+              help="Truncation psi (models with the trick); a list like 0.5,0.7,1.0 makes one column per value, "
+                   "the same latents in each row.")
+@click.option("--w", "w_file", type=click.Path(dir_okay=False),
+              help="Images from these w latents (.npy [N, w_dim] or w+, e.g. zoo project's latent.npy) instead of seeds.")
+@click.option("--z", "z_file", type=click.Path(dir_okay=False), help="Images from these z latents (.npy [N, latent_dim]).")
 @recipe_option("--nrow", type=click.IntRange(min=1), show_default="square", help="Images per row.")
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="Image file to write (.png, or .jpg/.webp).")
 @click.option("--device", callback=_check_device, default="cpu", show_default=True, help="cpu, cuda or cuda:N.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def sample_cmd(model_name, n, seed, label, prompt, truncation, nrow, out, device, as_json) -> None:
+def sample_cmd(model_name, n, seed, label, prompt, truncation, w_file, z_file, nrow, out, device, as_json) -> None:
     """Write a PNG grid of n samples from MODEL_NAME (a tagged name, a .safetensors file or a run directory)."""
     from pathlib import Path
 
@@ -392,13 +426,118 @@ def sample_cmd(model_name, n, seed, label, prompt, truncation, nrow, out, device
         except ValueError:
             fail(f"--label takes an integer or a comma list of integers, got {label!r}")
         labels = labels[0] if len(labels) == 1 else labels
-    images = model.sample(n, seed=seed, labels=labels, prompts=prompt, truncation=truncation)
+    psis = _truncations(truncation)
+    if w_file or z_file:
+        from zoo.latents.cli import sample_latents
+
+        images = sample_latents(model, w_file, z_file, labels, prompt, psis)
+        n = len(images)
+    elif len(psis) > 1:
+        from zoo.latents import truncation_grid
+
+        images = truncation_grid(model, n, psis, seed=seed, labels=labels, prompts=prompt)
+        nrow = len(psis)
+    else:
+        images = model.sample(n, seed=seed, labels=labels, prompts=prompt, truncation=psis[0])
     path = save_grid(images, out, nrow=nrow)
     info = {"out": str(path), "model": model.name, "n": n, "seed": seed, "shape": list(images.shape)}
     if as_json:
         echo_json(info)
     else:
         click.echo(f"wrote {n} samples of {model.name} (seed {seed}) to {path}")
+
+
+def _truncations(text: str) -> list[float]:
+    try:
+        return [float(v) for v in text.split(",") if v.strip()] or [1.0]
+    except ValueError:
+        fail(f"--truncation takes a number or a comma list like 0.5,0.7,1.0, got {text!r}")
+
+
+# --- latent tools: zoo interpolate / style-mix / project (helpers in zoo/latents/cli.py) ---
+
+
+@main.command("interpolate")
+@click.argument("model_name")
+@click.option("--seeds", help="Key seeds in order, e.g. 3,17,42 (or 0-4).")
+@click.option("--from", "from_file", type=click.Path(dir_okay=False), help="First key: a latent .npy (zoo project's).")
+@click.option("--to", "to_file", type=click.Path(dir_okay=False), help="Last key: a latent .npy.")
+@click.option("--frames", type=click.IntRange(min=2), default=48, show_default=True, help="Frames in the file.")
+@click.option("--loop", is_flag=True, help="Walk back to the first key (a seamless loop).")
+@click.option("--space", type=click.Choice(["z", "w"]), help="z (slerp) or w (lerp)  [default: w with a mapping network, else z]")
+@click.option("--label", type=int, help="Class for every frame (class models; default: each seed's own in w).")
+@click.option("--prompt", help="Prompt for every frame (text models).")
+@click.option("--prompts", nargs=2, help="Text models: walk from prompt A to prompt B (z fixed: the first seed's).")
+@click.option("--truncation", type=float, default=1.0, show_default=True)
+@click.option("--fps", type=float, default=24.0, show_default=True)
+@click.option("--out", required=True, type=click.Path(dir_okay=False),
+              help=".webp/.gif (animated), .mp4 (needs imageio-ffmpeg) or .png (a strip).")
+@click.option("--json", "as_json", is_flag=True)
+def interpolate_cmd(model_name, out, as_json, **options) -> None:
+    """Write a latent walk of MODEL_NAME (a tagged name, a .safetensors file or a run directory).
+
+    Example: zoo interpolate stylegan2_64.shapes --seeds 3,17,42 --frames 48 --loop --out walk.webp
+    """
+    from zoo.latents.cli import interpolate_command
+
+    info = interpolate_command(model_name, out, **options)
+    echo_json(info) if as_json else click.echo(f"wrote {info['frames']} frames of {info['model']} "
+                                               f"({info['space']} space) to {info['out']}")
+
+
+@main.command("style-mix")
+@click.argument("model_name")
+@click.option("--rows", required=True, help="Row seeds (their fine styles), e.g. 1,2,3.")
+@click.option("--cols", required=True, help="Column seeds (their styles in --layers), e.g. 4,5,6,7.")
+@click.option("--layers", help="w layers taken from the columns, e.g. 0-3  [default: the coarse half]")
+@click.option("--label", type=int, help="Class for every image (class models; default: each seed's own).")
+@click.option("--truncation", type=float, default=1.0, show_default=True)
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="Image file (.png, .jpg, .webp).")
+@click.option("--json", "as_json", is_flag=True)
+def style_mix_cmd(model_name, rows, cols, layers, label, truncation, out, as_json) -> None:
+    """Write the style-mixing grid of MODEL_NAME (models with a mapping network, stylegan2_*)."""
+    from zoo.latents.cli import style_mix_command
+
+    info = style_mix_command(model_name, rows, cols, layers, label, truncation, out)
+    echo_json(info) if as_json else click.echo(f"wrote a {len(info['rows'])}x{len(info['cols'])} style-mixing grid "
+                                               f"(layers {info['layers']}) to {info['out']}")
+
+
+@main.command("project")
+@click.argument("model_name")
+@click.option("--target", required=True, type=click.Path(dir_okay=False), help="The image to reproduce.")
+@click.option("--steps", type=click.IntRange(min=1), default=500, show_default=True)
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder for latent.npy, PNGs, projection.json.")
+@click.option("--space", type=click.Choice(["w", "w+", "z"]), help="[default: w with a mapping network, else z]")
+@click.option("--feature", help="Feature space of the perceptual loss  [default: imagenet if registered, else digits/shapes]")
+@click.option("--label", type=int, help="Class (class models; default: the closest class at the start).")
+@click.option("--prompt", help="Prompt (text models).")
+@click.option("--pixel-weight", type=float, default=1.0, show_default=True)
+@click.option("--optimize-noise", is_flag=True, help="Also optimise the noise maps (StyleGAN2 projector, regularised).")
+@click.option("--video", help="Also write the optimisation as this file in --out, e.g. progress.webp or progress.mp4.")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option("--device", callback=_check_device, help="cpu or cuda (default: cpu).")
+@click.option("--threads", type=click.IntRange(min=1), callback=_set_threads, expose_value=False,
+              help="CPU threads for torch (default: torch's).")
+@click.option("--no-progress", is_flag=True)
+@click.option("--json", "as_json", is_flag=True)
+def project_cmd(model_name, out, as_json, no_progress, **options) -> None:
+    """Project --target into MODEL_NAME's latent space: writes the latent, the reconstruction and distances.
+
+    Example: zoo project stylegan2_32.digits --target seven.png --steps 300 --out proj/
+    """
+    from zoo.latents.cli import project_command
+
+    info = project_command(model_name, out, progress=False if no_progress or as_json else None, **options)
+    if as_json:
+        echo_json(info)
+        return
+    d = info["distances"]
+    print_table([{"image": "start", "pixel_rmse": d["start_pixel_rmse"], "feature": d["start_feature"]},
+                 {"image": "reconstruction", "pixel_rmse": d["pixel_rmse"], "feature": d["feature"]}],
+                ["image", "pixel_rmse", "feature"])
+    click.echo(f"wrote {out}/ (latent.npy {info['latent_shape']} in {info['space']}, side_by_side.png); "
+               f"feature space {info['feature']}; reuse it: {info['use']}")
 
 
 # --- zoo eval: one function per --metric; add a metric by adding a function and an entry -------
@@ -415,14 +554,17 @@ def _eval_fid_kid(model_name: str, data: str, opts: dict) -> dict:
 def _print_fid_kid(r: dict) -> None:
     click.echo(f"{r['model']} on {r['data']}: {r['n']} generated vs {r['n_real']} real images, "
                f"feature space {r['feature']}, {r['seconds']:.1f} s")
-    rows = [{"generator": r["model"], "fid": r["fid"], "kid": f"{r['kid_mean']:.4g} ± {r['kid_std']:.2g}"}]
+    prdc = ("precision", "recall", "density", "coverage")
+    rows = [{"generator": r["model"], "fid": r["fid"], "kid": f"{r['kid_mean']:.4g} ± {r['kid_std']:.2g}",
+             **{k: r[k] for k in prdc}}]
     if "baseline_random" in r:
         b = r["baseline_random"]
         rows.append({"generator": "random weights (same arch)", "fid": b["fid"],
-                     "kid": f"{b['kid_mean']:.4g} ± {b['kid_std']:.2g}"})
-    print_table(rows, ["generator", "fid", "kid"])
-    click.echo("lower is better" + ("; the random-weights row is what an untrained generator scores"
-                                    if "baseline_random" in r else ""))
+                     "kid": f"{b['kid_mean']:.4g} ± {b['kid_std']:.2g}", **{k: b[k] for k in prdc}})
+    print_table(rows, ["generator", "fid", "kid", *prdc])
+    click.echo(f"fid/kid: lower is better; precision/recall/density/coverage (k={r['prdc_k']}): higher is better "
+               "(density ~1 when matched)" + ("; the random-weights row is what an untrained generator scores"
+                                              if "baseline_random" in r else ""))
 
 
 def _eval_text_alignment(model_name: str, data: str, opts: dict) -> dict:
@@ -446,8 +588,27 @@ def _print_text_alignment(r: dict) -> None:
                f"{[' '.join(c) for c in r['held_out_combos']]}; all = colour, shape and size right")
 
 
+def _eval_diversity(model_name: str, data: str, opts: dict) -> dict:
+    from zoo.metrics.evaluate import evaluate_diversity
+
+    return evaluate_diversity(model_name, data, n=opts["n"], seed=opts["seed"], png=opts["png"],
+                              device=opts["device"], progress=opts["progress"])
+
+
+def _print_diversity(r: dict) -> None:
+    click.echo(f"{r['model']} on {r['data']}: {r['n_generated']} generated vs {r['n_train']} training images, "
+               f"{r['seconds']:.1f} s")
+    columns = ["intra_cluster_diversity", "train_pairwise", "copy_rate", "clusters_used"]
+    print_table([{k: "-" if r[k] is None else r[k] for k in columns}], columns)
+    click.echo(f"distance: {r['distance']}. Diversity near train_pairwise is healthy, near 0 is copying; copy rate: "
+               "share of samples nearer a training image than its nearest training neighbour")
+    if r.get("nearest_png"):
+        click.echo(f"most copy-like samples (top) above their nearest training images (bottom): {r['nearest_png']}")
+
+
 _EVAL_METRICS = {"fid-kid": (_eval_fid_kid, _print_fid_kid),  # --metric NAME -> (compute, print)
-                 "text-alignment": (_eval_text_alignment, _print_text_alignment)}
+                 "text-alignment": (_eval_text_alignment, _print_text_alignment),
+                 "diversity": (_eval_diversity, _print_diversity)}
 
 
 @main.command("eval", short_help="Score a model: FID/KID or text alignment.")
@@ -455,25 +616,30 @@ _EVAL_METRICS = {"fid-kid": (_eval_fid_kid, _print_fid_kid),  # --metric NAME ->
 @click.option("--data", required=True, help="builtin:digits, builtin:shapes, a folder of images or a pixel CSV.")
 @click.option("--metric", type=click.Choice(sorted(_EVAL_METRICS)), default="fid-kid", show_default=True,
               help="fid-kid: FID and KID against --data; text-alignment: attributes of images from builtin:shapes "
-                   "captions (text models).")
+                   "captions (text models); diversity: intra-cluster diversity and copy rate against --data.")
 @click.option("-n", "--n", "n", type=int, default=2000, show_default=True, help="Generated (and at most real) images.")
-@click.option("--feature", default="digits", show_default=True, help="Feature space: digits, shapes, timm:NAME, or a registered one.")
+@click.option("--feature", default="auto", show_default=True,
+              help="Feature space: imagenet, digits, shapes, timm:NAME, or a registered one; auto: digits/shapes for "
+                   "builtin:digits/builtin:shapes, imagenet otherwise.")
 @click.option("--weights", type=click.Path(dir_okay=False), help="Weights of the feature network (timm:NAME needs it).")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed of the generated images.")
 @click.option("--batch-size", type=int, default=256, show_default=True, help="Images per forward pass.")
 @click.option("--no-baseline", is_flag=True, help="Skip the random-weights baseline (half the time).")
+@click.option("--png", type=click.Path(dir_okay=False),
+              help="--metric diversity: write samples above their nearest training images.")
 @recipe_option("--device", callback=_check_device, show_default="cuda when available, else cpu",
                help="cpu, cuda or cuda:N.")
 @click.option("--no-progress", is_flag=True, help="No progress bars.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def eval_cmd(model_name, data, metric, n, feature, weights, seed, batch_size, no_baseline, device, no_progress,
+def eval_cmd(model_name, data, metric, n, feature, weights, seed, batch_size, no_baseline, png, device, no_progress,
              as_json) -> None:
     """Score MODEL_NAME (a tagged name, a .safetensors file or a run directory) against --data."""
     if n < 2:
         fail(f"-n must be at least 2, got {n}")
     compute, show = _EVAL_METRICS[metric]
-    opts = dict(n=n, feature=feature, weights=weights, seed=seed, batch_size=batch_size, baseline=not no_baseline,
-                device=device, progress=False if no_progress or as_json else None)
+    opts = dict(n=n, feature=None if feature == "auto" else feature, weights=weights, seed=seed,
+                batch_size=batch_size, baseline=not no_baseline, png=png, device=device,
+                progress=False if no_progress or as_json else None)
     result = compute(model_name, data, opts)
     if as_json:
         echo_json(result)
@@ -497,13 +663,17 @@ def eval_cmd(model_name, data, metric, n, feature, weights, seed, batch_size, no
 @click.option("--quality-data", help="int8: also measure the FID change against this data (e.g. builtin:digits).")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 @click.option("--json", "as_json", is_flag=True, help="Print the manifest as JSON.")
-def export_cmd(name_or_file, out, opset, precision, fmt, config_pairs, quality_data, no_progress, as_json) -> None:
+@click.option("--overwrite", is_flag=True, help="Replace --out if it is an earlier export that verifies "
+              "(default: refuse; any other folder is always refused).")
+def export_cmd(name_or_file, out, opset, precision, fmt, config_pairs, quality_data, no_progress, as_json,
+               overwrite) -> None:
     """Export NAME_OR_FILE (arch.tag, a .safetensors file or a run folder) to a verified ONNX package."""
     from zoo.export import export
     from zoo_runtime.package import read_manifest
 
     pkg = export(name_or_file, out, opset=opset, precision=precision, format=fmt, quality_data=quality_data,
-                 progress=False if no_progress or as_json else None, **_parse_config(config_pairs))
+                 progress=False if no_progress or as_json else None, overwrite=overwrite,
+                 **_parse_config(config_pairs))
     manifest = read_manifest(pkg)
     if as_json:
         echo_json({"package": str(pkg), **manifest})
