@@ -53,6 +53,21 @@ def _set_threads(ctx, param, value: int | None) -> None:
         torch.set_num_threads(value)
 
 
+class DefaultTextOption(click.Option):
+    """An option whose shown default is a description (`show_default="torch's"`): shown as written,
+    without the parentheses click puts around it."""
+
+    def get_help_extra(self, ctx):
+        extra = super().get_help_extra(ctx)
+        if isinstance(self.show_default, str):
+            extra["default"] = self.show_default
+        return extra
+
+
+def recipe_option(*param_decls, **attrs):
+    return click.option(*param_decls, cls=DefaultTextOption, **attrs)
+
+
 class ZooGroup(click.Group):
     """Turns the zoo's own error types into clean messages instead of tracebacks."""
 
@@ -121,9 +136,9 @@ def plugins_cmd(as_json: bool) -> None:
 @main.command("import", short_help="Bring in a StyleGAN2-ADA .pkl or rosinality .pt, safely.")
 @click.argument("src", type=click.Path(dir_okay=False))
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="The zoo weights file to write (.safetensors).")
-@click.option("--name", help="A name recorded in the file (zoo info shows it)  [default: the source's file name]")
+@recipe_option("--name", show_default="the source's file name", help="A name recorded in the file (zoo info shows it).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing --out file.")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def import_cmd(src: str, out: str, name: str | None, overwrite: bool, as_json: bool) -> None:
     """Import an NVlabs StyleGAN2-ADA .pkl or a rosinality StyleGAN2 .pt (nothing in it is run)."""
     from zoo.importing import CheckpointImportError, import_checkpoint
@@ -210,21 +225,6 @@ def _parse_config(pairs: tuple[str, ...]) -> dict:
         except ValueError:
             config[key] = value
     return config
-
-
-class DefaultTextOption(click.Option):
-    """An option whose shown default is a description (`show_default="torch's"`): shown as written,
-    without the parentheses click puts around it."""
-
-    def get_help_extra(self, ctx):
-        extra = super().get_help_extra(ctx)
-        if isinstance(self.show_default, str):
-            extra["default"] = self.show_default
-        return extra
-
-
-def recipe_option(*param_decls, **attrs):
-    return click.option(*param_decls, cls=DefaultTextOption, **attrs)
 
 
 # What `zoo train` / `zoo finetune` use for an option not given: the recipes' defaults (Recipe and the
@@ -448,26 +448,29 @@ def _truncations(text: str) -> list[float]:
 # --- latent tools: zoo interpolate / style-mix / project (helpers in zoo/latents/cli.py) ---
 
 
-@main.command("interpolate")
+@main.command("interpolate", short_help="Write a latent walk: an animation or a strip.")
 @click.argument("model_name")
 @click.option("--seeds", help="Key seeds in order, e.g. 3,17,42 (or 0-4).")
 @click.option("--from", "from_file", type=click.Path(dir_okay=False), help="First key: a latent .npy (zoo project's).")
 @click.option("--to", "to_file", type=click.Path(dir_okay=False), help="Last key: a latent .npy.")
 @click.option("--frames", type=click.IntRange(min=2), default=48, show_default=True, help="Frames in the file.")
 @click.option("--loop", is_flag=True, help="Walk back to the first key (a seamless loop).")
-@click.option("--space", type=click.Choice(["z", "w"]), help="z (slerp) or w (lerp)  [default: w with a mapping network, else z]")
-@click.option("--label", type=int, help="Class for every frame (class models; default: each seed's own in w).")
+@recipe_option("--space", type=click.Choice(["z", "w"]), show_default="w with a mapping network, else z",
+               help="z (slerp) or w (lerp).")
+@recipe_option("--label", type=int, show_default="each seed's own in w", help="Class for every frame (class models).")
 @click.option("--prompt", help="Prompt for every frame (text models).")
 @click.option("--prompts", nargs=2, help="Text models: walk from prompt A to prompt B (z fixed: the first seed's).")
-@click.option("--truncation", type=float, default=1.0, show_default=True)
-@click.option("--fps", type=float, default=24.0, show_default=True)
+@click.option("--truncation", type=float, default=1.0, show_default=True, help="Truncation psi (models with the trick).")
+@click.option("--fps", type=float, default=24.0, show_default=True, help="Frames per second of an animation.")
 @click.option("--out", required=True, type=click.Path(dir_okay=False),
               help=".webp/.gif (animated), .mp4 (needs imageio-ffmpeg) or .png (a strip).")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def interpolate_cmd(model_name, out, as_json, **options) -> None:
     """Write a latent walk of MODEL_NAME (a tagged name, a .safetensors file or a run directory).
 
-    Example: zoo interpolate stylegan2_64.shapes --seeds 3,17,42 --frames 48 --loop --out walk.webp
+    \b
+    Example:
+      zoo interpolate stylegan2_64.shapes --seeds 3,17,42 --frames 48 --loop --out walk.webp
     """
     from zoo.latents.cli import interpolate_command
 
@@ -476,15 +479,15 @@ def interpolate_cmd(model_name, out, as_json, **options) -> None:
                                                f"({info['space']} space) to {info['out']}")
 
 
-@main.command("style-mix")
+@main.command("style-mix", short_help="Write a style-mixing grid (stylegan2 models).")
 @click.argument("model_name")
 @click.option("--rows", required=True, help="Row seeds (their fine styles), e.g. 1,2,3.")
 @click.option("--cols", required=True, help="Column seeds (their styles in --layers), e.g. 4,5,6,7.")
-@click.option("--layers", help="w layers taken from the columns, e.g. 0-3  [default: the coarse half]")
-@click.option("--label", type=int, help="Class for every image (class models; default: each seed's own).")
-@click.option("--truncation", type=float, default=1.0, show_default=True)
+@recipe_option("--layers", show_default="the coarse half", help="w layers taken from the columns, e.g. 0-3.")
+@recipe_option("--label", type=int, show_default="each seed's own", help="Class for every image (class models).")
+@click.option("--truncation", type=float, default=1.0, show_default=True, help="Truncation psi.")
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="Image file (.png, .jpg, .webp).")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def style_mix_cmd(model_name, rows, cols, layers, label, truncation, out, as_json) -> None:
     """Write the style-mixing grid of MODEL_NAME (models with a mapping network, stylegan2_*)."""
     from zoo.latents.cli import style_mix_command
@@ -494,28 +497,33 @@ def style_mix_cmd(model_name, rows, cols, layers, label, truncation, out, as_jso
                                                f"(layers {info['layers']}) to {info['out']}")
 
 
-@main.command("project")
+@main.command("project", short_help="Find the latent that reproduces an image.")
 @click.argument("model_name")
 @click.option("--target", required=True, type=click.Path(dir_okay=False), help="The image to reproduce.")
-@click.option("--steps", type=click.IntRange(min=1), default=500, show_default=True)
+@click.option("--steps", type=click.IntRange(min=1), default=500, show_default=True, help="Optimisation steps.")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder for latent.npy, PNGs, projection.json.")
-@click.option("--space", type=click.Choice(["w", "w+", "z"]), help="[default: w with a mapping network, else z]")
-@click.option("--feature", help="Feature space of the perceptual loss  [default: imagenet if registered, else digits/shapes]")
-@click.option("--label", type=int, help="Class (class models; default: the closest class at the start).")
+@recipe_option("--space", type=click.Choice(["w", "w+", "z"]), show_default="w with a mapping network, else z",
+               help="The latent space to optimise.")
+@recipe_option("--feature", show_default="imagenet if registered, else digits/shapes",
+               help="Feature space of the perceptual loss.")
+@recipe_option("--label", type=int, show_default="the closest class at the start", help="Class (class models).")
 @click.option("--prompt", help="Prompt (text models).")
-@click.option("--pixel-weight", type=float, default=1.0, show_default=True)
+@click.option("--pixel-weight", type=float, default=1.0, show_default=True,
+              help="Weight of the pixel loss next to the perceptual one.")
 @click.option("--optimize-noise", is_flag=True, help="Also optimise the noise maps (StyleGAN2 projector, regularised).")
 @click.option("--video", help="Also write the optimisation as this file in --out, e.g. progress.webp or progress.mp4.")
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
-@click.option("--device", callback=_check_device, help="cpu or cuda (default: cpu).")
-@click.option("--threads", type=click.IntRange(min=1), callback=_set_threads, expose_value=False,
-              help="CPU threads for torch (default: torch's).")
-@click.option("--no-progress", is_flag=True)
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed of the starting latent.")
+@recipe_option("--device", callback=_check_device, show_default="cpu", help="cpu, cuda or cuda:N.")
+@recipe_option("--threads", type=click.IntRange(min=1), callback=_set_threads, expose_value=False,
+               show_default="torch's", help="CPU threads for torch.")
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def project_cmd(model_name, out, as_json, no_progress, **options) -> None:
     """Project --target into MODEL_NAME's latent space: writes the latent, the reconstruction and distances.
 
-    Example: zoo project stylegan2_32.digits --target seven.png --steps 300 --out proj/
+    \b
+    Example:
+      zoo project stylegan2_32.digits --target seven.png --steps 300 --out proj/
     """
     from zoo.latents.cli import project_command
 
@@ -602,7 +610,7 @@ _EVAL_METRICS = {"fid-kid": (_eval_fid_kid, _print_fid_kid),  # --metric NAME ->
                  "diversity": (_eval_diversity, _print_diversity)}
 
 
-@main.command("eval", short_help="Score a model: FID/KID or text alignment.")
+@main.command("eval", short_help="Score a model: FID/KID, text alignment or diversity.")
 @click.argument("model_name")
 @click.option("--data", required=True, help="builtin:digits, builtin:shapes, a folder of images or a pixel CSV.")
 @click.option("--metric", type=click.Choice(sorted(_EVAL_METRICS)), default="fid-kid", show_default=True,
