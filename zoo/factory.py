@@ -7,7 +7,10 @@ from pathlib import Path
 
 from zoo.model import GAN
 from zoo.registry import ConfigError, ModelSpec, UnknownModelError, resolve
-from zoo.weights import fetch, load_state_into, read_metadata, read_tensors
+from zoo.weights import (WeightsError, check_config_fits_file, check_shapes, fetch, load_state_into, read_metadata,
+                         read_tensor, read_tensor_shapes, read_tensors)
+
+FEATURE_SPEC = "discriminator.feature_spec"  # a feature D's structure, saved as a uint8 JSON tensor
 
 
 def build(spec: ModelSpec, config: dict, tag: str | None = None, metadata: dict | None = None) -> GAN:
@@ -67,12 +70,41 @@ def load(path: str | os.PathLike, _tag: str | None = None, **config_overrides) -
                                 f"install the plugin that provides it (`zoo plugins` lists what is loaded). {e}") from None
     config = {**spec.default_config, **meta["config"], **config_overrides}
     tag = _tag or meta.get("tag") or None
+    # The file is untrusted: compare its config with its tensor shapes before allocating anything.
+    shapes = read_tensor_shapes(path)
+    check_config_fits_file(meta["config"], shapes, path)
+    _check_on_meta_device(spec, config, shapes, path)
     model = build(spec, config, tag=tag if tag in spec.pretrained else None, metadata=meta)
     tensors = read_tensors(path)
-    if "discriminator.feature_spec" in tensors:  # saved with a pretrained-feature D (--d-backbone): rebuild it
+    if FEATURE_SPEC in tensors:  # saved with a pretrained-feature D (--d-backbone): rebuild it
         from zoo.archs.feature_discriminator import restore_feature_discriminator
 
-        restore_feature_discriminator(model, tensors["discriminator.feature_spec"])
+        restore_feature_discriminator(model, tensors[FEATURE_SPEC])
     load_state_into(model, tensors, str(path))
     model.metadata["path"] = str(path)
     return model.eval()
+
+
+def _check_on_meta_device(spec: ModelSpec, config: dict, shapes: dict[str, tuple[int, ...]], path: Path) -> None:
+    """Build the model on the meta device (shapes only, no memory) and compare with the file's header."""
+    from zoo.skeleton import TooManyTensors, state_shapes
+
+    def build_skeleton():
+        skeleton = build(spec, config)
+        if FEATURE_SPEC in shapes:
+            from zoo.archs.feature_discriminator import restore_feature_discriminator
+
+            restore_feature_discriminator(skeleton, read_tensor(path, FEATURE_SPEC, max_elements=1 << 20))
+        return skeleton
+
+    try:
+        expected = state_shapes(build_skeleton, max_registrations=8 * len(shapes) + 1024)
+    except (ConfigError, TooManyTensors) as e:
+        cause = e if isinstance(e, TooManyTensors) else e.__cause__
+        if isinstance(cause, TooManyTensors):
+            raise WeightsError(f"{path}: its config builds a model with far more tensors than the file's {len(shapes)}; "
+                               "the metadata was changed or the file is corrupt. Download or export it again.") from None
+        if isinstance(cause, NotImplementedError):  # an op the meta device lacks: checked after building instead
+            return
+        raise
+    check_shapes(expected, shapes, str(path), spec.name, config)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -101,7 +102,7 @@ def _refuse_non_safetensors(path: Path) -> None:
 
 
 def read_metadata(path: str | os.PathLike) -> dict:
-    """The `__metadata__` of a weights file, with `config` decoded from JSON."""
+    """The `__metadata__` of a weights file, with `config` decoded from JSON (a JSON object, checked)."""
     from safetensors import safe_open
 
     path = Path(path)
@@ -115,12 +116,123 @@ def read_metadata(path: str | os.PathLike) -> dict:
         raise WeightsError(f"cannot read {path}: {e}. The file is truncated or corrupt; download or export it again.") from e
     if meta.get("format") != FORMAT:
         raise WeightsError(f"{path} is a safetensors file but not a gan-zoo weights file "
-                           f"(format={meta.get('format')!r}, expected {FORMAT!r})")
+                           f"(format={_shorten(meta.get('format'))!r}, expected {FORMAT!r})")
+    if not meta.get("arch"):
+        raise WeightsError(f"{path}: metadata has no 'arch' (the architecture that made the file); "
+                           "the file is corrupt or was not written by zoo.save")
     try:
         meta["config"] = json.loads(meta["config"])
-    except (KeyError, ValueError) as e:
+    except (KeyError, ValueError, RecursionError) as e:  # RecursionError: "[[[[..." nested too deep
         raise WeightsError(f"{path}: metadata has no valid 'config' JSON") from e
+    if not isinstance(meta["config"], dict):
+        raise WeightsError(f"{path}: metadata 'config' is a JSON {type(meta['config']).__name__}, not an object "
+                           "of settings like {\"width\": 32}; the file is corrupt or was not written by zoo.save")
+    for key in ("class_names",):  # optional JSON fields
+        if key in meta:
+            meta[key] = _json_field(path, meta, key)
     return meta
+
+
+def _json_field(path: Path, meta: dict, key: str):
+    try:
+        value = json.loads(meta[key])
+    except (ValueError, RecursionError) as e:
+        raise WeightsError(f"{path}: metadata {key!r} is not valid JSON") from e
+    if key == "class_names" and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+        raise WeightsError(f"{path}: metadata 'class_names' must be a JSON list of strings")
+    return value
+
+
+def _shorten(value, limit: int = 200):
+    """A metadata value as a person should see it: long strings cut (a file may hold 50 MB in one field)."""
+    if isinstance(value, str) and len(value) > limit:
+        return f"{value[:limit]}... ({len(value) - limit} more characters)"
+    if isinstance(value, dict):
+        return {k: _shorten(v, limit) for k, v in value.items()}
+    if isinstance(value, list):
+        shown = [_shorten(v, limit) for v in value[:limit]]
+        return shown + ([f"... ({len(value) - limit} more items)"] if len(value) > limit else [])
+    return value
+
+
+def shortened_metadata(meta: dict, limit: int = 200) -> dict:
+    """`read_metadata`'s dict with long strings and lists cut to `limit`, for `zoo info`."""
+    return _shorten(meta, limit)
+
+
+def read_tensor_shapes(path: str | os.PathLike) -> dict[str, tuple[int, ...]]:
+    """{name: shape} of every tensor in a safetensors file, from its header: nothing is allocated."""
+    from safetensors import safe_open
+
+    path = Path(path)
+    _refuse_non_safetensors(path)
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            return {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
+    except Exception as e:
+        raise WeightsError(f"cannot read {path}: {e}. The file is truncated or corrupt; download or export it again.") from e
+
+
+def read_tensor(path: str | os.PathLike, name: str, max_elements: int) -> "torch.Tensor":
+    """One tensor of a safetensors file, refused when its header says it has more than `max_elements`."""
+    from safetensors import safe_open
+
+    shape = read_tensor_shapes(path).get(name)
+    if shape is None:
+        raise WeightsError(f"{path} has no tensor {name!r}")
+    if math.prod(shape) > max_elements:
+        raise WeightsError(f"{path}: tensor {name} has shape {shape}, more than the {max_elements} elements it can have")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            return f.get_tensor(name)
+    except Exception as e:
+        raise WeightsError(f"cannot read tensor {name} from {path}: {e}. The file is truncated or corrupt.") from e
+
+
+def check_config_fits_file(config: dict, shapes: dict[str, tuple[int, ...]], path: str | os.PathLike) -> None:
+    """Refuse a file whose config asks for more than its tensors hold, before anything is built.
+
+    Every integer in a config is a dimension, a count of layers or of classes, a resolution: none can
+    exceed the number of weights in a file made with that config. A tampered `width=3000` or
+    `mapping_layers=10**9` is refused here, not after allocating gigabytes.
+    """
+    total = sum(math.prod(s) for s in shapes.values())
+
+    def ints(value):
+        if isinstance(value, bool):
+            return
+        if isinstance(value, int):
+            yield value
+        elif isinstance(value, (list, tuple)):
+            for v in value:
+                yield from ints(v)
+        elif isinstance(value, dict):
+            for v in value.values():
+                yield from ints(v)
+
+    for key, value in config.items():
+        big = next((v for v in ints(value) if abs(v) > max(total, 1 << 16)), None)
+        if big is not None:
+            raise WeightsError(f"{path}: config {key}={_shorten(value, 40)} cannot match a file of {total} weights; "
+                               "the metadata was changed or the file is corrupt. Download or export it again.")
+
+
+def check_shapes(expected: dict[str, tuple[int, ...]], found: dict[str, tuple[int, ...]], what: str,
+                 arch: str, config: dict) -> None:
+    """Missing, unexpected or mis-shaped tensors: one error naming them (the first few of each kind)."""
+    missing = sorted(set(expected) - set(found))
+    unexpected = sorted(set(found) - set(expected))
+    mis_shaped = sorted(f"{k}: file {tuple(found[k])} vs model {tuple(expected[k])}"
+                        for k in set(expected) & set(found) if tuple(found[k]) != tuple(expected[k]))
+    if not (missing or unexpected or mis_shaped):
+        return
+
+    def show(items: list[str]) -> str:
+        return ", ".join(items[:8]) + (f" (+{len(items) - 8} more)" if len(items) > 8 else "")
+    found_kinds = [f"{kind}: {show(items)}" for kind, items in
+                   (("missing tensors", missing), ("unexpected tensors", unexpected), ("wrong shapes", mis_shaped)) if items]
+    raise WeightsError(f"{what} does not match architecture {arch} with config {_shorten(config, 60)}: "
+                       f"{'; '.join(found_kinds)}. Was the file made for another architecture or config?")
 
 
 def read_tensors(path: str | os.PathLike) -> dict[str, "torch.Tensor"]:
@@ -161,23 +273,8 @@ def save(model: "GAN", path: str | os.PathLike, *, tag: str | None = None, paren
 
 def load_state_into(model: "GAN", tensors: dict[str, "torch.Tensor"], what: str) -> None:
     """Copy tensors into the model; any missing, unexpected or mis-shaped tensor is an error naming them."""
-    expected = model.state_dict()
-    missing = sorted(set(expected) - set(tensors))
-    unexpected = sorted(set(tensors) - set(expected))
-    mis_shaped = sorted(f"{k}: file {tuple(tensors[k].shape)} vs model {tuple(expected[k].shape)}"
-                        for k in set(expected) & set(tensors) if tensors[k].shape != expected[k].shape)
-    if missing or unexpected or mis_shaped:
-        def show(items: list[str]) -> str:
-            return ", ".join(items[:8]) + (f" (+{len(items) - 8} more)" if len(items) > 8 else "")
-        lines = [f"{what} does not match architecture {model.spec.name} with config {model.config}:"]
-        if missing:
-            lines.append(f"  missing tensors: {show(missing)}")
-        if unexpected:
-            lines.append(f"  unexpected tensors: {show(unexpected)}")
-        if mis_shaped:
-            lines.append(f"  wrong shapes: {show(mis_shaped)}")
-        lines.append("  Was the file made for another architecture or config?")
-        raise WeightsError("\n".join(lines))
+    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    check_shapes(expected, {k: tuple(v.shape) for k, v in tensors.items()}, what, model.spec.name, model.config)
     model.load_state_dict(tensors, strict=True)
 
 
