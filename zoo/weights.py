@@ -6,7 +6,9 @@ Pickle is never loaded: a `.pt`/`.pth`/`.ckpt` file is refused with what to do i
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import http.client
 import json
 import math
 import os
@@ -303,7 +305,14 @@ def expected_sha256(source: WeightSource) -> str | None:
 
 def _cache_path(source: WeightSource) -> Path:
     name = Path(urllib.parse.urlparse(source.url).path).name or "weights.safetensors"
-    return zoo_home() / "weights" / source.sha256[:16] / name
+    return zoo_home() / "weights" / source.sha256.lower()[:16] / name  # one folder per file, whatever the case
+
+
+# Downloads: a total time limit (a server sending a byte every 20 s passes any per-read timeout) and a
+# size limit (the source's size when known, else this), both overridable with environment variables.
+DOWNLOAD_TIME_LIMIT_S = float(os.environ.get("GAN_ZOO_DOWNLOAD_TIME_LIMIT", 3600))
+DOWNLOAD_READ_TIMEOUT_S = 60.0
+MAX_DOWNLOAD_BYTES = int(os.environ.get("GAN_ZOO_MAX_DOWNLOAD_BYTES", 8 << 30))
 
 
 def fetch(source: WeightSource, progress: bool = True) -> Path:
@@ -331,29 +340,96 @@ def fetch(source: WeightSource, progress: bool = True) -> Path:
     if cached.exists():
         verify_sha256(cached, source.sha256, f"cached {cached}")  # before every first use
         return cached
+    remove_stale_parts()
     if url.startswith("hf-hub:"):
         return _fetch_hf_hub(source, cached)
     if url.startswith(("https://", "http://")):
-        return _download(url, source.sha256, cached, progress)
+        return _download(url, source.sha256.lower(), cached, progress, source.size)
     raise WeightsError(f"unsupported weight source {url!r}: use package:, a path, file://, https:// or hf-hub:")
 
 
-def _download(url: str, sha256: str, dest: Path, progress: bool) -> Path:
-    """Stream into a temporary file beside dest, hashing as we go; rename only when verified."""
+def _new_part_file(folder: Path, name: str) -> tuple[int, str]:
+    """A temporary `.NAME.*.part` file in folder, locked while this process writes it (see remove_stale_parts)."""
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".part")
+    try:
+        import fcntl
+
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except ImportError:  # Windows: stale parts are recognised by their age instead
+        pass
+    return fd, tmp
+
+
+def remove_stale_parts() -> list[Path]:
+    """Delete `.part` files in the weights cache that no download is writing (a killed download's), and
+    the cache folders they leave empty. A part is live while its writer holds its lock; without locks
+    (Windows), a part older than the download time limit is stale."""
+    import time
+
+    removed = []
+    for part in (zoo_home() / "weights").glob("*/.*.part"):
+        try:
+            fd = os.open(part, os.O_RDWR)
+        except OSError:
+            continue
+        try:
+            try:
+                import fcntl
+
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except ImportError:
+                if time.time() - os.fstat(fd).st_mtime < DOWNLOAD_TIME_LIMIT_S + DOWNLOAD_READ_TIMEOUT_S:
+                    continue
+            except OSError:  # locked: a download is writing it
+                continue
+            part.unlink(missing_ok=True)
+            removed.append(part)
+        finally:
+            os.close(fd)
+        with contextlib.suppress(OSError):
+            part.parent.rmdir()  # only when empty: a folder with a cached file stays
+    return removed
+
+
+def _download(url: str, sha256: str, dest: Path, progress: bool, expected_size: int | None = None) -> Path:
+    """Stream into a temporary file beside dest, hashing as we go; rename only when verified.
+
+    Bounded: at most DOWNLOAD_TIME_LIMIT_S in all, and at most `expected_size` (when known) or
+    MAX_DOWNLOAD_BYTES bytes, whatever the server says or sends.
+    """
+    import time
+
     from tqdm.auto import tqdm
 
+    deadline = time.monotonic() + DOWNLOAD_TIME_LIMIT_S
+    limit = expected_size if expected_size is not None else MAX_DOWNLOAD_BYTES
     new_folder = not dest.parent.exists()
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
+    fd, tmp = _new_part_file(dest.parent, dest.name)
     h = hashlib.sha256()
     try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=60) as resp:
+        timeout = min(DOWNLOAD_READ_TIMEOUT_S, DOWNLOAD_TIME_LIMIT_S)
+        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as resp:
             total = int(resp.headers.get("Content-Length") or 0) or None
+            if total is not None and total > limit:
+                raise WeightsError(f"{url} is {total} bytes, more than the {limit} expected"
+                                   f"{'' if expected_size is not None else ' (GAN_ZOO_MAX_DOWNLOAD_BYTES)'}; "
+                                   "nothing was downloaded: check the URL")
+            if total is not None and expected_size is not None and total != expected_size:
+                raise WeightsError(f"{url} is {total} bytes, but the weight source says {expected_size}: "
+                                   "check the URL; nothing was downloaded")
             with tqdm(total=total, unit="B", unit_scale=True, desc=dest.name, disable=not progress) as bar:
-                for chunk in iter(lambda: resp.read(1 << 16), b""):
+                while chunk := resp.read1(1 << 16):  # read1: what has arrived, so the clock is checked often
                     out.write(chunk)
                     h.update(chunk)
                     bar.update(len(chunk))
+                    if out.tell() > limit:
+                        raise WeightsError(f"download of {url} passed {limit} bytes, more than the file can be; "
+                                           "stopped, nothing was cached")
+                    if time.monotonic() > deadline:
+                        raise WeightsError(f"download of {url} took more than {DOWNLOAD_TIME_LIMIT_S:g} s "
+                                           f"({out.tell()} bytes so far); stopped, nothing was cached. A slow or stalled "
+                                           "server: try again later, or raise GAN_ZOO_DOWNLOAD_TIME_LIMIT (seconds)")
             if total is not None and out.tell() != total:
                 raise WeightsError(f"download of {url} ended early: {out.tell()} of {total} bytes")
         if h.hexdigest() != sha256.lower():
@@ -366,6 +442,8 @@ def _download(url: str, sha256: str, dest: Path, progress: bool) -> Path:
             shutil.rmtree(dest.parent, ignore_errors=True)
         if isinstance(e, OSError) and not isinstance(e, FileNotFoundError):
             raise WeightsError(f"could not download {url}: {e}") from e
+        if isinstance(e, http.client.HTTPException):  # e.g. IncompleteRead, a malformed response
+            raise WeightsError(f"could not download {url}: {type(e).__name__}: {e}") from e
         raise
     return dest
 
@@ -382,8 +460,12 @@ def _fetch_hf_hub(source: WeightSource, dest: Path) -> Path:
     local = Path(hf_hub_download(repo_id=repo_id, filename=filename))
     verify_sha256(local, source.sha256, source.url)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, suffix=".part")
-    os.close(fd)
-    shutil.copyfile(local, tmp)
-    os.replace(tmp, dest)
+    fd, tmp = _new_part_file(dest.parent, dest.name)
+    try:
+        with os.fdopen(fd, "wb") as out, open(local, "rb") as src:  # the lock is held while copying
+            shutil.copyfileobj(src, out)
+        os.replace(tmp, dest)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
     return dest
