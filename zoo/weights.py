@@ -169,7 +169,7 @@ def read_tensor_shapes(path: str | os.PathLike) -> dict[str, tuple[int, ...]]:
     from safetensors import safe_open
 
     path = Path(path)
-    _refuse_non_safetensors(path)
+    refuse_non_safetensors(path)
     try:
         with safe_open(str(path), framework="pt") as f:
             return {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
