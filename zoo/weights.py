@@ -279,6 +279,8 @@ def save(model: "GAN", path: str | os.PathLike, *, tag: str | None = None, paren
         "dataset": dataset if dataset is not None else model.metadata.get("dataset", ""),
         "license": license if license is not None else model.metadata.get("license", "Apache-2.0"),
     }
+    if getattr(model, "class_names", None):  # what label i means: kept through fine-tuning and re-saving
+        meta["class_names"] = json.dumps(list(model.class_names))
     for k, v in (extra or {}).items():
         meta[k] = v if isinstance(v, str) else json.dumps(v, sort_keys=True)
     path = Path(path)
