@@ -63,7 +63,12 @@ class ZooGroup(click.Group):
         warnings.formatwarning = lambda message, category, *rest: f"warning: {message}\n"
         try:
             return super().invoke(ctx)
-        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort, KeyboardInterrupt):
+        except KeyboardInterrupt as e:
+            if hasattr(e, "signum"):  # zoo.train's TrainingInterrupted: the checkpoint is written; say how to go on
+                click.echo(str(e), err=True)
+                raise click.exceptions.Exit(128 + e.signum) from e
+            raise
+        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
         except (ValueError, KeyError, FileNotFoundError, RuntimeError, OSError) as e:
             if os.environ.get("ZOO_DEBUG") == "1":
