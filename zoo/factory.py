@@ -73,7 +73,8 @@ def load(path: str | os.PathLike, _tag: str | None = None, **config_overrides) -
     # The file is untrusted: compare its config with its tensor shapes before allocating anything.
     shapes = read_tensor_shapes(path)
     check_config_fits_file(meta["config"], shapes, path)
-    _check_on_meta_device(spec, config, shapes, path)
+    check_shapes_before_building(spec, config, shapes, path, feature_spec=(
+        lambda: read_tensor(path, FEATURE_SPEC, max_elements=1 << 20)) if FEATURE_SPEC in shapes else None)
     model = build(spec, config, tag=tag if tag in spec.pretrained else None, metadata=meta)
     tensors = read_tensors(path)
     if FEATURE_SPEC in tensors:  # saved with a pretrained-feature D (--d-backbone): rebuild it
@@ -85,16 +86,19 @@ def load(path: str | os.PathLike, _tag: str | None = None, **config_overrides) -
     return model.eval()
 
 
-def _check_on_meta_device(spec: ModelSpec, config: dict, shapes: dict[str, tuple[int, ...]], path: Path) -> None:
-    """Build the model on the meta device (shapes only, no memory) and compare with the file's header."""
+def check_shapes_before_building(spec: ModelSpec, config: dict, shapes: dict[str, tuple[int, ...]], what,
+                                 feature_spec=None) -> None:
+    """Build the model on the meta device (shapes only, no memory) and compare with `shapes` ({GAN
+    state_dict key: shape}, from a file's header), so an untrusted config never allocates. feature_spec:
+    a callable giving the saved feature-D spec tensor, when the file has one."""
     from zoo.skeleton import TooManyTensors, state_shapes
 
     def build_skeleton():
         skeleton = build(spec, config)
-        if FEATURE_SPEC in shapes:
+        if feature_spec is not None:
             from zoo.archs.feature_discriminator import restore_feature_discriminator
 
-            restore_feature_discriminator(skeleton, read_tensor(path, FEATURE_SPEC, max_elements=1 << 20))
+            restore_feature_discriminator(skeleton, feature_spec())
         return skeleton
 
     try:
@@ -102,9 +106,9 @@ def _check_on_meta_device(spec: ModelSpec, config: dict, shapes: dict[str, tuple
     except (ConfigError, TooManyTensors) as e:
         cause = e if isinstance(e, TooManyTensors) else e.__cause__
         if isinstance(cause, TooManyTensors):
-            raise WeightsError(f"{path}: its config builds a model with far more tensors than the file's {len(shapes)}; "
+            raise WeightsError(f"{what}: its config builds a model with far more tensors than the file's {len(shapes)}; "
                                "the metadata was changed or the file is corrupt. Download or export it again.") from None
         if isinstance(cause, NotImplementedError):  # an op the meta device lacks: checked after building instead
             return
         raise
-    check_shapes(expected, shapes, str(path), spec.name, config)
+    check_shapes(expected, shapes, str(what), spec.name, config)
