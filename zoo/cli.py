@@ -78,7 +78,12 @@ class ZooGroup(click.Group):
         warnings.formatwarning = lambda message, category, *rest: f"warning: {message}\n"
         try:
             return super().invoke(ctx)
-        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort, KeyboardInterrupt):
+        except KeyboardInterrupt as e:
+            if hasattr(e, "signum"):  # zoo.train's TrainingInterrupted: the checkpoint is written; say how to go on
+                click.echo(str(e), err=True)
+                raise click.exceptions.Exit(128 + e.signum) from e
+            raise
+        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
         except (ValueError, KeyError, FileNotFoundError, RuntimeError, OSError) as e:
             if os.environ.get("ZOO_DEBUG") == "1":
@@ -180,7 +185,9 @@ def info_cmd(name: str, as_json: bool) -> None:
         from zoo.weights import name_from_path, read_metadata
 
         path = located.weights
-        data = read_metadata(path)  # refuses pickles and files that are not the zoo's, saying why
+        from zoo.weights import shortened_metadata
+
+        data = shortened_metadata(read_metadata(path))  # refuses pickles and non-zoo files; cuts 50 MB strings
         own_name = f"{data.get('arch')}.{data['tag']}" if data.get("tag") else name_from_path(path)
         data = {"name": data.get("name") or own_name, **data}
     else:
@@ -387,7 +394,8 @@ def finetune_cmd(source, data, out, resume, overwrite, no_progress, as_json, dev
 @click.argument("model_name")
 @click.option("-n", "--num", "n", type=click.IntRange(min=1), default=64, show_default=True, help="Number of images.")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Same seed, same images.")
-@click.option("--label", help="Class label for every image, or a comma list (class-conditional models).")
+@click.option("--label", help="Class for every image, or a comma list: a class name (a training folder's or CSV "
+                                "label's) or an index 0..K-1 (class-conditional models).")
 @click.option("--prompt", help="Text prompt (text-conditional models).")
 @click.option("--truncation", default="1.0", show_default=True,
               help="Truncation psi (models with the trick); a list like 0.5,0.7,1.0 makes one column per value, "
@@ -410,14 +418,14 @@ def sample_cmd(model_name, n, seed, label, prompt, truncation, w_file, z_file, n
     model = zoo.resolve_source(model_name)
     if device:
         model = model.to(device)
-    labels = None
-    if label is not None:
-        try:
-            labels = [int(v) for v in label.split(",")]
-        except ValueError:
-            fail(f"--label takes an integer or a comma list of integers, got {label!r}")
-        labels = labels[0] if len(labels) == 1 else labels
+    labels = None if label is None else label.split(",")  # names or indices: the model resolves and checks them
+    labels = labels[0] if labels is not None and len(labels) == 1 else labels
     psis = _truncations(truncation)
+    if not (w_file or z_file):  # a grid too large to write is refused before generating anything
+        from zoo.images import check_grid_size
+
+        check_grid_size(n * len(psis), int(model.config["resolution"]), int(model.config["resolution"]),
+                        len(psis) if len(psis) > 1 else nrow)
     if w_file or z_file:
         from zoo.latents.cli import sample_latents
 
@@ -428,10 +436,15 @@ def sample_cmd(model_name, n, seed, label, prompt, truncation, w_file, z_file, n
 
         images = truncation_grid(model, n, psis, seed=seed, labels=labels, prompts=prompt)
         nrow = len(psis)
-    else:
-        images = model.sample(n, seed=seed, labels=labels, prompts=prompt, truncation=psis[0])
-    path = save_grid(images, out, nrow=nrow)
-    info = {"out": str(path), "model": model.name, "n": n, "seed": seed, "shape": list(images.shape)}
+    else:  # batch by batch into the grid: memory is the grid and one batch, whatever n
+        from zoo.images import grid_from_batches, save_png
+
+        grid, shape = grid_from_batches(model.sample_batches(n, seed=seed, labels=labels, prompts=prompt,
+                                                             truncation=psis[0]), n, nrow=nrow)
+        images = None
+    path = save_grid(images, out, nrow=nrow) if images is not None else save_png(grid, out)
+    shape = list(images.shape) if images is not None else shape
+    info = {"out": str(path), "model": model.name, "n": n, "seed": seed, "shape": shape}
     if as_json:
         echo_json(info)
     else:

@@ -167,6 +167,7 @@ def resume_trainer(run_dir, *, out=None, data=None, dist: Dist | None = None, de
                          f"resume with --steps above {done} (or without --steps to finish the planned "
                          f"{meta['recipe'].get('steps')})")
     spec, _ = resolve(meta["arch"])
+    check_checkpoint_config(spec, meta["config"], tensors, run_dir)  # before building: the file may be tampered
     model = build(spec, meta["config"])
     saved_d = ckpt.split_prefix(tensors, "D")
     if "feature_spec" in saved_d:  # the run's D is a feature D: the checkpoint holds all of it
@@ -188,6 +189,19 @@ def resume_trainer(run_dir, *, out=None, data=None, dist: Dist | None = None, de
     trainer.load_state(tensors, meta)
     log(f"resuming {run_dir} at step {trainer.step} of {recipe.steps}")
     return trainer
+
+
+def check_checkpoint_config(spec, config: dict, tensors: dict[str, torch.Tensor], run_dir) -> None:
+    """The checkpoint's config against its G and D tensors, on the meta device (zoo.factory)."""
+    from zoo.factory import check_shapes_before_building
+    from zoo.weights import check_config_fits_file
+
+    shapes = {**{f"generator.{k}": tuple(v.shape) for k, v in ckpt.split_prefix(tensors, "G").items()},
+              **{f"discriminator.{k}": tuple(v.shape) for k, v in ckpt.split_prefix(tensors, "D").items()}}
+    check_config_fits_file(config, {k: tuple(v.shape) for k, v in tensors.items()}, f"{run_dir} (checkpoint)")
+    feature_spec = tensors.get("D.feature_spec")
+    check_shapes_before_building(spec, config, shapes, f"{run_dir} (checkpoint)",
+                                 feature_spec=None if feature_spec is None else (lambda: feature_spec))
 
 
 # --- models for a run ------------------------------------------------------------------------------
