@@ -239,14 +239,14 @@ def _parse_config(pairs: tuple[str, ...]) -> dict:
 # tests/docs/test_cli_help.py checks every value against the recipes, so they cannot drift.
 TRAIN_DEFAULTS = {
     "steps": "2000", "batch_size": "32", "lr": "0.0002", "lr_d": "same as --lr", "loss": "logistic",
-    "r1": "0.1 (logistic), 0 (hinge)", "ema_kimg": "10.0", "warmup": "0", "augment": "none",
+    "r1": "0.1 (logistic), 0 (hinge)", "ema_kimg": "10.0", "warmup": "0", "augment": "none (diffaug with --discriminator projected)",
     "condition": "the architecture's config", "sample_every": "500", "checkpoint_every": "500", "log_every": "50",
-    "eval_every": "0", "eval_samples": "500", "seed": "0",
+    "eval_every": "0", "eval_samples": "500", "seed": "0", "discriminator": "own", "d_input_size": "224",
 }
 FINETUNE_DEFAULTS = {
     **TRAIN_DEFAULTS, "steps": "1000", "lr": "0.001", "ema_kimg": "2.0", "warmup": "20", "augment": "diffaug",
     "condition": "auto", "sample_every": "250", "checkpoint_every": "250", "log_every": "25",
-    "freeze_d": "1 (0 with --d-backbone)", "freeze_g": "0", "l2sp": "0.0", "ewc": "0.0",
+    "freeze_d": "1 (0 with --d-backbone or --discriminator projected)", "freeze_g": "0", "l2sp": "0.0", "ewc": "0.0",
 }
 
 
@@ -281,6 +281,11 @@ def _training_options(shown: dict):
                                                   "avoids threads spinning against each other."),
         recipe_option("--d-backbone", help="Use a pretrained-feature discriminator, e.g. timm:resnet18."),
         recipe_option("--d-backbone-weights", type=click.Path(dir_okay=False), help="Local weights for --d-backbone."),
+        recipe_option("--discriminator", type=click.Choice(["own", "projected"]),
+                      help="own: the architecture's D; projected: Projected GAN's D on frozen ImageNet features "
+                           "(hinge loss and DiffAugment unless --loss / --augment; docs/imagenet.md)."),
+        recipe_option("--d-input-size", type=click.IntRange(min=32),
+                      help="Input size of the projected D's backbone (224 as the paper; 64 is ~10x cheaper on CPU)."),
         recipe_option("--resume", type=click.Path(file_okay=False), help="Continue the run in this directory."),
         recipe_option("--overwrite", is_flag=True, help="Replace an earlier run in --out (default: refuse)."),
         recipe_option("--no-progress", is_flag=True, help="No progress bar."),
@@ -637,7 +642,7 @@ _EVAL_METRICS = {"fid-kid": (_eval_fid_kid, _print_fid_kid),  # --metric NAME ->
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed of the generated images.")
 @click.option("--batch-size", type=int, default=256, show_default=True, help="Images per forward pass.")
 @click.option("--no-baseline", is_flag=True, help="Skip the random-weights baseline (half the time).")
-@click.option("--png", type=click.Path(dir_okay=False),
+@click.option("--png", type=click.Path(dir_okay=False), show_default="none written",
               help="--metric diversity: write samples above their nearest training images.")
 @recipe_option("--device", callback=_check_device, show_default="cuda when available, else cpu",
                help="cpu, cuda or cuda:N.")

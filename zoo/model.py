@@ -2,7 +2,8 @@
 
 Contract every architecture follows (so training, export and the runtime need no special cases):
   generator(z [N, latent_dim], c=None, truncation=None) -> images [N, C, H, W] in [-1, 1]
-  discriminator(x [N, C, H, W], c=None) -> logits [N]
+  discriminator(x [N, C, H, W], c=None) -> logits [N] (architectures' own D; a swapped-in D may give
+    [N, L], several logits per image, e.g. zoo.archs.projected_discriminator: the losses average them)
   c is int64 labels [N] for "class" conditioning, float32 embeddings [N, text_dim] for "text".
   A generator with a truncation trick sets `has_truncation = True`; `truncation` is then a float
   tensor [N] or [1] (a tensor, not a Python float, so that export keeps it as an input).

@@ -28,7 +28,7 @@ from zoo.training.trainer import Trainer
 from zoo.training.transfer import prepare_transfer
 
 # Options that change what is built, so a resumed fine-tuning run cannot change them.
-STRUCTURAL = ("freeze_d", "freeze_g", "l2sp", "ewc", "augment", "condition", "d_backbone")
+STRUCTURAL = ("freeze_d", "freeze_g", "l2sp", "ewc", "augment", "condition", "d_backbone", "discriminator")
 
 
 def train(model_or_name: str | GAN | None = None, data: Any = None, out: str | os.PathLike | None = None, *,
@@ -113,7 +113,7 @@ def train_trainer(model_or_name, data, out, recipe: Recipe, *, config: dict | No
     dist = dist or Dist()
     torch.manual_seed(recipe.seed * 1000 + dist.rank)  # weight init and torch's global RNG
     model, dataset = build_for_training(model_or_name, config, condition, data, log)
-    apply_feature_discriminator(model, recipe.d_backbone, recipe.d_backbone_weights)
+    apply_discriminator(model, recipe)
     dist.broadcast_module(model)
     parent = model.metadata.get("parent", "") if isinstance(model_or_name, GAN) else ""
     return Trainer(model, dataset, out, recipe, dist=dist, device=torch.device(device or "cpu"), parent=parent,
@@ -134,7 +134,7 @@ def finetune_trainer(source, data, out, recipe: Recipe, *, dist: Dist | None = N
     if condition != "keep":
         model = change_conditioning(model, condition, dataset)
         recipe.extra["condition_applied"] = condition
-    apply_feature_discriminator(model, recipe.d_backbone, recipe.d_backbone_weights)
+    apply_discriminator(model, recipe)
     anchors = prepare_transfer(model, dataset, recipe, source_state=source_state, dist=dist, device=device,
                                source_name=parent, log=log)
     return Trainer(model, dataset, out, recipe, dist=dist, device=device, anchors=anchors, parent=parent,
@@ -173,9 +173,10 @@ def resume_trainer(run_dir, *, out=None, data=None, dist: Dist | None = None, de
     if "feature_spec" in saved_d:  # the run's D is a feature D: the checkpoint holds all of it
         from zoo.archs.feature_discriminator import restore_feature_discriminator
 
-        restore_feature_discriminator(model, saved_d["feature_spec"])
+        restore_feature_discriminator(model, saved_d["feature_spec"])  # (or a projected D: its spec says so)
+        set_d_augment(model, recipe)
     else:
-        apply_feature_discriminator(model, recipe.d_backbone, recipe.d_backbone_weights)
+        apply_discriminator(model, recipe)
     data = data if data is not None else meta.get("data")
     if data is None:
         raise ValueError(f"{run_dir} was trained on an in-memory dataset: pass data= again to resume")
@@ -240,6 +241,26 @@ def build_for_training(model_or_name, config: dict | None, condition: str | None
         cfg.update(condition_config(condition, data))
     model = build(spec, cfg)
     return model, prepare_dataset(data, model, log)
+
+
+def apply_discriminator(model: GAN, recipe: Recipe) -> None:
+    """The run's D: the model's own, a pretrained-feature D (--d-backbone) or a projected D
+    (--discriminator projected; kept when the model already has one, e.g. a source saved with it)."""
+    if recipe.discriminator == "projected":
+        from zoo.archs.projected_discriminator import ProjectedDiscriminator, use_projected_discriminator
+
+        if not isinstance(model.discriminator, ProjectedDiscriminator):
+            use_projected_discriminator(model, size=recipe.d_input_size)
+    else:
+        apply_feature_discriminator(model, recipe.d_backbone, recipe.d_backbone_weights)
+    set_d_augment(model, recipe)
+
+
+def set_d_augment(model: GAN, recipe: Recipe) -> None:
+    """A D that can augment its own input (the projected D's DiffAugment) leaves it to the run's --augment,
+    whose random state is checkpointed (so resuming stays bit-identical)."""
+    if hasattr(model.discriminator, "diffaug"):
+        model.discriminator.diffaug = False
 
 
 def apply_feature_discriminator(model: GAN, backbone: str | None, weights: str | None) -> None:

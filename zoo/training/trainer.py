@@ -207,7 +207,13 @@ class Trainer:
         c = None
         if self.conditions is not None:
             c = self.conditions.cpu()[torch.randint(0, len(self.conditions), (n,), generator=g)]
-        return {k: float(v) for k, v in self.fid(self.generate(z, c)).items()}
+        fakes = self.generate(z, c)
+        scores = {k: float(v) for k, v in self.fid(fakes).items()}
+        if r.kind == "finetune":  # few-shot: a model that copies its N images scores a good FID
+            from zoo.metrics.diversity import memorisation_scores
+
+            scores.update(memorisation_scores(fakes, self.data.images, log=self.log))
+        return scores
 
     # -- checkpoints --------------------------------------------------------------------------
 
