@@ -134,17 +134,24 @@ def _listing(folder: Path, limit: int = 5) -> str:
 
 def _remove_export(folder: Path) -> None:
     """Delete the files the manifests inside `folder` list (each manifest last, so a kill midway leaves a
-    manifest naming the rest), then the folders they leave empty; anything else stays."""
-    for manifest_path in sorted(folder.rglob(MANIFEST), key=lambda p: -len(p.parts)):
-        pkg = manifest_path.parent
+    manifest naming the rest), then the folders they leave empty; anything else stays. Symlinks are
+    neither followed nor deleted through."""
+    root = os.path.realpath(folder)
+
+    def inside(path: Path) -> bool:
+        return not path.is_symlink() and os.path.commonpath([root, os.path.realpath(path)]) == root
+
+    manifests = [Path(d) / MANIFEST for d, _, names in os.walk(folder) if MANIFEST in names]  # no symlinked dirs
+    for manifest_path in sorted(manifests, key=lambda p: -len(p.parts)):
+        if not inside(manifest_path):
+            continue
         try:
             listed = json.loads(manifest_path.read_text()).get("files", {})
         except (OSError, ValueError, AttributeError):
             continue
         for rel in listed if isinstance(listed, dict) else ():
-            path = pkg / rel
-            if isinstance(rel, str) and ".." not in rel.split("/") and not rel.startswith("/") and path.is_file() \
-                    and not path.is_symlink():
+            path = manifest_path.parent / str(rel)
+            if path.is_file() and inside(path):
                 path.unlink()
         manifest_path.unlink()
     for dirpath, _, _ in sorted(os.walk(folder), key=lambda entry: -len(Path(entry[0]).parts)):
