@@ -145,11 +145,15 @@ def plugins_cmd(as_json: bool) -> None:
 @click.option("--overwrite", is_flag=True, help="Replace an existing --out file.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def import_cmd(src: str, out: str, name: str | None, overwrite: bool, as_json: bool) -> None:
-    """Import an NVlabs StyleGAN2-ADA .pkl or a rosinality StyleGAN2 .pt (nothing in it is run)."""
+    """Import a StyleGAN2-ADA .pkl or rosinality .pt checkpoint.
+
+    The format is recognised by content; nothing from the file is run (see docs/import.md). The result
+    is an ordinary zoo weights file: zoo info, sample, finetune and export take it.
+    """
     from zoo.importing import CheckpointImportError, import_checkpoint
 
     try:
-        model = import_checkpoint(src, out, name=name, overwrite=overwrite)
+        model = import_checkpoint(src, out, name=name or None, overwrite=overwrite)
     except CheckpointImportError as e:
         fail(str(e))
     meta = model.metadata
