@@ -29,6 +29,17 @@ AUTO_ORDER = ("TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutio
 GPU_PROVIDERS = ("TensorrtExecutionProvider", "CUDAExecutionProvider")
 
 
+def require_onnxruntime():
+    """The onnxruntime module, or a one-line error saying which install brings it: the runtime's
+    extras choose the wheel (`[cpu]`: onnxruntime, `[gpu]`: onnxruntime-gpu, about 7x larger)."""
+    try:
+        import onnxruntime
+    except ImportError:
+        raise RuntimeError("zoo-runtime needs ONNX Runtime: pip install 'zoo-runtime[cpu]' "
+                           "(or 'zoo-runtime[gpu]' on a machine with an NVIDIA GPU)") from None
+    return onnxruntime
+
+
 def normalize(providers: str | list | tuple) -> list[str]:
     """"auto", a name ("cuda", "CUDAExecutionProvider") or a list of names -> ORT provider names."""
     if isinstance(providers, str):

@@ -14,6 +14,7 @@ import zoo_runtime
 from zoo_runtime import providers as prov
 
 HAS_GPU = prov.cuda_driver_problem() is None
+GPU_BUILDS = ("TensorrtExecutionProvider", "CUDAExecutionProvider")
 
 
 def test_normalize():
@@ -122,3 +123,26 @@ def test_gpu_paths_on_a_gpu_machine(classcond):
     with zoo_runtime.load(path, providers="cuda", max_batch=8) as graphed:
         assert graphed.info["runner"] == "GraphRunner"
         assert abs(graphed.generate(5, seed=0).astype(int) - b[:5]).max() <= 2
+
+
+@pytest.mark.skipif(HAS_GPU, reason="checks the no-GPU machine")
+def test_auto_on_a_cpu_machine_is_quiet_unless_asked(uncond, tmp_path):
+    """--providers auto picking the CPU on a machine without a GPU prints nothing; --verbose says why."""
+    base = [sys.executable, "-m", "zoo_runtime", str(uncond[0]), "-n", "1", "--out", str(tmp_path / "a.png")]
+    quiet = subprocess.run(base, capture_output=True, text=True, timeout=60)
+    assert quiet.returncode == 0 and quiet.stderr == "", quiet.stderr
+    loud = subprocess.run(base + ["--verbose"], capture_output=True, text=True, timeout=60)
+    assert loud.returncode == 0
+    gpu_builds = [p for p in GPU_BUILDS if p in ort.get_available_providers()]
+    notes = [line for line in loud.stderr.splitlines() if line.strip()]
+    assert len(notes) == (1 if gpu_builds else 0) and all(n.startswith("note: ") for n in notes), loud.stderr
+
+
+def test_missing_onnxruntime_is_one_line_naming_the_extras(uncond, tmp_path):
+    code = ("import sys; sys.modules['onnxruntime'] = None\n"
+            "from zoo_runtime.cli import main\n"
+            f"sys.exit(main([{str(uncond[0])!r}, '-n', '1', '--out', {str(tmp_path / 'a.png')!r}]))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1, out.stderr
+    assert "pip install 'zoo-runtime[cpu]'" in out.stderr and "zoo-runtime[gpu]" in out.stderr
+    assert not (tmp_path / "a.png").exists()

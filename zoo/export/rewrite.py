@@ -11,6 +11,10 @@ runs one narrow GEMM plus a col2im scatter per image, while Conv runs on its blo
 over the whole batch, and Conv has an int8 kernel (QLinearConv) where ConvTranspose has none, so
 after this rewrite a DCGAN-style generator quantizes end to end.
 
+Used for fp32 packages too (zoo.export.exporter): measured by benchmarks/runtime.py on the 2-core CPU,
+dcgan64 at batch 64 ran 2.1x faster with the phase convolutions (ConvTranspose was 89% of the
+kernel time in benchmarks/profile_runtime.py), at batch 1 level.
+
 The rewrite is exact in real arithmetic (float results differ by summation order only) and the
 export's parity check runs on the rewritten graph like on any other.
 """
