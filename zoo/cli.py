@@ -238,7 +238,7 @@ TRAIN_DEFAULTS = {
     "steps": "2000", "batch_size": "32", "lr": "0.0002", "lr_d": "same as --lr", "loss": "logistic",
     "r1": "0.1 (logistic), 0 (hinge)", "ema_kimg": "10.0", "warmup": "0", "augment": "none",
     "condition": "the architecture's config", "sample_every": "500", "checkpoint_every": "500", "log_every": "50",
-    "eval_every": "0", "eval_samples": "500", "seed": "0",
+    "eval_every": "0", "eval_samples": "500", "seed": "0", "fit": "crop",
 }
 FINETUNE_DEFAULTS = {
     **TRAIN_DEFAULTS, "steps": "1000", "lr": "0.001", "ema_kimg": "2.0", "warmup": "20", "augment": "diffaug",
@@ -263,6 +263,8 @@ def _training_options(shown: dict):
         recipe_option("--ema-kimg", type=float, help="EMA half-life in thousands of images."),
         recipe_option("--warmup", type=int, help="Learning-rate warm-up steps."),
         recipe_option("--augment", type=click.Choice(["none", "diffaug", "ada"]), help="D-side augmentation."),
+        recipe_option("--fit", type=click.Choice(["crop", "pad", "stretch"]),
+                      help="How images of another aspect ratio meet a non-square model (--config resolution=64x32)."),
         recipe_option("--condition", help="auto | keep | none | class[:N] | text:ENCODER (auto and keep: fine-tuning)."),
         recipe_option("--sample-every", type=int, help="Write a sample grid every K steps."),
         recipe_option("--checkpoint-every", type=int, help="Write a checkpoint every K steps."),

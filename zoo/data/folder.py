@@ -85,13 +85,15 @@ def _open(path: Path) -> Image.Image:
 
 def load_folder(path: str | Path, resolution: int | None = None, channels: int | None = None,
                 labels: bool = True, caption_column: str = "text", skip_bad: bool = False,
-                progress: bool | None = None) -> ImageDataset:
+                progress: bool | None = None, size: tuple[int, int] | None = None, fit: str = "crop") -> ImageDataset:
     """Every image under `path` as an ImageDataset.
 
     resolution: side of the output squares; None keeps the images' own size when they all share
     one square size. channels: 1 or 3; None picks 1 when every image is grayscale, else 3.
     labels: whether first-level sub-folders become class labels (class_names sorted).
     skip_bad: skip unreadable images with a warning instead of failing.
+    size, fit: (height, width) of a non-square model instead of `resolution`; each image meets it from its own
+    size by `fit` (crop, pad or stretch; zoo.resolution.fit_tensor).
     """
     root = Path(path)
     if not root.is_dir():
@@ -122,15 +124,21 @@ def load_folder(path: str | Path, resolution: int | None = None, channels: int |
 
     if channels is None:
         channels = 1 if all(im.mode == "L" for im in pil_images) else 3
-    if resolution is None:
+    if size is not None:
+        from zoo.resolution import fit_tensor
+
+        images = torch.stack([fit_tensor(pil_to_tensor(im, channels)[None], size, fit)[0] for im in pil_images])
+        notes = [f"fitted {len(pil_images)} images to {size[0]}x{size[1]} by {fit} (fit= / --fit crop|pad|stretch)"]
+    elif resolution is None:
         sizes = Counter(im.size for im in pil_images)
         if len(sizes) != 1 or next(iter(sizes))[0] != next(iter(sizes))[1]:
             common = ", ".join(f"{w}x{h} ({k})" for (w, h), k in sizes.most_common(3))
             raise DatasetError(f"images in {root} have sizes {common}: pass a resolution (e.g. --resolution 64) "
                                "so they can be cropped and resized to one square size")
         resolution = next(iter(sizes))[0]
-    images = torch.stack([pil_to_tensor(resize_square(im, resolution), channels) for im in pil_images])
-    notes = adaptation_notes(pil_images, resolution, channels)
+    if size is None:
+        images = torch.stack([pil_to_tensor(resize_square(im, resolution), channels) for im in pil_images])
+        notes = adaptation_notes(pil_images, resolution, channels)
 
     rel = [f.relative_to(root) for f in kept]
     in_folders = [len(r.parts) > 1 for r in rel]
