@@ -398,9 +398,9 @@ def finetune_cmd(source, data, out, resume, overwrite, no_progress, as_json, dev
 @click.option("--truncation", default="1.0", show_default=True,
               help="Truncation psi (models with the trick); a list like 0.5,0.7,1.0 makes one column per value, "
                    "the same latents in each row.")
-@click.option("--w", "w_file", type=click.Path(dir_okay=False),
+@click.option("--w", "w_file", type=click.Path(dir_okay=False), cls=DefaultTextOption, show_default="none: seeds",
               help="Images from these w latents (.npy [N, w_dim] or w+, e.g. zoo project's latent.npy) instead of seeds.")
-@click.option("--z", "z_file", type=click.Path(dir_okay=False), help="Images from these z latents (.npy [N, latent_dim]).")
+@click.option("--z", "z_file", type=click.Path(dir_okay=False), cls=DefaultTextOption, show_default="none: seeds", help="Images from these z latents (.npy [N, latent_dim]).")
 @recipe_option("--nrow", type=click.IntRange(min=1), show_default="square", help="Images per row.")
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="Image file to write (.png, or .jpg/.webp).")
 @click.option("--device", callback=_check_device, default="cpu", show_default=True, help="cpu, cuda or cuda:N.")
@@ -461,20 +461,23 @@ def _truncations(text: str) -> list[float]:
 
 @main.command("interpolate")
 @click.argument("model_name")
-@click.option("--seeds", help="Key seeds in order, e.g. 3,17,42 (or 0-4).")
-@click.option("--from", "from_file", type=click.Path(dir_okay=False), help="First key: a latent .npy (zoo project's).")
-@click.option("--to", "to_file", type=click.Path(dir_okay=False), help="Last key: a latent .npy.")
+@click.option("--seeds", cls=DefaultTextOption, show_default="none: give --seeds and/or --from/--to", help="Key seeds in order, e.g. 3,17,42 (or 0-4).")
+@click.option("--from", "from_file", type=click.Path(dir_okay=False), cls=DefaultTextOption, show_default="none",
+              help="First key: a latent .npy (zoo project's).")
+@click.option("--to", "to_file", type=click.Path(dir_okay=False), cls=DefaultTextOption, show_default="none", help="Last key: a latent .npy.")
 @click.option("--frames", type=click.IntRange(min=2), default=48, show_default=True, help="Frames in the file.")
 @click.option("--loop", is_flag=True, help="Walk back to the first key (a seamless loop).")
-@click.option("--space", type=click.Choice(["z", "w"]), help="z (slerp) or w (lerp)  [default: w with a mapping network, else z]")
+@click.option("--space", type=click.Choice(["z", "w"]), cls=DefaultTextOption, show_default="w with a mapping network, else z",
+              help="z (slerp) or w (lerp).")
 @click.option("--label", type=int, help="Class for every frame (class models; default: each seed's own in w).")
 @click.option("--prompt", help="Prompt for every frame (text models).")
-@click.option("--prompts", nargs=2, help="Text models: walk from prompt A to prompt B (z fixed: the first seed's).")
-@click.option("--truncation", type=float, default=1.0, show_default=True)
-@click.option("--fps", type=float, default=24.0, show_default=True)
+@click.option("--prompts", nargs=2, cls=DefaultTextOption, show_default="none",
+              help="Text models: walk from prompt A to prompt B (z fixed: the first seed's).")
+@click.option("--truncation", type=float, default=1.0, show_default=True, help="Truncation psi of the seeds' latents.")
+@click.option("--fps", type=float, default=24.0, show_default=True, help="Frames per second of an animated file.")
 @click.option("--out", required=True, type=click.Path(dir_okay=False),
               help=".webp/.gif (animated), .mp4 (needs imageio-ffmpeg) or .png (a strip).")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def interpolate_cmd(model_name, out, as_json, **options) -> None:
     """Write a latent walk of MODEL_NAME (a tagged name, a .safetensors file or a run directory).
 
@@ -490,12 +493,13 @@ def interpolate_cmd(model_name, out, as_json, **options) -> None:
 @main.command("style-mix")
 @click.argument("model_name")
 @click.option("--rows", required=True, help="Row seeds (their fine styles), e.g. 1,2,3.")
-@click.option("--cols", required=True, help="Column seeds (their styles in --layers), e.g. 4,5,6,7.")
-@click.option("--layers", help="w layers taken from the columns, e.g. 0-3  [default: the coarse half]")
+@click.option("--cols", required=True,
+              help="Column seeds (their styles in --layers), e.g. 4,5,6,7.")
+@click.option("--layers", cls=DefaultTextOption, show_default="the coarse half, 0 to layers/2 - 1", help="w layers taken from the columns, e.g. 0-3.")
 @click.option("--label", type=int, help="Class for every image (class models; default: each seed's own).")
-@click.option("--truncation", type=float, default=1.0, show_default=True)
+@click.option("--truncation", type=float, default=1.0, show_default=True, help="Truncation psi of the seeds' latents.")
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="Image file (.png, .jpg, .webp).")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def style_mix_cmd(model_name, rows, cols, layers, label, truncation, out, as_json) -> None:
     """Write the style-mixing grid of MODEL_NAME (models with a mapping network, stylegan2_*)."""
     from zoo.latents.cli import style_mix_command
@@ -507,22 +511,28 @@ def style_mix_cmd(model_name, rows, cols, layers, label, truncation, out, as_jso
 
 @main.command("project")
 @click.argument("model_name")
-@click.option("--target", required=True, type=click.Path(dir_okay=False), help="The image to reproduce.")
-@click.option("--steps", type=click.IntRange(min=1), default=500, show_default=True)
+@click.option("--target", required=True, type=click.Path(dir_okay=False),
+              help="The image to reproduce.")
+@click.option("--steps", type=click.IntRange(min=1), default=500, show_default=True, help="Optimisation steps.")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder for latent.npy, PNGs, projection.json.")
-@click.option("--space", type=click.Choice(["w", "w+", "z"]), help="[default: w with a mapping network, else z]")
-@click.option("--feature", help="Feature space of the perceptual loss  [default: imagenet if registered, else digits/shapes]")
+@click.option("--space", type=click.Choice(["w", "w+", "z"]), cls=DefaultTextOption, show_default="w with a mapping network, else z",
+              help="The latent optimised (w+: one w per layer).")
+@click.option("--feature", cls=DefaultTextOption, show_default="imagenet if registered, else digits (1 channel) or shapes",
+              help="Feature space of the perceptual loss (a name zoo eval --feature takes).")
 @click.option("--label", type=int, help="Class (class models; default: the closest class at the start).")
 @click.option("--prompt", help="Prompt (text models).")
-@click.option("--pixel-weight", type=float, default=1.0, show_default=True)
+@click.option("--pixel-weight", type=float, default=1.0, show_default=True,
+              help="Weight of the pixel MSE against the perceptual loss.")
 @click.option("--optimize-noise", is_flag=True, help="Also optimise the noise maps (StyleGAN2 projector, regularised).")
-@click.option("--video", help="Also write the optimisation as this file in --out, e.g. progress.webp or progress.mp4.")
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
-@click.option("--device", callback=_check_device, help="cpu or cuda (default: cpu).")
+@click.option("--video", cls=DefaultTextOption, show_default="none",
+              help="Also write the optimisation as this file in --out, e.g. progress.webp or progress.mp4.")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Seed of the starting statistics and the noise.")
+@click.option("--device", callback=_check_device, cls=DefaultTextOption, show_default="cpu", help="cpu or cuda.")
 @click.option("--threads", type=click.IntRange(min=1), callback=_set_threads, expose_value=False,
-              help="CPU threads for torch (default: torch's).")
-@click.option("--no-progress", is_flag=True)
-@click.option("--json", "as_json", is_flag=True)
+              cls=DefaultTextOption, show_default="torch's", help="CPU threads for torch.")
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def project_cmd(model_name, out, as_json, no_progress, **options) -> None:
     """Project --target into MODEL_NAME's latent space: writes the latent, the reconstruction and distances.
 

@@ -17,7 +17,8 @@ from zoo_runtime.cli import parser as runtime_parser
 
 # Options that name an input the user must bring (no default to show), and on/off flags.
 NO_DEFAULT = {"data", "out", "resume", "label", "prompt", "config_pairs", "weights", "d_backbone",
-              "d_backbone_weights", "quality_data", "pattern", "conditioning"}
+              "d_backbone_weights", "quality_data", "pattern", "conditioning",
+              "rows", "cols", "target"}
 
 
 def click_commands():
