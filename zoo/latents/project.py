@@ -191,7 +191,17 @@ def project(model: GAN | str, target, steps: int = 500, space: str | None = None
     if tuple(target.shape) != (1, channels, h, w):
         raise ValueError(f"target must be [1, {channels}, {h}, {w}] for {model.name}, got {list(target.shape)}")
     target = target.to(device)
-    perceptual = Perceptual(feature if feature is not None else default_feature(), channels, device)
+    if feature is None and default_feature():
+        try:
+            perceptual = Perceptual(default_feature(), channels, device)
+        except ValueError as e:  # e.g. the imagenet extractor's weights are not installed: the bundled classifier
+            import warnings
+
+            warnings.warn(f"feature space {default_feature()!r} unavailable ({e}); using the bundled classifier",
+                          UserWarning, stacklevel=2)
+            perceptual = Perceptual("", channels, device)
+    else:
+        perceptual = Perceptual(feature or "", channels, device)
     target_feat = perceptual(target)
     gen = torch.Generator().manual_seed(seed)
 
