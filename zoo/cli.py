@@ -459,7 +459,7 @@ def _truncations(text: str) -> list[float]:
 # --- latent tools: zoo interpolate / style-mix / project (helpers in zoo/latents/cli.py) ---
 
 
-@main.command("interpolate")
+@main.command("interpolate", short_help="Write a latent walk: animated WebP/GIF, MP4 or a strip.")
 @click.argument("model_name")
 @click.option("--seeds", cls=DefaultTextOption, show_default="none: give --seeds and/or --from/--to", help="Key seeds in order, e.g. 3,17,42 (or 0-4).")
 @click.option("--from", "from_file", type=click.Path(dir_okay=False), cls=DefaultTextOption, show_default="none",
@@ -490,7 +490,7 @@ def interpolate_cmd(model_name, out, as_json, **options) -> None:
                                                f"({info['space']} space) to {info['out']}")
 
 
-@main.command("style-mix")
+@main.command("style-mix", short_help="Write a style-mixing grid (StyleGAN2 models).")
 @click.argument("model_name")
 @click.option("--rows", required=True, help="Row seeds (their fine styles), e.g. 1,2,3.")
 @click.option("--cols", required=True,
@@ -509,7 +509,7 @@ def style_mix_cmd(model_name, rows, cols, layers, label, truncation, out, as_jso
                                                f"(layers {info['layers']}) to {info['out']}")
 
 
-@main.command("project")
+@main.command("project", short_help="Project an image into a model's latent space.")
 @click.argument("model_name")
 @click.option("--target", required=True, type=click.Path(dir_okay=False),
               help="The image to reproduce.")
