@@ -245,7 +245,7 @@ TRAIN_DEFAULTS = {
     "steps": "2000", "batch_size": "32", "lr": "0.0002", "lr_d": "same as --lr", "loss": "logistic",
     "r1": "0.1 (logistic), 0 (hinge)", "ema_kimg": "10.0", "warmup": "0", "augment": "none (diffaug with --discriminator projected)",
     "condition": "the architecture's config", "sample_every": "500", "checkpoint_every": "500", "log_every": "50",
-    "eval_every": "0", "eval_samples": "500", "seed": "0", "discriminator": "own", "d_input_size": "224",
+    "eval_every": "0", "eval_samples": "500", "seed": "0", "discriminator": "own", "d_input_size": "224", "fit": "crop",
 }
 FINETUNE_DEFAULTS = {
     **TRAIN_DEFAULTS, "steps": "1000", "lr": "0.001", "ema_kimg": "2.0", "warmup": "20", "augment": "diffaug",
@@ -270,6 +270,8 @@ def _training_options(shown: dict):
         recipe_option("--ema-kimg", type=float, help="EMA half-life in thousands of images."),
         recipe_option("--warmup", type=int, help="Learning-rate warm-up steps."),
         recipe_option("--augment", type=click.Choice(["none", "diffaug", "ada"]), help="D-side augmentation."),
+        recipe_option("--fit", type=click.Choice(["crop", "pad", "stretch"]),
+                      help="How images of another aspect ratio meet a non-square model (--config resolution=64x32)."),
         recipe_option("--condition", help="auto | keep | none | class[:N] | text:ENCODER (auto and keep: fine-tuning)."),
         recipe_option("--sample-every", type=int, help="Write a sample grid every K steps."),
         recipe_option("--checkpoint-every", type=int, help="Write a checkpoint every K steps."),
@@ -409,9 +411,9 @@ def finetune_cmd(source, data, out, resume, overwrite, no_progress, as_json, dev
 @click.option("--truncation", default="1.0", show_default=True,
               help="Truncation psi (models with the trick); a list like 0.5,0.7,1.0 makes one column per value, "
                    "the same latents in each row.")
-@click.option("--w", "w_file", type=click.Path(dir_okay=False),
+@click.option("--w", "w_file", type=click.Path(dir_okay=False), cls=DefaultTextOption, show_default="none: seeds",
               help="Images from these w latents (.npy [N, w_dim] or w+, e.g. zoo project's latent.npy) instead of seeds.")
-@click.option("--z", "z_file", type=click.Path(dir_okay=False), help="Images from these z latents (.npy [N, latent_dim]).")
+@click.option("--z", "z_file", type=click.Path(dir_okay=False), cls=DefaultTextOption, show_default="none: seeds", help="Images from these z latents (.npy [N, latent_dim]).")
 @recipe_option("--nrow", type=click.IntRange(min=1), show_default="square", help="Images per row.")
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="Image file to write (.png, or .jpg/.webp).")
 @click.option("--device", callback=_check_device, default="cpu", show_default=True, help="cpu, cuda or cuda:N.")
@@ -472,9 +474,10 @@ def _truncations(text: str) -> list[float]:
 
 @main.command("interpolate", short_help="Write a latent walk: an animation or a strip.")
 @click.argument("model_name")
-@click.option("--seeds", help="Key seeds in order, e.g. 3,17,42 (or 0-4).")
-@click.option("--from", "from_file", type=click.Path(dir_okay=False), help="First key: a latent .npy (zoo project's).")
-@click.option("--to", "to_file", type=click.Path(dir_okay=False), help="Last key: a latent .npy.")
+@click.option("--seeds", cls=DefaultTextOption, show_default="none: give --seeds and/or --from/--to", help="Key seeds in order, e.g. 3,17,42 (or 0-4).")
+@click.option("--from", "from_file", type=click.Path(dir_okay=False), cls=DefaultTextOption, show_default="none",
+              help="First key: a latent .npy (zoo project's).")
+@click.option("--to", "to_file", type=click.Path(dir_okay=False), cls=DefaultTextOption, show_default="none", help="Last key: a latent .npy.")
 @click.option("--frames", type=click.IntRange(min=2), default=48, show_default=True, help="Frames in the file.")
 @click.option("--loop", is_flag=True, help="Walk back to the first key (a seamless loop).")
 @recipe_option("--space", type=click.Choice(["z", "w"]), show_default="w with a mapping network, else z",

@@ -17,7 +17,8 @@ from zoo_runtime.cli import parser as runtime_parser
 # Options that name an input the user must bring (no default to show), and on/off flags.
 NO_DEFAULT = {"data", "out", "resume", "label", "prompt", "config_pairs", "weights", "d_backbone",
               "d_backbone_weights", "quality_data", "pattern", "conditioning", "png", "w_file", "z_file",
-              "seeds", "from_file", "to_file", "prompts", "video"}
+              "seeds", "from_file", "to_file", "prompts", "video",
+              "rows", "cols", "target"}
 
 
 def click_commands():

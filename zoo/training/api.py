@@ -112,7 +112,7 @@ def train_trainer(model_or_name, data, out, recipe: Recipe, *, config: dict | No
     """Everything `train` does before the loop runs: the Trainer, ready for `.fit()`."""
     dist = dist or Dist()
     torch.manual_seed(recipe.seed * 1000 + dist.rank)  # weight init and torch's global RNG
-    model, dataset = build_for_training(model_or_name, config, condition, data, log)
+    model, dataset = build_for_training(model_or_name, config, condition, data, log, fit=recipe.fit)
     apply_discriminator(model, recipe)
     dist.broadcast_module(model)
     parent = model.metadata.get("parent", "") if isinstance(model_or_name, GAN) else ""
@@ -128,7 +128,7 @@ def finetune_trainer(source, data, out, recipe: Recipe, *, dist: Dist | None = N
     torch.manual_seed(recipe.seed * 1000 + dist.rank)
     model, parent = load_source(source)
     recipe.extra["source"] = parent
-    dataset = prepare_dataset(data, model, log)
+    dataset = prepare_dataset(data, model, log, fit=recipe.fit)
     source_state = {k: v.detach().clone() for k, v in model.state_dict().items()}  # the anchors' targets
     condition = auto_condition(model, dataset, log) if recipe.condition in (None, "auto") else recipe.condition
     if condition != "keep":
@@ -180,7 +180,7 @@ def resume_trainer(run_dir, *, out=None, data=None, dist: Dist | None = None, de
     data = data if data is not None else meta.get("data")
     if data is None:
         raise ValueError(f"{run_dir} was trained on an in-memory dataset: pass data= again to resume")
-    dataset = prepare_dataset(data, model, log)
+    dataset = prepare_dataset(data, model, log, fit=recipe.fit)
     anchors = []
     if recipe.kind == "finetune":
         anchors = prepare_transfer(model, dataset, recipe, saved=tensors, dist=dist, device=device,
@@ -218,7 +218,7 @@ def load_source(source) -> tuple[GAN, str]:
     return resolve_source(located), parent
 
 
-def build_for_training(model_or_name, config: dict | None, condition: str | None, data, log=print):
+def build_for_training(model_or_name, config: dict | None, condition: str | None, data, log=print, fit: str = "crop"):
     """(model, dataset): a fresh model from a name (+ config), or the given GAN, and its data."""
     from zoo.data import load_dataset
 
@@ -227,8 +227,8 @@ def build_for_training(model_or_name, config: dict | None, condition: str | None
             raise ValueError("config= applies to a model name; build the GAN with that config instead")
         model = model_or_name
         if condition not in (None, "keep", "auto"):
-            model = change_conditioning(model, condition, prepare_dataset(data, model, log))
-        return model, prepare_dataset(data, model, log)
+            model = change_conditioning(model, condition, prepare_dataset(data, model, log, fit=fit))
+        return model, prepare_dataset(data, model, log, fit=fit)
     located = locate_source(model_or_name)
     if located.kind == "file":
         raise ValueError(f"train starts from fresh weights, and {model_or_name} holds trained ones: fine-tune "
@@ -236,11 +236,13 @@ def build_for_training(model_or_name, config: dict | None, condition: str | None
     spec, tag = located.spec, located.tag
     cfg = {**spec.config_of(tag), **(config or {})}
     if isinstance(data, (str, os.PathLike)):
-        data = load_dataset(str(data), resolution=cfg.get("resolution"), channels=cfg.get("channels"))
+        data = load_dataset(str(data), resolution=cfg.get("resolution"), channels=cfg.get("channels"), fit=fit)
+        for note in data.notes:  # prepare_dataset below gets the loaded dataset: say here how it was adapted
+            log(f"note: {note}")
     if condition not in (None, "keep", "auto"):
         cfg.update(condition_config(condition, data))
     model = build(spec, cfg)
-    return model, prepare_dataset(data, model, log)
+    return model, prepare_dataset(data, model, log, fit=fit)
 
 
 def apply_discriminator(model: GAN, recipe: Recipe) -> None:

@@ -31,6 +31,7 @@ class Recipe:
     ema_rampup: float | None = 0.05
     warmup: int = 0  # linear learning-rate warm-up, in steps
     augment: str = "none"  # none | diffaug | ada
+    fit: str = "crop"  # how images meet a non-square model's shape: crop | pad | stretch (zoo.resolution)
     ada_target: float = 0.6
     ada_kimg: float = 10.0
     sample_every: int = 500
