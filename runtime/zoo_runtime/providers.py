@@ -223,7 +223,8 @@ def gpu_problem(name: str) -> str | None:
     import onnxruntime as ort
 
     if name not in ort.get_available_providers():
-        return "not in this onnxruntime build (pip install onnxruntime-gpu)"
+        return ("not in this onnxruntime build (the CPU wheel; for GPUs: pip uninstall onnxruntime, then "
+                "pip install 'zoo-runtime[gpu]')")
     return cuda_driver_problem() or provider_library_problem(name)
 
 
