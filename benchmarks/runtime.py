@@ -54,6 +54,27 @@ import numpy as np
 
 README_START, README_END = "<!-- runtime-benchmark:start -->", "<!-- runtime-benchmark:end -->"
 
+# What was profiled and tried for CPU throughput (issue "Runtime, second round"); kept with the table.
+NOTES = """\
+Where the time goes (`python benchmarks/profile_runtime.py PKG --batch 64`, ONNX Runtime's per-node profiler, 2 threads):
+- dcgan64: ConvTranspose was 89% of the kernel time (one narrow GEMM plus col2im per image).
+- stylegan2_64.shapes: Conv 50%, Resize (the bilinear upsample of the modulated input, run in NCHW) 14-18%,
+  NCHWc reorders 10-16%, Mul/Add (per-sample modulation and demodulation, noise, bias) about 11%: the
+  per-sample scalings keep ONNX Runtime's blocked NCHWc layout from spanning more than one conv.
+
+Tried, measured side by side (each variant in its own process, interleaved, best of several runs):
+- **kept**: ConvTranspose rewritten exactly into per-phase Convs + DepthToSpace for fp32 packages too (was int8
+  only): dcgan64 batch 64 2.1x faster (1253 -> 604 ms at load 8), batch 1 level (2.46 / 2.52 ms).
+- **kept**: graph optimisation level ALL (NCHWc layout): EXTENDED was 1.6x slower at batch 64 and 1.4x at batch 1
+  on stylegan2_64.
+- not kept: an identity 1x1 Conv before each main-path Resize, so the upsample runs in NCHWc and the reorder moves
+  to the smaller tensor; exact (0 pixels differ), kernel time -7% and -2% in two profiles at load 16: within noise.
+- inconclusive: intra-op spinning off (`session.intra_op.allow_spinning=0`): dcgan64 batch 64 +23%, batch 1 -38% at
+  load 8; on a machine this oversubscribed spinning threads fight the other jobs, so the default (on) was kept.
+- not tried for lack of time: static-shape variants per batch size, other CPU execution providers, padding the
+  last layer's output channels, a different StyleGAN2 modulation folding for large batches.
+"""
+
 
 # --- inputs ----------------------------------------------------------------------------------
 
@@ -484,6 +505,7 @@ def markdown(result: dict, batch: int) -> str:
     lines += ["", "| model | goal | measured | met |", "|---|---|---|---|"]
     for g in result["goals"]:
         lines.append(f"| {g['model']} | {g['goal']} | {g['measured']} | {'yes' if g['met'] else '**no**'} |")
+    lines += ["", NOTES]
     return "\n".join(lines) + "\n"
 
 
