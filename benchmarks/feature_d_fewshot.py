@@ -30,7 +30,8 @@ from pathlib import Path
 import torch
 
 import zoo
-from zoo.train.transfer import finetune_recipe, finetune_trainer
+from zoo.train.api import finetune_trainer
+from zoo.train.recipe import finetune_recipe
 
 from fewshot_common import BACKBONE, TARGET_CLASSES, pretrain_backbone, score_while_training, source_model
 

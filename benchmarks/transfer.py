@@ -42,8 +42,8 @@ from pathlib import Path
 import torch
 
 import zoo
-from zoo.train.loop import Recipe, train_trainer
-from zoo.train.transfer import finetune_recipe, finetune_trainer
+from zoo.train.api import finetune_trainer, train_trainer
+from zoo.train.recipe import Recipe, finetune_recipe
 
 from fewshot_common import (BACKBONE, SETTINGS, load_domain, pretrain_backbone, score_while_training,
                             source_model)

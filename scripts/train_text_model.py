@@ -16,7 +16,7 @@ read-modify-write as other scripts add entries; `minilm`: the plugin's package d
 plugins/zoo-minilm/zoo_minilm/weights/, sha256 in zoo_minilm/models.py), measures text alignment
 and writes the model card beside the weights.
 
-Caption embeddings are computed once per unique caption (zoo.train.loop.condition_table encodes the
+Caption embeddings are computed once per unique caption (zoo.train.data.condition_table encodes the
 set of captions, not every batch), so a MiniLM run costs what a hash run costs: the 252 shapes
 captions go through BERT once, in about a second.
 

@@ -22,18 +22,21 @@ _LAZY = {
     "WeightsError": "zoo.weights",
     "IntegrityError": "zoo.weights",
     "GAN": "zoo.model",
-    "train": "zoo.train.loop",
-    "finetune": "zoo.train.transfer",
+    "train": "zoo.train.api",
+    "finetune": "zoo.train.api",
+    "resume": "zoo.train.api",
     "export": "zoo.export",
     "get_text_encoder": "zoo.text",
     "list_text_encoders": "zoo.text",
     "load_dataset": "zoo.data",
+    "import_checkpoint": "zoo.importing",
+    "project": "zoo.latents.project",
 }
 
 
 # Sub-packages a user reaches as attributes (`zoo.metrics.evaluate(...)`) after a plain `import zoo`.
-_SUBMODULES = {"archs", "conditioning", "data", "export", "images", "metrics", "model", "testing", "text", "train",
-               "weights"}
+_SUBMODULES = {"archs", "conditioning", "data", "export", "images", "importing", "latents", "metrics", "model",
+               "testing", "text", "train", "weights"}
 
 
 def __getattr__(name: str):

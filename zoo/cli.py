@@ -80,7 +80,7 @@ def main() -> None:
     """gan-zoo: pretrained GANs, fine-tuning, ONNX export and a torch-free runtime."""
 
 
-@main.command("list")
+@main.command("list", short_help="List registered models and their pretrained tags.")
 @click.argument("pattern", required=False)
 @click.option("--pretrained", is_flag=True, help="Only models with weights, named arch.tag.")
 @click.option("--conditioning", type=click.Choice(["none", "class", "text"]), help="Filter by conditioning.")
@@ -97,7 +97,7 @@ def list_cmd(pattern: str | None, pretrained: bool, conditioning: str | None, as
     print_table(rows, ["name", "family", "resolution", "channels", "latent_dim", "conditioning", "tags", "source"])
 
 
-@main.command("plugins")
+@main.command("plugins", short_help="Show installed plugins and whether they loaded.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def plugins_cmd(as_json: bool) -> None:
     """Show each plugin (models and text encoders): its distribution, and whether it loaded."""
@@ -118,17 +118,49 @@ def plugins_cmd(as_json: bool) -> None:
     print_table(rows, ["group", "name", "distribution", "status", "error"])
 
 
-@main.command("info")
-@click.argument("name")
+@main.command("import", short_help="Bring in a StyleGAN2-ADA .pkl or rosinality .pt, safely.")
+@click.argument("src", type=click.Path(dir_okay=False))
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="The zoo weights file to write (.safetensors).")
+@click.option("--name", help="A name recorded in the file (zoo info shows it)  [default: the source's file name]")
+@click.option("--overwrite", is_flag=True, help="Replace an existing --out file.")
 @click.option("--json", "as_json", is_flag=True)
+def import_cmd(src: str, out: str, name: str | None, overwrite: bool, as_json: bool) -> None:
+    """Import an NVlabs StyleGAN2-ADA .pkl or a rosinality StyleGAN2 .pt (nothing in it is run)."""
+    from zoo.importing import CheckpointImportError, import_checkpoint
+
+    try:
+        model = import_checkpoint(src, out, name=name, overwrite=overwrite)
+    except CheckpointImportError as e:
+        fail(str(e))
+    meta = model.metadata
+    summary = {"out": out, "arch": model.spec.name, "source_format": meta["source_format"], "parent": meta["parent"],
+               "resolution": model.config["resolution"], "labels": meta["labels"], "params": meta["params"],
+               "augment_p": meta.get("augment_p"), "notes": meta.get("notes")}
+    if as_json:
+        echo_json(summary)
+        return
+    click.echo(f"imported {src} ({summary['source_format']}) -> {out}")
+    click.echo(f"  {model.spec.name}, {summary['resolution']} px, labels: {summary['labels']}, {summary['params']}"
+               + (f", ADA p {summary['augment_p']}" if summary["augment_p"] else ""))
+    if summary["notes"]:
+        click.echo(f"  note: {summary['notes']}")
+    click.echo(f"  next: zoo sample {out} --truncation 0.7 --out samples.png")
+
+
+@main.command("info", short_help="Show a model's spec, config and weights.")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def info_cmd(name: str, as_json: bool) -> None:
-    """Show a model's spec, config and weights (a name, a .safetensors file or a run directory)."""
+    """Show a model's spec, config and weights (a name, a .safetensors file or a run directory).
+
+    A tagged name (dcgan32.digits) shows that tag's weights only; an architecture name shows every tag.
+    """
     from pathlib import Path
 
     from zoo.registry import resolve
 
     if name.endswith(".safetensors") or Path(name).exists():  # a file or a run directory, not a name
-        from zoo.weights import read_metadata
+        from zoo.weights import name_from_path, read_metadata
 
         path = Path(name) / "model.safetensors" if Path(name).is_dir() else Path(name)
         if not path.exists() and (Path(name) / "checkpoint.safetensors").exists():
@@ -138,6 +170,8 @@ def info_cmd(name: str, as_json: bool) -> None:
         if not path.exists():
             fail(f"no such file: {name}")
         data = read_metadata(path)  # refuses pickles and files that are not the zoo's, saying why
+        own_name = f"{data.get('arch')}.{data['tag']}" if data.get("tag") else name_from_path(path)
+        data = {"name": data.get("name") or own_name, **data}
     else:
         from zoo.weights import expected_sha256
 
@@ -145,7 +179,8 @@ def info_cmd(name: str, as_json: bool) -> None:
         data = {"name": name, "family": spec.family, "description": spec.description, "source": spec.source,
                 "config": spec.config_of(tag),
                 "pretrained": {t: {"url": w.url, "sha256": expected_sha256(w), "license": w.license}
-                               for t, w in spec.pretrained.items()}}
+                               for t, w in spec.pretrained.items() if tag is None or t == tag}}
+    data = ordered_fields(data)
     if as_json:
         echo_json(data)
         return
@@ -153,7 +188,18 @@ def info_cmd(name: str, as_json: bool) -> None:
         click.echo(f"{key:>12}: {json.dumps(value) if isinstance(value, (dict, list)) else value}")
 
 
-# --- training: zoo train / zoo finetune / zoo sample (owner: training) ------------------------
+# `zoo info` shows these first, in this order, then any other field alphabetically: a weights file's
+# metadata comes back from safetensors in no fixed order.
+INFO_ORDER = ("name", "arch", "tag", "family", "description", "source", "parent", "dataset", "data", "steps",
+              "license", "config", "pretrained", "recipe", "format", "zoo_version")
+
+
+def ordered_fields(data: dict) -> dict:
+    rank = {key: i for i, key in enumerate(INFO_ORDER)}
+    return dict(sorted(data.items(), key=lambda kv: (rank.get(kv[0], len(rank)), kv[0])))
+
+
+# --- zoo train / zoo finetune / zoo sample ----------------------------------------------------
 
 
 def _parse_config(pairs: tuple[str, ...]) -> dict:
@@ -170,43 +216,83 @@ def _parse_config(pairs: tuple[str, ...]) -> dict:
     return config
 
 
-def _training_options(f):
-    """Options shared by `zoo train` and `zoo finetune` (defaults None: the recipe's default)."""
+class DefaultTextOption(click.Option):
+    """An option whose shown default is a description (`show_default="torch's"`): shown as written,
+    without the parentheses click puts around it."""
+
+    def get_help_extra(self, ctx):
+        extra = super().get_help_extra(ctx)
+        if isinstance(self.show_default, str):
+            extra["default"] = self.show_default
+        return extra
+
+
+def recipe_option(*param_decls, **attrs):
+    return click.option(*param_decls, cls=DefaultTextOption, **attrs)
+
+
+# What `zoo train` / `zoo finetune` use for an option not given: the recipes' defaults (Recipe and the
+# fine-tuning recipe in zoo.train), written out here so --help shows them without importing torch.
+# tests/docs/test_cli_help.py checks every value against the recipes, so they cannot drift.
+TRAIN_DEFAULTS = {
+    "steps": "2000", "batch_size": "32", "lr": "0.0002", "lr_d": "same as --lr", "loss": "logistic",
+    "r1": "0.1 (logistic), 0 (hinge)", "ema_kimg": "10.0", "warmup": "0", "augment": "none",
+    "condition": "the architecture's config", "sample_every": "500", "checkpoint_every": "500", "log_every": "50",
+    "eval_every": "0", "eval_samples": "500", "seed": "0",
+}
+FINETUNE_DEFAULTS = {
+    **TRAIN_DEFAULTS, "steps": "1000", "lr": "0.001", "ema_kimg": "2.0", "warmup": "20", "augment": "diffaug",
+    "condition": "auto", "sample_every": "250", "checkpoint_every": "250", "log_every": "25",
+    "freeze_d": "1 (0 with --d-backbone)", "freeze_g": "0", "l2sp": "0.0", "ewc": "0.0",
+}
+
+
+def _training_options(shown: dict):
+    """Options shared by `zoo train` and `zoo finetune`. Their value is None unless given: the recipe's
+    default for a new run (`shown` in --help), the run's own value with --resume."""
     options = [
-        click.option("--data", help="builtin:digits, builtin:shapes, a folder of images or a pixel CSV."),
-        click.option("--out", type=click.Path(file_okay=False), help="Run directory (samples, metrics, checkpoints, model)."),
-        click.option("--steps", type=click.IntRange(min=1), help="Training steps (the run's total, also when resuming)."),
-        click.option("--batch", "batch_size", type=click.IntRange(min=1),
+        recipe_option("--data", help="builtin:digits, builtin:shapes, a folder of images or a pixel CSV."),
+        recipe_option("--out", type=click.Path(file_okay=False), help="Run directory (samples, metrics, checkpoints, model)."),
+        recipe_option("--steps", type=click.IntRange(min=1), help="Training steps (the run's total, also when resuming)."),
+        recipe_option("--batch", "batch_size", type=click.IntRange(min=1),
                      help="Global batch size (split across torchrun processes)."),
-        click.option("--lr", type=float, help="Learning rate of G (and D unless --lr-d)."),
-        click.option("--lr-d", type=float, help="Learning rate of D."),
-        click.option("--loss", type=click.Choice(["logistic", "hinge"]), help="Adversarial loss."),
-        click.option("--r1", type=float, help="R1 penalty weight gamma (0 disables)."),
-        click.option("--ema-kimg", type=float, help="EMA half-life in thousands of images."),
-        click.option("--warmup", type=int, help="Learning-rate warm-up steps."),
-        click.option("--augment", type=click.Choice(["none", "diffaug", "ada"]), help="D-side augmentation."),
-        click.option("--condition", help="auto (finetune default) | keep | none | class[:N] | text:ENCODER"),
-        click.option("--sample-every", type=int, help="Write a sample grid every K steps."),
-        click.option("--checkpoint-every", type=int, help="Write a checkpoint every K steps."),
-        click.option("--log-every", type=int, help="Append to metrics.jsonl every K steps."),
-        click.option("--eval-every", type=int, help="FID/KID every K steps (0: at the end only)."),
-        click.option("--eval-samples", type=int, help="Generated images per FID/KID (0: no FID/KID)."),
-        click.option("--seed", type=click.IntRange(min=0), help="Random seed (same seed, same run)."),
-        click.option("--amp", is_flag=True, default=None, help="bf16 autocast + channels-last (for GPUs)."),
-        click.option("--device", callback=_check_device, help="cpu, cuda, cuda:1 (default: cuda when available)."),
-        click.option("--threads", type=click.IntRange(min=1), callback=_set_threads, expose_value=False,
-                     help="CPU threads for torch (default: torch's). On a machine shared with other jobs, 1 avoids "
-                          "threads spinning against each other."),
-        click.option("--d-backbone", help="Use a pretrained-feature discriminator, e.g. timm:resnet18."),
-        click.option("--d-backbone-weights", type=click.Path(dir_okay=False), help="Local weights for --d-backbone."),
-        click.option("--resume", type=click.Path(file_okay=False), help="Continue the run in this directory."),
-        click.option("--overwrite", is_flag=True, help="Replace an earlier run in --out (default: refuse)."),
-        click.option("--no-progress", is_flag=True, help="No progress bar."),
-        click.option("--json", "as_json", is_flag=True, help="Print the result as JSON."),
+        recipe_option("--lr", type=float, help="Learning rate of G (and D unless --lr-d)."),
+        recipe_option("--lr-d", type=float, help="Learning rate of D."),
+        recipe_option("--loss", type=click.Choice(["logistic", "hinge"]), help="Adversarial loss."),
+        recipe_option("--r1", type=float, help="R1 penalty weight gamma (0 disables)."),
+        recipe_option("--ema-kimg", type=float, help="EMA half-life in thousands of images."),
+        recipe_option("--warmup", type=int, help="Learning-rate warm-up steps."),
+        recipe_option("--augment", type=click.Choice(["none", "diffaug", "ada"]), help="D-side augmentation."),
+        recipe_option("--condition", help="auto | keep | none | class[:N] | text:ENCODER (auto and keep: fine-tuning)."),
+        recipe_option("--sample-every", type=int, help="Write a sample grid every K steps."),
+        recipe_option("--checkpoint-every", type=int, help="Write a checkpoint every K steps."),
+        recipe_option("--log-every", type=int, help="Append to metrics.jsonl every K steps."),
+        recipe_option("--eval-every", type=int, help="FID/KID every K steps (0: at the end only)."),
+        recipe_option("--eval-samples", type=int, help="Generated images per FID/KID (0: no FID/KID)."),
+        recipe_option("--seed", type=click.IntRange(min=0), help="Random seed (same seed, same run)."),
+        recipe_option("--amp", is_flag=True, default=None, help="bf16 autocast + channels-last (for GPUs)."),
+        recipe_option("--device", callback=_check_device, show_default="cuda when available, else cpu",
+                     help="cpu, cuda or cuda:N."),
+        recipe_option("--threads", type=click.IntRange(min=1), callback=_set_threads, expose_value=False,
+                     show_default="torch's", help="CPU threads for torch. On a machine shared with other jobs, 1 "
+                                                  "avoids threads spinning against each other."),
+        recipe_option("--d-backbone", help="Use a pretrained-feature discriminator, e.g. timm:resnet18."),
+        recipe_option("--d-backbone-weights", type=click.Path(dir_okay=False), help="Local weights for --d-backbone."),
+        recipe_option("--resume", type=click.Path(file_okay=False), help="Continue the run in this directory."),
+        recipe_option("--overwrite", is_flag=True, help="Replace an earlier run in --out (default: refuse)."),
+        recipe_option("--no-progress", is_flag=True, help="No progress bar."),
+        recipe_option("--json", "as_json", is_flag=True, help="Print the result as JSON."),
     ]
-    for option in reversed(options):
-        f = option(f)
-    return f
+
+    def decorate(f):
+        for option in reversed(options):
+            f = option(f)
+        for param in f.__click_params__:
+            if param.name in shown:
+                param.show_default = shown[param.name]
+        return f
+
+    return decorate
 
 
 def _recipe_kwargs(kwargs: dict) -> dict:
@@ -242,15 +328,20 @@ def _report_run(model, out: str, as_json: bool) -> None:
     print_table(rows, ["what", "value"])
 
 
-@main.command("train")
+@main.command("train", short_help="Train an architecture from scratch on your data.")
 @click.argument("arch", required=False)
-@_training_options
-@click.option("--config", "config_pairs", multiple=True, help="Config override key=value (repeatable), e.g. width=16.")
+@_training_options(TRAIN_DEFAULTS)
+@click.option("--config", "config_pairs", multiple=True, metavar="KEY=VALUE",
+              help="Config override (repeatable), e.g. width=16.")
 def train_cmd(arch, data, out, resume, overwrite, no_progress, as_json, device, condition, config_pairs,
               **kwargs) -> None:
     """Train ARCH from scratch on --data; writes samples, metrics, checkpoints and model.safetensors to --out.
 
-    Example: zoo train dcgan32 --data builtin:digits --condition class --config channels=1 --out runs/digits
+    Options not given take the defaults shown below; with --resume, the run's own values.
+
+    \b
+    Example:
+      zoo train dcgan32 --data builtin:digits --condition class --config channels=1 --out runs/digits
     """
     import zoo
 
@@ -263,18 +354,23 @@ def train_cmd(arch, data, out, resume, overwrite, no_progress, as_json, device, 
     _report_run(model, out or resume, as_json)
 
 
-@main.command("finetune")
+@main.command("finetune", short_help="Fine-tune a pretrained model on your images.")
 @click.argument("source", required=False)
-@_training_options
-@click.option("--freeze-d", type=int, help="Freeze the first K discriminator blocks (FreezeD).")
-@click.option("--freeze-g", type=int, help="Freeze the first K generator blocks (a mapping network counts as one).")
-@click.option("--l2sp", type=float, help="L2-SP strength: pull trained weights toward the source's.")
-@click.option("--ewc", type=float, help="EWC strength: L2-SP weighted by the source generator's Fisher information.")
+@_training_options(FINETUNE_DEFAULTS)
+@recipe_option("--freeze-d", type=int, help="Freeze the first K discriminator blocks (FreezeD).")
+@recipe_option("--freeze-g", type=int, help="Freeze the first K generator blocks (a mapping network counts as one).")
+@recipe_option("--l2sp", type=float, help="L2-SP strength: pull trained weights toward the source's.")
+@recipe_option("--ewc", type=float, help="EWC strength: L2-SP weighted by the source generator's Fisher information.")
 def finetune_cmd(source, data, out, resume, overwrite, no_progress, as_json, device, **kwargs) -> None:
     """Fine-tune SOURCE (a tagged name, a .safetensors file or a run directory) on --data.
 
-    The defaults are a recipe for a small dataset (FreezeD 1, DiffAugment, warm-up, EMA):
-    zoo finetune dcgan32.digits --data ./my_images --out runs/x
+    The defaults shown below are a recipe for a small dataset (FreezeD 1, DiffAugment, warm-up,
+    EMA); with --resume, options not given keep the run's own values.
+
+    \b
+    Example:
+      zoo finetune dcgan32.digits --data ./my_images --out runs/x
+
     Under torchrun (torchrun --nproc_per_node 2 -m zoo finetune ...) --batch is the global batch,
     split evenly across processes; only rank 0 writes files.
     """
@@ -291,18 +387,23 @@ def finetune_cmd(source, data, out, resume, overwrite, no_progress, as_json, dev
         _report_run(model, out or resume, as_json)
 
 
-@main.command("sample")
+@main.command("sample", short_help="Write a PNG grid of samples from a model.")
 @click.argument("model_name")
 @click.option("-n", "--num", "n", type=click.IntRange(min=1), default=64, show_default=True, help="Number of images.")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Same seed, same images.")
 @click.option("--label", help="Class label for every image, or a comma list (class-conditional models).")
 @click.option("--prompt", help="Text prompt (text-conditional models).")
-@click.option("--truncation", type=float, default=1.0, show_default=True, help="Truncation psi (models with the trick).")
-@click.option("--nrow", type=click.IntRange(min=1), help="Images per row (default: square).")
+@click.option("--truncation", default="1.0", show_default=True,
+              help="Truncation psi (models with the trick); a list like 0.5,0.7,1.0 makes one column per value, "
+                   "the same latents in each row.")
+@click.option("--w", "w_file", type=click.Path(dir_okay=False),
+              help="Images from these w latents (.npy [N, w_dim] or w+, e.g. zoo project's latent.npy) instead of seeds.")
+@click.option("--z", "z_file", type=click.Path(dir_okay=False), help="Images from these z latents (.npy [N, latent_dim]).")
+@recipe_option("--nrow", type=click.IntRange(min=1), show_default="square", help="Images per row.")
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="Image file to write (.png, or .jpg/.webp).")
-@click.option("--device", callback=_check_device, help="cpu or cuda (default: cpu).")
-@click.option("--json", "as_json", is_flag=True)
-def sample_cmd(model_name, n, seed, label, prompt, truncation, nrow, out, device, as_json) -> None:
+@click.option("--device", callback=_check_device, default="cpu", show_default=True, help="cpu, cuda or cuda:N.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def sample_cmd(model_name, n, seed, label, prompt, truncation, w_file, z_file, nrow, out, device, as_json) -> None:
     """Write a PNG grid of n samples from MODEL_NAME (a tagged name, a .safetensors file or a run directory)."""
     from pathlib import Path
 
@@ -325,13 +426,118 @@ def sample_cmd(model_name, n, seed, label, prompt, truncation, nrow, out, device
         except ValueError:
             fail(f"--label takes an integer or a comma list of integers, got {label!r}")
         labels = labels[0] if len(labels) == 1 else labels
-    images = model.sample(n, seed=seed, labels=labels, prompts=prompt, truncation=truncation)
+    psis = _truncations(truncation)
+    if w_file or z_file:
+        from zoo.latents.cli import sample_latents
+
+        images = sample_latents(model, w_file, z_file, labels, prompt, psis)
+        n = len(images)
+    elif len(psis) > 1:
+        from zoo.latents import truncation_grid
+
+        images = truncation_grid(model, n, psis, seed=seed, labels=labels, prompts=prompt)
+        nrow = len(psis)
+    else:
+        images = model.sample(n, seed=seed, labels=labels, prompts=prompt, truncation=psis[0])
     path = save_grid(images, out, nrow=nrow)
     info = {"out": str(path), "model": model.name, "n": n, "seed": seed, "shape": list(images.shape)}
     if as_json:
         echo_json(info)
     else:
         click.echo(f"wrote {n} samples of {model.name} (seed {seed}) to {path}")
+
+
+def _truncations(text: str) -> list[float]:
+    try:
+        return [float(v) for v in text.split(",") if v.strip()] or [1.0]
+    except ValueError:
+        fail(f"--truncation takes a number or a comma list like 0.5,0.7,1.0, got {text!r}")
+
+
+# --- latent tools: zoo interpolate / style-mix / project (helpers in zoo/latents/cli.py) ---
+
+
+@main.command("interpolate")
+@click.argument("model_name")
+@click.option("--seeds", help="Key seeds in order, e.g. 3,17,42 (or 0-4).")
+@click.option("--from", "from_file", type=click.Path(dir_okay=False), help="First key: a latent .npy (zoo project's).")
+@click.option("--to", "to_file", type=click.Path(dir_okay=False), help="Last key: a latent .npy.")
+@click.option("--frames", type=click.IntRange(min=2), default=48, show_default=True, help="Frames in the file.")
+@click.option("--loop", is_flag=True, help="Walk back to the first key (a seamless loop).")
+@click.option("--space", type=click.Choice(["z", "w"]), help="z (slerp) or w (lerp)  [default: w with a mapping network, else z]")
+@click.option("--label", type=int, help="Class for every frame (class models; default: each seed's own in w).")
+@click.option("--prompt", help="Prompt for every frame (text models).")
+@click.option("--prompts", nargs=2, help="Text models: walk from prompt A to prompt B (z fixed: the first seed's).")
+@click.option("--truncation", type=float, default=1.0, show_default=True)
+@click.option("--fps", type=float, default=24.0, show_default=True)
+@click.option("--out", required=True, type=click.Path(dir_okay=False),
+              help=".webp/.gif (animated), .mp4 (needs imageio-ffmpeg) or .png (a strip).")
+@click.option("--json", "as_json", is_flag=True)
+def interpolate_cmd(model_name, out, as_json, **options) -> None:
+    """Write a latent walk of MODEL_NAME (a tagged name, a .safetensors file or a run directory).
+
+    Example: zoo interpolate stylegan2_64.shapes --seeds 3,17,42 --frames 48 --loop --out walk.webp
+    """
+    from zoo.latents.cli import interpolate_command
+
+    info = interpolate_command(model_name, out, **options)
+    echo_json(info) if as_json else click.echo(f"wrote {info['frames']} frames of {info['model']} "
+                                               f"({info['space']} space) to {info['out']}")
+
+
+@main.command("style-mix")
+@click.argument("model_name")
+@click.option("--rows", required=True, help="Row seeds (their fine styles), e.g. 1,2,3.")
+@click.option("--cols", required=True, help="Column seeds (their styles in --layers), e.g. 4,5,6,7.")
+@click.option("--layers", help="w layers taken from the columns, e.g. 0-3  [default: the coarse half]")
+@click.option("--label", type=int, help="Class for every image (class models; default: each seed's own).")
+@click.option("--truncation", type=float, default=1.0, show_default=True)
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="Image file (.png, .jpg, .webp).")
+@click.option("--json", "as_json", is_flag=True)
+def style_mix_cmd(model_name, rows, cols, layers, label, truncation, out, as_json) -> None:
+    """Write the style-mixing grid of MODEL_NAME (models with a mapping network, stylegan2_*)."""
+    from zoo.latents.cli import style_mix_command
+
+    info = style_mix_command(model_name, rows, cols, layers, label, truncation, out)
+    echo_json(info) if as_json else click.echo(f"wrote a {len(info['rows'])}x{len(info['cols'])} style-mixing grid "
+                                               f"(layers {info['layers']}) to {info['out']}")
+
+
+@main.command("project")
+@click.argument("model_name")
+@click.option("--target", required=True, type=click.Path(dir_okay=False), help="The image to reproduce.")
+@click.option("--steps", type=click.IntRange(min=1), default=500, show_default=True)
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder for latent.npy, PNGs, projection.json.")
+@click.option("--space", type=click.Choice(["w", "w+", "z"]), help="[default: w with a mapping network, else z]")
+@click.option("--feature", help="Feature space of the perceptual loss  [default: imagenet if registered, else digits/shapes]")
+@click.option("--label", type=int, help="Class (class models; default: the closest class at the start).")
+@click.option("--prompt", help="Prompt (text models).")
+@click.option("--pixel-weight", type=float, default=1.0, show_default=True)
+@click.option("--optimize-noise", is_flag=True, help="Also optimise the noise maps (StyleGAN2 projector, regularised).")
+@click.option("--video", help="Also write the optimisation as this file in --out, e.g. progress.webp or progress.mp4.")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option("--device", callback=_check_device, help="cpu or cuda (default: cpu).")
+@click.option("--threads", type=click.IntRange(min=1), callback=_set_threads, expose_value=False,
+              help="CPU threads for torch (default: torch's).")
+@click.option("--no-progress", is_flag=True)
+@click.option("--json", "as_json", is_flag=True)
+def project_cmd(model_name, out, as_json, no_progress, **options) -> None:
+    """Project --target into MODEL_NAME's latent space: writes the latent, the reconstruction and distances.
+
+    Example: zoo project stylegan2_32.digits --target seven.png --steps 300 --out proj/
+    """
+    from zoo.latents.cli import project_command
+
+    info = project_command(model_name, out, progress=False if no_progress or as_json else None, **options)
+    if as_json:
+        echo_json(info)
+        return
+    d = info["distances"]
+    print_table([{"image": "start", "pixel_rmse": d["start_pixel_rmse"], "feature": d["start_feature"]},
+                 {"image": "reconstruction", "pixel_rmse": d["pixel_rmse"], "feature": d["feature"]}],
+                ["image", "pixel_rmse", "feature"])
+    click.echo(f"wrote {out}/ (latent.npy {info['latent_shape']} in {info['space']}, side_by_side.png); "
+               f"feature space {info['feature']}; reuse it: {info['use']}")
 
 
 # --- zoo eval: one function per --metric; add a metric by adding a function and an entry -------
@@ -348,16 +554,20 @@ def _eval_fid_kid(model_name: str, data: str, opts: dict) -> dict:
 def _print_fid_kid(r: dict) -> None:
     click.echo(f"{r['model']} on {r['data']}: {r['n']} generated vs {r['n_real']} real images, "
                f"feature space {r['feature']}, {r['seconds']:.1f} s")
-    rows = [{"generator": r["model"], "fid": r["fid"], "kid": f"{r['kid_mean']:.4g} ± {r['kid_std']:.2g}"}]
+    prdc = ("precision", "recall", "density", "coverage")
+    rows = [{"generator": r["model"], "fid": r["fid"], "kid": f"{r['kid_mean']:.4g} ± {r['kid_std']:.2g}",
+             **{k: r[k] for k in prdc}}]
     if "baseline_random" in r:
         b = r["baseline_random"]
         rows.append({"generator": "random weights (same arch)", "fid": b["fid"],
-                     "kid": f"{b['kid_mean']:.4g} ± {b['kid_std']:.2g}"})
-    print_table(rows, ["generator", "fid", "kid"])
-    click.echo("lower is better; the random-weights row is what an untrained generator scores")
+                     "kid": f"{b['kid_mean']:.4g} ± {b['kid_std']:.2g}", **{k: b[k] for k in prdc}})
+    print_table(rows, ["generator", "fid", "kid", *prdc])
+    click.echo(f"fid/kid: lower is better; precision/recall/density/coverage (k={r['prdc_k']}): higher is better "
+               "(density ~1 when matched)" + ("; the random-weights row is what an untrained generator scores"
+                                              if "baseline_random" in r else ""))
 
 
-def _eval_text_alignment(model_name: str, data: str, opts: dict) -> dict:  # owner: text conditioning
+def _eval_text_alignment(model_name: str, data: str, opts: dict) -> dict:
     from zoo.metrics.text_alignment import text_alignment
 
     if data != "builtin:shapes":
@@ -378,31 +588,58 @@ def _print_text_alignment(r: dict) -> None:
                f"{[' '.join(c) for c in r['held_out_combos']]}; all = colour, shape and size right")
 
 
+def _eval_diversity(model_name: str, data: str, opts: dict) -> dict:
+    from zoo.metrics.evaluate import evaluate_diversity
+
+    return evaluate_diversity(model_name, data, n=opts["n"], seed=opts["seed"], png=opts["png"],
+                              device=opts["device"], progress=opts["progress"])
+
+
+def _print_diversity(r: dict) -> None:
+    click.echo(f"{r['model']} on {r['data']}: {r['n_generated']} generated vs {r['n_train']} training images, "
+               f"{r['seconds']:.1f} s")
+    columns = ["intra_cluster_diversity", "train_pairwise", "copy_rate", "clusters_used"]
+    print_table([{k: "-" if r[k] is None else r[k] for k in columns}], columns)
+    click.echo(f"distance: {r['distance']}. Diversity near train_pairwise is healthy, near 0 is copying; copy rate: "
+               "share of samples nearer a training image than its nearest training neighbour")
+    if r.get("nearest_png"):
+        click.echo(f"most copy-like samples (top) above their nearest training images (bottom): {r['nearest_png']}")
+
+
 _EVAL_METRICS = {"fid-kid": (_eval_fid_kid, _print_fid_kid),  # --metric NAME -> (compute, print)
-                 "text-alignment": (_eval_text_alignment, _print_text_alignment)}
+                 "text-alignment": (_eval_text_alignment, _print_text_alignment),
+                 "diversity": (_eval_diversity, _print_diversity)}
 
 
-@main.command("eval")
+@main.command("eval", short_help="Score a model: FID/KID or text alignment.")
 @click.argument("model_name")
 @click.option("--data", required=True, help="builtin:digits, builtin:shapes, a folder of images or a pixel CSV.")
-@click.option("--metric", type=click.Choice(sorted(_EVAL_METRICS)), default="fid-kid", show_default=True)
+@click.option("--metric", type=click.Choice(sorted(_EVAL_METRICS)), default="fid-kid", show_default=True,
+              help="fid-kid: FID and KID against --data; text-alignment: attributes of images from builtin:shapes "
+                   "captions (text models); diversity: intra-cluster diversity and copy rate against --data.")
 @click.option("-n", "--n", "n", type=int, default=2000, show_default=True, help="Generated (and at most real) images.")
-@click.option("--feature", default="digits", show_default=True, help="Feature space: digits, shapes, timm:NAME, or a registered one.")
+@click.option("--feature", default="auto", show_default=True,
+              help="Feature space: imagenet, digits, shapes, timm:NAME, or a registered one; auto: digits/shapes for "
+                   "builtin:digits/builtin:shapes, imagenet otherwise.")
 @click.option("--weights", type=click.Path(dir_okay=False), help="Weights of the feature network (timm:NAME needs it).")
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
-@click.option("--batch-size", type=int, default=256, show_default=True)
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed of the generated images.")
+@click.option("--batch-size", type=int, default=256, show_default=True, help="Images per forward pass.")
 @click.option("--no-baseline", is_flag=True, help="Skip the random-weights baseline (half the time).")
-@click.option("--device", callback=_check_device, help="cpu or cuda (default: cuda when available).")
+@click.option("--png", type=click.Path(dir_okay=False),
+              help="--metric diversity: write samples above their nearest training images.")
+@recipe_option("--device", callback=_check_device, show_default="cuda when available, else cpu",
+               help="cpu, cuda or cuda:N.")
 @click.option("--no-progress", is_flag=True, help="No progress bars.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def eval_cmd(model_name, data, metric, n, feature, weights, seed, batch_size, no_baseline, device, no_progress,
+def eval_cmd(model_name, data, metric, n, feature, weights, seed, batch_size, no_baseline, png, device, no_progress,
              as_json) -> None:
     """Score MODEL_NAME (a tagged name, a .safetensors file or a run directory) against --data."""
     if n < 2:
         fail(f"-n must be at least 2, got {n}")
     compute, show = _EVAL_METRICS[metric]
-    opts = dict(n=n, feature=feature, weights=weights, seed=seed, batch_size=batch_size, baseline=not no_baseline,
-                device=device, progress=False if no_progress or as_json else None)
+    opts = dict(n=n, feature=None if feature == "auto" else feature, weights=weights, seed=seed,
+                batch_size=batch_size, baseline=not no_baseline, png=png, device=device,
+                progress=False if no_progress or as_json else None)
     result = compute(model_name, data, opts)
     if as_json:
         echo_json(result)
@@ -410,14 +647,15 @@ def eval_cmd(model_name, data, metric, n, feature, weights, seed, batch_size, no
         show(result)
 
 
-# --- zoo export / zoo generate (owner: export and runtime) -----------------------------------
+# --- zoo export / zoo generate ----------------------------------------------------------------
 
 
-@main.command("export")
+@main.command("export", short_help="Export a model to an ONNX package for zoo_runtime.")
 @click.argument("name_or_file")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Package folder (or Triton repository) to write.")
 @click.option("--opset", type=int, default=18, show_default=True, help="ONNX opset (>= 18).")
-@click.option("--precision", type=click.Choice(["fp32", "fp16", "int8"]), default="fp32", show_default=True)
+@click.option("--precision", type=click.Choice(["fp32", "fp16", "int8"]), default="fp32", show_default=True,
+              help="Weights and arithmetic of the exported graph (int8: static quantization).")
 @click.option("--format", "fmt", type=click.Choice(["onnx", "triton"]), default="onnx", show_default=True,
               help="onnx: a model package for zoo_runtime; triton: a Triton Inference Server model repository.")
 @click.option("--config", "config_pairs", multiple=True, metavar="KEY=VALUE",
@@ -425,13 +663,17 @@ def eval_cmd(model_name, data, metric, n, feature, weights, seed, batch_size, no
 @click.option("--quality-data", help="int8: also measure the FID change against this data (e.g. builtin:digits).")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 @click.option("--json", "as_json", is_flag=True, help="Print the manifest as JSON.")
-def export_cmd(name_or_file, out, opset, precision, fmt, config_pairs, quality_data, no_progress, as_json) -> None:
+@click.option("--overwrite", is_flag=True, help="Replace --out if it is an earlier export that verifies "
+              "(default: refuse; any other folder is always refused).")
+def export_cmd(name_or_file, out, opset, precision, fmt, config_pairs, quality_data, no_progress, as_json,
+               overwrite) -> None:
     """Export NAME_OR_FILE (arch.tag, a .safetensors file or a run folder) to a verified ONNX package."""
     from zoo.export import export
     from zoo_runtime.package import read_manifest
 
     pkg = export(name_or_file, out, opset=opset, precision=precision, format=fmt, quality_data=quality_data,
-                 progress=False if no_progress or as_json else None, **_parse_config(config_pairs))
+                 progress=False if no_progress or as_json else None, overwrite=overwrite,
+                 **_parse_config(config_pairs))
     manifest = read_manifest(pkg)
     if as_json:
         echo_json({"package": str(pkg), **manifest})
@@ -457,7 +699,7 @@ def export_cmd(name_or_file, out, opset, precision, fmt, config_pairs, quality_d
     click.echo(f"run it: python -m zoo_runtime {pkg} -n 16 --seed 0 --out grid.png")
 
 
-@main.command("generate", context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+@main.command("generate", short_help="Images from a model package, without PyTorch.", context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
               add_help_option=False)
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def generate_cmd(args) -> None:

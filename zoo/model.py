@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from zoo.registry import ModelSpec
+from zoo.weights import name_from_path
 from zoo_runtime.latents import check_truncation, make_labels, make_latents
 
 
@@ -32,7 +33,13 @@ class GAN(nn.Module):
 
     @property
     def name(self) -> str:
-        return f"{self.spec.name}.{self.tag}" if self.tag else self.spec.name
+        """`arch.tag` for shipped weights; a model of your own (a run, a file) goes by the name stored
+        in its metadata, else its run directory's or file's name; fresh weights by the architecture's."""
+        if self.tag:
+            return f"{self.spec.name}.{self.tag}"
+        if self.metadata.get("name"):
+            return str(self.metadata["name"])
+        return name_from_path(self.metadata["path"]) if self.metadata.get("path") else self.spec.name
 
     @property
     def latent_dim(self) -> int:

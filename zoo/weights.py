@@ -79,7 +79,8 @@ def _umask() -> int:
     return mask
 
 
-def _refuse_non_safetensors(path: Path) -> None:
+def refuse_non_safetensors(path: Path) -> None:
+    """Raise WeightsError when `path` looks like a pickle (gan-zoo never unpickles: it runs code)."""
     with open(path, "rb") as f:
         head = f.read(16)
     # A valid safetensors header (length, then '{') can start with the bytes b"\x80" or b"PK" by chance
@@ -90,7 +91,8 @@ def _refuse_non_safetensors(path: Path) -> None:
             f"{path} looks like a pickle/torch.save checkpoint. gan-zoo never loads pickle files, because "
             "unpickling runs arbitrary code. If you trust the file, convert it once: "
             "`python -c \"import torch, safetensors.torch as st; "
-            "st.save_file(torch.load('IN', weights_only=True), 'OUT.safetensors')\"`."
+            "st.save_file(torch.load('IN', weights_only=True), 'OUT.safetensors')\"`. A StyleGAN2-ADA .pkl or "
+            "rosinality .pt checkpoint: `zoo import FILE --out OUT.safetensors` (reads it without running it)."
         )
     if len(head) < 8:
         raise WeightsError(f"{path} is {len(head)} bytes long: not a safetensors file (truncated download?)")
@@ -107,7 +109,7 @@ def read_metadata(path: str | os.PathLike) -> dict:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"weights file not found: {path}")
-    _refuse_non_safetensors(path)
+    refuse_non_safetensors(path)
     try:
         with safe_open(str(path), framework="pt") as f:
             meta = dict(f.metadata() or {})
@@ -127,11 +129,22 @@ def read_tensors(path: str | os.PathLike) -> dict[str, "torch.Tensor"]:
     from safetensors.torch import load_file
 
     path = Path(path)
-    _refuse_non_safetensors(path)
+    refuse_non_safetensors(path)
     try:
         return load_file(str(path))
     except Exception as e:
         raise WeightsError(f"cannot read tensors from {path}: {e}. The file is truncated or corrupt.") from e
+
+
+def name_from_path(path: str | os.PathLike) -> str:
+    """What a weights file of one's own is called: its run directory's name for DIR/model.safetensors
+    (`runs/mine/model.safetensors` -> `mine`), else the file's stem."""
+    path = Path(path)
+    if path.is_dir():
+        return path.resolve().name
+    if path.name == "model.safetensors" and path.parent.name:
+        return path.parent.name
+    return path.stem
 
 
 def save(model: "GAN", path: str | os.PathLike, *, tag: str | None = None, parent: str | None = None,

@@ -19,15 +19,15 @@ def parser(prog: str = "python -m zoo_runtime") -> argparse.ArgumentParser:
                                 "(zoo export's output) with ONNX Runtime; no PyTorch needed.",
                                 epilog=f"To serve a package over HTTP: {prog} serve --help")
     p.add_argument("package", help="the model package folder (has manifest.json)")
-    p.add_argument("-n", "--num", type=int, default=16, help="how many images (default 16)")
-    p.add_argument("--seed", type=int, default=0, help="latent seed; the same seed gives the same images as "
-                   "`zoo sample --seed` (default 0)")
+    p.add_argument("-n", "--num", type=int, default=16, help="how many images (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=0, help="latent seed: the same seed gives the same images as `zoo sample "
+                   "--seed`, up to one grey level in a few pixels (default: %(default)s)")
     p.add_argument("--label", help="class label(s) for class-conditional models: 3 or 0,1,2,...")
     p.add_argument("--prompt", action="append", help="text prompt for text-conditional models (repeat for one per image)")
-    p.add_argument("--truncation", type=float, default=1.0, help="truncation psi, for models that have it")
-    p.add_argument("--out", default="samples.png", help="output .png grid (or .jpg/.webp via Pillow), or .npy: uint8 [N, H, W, C]")
+    p.add_argument("--truncation", type=float, default=1.0, help="truncation psi, for models that have it (default: %(default)s)")
+    p.add_argument("--out", default="samples.png", help="output .png grid (or .jpg/.webp via Pillow), or .npy: uint8 [N, H, W, C] (default: %(default)s)")
     p.add_argument("--nrow", type=int, help="images per grid row (default: square)")
-    p.add_argument("--providers", default="auto", help="auto (TensorRT, CUDA, CPU), cpu, cuda or tensorrt")
+    p.add_argument("--providers", default="auto", help="auto (TensorRT, CUDA, CPU), cpu, cuda or tensorrt (default: %(default)s)")
     p.add_argument("-v", "--verbose", action="store_true", help="say why a GPU provider was skipped even under "
                    "--providers auto (always said when one was asked for by name)")
     p.add_argument("--threads", type=int, help="CPU threads (default: physical cores)")

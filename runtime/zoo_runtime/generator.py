@@ -1,7 +1,7 @@
 """`Generator`: a model package loaded into ONNX Runtime, generating uint8 images [N, H, W, C].
 
     gen = zoo_runtime.load("pkg/")
-    images = gen.generate(16, seed=0, labels=7)     # same images as `zoo sample --seed 0 --label 7`
+    images = gen.generate(16, seed=0, labels=7)     # `zoo sample --seed 0 --label 7`'s images, +-1 grey level
 
 Latents and default labels come from `zoo_runtime.latents`, exactly as the zoo's `GAN.sample` draws
 them, so a seed means the same images in PyTorch and here (up to the export tolerance in the
@@ -19,11 +19,13 @@ import numpy as np
 
 from zoo_runtime import providers as prov
 from zoo_runtime.latents import check_seed, check_truncation, make_labels
-from zoo_runtime.package import (INPUT_EMBEDDINGS, INPUT_LABELS, INPUT_TRUNCATION, INPUT_Z, read_manifest,
-                                 sha256_file)
+from zoo_runtime.package import (INPUT_EMBEDDINGS, INPUT_LABELS, INPUT_TRUNCATION, INPUT_Z, PackageError,
+                                 check_external_data, check_graph_io, read_manifest, read_member, sha256_file)
 from zoo_runtime.runners import BoundRunner, GraphRunner, PlainRunner
 
 DEFAULT_CHUNK = 256  # rows per run: bounds activation memory whatever n is
+MAX_EMBEDDING_ABS = 1e3  # text encoders give unit-length vectors; beyond this the images overflow to black
+EXTERNAL_DATA_FOLDER = "session.model_external_initializers_file_folder_path"  # ORT: where a bytes model's data is
 
 
 class Generator:
@@ -34,6 +36,7 @@ class Generator:
                  cuda_graph: bool | None = None, verify: bool = True, device_id: int = 0):
         self.path = Path(pkg_dir)
         self.manifest = read_manifest(self.path, verify=verify)
+        self.verify = verify
         m = self.manifest
         if chunk_size < 1:
             raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
@@ -49,7 +52,11 @@ class Generator:
         self._text_encoder = None
         self._text_lock = threading.Lock()
 
-        graph = str(self.path / m["graph"])
+        # The graph's bytes, checked against the manifest, go to ONNX Runtime: nothing can change between
+        # the check and the load, and external data may come only from files the manifest lists.
+        graph_rel = m["graph"]
+        graph = read_member(self.path, graph_rel, m["files"][graph_rel] if verify else None, "graph")
+        check_external_data(self.path, graph_rel, graph, m["files"])
         prov.require_onnxruntime()
         requested = prov.normalize(providers)
         graph_sha = m["files"][m["graph"]]["sha256"]
@@ -63,7 +70,13 @@ class Generator:
                 device_id=device_id)
         self.threads = int(threads) if threads else prov.physical_cores()
         so = prov.session_options(self.threads)
-        self.session, self.provider, self.provider_notes = prov.create_session(graph, requested, so, options)
+        so.add_session_config_entry(EXTERNAL_DATA_FOLDER, str((self.path / graph_rel).parent))
+        try:
+            self.session, self.provider, self.provider_notes = prov.create_session(graph, requested, so, options)
+        except RuntimeError as e:  # not even the CPU provider loads it: the graph itself is bad
+            raise PackageError(f"{self.path}: {graph_rel} does not load in ONNX Runtime ({prov.one_line(str(e))}); "
+                               "re-export the package") from None
+        check_graph_io(self.path, m, self.session)
 
         self.runner = PlainRunner(self.session, self.image_shape)
         if self.provider in prov.GPU_PROVIDERS:  # GPU-only path: IO binding, uint8 output on the device
@@ -82,7 +95,7 @@ class Generator:
 
             self._batcher = Batcher(self.runner.run, int(max_batch), max_delay_ms)
 
-    def _graph_runner(self, graph: str, so, batch: int, device_id: int):
+    def _graph_runner(self, graph: bytes, so, batch: int, device_id: int):
         """A CUDA-graph session captured at `batch` (GPU-only), or the IO-binding runner with a note
         when capture fails (e.g. a node that falls back to the CPU cannot be captured)."""
         try:
@@ -197,6 +210,11 @@ class Generator:
         emb = np.asarray(embeddings)
         if emb.dtype != np.float32 or emb.shape != (n, self.text_dim):
             raise ValueError(f"embeddings must be float32 [{n}, {self.text_dim}], got {emb.dtype} {list(emb.shape)}")
+        if not np.isfinite(emb).all():
+            raise ValueError("embeddings contain NaN or inf")
+        if emb.size and np.abs(emb).max() > MAX_EMBEDDING_ABS:
+            raise ValueError(f"embeddings must lie within +-{MAX_EMBEDDING_ABS:g} (text encoders give unit-length "
+                             f"vectors), got a value of {np.abs(emb).max():.3g}")
         return emb
 
     def text_encoder(self):
@@ -211,7 +229,8 @@ class Generator:
                                      "pass embeddings= instead of prompts=")
                 from zoo_runtime.text import load_text_encoder  # the text engineer's module, loaded lazily
 
-                self._text_encoder = load_text_encoder(self.path, entry)
+                self._text_encoder = load_text_encoder(self.path, entry, files=self.manifest["files"],
+                                                       verify=self.verify)
         return self._text_encoder
 
     def _feeds(self, n: int, seed, z, labels, prompts, embeddings, truncation) -> dict[str, np.ndarray]:
@@ -242,13 +261,19 @@ class Generator:
 
     def generate(self, n: int | None = None, seed: int | None = None, z: np.ndarray | None = None,
                  labels: Sequence[int] | int | np.ndarray | None = None, prompts: Sequence[str] | str | None = None,
-                 embeddings: np.ndarray | None = None, truncation: float = 1.0) -> np.ndarray:
-        """n images, uint8 [n, H, W, C]. The same seed gives the same images as `zoo sample`.
+                 embeddings: np.ndarray | None = None, truncation: float = 1.0, w: np.ndarray | None = None) -> np.ndarray:
+        """n images, uint8 [n, H, W, C]. The same seed gives `zoo sample`'s images, up to one grey
+        level in a few pixels for fp32 packages (manifest["parity"] has the measured difference).
 
-        n defaults to 1, or to the length of z / embeddings / prompts / labels when one is given.
+        w: float32 [N, w_dim] or w+ [N, num_ws, w_dim] instead of latents (packages of models with a mapping
+        network). n defaults to 1, or to the length of z / embeddings / prompts / labels when one is given.
         A large n runs in chunks of `chunk_size` rows (latents drawn chunk by chunk from the same
         stream as `make_latents`), so memory is the output array plus one chunk.
         """
+        if w is not None:  # a w latent (e.g. zoo project's), for packages with a synthesis entry
+            from zoo_runtime.interpolate import synthesize
+
+            return synthesize(self, w)
         seed = check_seed(seed)
         n = self._count(n, z, labels, prompts, embeddings)
         feeds = self._feeds(n, seed, z, labels, prompts, embeddings, truncation)
@@ -267,9 +292,26 @@ class Generator:
         return out
 
     def _run(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
-        if self._batcher is not None and len(feeds[INPUT_Z]) < self._batcher.max_batch:
-            return self._batcher.submit(feeds)
-        return self.runner.run(feeds)
+        try:
+            if self._batcher is not None and len(feeds[INPUT_Z]) < self._batcher.max_batch:
+                images = self._batcher.submit(feeds)
+            else:
+                images = self.runner.run(feeds)
+        except Exception as e:  # noqa: BLE001 -- ONNX Runtime's errors derive from Exception only
+            if not type(e).__module__.startswith("onnxruntime"):
+                raise
+            raise self._ort_error(e) from None
+        if images.shape[1:] != self.image_shape:
+            raise PackageError(f"{self.path}: manifest field 'image' says {list(self.image_shape)} (H, W, C) but the "
+                               f"graph made {list(images.shape[1:])}; re-export the package")
+        return images
+
+    def _ort_error(self, e: Exception) -> Exception:
+        """An ONNX Runtime error as one line naming the package (and the manifest fields it may contradict)."""
+        fields = {"class": "conditioning.num_classes", "text": "conditioning.text_dim"}.get(self.kind, "latent_dim")
+        message = (f"{self.path}: ONNX Runtime failed on this request: {prov.one_line(str(e))} (if manifest field "
+                   f"{fields!r} disagrees with the graph, re-export the package)")
+        return ValueError(message) if type(e).__name__ in ("InvalidArgument", "InvalidGraph") else RuntimeError(message)
 
     def warmup(self) -> "Generator":
         """One run at batch 1 (and at the fixed batch of a CUDA graph), so the first real request

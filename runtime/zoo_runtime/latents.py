@@ -45,3 +45,14 @@ def check_truncation(truncation, has_trick: bool, name: str) -> float:
     if psi != 1.0 and not has_trick:
         raise ValueError(f"{name} has no truncation trick; truncation must be 1.0, got {psi}")
     return psi
+
+
+def check_text(prompt: str, index: int = 0) -> str:
+    """`prompt` if it is valid Unicode (UTF-8 encodable), else one ValueError line: lone surrogates come
+    from bytes decoded with errors='surrogateescape' (a non-UTF-8 file or command line)."""
+    try:
+        prompt.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise ValueError(f"prompt {index} is not valid Unicode text: {prompt[e.start:e.end]!r} at character {e.start} "
+                         "is a lone surrogate (from non-UTF-8 bytes); decode the text as UTF-8 first") from None
+    return prompt

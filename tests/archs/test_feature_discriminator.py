@@ -13,7 +13,8 @@ import zoo
 from zoo.archs.feature_discriminator import (FeatureBackboneError, FeatureDiscriminator,
                                              use_feature_discriminator)
 from zoo.train.checkpoint import load_checkpoint
-from zoo.train.transfer import blocks_to_freeze, finetune_recipe
+from zoo.train.recipe import finetune_recipe
+from zoo.train.transfer import blocks_to_freeze
 
 BACKBONE = "timm:test_resnet"
 

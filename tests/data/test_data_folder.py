@@ -124,6 +124,15 @@ def test_folder_metadata_missing_keys(folder):
     assert d.captions[0] == "x"
 
 
+def test_folder_metadata_file_name_outside_the_folder(folder):
+    outside = folder.parent / f"outside-{folder.name}.png"  # beside the dataset folder, not in it
+    Image.new("L", (8, 8)).save(outside)
+    for name in (f"../{outside.name}", str(outside)):
+        (folder / "metadata.jsonl").write_text(json.dumps({"file_name": name, "text": "x"}) + "\n")
+        with pytest.raises(DatasetError, match=r"line 1 names .*outside-.*, which is outside"):
+            load_folder(folder, 16, 3)
+
+
 def test_missing_path_and_unknown_builtin(tmp_path):
     with pytest.raises(DatasetError, match="not found"):
         load_dataset(str(tmp_path / "nope"), 16, 3)

@@ -53,7 +53,7 @@ def test_failed_export_leaves_nothing_and_keeps_the_old_package(package, tmp_pat
     before = sha256_file(out / "generator.onnx")
     monkeypatch.setitem(verify.TOLERANCES, "fp32", {"float_max_abs": -1.0})  # nothing can pass
     with pytest.raises(zoo.export.ExportError, match="does not match PyTorch"):
-        zoo.export(zoo.create_model("mlpgan28", hidden=[32, 64]), out, progress=False)
+        zoo.export(zoo.create_model("mlpgan28", hidden=[32, 64]), out, progress=False, overwrite=True)
     assert sha256_file(out / "generator.onnx") == before  # the old package is untouched
     assert sorted(os.listdir(tmp_path)) == ["pkg"]  # no temporary folders left behind
 
@@ -95,6 +95,9 @@ def test_cli_export_then_generate(tmp_path):
     assert result.exit_code == 0, result.output
     assert "float max |onnx - torch|" in result.output and (out / "manifest.json").exists()
     result = runner.invoke(main, ["export", "mlpgan28", "--out", str(out), "--config", "hidden=[16,32]", "--json"])
+    assert result.exit_code != 0 and "pass --overwrite" in result.output  # an earlier export: replaced only on request
+    result = runner.invoke(main, ["export", "mlpgan28", "--out", str(out), "--config", "hidden=[16,32]", "--json",
+                                  "--overwrite"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.output[result.output.index("{"):])
     assert data["parity"]["passed"] and data["model"]["arch"] == "mlpgan28"

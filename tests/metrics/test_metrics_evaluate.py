@@ -65,6 +65,25 @@ def test_zoo_eval_cli_table_and_json(digits_model_file):
     assert res.exit_code == 0, res.output
     data = json.loads(res.output)
     assert data["n"] == 120 and data["fid"] > 0 and "baseline_random" not in data
+    assert data["feature"] == "digits" and data["prdc_k"] == 3
+    assert all(0 <= data[k] <= 1 for k in ("precision", "recall", "coverage")) and data["density"] >= 0
+
+
+def test_users_folder_is_scored_in_imagenet_features_by_default(tmp_path):
+    from PIL import Image
+
+    rng = torch.Generator().manual_seed(0)
+    for i in range(6):  # a user's own photos: colour images of another size than the model's
+        Image.fromarray((torch.rand(40, 48, 3, generator=rng) * 255).byte().numpy()).save(tmp_path / f"{i}.png")
+    model = zoo.create_model("dcgan32", width=8)
+    res = CliRunner().invoke(main, ["eval", str(zoo.save(model, tmp_path / "m.safetensors")), "--data", str(tmp_path),
+                                    "--n", "6", "--json"])
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.output)
+    assert data["feature"] == "imagenet" and data["n_real"] == 6
+    for scores in (data, data["baseline_random"]):
+        assert {"fid", "kid_mean", "kid_std", "precision", "recall", "density", "coverage"} <= set(scores)
+        assert scores["fid"] > 0
 
 
 def test_zoo_eval_cli_errors(digits_model_file):

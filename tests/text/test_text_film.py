@@ -54,9 +54,9 @@ def test_film_is_off_by_default_and_old_configs_load(tmp_path):
 
 
 def test_adding_text_to_a_film_model_keeps_its_images():
-    """Conditioning surgery (zoo.train.transfer) treats the film weights as a conditioning path."""
+    """Conditioning surgery (zoo.conditioning.change_conditioning) treats the film weights as a conditioning path."""
     from zoo.data.shapes import load_shapes
-    from zoo.train.transfer import change_conditioning
+    from zoo.conditioning import change_conditioning
 
     torch.manual_seed(0)
     source = zoo.create_model("dcgan32", width=8, film=True)  # unconditional: no film modules yet

@@ -11,7 +11,7 @@ from PIL import Image
 
 import zoo
 from zoo.train.checkpoint import load_checkpoint
-from zoo.train.loop import TrainingDiverged
+from zoo.train.trainer import TrainingDiverged
 
 TINY = dict(width=8, channels=1)
 FAST = dict(batch_size=8, sample_every=2, checkpoint_every=2, log_every=2, eval_samples=0, progress=False)
@@ -126,7 +126,7 @@ def test_train_command_line(tmp_path, zoo_cli):
 
 
 def test_finetune_refuses_an_existing_run(tmp_path):
-    from zoo.train.loop import RunExistsError
+    from zoo.train.rundir import RunExistsError
 
     src = tmp_path / "src"
     zoo.train("dcgan32", "builtin:digits", src, steps=1, config=TINY, **FAST)
@@ -140,7 +140,8 @@ def test_bad_inputs_have_clear_errors(tmp_path):
     with pytest.raises(ValueError, match="unknown loss"):
         zoo.train("dcgan32", "builtin:digits", tmp_path / "a", steps=1, loss="wasserstein", config=TINY, **FAST)
     with pytest.raises(ValueError, match="does not split over"):  # batch must divide over processes: world 1 ok
-        from zoo.train.loop import Recipe, Trainer
+        from zoo.train.recipe import Recipe
+        from zoo.train.trainer import Trainer
         from zoo.train.distributed import Dist
 
         model = zoo.create_model("dcgan32", **TINY)

@@ -11,9 +11,11 @@ from PIL import Image
 from torch import nn
 
 import zoo
+from zoo.conditioning import change_conditioning
 from zoo.train.augment import ADA, DiffAugment
+from zoo.train.recipe import FINETUNE_DEFAULTS
 from zoo.train.regularizers import WeightAnchor
-from zoo.train.transfer import FINETUNE_DEFAULTS, blocks_to_freeze, change_conditioning
+from zoo.train.transfer import blocks_to_freeze
 
 FAST = dict(batch_size=8, sample_every=2, checkpoint_every=2, log_every=2, eval_samples=0, progress=False)
 
@@ -25,7 +27,7 @@ def test_finetune_default_recipe_writes_run_and_names_parent(tmp_path, source_fi
     meta = zoo.read_metadata(out / "model.safetensors")
     assert meta["parent"].endswith("source.safetensors")
     recipe = json.loads(meta["recipe"])
-    assert recipe["augment"] == "diffaug" and recipe["freeze_d"] == 1 and recipe["extra"]["kind"] == "finetune"
+    assert recipe["augment"] == "diffaug" and recipe["freeze_d"] == 1 and recipe["kind"] == "finetune"
     records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert records[0]["lr"] < FINETUNE_DEFAULTS.lr  # warm-up
     assert "aug_p" in records[0]

@@ -18,8 +18,9 @@ normalised with the backbone's pretrained mean and std.
 Backbone weights come from what timm can load offline: a file you name (a .safetensors state dict
 of `timm.create_model(NAME)`; pickle files (.pth/.bin) are refused, as everywhere in the zoo, with
 the command that converts one), or timm's Hugging Face cache when it already holds the model's
-model.safetensors. The file's tensor names and shapes are checked against the architecture first
-(only the classifier may differ), because timm's own loading skips tensors it does not know with a
+model.safetensors, or, for `timm:tf_efficientnet_lite0`, the ImageNet weights packaged with the zoo
+(zoo.metrics.imagenet_backbone). The file's tensor names and shapes are checked against the
+architecture first (only the classifier may differ), because timm's own loading skips tensors it does not know with a
 warning. With no usable file you get `FeatureBackboneError`, never silently random features.
 
 FreezeD: `blocks` holds only the trainable heads, shallowest level first (the backbone is
@@ -103,6 +104,13 @@ def resolve_weights(name: str, weights: str | os.PathLike | None) -> Path:
                 f"`python -c \"import torch, safetensors.torch as st; st.save_file(torch.load('{path.name}', "
                 f"weights_only=True), '{path.stem}.safetensors')\"`")
         return path
+    from zoo.metrics.imagenet_backbone import ARCH, BackboneError, imagenet_weights
+
+    if name == ARCH:  # shipped as a package dependency: no file to name, nothing to download
+        try:
+            return imagenet_weights()
+        except BackboneError as e:
+            raise FeatureBackboneError(str(e)) from e
     found = cached_weights(name)
     if found is None:
         cfg = _timm_pretrained_cfg(name)
@@ -250,12 +258,17 @@ def use_feature_discriminator(model, backbone: str, weights: str | os.PathLike |
     return disc
 
 
-def restore_feature_discriminator(model, spec_tensor: torch.Tensor) -> FeatureDiscriminator:
-    """For zoo.load: rebuild the saved feature D's structure (no pretrained weights needed; the file has them)."""
+def restore_feature_discriminator(model, spec_tensor: torch.Tensor) -> nn.Module:
+    """For zoo.load: rebuild the saved feature D's structure (no pretrained weights needed; the file has them);
+    a projected D (its spec says kind "projected") is rebuilt by zoo.archs.projected_discriminator."""
     try:
         spec = json.loads(bytes(spec_tensor.to(torch.uint8).tolist()).decode())
     except (ValueError, UnicodeDecodeError) as e:
         raise FeatureBackboneError(f"the file's discriminator.{SPEC_KEY} is not valid JSON: {e}") from e
+    if spec.get("kind") == "projected":  # zoo.archs.projected_discriminator shares this self-describing buffer
+        from zoo.archs.projected_discriminator import restore_projected_discriminator
+
+        return restore_projected_discriminator(model, spec)
     backbone = spec.pop("backbone")
     disc = FeatureDiscriminator(model.config, backbone, pretrained=False, **spec)
     disc.new_heads = False  # the file's tensors fill the heads: trained, so FreezeD can keep them

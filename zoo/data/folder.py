@@ -63,6 +63,9 @@ def read_metadata_jsonl(path: Path, root: Path, caption_column: str = "text") ->
         if not target.is_file():
             raise DatasetError(f"{where} names {row['file_name']!r}, which does not exist in {path.parent}; "
                                "fix the file_name (it is relative to metadata.jsonl) or remove the line")
+        if not target.resolve().is_relative_to(root.resolve()):  # "../x.png", an absolute path, a link out
+            raise DatasetError(f"{where} names {row['file_name']!r}, which is outside {root}; file_name must be "
+                               "a path inside the folder, relative to metadata.jsonl")
         key = target.resolve().relative_to(root.resolve()).as_posix()
         captions[key] = str(row[caption_column] if row[caption_column] is not None else "")
     return captions

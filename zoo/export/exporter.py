@@ -5,7 +5,9 @@ append the uint8 NHWC post-processing; onnx.checker; parity against PyTorch with
 two batch sizes (fails above the tolerance, see zoo.export.verify); for int8 the quality cost;
 the text encoder's files for text models; manifest.json with every file's sha256. Everything is
 built in a temporary folder beside the destination and renamed into place at the end, so a
-failed export leaves nothing half-written and an existing package is replaced in one step.
+failed export leaves nothing half-written. An existing `--out` is replaced only with `overwrite`
+and only when it is provably an earlier export (its manifest and every file verify, nothing else
+is in it); its listed files are deleted one by one, so nothing the exporter did not write is lost.
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import datetime
 import json
 import os
 import platform
+import re
 import shutil
 import sys
 import uuid
@@ -70,13 +73,21 @@ def _versions() -> dict:
             "python": platform.python_version()}
 
 
-def _prepare_destination(out: Path) -> Path:
-    """A fresh temporary folder beside `out`; refuses to later replace something that is not ours."""
-    if out.exists():
-        ours = (out / MANIFEST).exists() or any(out.glob(f"*/{MANIFEST}")) or (out.is_dir() and not any(out.iterdir()))
-        if not out.is_dir() or not ours:
-            raise ValueError(f"{out} exists and is not a model package or Triton repository written by zoo export; "
-                             "choose another --out (it would be replaced)")
+def _prepare_destination(out: Path, format: str, overwrite: bool) -> Path:
+    """A fresh temporary folder beside `out`. `out` must be absent, an empty folder, or (with
+    `overwrite`) provably an earlier export of this format; anything else is refused untouched."""
+    if out.is_symlink() or (out.exists() and not out.is_dir()):
+        raise ValueError(f"{out} exists and is not a folder ({'a symlink' if out.is_symlink() else 'a file'}); "
+                         "nothing was changed: choose another --out")
+    if out.exists() and any(out.iterdir()):
+        why = not_an_earlier_export(out, format)
+        if why:
+            raise ValueError(f"{out} exists and is not a model package {'repository ' if format == 'triton' else ''}"
+                             f"written by zoo export ({why}); it holds {_listing(out)}. Nothing was changed: "
+                             "choose another --out")
+        if not overwrite:
+            raise ValueError(f"{out} holds an earlier zoo export; pass --overwrite (overwrite=True) to replace it, "
+                             "or choose another --out")
     out.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale_temporaries(out)
     tmp = out.parent / f".{out.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
@@ -84,12 +95,77 @@ def _prepare_destination(out: Path) -> Path:
     return tmp
 
 
+def not_an_earlier_export(out: Path, format: str = "onnx") -> str | None:
+    """None when `out` is provably an earlier `zoo export` of `format`: every manifest verifies (sha256
+    of every file) and the folder holds exactly the listed files, nothing else, no symlinks; else why not."""
+    from zoo_runtime.package import read_manifest
+
+    packages = [out] if format == "onnx" else sorted(out.iterdir())
+    if not packages:
+        return "it is an empty repository"
+    for pkg in packages:
+        if pkg.is_symlink() or not pkg.is_dir():
+            return f"{pkg.name} is not a model folder"
+        if not (pkg / MANIFEST).is_file():
+            return f"no {MANIFEST} in {pkg}"
+        try:
+            manifest = read_manifest(pkg, verify=True)
+        except ValueError as e:
+            return f"its manifest does not verify: {str(e)[:160]}"
+        if manifest.get("format", "onnx") != format:
+            return f"{pkg} is a {manifest.get('format', 'onnx')} export, not {format}"
+        listed = {*manifest["files"], MANIFEST}
+        for path in sorted(pkg.rglob("*")):
+            rel = path.relative_to(pkg).as_posix()
+            if path.is_symlink():
+                return f"{rel} is a symlink"
+            if path.is_dir() and not any(f.startswith(rel + "/") for f in listed):
+                return f"{rel}/ is not part of the package"
+            if not path.is_dir() and rel not in listed:
+                return f"{rel} is not part of the package"
+    return None
+
+
+def _listing(folder: Path, limit: int = 5) -> str:
+    entries = sorted(folder.iterdir())
+    names = [p.name + ("/" if p.is_dir() else "") for p in entries[:limit]]
+    return ", ".join(names) + (f" and {len(entries) - limit} more" if len(entries) > limit else "")
+
+
+def _remove_export(folder: Path) -> None:
+    """Delete the files the manifests inside `folder` list (each manifest last, so a kill midway leaves a
+    manifest naming the rest), then the folders they leave empty; anything else stays."""
+    for manifest_path in sorted(folder.rglob(MANIFEST), key=lambda p: -len(p.parts)):
+        pkg = manifest_path.parent
+        try:
+            listed = json.loads(manifest_path.read_text()).get("files", {})
+        except (OSError, ValueError, AttributeError):
+            continue
+        for rel in listed if isinstance(listed, dict) else ():
+            path = pkg / rel
+            if isinstance(rel, str) and ".." not in rel.split("/") and not rel.startswith("/") and path.is_file() \
+                    and not path.is_symlink():
+                path.unlink()
+        manifest_path.unlink()
+    for dirpath, _, _ in sorted(os.walk(folder), key=lambda entry: -len(Path(entry[0]).parts)):
+        try:
+            os.rmdir(dirpath)  # only when empty
+        except OSError:
+            pass
+
+
 def _remove_stale_temporaries(out: Path) -> None:
-    """Folders an earlier export into `out` left when it was killed (its process is gone)."""
-    for stale in [*out.parent.glob(f".{out.name}.tmp-*"), *out.parent.glob(f".{out.name}.old-*")]:
-        pid = stale.name.rsplit("-", 2)[-2]
-        if pid.isdigit() and not _process_alive(int(pid)):
+    """Folders an earlier export into `out` left when it was killed (its process is gone): a build
+    folder (all ours) or an old package renamed away (only its listed files are deleted)."""
+    pattern = re.compile(rf"\.{re.escape(out.name)}\.(tmp|old)-(\d+)-[0-9a-f]{{8}}")
+    for stale in out.parent.iterdir():
+        match = pattern.fullmatch(stale.name)
+        if not match or stale.is_symlink() or not stale.is_dir() or _process_alive(int(match.group(2))):
+            continue
+        if match.group(1) == "tmp":
             shutil.rmtree(stale, ignore_errors=True)
+        else:
+            _remove_export(stale)
 
 
 def _process_alive(pid: int) -> bool:
@@ -102,15 +178,25 @@ def _process_alive(pid: int) -> bool:
     return True
 
 
-def _move_into_place(tmp: Path, out: Path) -> None:
-    """Rename the finished folder to `out`; an old `out` is renamed away first, then deleted."""
+def _move_into_place(tmp: Path, out: Path, format: str) -> None:
+    """Rename the finished folder to `out`. An old `out` is renamed away first and checked again there
+    (the user may have written into it during the export): only an earlier export is deleted, file by
+    listed file; anything else is put back and the export refused."""
     old = None
-    if out.exists():
+    if out.exists() or out.is_symlink():
         old = out.parent / f".{out.name}.old-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         os.replace(out, old)
+        if old.is_symlink() or not old.is_dir():
+            why = "it is not a folder"
+        else:
+            why = not_an_earlier_export(old, format) if any(old.iterdir()) else None
+        if why:
+            os.replace(old, out)
+            raise ValueError(f"{out} changed during the export and is no longer an earlier zoo export ({why}); "
+                             "nothing was changed: choose another --out")
     os.replace(tmp, out)
     if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+        _remove_export(old)
 
 
 def _text_encoder_entry(model, pkg_dir: Path) -> tuple[dict | None, str | None]:
@@ -167,15 +253,19 @@ def _calibration(names, latent_dim, num_classes, text_dim, n: int, batch: int = 
 def export(model, out: str | os.PathLike, opset: int = DEFAULT_OPSET, precision: str = "fp32",
            format: str = "onnx", *, quality_n: int = 512, quality_data: str | None = None,
            calibration_n: int = 256, progress: bool | None = None,
-           triton_max_batch: int = 256, **config) -> Path:
+           triton_max_batch: int = 256, overwrite: bool = False, **config) -> Path:
     """Export a generator to a verified model package (format="onnx") or a Triton model repository.
 
     model: a `zoo.GAN`, a model name (`dcgan32.digits` loads its weights; a bare architecture is
     exported untrained), or a .safetensors file / run folder. `config` overrides apply when building
     by name. int8 only: `calibration_n` latents calibrate; the quality cost is measured on
     `quality_n` latents (FID int8 vs fp32 in the digits feature space) and, with `quality_data`
-    such as "builtin:digits", also as the FID change against that data. Returns the folder `zoo_runtime.load` takes (for Triton, the model folder inside the
-    repository `out`). Raises ExportError when ONNX Runtime disagrees with PyTorch beyond the
+    such as "builtin:digits", also as the FID change against that data. Returns the folder
+    `zoo_runtime.load` takes (for Triton, the model folder inside the repository `out`).
+
+    `out` is the user's folder: it must not exist, be empty, or (with `overwrite=True`) be an earlier
+    export of the same format whose manifest and files verify, with nothing else in it; anything
+    else is refused before any work and nothing there is deleted. Raises ExportError when ONNX Runtime disagrees with PyTorch beyond the
     precision's tolerance (nothing is written then).
     """
     from tqdm.auto import tqdm
@@ -197,7 +287,7 @@ def export(model, out: str | os.PathLike, opset: int = DEFAULT_OPSET, precision:
     steps = ["export", "convert", "verify"] + (["quality"] if precision == "int8" else []) + ["write"]
     bar = tqdm(total=len(steps), desc=f"export {gan.name} ({precision})", unit="step",
                disable=progress is False or (progress is None and not sys.stderr.isatty()))
-    tmp = _prepare_destination(out)
+    tmp = _prepare_destination(out, format, overwrite)
     try:
         bar.set_postfix_str("torch.onnx.export")
         generator = prepare_generator(gan.generator)
@@ -243,6 +333,10 @@ def export(model, out: str | os.PathLike, opset: int = DEFAULT_OPSET, precision:
         graph_rel = "1/model.onnx" if format == "triton" else GRAPH
         (pkg / graph_rel).parent.mkdir(parents=True, exist_ok=True)
         onnx.save(final, pkg / graph_rel)
+        from zoo.export.styles import export_styles, has_styles  # w-space graphs for mapping-network models
+
+        styles = (export_styles(generator, kind, has_truncation, latent_dim, num_classes, text_dim, int(opset), pkg)
+                  if format == "onnx" and has_styles(generator) else None)
         text_entry, text_note = (None, None)
         if kind == "text":
             text_entry, text_note = _text_encoder_entry(gan, pkg)
@@ -255,10 +349,12 @@ def export(model, out: str | os.PathLike, opset: int = DEFAULT_OPSET, precision:
             (pkg / "config.pbtxt").write_text(config_pbtxt(pkg.name, inputs, outputs, triton_max_batch))
         manifest = _manifest(gan, kind, names, inputs, outputs, precision, int(opset), graph_rel, check, quantization,
                              quality, text_entry, text_note, float_core, format)
+        if styles:
+            manifest["synthesis"] = styles
         manifest["files"] = {p.relative_to(pkg).as_posix(): {"sha256": sha256_file(p), "bytes": p.stat().st_size}
                              for p in sorted(pkg.rglob("*")) if p.is_file() and p.name != MANIFEST}
         (pkg / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
-        _move_into_place(tmp, out)
+        _move_into_place(tmp, out, format)
         bar.update()
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

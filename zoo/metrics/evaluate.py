@@ -1,7 +1,7 @@
 """`evaluate` (a model against data, next to a random-weights baseline) and `FIDTracker` (for training).
 
     scores = zoo.metrics.evaluate("dcgan32.digits", "builtin:digits", n=2000)
-    scores["fid"], scores["kid_mean"], scores["baseline_random"]["fid"]
+    scores["fid"], scores["kid_mean"], scores["precision"], scores["coverage"], scores["baseline_random"]["fid"]
 
     tracker = FIDTracker(real_images, feature="digits")     # real statistics computed once
     tracker(fake_images)  # -> {"fid": ..., "kid": ..., "kid_std": ...}
@@ -112,21 +112,36 @@ def _generate(model, n: int, seed: int, cond: dict, batch_size: int, progress: b
 
 
 def _scores(tracker: FIDTracker, images: torch.Tensor, desc: str) -> dict:
-    s = tracker.scores_from_features(tracker.features(images, desc).numpy())
-    return {"fid": s["fid"], "kid_mean": s["kid"], "kid_std": s["kid_std"]}
+    """FID, KID and precision/recall/density/coverage, all from one pass of features."""
+    from zoo.metrics.prdc import NEAREST_K, prdc
+
+    fake = tracker.features(images, desc).numpy()
+    s = tracker.scores_from_features(fake)
+    k = min(NEAREST_K, len(fake) - 1, len(tracker.real_features) - 1)
+    return {"fid": s["fid"], "kid_mean": s["kid"], "kid_std": s["kid_std"], **prdc(tracker.real_features, fake, k),
+            "prdc_k": k}
 
 
-def evaluate(model_or_path, data_src, n: int = 2000, feature: str = "digits", seed: int = 0,
+def default_feature(data_src) -> str:
+    """The feature space `evaluate` uses when none is named: the shipped classifiers for the built-in
+    digits and shapes sets (they know those images best), ImageNet features for everything else."""
+    src = getattr(data_src, "source", data_src)
+    return {"builtin:digits": "digits", "builtin:shapes": "shapes"}.get(str(src), "imagenet")
+
+
+def evaluate(model_or_path, data_src, n: int = 2000, feature: str | None = None, seed: int = 0,
              batch_size: int = 256, baseline: bool = True, weights: str | None = None,
              device: str | torch.device | None = None, progress: bool | None = None,
              kid_subsets: int = KID_SUBSETS, kid_subset_size: int = KID_SUBSET_SIZE) -> dict:
-    """FID/KID of n generated images against up to n real images, and the same for a random-weights
-    generator of the same architecture (`baseline_random`), so the numbers have a reference.
+    """FID/KID, precision/recall and density/coverage (k=3) of n generated images against up to n real
+    images, and the same for a random-weights generator of the same architecture (`baseline_random`),
+    so the numbers have a reference.
 
     model_or_path: a GAN, a weights file / run folder, or a registered name with weights
     ("dcgan32.digits"). data_src: anything load_dataset takes, or an ImageDataset. Class-conditional
     models get labels drawn from the data's labels; text models get captions drawn from the data.
-    feature: "digits", "timm:NAME" (with weights=PATH) or a registered extractor.
+    feature: "imagenet", "digits", "shapes", "timm:NAME" (with weights=PATH) or a registered extractor;
+    None: default_feature(data_src) (digits/shapes for the built-in sets, imagenet otherwise).
     """
     from zoo.data import ImageDataset, load_dataset
     from zoo.factory import build
@@ -143,6 +158,7 @@ def evaluate(model_or_path, data_src, n: int = 2000, feature: str = "digits", se
         src = str(data_src)
         opts = {"n": n, "seed": seed + 7} if src == "builtin:shapes" else {}  # other seeds than training's 0
         data = load_dataset(src, res, ch, **opts)
+    feature = feature or default_feature(src)
     real = data.images
     if len(real) > n:
         real = real[torch.randperm(len(real), generator=torch.Generator().manual_seed(seed))[:n]]
@@ -162,3 +178,28 @@ def evaluate(model_or_path, data_src, n: int = 2000, feature: str = "digits", se
         result["baseline_random"] = _scores(tracker, fakes, "fake features (random weights)")
     result["seconds"] = round(time.time() - t0, 2)
     return result
+
+
+def evaluate_diversity(model_or_path, data_src, n: int = 1000, seed: int = 0, max_train: int = 1000,
+                       png: str | os.PathLike | None = None, batch_size: int = 64,
+                       device: str | torch.device | None = None, progress: bool | None = None) -> dict:
+    """Memorisation check of a model against its training data (zoo.metrics.diversity): intra-cluster
+    diversity of n generated images, copy rate, the training images' own mean pairwise distance, and
+    optionally a PNG of the most copy-like samples above their nearest training images. Data with more
+    than max_train images is subsampled (the copy rate then compares with fewer training images)."""
+    from zoo.data import ImageDataset, load_dataset
+    from zoo.metrics.diversity import diversity_report
+
+    t0 = time.time()
+    model = _load_model(model_or_path)
+    dev = _device(device)
+    res, ch = int(model.config["resolution"]), int(model.config["channels"])
+    data = data_src if isinstance(data_src, ImageDataset) else load_dataset(str(data_src), res, ch)
+    train = data.images
+    if len(train) > max_train:
+        train = train[torch.randperm(len(train), generator=torch.Generator().manual_seed(seed))[:max_train]]
+    model = model.to(dev).eval()
+    fakes = _generate(model, n, seed, _conditions(model, data, n, seed), 256, progress, "generating")
+    report = diversity_report(fakes, train, png=png, batch_size=batch_size, device=dev, progress=progress)
+    return {"model": model.name, "data": data.source, "n": n, "seed": seed, **report,
+            "seconds": round(time.time() - t0, 2)}

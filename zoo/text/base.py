@@ -17,6 +17,8 @@ from typing import Sequence
 
 import numpy as np
 
+from zoo_runtime.latents import check_text
+
 
 class TextEncoder:
     name: str = ""
@@ -43,4 +45,5 @@ def check_prompts(texts) -> list[str]:
     for i, t in enumerate(texts):
         if not isinstance(t, str):
             raise TypeError(f"prompt {i} is {type(t).__name__}, not str: {t!r}")
+        check_text(t, i)  # lone surrogates (non-UTF-8 input) fail here in one line, not in a tokenizer
     return texts

@@ -1,13 +1,14 @@
 """Training and transfer learning.
 
-    loop.py         the training loop (`zoo.train`): Trainer, Recipe, run-directory layout
-    losses.py       logistic / hinge losses, R1, GAN-CLS matching-aware term
-    augment.py      DiffAugment and ADA (discriminator-side, differentiable)
-    ema.py          EMA of the generator
-    transfer.py     `zoo.finetune`: source init, FreezeD / frozen G blocks, new conditioning
-    regularizers.py L2-SP and EWC (Fisher information)
+    api.py          `zoo.train`, `zoo.finetune`, `resume`: build a run's model, data and Trainer
+    trainer.py      `Trainer`: one iteration (D step, G step, regularisers, EMA) and the loop
+    transfer.py     fine-tuning's additions: FreezeD / frozen G blocks, L2-SP / EWC anchors, report
+    rundir.py       the run directory: file names, claiming it, metrics, samples, final model
+    data.py         the dataset at the model's size, per-image conditions, the batch order
+    recipe.py       `Recipe`: every option of a run, with its kind ("train" or "finetune")
     checkpoint.py   resumable checkpoints as safetensors (no pickle)
-    distributed.py  torchrun data parallelism
+    losses.py, augment.py, ema.py, regularizers.py, distributed.py: the pieces a step uses
+Imports flow down this list (docs/architecture.md).
 """
 from __future__ import annotations
 
@@ -16,11 +17,11 @@ import types
 
 
 class _CallablePackage(types.ModuleType):
-    """`zoo.train(...)` must work even after `import zoo.train.loop` made `zoo.train` this package
+    """`zoo.train(...)` must work even after `import zoo.train.api` made `zoo.train` this package
     (a submodule import sets the parent's attribute, shadowing zoo's lazy `train` function)."""
 
     def __call__(self, *args, **kwargs):
-        from zoo.train.loop import train
+        from zoo.train.api import train
 
         return train(*args, **kwargs)
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from zoo.weights import WeightsError, _refuse_non_safetensors, atomic_write_bytes
+from zoo.weights import WeightsError, refuse_non_safetensors, atomic_write_bytes
 
 FORMAT = "gan-zoo-checkpoint/1"
 CHECKPOINT_NAME = "checkpoint.safetensors"
@@ -39,7 +39,7 @@ def load_checkpoint(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], d
     if not path.exists():
         raise FileNotFoundError(f"no checkpoint at {path}: the run never reached its first checkpoint, so there "
                                 "is nothing to resume; start it again with the first command plus --overwrite")
-    _refuse_non_safetensors(path)
+    refuse_non_safetensors(path)
     try:
         with safe_open(str(path), framework="pt") as f:
             header = dict(f.metadata() or {})
@@ -105,3 +105,39 @@ def restore_rng(tensors: dict[str, torch.Tensor], generator: torch.Generator) ->
     torch.set_rng_state(tensors["rng.torch"])
     if "rng.cuda" in tensors and torch.cuda.is_available():
         torch.cuda.set_rng_state(tensors["rng.cuda"])
+
+
+# --- a trainer's state --------------------------------------------------------------------------
+
+
+def trainer_state(trainer) -> tuple[dict[str, torch.Tensor], dict]:
+    """Everything a zoo.train.trainer.Trainer needs to continue bit-identically: (tensors, meta)."""
+    opt_g, meta_g = optimizer_to_tensors(trainer.opt_g, "opt_g")
+    opt_d, meta_d = optimizer_to_tensors(trainer.opt_d, "opt_d")
+    tensors = {**add_prefix(trainer.G.state_dict(), "G"), **add_prefix(trainer.D.state_dict(), "D"),
+               **add_prefix(trainer.ema.state_dict(), "ema"), **opt_g, **opt_d}
+    if trainer.augment is not None:
+        tensors.update(trainer.augment.state_tensors())
+    for anchor in trainer.anchors:
+        tensors.update(anchor.state_tensors())
+    tensors.update(rng_tensors(trainer.rng))
+    meta = {"step": trainer.step, "recipe": trainer.recipe.to_json(), "arch": trainer.model.spec.name,
+            "config": trainer.model.config, "parent": trainer.parent, "data": trainer.data_source,
+            "dataset": trainer.fingerprint, "world": trainer.dist.world, "opt_g": meta_g, "opt_d": meta_d}
+    return tensors, meta
+
+
+def restore_trainer_state(trainer, tensors: dict[str, torch.Tensor], meta: dict) -> None:
+    """The inverse of `trainer_state` (the trainer was built with the checkpoint's model and recipe)."""
+    trainer.G.load_state_dict(split_prefix(tensors, "G"))
+    trainer.D.load_state_dict(split_prefix(tensors, "D"))
+    trainer.ema.load_state_dict(split_prefix(tensors, "ema"))
+    optimizer_from_tensors(trainer.opt_g, tensors, "opt_g", meta["opt_g"])
+    optimizer_from_tensors(trainer.opt_d, tensors, "opt_d", meta["opt_d"])
+    if trainer.augment is not None:
+        trainer.augment.load_state_tensors(tensors)
+    trainer.step = int(meta["step"])
+    if trainer.dist.rank == 0:
+        restore_rng(tensors, trainer.rng)
+    else:  # checkpoints hold rank 0's RNG; the others continue on fresh, distinct streams
+        trainer.rng.manual_seed(trainer.recipe.seed * 1000 + trainer.dist.rank + 7919 * trainer.step)

@@ -17,7 +17,7 @@ LOSSES = ("logistic", "hinge")
 
 
 def d_real_loss(logits: torch.Tensor, loss: str) -> torch.Tensor:
-    """Loss for logits D gave to images it should call real. [N] -> scalar."""
+    """Loss for logits D gave to images it should call real. [N] or [N, L] -> scalar (mean over all logits)."""
     if loss == "logistic":
         return F.softplus(-logits).mean()
     if loss == "hinge":
@@ -61,7 +61,8 @@ def mismatched(c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    mask = mask.to(values.dtype)
+    """Mean over the rows mask keeps; values [N] or [N, L] (a D with several logits per image)."""
+    mask = mask.to(values.dtype).reshape(-1, *[1] * (values.dim() - 1)).expand_as(values)
     return (values * mask).sum() / mask.sum().clamp(min=1.0)
 
 

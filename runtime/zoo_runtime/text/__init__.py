@@ -21,6 +21,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from zoo_runtime.latents import check_text
 from zoo_runtime.text.hash_encoder import hash_encode
 
 TextEncodeFn = Callable[[Sequence[str]], np.ndarray]
@@ -46,22 +47,30 @@ class HashEncoder:
 
 def _as_list(prompts) -> list[str]:
     if isinstance(prompts, str):
-        return [prompts]
+        return [check_text(prompts, 0)]
     prompts = list(prompts)
     bad = [i for i, p in enumerate(prompts) if not isinstance(p, str)]
     if bad:
-        raise TypeError(f"prompts must be strings; item {bad[0]} is {type(prompts[bad[0]]).__name__}")
-    return prompts
+        hint = " (decode bytes first: text.decode('utf-8'))" if isinstance(prompts[bad[0]], bytes) else ""
+        raise TypeError(f"prompts must be strings; item {bad[0]} is {type(prompts[bad[0]]).__name__}{hint}")
+    return [check_text(p, i) for i, p in enumerate(prompts)]
 
 
-def load_text_encoder(pkg_dir: str | os.PathLike, manifest_entry: dict, threads: int | None = None) -> TextEncodeFn:
+def load_text_encoder(pkg_dir: str | os.PathLike, manifest_entry: dict, threads: int | None = None,
+                      files: dict | None = None, verify: bool = True) -> TextEncodeFn:
     """The package's text encoder as a callable `list[str] -> float32 [N, dim]`.
 
     threads: ONNX Runtime intra-op threads for graph-based encoders (default: ONNX Runtime's choice).
+    files: the manifest's `files` ({path: {sha256, bytes}}): every file the encoder reads must be listed
+    there and (with `verify`) match; without it (at export, before the manifest exists) the files
+    are only checked to be inside the package.
     """
+    from zoo_runtime.package import check_text_encoder_entry
+
     if not isinstance(manifest_entry, dict) or "kind" not in manifest_entry or "dim" not in manifest_entry:
-        raise TextEncoderError(f"text encoder entry {manifest_entry!r} lacks 'kind' or 'dim'; re-export the package "
-                               "with the current gan-zoo")
+        raise TextEncoderError(f"text encoder entry {_show(manifest_entry)} lacks 'kind' or 'dim'; re-export the "
+                               "package with the current gan-zoo")
+    check_text_encoder_entry(pkg_dir, manifest_entry, files=files)
     kind = manifest_entry["kind"]
     if kind == "hash":
         from zoo_runtime.text import hash_encoder
@@ -75,9 +84,14 @@ def load_text_encoder(pkg_dir: str | os.PathLike, manifest_entry: dict, threads:
     if kind == "onnx-transformer":
         from zoo_runtime.text.onnx_encoder import OnnxTextEncoder
 
-        return OnnxTextEncoder(Path(pkg_dir), manifest_entry, threads=threads)
+        return OnnxTextEncoder(Path(pkg_dir), manifest_entry, threads=threads, files=files, verify=verify)
     raise TextEncoderError(f"unknown text encoder kind {kind!r} (this runtime reads {', '.join(KINDS)}); "
                            "upgrade zoo-runtime")
 
 
-__all__ = ["load_text_encoder", "hash_encode", "HashEncoder", "TextEncoderError", "KINDS"]
+def _show(value, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+__all__ = ["load_text_encoder", "check_text", "hash_encode", "HashEncoder", "TextEncoderError", "KINDS"]

@@ -26,6 +26,8 @@ from typing import Sequence
 
 import numpy as np
 
+from zoo_runtime.latents import check_text
+
 NAME = "hash"
 DEFAULT_DIM = 256
 VERSION = 1  # bump if the features or the hashing change: packages record it, the runtime checks it
@@ -61,6 +63,7 @@ def hash_encode(texts: Sequence[str], dim: int = DEFAULT_DIM) -> np.ndarray:
     for i, text in enumerate(texts):
         if not isinstance(text, str):
             raise TypeError(f"prompt {i} is {type(text).__name__}, not str: {text!r}")
+        check_text(text, i)
         for feature, weight in features(text):
             bucket, sign = _bucket(feature, dim)
             out[i, bucket] += sign * weight

@@ -4,14 +4,18 @@ The package holds the tokenizer (Hugging Face `tokenizer.json`) and one ONNX gra
     input_ids int64 [batch, tokens], attention_mask int64 [batch, tokens] -> embeddings float32 [batch, dim]
 with pooling and L2 normalisation inside the graph, so the runtime only tokenizes and runs it.
 Tokenization follows the manifest entry: truncation at `max_length` tokens (special tokens
-included), padding to the longest prompt of the batch.
+included), padding to the longest prompt of the batch. Both files are read through
+`zoo_runtime.package.read_member` (inside the package, listed, sha256 checked on the bytes used).
 """
 from __future__ import annotations
 
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Sequence
 
 import numpy as np
+
+INPUTS = ("input_ids", "attention_mask")
+EXTERNAL_DATA_FOLDER = "session.model_external_initializers_file_folder_path"
 
 
 class OnnxTextEncoder:
@@ -19,7 +23,7 @@ class OnnxTextEncoder:
     are too small for a GPU round trip to pay off)."""
 
     def __init__(self, pkg_dir: Path, entry: dict, providers: Sequence[str] = ("CPUExecutionProvider",),
-                 threads: int | None = None):
+                 threads: int | None = None, files: dict | None = None, verify: bool = True):
         try:
             from tokenizers import Tokenizer
         except ImportError as e:
@@ -27,23 +31,49 @@ class OnnxTextEncoder:
                               "pip install 'zoo-runtime[text]' (or pip install tokenizers)") from e
         import onnxruntime as ort
 
+        from zoo_runtime.package import check_external_data, read_member
+        from zoo_runtime.providers import one_line
+        from zoo_runtime.text import TextEncoderError
+
         for key in ("onnx", "tokenizer", "max_length"):
             if key not in entry:
-                from zoo_runtime.text import TextEncoderError
-
                 raise TextEncoderError(f"text encoder entry lacks {key!r}; re-export the package")
+        pkg = Path(pkg_dir)
         self.name, self.dim = entry.get("name", "?"), int(entry["dim"])
         self.max_length = int(entry["max_length"])
         self.pad_id = int(entry.get("pad_id", 0))
-        self.tokenizer = Tokenizer.from_file(str(Path(pkg_dir) / entry["tokenizer"]))
-        self.tokenizer.enable_truncation(max_length=self.max_length)
-        self.tokenizer.enable_padding(pad_id=self.pad_id, pad_token=entry.get("pad_token", "[PAD]"))  # to longest
+
+        def member(field: str) -> bytes:
+            rel = entry[field]
+            listed = files.get(rel) if files is not None else None
+            return read_member(pkg, rel, listed if verify else None, f"text_encoder.{field}")
+
+        tokenizer = member("tokenizer")
+        try:
+            self.tokenizer = Tokenizer.from_str(tokenizer.decode("utf-8"))
+            self.tokenizer.enable_truncation(max_length=self.max_length)
+            self.tokenizer.enable_padding(pad_id=self.pad_id, pad_token=entry.get("pad_token", "[PAD]"))  # to longest
+        except Exception as e:  # noqa: BLE001 -- tokenizers raises bare Exception for a malformed file
+            raise TextEncoderError(f"{pkg}: text_encoder.tokenizer {entry['tokenizer']!r} is not a valid tokenizers "
+                                   f"file ({one_line(str(e), 120)}); re-export the package") from None
+        graph = member("onnx")
+        check_external_data(pkg, entry["onnx"], graph, files if files is not None else {})
         options = ort.SessionOptions()
         options.log_severity_level = 3
+        options.add_session_config_entry(EXTERNAL_DATA_FOLDER, str(pkg / PurePosixPath(entry["onnx"]).parent))
         if threads:
             options.intra_op_num_threads = int(threads)
-        self.session = ort.InferenceSession(str(Path(pkg_dir) / entry["onnx"]), options, providers=list(providers))
-        self.output = entry.get("output", self.session.get_outputs()[0].name)
+        try:
+            self.session = ort.InferenceSession(graph, options, providers=list(providers))
+        except Exception as e:  # noqa: BLE001 -- ONNX Runtime's errors derive from Exception only
+            raise TextEncoderError(f"{pkg}: text_encoder.onnx {entry['onnx']!r} does not load in ONNX Runtime "
+                                   f"({one_line(str(e), 120)}); re-export the package") from None
+        inputs = sorted(i.name for i in self.session.get_inputs())
+        outputs = [o.name for o in self.session.get_outputs()]
+        self.output = entry.get("output", outputs[0] if outputs else "")
+        if inputs != sorted(INPUTS) or self.output not in outputs:
+            raise TextEncoderError(f"{pkg}: text_encoder.onnx {entry['onnx']!r} takes {inputs} and gives {outputs}; "
+                                   f"the runtime feeds {list(INPUTS)} and reads {self.output!r}: re-export the package")
 
     def tokenize(self, prompts: Sequence[str]) -> dict[str, np.ndarray]:
         """{"input_ids", "attention_mask"}: int64 [N, T], T = the longest prompt (<= max_length)."""
@@ -58,6 +88,11 @@ class OnnxTextEncoder:
         if not prompts:
             return np.zeros((0, self.dim), np.float32)
         out = self.session.run([self.output], self.tokenize(prompts))[0]
+        if out.shape != (len(prompts), self.dim):
+            from zoo_runtime.text import TextEncoderError
+
+            raise TextEncoderError(f"text encoder {self.name!r} gave {list(out.shape)}, not [{len(prompts)}, "
+                                   f"{self.dim}] (manifest field 'text_encoder.dim'); re-export the package")
         return np.ascontiguousarray(out, dtype=np.float32)
 
     def __repr__(self) -> str:
