@@ -34,12 +34,12 @@ from pathlib import Path
 import numpy as np
 
 # label -> candidates (registered arch or tagged name, config overrides); the first registered one is used.
-# The 256 px StyleGAN2: NVlabs' paper256 layout when the stylegan2_ada architecture is installed.
+# The 256 px StyleGAN2: `stylegan2_ada` at NVlabs' FFHQ paper256 layout (random weights), the model of
+# benchmarks/runtime_import.py; the zoo's own stylegan2 at 256 px where that arch is missing.
 MODELS = {
     "dcgan64": [("dcgan64", {})],
     "stylegan2_64": [("stylegan2_64.shapes", {}), ("stylegan2_64", {})],
-    "stylegan2_256": [("stylegan2_ada", {"resolution": 256, "latent_dim": 512, "w_dim": 512, "mapping_layers": 8,
-                                         "channel_base": 16384, "max_channels": 512}),
+    "stylegan2_256": [("stylegan2_ada", {"layout": "FFHQ_256", "resolution": 256}),
                       ("stylegan2_64", {"resolution": 256, "width": 32, "max_channels": 512})],
 }
 ENGINES = ("PyTorch eager", "torch.compile", "zoo_runtime CUDA", "zoo_runtime CUDA graph", "TensorRT fp16")
@@ -71,6 +71,10 @@ def build_model(label: str, tiny: bool = False):
         except Exception:  # noqa: BLE001 -- not registered here (e.g. a plugin or an unmerged arch): next candidate
             continue
         overrides = dict(config)
+        if "layout" in overrides:  # NVlabs' published channel layout, as benchmarks/runtime_import.py uses it
+            from zoo.archs import stylegan2_ada
+
+            overrides = {**getattr(stylegan2_ada, overrides.pop("layout")), **overrides}
         if tiny:
             from zoo.export.testing import tiny_config
 
