@@ -36,3 +36,19 @@ def test_goals_and_table():
     assert "| dcgan64 (278 MFLOP/image, load 8.0) | zoo_runtime fp32 | 1.00 | 2.00 | 220 | 290 | 290 | 78% |" in table
     assert "| dcgan64 | fp32 >= torch.compile at batch 64 (images/s) | 0.97x | **no** |" in table
     assert "Where the time goes" in table
+
+
+def test_one_thread_runs_are_judged_on_cpu_time():
+    def cpu_row(b1, b8, b64):
+        return {**row(10 * b1, 1, 1, 0.5), "b1_cpu_p50_ms": b1, "b8_images_per_cpu_s": b8, "b64_images_per_cpu_s": b64}
+
+    result = {"machine": {"cpu": "x", "logical_cpus": 2, "threads": 1, "torch": "t", "onnxruntime": "o"},
+              "load_average_before": [16.0], "load_average_after": [17.0], "matmul": {"gflops": 50, "samples": 3},
+              "mid_batch": 8, "basis": "cpu", "models": {"m": {
+                  "flops_per_image": 1e6, "load_average": [16.0, 17.0],
+                  "engines": {"torch.compile": cpu_row(2.0, 100, 120), "zoo_runtime fp32": cpu_row(1.0, 110, 130)}}}}
+    result["goals"] = rt.goals(result, 64)
+    got = {g["goal"]: g["measured"] for g in result["goals"]}
+    assert got["fp32 >= torch.compile at batch 64 (images/s per CPU-second)"] == "1.08x"
+    assert got["fp32 >= torch.compile at batch 1 (p50 latency)"] == "2.00x"  # CPU ms, not the 10x larger wall ms
+    assert "judged on **CPU time**" in rt.markdown(result, 64)
