@@ -187,8 +187,8 @@ def markdown(result: dict) -> str:
         line = (f"Batching serves {on['requests_per_s'] / off['requests_per_s']:.2f}x the requests per second of the "
                 "same server without it")
         if on["images_per_server_cpu_s"] and off["images_per_server_cpu_s"]:
-            line += (f", at {off['images_per_server_cpu_s'] / on['images_per_server_cpu_s']:.2f}x less server CPU "
-                     "per image")
+            line += (f" and {on['images_per_server_cpu_s'] / off['images_per_server_cpu_s']:.2f}x the images per "
+                     "server CPU-second")
         lines += ["", line + "."]
     return "\n".join(lines) + "\n"
 
