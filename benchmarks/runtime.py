@@ -508,7 +508,7 @@ def markdown(result: dict, batch: int) -> str:
              f"(roofline): {result['matmul']['gflops']:.0f} GFLOP/s with {mc['threads']} threads (best sgemm of "
              f"{result['matmul']['samples']} measurements spread over the run).", ""]
     if result.get("basis") == "cpu":
-        lines += [f"One thread per engine, so each is judged on **CPU time** (this process's CPU seconds per call): "
+        lines += ["One thread per engine, so each is judged on **CPU time** (this process's CPU seconds per call): "
                   "the work it does, whatever share of a core the loaded machine gave it. Wall times are beside "
                   "it; on a machine this busy they are mostly waiting.", "",
                   f"| model | engine | batch 1 CPU p50 (ms) | batch {mid} (images per CPU-s) | batch {batch} (images per "

@@ -95,7 +95,6 @@ def conv_transpose_to_phases(model: onnx.ModelProto, fold_relu: bool = True) -> 
             nodes.append(node)
             continue
         w = numpy_helper.to_array(inits[node.input[1]])  # [Cin, Cout, kh, kw]
-        cout = w.shape[1]
         bias = numpy_helper.to_array(inits[node.input[2]]) if len(node.input) > 2 and node.input[2] else None
         x_shape = shapes[node.input[0]]
         s = attrs.get("strides", [1, 1])
