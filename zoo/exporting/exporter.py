@@ -300,9 +300,10 @@ def export(model, out: str | os.PathLike, opset: int = DEFAULT_OPSET, precision:
         bar.set_postfix_str(precision)
         quantization = None
         if precision == "fp32":
-            from zoo.exporting.rewrite import conv_transpose_to_phases
+            from zoo.exporting.rewrite import conv_transpose_to_phases, upsample_after_identity_conv
 
-            core, _ = conv_transpose_to_phases(float_core)  # exact; ~2x faster on ONNX Runtime's CPU (rewrite.py)
+            core, _ = conv_transpose_to_phases(float_core)  # exact rewrites, faster on ONNX Runtime's CPU (rewrite.py)
+            core, _ = upsample_after_identity_conv(core)
         elif precision == "fp16":
             from zoo.exporting.precision import to_fp16
 
