@@ -54,7 +54,7 @@ def _nonsquare_size(model) -> str:
 
 @pytest.mark.parametrize("name", zoo.list_models())
 def test_every_architecture_builds_non_square_or_says_it_cannot(name, one_torch_thread):
-    from zoo.export.testing import tiny_config
+    from zoo.exporting.testing import tiny_config
 
     spec_config = zoo.create_model(name, **tiny_config(name)).config
     if "resolution" not in spec_config:
@@ -77,7 +77,7 @@ def test_every_architecture_builds_non_square_or_says_it_cannot(name, one_torch_
 @pytest.mark.parametrize("name", ["dcgan32", pytest.param("stylegan2_32", marks=pytest.mark.slow)])
 def test_non_square_keeps_its_shape_through_train_export_runtime(name, tmp_path, one_torch_thread):
     import zoo_runtime
-    from zoo.export.testing import tiny_config
+    from zoo.exporting.testing import tiny_config
     from zoo.images import to_uint8
 
     model = zoo.train(name, "builtin:shapes", tmp_path / "run", config={"resolution": "32x16", **tiny_config(name)},
