@@ -36,8 +36,8 @@ import zoo
 from zoo.metrics import FIDTracker
 from zoo.metrics.diversity import PerceptualFeatures, diversity_report
 from zoo.metrics.prdc import prdc
-from zoo.train.api import finetune_trainer, train_trainer
-from zoo.train.recipe import finetune_recipe, train_recipe
+from zoo.training.api import finetune_trainer, train_trainer
+from zoo.training.recipe import finetune_recipe, train_recipe
 
 from fewshot_common import TARGET_CLASSES, source_model
 

@@ -59,8 +59,8 @@ UNCONDITIONAL = ["dcgan32", "dcgan64", "mlpgan28", "sngan32", "stylegan2_32", "s
 
 @pytest.mark.parametrize("name", UNCONDITIONAL + ["dcgan32_minilm"])
 def test_every_architecture_trains_with_a_projected_discriminator(name, tmp_path):
-    from zoo.export.testing import tiny_config
-    from zoo.train.checkpoint import load_checkpoint
+    from zoo.exporting.testing import tiny_config
+    from zoo.training.checkpoint import load_checkpoint
 
     spec_data = "builtin:shapes"
     model = zoo.train(name, spec_data, tmp_path / "run", config=tiny_config(name), steps=1, batch_size=2,

@@ -144,7 +144,7 @@ class ProjectedDiscriminator(nn.Module):
         if self.training and torch.is_grad_enabled():
             self.new_heads = False
         if self.training and self.diffaug:
-            from zoo.train.augment import DiffAugment  # here: zoo.train imports the architectures
+            from zoo.training.augment import DiffAugment  # here: zoo.train imports the architectures
 
             x = DiffAugment()(x)
         mixed = self.projection(self.backbone(self.prepare(x)))
