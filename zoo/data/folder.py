@@ -86,7 +86,7 @@ def read_metadata_jsonl(path: Path, root: Path, caption_column: str = "text") ->
     return captions
 
 
-def _open(path: Path, resolution: int | None, max_pixels: int | None) -> tuple[Image.Image, tuple[int, int], str]:
+def read_image(path: Path, resolution: int | None, max_pixels: int | None) -> tuple[Image.Image, tuple[int, int], str]:
     """Decode one image, flattened to L/RGB and (when resolution is given) cropped and resized right away.
 
     Returns the image, the file's size and its flattened mode ("L" or "RGB").
@@ -191,7 +191,7 @@ def load_folder(path: str | Path, resolution: int | None = None, channels: int |
     for f in tqdm(files, desc=f"reading {root.name or root}", unit="img",
                   disable=progress is False or (progress is None and len(files) < 2000)):
         try:
-            image, size, mode = _open(f, resolution, max_pixels)
+            image, size, mode = read_image(f, resolution, max_pixels)
         except DatasetError as e:
             skip(f, e)
             continue

@@ -54,3 +54,11 @@ def stop_requests(signals=(signal.SIGINT, signal.SIGTERM)):
         yield request
     finally:
         restore()
+
+
+def interrupted(stop: StopRequest, step: int, steps: int, checkpoint, run_dir) -> TrainingInterrupted:
+    """The error a run raises once its checkpoint is written: which signal, where, and how to go on."""
+    signame = stop.name or "a signal to another process"
+    return TrainingInterrupted(f"interrupted by {signame} at step {step} of {steps}: checkpoint written to "
+                               f"{checkpoint}; continue with --resume {run_dir} (zoo.resume({str(run_dir)!r}))",
+                               stop.signum or 0)
