@@ -2,7 +2,8 @@
 
 Contract every architecture follows (so training, export and the runtime need no special cases):
   generator(z [N, latent_dim], c=None, truncation=None) -> images [N, C, H, W] in [-1, 1]
-  discriminator(x [N, C, H, W], c=None) -> logits [N]
+  discriminator(x [N, C, H, W], c=None) -> logits [N] (architectures' own D; a swapped-in D may give
+    [N, L], several logits per image, e.g. zoo.archs.projected_discriminator: the losses average them)
   c is int64 labels [N] for "class" conditioning, float32 embeddings [N, text_dim] for "text".
   A generator with a truncation trick sets `has_truncation = True`; `truncation` is then a float
   tensor [N] or [1] (a tensor, not a Python float, so that export keeps it as an input).
@@ -16,7 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from zoo.registry import ModelSpec
+from zoo.registry import ConfigError, ModelSpec
 from zoo.weights import name_from_path
 from zoo_runtime.latents import check_seed, check_truncation, make_labels
 
@@ -208,3 +209,16 @@ class GAN(nn.Module):
 
 def _show(names: list[str], limit: int = 12) -> str:
     return ", ".join(repr(v) for v in names[:limit]) + (f", ... ({len(names)} in all)" if len(names) > limit else "")
+
+
+def build(spec: ModelSpec, config: dict, tag: str | None = None, metadata: dict | None = None) -> GAN:
+    """A GAN from a spec and a full config, fresh weights (zoo.factory adds names and files on top)."""
+    unknown = sorted(set(config) - set(spec.default_config))
+    if unknown:
+        raise ConfigError(f"{spec.name} does not accept config keys {unknown}; "
+                          f"accepted: {sorted(spec.default_config)}")
+    try:
+        generator, discriminator = spec.builder(dict(config))
+    except (ValueError, TypeError, AssertionError, KeyError, RuntimeError) as e:  # torch: "negative dimension"
+        raise ConfigError(f"{spec.name} cannot be built with config {config}: {e}") from e
+    return GAN(spec, config, generator, discriminator, tag=tag, metadata=metadata)

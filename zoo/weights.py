@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from zoo.registry import WeightSource, zoo_home
+from zoo_runtime.package import sha256_file  # one hashing toolkit: the runtime's (also re-exported here)
 
 if TYPE_CHECKING:
     import torch
@@ -39,14 +40,6 @@ class IntegrityError(WeightsError):
 
 
 # --- files ----------------------------------------------------------------------------------
-
-
-def sha256_file(path: str | os.PathLike) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def verify_sha256(path: Path, expected: str, what: str, advice: str | None = None) -> None:
@@ -266,7 +259,7 @@ def save(model: "GAN", path: str | os.PathLike, *, tag: str | None = None, paren
     """Write `model` as a safetensors file whose metadata is enough to rebuild it. Atomic."""
     from safetensors.torch import save as save_bytes
 
-    from zoo import __version__
+    from zoo.version import __version__
 
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     meta = {

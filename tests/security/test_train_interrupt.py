@@ -13,7 +13,7 @@ import pytest
 import torch
 
 import zoo
-from zoo.train.interrupt import TrainingInterrupted
+from zoo.training.interrupt import TrainingInterrupted
 from zoo.weights import read_tensors
 
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
@@ -43,7 +43,7 @@ def test_ctrl_c_writes_a_checkpoint_and_resume_is_bit_identical(tmp_path):
     assert "Traceback" not in err and "interrupted by SIGINT at step" in err, err
     assert f"--resume {interrupted}" in err
     assert (interrupted / "checkpoint.safetensors").exists() and not (interrupted / "model.safetensors").exists()
-    from zoo.train.checkpoint import load_checkpoint
+    from zoo.training.checkpoint import load_checkpoint
 
     step = load_checkpoint(interrupted / "checkpoint.safetensors")[1]["step"]
     assert 1 <= step < STEPS

@@ -86,8 +86,10 @@ def read_metadata_jsonl(path: Path, root: Path, caption_column: str = "text") ->
     return captions
 
 
-def read_image(path: Path, resolution: int | None, max_pixels: int | None) -> tuple[Image.Image, tuple[int, int], str]:
-    """Decode one image, flattened to L/RGB and (when resolution is given) cropped and resized right away.
+def read_image(path: Path, resolution: int | None, max_pixels: int | None,
+               size_hw: tuple[int, int] | None = None) -> tuple[Image.Image, tuple[int, int], str]:
+    """Decode one image, flattened to L/RGB and (when resolution is given) cropped and resized right away;
+    with a non-square `size_hw` (height, width), shrunk to at most twice it (the fit to `size` comes later).
 
     Returns the image, the file's size and its flattened mode ("L" or "RGB").
     """
@@ -98,6 +100,8 @@ def read_image(path: Path, resolution: int | None, max_pixels: int | None) -> tu
                 size = img.size
                 if max_pixels is not None and size[0] * size[1] > max_pixels:
                     raise DatasetError(_too_big(path, size, max_pixels))
+                if resolution is None and size_hw is not None:
+                    img.draft(img.mode, (2 * size_hw[1], 2 * size_hw[0]))
                 if resolution is not None:
                     side = min(size)  # decode JPEGs at the smallest scale that keeps 2x the target: sharp and small
                     img.draft(img.mode, (2 * resolution * size[0] // side, 2 * resolution * size[1] // side))
@@ -106,6 +110,9 @@ def read_image(path: Path, resolution: int | None, max_pixels: int | None) -> tu
                 mode = out.mode
                 if resolution is not None:
                     out = resize_square(out, resolution)
+                elif size_hw is not None:
+                    out = out.copy() if out is img else out
+                    out.thumbnail((2 * size_hw[1], 2 * size_hw[0]), Image.Resampling.LANCZOS)  # keeps the aspect
                 return (out.copy() if out is img else out), size, mode  # not tied to the closed file
     except Image.DecompressionBombError as e:  # over twice Pillow's limit: refused by Image.open itself
         raise DatasetError(f"cannot read image {path}: {e}. Shrink the image or delete it (in Python, "
@@ -144,7 +151,8 @@ def _header_size(path: Path, max_pixels: int | None) -> tuple[int, int]:
 
 def load_folder(path: str | Path, resolution: int | None = None, channels: int | None = None,
                 labels: bool = True, caption_column: str = "text", skip_bad: bool = False,
-                progress: bool | None = None, max_pixels: int | None = Image.MAX_IMAGE_PIXELS) -> ImageDataset:
+                progress: bool | None = None, max_pixels: int | None = Image.MAX_IMAGE_PIXELS,
+                size: tuple[int, int] | None = None, fit: str = "crop") -> ImageDataset:
     """Every image under `path` as an ImageDataset.
 
     resolution: side of the output squares; None keeps the images' own size when they all share
@@ -152,6 +160,8 @@ def load_folder(path: str | Path, resolution: int | None = None, channels: int |
     labels: whether first-level sub-folders become class labels (class_names sorted).
     skip_bad: skip unreadable images (and images over max_pixels) with a warning instead of failing.
     max_pixels: the largest image (width x height) read; at most Pillow's Image.MAX_IMAGE_PIXELS x 2.
+    size, fit: (height, width) of a non-square model instead of `resolution`; each image meets it from its own
+    size by `fit` (crop, pad or stretch; zoo.resolution.fit_tensor).
     """
     root = Path(path)
     if not root.is_dir():
@@ -172,7 +182,7 @@ def load_folder(path: str | Path, resolution: int | None = None, channels: int |
             raise e
         warnings.warn(f"skipping {f}: {e.__cause__ or e}", stacklevel=3)
 
-    if resolution is None:  # the images' own size: read from the headers first, so nothing is kept full size
+    if resolution is None and size is None:  # the images' own size: from the headers first, nothing kept full size
         sizes_by_file = {}
         for f in files:
             try:
@@ -191,20 +201,26 @@ def load_folder(path: str | Path, resolution: int | None = None, channels: int |
     for f in tqdm(files, desc=f"reading {root.name or root}", unit="img",
                   disable=progress is False or (progress is None and len(files) < 2000)):
         try:
-            image, size, mode = read_image(f, resolution, max_pixels)
+            image, size_read, mode = read_image(f, None if size is not None else resolution, max_pixels, size)
         except DatasetError as e:
             skip(f, e)
             continue
         small_images.append(image)
         kept.append(f)
-        originals.append((size, mode))
+        originals.append((size_read, mode))
     if not kept:
         raise DatasetError(f"none of the {len(files)} images in {root} could be read")
 
     if channels is None:
         channels = 1 if all(mode == "L" for _, mode in originals) else 3
-    images = torch.stack([pil_to_tensor(im, channels) for im in small_images])
-    notes = adaptation_notes(originals, resolution, channels)
+    if size is not None:
+        from zoo.resolution import fit_tensor
+
+        images = torch.stack([fit_tensor(pil_to_tensor(im, channels)[None], size, fit)[0] for im in small_images])
+        notes = [f"fitted {len(small_images)} images to {size[0]}x{size[1]} by {fit} (fit= / --fit crop|pad|stretch)"]
+    else:
+        images = torch.stack([pil_to_tensor(im, channels) for im in small_images])
+        notes = adaptation_notes(originals, resolution, channels)
 
     rel = [f.relative_to(root) for f in kept]
     in_folders = [len(r.parts) > 1 for r in rel]

@@ -62,3 +62,18 @@ def interrupted(stop: StopRequest, step: int, steps: int, checkpoint, run_dir) -
     return TrainingInterrupted(f"interrupted by {signame} at step {step} of {steps}: checkpoint written to "
                                f"{checkpoint}; continue with --resume {run_dir} (zoo.resume({str(run_dir)!r}))",
                                stop.signum or 0)
+
+
+def stop_if_requested(trainer, stop: StopRequest, saved: bool, bar) -> None:
+    """After a step: when SIGINT/SIGTERM came (on any rank: they agree through any_flag), write the
+    checkpoint unless `saved` already did, and raise TrainingInterrupted."""
+    from zoo.training import checkpoint
+
+    stopping = stop.signum is not None
+    if not (stopping or trainer.dist.enabled) or not trainer.dist.any_flag(stopping, trainer.device):
+        return
+    if trainer.dist.is_main and not saved:
+        trainer.run.save_checkpoint(*checkpoint.trainer_state(trainer))
+    bar.close()
+    trainer.dist.barrier()  # the other ranks wait for the checkpoint
+    raise interrupted(stop, trainer.step, trainer.recipe.steps, trainer.run.checkpoint_path, trainer.run.path)
