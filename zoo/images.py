@@ -8,6 +8,7 @@ Needs only numpy (no torch import). See docs/architecture.md.
 """
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
@@ -15,7 +16,8 @@ import numpy as np
 
 from zoo_runtime.images import make_grid, png_bytes, save_png, write_picture
 
-__all__ = ["to_uint8", "make_grid", "png_bytes", "save_png", "save_grid", "write_picture"]
+__all__ = ["to_uint8", "make_grid", "png_bytes", "save_png", "save_grid", "write_picture", "check_grid_size",
+           "grid_from_batches"]
 
 
 def to_uint8(images) -> np.ndarray:
