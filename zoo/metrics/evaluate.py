@@ -175,10 +175,11 @@ def evaluate_diversity(model_or_path, data_src, n: int = 1000, seed: int = 0, ma
     optionally a PNG of the most copy-like samples above their nearest training images. Data with more
     than max_train images is subsampled (the copy rate then compares with fewer training images)."""
     from zoo.data import ImageDataset, load_dataset
+    from zoo.factory import resolve_source
     from zoo.metrics.diversity import diversity_report
 
     t0 = time.time()
-    model = _load_model(model_or_path)
+    model = resolve_source(model_or_path)
     dev = _device(device)
     res, ch = model.config["resolution"], int(model.config["channels"])  # an int, or "HxW" (non-square)
     data = data_src if isinstance(data_src, ImageDataset) else load_dataset(str(data_src), res, ch)
