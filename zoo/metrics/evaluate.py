@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -168,7 +169,7 @@ def evaluate(model_or_path, data_src, n: int = 2000, feature: str | None = None,
 
 
 def evaluate_diversity(model_or_path, data_src, n: int = 1000, seed: int = 0, max_train: int = 1000,
-                       png: str | os.PathLike | None = None, batch_size: int = 64,
+                       png: str | Path | None = None, batch_size: int = 64,
                        device: str | torch.device | None = None, progress: bool | None = None) -> dict:
     """Memorisation check of a model against its training data (zoo.metrics.diversity): intra-cluster
     diversity of n generated images, copy rate, the training images' own mean pairwise distance, and
