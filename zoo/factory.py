@@ -8,9 +8,12 @@ import copy
 import os
 
 from zoo.model import GAN, build
-from zoo.registry import ConfigError, UnknownModelError, resolve
+from zoo.registry import ConfigError, ModelSpec, UnknownModelError, resolve
 from zoo.sources import ModelSource, locate_source, weights_file
-from zoo.weights import fetch, load_state_into, read_metadata, read_tensors
+from zoo.weights import (WeightsError, check_config_fits_file, check_shapes, fetch, load_state_into, read_metadata,
+                         read_tensor, read_tensor_shapes, read_tensors)
+
+FEATURE_SPEC = "discriminator.feature_spec"  # a feature D's structure, saved as a uint8 JSON tensor
 
 
 def resolve_source(source: str | os.PathLike | ModelSource | GAN, *, pretrained: bool = True, copy_model: bool = False,
@@ -64,12 +67,45 @@ def load(path: str | os.PathLike, _tag: str | None = None, **config_overrides) -
                                 f"{e}") from None
     config = {**spec.default_config, **meta["config"], **config_overrides}
     tag = _tag or meta.get("tag") or None
+    # The file is untrusted: compare its config with its tensor shapes before allocating anything.
+    shapes = read_tensor_shapes(path)
+    check_config_fits_file(meta["config"], shapes, path)
+    check_shapes_before_building(spec, config, shapes, path, feature_spec=(
+        lambda: read_tensor(path, FEATURE_SPEC, max_elements=1 << 20)) if FEATURE_SPEC in shapes else None)
     model = build(spec, config, tag=tag if tag in spec.pretrained else None, metadata=meta)
     tensors = read_tensors(path)
-    if "discriminator.feature_spec" in tensors:  # saved with a pretrained-feature D (--d-backbone): rebuild it
+    if FEATURE_SPEC in tensors:  # saved with a pretrained-feature D (--d-backbone): rebuild it
         from zoo.archs.feature_discriminator import restore_feature_discriminator
 
-        restore_feature_discriminator(model, tensors["discriminator.feature_spec"])
+        restore_feature_discriminator(model, tensors[FEATURE_SPEC])
     load_state_into(model, tensors, str(path))
     model.metadata["path"] = str(path)
     return model.eval()
+
+
+def check_shapes_before_building(spec: ModelSpec, config: dict, shapes: dict[str, tuple[int, ...]], what,
+                                 feature_spec=None) -> None:
+    """Build the model on the meta device (shapes only, no memory) and compare with `shapes` ({GAN
+    state_dict key: shape}, from a file's header), so an untrusted config never allocates. feature_spec:
+    a callable giving the saved feature-D spec tensor, when the file has one."""
+    from zoo.skeleton import TooManyTensors, state_shapes
+
+    def build_skeleton():
+        skeleton = build(spec, config)
+        if feature_spec is not None:
+            from zoo.archs.feature_discriminator import restore_feature_discriminator
+
+            restore_feature_discriminator(skeleton, feature_spec())
+        return skeleton
+
+    try:
+        expected = state_shapes(build_skeleton, max_registrations=8 * len(shapes) + 1024)
+    except (ConfigError, TooManyTensors) as e:
+        cause = e if isinstance(e, TooManyTensors) else e.__cause__
+        if isinstance(cause, TooManyTensors):
+            raise WeightsError(f"{what}: its config builds a model with far more tensors than the file's {len(shapes)}; "
+                               "the metadata was changed or the file is corrupt. Download or export it again.") from None
+        if isinstance(cause, NotImplementedError):  # an op the meta device lacks: checked after building instead
+            return
+        raise
+    check_shapes(expected, shapes, str(what), spec.name, config)

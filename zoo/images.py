@@ -39,6 +39,46 @@ def to_uint8(images) -> np.ndarray:
     return x.transpose(0, 2, 3, 1)
 
 
+MAX_GRID_PIXELS = 1 << 26  # 8192 x 8192: past what image viewers open, and 200 MB of RGB in memory
+
+
+def check_grid_size(n: int, height: int, width: int, nrow: int | None = None, padding: int = 2) -> None:
+    """Refuse a grid of n images too large for one picture, before anything is generated."""
+    nrow = nrow or max(1, int(math.ceil(math.sqrt(n))))
+    rows = int(math.ceil(n / nrow))
+    grid_h, grid_w = rows * (height + padding) + padding, nrow * (width + padding) + padding
+    if grid_h * grid_w > MAX_GRID_PIXELS:
+        most = MAX_GRID_PIXELS // ((height + padding) * (width + padding))
+        raise ValueError(f"{n} images of {width}x{height} make a {grid_w}x{grid_h} grid "
+                         f"({grid_h * grid_w / 1e6:.0f} Mpixels), more than one picture can hold "
+                         f"({MAX_GRID_PIXELS / 1e6:.0f} Mpixels): ask for at most about {most} images (-n), "
+                         "and for more, run again with other --seed values")
+
+
+def grid_from_batches(batches, n: int, nrow: int | None = None, padding: int = 2,
+                      pad_value: int = 0) -> tuple[np.ndarray, list[int]]:
+    """`make_grid(to_uint8(images))` for n images arriving as float batches [b, C, H, W] in [-1, 1]:
+    memory is the uint8 grid and one batch. Returns the grid and the images' shape [n, C, H, W]."""
+    grid, done, shape = None, 0, None
+    nrow = nrow or max(1, int(math.ceil(math.sqrt(n))))
+    for batch in batches:
+        tiles = to_uint8(batch)  # [b, H, W, C]
+        b, h, w, c = tiles.shape
+        if grid is None:
+            check_grid_size(n, h, w, nrow, padding)
+            rows = int(math.ceil(n / nrow))
+            grid = np.full((rows * (h + padding) + padding, nrow * (w + padding) + padding, c), pad_value, np.uint8)
+            shape = [n, c, h, w]
+        for j in range(b):
+            r, col = divmod(done + j, nrow)
+            y, x = padding + r * (h + padding), padding + col * (w + padding)
+            grid[y:y + h, x:x + w] = tiles[j]
+        done += b
+    if done != n:
+        raise ValueError(f"expected {n} images, got {done}")
+    return grid, shape
+
+
 def save_grid(images, path: str | os.PathLike, nrow: int | None = None) -> Path:
     """float [N, C, H, W] in [-1, 1] -> one grid picture at path (.png, or .jpg/.webp by the suffix),
     written atomically."""

@@ -54,6 +54,7 @@ class WeightSource:
     sha256: str | None = None  # required for every source except `package:`
     license: str = "unknown"
     config: dict | None = None  # config overrides these weights were trained with (for listing)
+    size: int | None = None  # bytes, when known: a download that is larger stops there
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""`zoo.export`: a model (name, weights file or GAN) -> a verified model package or Triton repository.
+"""`zoo.export(...)`: a model (name, weights file or GAN) -> a verified model package or Triton repository.
 
 Steps: build the model; export the float core with torch.onnx (dynamo); fp16/int8 conversion;
 append the uint8 NHWC post-processing; onnx.checker; parity against PyTorch with ONNX Runtime at
@@ -129,17 +129,24 @@ def _listing(folder: Path, limit: int = 5) -> str:
 
 def _remove_export(folder: Path) -> None:
     """Delete the files the manifests inside `folder` list (each manifest last, so a kill midway leaves a
-    manifest naming the rest), then the folders they leave empty; anything else stays."""
-    for manifest_path in sorted(folder.rglob(MANIFEST), key=lambda p: -len(p.parts)):
-        pkg = manifest_path.parent
+    manifest naming the rest), then the folders they leave empty; anything else stays. Symlinks are
+    neither followed nor deleted through."""
+    root = os.path.realpath(folder)
+
+    def inside(path: Path) -> bool:
+        return not path.is_symlink() and os.path.commonpath([root, os.path.realpath(path)]) == root
+
+    manifests = [Path(d) / MANIFEST for d, _, names in os.walk(folder) if MANIFEST in names]  # no symlinked dirs
+    for manifest_path in sorted(manifests, key=lambda p: -len(p.parts)):
+        if not inside(manifest_path):
+            continue
         try:
             listed = json.loads(manifest_path.read_text()).get("files", {})
         except (OSError, ValueError, AttributeError):
             continue
         for rel in listed if isinstance(listed, dict) else ():
-            path = pkg / rel
-            if isinstance(rel, str) and ".." not in rel.split("/") and not rel.startswith("/") and path.is_file() \
-                    and not path.is_symlink():
+            path = manifest_path.parent / str(rel)
+            if path.is_file() and inside(path):
                 path.unlink()
         manifest_path.unlink()
     for dirpath, _, _ in sorted(os.walk(folder), key=lambda entry: -len(Path(entry[0]).parts)):
@@ -293,9 +300,10 @@ def export(model, out: str | os.PathLike, opset: int = DEFAULT_OPSET, precision:
         bar.set_postfix_str(precision)
         quantization = None
         if precision == "fp32":
-            from zoo.exporting.rewrite import conv_transpose_to_phases
+            from zoo.exporting.rewrite import conv_transpose_to_phases, upsample_after_identity_conv
 
-            core, _ = conv_transpose_to_phases(float_core)  # exact; ~2x faster on ONNX Runtime's CPU (rewrite.py)
+            core, _ = conv_transpose_to_phases(float_core)  # exact rewrites, faster on ONNX Runtime's CPU (rewrite.py)
+            core, _ = upsample_after_identity_conv(core)
         elif precision == "fp16":
             from zoo.exporting.precision import to_fp16
 

@@ -1,5 +1,6 @@
 """The w-space entry of a model package, for generators with a mapping network (StyleGAN2):
-`mapping.onnx` (z [, labels | embeddings] [, truncation] -> w float32 [batch, w_dim]) and
+`mapping.onnx` (z [, labels | embeddings] [, truncation] -> ws float32 [batch, num_ws, w_dim], the
+generator's `styles`: one w per synthesis input, equal unless a truncation cutoff makes them differ) and
 `synthesis.onnx` (ws float32 [batch, num_ws, w_dim] -> uint8 [batch, H, W, C], the same in-graph
 post-processing as generator.onnx). The runtime uses them for w-space walks, style mixing and
 projected latents (`zoo_runtime.interpolate.synthesize(gen, w)`). Both stay float32 whatever the
@@ -23,7 +24,7 @@ MAPPING_GRAPH, SYNTHESIS_GRAPH = "mapping.onnx", "synthesis.onnx"
 
 def has_styles(generator: nn.Module) -> bool:
     """A generator with a mapping network and a synthesis(ws) entry (zoo.archs.stylegan2's contract)."""
-    return all(hasattr(generator, a) for a in ("mapping", "synthesis", "num_ws", "w_dim"))
+    return all(hasattr(generator, a) for a in ("mapping", "styles", "synthesis", "num_ws", "w_dim"))
 
 
 class MappingCore(nn.Module):
@@ -33,7 +34,7 @@ class MappingCore(nn.Module):
 
     def forward(self, z: torch.Tensor, *extra: torch.Tensor) -> torch.Tensor:
         c = extra[0] if self.kind != "none" else None
-        return self.g.mapping(z, c, extra[-1] if self.has_truncation else None, update_avg=False)
+        return self.g.styles(z, c, extra[-1] if self.has_truncation else None, update_avg=False)  # eval: no mixing
 
 
 class SynthesisCore(nn.Module):
@@ -64,7 +65,7 @@ def export_styles(generator: nn.Module, kind: str, has_truncation: bool, latent_
     names = input_names(kind, has_truncation)
     mapping_core = MappingCore(generator, kind, has_truncation).eval()
     mapping = _rename_output(export_core(mapping_core, names, example_inputs(names, latent_dim, num_classes, text_dim,
-                                                                             2, seed=4321), opset), "w")
+                                                                             2, seed=4321), opset), "ws")
     synthesis_core = SynthesisCore(generator).eval()
     w_dim, num_ws = int(generator.w_dim), int(generator.num_ws)
     example_ws = {"ws": np.random.default_rng(4322).standard_normal((2, num_ws, w_dim), dtype=np.float32)}
@@ -78,9 +79,9 @@ def export_styles(generator: nn.Module, kind: str, has_truncation: bool, latent_
 
     feeds = example_inputs(names, latent_dim, num_classes, text_dim, 3, seed=4323)
     with torch.no_grad():
-        w_torch = mapping_core(*(torch.from_numpy(feeds[n]) for n in names)).numpy()
-        ws = np.repeat(w_torch[:, None], num_ws, axis=1)
-        ws[:, num_ws // 2:] = w_torch[::-1, None]  # a mixed style, as style-mix grids use
+        w_torch = mapping_core(*(torch.from_numpy(feeds[n]) for n in names)).numpy()  # [3, num_ws, w_dim]
+        ws = w_torch.copy()
+        ws[:, num_ws // 2:] = w_torch[::-1, num_ws // 2:]  # a mixed style, as style-mix grids use
         img_torch = synthesis_core(torch.from_numpy(ws)).numpy()
     w_onnx = cpu_session(mapping).run(None, feeds)[0]
     img_float = cpu_session(synthesis_float).run(None, {"ws": ws})[0]
@@ -96,4 +97,4 @@ def export_styles(generator: nn.Module, kind: str, has_truncation: bool, latent_
     onnx.save(mapping, pkg_dir / MAPPING_GRAPH)
     onnx.save(synthesis, pkg_dir / SYNTHESIS_GRAPH)
     return {"mapping": MAPPING_GRAPH, "synthesis": SYNTHESIS_GRAPH, "w_dim": w_dim, "num_ws": num_ws,
-            "mapping_inputs": names, "synthesis_inputs": ["ws"], "precision": "fp32", "parity": check}
+            "mapping_inputs": names, "mapping_output": "ws [batch, num_ws, w_dim]", "synthesis_inputs": ["ws"], "precision": "fp32", "parity": check}

@@ -139,7 +139,7 @@ def evaluate(model_or_path, data_src, n: int = 2000, feature: str | None = None,
 
     model = resolve_source(model_or_path)
     dev = _device(device)
-    res, ch = int(model.config["resolution"]), int(model.config["channels"])
+    res, ch = model.config["resolution"], int(model.config["channels"])  # an int, or "HxW" (non-square)
     if isinstance(data_src, ImageDataset):
         data, src = data_src, data_src.source
     else:
@@ -183,7 +183,7 @@ def evaluate_diversity(model_or_path, data_src, n: int = 1000, seed: int = 0, ma
     t0 = time.time()
     model = resolve_source(model_or_path)
     dev = _device(device)
-    res, ch = int(model.config["resolution"]), int(model.config["channels"])
+    res, ch = model.config["resolution"], int(model.config["channels"])  # an int, or "HxW" (non-square)
     data = data_src if isinstance(data_src, ImageDataset) else load_dataset(str(data_src), res, ch)
     train = data.images
     if len(train) > max_train:

@@ -28,7 +28,7 @@ from zoo.training.trainer import Trainer
 from zoo.training.transfer import prepare_transfer
 
 # Options that change what is built, so a resumed fine-tuning run cannot change them.
-STRUCTURAL = ("freeze_d", "freeze_g", "l2sp", "ewc", "augment", "condition", "d_backbone")
+STRUCTURAL = ("freeze_d", "freeze_g", "l2sp", "ewc", "augment", "condition", "d_backbone", "discriminator")
 
 
 def train(model_or_name: str | GAN | None = None, data: Any = None, out: str | os.PathLike | None = None, *,
@@ -112,8 +112,8 @@ def train_trainer(model_or_name, data, out, recipe: Recipe, *, config: dict | No
     """Everything `train` does before the loop runs: the Trainer, ready for `.fit()`."""
     dist = dist or Dist()
     torch.manual_seed(recipe.seed * 1000 + dist.rank)  # weight init and torch's global RNG
-    model, dataset = build_for_training(model_or_name, config, condition, data, log)
-    apply_feature_discriminator(model, recipe.d_backbone, recipe.d_backbone_weights)
+    model, dataset = build_for_training(model_or_name, config, condition, data, log, fit=recipe.fit)
+    apply_discriminator(model, recipe)
     dist.broadcast_module(model)
     parent = model.metadata.get("parent", "") if isinstance(model_or_name, GAN) else ""
     return Trainer(model, dataset, out, recipe, dist=dist, device=torch.device(device or "cpu"), parent=parent,
@@ -128,13 +128,13 @@ def finetune_trainer(source, data, out, recipe: Recipe, *, dist: Dist | None = N
     torch.manual_seed(recipe.seed * 1000 + dist.rank)
     model, parent = load_source(source)
     recipe.extra["source"] = parent
-    dataset = prepare_dataset(data, model, log)
+    dataset = prepare_dataset(data, model, log, fit=recipe.fit)
     source_state = {k: v.detach().clone() for k, v in model.state_dict().items()}  # the anchors' targets
     condition = auto_condition(model, dataset, log) if recipe.condition in (None, "auto") else recipe.condition
     if condition != "keep":
         model = change_conditioning(model, condition, dataset)
         recipe.extra["condition_applied"] = condition
-    apply_feature_discriminator(model, recipe.d_backbone, recipe.d_backbone_weights)
+    apply_discriminator(model, recipe)
     anchors = prepare_transfer(model, dataset, recipe, source_state=source_state, dist=dist, device=device,
                                source_name=parent, log=log)
     return Trainer(model, dataset, out, recipe, dist=dist, device=device, anchors=anchors, parent=parent,
@@ -167,18 +167,20 @@ def resume_trainer(run_dir, *, out=None, data=None, dist: Dist | None = None, de
                          f"resume with --steps above {done} (or without --steps to finish the planned "
                          f"{meta['recipe'].get('steps')})")
     spec, _ = resolve(meta["arch"])
+    check_checkpoint_config(spec, meta["config"], tensors, run_dir)  # before building: the file may be tampered
     model = build(spec, meta["config"])
     saved_d = ckpt.split_prefix(tensors, "D")
     if "feature_spec" in saved_d:  # the run's D is a feature D: the checkpoint holds all of it
         from zoo.archs.feature_discriminator import restore_feature_discriminator
 
-        restore_feature_discriminator(model, saved_d["feature_spec"])
+        restore_feature_discriminator(model, saved_d["feature_spec"])  # (or a projected D: its spec says so)
+        set_d_augment(model, recipe)
     else:
-        apply_feature_discriminator(model, recipe.d_backbone, recipe.d_backbone_weights)
+        apply_discriminator(model, recipe)
     data = data if data is not None else meta.get("data")
     if data is None:
         raise ValueError(f"{run_dir} was trained on an in-memory dataset: pass data= again to resume")
-    dataset = prepare_dataset(data, model, log)
+    dataset = prepare_dataset(data, model, log, fit=recipe.fit)
     anchors = []
     if recipe.kind == "finetune":
         anchors = prepare_transfer(model, dataset, recipe, saved=tensors, dist=dist, device=device,
@@ -188,6 +190,19 @@ def resume_trainer(run_dir, *, out=None, data=None, dist: Dist | None = None, de
     trainer.load_state(tensors, meta)
     log(f"resuming {run_dir} at step {trainer.step} of {recipe.steps}")
     return trainer
+
+
+def check_checkpoint_config(spec, config: dict, tensors: dict[str, torch.Tensor], run_dir) -> None:
+    """The checkpoint's config against its G and D tensors, on the meta device (zoo.factory)."""
+    from zoo.factory import check_shapes_before_building
+    from zoo.weights import check_config_fits_file
+
+    shapes = {**{f"generator.{k}": tuple(v.shape) for k, v in ckpt.split_prefix(tensors, "G").items()},
+              **{f"discriminator.{k}": tuple(v.shape) for k, v in ckpt.split_prefix(tensors, "D").items()}}
+    check_config_fits_file(config, {k: tuple(v.shape) for k, v in tensors.items()}, f"{run_dir} (checkpoint)")
+    feature_spec = tensors.get("D.feature_spec")
+    check_shapes_before_building(spec, config, shapes, f"{run_dir} (checkpoint)",
+                                 feature_spec=None if feature_spec is None else (lambda: feature_spec))
 
 
 # --- models for a run ------------------------------------------------------------------------------
@@ -203,7 +218,7 @@ def load_source(source) -> tuple[GAN, str]:
     return resolve_source(located), parent
 
 
-def build_for_training(model_or_name, config: dict | None, condition: str | None, data, log=print):
+def build_for_training(model_or_name, config: dict | None, condition: str | None, data, log=print, fit: str = "crop"):
     """(model, dataset): a fresh model from a name (+ config), or the given GAN, and its data."""
     from zoo.data import load_dataset
 
@@ -212,8 +227,8 @@ def build_for_training(model_or_name, config: dict | None, condition: str | None
             raise ValueError("config= applies to a model name; build the GAN with that config instead")
         model = model_or_name
         if condition not in (None, "keep", "auto"):
-            model = change_conditioning(model, condition, prepare_dataset(data, model, log))
-        return model, prepare_dataset(data, model, log)
+            model = change_conditioning(model, condition, prepare_dataset(data, model, log, fit=fit))
+        return model, prepare_dataset(data, model, log, fit=fit)
     located = locate_source(model_or_name)
     if located.kind == "file":
         raise ValueError(f"train starts from fresh weights, and {model_or_name} holds trained ones: fine-tune "
@@ -221,11 +236,33 @@ def build_for_training(model_or_name, config: dict | None, condition: str | None
     spec, tag = located.spec, located.tag
     cfg = {**spec.config_of(tag), **(config or {})}
     if isinstance(data, (str, os.PathLike)):
-        data = load_dataset(str(data), resolution=cfg.get("resolution"), channels=cfg.get("channels"))
+        data = load_dataset(str(data), resolution=cfg.get("resolution"), channels=cfg.get("channels"), fit=fit)
+        for note in data.notes:  # prepare_dataset below gets the loaded dataset: say here how it was adapted
+            log(f"note: {note}")
     if condition not in (None, "keep", "auto"):
         cfg.update(condition_config(condition, data))
     model = build(spec, cfg)
-    return model, prepare_dataset(data, model, log)
+    return model, prepare_dataset(data, model, log, fit=fit)
+
+
+def apply_discriminator(model: GAN, recipe: Recipe) -> None:
+    """The run's D: the model's own, a pretrained-feature D (--d-backbone) or a projected D
+    (--discriminator projected; kept when the model already has one, e.g. a source saved with it)."""
+    if recipe.discriminator == "projected":
+        from zoo.archs.projected_discriminator import ProjectedDiscriminator, use_projected_discriminator
+
+        if not isinstance(model.discriminator, ProjectedDiscriminator):
+            use_projected_discriminator(model, size=recipe.d_input_size)
+    else:
+        apply_feature_discriminator(model, recipe.d_backbone, recipe.d_backbone_weights)
+    set_d_augment(model, recipe)
+
+
+def set_d_augment(model: GAN, recipe: Recipe) -> None:
+    """A D that can augment its own input (the projected D's DiffAugment) leaves it to the run's --augment,
+    whose random state is checkpointed (so resuming stays bit-identical)."""
+    if hasattr(model.discriminator, "diffaug"):
+        model.discriminator.diffaug = False
 
 
 def apply_feature_discriminator(model: GAN, backbone: str | None, weights: str | None) -> None:

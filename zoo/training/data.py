@@ -10,13 +10,15 @@ import torch
 import torch.nn.functional as F
 
 
-def prepare_dataset(data, model, log=print):
-    """Load `data` (a source string or an ImageDataset) at the GAN `model`'s resolution and channels."""
+def prepare_dataset(data, model, log=print, fit: str = "crop"):
+    """Load `data` (a source string or an ImageDataset) at the GAN `model`'s resolution and channels; images of
+    another aspect ratio meet a non-square model's shape by `fit` (crop, pad or stretch; zoo.resolution)."""
     from zoo.data import DatasetError, ImageDataset, load_dataset
+    from zoo.resolution import fit_tensor, image_size
 
-    res, ch = int(model.config["resolution"]), int(model.config["channels"])
+    size, ch = image_size(model.config["resolution"]), int(model.config["channels"])
     if isinstance(data, (str, os.PathLike)):
-        data = load_dataset(str(data), resolution=res, channels=ch)
+        data = load_dataset(str(data), resolution=model.config["resolution"], channels=ch, fit=fit)
         for note in data.notes:
             log(f"note: {note}")
     if not isinstance(data, ImageDataset):
@@ -33,9 +35,14 @@ def prepare_dataset(data, model, log=print):
             images = images.expand(-1, ch, -1, -1)
         else:
             raise DatasetError(f"cannot convert {images.shape[1]}-channel images to {ch} channels")
-    if tuple(images.shape[-2:]) != (res, res):
-        log(f"note: resizing {tuple(images.shape[-2:])} images to the model's {res}x{res}")
-        images = F.interpolate(images, size=(res, res), mode="bilinear", align_corners=False, antialias=True)
+    if tuple(images.shape[-2:]) != size:
+        h, w = images.shape[-2:]
+        if h * size[1] == w * size[0]:  # the same aspect ratio: a plain resize
+            log(f"note: resizing {h}x{w} images to the model's {size[0]}x{size[1]}")
+            images = F.interpolate(images, size=size, mode="bilinear", align_corners=False, antialias=True)
+        else:
+            log(f"note: fitting {h}x{w} images to the model's {size[0]}x{size[1]} by {fit} (--fit crop|pad|stretch)")
+            images = fit_tensor(images, size, fit)
     if images is not data.images:
         data = dataclasses.replace(data, images=images.clamp(-1, 1).contiguous())
     return data

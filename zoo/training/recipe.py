@@ -31,6 +31,7 @@ class Recipe:
     ema_rampup: float | None = 0.05
     warmup: int = 0  # linear learning-rate warm-up, in steps
     augment: str = "none"  # none | diffaug | ada
+    fit: str = "crop"  # how images meet a non-square model's shape: crop | pad | stretch (zoo.resolution)
     ada_target: float = 0.6
     ada_kimg: float = 10.0
     sample_every: int = 500
@@ -51,6 +52,8 @@ class Recipe:
     condition: str = "keep"
     d_backbone: str | None = None
     d_backbone_weights: str | None = None
+    discriminator: str = "own"  # own | projected (zoo.archs.projected_discriminator: hinge loss by default)
+    d_input_size: int = 224  # the projected D's backbone input size (the paper's 224; smaller is cheaper)
     extra: dict = field(default_factory=dict)  # anything a caller wants recorded
 
     def resolved(self) -> Recipe:
@@ -68,6 +71,10 @@ class Recipe:
         for name in ("steps", "batch_size", "sample_every", "checkpoint_every", "log_every", "r1_every", "g_reg_every"):
             if getattr(r, name) <= 0:
                 raise ValueError(f"{name} must be positive, got {getattr(r, name)}")
+        if r.discriminator not in DISCRIMINATORS:
+            raise ValueError(f"unknown discriminator {r.discriminator!r}; choose one of {', '.join(DISCRIMINATORS)}")
+        if r.discriminator == "projected" and r.d_backbone:
+            raise ValueError("--discriminator projected and --d-backbone are two different discriminators: choose one")
         if r.lr <= 0 or (r.lr_d is not None and r.lr_d <= 0):
             raise ValueError("learning rates must be positive")
         return r
@@ -106,13 +113,28 @@ FINETUNE_DEFAULTS = Recipe(
 )
 
 
+DISCRIMINATORS = ("own", "projected")
+
+
+def _projected_defaults(options: dict) -> dict:
+    """A projected D trains as the paper's: hinge loss and DiffAugment, unless others are asked for
+    (the run's DiffAugment, whose random state the checkpoint keeps, rather than the D's own)."""
+    if options.get("discriminator") == "projected":
+        options["loss"] = options.get("loss") or "hinge"
+        options["augment"] = options.get("augment") or "diffaug"
+    return options
+
+
 def train_recipe(**options) -> Recipe:
     """The training-from-scratch recipe with `options` (None values ignored) applied."""
+    options = _projected_defaults(options)
     return dataclasses.replace(Recipe().with_options(options), kind="train")
 
 
 def finetune_recipe(**options) -> Recipe:
     """The default fine-tuning recipe with `options` (None values ignored) applied."""
-    if options.get("d_backbone") and options.get("freeze_d") is None:  # a new feature D: frozen backbone, new heads
+    options = _projected_defaults(options)
+    new_d = options.get("d_backbone") or options.get("discriminator") == "projected"
+    if new_d and options.get("freeze_d") is None:  # a new feature/projected D: frozen backbone, new heads
         options["freeze_d"] = 0  # so FreezeD has nothing to keep (zoo.training.transfer.freeze)
     return dataclasses.replace(FINETUNE_DEFAULTS.with_options(options), kind="finetune")

@@ -21,6 +21,7 @@ from zoo.training.augment import make_augment
 from zoo.training.data import EpochSampler, condition_table
 from zoo.training.distributed import Dist
 from zoo.training.ema import EMA, ema_beta
+from zoo.training.interrupt import TrainingInterrupted, stop_requests
 from zoo.training.recipe import Recipe
 from zoo.training.rundir import MODEL_NAME, RunDir, grid_inputs
 
@@ -206,7 +207,13 @@ class Trainer:
         c = None
         if self.conditions is not None:
             c = self.conditions.cpu()[torch.randint(0, len(self.conditions), (n,), generator=g)]
-        return {k: float(v) for k, v in self.fid(self.generate(z, c)).items()}
+        fakes = self.generate(z, c)
+        scores = {k: float(v) for k, v in self.fid(fakes).items()}
+        if r.kind == "finetune":  # few-shot: a model that copies its N images scores a good FID
+            from zoo.metrics.diversity import memorisation_scores
+
+            scores.update(memorisation_scores(fakes, self.data.images, log=self.log))
+        return scores
 
     # -- checkpoints --------------------------------------------------------------------------
 
@@ -244,51 +251,74 @@ class Trainer:
             record[anchor.key] = round(float(anchor.penalty()), 6)
         return record
 
+    def stop_on_request(self, stop, saved: bool, sums: dict, worst, steps_in: int, t_start: float, side: float,
+                        lr: float, bar) -> None:
+        """After SIGINT/SIGTERM: close the log interval, write the checkpoint (unless this step just did),
+        and raise TrainingInterrupted, which says how to continue."""
+        if self.dist.is_main and not saved:
+            if steps_in:
+                self.metrics.append(self.log_record(sums, worst, steps_in, time.perf_counter() - t_start - side, lr))
+                self.run.write_metrics(self.metrics)
+            self.run.save_checkpoint(*ckpt.trainer_state(self))
+        bar.close()
+        self.dist.barrier()
+        signame = stop.name or "a signal from another process"
+        raise TrainingInterrupted(f"interrupted by {signame} at step {self.step} of {self.recipe.steps}: checkpoint "
+                                  f"written to {self.run.checkpoint_path}; continue with --resume {self.run.path} "
+                                  f"(zoo.resume({str(self.run.path)!r}))", stop.signum or 0)
+
     def fit(self) -> GAN:
         """Run from `self.step` to `recipe.steps`; returns the GAN whose generator is the EMA generator."""
         from tqdm.auto import tqdm
 
         r, main = self.recipe, self.dist.is_main
-        if main and self.step == 0:
-            self.write_samples(0)  # where the run starts: for fine-tuning, the source model
-        bar = tqdm(total=r.steps, initial=self.step, unit="step", dynamic_ncols=True,
-                   disable=not (self.progress and main), desc=f"train {self.model.spec.name}")
-        sums, worst = {}, torch.zeros((), device=self.device)
-        t_start, side, steps_in = time.perf_counter(), 0.0, 0  # side: time spent writing, not training
-        while self.step < r.steps:
-            lr = self.set_lr(self.step)
-            stats = self.train_step(self.step)
-            self.step, steps_in = self.step + 1, steps_in + 1
-            for k, v in stats.items():
-                sums[k] = sums.get(k, 0) + v
-            worst = torch.maximum(worst, torch.maximum(stats["loss_d"].abs(), stats["loss_g"].abs()))
-            bar.update(1)
-            last = self.step == r.steps
-            ckpt_now = self.step % r.checkpoint_every == 0 or last
-            if self.step % r.log_every == 0 or ckpt_now:  # every checkpoint closes a log interval
-                if self.device.type == "cuda":
-                    torch.cuda.synchronize(self.device)
-                record = self.log_record(sums, worst, steps_in, time.perf_counter() - t_start - side, lr)
-                bar.set_postfix(d=f"{record['loss_d']:.3f}", g=f"{record['loss_g']:.3f}",
-                                img_s=f"{record['images_per_s']:.0f}")
-                if main:
-                    if (r.eval_every and self.step % r.eval_every == 0) or last:
-                        record.update(self.evaluate())
-                    self.metrics.append(record)
-                    self.run.write_metrics(self.metrics)
-                sums, worst = {}, torch.zeros((), device=self.device)
-                t_start, side, steps_in = time.perf_counter(), 0.0, 0
-            t_side = time.perf_counter()
-            if main and (self.step % r.sample_every == 0 or last):
-                self.write_samples(self.step)
-            if main and ckpt_now:
-                self.run.save_checkpoint(*ckpt.trainer_state(self))
-            side += time.perf_counter() - t_side
+        with stop_requests() as stop:  # Ctrl-C / SIGTERM: a checkpoint after the step in progress, then stop
+            if main and self.step == 0:
+                self.write_samples(0)  # where the run starts: for fine-tuning, the source model
+            bar = tqdm(total=r.steps, initial=self.step, unit="step", dynamic_ncols=True,
+                       disable=not (self.progress and main), desc=f"train {self.model.spec.name}")
+            sums, worst = {}, torch.zeros((), device=self.device)
+            t_start, side, steps_in = time.perf_counter(), 0.0, 0  # side: time spent writing, not training
+            while self.step < r.steps:
+                lr = self.set_lr(self.step)
+                stats = self.train_step(self.step)
+                self.step, steps_in = self.step + 1, steps_in + 1
+                for k, v in stats.items():
+                    sums[k] = sums.get(k, 0) + v
+                worst = torch.maximum(worst, torch.maximum(stats["loss_d"].abs(), stats["loss_g"].abs()))
+                bar.update(1)
+                last = self.step == r.steps
+                ckpt_now = self.step % r.checkpoint_every == 0 or last
+                if self.step % r.log_every == 0 or ckpt_now:  # every checkpoint closes a log interval
+                    if self.device.type == "cuda":
+                        torch.cuda.synchronize(self.device)
+                    record = self.log_record(sums, worst, steps_in, time.perf_counter() - t_start - side, lr)
+                    bar.set_postfix(d=f"{record['loss_d']:.3f}", g=f"{record['loss_g']:.3f}",
+                                    img_s=f"{record['images_per_s']:.0f}")
+                    if main:
+                        if (r.eval_every and self.step % r.eval_every == 0) or last:
+                            record.update(self.evaluate())
+                        self.metrics.append(record)
+                        self.run.write_metrics(self.metrics)
+                    sums, worst = {}, torch.zeros((), device=self.device)
+                    t_start, side, steps_in = time.perf_counter(), 0.0, 0
+                t_side = time.perf_counter()
+                if main and (self.step % r.sample_every == 0 or last):
+                    self.write_samples(self.step)
+                if main and ckpt_now:
+                    self.run.save_checkpoint(*ckpt.trainer_state(self))
+                side += time.perf_counter() - t_side
+                if stop.signum is not None or self.dist.enabled:  # (every rank must take part in any_flag)
+                    if self.dist.any_flag(stop.signum is not None, self.device) and not last:
+                        self.stop_on_request(stop, ckpt_now, sums, worst, steps_in, t_start, side, lr, bar)
         bar.close()
         self.dist.check_in_sync(self.G, "generator")
         self.dist.check_in_sync(self.D, "discriminator")
         meta = {**self.model.metadata, "parent": self.parent, "dataset": self.fingerprint,
                 "path": str(self.run.path / MODEL_NAME)}
+        meta.pop("class_names", None)  # label i now means the data's class i: save the data's names
+        if self.model.conditioning == "class" and self.data.class_names:
+            meta["class_names"] = list(self.data.class_names)
         final = GAN(self.model.spec, self.model.config, self.ema.model, self.D, metadata=meta)
         if main:
             if self.metrics == [] or self.step == 0:
