@@ -78,7 +78,7 @@ def build_model(label: str, tiny: bool = False):
 
             overrides = {**getattr(stylegan2_ada, overrides.pop("layout")), **overrides}
         if tiny:
-            from zoo.export.testing import tiny_config
+            from zoo.exporting.testing import tiny_config
 
             overrides = {**overrides, **tiny_config(name)}
             if "resolution" in overrides:

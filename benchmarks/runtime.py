@@ -301,7 +301,7 @@ def build(name: str, workdir: Path) -> tuple:
     import torch
 
     import zoo
-    from zoo.export import ExportError
+    from zoo.exporting import ExportError
 
     torch.manual_seed(0)
     _, tag = zoo.registry.split_name(name)

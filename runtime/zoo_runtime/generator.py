@@ -19,13 +19,13 @@ import numpy as np
 
 from zoo_runtime import providers as prov
 from zoo_runtime.latents import check_seed, check_truncation, make_labels
-from zoo_runtime.package import (INPUT_EMBEDDINGS, INPUT_LABELS, INPUT_TRUNCATION, INPUT_Z, PackageError,
-                                 check_external_data, check_graph_io, read_manifest, read_member, sha256_file)
+from zoo_runtime.package import (EXTERNAL_DATA_FOLDER, INPUT_EMBEDDINGS, INPUT_LABELS, INPUT_TRUNCATION, INPUT_Z,
+                                 PackageError, check_graph_io, external_data_folder, read_graph, read_manifest,
+                                 sha256_file)
 from zoo_runtime.runners import BoundRunner, GraphRunner, PlainRunner
 
 DEFAULT_CHUNK = 256  # rows per run: bounds activation memory whatever n is
 MAX_EMBEDDING_ABS = 1e3  # text encoders give unit-length vectors; beyond this the images overflow to black
-EXTERNAL_DATA_FOLDER = "session.model_external_initializers_file_folder_path"  # ORT: where a bytes model's data is
 
 
 class Generator:
@@ -55,9 +55,8 @@ class Generator:
         # The graph's bytes, checked against the manifest, go to ONNX Runtime: nothing can change between
         # the check and the load, and external data may come only from files the manifest lists.
         graph_rel = m["graph"]
-        graph = read_member(self.path, graph_rel, m["files"][graph_rel] if verify else None, "graph")
-        check_external_data(self.path, graph_rel, graph, m["files"])
-        prov.require_onnxruntime()
+        prov.require_onnxruntime()  # first: reading the graph's external data needs its protobuf
+        graph = read_graph(self.path, m, graph_rel, "graph", verify)
         requested = prov.normalize(providers)
         graph_sha = m["files"][m["graph"]]["sha256"]
         options = {
@@ -70,7 +69,7 @@ class Generator:
                 device_id=device_id)
         self.threads = int(threads) if threads else prov.physical_cores()
         so = prov.session_options(self.threads)
-        so.add_session_config_entry(EXTERNAL_DATA_FOLDER, str((self.path / graph_rel).parent))
+        so.add_session_config_entry(EXTERNAL_DATA_FOLDER, external_data_folder(self.path, graph_rel))
         try:
             self.session, self.provider, self.provider_notes = prov.create_session(graph, requested, so, options)
         except RuntimeError as e:  # not even the CPU provider loads it: the graph itself is bad

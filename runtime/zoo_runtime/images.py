@@ -17,8 +17,13 @@ import numpy as np
 
 def make_grid(images: np.ndarray, nrow: int | None = None, pad: int = 2, fill: int = 0) -> np.ndarray:
     """uint8 [N, H, W, C] -> one uint8 [rows*(H+pad)+pad, cols*(W+pad)+pad, C] image, row-major."""
-    if images.ndim != 4 or images.dtype != np.uint8:
-        raise ValueError(f"images must be uint8 [N, H, W, C], got {images.dtype} {list(images.shape)}")
+    images = np.asarray(images)
+    if images.ndim != 4 or images.dtype != np.uint8 or images.shape[3] not in (1, 2, 3, 4):
+        hint = ""
+        if images.ndim == 4 and images.shape[1] in (1, 3, 4):
+            hint = " (channels first? convert float [N, C, H, W] images with zoo.images.to_uint8)"
+        raise ValueError(f"images must be uint8 [N, H, W, C] with C in 1..4, got {images.dtype} "
+                         f"{list(images.shape)}{hint}")
     n, h, w, c = images.shape
     cols = nrow or max(1, math.ceil(math.sqrt(n)))
     rows = math.ceil(n / cols)

@@ -247,13 +247,25 @@ class Styles:
                              "models with a mapping network export one (stylegan2_*); use space='z'")
         import onnxruntime as ort
 
-        from zoo_runtime.providers import session_options
+        from zoo_runtime.package import EXTERNAL_DATA_FOLDER, PackageError, external_data_folder, read_graph
+        from zoo_runtime.providers import one_line, session_options
 
         self.w_dim, self.num_ws = int(entry["w_dim"]), int(entry["num_ws"])
         providers = gen.session.get_providers()
-        so = session_options(gen.threads)
-        self.mapping = ort.InferenceSession(str(gen.path / entry["mapping"]), so, providers=providers)
-        self.synthesis = ort.InferenceSession(str(gen.path / entry["synthesis"]), so, providers=providers)
+
+        def session(key: str):  # listed, checked bytes (read_manifest validated the entry), as the generator's
+            rel = entry[key]
+            so = session_options(gen.threads)
+            so.add_session_config_entry(EXTERNAL_DATA_FOLDER, external_data_folder(gen.path, rel))
+            graph = read_graph(gen.path, gen.manifest, rel, f"synthesis.{key}", getattr(gen, "verify", True))
+            try:
+                return ort.InferenceSession(graph, so, providers=providers)
+            except Exception as e:  # noqa: BLE001 -- ONNX Runtime's errors derive from Exception only
+                raise PackageError(f"{gen.path}: synthesis.{key} {rel!r} does not load in ONNX Runtime "
+                                   f"({one_line(str(e))}); re-export the package") from None
+
+        self.mapping = session("mapping")
+        self.synthesis = session("synthesis")
         self.mapping_inputs = [i.name for i in self.mapping.get_inputs()]
 
 
@@ -295,7 +307,8 @@ def _condition_feeds(gen, n: int, seed, labels, prompts, embeddings) -> dict[str
 
 def map_latents(gen, z: np.ndarray, labels=None, prompts=None, embeddings=None, truncation: float = 1.0,
                 seed: int | None = None) -> np.ndarray:
-    """z float32 [N, latent_dim] -> w float32 [N, w_dim] through the package's mapping graph."""
+    """z float32 [N, latent_dim] -> ws float32 [N, num_ws, w_dim] (one w per synthesis input; all equal unless
+    a truncation cutoff makes them differ) through the package's mapping graph."""
     st = styles_of(gen)
     z = np.ascontiguousarray(z, np.float32)
     n = len(z)

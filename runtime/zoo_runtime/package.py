@@ -214,7 +214,7 @@ def validate_manifest(pkg, manifest) -> dict:
     f.str_("precision", ("fp32", "fp16", "int8"), default="fp32")
     f.str_("format", ("onnx", "triton"), default="onnx")
     kind = f.str_("conditioning.kind", KINDS)
-    num_classes = f.int_("conditioning.num_classes", 1 if kind == "class" else 0, MAX_CLASSES, default=0)
+    f.int_("conditioning.num_classes", 1 if kind == "class" else 0, MAX_CLASSES, default=0)
     text_dim = f.int_("conditioning.text_dim", 1 if kind == "text" else 0, MAX_DIM, default=0)
     if f.get("conditioning.text_encoder", None) is not None:
         f.str_("conditioning.text_encoder", limit=200)
@@ -263,6 +263,14 @@ def validate_manifest(pkg, manifest) -> dict:
         raise _fail(pkg, "graph", "must be listed under files", graph)
     if kind == "text" and f.get("text_encoder", None) is not None:
         check_text_encoder_entry(pkg, f.get("text_encoder"), text_dim, files)
+    if f.get("synthesis", None) is not None:  # w-space graphs (models with a mapping network)
+        f.dict_("synthesis")
+        f.int_("synthesis.w_dim", 1, MAX_DIM)
+        f.int_("synthesis.num_ws", 1, 1024)
+        for key in ("mapping", "synthesis"):
+            rel = check_relative_path(pkg, f.get(f"synthesis.{key}"), f"synthesis.{key}")
+            if rel not in files:
+                raise _fail(pkg, f"synthesis.{key}", "must be listed under files (it would load unchecked)", rel)
     return manifest
 
 
@@ -414,6 +422,23 @@ def external_data_files(graph: bytes) -> list[str]:
     except (DecodeError, RecursionError) as e:
         raise ValueError(f"not an ONNX model ({e})") from None
     return found
+
+
+def read_graph(pkg, manifest: dict, rel: str, field: str, verify: bool = True) -> bytes:
+    """The bytes of listed ONNX graph `rel`, size and (with `verify`) sha256 checked on these very bytes,
+    its external data listed too. Give them to ONNX Runtime with `external_data_folder(pkg, rel)`."""
+    graph = read_member(pkg, rel, manifest["files"][rel] if verify else None, field)
+    check_external_data(pkg, rel, graph, manifest["files"])
+    return graph
+
+
+# ONNX Runtime's session option naming where a model loaded from bytes finds its external data (it
+# refuses locations that leave that folder).
+EXTERNAL_DATA_FOLDER = "session.model_external_initializers_file_folder_path"
+
+
+def external_data_folder(pkg, rel: str) -> str:
+    return str((Path(pkg) / rel).parent)
 
 
 def check_external_data(pkg, graph_rel: str, graph: bytes, files: dict) -> list[str]:

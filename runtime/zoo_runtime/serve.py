@@ -249,10 +249,17 @@ class BackgroundServer:
         self.thread.join(timeout=10)
 
 
+class DefaultsShown(argparse.ArgumentDefaultsHelpFormatter):
+    """--help shows each default there is: not None (the help says what then) nor a flag's False."""
+
+    def _get_help_string(self, action):
+        return action.help if action.default in (None, False) else super()._get_help_string(action)
+
+
 def parser(prog: str = "python -m zoo_runtime serve") -> argparse.ArgumentParser:
     d = Limits()
     p = argparse.ArgumentParser(prog=prog, description="Serve a gan-zoo model package over HTTP: POST /generate, "
-                                "GET /healthz, GET /info.", formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                "GET /healthz, GET /info.", formatter_class=DefaultsShown)
     p.add_argument("package", help="the model package folder (has manifest.json)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: every interface)")
     p.add_argument("--port", type=int, default=8000, help="port (0: any free port, printed at start)")

@@ -15,7 +15,7 @@ SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "serve_load.py"
 
 @pytest.fixture(scope="module")
 def tiny_package(tmp_path_factory):
-    from zoo.export.testing import cached_export
+    from zoo.exporting.testing import cached_export
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -8,7 +8,7 @@ import onnx
 
 
 def test_fp32_package_has_no_conv_transpose(tmp_path):
-    from zoo.export.testing import cached_export
+    from zoo.exporting.testing import cached_export
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -22,8 +22,8 @@ def test_stylegan2_upsample_gets_a_blocked_input(tmp_path):
     import numpy as np
     import onnxruntime as ort
 
-    from zoo.export.rewrite import upsample_after_identity_conv
-    from zoo.export.testing import cached_export
+    from zoo.exporting.rewrite import upsample_after_identity_conv
+    from zoo.exporting.testing import cached_export
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -110,7 +110,7 @@ def test_a_file_or_symlink_as_out_is_refused(tmp_path):
 def test_a_folder_changed_during_the_export_is_put_back(tmp_path, monkeypatch, earlier):
     """The user writes into --out while the export runs: it is checked again after being renamed away,
     put back untouched, and the export refused."""
-    from zoo.export import exporter
+    from zoo.exporting import exporter
 
     out = earlier(tmp_path / "pkg")
     parity = exporter.parity
@@ -156,3 +156,21 @@ def test_triton_repository_is_replaced_only_by_triton(tmp_path, earlier):
     assert (repo / "README.md").read_text() == "my notes"
     model = next(p for p in repo.iterdir() if p.is_dir())
     assert json.loads((model / "manifest.json").read_text())["format"] == "triton"
+
+
+def test_a_stale_old_folder_never_deletes_through_symlinks(tmp_path, earlier):
+    """A `.pkg.old-*` folder is not verified before cleanup (its export was killed): a manifest listing
+    `../x` or a path through a symlinked folder must not delete anything outside it."""
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "thesis.txt").write_text("mine")
+    (outside / "manifest.json").write_text(json.dumps({"files": {"thesis.txt": {}}}))
+    stale = earlier(tmp_path / f".pkg.old-{int(dead.stdout)}-0123abcd")
+    (stale / "link").symlink_to(outside)
+    manifest = json.loads((stale / "manifest.json").read_text())
+    manifest["files"].update({"../outside/thesis.txt": {}, "link/thesis.txt": {}})
+    (stale / "manifest.json").write_text(json.dumps(manifest))
+    zoo.export(tiny(), tmp_path / "pkg", progress=False)
+    assert (outside / "thesis.txt").read_text() == "mine" and (outside / "manifest.json").exists()
+    assert sorted(p.name for p in stale.iterdir()) == ["link"]  # the package's own files are gone

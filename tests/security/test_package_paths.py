@@ -13,7 +13,6 @@ import onnx
 import pytest
 
 import zoo_runtime
-from zoo_runtime.package import PackageError
 
 OPENED: list[str] = []
 
@@ -202,3 +201,17 @@ def test_garbage_tokenizer_is_one_line(textcond, tamper):
     gen = zoo_runtime.load(pkg, providers="cpu")
     one_line_error(pkg, lambda: gen.generate(1, prompts="a red circle"), "text_encoder.tokenizer",
                    "is not a valid tokenizers file")
+
+
+@pytest.mark.parametrize("mapping,problem", [("../secret.onnx", "normalised relative path"),
+                                             ("/etc/hostname", "normalised relative path"),
+                                             ("unlisted.onnx", "must be listed under files")])
+def test_synthesis_graphs_are_checked_like_the_generator(classcond, tamper, mapping, problem):
+    """The w-space entry (mapping.onnx, synthesis.onnx) names graphs too: they were loaded by path,
+    unchecked; now they are validated at load and read through the same checked path as the graph."""
+    def edit(m, pkg):
+        (pkg / "unlisted.onnx").write_bytes((pkg / "generator.onnx").read_bytes())
+        m["synthesis"] = {"mapping": mapping, "synthesis": "generator.onnx", "w_dim": 8, "num_ws": 2}
+
+    pkg = tamper(classcond, edit)
+    one_line_error(pkg, lambda: zoo_runtime.load(pkg, providers="cpu", verify=False), "synthesis.mapping", problem)

@@ -9,13 +9,12 @@ included), padding to the longest prompt of the batch. Both files are read throu
 """
 from __future__ import annotations
 
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
 INPUTS = ("input_ids", "attention_mask")
-EXTERNAL_DATA_FOLDER = "session.model_external_initializers_file_folder_path"
 
 
 class OnnxTextEncoder:
@@ -31,7 +30,7 @@ class OnnxTextEncoder:
                               "pip install 'zoo-runtime[text]' (or pip install tokenizers)") from e
         import onnxruntime as ort
 
-        from zoo_runtime.package import check_external_data, read_member
+        from zoo_runtime.package import EXTERNAL_DATA_FOLDER, check_external_data, external_data_folder, read_member
         from zoo_runtime.providers import one_line
         from zoo_runtime.text import TextEncoderError
 
@@ -60,7 +59,7 @@ class OnnxTextEncoder:
         check_external_data(pkg, entry["onnx"], graph, files if files is not None else {})
         options = ort.SessionOptions()
         options.log_severity_level = 3
-        options.add_session_config_entry(EXTERNAL_DATA_FOLDER, str(pkg / PurePosixPath(entry["onnx"]).parent))
+        options.add_session_config_entry(EXTERNAL_DATA_FOLDER, external_data_folder(pkg, entry["onnx"]))
         if threads:
             options.intra_op_num_threads = int(threads)
         try:
