@@ -68,7 +68,7 @@ Tried, measured side by side (each variant in its own process, interleaved, best
 - **kept**: graph optimisation level ALL (NCHWc layout): EXTENDED was 1.6x slower at batch 64 and 1.4x at batch 1
   on stylegan2_64.
 - **kept**: an identity 1x1 Conv before each modulated upsample of StyleGAN2, so ONNX Runtime runs the upsample in
-  its blocked layout and reorders the smaller tensor (zoo.export.rewrite.upsample_after_identity_conv; at most one
+  its blocked layout and reorders the smaller tensor (zoo.exporting.rewrite.upsample_after_identity_conv; at most one
   uint8 level of difference): judged on CPU time, 1 thread, +7% at batch 1, +8% at batch 8, +13% at batch 64. (In
   wall time at load 16 the first try looked like noise, -2..-7% kernel time.) It landed after the stylegan2_64 row
   above was exported, so that row is without it.
