@@ -18,10 +18,10 @@ from zoo.model import GAN
 from zoo.training import checkpoint as ckpt
 from zoo.training import losses
 from zoo.training.augment import make_augment
-from zoo.training.data import EpochSampler, condition_table
+from zoo.training.data import EpochSampler, condition_table, saved_class_names
 from zoo.training.distributed import Dist
 from zoo.training.ema import EMA, ema_beta
-from zoo.training.interrupt import TrainingInterrupted, stop_requests
+from zoo.training.interrupt import stop_if_requested, stop_requests
 from zoo.training.recipe import Recipe
 from zoo.training.rundir import MODEL_NAME, RunDir, grid_inputs
 
@@ -251,22 +251,6 @@ class Trainer:
             record[anchor.key] = round(float(anchor.penalty()), 6)
         return record
 
-    def stop_on_request(self, stop, saved: bool, sums: dict, worst, steps_in: int, t_start: float, side: float,
-                        lr: float, bar) -> None:
-        """After SIGINT/SIGTERM: close the log interval, write the checkpoint (unless this step just did),
-        and raise TrainingInterrupted, which says how to continue."""
-        if self.dist.is_main and not saved:
-            if steps_in:
-                self.metrics.append(self.log_record(sums, worst, steps_in, time.perf_counter() - t_start - side, lr))
-                self.run.write_metrics(self.metrics)
-            self.run.save_checkpoint(*ckpt.trainer_state(self))
-        bar.close()
-        self.dist.barrier()
-        signame = stop.name or "a signal from another process"
-        raise TrainingInterrupted(f"interrupted by {signame} at step {self.step} of {self.recipe.steps}: checkpoint "
-                                  f"written to {self.run.checkpoint_path}; continue with --resume {self.run.path} "
-                                  f"(zoo.resume({str(self.run.path)!r}))", stop.signum or 0)
-
     def fit(self) -> GAN:
         """Run from `self.step` to `recipe.steps`; returns the GAN whose generator is the EMA generator."""
         from tqdm.auto import tqdm
@@ -308,17 +292,13 @@ class Trainer:
                 if main and ckpt_now:
                     self.run.save_checkpoint(*ckpt.trainer_state(self))
                 side += time.perf_counter() - t_side
-                if stop.signum is not None or self.dist.enabled:  # (every rank must take part in any_flag)
-                    if self.dist.any_flag(stop.signum is not None, self.device) and not last:
-                        self.stop_on_request(stop, ckpt_now, sums, worst, steps_in, t_start, side, lr, bar)
+                if not last:  # after Ctrl-C / SIGTERM: a checkpoint (unless just written), then stop
+                    stop_if_requested(self, stop, saved=ckpt_now, bar=bar)
         bar.close()
         self.dist.check_in_sync(self.G, "generator")
         self.dist.check_in_sync(self.D, "discriminator")
         meta = {**self.model.metadata, "parent": self.parent, "dataset": self.fingerprint,
-                "path": str(self.run.path / MODEL_NAME)}
-        meta.pop("class_names", None)  # label i now means the data's class i: save the data's names
-        if self.model.conditioning == "class" and self.data.class_names:
-            meta["class_names"] = list(self.data.class_names)
+                "path": str(self.run.path / MODEL_NAME), "class_names": saved_class_names(self.model, self.data)}
         final = GAN(self.model.spec, self.model.config, self.ema.model, self.D, metadata=meta)
         if main:
             if self.metrics == [] or self.step == 0:
