@@ -8,6 +8,7 @@
 """
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -178,6 +179,8 @@ def evaluate_diversity(model_or_path, data_src, n: int = 1000, seed: int = 0, ma
     from zoo.data import ImageDataset, load_dataset
     from zoo.factory import resolve_source
     from zoo.metrics.diversity import diversity_report
+
+    from zoo.factory import resolve_source
 
     t0 = time.time()
     model = resolve_source(model_or_path)

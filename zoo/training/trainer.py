@@ -21,6 +21,7 @@ from zoo.training.augment import make_augment
 from zoo.training.data import EpochSampler, condition_table, saved_class_names
 from zoo.training.distributed import Dist
 from zoo.training.ema import EMA, ema_beta
+from zoo.training.evaluation import RunEvaluation
 from zoo.training.interrupt import stop_if_requested, stop_requests
 from zoo.training.recipe import Recipe
 from zoo.training.rundir import MODEL_NAME, RunDir, grid_inputs
@@ -73,7 +74,7 @@ class Trainer:
             self.G.use_rng(self.rng)  # checkpointed stream, so a resumed run matches an uninterrupted one
         self.step = 0
         self.metrics: list[dict] = []
-        self.fid = None  # zoo.metrics.FIDTracker once made; False when unavailable
+        self.evaluation = RunEvaluation(data.images, self.conditions, self.recipe, model.latent_dim, log)
         self.grid = None  # (z, c, nrow) of the sample grids
 
     # -- pieces of a step -------------------------------------------------------------------
@@ -167,7 +168,7 @@ class Trainer:
         stats.update(loss_d=loss_d.detach(), loss_g=loss_g.detach())
         return stats
 
-    # -- samples and evaluation ----------------------------------------------------------------
+    # -- samples ----------------------------------------------------------------------------
 
     @torch.no_grad()
     def generate(self, z: torch.Tensor, c: torch.Tensor | None, batch: int = 256) -> torch.Tensor:
@@ -185,35 +186,6 @@ class Trainer:
             self.grid = grid_inputs(self.model, self.data, self.conditions, self.recipe.seed)
         z, c, nrow = self.grid
         return self.run.write_samples(self.generate(z, c), step, nrow)
-
-    def evaluate(self) -> dict:
-        """FID/KID of the EMA generator against the training images, when zoo.metrics is available."""
-        r = self.recipe
-        if self.fid is None:
-            self.fid = False
-            if r.eval_samples <= 0:
-                return {}
-            try:
-                from zoo.metrics import FIDTracker
-
-                self.fid = FIDTracker(self.data.images, feature=r.eval_feature, progress=False)
-            except Exception as e:  # noqa: BLE001 -- metrics are optional: report and train on
-                self.log(f"note: FID/KID are not logged ({type(e).__name__}: {e})")
-        if self.fid is False:
-            return {}
-        n = max(2, r.eval_samples)
-        g = torch.Generator().manual_seed(r.seed + 12345)  # the same fakes' inputs every time
-        z = torch.randn(n, self.model.latent_dim, generator=g)
-        c = None
-        if self.conditions is not None:
-            c = self.conditions.cpu()[torch.randint(0, len(self.conditions), (n,), generator=g)]
-        fakes = self.generate(z, c)
-        scores = {k: float(v) for k, v in self.fid(fakes).items()}
-        if r.kind == "finetune":  # few-shot: a model that copies its N images scores a good FID
-            from zoo.metrics.diversity import memorisation_scores
-
-            scores.update(memorisation_scores(fakes, self.data.images, log=self.log))
-        return scores
 
     # -- checkpoints --------------------------------------------------------------------------
 
@@ -281,7 +253,7 @@ class Trainer:
                                     img_s=f"{record['images_per_s']:.0f}")
                     if main:
                         if (r.eval_every and self.step % r.eval_every == 0) or last:
-                            record.update(self.evaluate())
+                            record.update(self.evaluation(self.generate))
                         self.metrics.append(record)
                         self.run.write_metrics(self.metrics)
                     sums, worst = {}, torch.zeros((), device=self.device)
