@@ -8,6 +8,7 @@ Needs only numpy (no torch import). See docs/architecture.md.
 """
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 

@@ -307,7 +307,7 @@ def write_projection(result: Projection, out: str | os.PathLike, model_name: str
     """Write latent.npy, target.png, reconstruction.png, side_by_side.png (target | start | reconstruction),
     projection.json (distances, space, label), noise.npz (optimised noise) and, with `video` (a file name such
     as progress.webp or progress.mp4), the optimisation as an animation. Returns {what: path}."""
-    from zoo.images import save_png, to_uint8
+    from zoo.images import to_uint8, write_picture
     from zoo_runtime.interpolate import check_animation_path, save_animation
 
     out = Path(out)
@@ -321,10 +321,10 @@ def write_projection(result: Projection, out: str | os.PathLike, model_name: str
     np.save(tmp, result.latent)
     os.replace(tmp, out / "latent.npy")
     written["latent"] = str(out / "latent.npy")
-    written["target"] = str(save_png(to_uint8(result.target)[0], out / "target.png"))
-    written["reconstruction"] = str(save_png(to_uint8(result.image)[0], out / "reconstruction.png"))
+    written["target"] = str(write_picture(to_uint8(result.target)[0], out / "target.png"))
+    written["reconstruction"] = str(write_picture(to_uint8(result.image)[0], out / "reconstruction.png"))
     side = np.concatenate([to_uint8(result.target)[0], to_uint8(result.start)[0], to_uint8(result.image)[0]], axis=1)
-    written["side_by_side"] = str(save_png(side, out / "side_by_side.png"))
+    written["side_by_side"] = str(write_picture(side, out / "side_by_side.png"))
     if result.noise:
         tmp = out / f".noise.tmp{os.getpid()}.npz"
         np.savez(tmp, **result.noise)
