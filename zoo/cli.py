@@ -448,12 +448,12 @@ def sample_cmd(model_name, n, seed, label, prompt, truncation, w_file, z_file, n
         images = truncation_grid(model, n, psis, seed=seed, labels=labels, prompts=prompt)
         nrow = len(psis)
     else:  # batch by batch into the grid: memory is the grid and one batch, whatever n
-        from zoo.images import grid_from_batches, save_png
+        from zoo.images import grid_from_batches, write_picture
 
         grid, shape = grid_from_batches(model.sample_batches(n, seed=seed, labels=labels, prompts=prompt,
                                                              truncation=psis[0]), n, nrow=nrow)
         images = None
-    path = save_grid(images, out, nrow=nrow) if images is not None else save_png(grid, out)
+    path = save_grid(images, out, nrow=nrow) if images is not None else write_picture(grid, out)
     shape = list(images.shape) if images is not None else shape
     info = {"out": str(path), "model": model.name, "n": n, "seed": seed, "shape": shape}
     if as_json:

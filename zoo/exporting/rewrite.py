@@ -157,7 +157,7 @@ def upsample_after_identity_conv(model: onnx.ModelProto, block: int = 16) -> tup
     """
     model = copy.deepcopy(model)
     graph = model.graph
-    shapes = _shapes(model)
+    shapes = value_shapes(model)
     producers = {o: n for n in graph.node for o in n.output}
     nodes, inserted = [], 0
     for node in graph.node:
