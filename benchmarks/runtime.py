@@ -67,8 +67,11 @@ Tried, measured side by side (each variant in its own process, interleaved, best
   only): dcgan64 batch 64 2.1x faster (1253 -> 604 ms at load 8), batch 1 level (2.46 / 2.52 ms).
 - **kept**: graph optimisation level ALL (NCHWc layout): EXTENDED was 1.6x slower at batch 64 and 1.4x at batch 1
   on stylegan2_64.
-- not kept: an identity 1x1 Conv before each main-path Resize, so the upsample runs in NCHWc and the reorder moves
-  to the smaller tensor; exact (0 pixels differ), kernel time -7% and -2% in two profiles at load 16: within noise.
+- **kept**: an identity 1x1 Conv before each modulated upsample of StyleGAN2, so ONNX Runtime runs the upsample in
+  its blocked layout and reorders the smaller tensor (zoo.exporting.rewrite.upsample_after_identity_conv; at most one
+  uint8 level of difference): judged on CPU time, 1 thread, +7% at batch 1, +8% at batch 8, +13% at batch 64. (In
+  wall time at load 16 the first try looked like noise, -2..-7% kernel time.) It landed after the stylegan2_64 row
+  above was exported, so that row is without it.
 - inconclusive: intra-op spinning off (`session.intra_op.allow_spinning=0`): dcgan64 batch 64 +23%, batch 1 -38% at
   load 8; on a machine this oversubscribed spinning threads fight the other jobs, so the default (on) was kept.
 - not tried for lack of time: static-shape variants per batch size, other CPU execution providers, padding the

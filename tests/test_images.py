@@ -46,4 +46,6 @@ def test_bad_shapes_are_refused_with_a_message(tmp_path):
     with pytest.raises(ValueError, match="uint8 \\[N, H, W, C\\]"):
         images.save_png(nchw.numpy(), tmp_path / "x.png")
     assert not list(tmp_path.iterdir())  # nothing half-written
+    one = images.save_png(np.full((4, 5, 3), 7, np.uint8), tmp_path / "one.png")  # one picture [H, W, C] as it is
+    assert np.asarray(Image.open(one)).shape == (4, 5, 3) and np.asarray(Image.open(one)).max() == 7
     assert images.to_uint8(nchw).shape == (2, 8, 8, 3)

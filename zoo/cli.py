@@ -79,7 +79,7 @@ class ZooGroup(click.Group):
         try:
             return super().invoke(ctx)
         except KeyboardInterrupt as e:
-            if hasattr(e, "signum"):  # zoo.train's TrainingInterrupted: the checkpoint is written; say how to go on
+            if hasattr(e, "signum"):  # zoo.training's TrainingInterrupted: the checkpoint is written; say how to go on
                 click.echo(str(e), err=True)
                 raise click.exceptions.Exit(128 + e.signum) from e
             raise

@@ -10,8 +10,17 @@ import os
 from zoo.model import GAN, build
 from zoo.registry import ConfigError, ModelSpec, UnknownModelError, resolve
 from zoo.sources import ModelSource, locate_source, weights_file
-from zoo.weights import (WeightsError, check_config_fits_file, check_shapes, fetch, load_state_into, read_metadata,
-                         read_tensor, read_tensor_shapes, read_tensors)
+from zoo.weights import (
+    WeightsError,
+    check_config_fits_file,
+    check_shapes,
+    fetch,
+    load_state_into,
+    read_metadata,
+    read_tensor,
+    read_tensor_shapes,
+    read_tensors,
+)
 
 FEATURE_SPEC = "discriminator.feature_spec"  # a feature D's structure, saved as a uint8 JSON tensor
 
@@ -103,8 +112,9 @@ def check_shapes_before_building(spec: ModelSpec, config: dict, shapes: dict[str
     except (ConfigError, TooManyTensors) as e:
         cause = e if isinstance(e, TooManyTensors) else e.__cause__
         if isinstance(cause, TooManyTensors):
-            raise WeightsError(f"{what}: its config builds a model with far more tensors than the file's {len(shapes)}; "
-                               "the metadata was changed or the file is corrupt. Download or export it again.") from None
+            raise WeightsError(f"{what}: its config builds a model with far more tensors than the file's "
+                               f"{len(shapes)}; the metadata was changed or the file is corrupt. Download or export "
+                               "it again.") from None
         if isinstance(cause, NotImplementedError):  # an op the meta device lacks: checked after building instead
             return
         raise

@@ -16,7 +16,8 @@ import numpy as np
 
 from zoo_runtime.images import make_grid, png_bytes, save_png, write_picture
 
-__all__ = ["to_uint8", "make_grid", "png_bytes", "save_png", "save_grid", "write_picture"]
+__all__ = ["to_uint8", "make_grid", "png_bytes", "save_png", "save_grid", "write_picture", "check_grid_size",
+           "grid_from_batches"]
 
 
 def to_uint8(images) -> np.ndarray:

@@ -54,9 +54,13 @@ def png_bytes(image: np.ndarray, level: int = 6) -> bytes:
 
 
 def save_png(images: np.ndarray, path: str | os.PathLike, nrow: int | None = None) -> Path:
-    """Write a batch uint8 [N, H, W, C] as one grid image (a single image without a border),
-    atomically. .png is encoded here; other suffixes (.jpg, .webp, ...) go through Pillow."""
-    return write_picture(images[0] if len(images) == 1 else make_grid(images, nrow), path)
+    """Write a batch uint8 [N, H, W, C] as one grid image (a single image without a border), or one
+    picture uint8 [H, W, C] as it is, atomically. .png is encoded here; other suffixes (.jpg, .webp,
+    ...) go through Pillow."""
+    images = np.asarray(images)
+    if images.ndim == 3 and images.dtype == np.uint8 and images.shape[2] in (1, 2, 3, 4):
+        return write_picture(images, path)
+    return write_picture(images[0] if images.ndim == 4 and len(images) == 1 else make_grid(images, nrow), path)
 
 
 def image_format_of(path: str | os.PathLike) -> str | None:

@@ -127,9 +127,9 @@ def test_memory_follows_the_dataset_not_the_pixel_count(tmp_path):
 def test_large_jpegs_are_decoded_at_a_reduced_scale(tmp_path):
     """draft(): a 4000x4000 JPEG read at 32x32 is decoded at 1/8 scale (500x500), and looks the same."""
     Image.linear_gradient("L").resize((4000, 4000)).convert("RGB").save(tmp_path / "g.jpg", quality=90)
-    from zoo.data.folder import _open
+    from zoo.data.folder import read_image
 
-    image, size, mode = _open(tmp_path / "g.jpg", 32, None)
+    image, size, mode = read_image(tmp_path / "g.jpg", 32, None)
     assert size == (4000, 4000) and image.size == (32, 32) and mode == "RGB"
     with Image.open(tmp_path / "g.jpg") as full:
         reference = full.convert("RGB").resize((32, 32), Image.LANCZOS)

@@ -86,8 +86,8 @@ def read_metadata_jsonl(path: Path, root: Path, caption_column: str = "text") ->
     return captions
 
 
-def _open(path: Path, resolution: int | None, max_pixels: int | None,
-          size_hw: tuple[int, int] | None = None) -> tuple[Image.Image, tuple[int, int], str]:
+def read_image(path: Path, resolution: int | None, max_pixels: int | None,
+               size_hw: tuple[int, int] | None = None) -> tuple[Image.Image, tuple[int, int], str]:
     """Decode one image, flattened to L/RGB and (when resolution is given) cropped and resized right away;
     with a non-square `size_hw` (height, width), shrunk to at most twice it (the fit to `size` comes later).
 
@@ -201,7 +201,7 @@ def load_folder(path: str | Path, resolution: int | None = None, channels: int |
     for f in tqdm(files, desc=f"reading {root.name or root}", unit="img",
                   disable=progress is False or (progress is None and len(files) < 2000)):
         try:
-            image, size_read, mode = _open(f, None if size is not None else resolution, max_pixels, size)
+            image, size_read, mode = read_image(f, None if size is not None else resolution, max_pixels, size)
         except DatasetError as e:
             skip(f, e)
             continue

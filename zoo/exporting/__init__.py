@@ -5,7 +5,8 @@
     zoo.export("dcgan32.digits", "pkg-int8/", precision="int8")
     zoo.export(model, "repo/", format="triton")
 
-`zoo.export` is this package's `export` function. See zoo/exporting/verify.py for exactly what the parity check compares and the tolerances.
+`zoo.export` is this package's `export` function. zoo/exporting/verify.py says exactly what the
+parity check compares and its tolerances; docs/architecture.md, what a package holds.
 """
 from zoo.exporting.exporter import FORMATS, PRECISIONS, export
 from zoo.exporting.verify import TOLERANCES, ExportError

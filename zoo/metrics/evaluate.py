@@ -8,6 +8,7 @@
 """
 from __future__ import annotations
 
+import os
 import time
 
 import numpy as np
@@ -177,8 +178,10 @@ def evaluate_diversity(model_or_path, data_src, n: int = 1000, seed: int = 0, ma
     from zoo.data import ImageDataset, load_dataset
     from zoo.metrics.diversity import diversity_report
 
+    from zoo.factory import resolve_source
+
     t0 = time.time()
-    model = _load_model(model_or_path)
+    model = resolve_source(model_or_path)
     dev = _device(device)
     res, ch = model.config["resolution"], int(model.config["channels"])  # an int, or "HxW" (non-square)
     data = data_src if isinstance(data_src, ImageDataset) else load_dataset(str(data_src), res, ch)

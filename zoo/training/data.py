@@ -56,6 +56,11 @@ def data_source_name(data) -> str | None:
     return data if data.startswith("builtin:") or not Path(data).exists() else str(Path(data).resolve())
 
 
+def saved_class_names(model, data) -> list[str] | None:
+    """The class names a class-conditional run saves with its model: its data's (label i is class i)."""
+    return list(data.class_names) if model.conditioning == "class" and data.class_names else None
+
+
 def condition_table(model, data) -> torch.Tensor | None:
     """Per-image conditions: int64 labels [N] or float32 caption embeddings [N, text_dim] or None."""
     from zoo.data import DatasetError

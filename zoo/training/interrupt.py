@@ -54,3 +54,26 @@ def stop_requests(signals=(signal.SIGINT, signal.SIGTERM)):
         yield request
     finally:
         restore()
+
+
+def interrupted(stop: StopRequest, step: int, steps: int, checkpoint, run_dir) -> TrainingInterrupted:
+    """The error a run raises once its checkpoint is written: which signal, where, and how to go on."""
+    signame = stop.name or "a signal to another process"
+    return TrainingInterrupted(f"interrupted by {signame} at step {step} of {steps}: checkpoint written to "
+                               f"{checkpoint}; continue with --resume {run_dir} (zoo.resume({str(run_dir)!r}))",
+                               stop.signum or 0)
+
+
+def stop_if_requested(trainer, stop: StopRequest, saved: bool, bar) -> None:
+    """After a step: when SIGINT/SIGTERM came (on any rank: they agree through any_flag), write the
+    checkpoint unless `saved` already did, and raise TrainingInterrupted."""
+    from zoo.training import checkpoint
+
+    stopping = stop.signum is not None
+    if not (stopping or trainer.dist.enabled) or not trainer.dist.any_flag(stopping, trainer.device):
+        return
+    if trainer.dist.is_main and not saved:
+        trainer.run.save_checkpoint(*checkpoint.trainer_state(trainer))
+    bar.close()
+    trainer.dist.barrier()  # the other ranks wait for the checkpoint
+    raise interrupted(stop, trainer.step, trainer.recipe.steps, trainer.run.checkpoint_path, trainer.run.path)

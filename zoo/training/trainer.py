@@ -18,10 +18,11 @@ from zoo.model import GAN
 from zoo.training import checkpoint as ckpt
 from zoo.training import losses
 from zoo.training.augment import make_augment
-from zoo.training.data import EpochSampler, condition_table
+from zoo.training.data import EpochSampler, condition_table, saved_class_names
 from zoo.training.distributed import Dist
 from zoo.training.ema import EMA, ema_beta
-from zoo.training.interrupt import TrainingInterrupted, stop_requests
+from zoo.training.evaluation import RunEvaluation
+from zoo.training.interrupt import stop_if_requested, stop_requests
 from zoo.training.recipe import Recipe
 from zoo.training.rundir import MODEL_NAME, RunDir, grid_inputs
 
@@ -73,7 +74,7 @@ class Trainer:
             self.G.use_rng(self.rng)  # checkpointed stream, so a resumed run matches an uninterrupted one
         self.step = 0
         self.metrics: list[dict] = []
-        self.fid = None  # zoo.metrics.FIDTracker once made; False when unavailable
+        self.evaluation = RunEvaluation(data.images, self.conditions, self.recipe, model.latent_dim, log)
         self.grid = None  # (z, c, nrow) of the sample grids
 
     # -- pieces of a step -------------------------------------------------------------------
@@ -167,7 +168,7 @@ class Trainer:
         stats.update(loss_d=loss_d.detach(), loss_g=loss_g.detach())
         return stats
 
-    # -- samples and evaluation ----------------------------------------------------------------
+    # -- samples ----------------------------------------------------------------------------
 
     @torch.no_grad()
     def generate(self, z: torch.Tensor, c: torch.Tensor | None, batch: int = 256) -> torch.Tensor:
@@ -185,35 +186,6 @@ class Trainer:
             self.grid = grid_inputs(self.model, self.data, self.conditions, self.recipe.seed)
         z, c, nrow = self.grid
         return self.run.write_samples(self.generate(z, c), step, nrow)
-
-    def evaluate(self) -> dict:
-        """FID/KID of the EMA generator against the training images, when zoo.metrics is available."""
-        r = self.recipe
-        if self.fid is None:
-            self.fid = False
-            if r.eval_samples <= 0:
-                return {}
-            try:
-                from zoo.metrics import FIDTracker
-
-                self.fid = FIDTracker(self.data.images, feature=r.eval_feature, progress=False)
-            except Exception as e:  # noqa: BLE001 -- metrics are optional: report and train on
-                self.log(f"note: FID/KID are not logged ({type(e).__name__}: {e})")
-        if self.fid is False:
-            return {}
-        n = max(2, r.eval_samples)
-        g = torch.Generator().manual_seed(r.seed + 12345)  # the same fakes' inputs every time
-        z = torch.randn(n, self.model.latent_dim, generator=g)
-        c = None
-        if self.conditions is not None:
-            c = self.conditions.cpu()[torch.randint(0, len(self.conditions), (n,), generator=g)]
-        fakes = self.generate(z, c)
-        scores = {k: float(v) for k, v in self.fid(fakes).items()}
-        if r.kind == "finetune":  # few-shot: a model that copies its N images scores a good FID
-            from zoo.metrics.diversity import memorisation_scores
-
-            scores.update(memorisation_scores(fakes, self.data.images, log=self.log))
-        return scores
 
     # -- checkpoints --------------------------------------------------------------------------
 
@@ -251,22 +223,6 @@ class Trainer:
             record[anchor.key] = round(float(anchor.penalty()), 6)
         return record
 
-    def stop_on_request(self, stop, saved: bool, sums: dict, worst, steps_in: int, t_start: float, side: float,
-                        lr: float, bar) -> None:
-        """After SIGINT/SIGTERM: close the log interval, write the checkpoint (unless this step just did),
-        and raise TrainingInterrupted, which says how to continue."""
-        if self.dist.is_main and not saved:
-            if steps_in:
-                self.metrics.append(self.log_record(sums, worst, steps_in, time.perf_counter() - t_start - side, lr))
-                self.run.write_metrics(self.metrics)
-            self.run.save_checkpoint(*ckpt.trainer_state(self))
-        bar.close()
-        self.dist.barrier()
-        signame = stop.name or "a signal from another process"
-        raise TrainingInterrupted(f"interrupted by {signame} at step {self.step} of {self.recipe.steps}: checkpoint "
-                                  f"written to {self.run.checkpoint_path}; continue with --resume {self.run.path} "
-                                  f"(zoo.resume({str(self.run.path)!r}))", stop.signum or 0)
-
     def fit(self) -> GAN:
         """Run from `self.step` to `recipe.steps`; returns the GAN whose generator is the EMA generator."""
         from tqdm.auto import tqdm
@@ -297,7 +253,7 @@ class Trainer:
                                     img_s=f"{record['images_per_s']:.0f}")
                     if main:
                         if (r.eval_every and self.step % r.eval_every == 0) or last:
-                            record.update(self.evaluate())
+                            record.update(self.evaluation(self.generate))
                         self.metrics.append(record)
                         self.run.write_metrics(self.metrics)
                     sums, worst = {}, torch.zeros((), device=self.device)
@@ -308,17 +264,13 @@ class Trainer:
                 if main and ckpt_now:
                     self.run.save_checkpoint(*ckpt.trainer_state(self))
                 side += time.perf_counter() - t_side
-                if stop.signum is not None or self.dist.enabled:  # (every rank must take part in any_flag)
-                    if self.dist.any_flag(stop.signum is not None, self.device) and not last:
-                        self.stop_on_request(stop, ckpt_now, sums, worst, steps_in, t_start, side, lr, bar)
+                if not last:  # after Ctrl-C / SIGTERM: a checkpoint (unless just written), then stop
+                    stop_if_requested(self, stop, saved=ckpt_now, bar=bar)
         bar.close()
         self.dist.check_in_sync(self.G, "generator")
         self.dist.check_in_sync(self.D, "discriminator")
         meta = {**self.model.metadata, "parent": self.parent, "dataset": self.fingerprint,
-                "path": str(self.run.path / MODEL_NAME)}
-        meta.pop("class_names", None)  # label i now means the data's class i: save the data's names
-        if self.model.conditioning == "class" and self.data.class_names:
-            meta["class_names"] = list(self.data.class_names)
+                "path": str(self.run.path / MODEL_NAME), "class_names": saved_class_names(self.model, self.data)}
         final = GAN(self.model.spec, self.model.config, self.ema.model, self.D, metadata=meta)
         if main:
             if self.metrics == [] or self.step == 0:
