@@ -434,9 +434,9 @@ def sample_cmd(model_name, n, seed, label, prompt, truncation, w_file, z_file, n
     psis = _truncations(truncation)
     if not (w_file or z_file):  # a grid too large to write is refused before generating anything
         from zoo.images import check_grid_size
+        from zoo.resolution import image_size
 
-        check_grid_size(n * len(psis), int(model.config["resolution"]), int(model.config["resolution"]),
-                        len(psis) if len(psis) > 1 else nrow)
+        check_grid_size(n * len(psis), *image_size(model.config["resolution"]), len(psis) if len(psis) > 1 else nrow)
     if w_file or z_file:
         from zoo.latents.cli import sample_latents
 
