@@ -2,7 +2,8 @@
 
     load_dataset(src, resolution=32, channels=1) -> ImageDataset
 
-`src` is `builtin:digits`, `builtin:shapes`, a folder of images, or a CSV of flattened pixels.
+`src` is `builtin:digits`, `builtin:shapes`, `builtin:pairs` (32x64), a folder of images, or a CSV of
+flattened pixels.
 Every dataset yields dicts: image float32 [C, H, W] in [-1, 1], label int64 (-1 when unlabelled),
 caption str ("" when none). `images` holds all images as one tensor (datasets here are small).
 """
@@ -72,24 +73,21 @@ def load_dataset(src: str, resolution: int | str | None = None, channels: int | 
     resolution: an int (squares) or "HxW" (height x width, e.g. "64x32"); images of another aspect ratio meet it
     by `fit`: crop (scale to cover, centre crop; the default), pad (scale to fit, pad with the border colour)
     or stretch. The dataset's notes say what was done."""
-    from zoo.resolution import check_fit, fit_tensor, image_size
+    from zoo.resolution import check_fit, image_size
 
     check_fit(fit)
-    if resolution is not None and image_size(resolution)[0] != image_size(resolution)[1]:
-        import dataclasses
+    if src == "builtin:pairs":  # natively 2:1 (32x64); drawn at the height asked, then fitted if needed
+        from zoo.data.pairs import load_pairs
 
+        return _fit_to(load_pairs(32 if resolution is None else image_size(resolution)[0], channels or 3, **options),
+                       image_size(resolution) if resolution is not None else None, fit)
+    if resolution is not None and image_size(resolution)[0] != image_size(resolution)[1]:
         h, w = image_size(resolution)
         if _is_folder(src):  # from each image's own size, not through a square
             from zoo.data.folder import load_folder
 
             return load_folder(src, None, channels, size=(h, w), fit=fit, **options)
-        square = load_dataset(src, max(h, w), channels, **options)
-        if tuple(square.images.shape[-2:]) == (h, w):
-            return square
-        images = fit_tensor(square.images, (h, w), fit)
-        note = (f"fitted {len(images)} {square.images.shape[-2]}x{square.images.shape[-1]} images to {h}x{w} by "
-                f"{fit} (fit= / --fit crop|pad|stretch)")
-        return dataclasses.replace(square, images=images, notes=[*square.notes, note])
+        return _fit_to(load_dataset(src, max(h, w), channels, **options), (h, w), fit)
     resolution = None if resolution is None else image_size(resolution)[0]
     if src == "builtin:digits":
         from zoo.data.digits import load_digits
@@ -100,7 +98,8 @@ def load_dataset(src: str, resolution: int | str | None = None, channels: int | 
 
         return load_shapes(resolution or 32, channels or 3, **options)
     if src.startswith("builtin:"):
-        raise DatasetError(f"unknown built-in dataset {src!r}; built-ins are builtin:digits and builtin:shapes")
+        raise DatasetError(f"unknown built-in dataset {src!r}; built-ins are builtin:digits, builtin:shapes "
+                           "and builtin:pairs")
     from pathlib import Path
 
     path = Path(src)
@@ -114,6 +113,20 @@ def load_dataset(src: str, resolution: int | str | None = None, channels: int | 
     from zoo.data.folder import load_folder
 
     return load_folder(path, resolution, channels, **options)
+
+
+def _fit_to(dataset: ImageDataset, size: tuple[int, int] | None, fit: str) -> ImageDataset:
+    """`dataset` with its images fitted to `size` (height, width) by `fit`, and a note saying so."""
+    import dataclasses
+
+    from zoo.resolution import fit_tensor
+
+    if size is None or tuple(dataset.images.shape[-2:]) == tuple(size):
+        return dataset
+    images = fit_tensor(dataset.images, size, fit)
+    note = (f"fitted {len(images)} {dataset.images.shape[-2]}x{dataset.images.shape[-1]} images to "
+            f"{size[0]}x{size[1]} by {fit} (fit= / --fit crop|pad|stretch)")
+    return dataclasses.replace(dataset, images=images, notes=[*dataset.notes, note])
 
 
 def _is_folder(src: str) -> bool:
