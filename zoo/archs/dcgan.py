@@ -121,6 +121,7 @@ def dcgan_config(resolution: int, width: int) -> dict:
 DIGITS = dict(width=16, channels=1, conditioning="class", num_classes=10)
 SHAPES = dict(channels=3, conditioning="none")
 SHAPES_TEXT = dict(channels=3, conditioning="text", text_dim=256, text_encoder="hash", film=True)
+PAIRS = dict(resolution="32x64", width=16, channels=3, conditioning="none")  # 32 high x 64 wide: builtin:pairs
 
 # --- registered variants ------------------------------------------------------------------
 
@@ -129,6 +130,7 @@ SHAPES_TEXT = dict(channels=3, conditioning="text", text_dim=256, text_encoder="
     "digits": WeightSource("package:dcgan32.digits.safetensors", license="Apache-2.0", config=DIGITS),
     "shapes": WeightSource("package:dcgan32.shapes.safetensors", license="Apache-2.0", config=SHAPES),
     "shapes-text": WeightSource("package:dcgan32.shapes-text.safetensors", license="Apache-2.0", config=SHAPES_TEXT),
+    "pairs": WeightSource("package:dcgan32.pairs.safetensors", license="Apache-2.0", config=PAIRS),
 })
 def dcgan32(config: dict):
     """DCGAN at 32x32 (Radford et al. 2015), conditioning none, class or text."""
