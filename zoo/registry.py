@@ -27,7 +27,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Callable
 
-BUILTIN_MODULES = ("zoo.archs.mlpgan", "zoo.archs.dcgan", "zoo.archs.stylegan2", "zoo.archs.stylegan2_ada")
+BUILTIN_MODULES = ("zoo.archs.mlpgan", "zoo.archs.dcgan", "zoo.archs.stylegan2", "zoo.archs.stylegan2_ada",
+                   "zoo.archs.r3gan")
 MODEL_ENTRY_POINTS = "gan_zoo.models"
 TEXT_ENCODER_ENTRY_POINTS = "gan_zoo.text_encoders"
 CONDITIONING_KINDS = ("none", "class", "text")
