@@ -236,7 +236,7 @@ def recipe_option(*param_decls, **attrs):
 # tests/docs/test_cli_help.py checks every value against the recipes, so they cannot drift.
 TRAIN_DEFAULTS = {
     "steps": "2000", "batch_size": "32", "lr": "0.0002", "lr_d": "same as --lr", "loss": "logistic",
-    "r1": "0.1 (logistic), 0 (hinge)", "ema_kimg": "10.0", "warmup": "0", "augment": "none",
+    "r1": "0.1 (logistic), 0 (hinge)", "r2": "0.0", "preset": "default", "ema_kimg": "10.0", "warmup": "0", "augment": "none",
     "condition": "the architecture's config", "sample_every": "500", "checkpoint_every": "500", "log_every": "50",
     "eval_every": "0", "eval_samples": "500", "seed": "0",
 }
@@ -258,8 +258,11 @@ def _training_options(shown: dict):
                      help="Global batch size (split across torchrun processes)."),
         recipe_option("--lr", type=float, help="Learning rate of G (and D unless --lr-d)."),
         recipe_option("--lr-d", type=float, help="Learning rate of D."),
-        recipe_option("--loss", type=click.Choice(["logistic", "hinge"]), help="Adversarial loss."),
+        recipe_option("--recipe", "preset", type=click.Choice(["default", "r3gan"]),
+                     help="Named recipe beneath the options given (r3gan: RpGAN + R1 + R2, the paper's ramps; docs/r3gan.md)."),
+        recipe_option("--loss", type=click.Choice(["logistic", "hinge", "rpgan"]), help="Adversarial loss."),
         recipe_option("--r1", type=float, help="R1 penalty weight gamma (0 disables)."),
+        recipe_option("--r2", type=float, help="R2 penalty weight gamma: R1 on generated images (0 disables)."),
         recipe_option("--ema-kimg", type=float, help="EMA half-life in thousands of images."),
         recipe_option("--warmup", type=int, help="Learning-rate warm-up steps."),
         recipe_option("--augment", type=click.Choice(["none", "diffaug", "ada"]), help="D-side augmentation."),

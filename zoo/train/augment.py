@@ -104,6 +104,10 @@ class ADA:
     def p(self) -> float:
         return float(self._p)
 
+    def set_p(self, p: float) -> None:
+        """A scheduled p (recipe schedule r3gan) instead of the adaptive one."""
+        self._p = torch.tensor(min(max(float(p), 0.0), 1.0), dtype=torch.float64)
+
     # -- the heuristic ----------------------------------------------------------------------
 
     def accumulate(self, real_logits: torch.Tensor) -> None:

@@ -21,7 +21,7 @@ from zoo.train.augment import make_augment
 from zoo.train.data import EpochSampler, condition_table
 from zoo.train.distributed import Dist
 from zoo.train.ema import EMA, ema_beta
-from zoo.train.recipe import Recipe
+from zoo.train.recipe import Recipe, scheduled
 from zoo.train.rundir import MODEL_NAME, RunDir, grid_inputs
 
 
@@ -69,6 +69,7 @@ class Trainer:
         self.rng = torch.Generator(device=self.device).manual_seed(r.seed * 1000 + d.rank)
         if hasattr(self.G, "use_rng"):  # G draws random numbers while training (StyleGAN2's noise): from this
             self.G.use_rng(self.rng)  # checkpointed stream, so a resumed run matches an uninterrupted one
+        self.now = scheduled(self.recipe, 0)  # this step's lr, gammas, beta2, EMA, aug p (zoo.train.recipe)
         self.step = 0
         self.metrics: list[dict] = []
         self.fid = None  # zoo.metrics.FIDTracker once made; False when unavailable
@@ -93,14 +94,17 @@ class Trainer:
         return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16)
 
     def set_lr(self, step: int) -> float:
-        """Linear warm-up over `recipe.warmup` steps; returns G's learning rate."""
+        """Linear warm-up over `recipe.warmup` steps, and the recipe's schedule; returns G's learning rate."""
         r = self.recipe
         scale = min(1.0, (step + 1) / r.warmup) if r.warmup > 0 else 1.0
-        for group in self.opt_g.param_groups:
-            group["lr"] = r.lr * scale
-        for group in self.opt_d.param_groups:
-            group["lr"] = (r.lr_d or r.lr) * scale
-        return r.lr * scale
+        self.now = now = scheduled(r, step * r.batch_size)
+        for opt, lr in ((self.opt_g, now["lr"]), (self.opt_d, now["lr_d"])):
+            for group in opt.param_groups:
+                group["lr"] = lr * scale
+                group["betas"] = (group["betas"][0], now["beta2"])
+        if now["aug_p"] is not None and self.augment is not None and self.augment.kind == "ada":
+            self.augment.set_p(now["aug_p"])
+        return now["lr"] * scale
 
     def add_anchor_gradients(self, module: str) -> None:
         """L2-SP / EWC: grad += lambda * F * (w - w_src) on `module`'s anchored weights."""
@@ -118,24 +122,34 @@ class Trainer:
         D.requires_grad_(False)
         for p in self.d_params:
             p.requires_grad_(True)
-        do_r1 = r.r1 > 0 and step % r.r1_every == 0
+        gamma1, gamma2, lazy = self.now["r1"], self.now["r2"], step % r.r1_every == 0
+        do_r1, do_r2 = gamma1 > 0 and lazy, gamma2 > 0 and lazy
         real_in = real.detach().requires_grad_(do_r1)
         with self.autocast():
             with torch.no_grad():
                 fake = G(self.latents(len(real)), c)
+            fake = fake.requires_grad_(do_r2)  # a leaf: R2 differentiates D only
             real_logits = D(self.aug(real_in), c).float()
-            loss_d = losses.d_real_loss(real_logits, r.loss)
-            fake_loss = losses.d_fake_loss(D(self.aug(fake), c).float(), r.loss)
+            fake_logits = D(self.aug(fake), c).float()
+            if r.loss in losses.PAIRED:  # RpGAN: each real scored against one fake
+                loss_d = fake_loss = losses.d_pair_loss(real_logits, fake_logits, r.loss)
+            else:
+                loss_d = losses.d_real_loss(real_logits, r.loss)
+                fake_loss = losses.d_fake_loss(fake_logits, r.loss)
             if self.model.conditioning == "text":  # GAN-CLS matching-aware term
                 wrong, differs = losses.mismatched(c)
                 mismatch = losses.d_mismatch_loss(D(self.aug(real), wrong).float(), differs, r.loss)
-                loss_d = loss_d + 0.5 * (fake_loss + mismatch)
-            else:
+                loss_d = (loss_d if r.loss in losses.PAIRED else loss_d + 0.5 * fake_loss) + 0.5 * mismatch
+            elif r.loss not in losses.PAIRED:
                 loss_d = loss_d + fake_loss
         if do_r1:
             r1 = losses.r1_penalty(real_logits, real_in)  # E ||grad_x D(x)||^2 through the augmentation
             stats["r1"] = r1.detach()
-            loss_d = loss_d + r1 * (r.r1 / 2 * r.r1_every)
+            loss_d = loss_d + r1 * (gamma1 / 2 * r.r1_every)
+        if do_r2:
+            r2 = losses.r2_penalty(fake_logits, fake)  # the same penalty on generated images
+            stats["r2"] = r2.detach()
+            loss_d = loss_d + r2 * (gamma2 / 2 * r.r1_every)
         self.opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
         self.dist.average_gradients(self.d_params)  # data parallel: every process gets the mean gradient
@@ -146,7 +160,13 @@ class Trainer:
             p.requires_grad_(False)
         z = self.latents(len(real))
         with self.autocast():
-            loss_g = losses.g_loss(D(self.aug(G(z, c)), c).float(), r.loss)
+            fake_logits = D(self.aug(G(z, c)), c).float()
+            if r.loss in losses.PAIRED:
+                with torch.no_grad():
+                    real_logits_g = D(self.aug(real), c).float()
+                loss_g = losses.g_pair_loss(fake_logits, real_logits_g, r.loss)
+            else:
+                loss_g = losses.g_loss(fake_logits, r.loss)
             if self.g_regularizer is not None and step % r.g_reg_every == 0:
                 reg = self.g_regularizer(z, c).float()
                 stats["g_reg"] = reg.detach()
@@ -157,8 +177,8 @@ class Trainer:
         self.add_anchor_gradients("generator")
         self.opt_g.step()
         # 3. EMA of G; ADA adjusts its augmentation probability from D's outputs on reals
-        self.ema.update(G, ema_beta(r.batch_size, step * r.batch_size, r.ema_kimg, r.ema_rampup))
-        if self.augment is not None and self.augment.kind == "ada":
+        self.ema.update(G, ema_beta(r.batch_size, step * r.batch_size, self.now["ema_kimg"], r.ema_rampup))
+        if self.augment is not None and self.augment.kind == "ada" and self.now["aug_p"] is None:
             self.augment.accumulate(real_logits)
             if (step + 1) % self.augment.interval == 0:
                 self.augment.adjust(r.batch_size * self.augment.interval, self.dist.all_reduce_sum)
