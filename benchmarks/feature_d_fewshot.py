@@ -30,8 +30,8 @@ from pathlib import Path
 import torch
 
 import zoo
-from zoo.train.api import finetune_trainer
-from zoo.train.recipe import finetune_recipe
+from zoo.training.api import finetune_trainer
+from zoo.training.recipe import finetune_recipe
 
 from fewshot_common import BACKBONE, TARGET_CLASSES, pretrain_backbone, score_while_training, source_model
 

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 
 import zoo
-from zoo.train.recipe import FINETUNE_DEFAULTS
+from zoo.training.recipe import FINETUNE_DEFAULTS
 
 SOURCE_CLASSES, TARGET_CLASSES = [0, 1, 2, 3, 4], [5, 6, 7, 8, 9]
 BACKBONE = "test_resnet"

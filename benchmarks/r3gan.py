@@ -26,8 +26,8 @@ RUNS = {  # label: (architecture, recipe options)
 
 def run(arch: str, options: dict, seconds: float, seed: int, batch: int, fid_n: int) -> dict:
     from zoo.metrics import FIDTracker
-    from zoo.train.api import train_trainer
-    from zoo.train.recipe import train_recipe
+    from zoo.training.api import train_trainer
+    from zoo.training.recipe import train_recipe
 
     with tempfile.TemporaryDirectory() as out:
         probe = train_trainer(arch, "builtin:shapes", Path(out) / "probe", train_recipe(steps=10 ** 6, batch_size=batch,

@@ -1,5 +1,5 @@
 """Mode coverage on a 2-D mixture of 8 Gaussians: RpGAN + R1 + R2 (R3GAN's objective) against the
-non-saturating logistic loss, with the zoo's own loss functions (zoo.train.losses).
+non-saturating logistic loss, with the zoo's own loss functions (zoo.training.losses).
 
 A ring of 8 Gaussians (radius 2, std 0.05); G and D are small MLPs trained with Adam for a few
 hundred steps. A mode counts as covered when at least 1% of 2,000 samples fall within 4 std
@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from zoo.train import losses
+from zoo.training import losses
 
 MODES, RADIUS, STD = 8, 2.0, 0.05
 OBJECTIVES = {  # name: (loss, r1 gamma, r2 gamma, Adam betas)

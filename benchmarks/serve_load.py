@@ -11,7 +11,8 @@ warm-up that is not counted. Measured: requests and images per second, latency p
 errors (any status but 200, or a failed connection), images that differ from the library's
 `zoo_runtime.load(PKG).generate(n, seed=s)` (every response is compared, byte for byte), and the
 server's resident memory sampled every half second (start, end, peak, and its trend over the
-second half of the run, MB per minute). The client threads share the machine with the server, so
+second half of the run, MB per minute), and the server's CPU seconds over the measured window (images
+per server CPU-second: the cost of an image, whatever share of the machine the server got). The client threads share the machine with the server, so
 on a small machine they take part of its CPU: the figures are a floor.
 Writes OUT.json and OUT.md.
 """
@@ -23,7 +24,6 @@ import json
 import os
 import random
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -54,6 +54,12 @@ def start_server(pkg: Path, max_batch: int, max_delay_ms: float, threads: int | 
         proc.kill()
         raise RuntimeError(f"the server did not start: {line}{proc.stderr.read()[-2000:]}")
     return proc, line.split(" on ")[1].split()[0]
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds the process has used (all its threads)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def rss_mb(pid: int) -> float:
@@ -122,8 +128,11 @@ def run_mode(name: str, pkg: Path, expected: dict, args, max_batch: int) -> dict
                    for _ in range(args.clients)]
         for t in threads:
             t.start()
+        time.sleep(max(0.0, count_from - time.perf_counter()))
+        cpu_start = cpu_seconds(proc.pid)
         for t in threads:
             t.join()
+        server_cpu = cpu_seconds(proc.pid) - cpu_start
         measured = time.perf_counter() - count_from  # includes the last requests' tails
     finally:
         sampler.stop.set()
@@ -143,6 +152,7 @@ def run_mode(name: str, pkg: Path, expected: dict, args, max_batch: int) -> dict
         "requests": len(records), "ok": ok, "errors": len(records) - ok,
         "image_mismatches": sum(1 for r in records if r[2]), "max_pixel_difference": max((r[3] for r in records), default=0),
         "requests_per_s": ok / measured, "images_per_s": ok * args.n / measured,
+        "server_cpu_s": server_cpu, "images_per_server_cpu_s": ok * args.n / server_cpu if server_cpu > 0 else None,
         "latency_ms": {p: 1e3 * float(np.percentile(lat, int(p[1:]))) for p in ("p50", "p90", "p99")} if lat else None,
         "server_rss_mb": {"start": mem[0][1] if mem else None, "end": mem[-1][1] if mem else None,
                           "peak": max(mb for _, mb in mem) if mem else None,
@@ -157,21 +167,28 @@ def markdown(result: dict) -> str:
              f"{result['load_average_before'][0]} before, {result['load_average_after'][0]} after. Library reference, "
              f"same process, no HTTP: {result['library']['batch1_images_per_s']:.0f} images/s at batch 1, "
              f"{result['library']['batchB_images_per_s']:.0f} at batch {result['library']['batch']}.", "",
-             "| mode | clients | requests/s | images/s | p50 (ms) | p90 (ms) | p99 (ms) | errors | images unlike the "
-             "library | server memory start / end / peak (MB) | memory trend, 2nd half (MB/min) |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| mode | clients | requests/s | images/s | images per server CPU-s | p50 (ms) | p90 (ms) | p99 (ms) | "
+             "errors | images unlike the library | server memory start / end / peak (MB) | memory trend, 2nd half "
+             "(MB/min) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in result["modes"]:
         lat, mem = r["latency_ms"] or {"p50": 0, "p90": 0, "p99": 0}, r["server_rss_mb"]
         trend = "-" if mem["trend_second_half_mb_per_min"] is None else f"{mem['trend_second_half_mb_per_min']:+.1f}"
         mode = (f"batching (max {r['max_batch']}, {r['max_delay_ms']:g} ms)" if r["max_batch"] else "no batching")
-        lines.append(f"| {mode} | {r['clients']} | {r['requests_per_s']:.1f} | {r['images_per_s']:.1f} | "
+        per_cpu = "-" if r["images_per_server_cpu_s"] is None else f"{r['images_per_server_cpu_s']:.0f}"
+        lines.append(f"| {mode} | {r['clients']} | {r['requests_per_s']:.1f} | {r['images_per_s']:.1f} | {per_cpu} | "
                      f"{lat['p50']:.0f} | {lat['p90']:.0f} | {lat['p99']:.0f} | {r['errors']} of {r['requests']} | "
                      f"{r['image_mismatches']} (max diff {r['max_pixel_difference']}) | "
                      f"{mem['start']:.0f} / {mem['end']:.0f} / {mem['peak']:.0f} | {trend} |")
     modes = {r["max_batch"] > 0: r for r in result["modes"]}
     if True in modes and False in modes and modes[False]["requests_per_s"]:
-        lines += ["", f"Batching serves {modes[True]['requests_per_s'] / modes[False]['requests_per_s']:.2f}x the "
-                  "requests per second of the same server without it."]
+        on, off = modes[True], modes[False]
+        line = (f"Batching serves {on['requests_per_s'] / off['requests_per_s']:.2f}x the requests per second of the "
+                "same server without it")
+        if on["images_per_server_cpu_s"] and off["images_per_server_cpu_s"]:
+            line += (f" and {on['images_per_server_cpu_s'] / off['images_per_server_cpu_s']:.2f}x the images per "
+                     "server CPU-second")
+        lines += ["", line + "."]
     return "\n".join(lines) + "\n"
 
 

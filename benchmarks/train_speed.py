@@ -10,7 +10,7 @@ slower than a training step of the same model and batch.
 What runs (same model config, batch, data):
 - `hand-written`: the loop a person would write in ~40 lines: logistic loss, lazy R1 every 16
   steps, Adam, EMA via lerp. No zoo.train code.
-- `zoo train`: zoo.train.trainer.Trainer.train_step (what `zoo train` runs each step) with the
+- `zoo train`: zoo.training.trainer.Trainer.train_step (what `zoo train` runs each step) with the
   default recipe (the same losses, R1, Adam, EMA).
 - `zoo finetune (default)`: the fine-tuning recipe: FreezeD 1, DiffAugment, warm-up (+ L2-SP 0.1
   and EWC 0.1 so the regularisers are paid for too).
@@ -35,10 +35,10 @@ import torch
 import torch.nn.functional as F
 
 import zoo
-from zoo.train.data import prepare_dataset
-from zoo.train.recipe import FINETUNE_DEFAULTS, Recipe
-from zoo.train.trainer import Trainer
-from zoo.train.transfer import freeze, make_anchors
+from zoo.training.data import prepare_dataset
+from zoo.training.recipe import FINETUNE_DEFAULTS, Recipe
+from zoo.training.trainer import Trainer
+from zoo.training.transfer import freeze, make_anchors
 
 
 class HandWritten:

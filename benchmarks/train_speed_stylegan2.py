@@ -1,5 +1,5 @@
 """Training speed of StyleGAN2 next to DCGAN (and the SNGAN plugin): images per second of the zoo's
-training step (`zoo.train.trainer.Trainer.train_step`, what `zoo train` runs) on builtin:digits.
+training step (`zoo.training.trainer.Trainer.train_step`, what `zoo train` runs) on builtin:digits.
 
     python benchmarks/train_speed_stylegan2.py [--batch 32] [--steps 10] [--rounds 3] [--threads 1]
                                                [--out benchmarks/results/train_speed_stylegan2]
@@ -25,8 +25,8 @@ from pathlib import Path
 import torch
 
 import zoo
-from zoo.train.api import train_trainer
-from zoo.train.recipe import Recipe
+from zoo.training.api import train_trainer
+from zoo.training.recipe import Recipe
 
 DIGITS = dict(channels=1, conditioning="class", num_classes=10)
 ROWS = {

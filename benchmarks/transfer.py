@@ -42,8 +42,8 @@ from pathlib import Path
 import torch
 
 import zoo
-from zoo.train.api import finetune_trainer, train_trainer
-from zoo.train.recipe import Recipe, finetune_recipe
+from zoo.training.api import finetune_trainer, train_trainer
+from zoo.training.recipe import Recipe, finetune_recipe
 
 from fewshot_common import (BACKBONE, SETTINGS, load_domain, pretrain_backbone, score_while_training,
                             source_model)

@@ -1,6 +1,6 @@
 """Make the pictures of docs/latent-tools.md (docs/images/latent-*), with the commands the page shows.
 
-    python scripts/latent_docs_images.py
+    python scripts/latent_docs_images.py [--fit-only]
 
 Runs `zoo interpolate`, `zoo sample --truncation`, `zoo style-mix` and `zoo project` on the shipped models
 and enlarges the 32 px results 3x and the 64 px ones up to 2x (nearest neighbour) so the 32 px images can be seen on the page.
@@ -41,6 +41,8 @@ def enlarge(src: Path, dst: Path, scale: int = SCALE) -> None:
 
 def main() -> None:
     IMAGES.mkdir(parents=True, exist_ok=True)
+    if sys.argv[1:] == ["--fit-only"]:
+        return fit_picture(IMAGES / "non-square-fit.png")
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         zoo("interpolate", "stylegan2_32.digits", "--seeds", "3,17,42,7", "--frames", 32, "--loop", "--fps", 12,
@@ -59,6 +61,21 @@ def main() -> None:
         zoo("project", "stylegan2_32.digits", "--target", tmp / "letter_A.png", "--steps", 300, "--out",
             tmp / "proj", "--no-progress")
         enlarge(tmp / "proj" / "side_by_side.png", IMAGES / "latent-projection.png")
+    fit_picture(IMAGES / "non-square-fit.png")
+
+
+def fit_picture(dst: Path) -> None:
+    """docs/non-square-images.md: three builtin:shapes scenes fitted to 32x64 by crop, pad and stretch (rows)."""
+    import torch
+
+    from zoo.data import load_dataset
+    from zoo.images import make_grid, save_png, to_uint8
+
+    rows = [load_dataset("builtin:shapes", resolution="32x64", channels=3, fit=fit, n=3).images
+            for fit in ("crop", "pad", "stretch")]
+    grid = make_grid(to_uint8(torch.cat(rows)), nrow=3)
+    save_png(grid.repeat(2, axis=0).repeat(2, axis=1), dst)
+    print(f"wrote {dst} ({dst.stat().st_size / 1024:.0f} KiB)")
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ read-modify-write as other scripts add entries; `minilm`: the plugin's package d
 plugins/zoo-minilm/zoo_minilm/weights/, sha256 in zoo_minilm/models.py), measures text alignment
 and writes the model card beside the weights.
 
-Caption embeddings are computed once per unique caption (zoo.train.data.condition_table encodes the
+Caption embeddings are computed once per unique caption (zoo.training.data.condition_table encodes the
 set of captions, not every batch), so a MiniLM run costs what a hash run costs: the 252 shapes
 captions go through BERT once, in about a second.
 
@@ -125,13 +125,13 @@ def hard_negative_table(attributes: list[dict]) -> tuple[list[str], list[dict[st
 
 
 def use_hard_negatives(data, encoder: str, p: float, mode: str = "balanced", seed: int = 0) -> None:
-    """Swap zoo.train.losses.mismatched for one whose negatives are, with probability p per row, the
+    """Swap zoo.training.losses.mismatched for one whose negatives are, with probability p per row, the
     row's own caption with one attribute changed, drawn from the captions in `data` only (so no
     held-out combination is ever shown to the model, not even as a negative). Idempotent."""
     import numpy as np
 
     from zoo.text import get_text_encoder
-    from zoo.train import losses
+    from zoo.training import losses
 
     captions, neighbours = hard_negative_table(data.attributes)
     emb = torch.as_tensor(get_text_encoder(encoder).encode(captions))  # [U, text_dim], once per caption
@@ -164,7 +164,7 @@ def train(run: Path, variant: dict, recipe: dict, hard: dict, resume: bool) -> t
     carries everything, so this equals one uninterrupted run with the switch)."""
     import zoo
     from zoo.metrics.text_alignment import HELD_OUT_COMBOS
-    from zoo.train.checkpoint import load_checkpoint
+    from zoo.training.checkpoint import load_checkpoint
 
     data = dataset(DATA_N, recipe["seed"])
     extra = {"held_out_combos": [list(c) for c in HELD_OUT_COMBOS], "hard_negatives": hard,

@@ -53,6 +53,21 @@ def _set_threads(ctx, param, value: int | None) -> None:
         torch.set_num_threads(value)
 
 
+class DefaultTextOption(click.Option):
+    """An option whose shown default is a description (`show_default="torch's"`): shown as written,
+    without the parentheses click puts around it."""
+
+    def get_help_extra(self, ctx):
+        extra = super().get_help_extra(ctx)
+        if isinstance(self.show_default, str):
+            extra["default"] = self.show_default
+        return extra
+
+
+def recipe_option(*param_decls, **attrs):
+    return click.option(*param_decls, cls=DefaultTextOption, **attrs)
+
+
 class ZooGroup(click.Group):
     """Turns the zoo's own error types into clean messages instead of tracebacks."""
 
@@ -63,7 +78,12 @@ class ZooGroup(click.Group):
         warnings.formatwarning = lambda message, category, *rest: f"warning: {message}\n"
         try:
             return super().invoke(ctx)
-        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort, KeyboardInterrupt):
+        except KeyboardInterrupt as e:
+            if hasattr(e, "signum"):  # zoo.training's TrainingInterrupted: the checkpoint is written; say how to go on
+                click.echo(str(e), err=True)
+                raise click.exceptions.Exit(128 + e.signum) from e
+            raise
+        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
         except (ValueError, KeyError, FileNotFoundError, RuntimeError, OSError) as e:
             if os.environ.get("ZOO_DEBUG") == "1":
@@ -121,15 +141,19 @@ def plugins_cmd(as_json: bool) -> None:
 @main.command("import", short_help="Bring in a StyleGAN2-ADA .pkl or rosinality .pt, safely.")
 @click.argument("src", type=click.Path(dir_okay=False))
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="The zoo weights file to write (.safetensors).")
-@click.option("--name", help="A name recorded in the file (zoo info shows it)  [default: the source's file name]")
+@recipe_option("--name", show_default="the source's file name", help="A name recorded in the file (zoo info shows it).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing --out file.")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def import_cmd(src: str, out: str, name: str | None, overwrite: bool, as_json: bool) -> None:
-    """Import an NVlabs StyleGAN2-ADA .pkl or a rosinality StyleGAN2 .pt (nothing in it is run)."""
+    """Import a StyleGAN2-ADA .pkl or rosinality .pt checkpoint.
+
+    The format is recognised by content; nothing from the file is run (see docs/import.md). The result
+    is an ordinary zoo weights file: zoo info, sample, finetune and export take it.
+    """
     from zoo.importing import CheckpointImportError, import_checkpoint
 
     try:
-        model = import_checkpoint(src, out, name=name, overwrite=overwrite)
+        model = import_checkpoint(src, out, name=name or None, overwrite=overwrite)
     except CheckpointImportError as e:
         fail(str(e))
     meta = model.metadata
@@ -155,27 +179,25 @@ def info_cmd(name: str, as_json: bool) -> None:
 
     A tagged name (dcgan32.digits) shows that tag's weights only; an architecture name shows every tag.
     """
-    from pathlib import Path
+    from zoo.sources import locate_source
 
-    from zoo.registry import resolve
-
-    if name.endswith(".safetensors") or Path(name).exists():  # a file or a run directory, not a name
+    try:
+        located = locate_source(name, fast=True)
+    except FileNotFoundError as e:
+        fail(str(e))
+    if located.kind == "file":
         from zoo.weights import name_from_path, read_metadata
 
-        path = Path(name) / "model.safetensors" if Path(name).is_dir() else Path(name)
-        if not path.exists() and (Path(name) / "checkpoint.safetensors").exists():
-            fail(f"{name} is an unfinished run (no model.safetensors yet): continue it with --resume {name}")
-        if not path.exists() and Path(name).is_dir():
-            fail(f"{name} is a folder without model.safetensors: give a model name, a .safetensors file or a run directory")
-        if not path.exists():
-            fail(f"no such file: {name}")
-        data = read_metadata(path)  # refuses pickles and files that are not the zoo's, saying why
+        path = located.weights
+        from zoo.weights import shortened_metadata
+
+        data = shortened_metadata(read_metadata(path))  # refuses pickles and non-zoo files; cuts 50 MB strings
         own_name = f"{data.get('arch')}.{data['tag']}" if data.get("tag") else name_from_path(path)
         data = {"name": data.get("name") or own_name, **data}
     else:
         from zoo.weights import expected_sha256
 
-        spec, tag = resolve(name, fast=True)
+        spec, tag = located.spec, located.tag
         data = {"name": name, "family": spec.family, "description": spec.description, "source": spec.source,
                 "config": spec.config_of(tag),
                 "pretrained": {t: {"url": w.url, "sha256": expected_sha256(w), "license": w.license}
@@ -216,34 +238,19 @@ def _parse_config(pairs: tuple[str, ...]) -> dict:
     return config
 
 
-class DefaultTextOption(click.Option):
-    """An option whose shown default is a description (`show_default="torch's"`): shown as written,
-    without the parentheses click puts around it."""
-
-    def get_help_extra(self, ctx):
-        extra = super().get_help_extra(ctx)
-        if isinstance(self.show_default, str):
-            extra["default"] = self.show_default
-        return extra
-
-
-def recipe_option(*param_decls, **attrs):
-    return click.option(*param_decls, cls=DefaultTextOption, **attrs)
-
-
 # What `zoo train` / `zoo finetune` use for an option not given: the recipes' defaults (Recipe and the
-# fine-tuning recipe in zoo.train), written out here so --help shows them without importing torch.
+# fine-tuning recipe in zoo.training.recipe), written out here so --help shows them without importing torch.
 # tests/docs/test_cli_help.py checks every value against the recipes, so they cannot drift.
 TRAIN_DEFAULTS = {
     "steps": "2000", "batch_size": "32", "lr": "0.0002", "lr_d": "same as --lr", "loss": "logistic",
-    "r1": "0.1 (logistic), 0 (hinge)", "r2": "0.0", "preset": "default", "ema_kimg": "10.0", "warmup": "0", "augment": "none",
+    "r1": "0.1 (logistic), 0 (hinge)", "r2": "0.0", "preset": "default", "ema_kimg": "10.0", "warmup": "0", "augment": "none (diffaug with --discriminator projected)",
     "condition": "the architecture's config", "sample_every": "500", "checkpoint_every": "500", "log_every": "50",
-    "eval_every": "0", "eval_samples": "500", "seed": "0",
+    "eval_every": "0", "eval_samples": "500", "seed": "0", "discriminator": "own", "d_input_size": "224", "fit": "crop",
 }
 FINETUNE_DEFAULTS = {
     **TRAIN_DEFAULTS, "steps": "1000", "lr": "0.001", "ema_kimg": "2.0", "warmup": "20", "augment": "diffaug",
     "condition": "auto", "sample_every": "250", "checkpoint_every": "250", "log_every": "25",
-    "freeze_d": "1 (0 with --d-backbone)", "freeze_g": "0", "l2sp": "0.0", "ewc": "0.0",
+    "freeze_d": "1 (0 with --d-backbone or --discriminator projected)", "freeze_g": "0", "l2sp": "0.0", "ewc": "0.0",
 }
 
 
@@ -266,6 +273,8 @@ def _training_options(shown: dict):
         recipe_option("--ema-kimg", type=float, help="EMA half-life in thousands of images."),
         recipe_option("--warmup", type=int, help="Learning-rate warm-up steps."),
         recipe_option("--augment", type=click.Choice(["none", "diffaug", "ada"]), help="D-side augmentation."),
+        recipe_option("--fit", type=click.Choice(["crop", "pad", "stretch"]),
+                      help="How images of another aspect ratio meet a non-square model (--config resolution=64x32)."),
         recipe_option("--condition", help="auto | keep | none | class[:N] | text:ENCODER (auto and keep: fine-tuning)."),
         recipe_option("--sample-every", type=int, help="Write a sample grid every K steps."),
         recipe_option("--checkpoint-every", type=int, help="Write a checkpoint every K steps."),
@@ -281,6 +290,11 @@ def _training_options(shown: dict):
                                                   "avoids threads spinning against each other."),
         recipe_option("--d-backbone", help="Use a pretrained-feature discriminator, e.g. timm:resnet18."),
         recipe_option("--d-backbone-weights", type=click.Path(dir_okay=False), help="Local weights for --d-backbone."),
+        recipe_option("--discriminator", type=click.Choice(["own", "projected"]),
+                      help="own: the architecture's D; projected: Projected GAN's D on frozen ImageNet features "
+                           "(hinge loss and DiffAugment unless --loss / --augment; docs/imagenet.md)."),
+        recipe_option("--d-input-size", type=click.IntRange(min=32),
+                      help="Input size of the projected D's backbone (224 as the paper; 64 is ~10x cheaper on CPU)."),
         recipe_option("--resume", type=click.Path(file_okay=False), help="Continue the run in this directory."),
         recipe_option("--overwrite", is_flag=True, help="Replace an earlier run in --out (default: refuse)."),
         recipe_option("--no-progress", is_flag=True, help="No progress bar."),
@@ -394,42 +408,38 @@ def finetune_cmd(source, data, out, resume, overwrite, no_progress, as_json, dev
 @click.argument("model_name")
 @click.option("-n", "--num", "n", type=click.IntRange(min=1), default=64, show_default=True, help="Number of images.")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Same seed, same images.")
-@click.option("--label", help="Class label for every image, or a comma list (class-conditional models).")
+@click.option("--label", help="Class for every image, or a comma list: a class name (a training folder's or CSV "
+                                "label's) or an index 0..K-1 (class-conditional models).")
 @click.option("--prompt", help="Text prompt (text-conditional models).")
 @click.option("--truncation", default="1.0", show_default=True,
               help="Truncation psi (models with the trick); a list like 0.5,0.7,1.0 makes one column per value, "
                    "the same latents in each row.")
-@click.option("--w", "w_file", type=click.Path(dir_okay=False),
+@click.option("--w", "w_file", type=click.Path(dir_okay=False), cls=DefaultTextOption, show_default="none: seeds",
               help="Images from these w latents (.npy [N, w_dim] or w+, e.g. zoo project's latent.npy) instead of seeds.")
-@click.option("--z", "z_file", type=click.Path(dir_okay=False), help="Images from these z latents (.npy [N, latent_dim]).")
+@click.option("--z", "z_file", type=click.Path(dir_okay=False), cls=DefaultTextOption, show_default="none: seeds", help="Images from these z latents (.npy [N, latent_dim]).")
 @recipe_option("--nrow", type=click.IntRange(min=1), show_default="square", help="Images per row.")
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="Image file to write (.png, or .jpg/.webp).")
 @click.option("--device", callback=_check_device, default="cpu", show_default=True, help="cpu, cuda or cuda:N.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def sample_cmd(model_name, n, seed, label, prompt, truncation, w_file, z_file, nrow, out, device, as_json) -> None:
     """Write a PNG grid of n samples from MODEL_NAME (a tagged name, a .safetensors file or a run directory)."""
-    from pathlib import Path
-
     import zoo
     from zoo.images import save_grid
 
     from zoo_runtime.images import image_format_of
 
     image_format_of(out)  # a wrong --out fails now, not after loading and generating
-    if Path(model_name).exists() or model_name.endswith(".safetensors"):
-        model = zoo.load(model_name)
-    else:
-        model = zoo.create_model(model_name, pretrained=True)
+    model = zoo.resolve_source(model_name)
     if device:
         model = model.to(device)
-    labels = None
-    if label is not None:
-        try:
-            labels = [int(v) for v in label.split(",")]
-        except ValueError:
-            fail(f"--label takes an integer or a comma list of integers, got {label!r}")
-        labels = labels[0] if len(labels) == 1 else labels
+    labels = None if label is None else label.split(",")  # names or indices: the model resolves and checks them
+    labels = labels[0] if labels is not None and len(labels) == 1 else labels
     psis = _truncations(truncation)
+    if not (w_file or z_file):  # a grid too large to write is refused before generating anything
+        from zoo.images import check_grid_size
+
+        check_grid_size(n * len(psis), int(model.config["resolution"]), int(model.config["resolution"]),
+                        len(psis) if len(psis) > 1 else nrow)
     if w_file or z_file:
         from zoo.latents.cli import sample_latents
 
@@ -440,10 +450,15 @@ def sample_cmd(model_name, n, seed, label, prompt, truncation, w_file, z_file, n
 
         images = truncation_grid(model, n, psis, seed=seed, labels=labels, prompts=prompt)
         nrow = len(psis)
-    else:
-        images = model.sample(n, seed=seed, labels=labels, prompts=prompt, truncation=psis[0])
-    path = save_grid(images, out, nrow=nrow)
-    info = {"out": str(path), "model": model.name, "n": n, "seed": seed, "shape": list(images.shape)}
+    else:  # batch by batch into the grid: memory is the grid and one batch, whatever n
+        from zoo.images import grid_from_batches, write_picture
+
+        grid, shape = grid_from_batches(model.sample_batches(n, seed=seed, labels=labels, prompts=prompt,
+                                                             truncation=psis[0]), n, nrow=nrow)
+        images = None
+    path = save_grid(images, out, nrow=nrow) if images is not None else write_picture(grid, out)
+    shape = list(images.shape) if images is not None else shape
+    info = {"out": str(path), "model": model.name, "n": n, "seed": seed, "shape": shape}
     if as_json:
         echo_json(info)
     else:
@@ -460,26 +475,30 @@ def _truncations(text: str) -> list[float]:
 # --- latent tools: zoo interpolate / style-mix / project (helpers in zoo/latents/cli.py) ---
 
 
-@main.command("interpolate")
+@main.command("interpolate", short_help="Write a latent walk: an animation or a strip.")
 @click.argument("model_name")
-@click.option("--seeds", help="Key seeds in order, e.g. 3,17,42 (or 0-4).")
-@click.option("--from", "from_file", type=click.Path(dir_okay=False), help="First key: a latent .npy (zoo project's).")
-@click.option("--to", "to_file", type=click.Path(dir_okay=False), help="Last key: a latent .npy.")
+@click.option("--seeds", cls=DefaultTextOption, show_default="none: give --seeds and/or --from/--to", help="Key seeds in order, e.g. 3,17,42 (or 0-4).")
+@click.option("--from", "from_file", type=click.Path(dir_okay=False), cls=DefaultTextOption, show_default="none",
+              help="First key: a latent .npy (zoo project's).")
+@click.option("--to", "to_file", type=click.Path(dir_okay=False), cls=DefaultTextOption, show_default="none", help="Last key: a latent .npy.")
 @click.option("--frames", type=click.IntRange(min=2), default=48, show_default=True, help="Frames in the file.")
 @click.option("--loop", is_flag=True, help="Walk back to the first key (a seamless loop).")
-@click.option("--space", type=click.Choice(["z", "w"]), help="z (slerp) or w (lerp)  [default: w with a mapping network, else z]")
-@click.option("--label", type=int, help="Class for every frame (class models; default: each seed's own in w).")
+@recipe_option("--space", type=click.Choice(["z", "w"]), show_default="w with a mapping network, else z",
+               help="z (slerp) or w (lerp).")
+@recipe_option("--label", type=int, show_default="each seed's own in w", help="Class for every frame (class models).")
 @click.option("--prompt", help="Prompt for every frame (text models).")
 @click.option("--prompts", nargs=2, help="Text models: walk from prompt A to prompt B (z fixed: the first seed's).")
-@click.option("--truncation", type=float, default=1.0, show_default=True)
-@click.option("--fps", type=float, default=24.0, show_default=True)
+@click.option("--truncation", type=float, default=1.0, show_default=True, help="Truncation psi (models with the trick).")
+@click.option("--fps", type=float, default=24.0, show_default=True, help="Frames per second of an animation.")
 @click.option("--out", required=True, type=click.Path(dir_okay=False),
               help=".webp/.gif (animated), .mp4 (needs imageio-ffmpeg) or .png (a strip).")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def interpolate_cmd(model_name, out, as_json, **options) -> None:
     """Write a latent walk of MODEL_NAME (a tagged name, a .safetensors file or a run directory).
 
-    Example: zoo interpolate stylegan2_64.shapes --seeds 3,17,42 --frames 48 --loop --out walk.webp
+    \b
+    Example:
+      zoo interpolate stylegan2_64.shapes --seeds 3,17,42 --frames 48 --loop --out walk.webp
     """
     from zoo.latents.cli import interpolate_command
 
@@ -488,15 +507,15 @@ def interpolate_cmd(model_name, out, as_json, **options) -> None:
                                                f"({info['space']} space) to {info['out']}")
 
 
-@main.command("style-mix")
+@main.command("style-mix", short_help="Write a style-mixing grid (stylegan2 models).")
 @click.argument("model_name")
 @click.option("--rows", required=True, help="Row seeds (their fine styles), e.g. 1,2,3.")
 @click.option("--cols", required=True, help="Column seeds (their styles in --layers), e.g. 4,5,6,7.")
-@click.option("--layers", help="w layers taken from the columns, e.g. 0-3  [default: the coarse half]")
-@click.option("--label", type=int, help="Class for every image (class models; default: each seed's own).")
-@click.option("--truncation", type=float, default=1.0, show_default=True)
+@recipe_option("--layers", show_default="the coarse half", help="w layers taken from the columns, e.g. 0-3.")
+@recipe_option("--label", type=int, show_default="each seed's own", help="Class for every image (class models).")
+@click.option("--truncation", type=float, default=1.0, show_default=True, help="Truncation psi.")
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="Image file (.png, .jpg, .webp).")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def style_mix_cmd(model_name, rows, cols, layers, label, truncation, out, as_json) -> None:
     """Write the style-mixing grid of MODEL_NAME (models with a mapping network, stylegan2_*)."""
     from zoo.latents.cli import style_mix_command
@@ -506,28 +525,33 @@ def style_mix_cmd(model_name, rows, cols, layers, label, truncation, out, as_jso
                                                f"(layers {info['layers']}) to {info['out']}")
 
 
-@main.command("project")
+@main.command("project", short_help="Find the latent that reproduces an image.")
 @click.argument("model_name")
 @click.option("--target", required=True, type=click.Path(dir_okay=False), help="The image to reproduce.")
-@click.option("--steps", type=click.IntRange(min=1), default=500, show_default=True)
+@click.option("--steps", type=click.IntRange(min=1), default=500, show_default=True, help="Optimisation steps.")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder for latent.npy, PNGs, projection.json.")
-@click.option("--space", type=click.Choice(["w", "w+", "z"]), help="[default: w with a mapping network, else z]")
-@click.option("--feature", help="Feature space of the perceptual loss  [default: imagenet if registered, else digits/shapes]")
-@click.option("--label", type=int, help="Class (class models; default: the closest class at the start).")
+@recipe_option("--space", type=click.Choice(["w", "w+", "z"]), show_default="w with a mapping network, else z",
+               help="The latent space to optimise.")
+@recipe_option("--feature", show_default="imagenet if registered, else digits/shapes",
+               help="Feature space of the perceptual loss.")
+@recipe_option("--label", type=int, show_default="the closest class at the start", help="Class (class models).")
 @click.option("--prompt", help="Prompt (text models).")
-@click.option("--pixel-weight", type=float, default=1.0, show_default=True)
+@click.option("--pixel-weight", type=float, default=1.0, show_default=True,
+              help="Weight of the pixel loss next to the perceptual one.")
 @click.option("--optimize-noise", is_flag=True, help="Also optimise the noise maps (StyleGAN2 projector, regularised).")
 @click.option("--video", help="Also write the optimisation as this file in --out, e.g. progress.webp or progress.mp4.")
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
-@click.option("--device", callback=_check_device, help="cpu or cuda (default: cpu).")
-@click.option("--threads", type=click.IntRange(min=1), callback=_set_threads, expose_value=False,
-              help="CPU threads for torch (default: torch's).")
-@click.option("--no-progress", is_flag=True)
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed of the starting latent.")
+@recipe_option("--device", callback=_check_device, show_default="cpu", help="cpu, cuda or cuda:N.")
+@recipe_option("--threads", type=click.IntRange(min=1), callback=_set_threads, expose_value=False,
+               show_default="torch's", help="CPU threads for torch.")
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def project_cmd(model_name, out, as_json, no_progress, **options) -> None:
     """Project --target into MODEL_NAME's latent space: writes the latent, the reconstruction and distances.
 
-    Example: zoo project stylegan2_32.digits --target seven.png --steps 300 --out proj/
+    \b
+    Example:
+      zoo project stylegan2_32.digits --target seven.png --steps 300 --out proj/
     """
     from zoo.latents.cli import project_command
 
@@ -614,7 +638,7 @@ _EVAL_METRICS = {"fid-kid": (_eval_fid_kid, _print_fid_kid),  # --metric NAME ->
                  "diversity": (_eval_diversity, _print_diversity)}
 
 
-@main.command("eval", short_help="Score a model: FID/KID or text alignment.")
+@main.command("eval", short_help="Score a model: FID/KID, text alignment or diversity.")
 @click.argument("model_name")
 @click.option("--data", required=True, help="builtin:digits, builtin:shapes, a folder of images or a pixel CSV.")
 @click.option("--metric", type=click.Choice(sorted(_EVAL_METRICS)), default="fid-kid", show_default=True,
@@ -628,7 +652,7 @@ _EVAL_METRICS = {"fid-kid": (_eval_fid_kid, _print_fid_kid),  # --metric NAME ->
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed of the generated images.")
 @click.option("--batch-size", type=int, default=256, show_default=True, help="Images per forward pass.")
 @click.option("--no-baseline", is_flag=True, help="Skip the random-weights baseline (half the time).")
-@click.option("--png", type=click.Path(dir_okay=False),
+@click.option("--png", type=click.Path(dir_okay=False), show_default="none written",
               help="--metric diversity: write samples above their nearest training images.")
 @recipe_option("--device", callback=_check_device, show_default="cuda when available, else cpu",
                help="cpu, cuda or cuda:N.")
@@ -671,7 +695,7 @@ def eval_cmd(model_name, data, metric, n, feature, weights, seed, batch_size, no
 def export_cmd(name_or_file, out, opset, precision, fmt, config_pairs, quality_data, no_progress, as_json,
                overwrite) -> None:
     """Export NAME_OR_FILE (arch.tag, a .safetensors file or a run folder) to a verified ONNX package."""
-    from zoo.export import export
+    from zoo.exporting import export
     from zoo_runtime.package import read_manifest
 
     pkg = export(name_or_file, out, opset=opset, precision=precision, format=fmt, quality_data=quality_data,

@@ -12,6 +12,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from zoo.model import build
+
 
 class ConditionEmbedding(nn.Module):
     """c -> [N, out_dim]: an embedding table for labels, a linear projection for text embeddings."""
@@ -33,7 +35,7 @@ class ConditionEmbedding(nn.Module):
         if zero_init:
             self.zero_()
 
-    def zero_(self) -> "ConditionEmbedding":
+    def zero_(self) -> ConditionEmbedding:
         with torch.no_grad():
             for p in self.embed.parameters():
                 p.zero_()
@@ -85,7 +87,8 @@ def condition_config(condition: str, dataset) -> dict:
     if kind == "class":
         n = int(arg) if arg else num_classes_in(dataset)
         if n <= 0:
-            raise ValueError("--condition class needs labelled data (class sub-folders) or a count: --condition class:N")
+            raise ValueError("--condition class needs labelled data (class sub-folders) or a count: "
+                             "--condition class:N")
         return {"conditioning": "class", "num_classes": n, "text_dim": 0, "text_encoder": ""}
     if kind == "text":
         if not arg:
@@ -104,8 +107,6 @@ def change_conditioning(model, condition: str, dataset):
     the source's rows and starts new classes at their mean; every conditioning path the source
     did not have starts at zero, so the new model's outputs equal the source model's at step 0.
     """
-    from zoo.factory import build
-
     cfg = {**model.config, **condition_config(condition, dataset)}
     if cfg == model.config:
         return model

@@ -2,35 +2,33 @@
 
 A *model name* is `arch` or `arch.tag`: `dcgan32` is an architecture, `dcgan32.digits` is that
 architecture with the weights pretrained on the bundled digits. Architectures register themselves
-with `@register_model` when their module is imported; built-in modules are listed in
-`BUILTIN_MODULES`, third-party ones arrive through the `gan_zoo.models` entry-point group.
+with `@register_model` when their module is imported: built-in modules are listed in
+`BUILTIN_MODULES`, plugins arrive through the `gan_zoo.models` entry-point group (zoo.plugins).
 
-Listing must not import torch (`zoo list` stays fast), but registering means importing the
-architecture modules, which do. So the registry keeps an *index*: a JSON file in the cache
-holding every spec's plain data, keyed by a fingerprint of the modules and plugin distributions
-that produced it. Listing reads the index when the fingerprint matches and imports nothing;
-building a model imports only the module that registered it.
+Listing must not import torch (`zoo list` stays fast), so the registry keeps an *index* of every
+spec's plain data in the cache, keyed by a fingerprint of the modules and plugins that produced it.
+See docs/architecture.md.
 """
 from __future__ import annotations
 
 import difflib
 import fnmatch
 import importlib
-import json
 import os
 import re
 import sys
-import traceback
 import warnings
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from importlib import metadata
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
+
+from zoo import plugins
+from zoo.plugins import MODEL_ENTRY_POINTS, PluginStatus
+from zoo.plugins import TEXT_ENCODER_ENTRY_POINTS as TEXT_ENCODER_ENTRY_POINTS  # (its old home)
 
 BUILTIN_MODULES = ("zoo.archs.mlpgan", "zoo.archs.dcgan", "zoo.archs.stylegan2", "zoo.archs.stylegan2_ada",
                    "zoo.archs.r3gan")
-MODEL_ENTRY_POINTS = "gan_zoo.models"
-TEXT_ENCODER_ENTRY_POINTS = "gan_zoo.text_encoders"
 CONDITIONING_KINDS = ("none", "class", "text")
 
 
@@ -57,6 +55,7 @@ class WeightSource:
     sha256: str | None = None  # required for every source except `package:`
     license: str = "unknown"
     config: dict | None = None  # config overrides these weights were trained with (for listing)
+    size: int | None = None  # bytes, when known: a download that is larger stops there
 
 
 @dataclass
@@ -88,20 +87,10 @@ class ModelSpec:
         return data
 
     @classmethod
-    def from_index(cls, data: dict) -> "ModelSpec":
+    def from_index(cls, data: dict) -> ModelSpec:
         data = dict(data)
         data["pretrained"] = {t: WeightSource(**w) for t, w in data["pretrained"].items()}
         return cls(builder=None, **data)
-
-
-@dataclass
-class PluginStatus:
-    group: str
-    name: str
-    value: str
-    distribution: str
-    status: str  # "loaded" or "failed"
-    error: str = ""
 
 
 # --- registration ----------------------------------------------------------------------------
@@ -167,11 +156,7 @@ def _source_of(module: str) -> str:
         return _loading_source  # (a plugin importing another plugin's module: that one's models are its own)
     if top == "zoo":
         return "builtin"
-    for ep in metadata.entry_points(group=MODEL_ENTRY_POINTS):
-        if ep.value.split(":")[0].split(".")[0] == top:
-            return _dist_name(ep)
-    owners = metadata.packages_distributions().get(top)
-    return owners[0] if owners else top
+    return plugins.distribution_of_package(top, MODEL_ENTRY_POINTS)
 
 
 def _import_builtins() -> None:
@@ -185,49 +170,24 @@ def _import_builtins() -> None:
                 raise
 
 
-def _plugin_entry_points(group: str) -> list[metadata.EntryPoint]:
-    if os.environ.get("GAN_ZOO_DISABLE_PLUGINS") == "1":
-        return []
-    return sorted(metadata.entry_points(group=group), key=lambda ep: ep.name)
-
-
-def _dist_name(ep: metadata.EntryPoint) -> str:
-    return ep.dist.name if ep.dist is not None else "?"
-
-
 def _import_plugins() -> None:
     """Import every `gan_zoo.models` plugin; a failing one is recorded and warned about, never raised."""
     global _loading_source, _loading_top
-    for ep in _plugin_entry_points(MODEL_ENTRY_POINTS):
-        dist = _dist_name(ep)
+    for ep in plugins.entry_points(MODEL_ENTRY_POINTS):
+        dist = plugins.distribution_name(ep)
         before = set(_specs)
-        _loading_source, _loading_top = dist, ep.value.split(":")[0].split(".")[0]
-        try:
-            ep.load()
-            _plugins.append(PluginStatus(MODEL_ENTRY_POINTS, ep.name, ep.value, dist, "loaded"))
-        except Exception as e:  # noqa: BLE001 -- isolation: any failure in a plugin is its own
-            for name in set(_specs) - before:  # drop half-registered models of the broken plugin (only its own)
+
+        def rollback(before: set = before, dist: str = dist) -> None:  # drop the broken plugin's half-registered
+            for name in set(_specs) - before:  # models (only its own)
                 if _specs[name].source == dist:
                     del _specs[name]
-            reason = f"{type(e).__name__}: {e}"
-            _plugins.append(PluginStatus(MODEL_ENTRY_POINTS, ep.name, ep.value, dist, "failed", reason))
-            _warn_plugin_failed(_plugins[-1])
-            if os.environ.get("GAN_ZOO_DEBUG_PLUGINS") == "1":
-                traceback.print_exc()
+
+        _loading_source, _loading_top = dist, plugins.top_package(ep)
+        try:
+            _, status = plugins.load_isolated(ep, MODEL_ENTRY_POINTS, rollback=rollback)
         finally:
             _loading_source, _loading_top = "builtin", ""
-
-
-_warned_plugins: set[tuple[str, str]] = set()
-
-
-def _warn_plugin_failed(status: PluginStatus) -> None:
-    """Once per process and plugin, however many registry calls come across it."""
-    if (status.group, status.name) in _warned_plugins:
-        return
-    _warned_plugins.add((status.group, status.name))
-    warnings.warn(f"gan-zoo plugin {status.name!r} from {status.distribution} failed to load and is skipped "
-                  f"({status.error}); run `zoo plugins` for details", RuntimeWarning, stacklevel=4)
+        _plugins.append(status)
 
 
 def _ensure_imported() -> None:
@@ -246,7 +206,7 @@ def zoo_home() -> Path:
 
 
 def _fingerprint() -> str:
-    from zoo import __version__
+    from zoo.version import __version__
 
     parts = [__version__, sys.version.split()[0], os.environ.get("GAN_ZOO_DISABLE_PLUGINS", "")]
     for module in BUILTIN_MODULES:
@@ -254,28 +214,7 @@ def _fingerprint() -> str:
         parts.append(f"{path.name}:{path.stat().st_mtime_ns if path.exists() else 0}")
     index = Path(__file__).parent / "pretrained" / "index.json"
     parts.append(f"index:{index.stat().st_mtime_ns if index.exists() else 0}")
-    for ep in _plugin_entry_points(MODEL_ENTRY_POINTS):
-        version = ep.dist.version if ep.dist is not None else "?"
-        parts.append(f"{ep.name}={ep.value}@{_dist_name(ep)}=={version}:{_source_mtime(ep.value)}")
-    return "|".join(parts)
-
-
-def _source_mtime(entry_value: str) -> int:
-    """Newest mtime of a plugin's top-level module or package files, found without importing it, so
-    that editing an editable-installed plugin refreshes the index."""
-    import importlib.util
-
-    top = entry_value.split(":")[0].split(".")[0]
-    try:
-        spec = importlib.util.find_spec(top)
-    except (ImportError, ValueError):
-        return 0
-    if spec is None:
-        return 0
-    paths = [Path(spec.origin)] if spec.origin and spec.origin not in ("built-in", "frozen") else []
-    for location in spec.submodule_search_locations or []:
-        paths += Path(location).rglob("*.py")
-    return max((p.stat().st_mtime_ns for p in paths if p.exists()), default=0)
+    return "|".join(parts + plugins.fingerprint(MODEL_ENTRY_POINTS))
 
 
 def _index_path() -> Path:
@@ -283,30 +222,19 @@ def _index_path() -> Path:
 
 
 def _read_index() -> tuple[dict[str, ModelSpec], list[PluginStatus]] | None:
+    data = plugins.read_index(_index_path(), _fingerprint())
+    if data is None:
+        return None
     try:
-        data = json.loads(_index_path().read_text())
-        if data.get("fingerprint") != _fingerprint():
-            return None
         specs = {d["name"]: ModelSpec.from_index(d) for d in data["models"]}
         return specs, [PluginStatus(**p) for p in data["plugins"]]
-    except (OSError, ValueError, KeyError, TypeError):
+    except (KeyError, TypeError):
         return None
 
 
 def _write_index() -> None:
-    data = {
-        "fingerprint": _fingerprint(),
-        "models": [s.to_index() for s in _specs.values()],
-        "plugins": [asdict(p) for p in _plugins],
-    }
-    path = _index_path()
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".tmp{os.getpid()}")
-        tmp.write_text(json.dumps(data))
-        os.replace(tmp, path)
-    except OSError:
-        pass  # a read-only cache only costs speed
+    data = {"models": [s.to_index() for s in _specs.values()], "plugins": [asdict(p) for p in _plugins]}
+    plugins.write_index(_index_path(), _fingerprint(), data)
 
 
 def _all_specs(fast: bool = True) -> dict[str, ModelSpec]:
@@ -401,6 +329,6 @@ def model_infos(pattern: str | None = None, pretrained: bool = False) -> list[di
 def plugin_statuses() -> list[PluginStatus]:
     """Each model and text-encoder plugin: its distribution, and whether it loaded (and why not)."""
     _ensure_imported()
-    from zoo.text import registry as text_registry
+    from zoo.text import registry as text_registry  # (the text registry never imports this one)
 
     return list(_plugins) + text_registry.plugin_statuses()

@@ -19,6 +19,7 @@ from torch import nn
 
 import zoo
 from zoo.model import GAN
+from zoo.resolution import image_size
 
 
 def example_condition(model: GAN, n: int, seed: int = 0) -> torch.Tensor | None:
@@ -53,7 +54,7 @@ def check_model_contract(name: str, *, tmp_dir: str | Path | None = None, **conf
         blocks = getattr(module, "blocks", None)
         assert isinstance(blocks, nn.ModuleList) and len(blocks) > 0, \
             f"{where}: the {part} must expose `blocks`, a non-empty nn.ModuleList (input side first)"
-    shape = (cfg["channels"], cfg["resolution"], cfg["resolution"])
+    shape = (cfg["channels"], *image_size(cfg["resolution"]))
     emb = example_condition(model, 3) if model.conditioning == "text" else None
 
     images = model.sample(3, seed=1, embeddings=emb)

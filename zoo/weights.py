@@ -6,8 +6,11 @@ Pickle is never loaded: a `.pt`/`.pth`/`.ckpt` file is refused with what to do i
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import http.client
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -17,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from zoo.registry import WeightSource, zoo_home
+from zoo_runtime.package import sha256_file  # one hashing toolkit: the runtime's (also re-exported here)
 
 if TYPE_CHECKING:
     import torch
@@ -36,14 +40,6 @@ class IntegrityError(WeightsError):
 
 
 # --- files ----------------------------------------------------------------------------------
-
-
-def sha256_file(path: str | os.PathLike) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def verify_sha256(path: Path, expected: str, what: str, advice: str | None = None) -> None:
@@ -103,7 +99,7 @@ def refuse_non_safetensors(path: Path) -> None:
 
 
 def read_metadata(path: str | os.PathLike) -> dict:
-    """The `__metadata__` of a weights file, with `config` decoded from JSON."""
+    """The `__metadata__` of a weights file, with `config` decoded from JSON (a JSON object, checked)."""
     from safetensors import safe_open
 
     path = Path(path)
@@ -117,12 +113,123 @@ def read_metadata(path: str | os.PathLike) -> dict:
         raise WeightsError(f"cannot read {path}: {e}. The file is truncated or corrupt; download or export it again.") from e
     if meta.get("format") != FORMAT:
         raise WeightsError(f"{path} is a safetensors file but not a gan-zoo weights file "
-                           f"(format={meta.get('format')!r}, expected {FORMAT!r})")
+                           f"(format={_shorten(meta.get('format'))!r}, expected {FORMAT!r})")
+    if not meta.get("arch"):
+        raise WeightsError(f"{path}: metadata has no 'arch' (the architecture that made the file); "
+                           "the file is corrupt or was not written by zoo.save")
     try:
         meta["config"] = json.loads(meta["config"])
-    except (KeyError, ValueError) as e:
+    except (KeyError, ValueError, RecursionError) as e:  # RecursionError: "[[[[..." nested too deep
         raise WeightsError(f"{path}: metadata has no valid 'config' JSON") from e
+    if not isinstance(meta["config"], dict):
+        raise WeightsError(f"{path}: metadata 'config' is a JSON {type(meta['config']).__name__}, not an object "
+                           "of settings like {\"width\": 32}; the file is corrupt or was not written by zoo.save")
+    for key in ("class_names",):  # optional JSON fields
+        if key in meta:
+            meta[key] = _json_field(path, meta, key)
     return meta
+
+
+def _json_field(path: Path, meta: dict, key: str):
+    try:
+        value = json.loads(meta[key])
+    except (ValueError, RecursionError) as e:
+        raise WeightsError(f"{path}: metadata {key!r} is not valid JSON") from e
+    if key == "class_names" and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+        raise WeightsError(f"{path}: metadata 'class_names' must be a JSON list of strings")
+    return value
+
+
+def _shorten(value, limit: int = 200):
+    """A metadata value as a person should see it: long strings cut (a file may hold 50 MB in one field)."""
+    if isinstance(value, str) and len(value) > limit:
+        return f"{value[:limit]}... ({len(value) - limit} more characters)"
+    if isinstance(value, dict):
+        return {k: _shorten(v, limit) for k, v in value.items()}
+    if isinstance(value, list):
+        shown = [_shorten(v, limit) for v in value[:limit]]
+        return shown + ([f"... ({len(value) - limit} more items)"] if len(value) > limit else [])
+    return value
+
+
+def shortened_metadata(meta: dict, limit: int = 200) -> dict:
+    """`read_metadata`'s dict with long strings and lists cut to `limit`, for `zoo info`."""
+    return _shorten(meta, limit)
+
+
+def read_tensor_shapes(path: str | os.PathLike) -> dict[str, tuple[int, ...]]:
+    """{name: shape} of every tensor in a safetensors file, from its header: nothing is allocated."""
+    from safetensors import safe_open
+
+    path = Path(path)
+    refuse_non_safetensors(path)
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            return {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
+    except Exception as e:
+        raise WeightsError(f"cannot read {path}: {e}. The file is truncated or corrupt; download or export it again.") from e
+
+
+def read_tensor(path: str | os.PathLike, name: str, max_elements: int) -> "torch.Tensor":
+    """One tensor of a safetensors file, refused when its header says it has more than `max_elements`."""
+    from safetensors import safe_open
+
+    shape = read_tensor_shapes(path).get(name)
+    if shape is None:
+        raise WeightsError(f"{path} has no tensor {name!r}")
+    if math.prod(shape) > max_elements:
+        raise WeightsError(f"{path}: tensor {name} has shape {shape}, more than the {max_elements} elements it can have")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            return f.get_tensor(name)
+    except Exception as e:
+        raise WeightsError(f"cannot read tensor {name} from {path}: {e}. The file is truncated or corrupt.") from e
+
+
+def check_config_fits_file(config: dict, shapes: dict[str, tuple[int, ...]], path: str | os.PathLike) -> None:
+    """Refuse a file whose config asks for more than its tensors hold, before anything is built.
+
+    Every integer in a config is a dimension, a count of layers or of classes, a resolution: none can
+    exceed the number of weights in a file made with that config. A tampered `width=3000` or
+    `mapping_layers=10**9` is refused here, not after allocating gigabytes.
+    """
+    total = sum(math.prod(s) for s in shapes.values())
+
+    def ints(value):
+        if isinstance(value, bool):
+            return
+        if isinstance(value, int):
+            yield value
+        elif isinstance(value, (list, tuple)):
+            for v in value:
+                yield from ints(v)
+        elif isinstance(value, dict):
+            for v in value.values():
+                yield from ints(v)
+
+    for key, value in config.items():
+        big = next((v for v in ints(value) if abs(v) > max(total, 1 << 16)), None)
+        if big is not None:
+            raise WeightsError(f"{path}: config {key}={_shorten(value, 40)} cannot match a file of {total} weights; "
+                               "the metadata was changed or the file is corrupt. Download or export it again.")
+
+
+def check_shapes(expected: dict[str, tuple[int, ...]], found: dict[str, tuple[int, ...]], what: str,
+                 arch: str, config: dict) -> None:
+    """Missing, unexpected or mis-shaped tensors: one error naming them (the first few of each kind)."""
+    missing = sorted(set(expected) - set(found))
+    unexpected = sorted(set(found) - set(expected))
+    mis_shaped = sorted(f"{k}: file {tuple(found[k])} vs model {tuple(expected[k])}"
+                        for k in set(expected) & set(found) if tuple(found[k]) != tuple(expected[k]))
+    if not (missing or unexpected or mis_shaped):
+        return
+
+    def show(items: list[str]) -> str:
+        return ", ".join(items[:8]) + (f" (+{len(items) - 8} more)" if len(items) > 8 else "")
+    found_kinds = [f"{kind}: {show(items)}" for kind, items in
+                   (("missing tensors", missing), ("unexpected tensors", unexpected), ("wrong shapes", mis_shaped)) if items]
+    raise WeightsError(f"{what} does not match architecture {arch} with config {_shorten(config, 60)}: "
+                       f"{'; '.join(found_kinds)}. Was the file made for another architecture or config?")
 
 
 def read_tensors(path: str | os.PathLike) -> dict[str, "torch.Tensor"]:
@@ -152,7 +259,7 @@ def save(model: "GAN", path: str | os.PathLike, *, tag: str | None = None, paren
     """Write `model` as a safetensors file whose metadata is enough to rebuild it. Atomic."""
     from safetensors.torch import save as save_bytes
 
-    from zoo import __version__
+    from zoo.version import __version__
 
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     meta = {
@@ -165,6 +272,8 @@ def save(model: "GAN", path: str | os.PathLike, *, tag: str | None = None, paren
         "dataset": dataset if dataset is not None else model.metadata.get("dataset", ""),
         "license": license if license is not None else model.metadata.get("license", "Apache-2.0"),
     }
+    if getattr(model, "class_names", None):  # what label i means: kept through fine-tuning and re-saving
+        meta["class_names"] = json.dumps(list(model.class_names))
     for k, v in (extra or {}).items():
         meta[k] = v if isinstance(v, str) else json.dumps(v, sort_keys=True)
     path = Path(path)
@@ -174,23 +283,8 @@ def save(model: "GAN", path: str | os.PathLike, *, tag: str | None = None, paren
 
 def load_state_into(model: "GAN", tensors: dict[str, "torch.Tensor"], what: str) -> None:
     """Copy tensors into the model; any missing, unexpected or mis-shaped tensor is an error naming them."""
-    expected = model.state_dict()
-    missing = sorted(set(expected) - set(tensors))
-    unexpected = sorted(set(tensors) - set(expected))
-    mis_shaped = sorted(f"{k}: file {tuple(tensors[k].shape)} vs model {tuple(expected[k].shape)}"
-                        for k in set(expected) & set(tensors) if tensors[k].shape != expected[k].shape)
-    if missing or unexpected or mis_shaped:
-        def show(items: list[str]) -> str:
-            return ", ".join(items[:8]) + (f" (+{len(items) - 8} more)" if len(items) > 8 else "")
-        lines = [f"{what} does not match architecture {model.spec.name} with config {model.config}:"]
-        if missing:
-            lines.append(f"  missing tensors: {show(missing)}")
-        if unexpected:
-            lines.append(f"  unexpected tensors: {show(unexpected)}")
-        if mis_shaped:
-            lines.append(f"  wrong shapes: {show(mis_shaped)}")
-        lines.append("  Was the file made for another architecture or config?")
-        raise WeightsError("\n".join(lines))
+    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    check_shapes(expected, {k: tuple(v.shape) for k, v in tensors.items()}, what, model.spec.name, model.config)
     model.load_state_dict(tensors, strict=True)
 
 
@@ -219,7 +313,14 @@ def expected_sha256(source: WeightSource) -> str | None:
 
 def _cache_path(source: WeightSource) -> Path:
     name = Path(urllib.parse.urlparse(source.url).path).name or "weights.safetensors"
-    return zoo_home() / "weights" / source.sha256[:16] / name
+    return zoo_home() / "weights" / source.sha256.lower()[:16] / name  # one folder per file, whatever the case
+
+
+# Downloads: a total time limit (a server sending a byte every 20 s passes any per-read timeout) and a
+# size limit (the source's size when known, else this), both overridable with environment variables.
+DOWNLOAD_TIME_LIMIT_S = float(os.environ.get("GAN_ZOO_DOWNLOAD_TIME_LIMIT", 3600))
+DOWNLOAD_READ_TIMEOUT_S = 60.0
+MAX_DOWNLOAD_BYTES = int(os.environ.get("GAN_ZOO_MAX_DOWNLOAD_BYTES", 8 << 30))
 
 
 def fetch(source: WeightSource, progress: bool = True) -> Path:
@@ -247,29 +348,96 @@ def fetch(source: WeightSource, progress: bool = True) -> Path:
     if cached.exists():
         verify_sha256(cached, source.sha256, f"cached {cached}")  # before every first use
         return cached
+    remove_stale_parts()
     if url.startswith("hf-hub:"):
         return _fetch_hf_hub(source, cached)
     if url.startswith(("https://", "http://")):
-        return _download(url, source.sha256, cached, progress)
+        return _download(url, source.sha256.lower(), cached, progress, source.size)
     raise WeightsError(f"unsupported weight source {url!r}: use package:, a path, file://, https:// or hf-hub:")
 
 
-def _download(url: str, sha256: str, dest: Path, progress: bool) -> Path:
-    """Stream into a temporary file beside dest, hashing as we go; rename only when verified."""
+def _new_part_file(folder: Path, name: str) -> tuple[int, str]:
+    """A temporary `.NAME.*.part` file in folder, locked while this process writes it (see remove_stale_parts)."""
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".part")
+    try:
+        import fcntl
+
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except ImportError:  # Windows: stale parts are recognised by their age instead
+        pass
+    return fd, tmp
+
+
+def remove_stale_parts() -> list[Path]:
+    """Delete `.part` files in the weights cache that no download is writing (a killed download's), and
+    the cache folders they leave empty. A part is live while its writer holds its lock; without locks
+    (Windows), a part older than the download time limit is stale."""
+    import time
+
+    removed = []
+    for part in (zoo_home() / "weights").glob("*/.*.part"):
+        try:
+            fd = os.open(part, os.O_RDWR)
+        except OSError:
+            continue
+        try:
+            try:
+                import fcntl
+
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except ImportError:
+                if time.time() - os.fstat(fd).st_mtime < DOWNLOAD_TIME_LIMIT_S + DOWNLOAD_READ_TIMEOUT_S:
+                    continue
+            except OSError:  # locked: a download is writing it
+                continue
+            part.unlink(missing_ok=True)
+            removed.append(part)
+        finally:
+            os.close(fd)
+        with contextlib.suppress(OSError):
+            part.parent.rmdir()  # only when empty: a folder with a cached file stays
+    return removed
+
+
+def _download(url: str, sha256: str, dest: Path, progress: bool, expected_size: int | None = None) -> Path:
+    """Stream into a temporary file beside dest, hashing as we go; rename only when verified.
+
+    Bounded: at most DOWNLOAD_TIME_LIMIT_S in all, and at most `expected_size` (when known) or
+    MAX_DOWNLOAD_BYTES bytes, whatever the server says or sends.
+    """
+    import time
+
     from tqdm.auto import tqdm
 
+    deadline = time.monotonic() + DOWNLOAD_TIME_LIMIT_S
+    limit = expected_size if expected_size is not None else MAX_DOWNLOAD_BYTES
     new_folder = not dest.parent.exists()
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
+    fd, tmp = _new_part_file(dest.parent, dest.name)
     h = hashlib.sha256()
     try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=60) as resp:
+        timeout = min(DOWNLOAD_READ_TIMEOUT_S, DOWNLOAD_TIME_LIMIT_S)
+        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as resp:
             total = int(resp.headers.get("Content-Length") or 0) or None
+            if total is not None and total > limit:
+                raise WeightsError(f"{url} is {total} bytes, more than the {limit} expected"
+                                   f"{'' if expected_size is not None else ' (GAN_ZOO_MAX_DOWNLOAD_BYTES)'}; "
+                                   "nothing was downloaded: check the URL")
+            if total is not None and expected_size is not None and total != expected_size:
+                raise WeightsError(f"{url} is {total} bytes, but the weight source says {expected_size}: "
+                                   "check the URL; nothing was downloaded")
             with tqdm(total=total, unit="B", unit_scale=True, desc=dest.name, disable=not progress) as bar:
-                for chunk in iter(lambda: resp.read(1 << 16), b""):
+                while chunk := resp.read1(1 << 16):  # read1: what has arrived, so the clock is checked often
                     out.write(chunk)
                     h.update(chunk)
                     bar.update(len(chunk))
+                    if out.tell() > limit:
+                        raise WeightsError(f"download of {url} passed {limit} bytes, more than the file can be; "
+                                           "stopped, nothing was cached")
+                    if time.monotonic() > deadline:
+                        raise WeightsError(f"download of {url} took more than {DOWNLOAD_TIME_LIMIT_S:g} s "
+                                           f"({out.tell()} bytes so far); stopped, nothing was cached. A slow or stalled "
+                                           "server: try again later, or raise GAN_ZOO_DOWNLOAD_TIME_LIMIT (seconds)")
             if total is not None and out.tell() != total:
                 raise WeightsError(f"download of {url} ended early: {out.tell()} of {total} bytes")
         if h.hexdigest() != sha256.lower():
@@ -282,6 +450,8 @@ def _download(url: str, sha256: str, dest: Path, progress: bool) -> Path:
             shutil.rmtree(dest.parent, ignore_errors=True)
         if isinstance(e, OSError) and not isinstance(e, FileNotFoundError):
             raise WeightsError(f"could not download {url}: {e}") from e
+        if isinstance(e, http.client.HTTPException):  # e.g. IncompleteRead, a malformed response
+            raise WeightsError(f"could not download {url}: {type(e).__name__}: {e}") from e
         raise
     return dest
 
@@ -298,8 +468,12 @@ def _fetch_hf_hub(source: WeightSource, dest: Path) -> Path:
     local = Path(hf_hub_download(repo_id=repo_id, filename=filename))
     verify_sha256(local, source.sha256, source.url)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, suffix=".part")
-    os.close(fd)
-    shutil.copyfile(local, tmp)
-    os.replace(tmp, dest)
+    fd, tmp = _new_part_file(dest.parent, dest.name)
+    try:
+        with os.fdopen(fd, "wb") as out, open(local, "rb") as src:  # the lock is held while copying
+            shutil.copyfileobj(src, out)
+        os.replace(tmp, dest)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
     return dest

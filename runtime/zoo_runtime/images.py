@@ -17,8 +17,13 @@ import numpy as np
 
 def make_grid(images: np.ndarray, nrow: int | None = None, pad: int = 2, fill: int = 0) -> np.ndarray:
     """uint8 [N, H, W, C] -> one uint8 [rows*(H+pad)+pad, cols*(W+pad)+pad, C] image, row-major."""
-    if images.ndim != 4 or images.dtype != np.uint8:
-        raise ValueError(f"images must be uint8 [N, H, W, C], got {images.dtype} {list(images.shape)}")
+    images = np.asarray(images)
+    if images.ndim != 4 or images.dtype != np.uint8 or images.shape[3] not in (1, 2, 3, 4):
+        hint = ""
+        if images.ndim == 4 and images.shape[1] in (1, 3, 4):
+            hint = " (channels first? convert float [N, C, H, W] images with zoo.images.to_uint8)"
+        raise ValueError(f"images must be uint8 [N, H, W, C] with C in 1..4, got {images.dtype} "
+                         f"{list(images.shape)}{hint}")
     n, h, w, c = images.shape
     cols = nrow or max(1, math.ceil(math.sqrt(n)))
     rows = math.ceil(n / cols)
@@ -49,9 +54,13 @@ def png_bytes(image: np.ndarray, level: int = 6) -> bytes:
 
 
 def save_png(images: np.ndarray, path: str | os.PathLike, nrow: int | None = None) -> Path:
-    """Write a batch uint8 [N, H, W, C] as one grid image (a single image without a border),
-    atomically. .png is encoded here; other suffixes (.jpg, .webp, ...) go through Pillow."""
-    return write_picture(images[0] if len(images) == 1 else make_grid(images, nrow), path)
+    """Write a batch uint8 [N, H, W, C] as one grid image (a single image without a border), or one
+    picture uint8 [H, W, C] as it is, atomically. .png is encoded here; other suffixes (.jpg, .webp,
+    ...) go through Pillow."""
+    images = np.asarray(images)
+    if images.ndim == 3 and images.dtype == np.uint8 and images.shape[2] in (1, 2, 3, 4):
+        return write_picture(images, path)
+    return write_picture(images[0] if images.ndim == 4 and len(images) == 1 else make_grid(images, nrow), path)
 
 
 def image_format_of(path: str | os.PathLike) -> str | None:

@@ -307,7 +307,8 @@ def _condition_feeds(gen, n: int, seed, labels, prompts, embeddings) -> dict[str
 
 def map_latents(gen, z: np.ndarray, labels=None, prompts=None, embeddings=None, truncation: float = 1.0,
                 seed: int | None = None) -> np.ndarray:
-    """z float32 [N, latent_dim] -> w float32 [N, w_dim] through the package's mapping graph."""
+    """z float32 [N, latent_dim] -> ws float32 [N, num_ws, w_dim] (one w per synthesis input; all equal unless
+    a truncation cutoff makes them differ) through the package's mapping graph."""
     st = styles_of(gen)
     z = np.ascontiguousarray(z, np.float32)
     n = len(z)

@@ -138,11 +138,34 @@ def provider_library_problem(name: str) -> str | None:
             except Exception:  # noqa: BLE001 -- best effort; the dlopen below says what is missing
                 pass
     try:
+        if name == "TensorrtExecutionProvider":
+            preload_tensorrt_libs()
         ctypes.CDLL(str(capi / "libonnxruntime_providers_shared.so"), mode=ctypes.RTLD_GLOBAL)
         ctypes.CDLL(str(path))
     except OSError as e:
         return one_line(str(e).replace(str(path) + ": ", ""))
     return None
+
+
+TENSORRT_LIBS = ("libnvinfer.so.10", "libnvinfer_plugin.so.10", "libnvonnxparser.so.10")
+
+
+def preload_tensorrt_libs() -> list[str]:
+    """TensorRT's libraries from the pip wheel (`zoo-runtime[tensorrt]`: tensorrt-cu13-libs), loaded
+    globally so ONNX Runtime's TensorRT provider finds them; they live in site-packages, off the
+    loader's search path. Returns what was loaded (nothing when the wheel is not installed)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("tensorrt_libs")  # located, not imported
+    if spec is None or not spec.submodule_search_locations:
+        return []
+    folder = Path(list(spec.submodule_search_locations)[0])
+    loaded = []
+    for lib in TENSORRT_LIBS:
+        if (folder / lib).exists():
+            ctypes.CDLL(str(folder / lib), mode=ctypes.RTLD_GLOBAL)
+            loaded.append(lib)
+    return loaded
 
 
 # --- options for each provider ------------------------------------------------------------
@@ -223,7 +246,8 @@ def gpu_problem(name: str) -> str | None:
     import onnxruntime as ort
 
     if name not in ort.get_available_providers():
-        return "not in this onnxruntime build (pip install onnxruntime-gpu)"
+        return ("not in this onnxruntime build (the CPU wheel; for GPUs: pip uninstall onnxruntime, then "
+                "pip install 'zoo-runtime[gpu]')")
     return cuda_driver_problem() or provider_library_problem(name)
 
 

@@ -65,6 +65,8 @@ def parse_request(raw: bytes, kind: str, limits: Limits) -> dict:
             body = json.loads(raw)
         except (UnicodeDecodeError, json.JSONDecodeError) as e:
             raise RequestError(400, f"the body is not valid JSON ({e})") from None
+        except RecursionError:  # thousands of nested brackets
+            raise RequestError(400, "the body is JSON nested too deeply") from None
     else:
         body = {}
     if not isinstance(body, dict):
@@ -189,10 +191,11 @@ def create_app(gen, limits: Limits = Limits(), concurrency: int | None = None):
         return JSONResponse({"status": "ok", "model": model})
 
     runtime_info = {k: v for k, v in gen.info.items() if k != "package"}  # no server paths to clients
+    info_body = json.loads(json.dumps({"manifest": gen.manifest, "runtime": runtime_info, "limits": asdict(limits)},
+                                      default=str))
 
     async def info(request: Request) -> Response:
-        return JSONResponse(json.loads(json.dumps({"manifest": gen.manifest, "runtime": runtime_info,
-                                                   "limits": asdict(limits)}, default=str)))
+        return JSONResponse(info_body)
 
     async def http_error(request: Request, exc: HTTPException) -> Response:
         hint = {404: "not found; the endpoints are POST /generate, GET /healthz, GET /info",
@@ -246,10 +249,17 @@ class BackgroundServer:
         self.thread.join(timeout=10)
 
 
+class DefaultsShown(argparse.ArgumentDefaultsHelpFormatter):
+    """--help shows each default there is: not None (the help says what then) nor a flag's False."""
+
+    def _get_help_string(self, action):
+        return action.help if action.default in (None, False) else super()._get_help_string(action)
+
+
 def parser(prog: str = "python -m zoo_runtime serve") -> argparse.ArgumentParser:
     d = Limits()
     p = argparse.ArgumentParser(prog=prog, description="Serve a gan-zoo model package over HTTP: POST /generate, "
-                                "GET /healthz, GET /info.", formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                "GET /healthz, GET /info.", formatter_class=DefaultsShown)
     p.add_argument("package", help="the model package folder (has manifest.json)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: every interface)")
     p.add_argument("--port", type=int, default=8000, help="port (0: any free port, printed at start)")

@@ -12,9 +12,9 @@ from safetensors.torch import save_file
 import zoo
 from zoo.archs.feature_discriminator import (FeatureBackboneError, FeatureDiscriminator,
                                              use_feature_discriminator)
-from zoo.train.checkpoint import load_checkpoint
-from zoo.train.recipe import finetune_recipe
-from zoo.train.transfer import blocks_to_freeze
+from zoo.training.checkpoint import load_checkpoint
+from zoo.training.recipe import finetune_recipe
+from zoo.training.transfer import blocks_to_freeze
 
 BACKBONE = "timm:test_resnet"
 

@@ -79,7 +79,7 @@ def test_adding_class_conditioning_keeps_outputs():
 
 
 def test_freeze_first_stages(tmp_path):
-    from zoo.train.transfer import blocks_to_freeze
+    from zoo.training.transfer import blocks_to_freeze
 
     model = zoo.create_model("r3gan32_small", **TINY)
     names = [n for n, _ in blocks_to_freeze(model.discriminator, 2, "discriminator")]

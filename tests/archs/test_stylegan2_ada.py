@@ -9,7 +9,7 @@ import zoo
 from zoo.archs.stylegan2_ada import fir_filter, upsample_2x
 from zoo.testing import check_all_conditionings
 from zoo.conditioning import change_conditioning
-from zoo.train.transfer import freeze
+from zoo.training.transfer import freeze
 
 
 def _fir_by_definition(x, up=1, down=1, pad=(0, 0), gain=1.0):
@@ -88,3 +88,16 @@ def test_freeze_counts_mapping_and_blocks():
     assert not any(p.requires_grad for p in model.generator.mapping.parameters())
     assert not any(p.requires_grad for p in model.discriminator.blocks[1].parameters())
     assert all(p.requires_grad for p in model.discriminator.blocks[2].parameters())
+
+
+def test_w_space_entry_matches_the_generator():
+    """mapping(z, c, psi) then synthesis(ws) is what the generator does (the w-space tools and export use it)."""
+    torch.manual_seed(0)
+    model = zoo.create_model("stylegan2_ada", max_channels=16, conditioning="class", num_classes=3).eval()
+    G = model.generator
+    with torch.no_grad():
+        G.mapping.w_avg.normal_()
+        z, c, psi = torch.randn(2, model.latent_dim), torch.tensor([0, 2]), torch.tensor([0.6])
+        w = G.mapping(z, c, psi, update_avg=False)
+        via_w = G.synthesis(w.unsqueeze(1).repeat(1, G.num_ws, 1)).clamp(-1, 1)
+        assert torch.allclose(via_w, G(z, c, psi), atol=1e-6)

@@ -15,7 +15,7 @@ SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "serve_load.py"
 
 @pytest.fixture(scope="module")
 def tiny_package(tmp_path_factory):
-    from zoo.export.testing import cached_export
+    from zoo.exporting.testing import cached_export
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -34,6 +34,7 @@ def test_short_load_run_both_modes(tiny_package, tmp_path):
         assert r["ok"] > 0 and r["errors"] == 0 and r["image_mismatches"] == 0
         assert r["latency_ms"]["p50"] <= r["latency_ms"]["p99"]
         assert r["server_rss_mb"]["start"] > 10 and r["server_rss_mb"]["samples"] >= 2
+        assert r["server_cpu_s"] > 0 and r["images_per_server_cpu_s"] > 0
     table = (tmp_path / "load.md").read_text()
     assert "| batching (max 4, 5 ms) | 4 |" in table and "| no batching | 4 |" in table
     assert "Batching serves" in table

@@ -34,7 +34,8 @@ def test_csv_mnist_layout(tmp_path):
 def test_csv_without_header_and_without_labels(tmp_path):
     px = np.full((2, 64), 255)
     d = load_csv(_write(tmp_path / "a.csv", [(7, p) for p in px], header=False, side=8))
-    assert d.labels.tolist() == [7, 7] and d.images.shape == (2, 1, 8, 8) and torch.all(d.images == 1)
+    assert d.labels.tolist() == [0, 0] and d.class_names == ["7"]  # labels are class names, numbered 0..K-1
+    assert d.images.shape == (2, 1, 8, 8) and torch.all(d.images == 1)
     d = load_csv(_write(tmp_path / "b.csv", [(None, p) for p in px], header=True, side=8, label=False))
     assert d.labels.tolist() == [-1, -1] and d.class_names == []
 

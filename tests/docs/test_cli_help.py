@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import importlib
 import json
 import re
 
@@ -17,7 +16,9 @@ from zoo_runtime.cli import parser as runtime_parser
 
 # Options that name an input the user must bring (no default to show), and on/off flags.
 NO_DEFAULT = {"data", "out", "resume", "label", "prompt", "config_pairs", "weights", "d_backbone",
-              "d_backbone_weights", "quality_data", "pattern", "conditioning"}
+              "d_backbone_weights", "quality_data", "pattern", "conditioning", "png", "w_file", "z_file",
+              "seeds", "from_file", "to_file", "prompts", "video",
+              "rows", "cols", "target"}
 
 
 def click_commands():
@@ -38,7 +39,7 @@ def test_every_option_has_help_and_shows_its_default(name, cmd):
         if not isinstance(param, click.Option) or param.name == "help":
             continue
         assert param.help, f"zoo {name} {param.opts[0]} has no help text"
-        if param.is_flag or param.name in NO_DEFAULT:
+        if param.is_flag or param.required or param.name in NO_DEFAULT:
             continue
         assert param.show_default, f"zoo {name} {param.opts[0]} does not show its default"
         shown = param.get_help_record(ctx)[1]  # the text --help prints beside the option
@@ -57,19 +58,22 @@ def test_runtime_help_shows_its_defaults():
     assert "(default: 16)" in text and "(default: auto)" in text and "(default: samples.png)" in text
 
 
+def test_runtime_serve_help_shows_its_defaults():
+    from zoo_runtime.serve import parser as serve_parser
+
+    p = serve_parser()
+    text = " ".join(p.format_help().split())
+    assert "(default: None)" not in text and "(default: False)" not in text
+    for action in p._actions:
+        if action.option_strings and action.default not in (None, False, argparse.SUPPRESS):
+            assert f"(default: {action.default})" in text, action.option_strings[0]
+
+
 def recipe_defaults():
-    """(train's, finetune's) recipe as dicts, wherever the training package keeps them."""
-    found = {}
-    for module_name in ("zoo.train.recipe", "zoo.train.api", "zoo.train.loop", "zoo.train.transfer"):
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError:
-            continue
-        for name in ("Recipe", "finetune_recipe"):
-            if found.get(name) is None:
-                found[name] = getattr(module, name, None)
-    assert found.get("Recipe") and found.get("finetune_recipe"), "update this test to where the recipes live"
-    return dataclasses.asdict(found["Recipe"]()), dataclasses.asdict(found["finetune_recipe"]())
+    """(train's, finetune's) recipe as dicts."""
+    from zoo.training.recipe import Recipe, finetune_recipe
+
+    return dataclasses.asdict(Recipe()), dataclasses.asdict(finetune_recipe())
 
 
 def parse_shown(value: str):
@@ -103,6 +107,8 @@ def test_top_level_summaries_are_whole():
 
 @pytest.mark.parametrize("name,example", [
     ("finetune", "zoo finetune dcgan32.digits --data ./my_images --out runs/x"),
+    ("interpolate", "zoo interpolate stylegan2_64.shapes --seeds 3,17,42 --frames 48 --loop --out walk.webp"),
+    ("project", "zoo project stylegan2_32.digits --target seven.png --steps 300 --out proj/"),
     ("train", "zoo train dcgan32 --data builtin:digits --condition class --config channels=1 --out runs/digits"),
 ])
 def test_help_example_is_a_line_of_its_own(name, example):

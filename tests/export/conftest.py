@@ -1,4 +1,4 @@
-"""Export tests: packages are exported once per session (zoo.export.testing.cached_export)."""
+"""Export tests: packages are exported once per session (zoo.exporting.testing.cached_export)."""
 from __future__ import annotations
 
 import warnings
@@ -14,7 +14,7 @@ def export_root(tmp_path_factory):
 @pytest.fixture(scope="session")
 def package(export_root):
     """package(name, precision="fp32", format="onnx", **config) -> (path, GAN), tiny configs, cached."""
-    from zoo.export.testing import cached_export
+    from zoo.exporting.testing import cached_export
 
     def make(name: str, precision: str = "fp32", format: str = "onnx", **config):
         with warnings.catch_warnings():

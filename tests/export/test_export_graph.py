@@ -7,8 +7,8 @@ import onnxruntime as ort
 import torch
 from onnx import TensorProto, helper
 
-from zoo.export.flops import count_macs
-from zoo.export.graph import FLOAT_OUTPUT, append_postprocess, prepare_generator
+from zoo.exporting.flops import count_macs
+from zoo.exporting.graph import FLOAT_OUTPUT, append_postprocess, prepare_generator
 from zoo.images import to_uint8
 
 
@@ -61,8 +61,8 @@ def test_count_macs_of_a_known_graph():
 def test_conv_transpose_rewrite_is_exact_for_gan_upsampling_shapes():
     """ConvTranspose -> per-phase Convs + DepthToSpace: the same numbers (to float rounding) for the
     usual k4 s2 p1 and other kernel/stride/padding combinations; unsupported ones are left alone."""
-    from zoo.export.graph import export_core
-    from zoo.export.rewrite import conv_transpose_to_phases
+    from zoo.exporting.graph import export_core
+    from zoo.exporting.rewrite import conv_transpose_to_phases
 
     class Up(torch.nn.Module):
         def __init__(self, *args):

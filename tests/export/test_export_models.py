@@ -1,6 +1,6 @@
 """Registry-driven: every registered model exports, passes the parity gate, and the runtime gives
 the same pixels as `zoo sample` for the same seed. A new architecture is tested the moment it is
-registered (small widths through the config keys it already has: zoo.export.testing.tiny_config)."""
+registered (small widths through the config keys it already has: zoo.exporting.testing.tiny_config)."""
 from __future__ import annotations
 
 import json

@@ -45,14 +45,14 @@ def test_graph_is_checked_onnx_with_dynamic_batch_and_uint8_nhwc(package):
 def test_failed_export_leaves_nothing_and_keeps_the_old_package(package, tmp_path, monkeypatch):
     import shutil
 
-    from zoo.export import verify
+    from zoo.exporting import verify
 
     cached, _ = package("mlpgan28")
     out = tmp_path / "pkg"
     shutil.copytree(cached, out)
     before = sha256_file(out / "generator.onnx")
     monkeypatch.setitem(verify.TOLERANCES, "fp32", {"float_max_abs": -1.0})  # nothing can pass
-    with pytest.raises(zoo.export.ExportError, match="does not match PyTorch"):
+    with pytest.raises(zoo.exporting.ExportError, match="does not match PyTorch"):
         zoo.export(zoo.create_model("mlpgan28", hidden=[32, 64]), out, progress=False, overwrite=True)
     assert sha256_file(out / "generator.onnx") == before  # the old package is untouched
     assert sorted(os.listdir(tmp_path)) == ["pkg"]  # no temporary folders left behind

@@ -7,7 +7,7 @@ import numpy as np
 import onnx
 
 import zoo_runtime
-from zoo.export.precision import INT8_OPS
+from zoo.exporting.precision import INT8_OPS
 
 
 def test_fp16_keeps_float32_io_and_reductions(package):

@@ -6,7 +6,7 @@ import re
 import onnx
 
 import zoo_runtime
-from zoo.export.triton import config_pbtxt
+from zoo.exporting.triton import config_pbtxt
 
 
 def test_triton_repository_layout_and_config(package):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 
 import zoo
-from zoo.export.flops import count_macs
-from zoo.export.graph import export_float_graph
+from zoo.exporting.flops import count_macs
+from zoo.exporting.graph import export_float_graph
 
 # 32x32, channels per resolution {4: 16, 8: 16, 16: 16, 32: 8}, w_dim 16, 2 mapping layers, grey output
 TINY = dict(width=8, max_channels=16, channels=1, latent_dim=16, w_dim=16, mapping_layers=2)

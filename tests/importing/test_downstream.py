@@ -37,8 +37,8 @@ def _image_folder(root, classes=2, per_class=3, size=32):
 
 
 def test_finetune_uses_the_imported_discriminator_and_ada_p(imported, tmp_path):
-    from zoo.train.api import finetune_trainer
-    from zoo.train.recipe import finetune_recipe
+    from zoo.training.api import finetune_trainer
+    from zoo.training.recipe import finetune_recipe
 
     source = zoo.load(imported)
     data = _image_folder(tmp_path / "data")
@@ -55,7 +55,7 @@ def test_finetune_uses_the_imported_discriminator_and_ada_p(imported, tmp_path):
 
 
 def test_export_and_runtime(imported, tmp_path):
-    from zoo.export import export
+    from zoo.exporting import export
 
     pkg = export(str(imported), tmp_path / "pkg", progress=False, quality_n=16, calibration_n=16)
     manifest = json.loads((pkg / "manifest.json").read_text())

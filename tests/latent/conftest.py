@@ -24,7 +24,7 @@ def tiny_sg2():
     import torch
 
     import zoo
-    from zoo.export.testing import tiny_config
+    from zoo.exporting.testing import tiny_config
 
     torch.manual_seed(0)
     model = zoo.create_model("stylegan2_32", **tiny_config("stylegan2_32")).eval()
@@ -37,7 +37,7 @@ def tiny_sg2():
 
 @pytest.fixture(scope="session")
 def package(tmp_path_factory):
-    from zoo.export.testing import cached_export
+    from zoo.exporting.testing import cached_export
 
     root = tmp_path_factory.getbasetemp() / "zoo-export-packages"
 

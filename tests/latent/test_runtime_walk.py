@@ -44,8 +44,9 @@ def test_same_seed_same_frames_in_zoo_and_runtime(sg2_class, space, loop):
 def test_generate_takes_w_and_w_plus(sg2_class):
     path, model = sg2_class
     gen = zoo_runtime.load(path, providers="cpu")
-    w = map_latents(gen, seed_latents([1, 2], gen.latent_dim), labels=[0, 3])
-    ws = np.repeat(w[:, None], gen.manifest["synthesis"]["num_ws"], 1)
+    ws = map_latents(gen, seed_latents([1, 2], gen.latent_dim), labels=[0, 3])
+    assert ws.shape == (2, gen.manifest["synthesis"]["num_ws"], gen.manifest["synthesis"]["w_dim"])
+    w = ws[:, 0]
     ws[:, :2] = w[::-1, None]
     assert _levels(gen.generate(w=w), to_uint8(synthesize(model, w))) <= 1
     assert _levels(gen.generate(w=ws), to_uint8(synthesize(model, ws))) <= 1
@@ -75,7 +76,6 @@ def test_style_mix_in_the_runtime_matches(sg2_class):
     path, model = sg2_class
     gen = zoo_runtime.load(path, providers="cpu")
     grid = to_uint8(style_mix(model, [1], [2], layers=[0, 1], labels=1))
-    w = map_latents(gen, seed_latents([1, 2], gen.latent_dim), labels=[1, 1])
-    ws = np.repeat(w[:, None], gen.manifest["synthesis"]["num_ws"], 1)
-    ws[0, :2] = w[1]
+    ws = map_latents(gen, seed_latents([1, 2], gen.latent_dim), labels=[1, 1])
+    ws[0, :2] = ws[1, 0]
     assert _levels(gen.generate(w=ws[:1])[0], grid[3]) <= 1

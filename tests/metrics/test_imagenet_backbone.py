@@ -82,3 +82,13 @@ def test_imagenet_feature_extractor_and_d_backbone_need_no_file():
     f = ext(torch.rand(2, 1, 16, 16) * 2 - 1)
     assert f.shape == (2, 1280) and torch.isfinite(f).all()
     assert resolve_weights(ib.ARCH, None) == ib.imagenet_weights()
+
+
+def test_feature_discriminator_on_the_imagenet_backbone_without_a_file(model):
+    from zoo.archs.feature_discriminator import FeatureDiscriminator
+
+    disc = FeatureDiscriminator({"channels": 1, "resolution": 32, "conditioning": "none"}, "timm:" + ib.ARCH)
+    features = dict(model.named_parameters())
+    for name, value in disc.backbone.named_parameters():
+        assert torch.equal(value, features[name]), name  # the ImageNet weights, not random ones
+    assert disc(torch.rand(2, 1, 32, 32) * 2 - 1).shape == (2,)

@@ -75,3 +75,19 @@ def test_zoo_eval_metric_diversity_cli(tmp_path):
     assert np.asarray(Image.open(png)).shape == (2 + 2 * 34, 2 + 6 * 34, 3)
     res = CliRunner().invoke(main, ["eval", str(model), "--data", str(folder), "--metric", "diversity", "-n", "6"])
     assert res.exit_code == 0 and "COPY_RATE" in res.output.upper(), res.output
+
+
+def test_finetuning_logs_diversity_and_copy_rate(tmp_path):
+    import json
+
+    import zoo
+
+    torch.manual_seed(0)
+    source = zoo.save(zoo.create_model("dcgan32", channels=1, width=8), tmp_path / "source.safetensors")
+    few = load_dataset("builtin:digits", 32, 1, classes=[7])
+    few = type(few)(few.images[:6], few.labels[:6], [""] * 6, few.class_names, source="six sevens")
+    zoo.finetune(str(source), few, tmp_path / "run", steps=1, batch_size=2, eval_samples=12, sample_every=1000,
+                 checkpoint_every=1000, progress=False)
+    last = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()][-1]
+    assert {"fid", "diversity", "copy_rate", "train_pairwise"} <= set(last)
+    assert 0 <= last["copy_rate"] <= 1 and last["diversity"] >= 0

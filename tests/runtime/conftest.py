@@ -1,5 +1,5 @@
 """Runtime tests: tiny packages exported once per session (shared with tests/export through
-zoo.export.testing.cached_export), then run with zoo_runtime as an application would."""
+zoo.exporting.testing.cached_export), then run with zoo_runtime as an application would."""
 from __future__ import annotations
 
 import warnings
@@ -10,7 +10,7 @@ import pytest
 @pytest.fixture(scope="session")
 def package(tmp_path_factory):
     """package(name, precision="fp32", format="onnx", **config) -> (path, GAN), tiny configs, cached."""
-    from zoo.export.testing import cached_export
+    from zoo.exporting.testing import cached_export
 
     root = tmp_path_factory.getbasetemp() / "zoo-export-packages"
 

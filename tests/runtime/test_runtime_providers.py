@@ -146,3 +146,33 @@ def test_missing_onnxruntime_is_one_line_naming_the_extras(uncond, tmp_path):
     assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1, out.stderr
     assert "pip install 'zoo-runtime[cpu]'" in out.stderr and "zoo-runtime[gpu]" in out.stderr
     assert not (tmp_path / "a.png").exists()
+
+
+def test_tensorrt_libraries_from_the_wheel_are_optional():
+    """Without tensorrt-cu13-libs installed nothing is loaded and nothing fails (the GPU machine's
+    actual load of libnvinfer is GPU-only, not exercisable here)."""
+    import importlib.util
+
+    if importlib.util.find_spec("tensorrt_libs") is None:
+        assert prov.preload_tensorrt_libs() == []
+    assert all(lib.endswith(".so.10") for lib in prov.TENSORRT_LIBS)
+
+
+def test_install_extras_choose_one_onnxruntime_wheel():
+    """The runtime's own dependencies carry no ONNX Runtime; [cpu] and [gpu] each bring one wheel,
+    and the project's one install command keeps the GPU wheel (as before) plus the server."""
+    import tomllib
+    from pathlib import Path
+
+    from packaging.requirements import Requirement
+
+    root = Path(__file__).resolve().parents[2]
+    project = tomllib.loads((root / "runtime" / "pyproject.toml").read_text())["project"]
+    assert not [d for d in project["dependencies"] if Requirement(d).name.startswith("onnxruntime")]
+    extras = project["optional-dependencies"]
+    assert [Requirement(d).name for d in extras["cpu"]] == ["onnxruntime"]
+    gpu = [Requirement(d) for d in extras["gpu"]]
+    assert {r.name for r in gpu} == {"onnxruntime-gpu", "onnxruntime"}
+    assert sum(r.marker.evaluate(env) for r in gpu for env in [{"platform_system": "Linux", "platform_machine": "x86_64"}]) == 1
+    assert {Requirement(d).name for d in extras["serve"]} == {"starlette", "uvicorn"}
+    assert "-e ./runtime[gpu,text,serve]" in (root / "requirements.txt").read_text().splitlines()

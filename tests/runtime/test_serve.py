@@ -114,6 +114,8 @@ BAD = [  # (server kind, body, status, part of the error message)
     ("none", b"{not json", 400, "not valid JSON"),
     ("none", b"\xff\xfe", 400, "not valid JSON"),
     ("none", [1, 2], 400, "must be a JSON object"),
+    ("none", b"[" * 2000 + b"]" * 2000, 413, "the limit is 2048"),
+    ("none", b"[" * 1000 + b"]" * 1000, 400, "nested too deeply"),
     ("none", {"sed": 1}, 422, "unknown field 'sed'"),
     ("none", {"n": 0}, 422, "n must be in [1, 8], got 0"),
     ("none", {"n": 9}, 422, "n must be in [1, 8], got 9"),

@@ -1,6 +1,6 @@
 """Security tests: model packages, `--out` folders and generation inputs as untrusted input.
 
-Packages are tiny real exports (zoo.export.testing.cached_export, shared with tests/runtime and
+Packages are tiny real exports (zoo.exporting.testing.cached_export, shared with tests/runtime and
 tests/export); tests tamper with copies of them."""
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import pytest
 
 @pytest.fixture(scope="session")
 def package(tmp_path_factory):
-    from zoo.export.testing import cached_export
+    from zoo.exporting.testing import cached_export
 
     root = tmp_path_factory.getbasetemp() / "zoo-export-packages"
 

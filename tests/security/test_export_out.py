@@ -110,7 +110,7 @@ def test_a_file_or_symlink_as_out_is_refused(tmp_path):
 def test_a_folder_changed_during_the_export_is_put_back(tmp_path, monkeypatch, earlier):
     """The user writes into --out while the export runs: it is checked again after being renamed away,
     put back untouched, and the export refused."""
-    from zoo.export import exporter
+    from zoo.exporting import exporter
 
     out = earlier(tmp_path / "pkg")
     parity = exporter.parity

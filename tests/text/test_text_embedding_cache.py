@@ -60,7 +60,7 @@ def test_training_encodes_each_unique_caption_once(counting, tmp_path):
 
 def test_condition_table_rows_are_the_captions_embeddings(counting):
     from zoo.data.shapes import load_shapes
-    from zoo.train.data import condition_table
+    from zoo.training.data import condition_table
 
     data = load_shapes(32, 3, n=40, seed=1, progress=False)
     model = zoo.create_model("dcgan32", width=8, conditioning="text", text_dim=32, text_encoder="counting")
@@ -100,7 +100,7 @@ def test_hard_negatives_change_one_attribute_among_training_captions_only():
 def test_hard_negative_modes(monkeypatch, mode, shape_share):
     """`balanced` draws the attribute to change first (shape 1/4); `uniform` draws among all neighbours."""
     from zoo.data.shapes import load_shapes
-    from zoo.train import losses
+    from zoo.training import losses
 
     script = load_script()
     monkeypatch.setattr(losses, "mismatched", losses.mismatched)  # restored after the test

@@ -24,7 +24,8 @@ def source_file(tmp_path_factory) -> str:
     return str(path)
 
 
-def run_zoo(*args: str, env: dict | None = None, timeout: float = 120, check: bool = True) -> subprocess.CompletedProcess:
+def run_zoo(*args: str, env: dict | None = None, timeout: float = 120,
+            check: bool = True) -> subprocess.CompletedProcess:
     """`python -m zoo ARGS` in a real subprocess (one thread: fast and deterministic on CPU)."""
     full_env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", **(env or {})}
     proc = subprocess.run([sys.executable, "-m", "zoo", *args], capture_output=True, text=True, env=full_env,

@@ -10,8 +10,8 @@ import torch
 import torch.nn.functional as F
 
 import zoo
-from zoo.train import losses
-from zoo.train.recipe import Recipe, finetune_recipe, scheduled, train_recipe
+from zoo.training import losses
+from zoo.training.recipe import Recipe, finetune_recipe, scheduled, train_recipe
 
 SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "r3gan_modes.py"
 spec = importlib.util.spec_from_file_location("bench_r3gan_modes", SCRIPT)

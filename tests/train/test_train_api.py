@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 
 import zoo
-from zoo.train.checkpoint import load_checkpoint
-from zoo.train.recipe import FINETUNE_DEFAULTS, Recipe, finetune_recipe, train_recipe
+from zoo.training.checkpoint import load_checkpoint
+from zoo.training.recipe import FINETUNE_DEFAULTS, Recipe, finetune_recipe, train_recipe
 
 TINY = dict(width=8, channels=1)
 FAST = dict(batch_size=8, sample_every=2, checkpoint_every=2, log_every=2, eval_samples=0, progress=False)

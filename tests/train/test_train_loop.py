@@ -4,14 +4,13 @@ from __future__ import annotations
 import json
 import math
 
-import numpy as np
 import pytest
 import torch
 from PIL import Image
 
 import zoo
-from zoo.train.checkpoint import load_checkpoint
-from zoo.train.trainer import TrainingDiverged
+from zoo.training.checkpoint import load_checkpoint
+from zoo.training.trainer import TrainingDiverged
 
 TINY = dict(width=8, channels=1)
 FAST = dict(batch_size=8, sample_every=2, checkpoint_every=2, log_every=2, eval_samples=0, progress=False)
@@ -126,7 +125,7 @@ def test_train_command_line(tmp_path, zoo_cli):
 
 
 def test_finetune_refuses_an_existing_run(tmp_path):
-    from zoo.train.rundir import RunExistsError
+    from zoo.training.rundir import RunExistsError
 
     src = tmp_path / "src"
     zoo.train("dcgan32", "builtin:digits", src, steps=1, config=TINY, **FAST)
@@ -140,9 +139,9 @@ def test_bad_inputs_have_clear_errors(tmp_path):
     with pytest.raises(ValueError, match="unknown loss"):
         zoo.train("dcgan32", "builtin:digits", tmp_path / "a", steps=1, loss="wasserstein", config=TINY, **FAST)
     with pytest.raises(ValueError, match="does not split over"):  # batch must divide over processes: world 1 ok
-        from zoo.train.recipe import Recipe
-        from zoo.train.trainer import Trainer
-        from zoo.train.distributed import Dist
+        from zoo.training.distributed import Dist
+        from zoo.training.recipe import Recipe
+        from zoo.training.trainer import Trainer
 
         model = zoo.create_model("dcgan32", **TINY)
         Trainer(model, zoo.load_dataset("builtin:digits", 32, 1), tmp_path / "b", Recipe(batch_size=9),
@@ -185,7 +184,7 @@ def test_text_conditioning_trains_with_the_matching_aware_term(tmp_path):
 
 
 def test_mismatched_captions_skip_identical_ones():
-    from zoo.train.losses import d_mismatch_loss, mismatched
+    from zoo.training.losses import d_mismatch_loss, mismatched
 
     c = torch.tensor([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
     wrong, differs = mismatched(c)

@@ -12,10 +12,10 @@ from torch import nn
 
 import zoo
 from zoo.conditioning import change_conditioning
-from zoo.train.augment import ADA, DiffAugment
-from zoo.train.recipe import FINETUNE_DEFAULTS
-from zoo.train.regularizers import WeightAnchor
-from zoo.train.transfer import blocks_to_freeze
+from zoo.training.augment import ADA, DiffAugment
+from zoo.training.recipe import FINETUNE_DEFAULTS
+from zoo.training.regularizers import WeightAnchor
+from zoo.training.transfer import blocks_to_freeze
 
 FAST = dict(batch_size=8, sample_every=2, checkpoint_every=2, log_every=2, eval_samples=0, progress=False)
 
@@ -93,21 +93,21 @@ def test_l2sp_and_ewc_are_zero_at_start_and_pull_toward_source():
         net.zero_grad(set_to_none=True)
         anchor.add_grad()  # the penalty's gradient alone
         # the gradient equals autograd's gradient of the penalty
-        diffs = [p - s for p, s in zip(anchor.params, anchor.source)]
+        diffs = [p - s for p, s in zip(anchor.params, anchor.source, strict=True)]
         weights = anchor.fisher or [torch.ones_like(d) for d in diffs]
-        value = 0.5 * anchor.strength * sum((w * d.square()).sum() for w, d in zip(weights, diffs))
+        value = 0.5 * anchor.strength * sum((w * d.square()).sum() for w, d in zip(weights, diffs, strict=True))
         grads = torch.autograd.grad(value, anchor.params)
-        for p, g in zip(anchor.params, grads):
+        for p, g in zip(anchor.params, grads, strict=True):
             torch.testing.assert_close(p.grad, g)
         torch.optim.SGD(net.parameters(), lr=0.5).step()
         assert float(anchor.penalty()) < before
         with torch.no_grad():  # back to the source for the next anchor
-            for p, s in zip(anchor.params, anchor.source):
+            for p, s in zip(anchor.params, anchor.source, strict=True):
                 p.copy_(s)
 
 
 def test_ewc_fisher_is_estimated_on_the_source(tmp_path, source_file):
-    from zoo.train.checkpoint import load_checkpoint
+    from zoo.training.checkpoint import load_checkpoint
 
     zoo.finetune(source_file, "builtin:digits", tmp_path / "ft", steps=2, ewc=1.0, l2sp=0.1, **FAST)
     tensors, _ = load_checkpoint(tmp_path / "ft")
@@ -217,7 +217,7 @@ def test_finetune_bad_inputs(tmp_path, source_file):
         zoo.finetune(source_file, "builtin:digits", tmp_path / "c", steps=1, augment="mixup", **FAST)
     with pytest.raises(ValueError, match="--condition must be"):
         zoo.finetune(source_file, "builtin:digits", tmp_path / "d", steps=1, condition="colour", **FAST)
-    with pytest.raises(Exception, match="not found"):
+    with pytest.raises(FileNotFoundError, match="no such file"):
         zoo.finetune(str(tmp_path / "missing.safetensors"), "builtin:digits", tmp_path / "e", steps=1, **FAST)
     empty = tmp_path / "empty"
     empty.mkdir()

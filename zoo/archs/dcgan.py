@@ -15,13 +15,12 @@ the condition a direct say at 8x8 and above, where shapes are drawn, instead of 
 """
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import nn
 
 from zoo.conditioning import ProjectionHead, make_condition_embedding
 from zoo.registry import WeightSource, register_model
+from zoo.resolution import base_grid
 
 # --- building blocks -----------------------------------------------------------------------
 
@@ -38,11 +37,10 @@ def down_block(in_ch: int, out_ch: int) -> nn.Sequential:
     return nn.Sequential(nn.Conv2d(in_ch, out_ch, 4, stride=2, padding=1), nn.LeakyReLU(0.2, inplace=True))
 
 
-def _stage_channels(resolution: int, width: int) -> list[int]:
-    """Channels at 4x4, 8x8, ..., resolution: halving from width * 2^n_up down to width."""
-    if resolution < 8 or resolution & (resolution - 1):
-        raise ValueError(f"resolution must be a power of two >= 8, got {resolution}")
-    n_up = int(math.log2(resolution)) - 2
+def _stage_channels(resolution, width: int) -> list[int]:
+    """Channels at 4x4, 8x8, ..., resolution: halving from width * 2^n_up down to width. A non-square
+    resolution ("64x32") starts from a grid whose short side is 4 (8x4) and doubles the same way."""
+    n_up = base_grid(resolution)[2]
     return [width * 2 ** (n_up - i) for i in range(n_up + 1)]
 
 
@@ -52,7 +50,7 @@ class BlockModulation(nn.Module):
     def __init__(self, config: dict, channels: int):
         super().__init__()
         self.channels = channels
-        # named `condition` so conditioning surgery (zoo.train.transfer) treats it as a conditioning path
+        # named `condition` so zoo.conditioning.change_conditioning treats it as a conditioning path
         self.condition = make_condition_embedding(config, 2 * channels, zero_init=True)
 
     def forward(self, h: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
@@ -69,8 +67,9 @@ class DCGANGenerator(nn.Module):
         self.latent_dim = config["latent_dim"]
         chs = _stage_channels(config["resolution"], config["width"])
         self.base_ch = chs[0]
-        self.fc = nn.Linear(self.latent_dim, chs[0] * 16)
-        self.condition = make_condition_embedding(config, chs[0] * 16)
+        self.h0, self.w0, _ = base_grid(config["resolution"])  # 4x4 for square models
+        self.fc = nn.Linear(self.latent_dim, chs[0] * self.h0 * self.w0)
+        self.condition = make_condition_embedding(config, chs[0] * self.h0 * self.w0)
         self.fc_norm = nn.Sequential(nn.BatchNorm2d(chs[0]), nn.ReLU(inplace=True))
         self.blocks = nn.ModuleList(up_block(a, b) for a, b in zip(chs[:-1], chs[1:]))
         use_film = config.get("film", False) and self.condition is not None
@@ -78,16 +77,16 @@ class DCGANGenerator(nn.Module):
         self.to_rgb = nn.Conv2d(chs[-1], config["channels"], 3, padding=1)
 
     def forward(self, z: torch.Tensor, c: torch.Tensor | None = None, truncation=None) -> torch.Tensor:
-        h = self.fc(z)  # [N, C0 * 16]
+        h = self.fc(z)  # [N, C0 * h0 * w0]
         if self.condition is not None:
             h = h + self.condition(c)
-        h = self.fc_norm(h.view(-1, self.base_ch, 4, 4))  # [N, C0, 4, 4]
+        h = self.fc_norm(h.view(-1, self.base_ch, self.h0, self.w0))  # [N, C0, 4, 4] when square
         for i, block in enumerate(self.blocks):
             if self.film is None:
                 h = block(h)  # doubles H and W, halves channels
             else:  # transposed conv, batch norm, conditional affine, ReLU
                 h = block[2](self.film[i](block[1](block[0](h)), c))
-        return torch.tanh(self.to_rgb(h))  # [N, channels, resolution, resolution]
+        return torch.tanh(self.to_rgb(h))  # [N, channels, H, W]
 
 
 class DCGANDiscriminator(nn.Module):
@@ -96,7 +95,8 @@ class DCGANDiscriminator(nn.Module):
         chs = _stage_channels(config["resolution"], config["width"])[::-1][1:]  # 2*width ... widest
         self.blocks = nn.ModuleList([down_block(config["channels"], chs[0])])
         self.blocks.extend(down_block(a, b) for a, b in zip(chs[:-1], chs[1:]))
-        self.feature_dim = chs[-1] * 4 * 4
+        h0, w0, _ = base_grid(config["resolution"])
+        self.feature_dim = chs[-1] * h0 * w0
         self.head = ProjectionHead(config, self.feature_dim)
 
     def forward(self, x: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:

@@ -46,6 +46,7 @@ from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
 from zoo.conditioning import ProjectionHead
+from zoo.resolution import image_size
 
 SPEC_KEY = "feature_spec"  # the buffer that makes a saved D self-describing
 DEFAULT_LEVELS = 3  # heads on the last 3 feature levels
@@ -212,7 +213,7 @@ class FeatureDiscriminator(nn.Module):
         mean, std = cfg.get("mean", (0.485, 0.456, 0.406)), cfg.get("std", (0.229, 0.224, 0.225))
         self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1), persistent=False)
-        self.size = max(int(config["resolution"]), int(min_size), 2 * max(strides))
+        self.size = max(*image_size(config["resolution"]), int(min_size), 2 * max(strides))
         self.spec = dict(backbone=f"timm:{name}", levels=levels, head_width=head_width, min_size=min_size)
         data = torch.tensor(list(json.dumps(self.spec, sort_keys=True).encode()), dtype=torch.uint8)
         self.register_buffer(SPEC_KEY, data)

@@ -13,6 +13,7 @@ from torch import nn
 
 from zoo.conditioning import ProjectionHead, make_condition_embedding
 from zoo.registry import WeightSource, register_model
+from zoo.resolution import image_size
 
 # --- building blocks -----------------------------------------------------------------------
 
@@ -32,7 +33,7 @@ class MLPGenerator(nn.Module):
     def __init__(self, config: dict):
         super().__init__()
         dims = [config["latent_dim"], *config["hidden"]]
-        self.shape = (config["channels"], config["resolution"], config["resolution"])
+        self.shape = (config["channels"], *image_size(config["resolution"]))  # [C, H, W]
         self.blocks = nn.ModuleList(dense_block(a, b, norm=i > 0) for i, (a, b) in enumerate(zip(dims[:-1], dims[1:])))
         self.condition = make_condition_embedding(config, dims[1])
         self.out = nn.Linear(dims[-1], math.prod(self.shape))
@@ -49,7 +50,7 @@ class MLPGenerator(nn.Module):
 class MLPDiscriminator(nn.Module):
     def __init__(self, config: dict):
         super().__init__()
-        in_dim = config["channels"] * config["resolution"] ** 2
+        in_dim = config["channels"] * math.prod(image_size(config["resolution"]))
         dims = [in_dim, *reversed(config["hidden"][1:])]  # 784 -> 1024 -> 512 -> 256 (-> 128 dropped)
         dims = dims[:-1] if len(dims) > 4 else dims
         self.blocks = nn.ModuleList(dense_block(a, b, norm=False) for a, b in zip(dims[:-1], dims[1:]))

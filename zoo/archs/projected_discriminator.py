@@ -3,8 +3,9 @@
 D(x) = the logits of four small discriminators, one per scale of a frozen ImageNet network's features
 after fixed random projections:
 - DiffAugment (colour, translation, cutout; Zhao et al. 2020) on D's input while training, before
-  the backbone, as in the paper's code (turn it off with diffaug=False when the training loop already
-  augments D's input);
+  the backbone, as in the paper's code (diffaug=False turns it off; zoo train / zoo finetune do, and
+  apply the same DiffAugment through --augment diffaug, their default with this D, whose random
+  state the checkpoint keeps);
 - the frozen backbone: EfficientNet-Lite0 (timm `tf_efficientnet_lite0`, the paper's default) with the
   ImageNet weights packaged with the zoo (zoo.metrics.imagenet_backbone), features at strides 4, 8,
   16 and 32; images resized (bilinear) to `size` (224 as the paper; smaller is cheaper);
@@ -50,7 +51,7 @@ class RandomProjection(nn.Module):
     def __init__(self, in_channels: list[int], width: int, seed: int = 0):
         super().__init__()
         out = [width * 2 ** i for i in range(len(in_channels))]
-        g = torch.Generator().manual_seed(seed)  # the same random projection on every rebuild (then overwritten by a file)
+        g = torch.Generator().manual_seed(seed)  # the same projection on every build (a file then overwrites it)
         self.ccm = nn.ModuleList(nn.Conv2d(c, o, 1) for c, o in zip(in_channels, out))
         # CSM at scale i sees its own CCM output plus the upsampled CSM output of scale i+1 (mapped to its channels)
         self.csm = nn.ModuleList(nn.Conv2d(o, o, 3, padding=1) for o in out)
@@ -143,7 +144,7 @@ class ProjectedDiscriminator(nn.Module):
         if self.training and torch.is_grad_enabled():
             self.new_heads = False
         if self.training and self.diffaug:
-            from zoo.train.augment import DiffAugment  # here: zoo.train imports the architectures
+            from zoo.training.augment import DiffAugment  # here: zoo.train imports the architectures
 
             x = DiffAugment()(x)
         mixed = self.projection(self.backbone(self.prepare(x)))

@@ -8,7 +8,7 @@ constant; each block doubles the resolution with two modulated/demodulated 3x3 c
 generator). Discriminator: residual blocks (two 3x3 convs + a 1x1 skip, both halving), minibatch
 standard deviation, a 3x3 conv and a linear layer, then the zoo's projection head.
 
-Export-friendly choices (see DESIGN.md "pitfalls"):
+Export-friendly choices (docs/architecture.md, "Contract of an architecture"):
 - Modulated convolution is batch-agnostic: scale the input by the styles, convolve with the
   shared weight, scale the output by the demodulation factors (no grouped conv with groups=batch).
 - Noise: in training mode fresh Gaussian noise per call; in eval mode (sampling, export, the
@@ -43,6 +43,7 @@ from torch import nn
 
 from zoo.conditioning import ProjectionHead, make_condition_embedding
 from zoo.registry import WeightSource, register_model
+from zoo.resolution import base_grid
 
 SQRT2 = math.sqrt(2.0)
 
@@ -163,11 +164,12 @@ class ModulatedConv2d(nn.Module):
 
 
 class SynthesisLayer(nn.Module):
-    def __init__(self, in_ch: int, out_ch: int, w_dim: int, resolution: int, up: bool = False):
+    def __init__(self, in_ch: int, out_ch: int, w_dim: int, resolution: int, up: bool = False,
+                 size: tuple[int, int] | None = None):
         super().__init__()
         self.conv = ModulatedConv2d(in_ch, out_ch, 3, w_dim, up=up)
         g = torch.Generator().manual_seed(resolution * 1000 + in_ch + 7 * out_ch + int(up))
-        self.register_buffer("noise_const", torch.randn(1, 1, resolution, resolution, generator=g))
+        self.register_buffer("noise_const", torch.randn(1, 1, *(size or (resolution, resolution)), generator=g))
         self.noise_strength = nn.Parameter(torch.zeros(()))
         self.bias = nn.Parameter(torch.zeros(out_ch))
         self.rng: torch.Generator | None = None  # set by StyleGAN2Generator.use_rng; None: torch's global RNG
@@ -194,23 +196,26 @@ class ToRGB(nn.Module):
 
 
 class SynthesisBlock(nn.Module):
-    """One resolution: (const or upsampling conv) + conv + ToRGB; uses num_conv + 1 consecutive ws."""
+    """One resolution: (const or upsampling conv) + conv + ToRGB; uses num_conv + 1 consecutive ws.
+    `resolution` is the short side (4, 8, ...); `size` the (height, width) of a non-square block."""
 
-    def __init__(self, in_ch: int, out_ch: int, resolution: int, w_dim: int, img_channels: int):
+    def __init__(self, in_ch: int, out_ch: int, resolution: int, w_dim: int, img_channels: int,
+                 size: tuple[int, int] | None = None):
         super().__init__()
+        size = size or (resolution, resolution)
         self.first = resolution == 4
         if self.first:
-            self.const = nn.Parameter(torch.randn(out_ch, 4, 4))
+            self.const = nn.Parameter(torch.randn(out_ch, *size))
         else:
-            self.conv0 = SynthesisLayer(in_ch, out_ch, w_dim, resolution, up=True)
-        self.conv1 = SynthesisLayer(out_ch, out_ch, w_dim, resolution)
+            self.conv0 = SynthesisLayer(in_ch, out_ch, w_dim, resolution, up=True, size=size)
+        self.conv1 = SynthesisLayer(out_ch, out_ch, w_dim, resolution, size=size)
         self.torgb = ToRGB(out_ch, img_channels, w_dim)
         self.num_conv = 1 if self.first else 2
 
     def forward(self, x: torch.Tensor | None, img: torch.Tensor | None, ws: torch.Tensor):
         # ws: [N, num_conv + 1, w_dim]
         if self.first:
-            x = self.const.unsqueeze(0).expand(ws.shape[0], -1, -1, -1)  # [N, C, 4, 4]
+            x = self.const.unsqueeze(0).expand(ws.shape[0], -1, -1, -1)  # [N, C, 4, 4] (h0 x w0 if not square)
             x = self.conv1(x, ws[:, 0])
         else:
             x = self.conv0(x, ws[:, 0])  # upsamples
@@ -221,12 +226,12 @@ class SynthesisBlock(nn.Module):
         return x, y
 
 
-def stage_channels(resolution: int, width: int, max_channels: int) -> dict[int, int]:
-    """Channels per resolution: `width` at the output resolution, doubling per halving, capped."""
-    if resolution < 8 or resolution & (resolution - 1):
-        raise ValueError(f"resolution must be a power of two >= 8, got {resolution}")
-    return {4 * 2 ** i: min(max_channels, width * resolution // (4 * 2 ** i))
-            for i in range(int(math.log2(resolution)) - 1)}
+def stage_channels(resolution, width: int, max_channels: int) -> dict[int, int]:
+    """Channels per resolution (keyed by the short side 4, 8, ...): `width` at the output resolution,
+    doubling per halving, capped. A non-square resolution ("64x32") has the stages of its short side."""
+    n_up = base_grid(resolution)[2]
+    short = 4 * 2 ** n_up
+    return {4 * 2 ** i: min(max_channels, width * short // (4 * 2 ** i)) for i in range(n_up + 1)}
 
 
 class StyleGAN2Generator(nn.Module):
@@ -239,8 +244,10 @@ class StyleGAN2Generator(nn.Module):
         chs = stage_channels(config["resolution"], config["width"], config["max_channels"])
         self.mapping = MappingNetwork(config)
         res = sorted(chs)
+        h0, w0, _ = base_grid(config["resolution"])  # 4x4 when square
         self.blocks = nn.ModuleList(
-            SynthesisBlock(chs[r // 2] if r > 4 else 0, chs[r], r, self.w_dim, config["channels"]) for r in res)
+            SynthesisBlock(chs[r // 2] if r > 4 else 0, chs[r], r, self.w_dim, config["channels"],
+                           size=(h0 * r // 4, w0 * r // 4)) for r in res)
         self.num_ws = sum(b.num_conv for b in self.blocks) + 1
         self.register_buffer("pl_mean", torch.zeros(()))
         self.rng: torch.Generator | None = None  # training-mode randomness; None: torch's global RNG
@@ -285,7 +292,7 @@ class StyleGAN2Generator(nn.Module):
     def forward(self, z: torch.Tensor, c: torch.Tensor | None = None,
                 truncation: torch.Tensor | None = None) -> torch.Tensor:
         img = self.synthesis(self.styles(z, c, truncation))
-        return img if self.training else img.clamp(-1, 1)  # [N, channels, resolution, resolution]
+        return img if self.training else img.clamp(-1, 1)  # [N, channels, H, W]
 
     def regularizer(self, z: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
         """Path-length regularisation (Karras et al. 2020, eq. 4) on half the batch; 0 when pl_weight is 0."""
@@ -347,12 +354,13 @@ class StyleGAN2Discriminator(nn.Module):
         self.mbstd_group = int(config["mbstd_group"])
         ch = chs[4]
         self.conv = EqualConv2d(ch + (1 if self.mbstd_group > 0 else 0), ch, 3)
-        self.fc = EqualLinear(ch * 16, ch, act=True)
+        h0, w0, _ = base_grid(config["resolution"])
+        self.fc = EqualLinear(ch * h0 * w0, ch, act=True)
         self.head = ProjectionHead(config, ch)
 
     def forward(self, x: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
         for block in self.blocks:
-            x = block(x)  # [N, C, 4, 4] at the end
+            x = block(x)  # [N, C, 4, 4] at the end (h0 x w0 when not square)
         if self.mbstd_group > 0:
             x = minibatch_std(x, self.mbstd_group)
         x = self.fc(self.conv(x).flatten(1))  # [N, C]

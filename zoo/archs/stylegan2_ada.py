@@ -262,7 +262,10 @@ class MappingNetwork(nn.Module):
         self.register_buffer("w_avg", torch.zeros(w_dim))
         self.w_avg_beta = float(config["w_avg_beta"])
 
-    def forward(self, z: torch.Tensor, c: torch.Tensor | None = None, update_avg: bool = True) -> torch.Tensor:
+    def forward(self, z: torch.Tensor, c: torch.Tensor | None = None, truncation: torch.Tensor | None = None,
+                update_avg: bool = True) -> torch.Tensor:
+        """w [N, w_dim]; with `truncation` (psi [N] or [1]) pulled towards w_avg (every layer's w: the w-space
+        tools' entry; the generator itself truncates per layer, honouring truncation_cutoff)."""
         extra = None
         if self.condition is not None:
             if c is None:
@@ -274,6 +277,8 @@ class MappingNetwork(nn.Module):
         if self.training and update_avg:
             with torch.no_grad():
                 self.w_avg.copy_(x.detach().mean(0).lerp(self.w_avg, self.w_avg_beta))
+        if truncation is not None:
+            x = self.w_avg + truncation.to(x.dtype).reshape(-1, 1) * (x - self.w_avg)
         return x
 
 
@@ -319,7 +324,7 @@ class StyleGAN2ADAGenerator(nn.Module):
 
     def styles(self, z: torch.Tensor, c: torch.Tensor | None = None, truncation: torch.Tensor | None = None,
                update_avg: bool = True) -> torch.Tensor:
-        ws = self.mapping(z, c, update_avg=update_avg).unsqueeze(1).repeat(1, self.num_ws, 1)
+        ws = self.mapping(z, c, None, update_avg=update_avg).unsqueeze(1).repeat(1, self.num_ws, 1)
         if self.training and self.mixing > 0:
             ws = self.mix_styles(ws, z, c)
         if truncation is not None:
@@ -334,7 +339,7 @@ class StyleGAN2ADAGenerator(nn.Module):
     def mix_styles(self, ws: torch.Tensor, z: torch.Tensor, c: torch.Tensor | None) -> torch.Tensor:
         """Style mixing: with probability `mixing`, the ws from a random cutoff on come from a second z."""
         n, g = ws.shape[0], self.rng
-        w2 = self.mapping(torch.randn(z.shape, device=z.device, dtype=z.dtype, generator=g), c, update_avg=False)
+        w2 = self.mapping(torch.randn(z.shape, device=z.device, dtype=z.dtype, generator=g), c, None, update_avg=False)
         cutoff = torch.randint(1, self.num_ws, (n, 1, 1), device=ws.device, generator=g)
         cutoff = torch.where(torch.rand(n, 1, 1, device=ws.device, generator=g) < self.mixing, cutoff, self.num_ws)
         layer = torch.arange(self.num_ws, device=ws.device).view(1, -1, 1)

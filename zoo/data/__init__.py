@@ -65,8 +65,32 @@ class ImageDataset(Dataset):
                             None if self.attributes is None else [self.attributes[i] for i in idx.tolist()])
 
 
-def load_dataset(src: str, resolution: int | None = None, channels: int | None = None, **options) -> ImageDataset:
-    """Load `src` resized to `resolution` and converted to `channels` (1 or 3) when given."""
+def load_dataset(src: str, resolution: int | str | None = None, channels: int | None = None, fit: str = "crop",
+                 **options) -> ImageDataset:
+    """Load `src` resized to `resolution` and converted to `channels` (1 or 3) when given.
+
+    resolution: an int (squares) or "HxW" (height x width, e.g. "64x32"); images of another aspect ratio meet it
+    by `fit`: crop (scale to cover, centre crop; the default), pad (scale to fit, pad with the border colour)
+    or stretch. The dataset's notes say what was done."""
+    from zoo.resolution import check_fit, fit_tensor, image_size
+
+    check_fit(fit)
+    if resolution is not None and image_size(resolution)[0] != image_size(resolution)[1]:
+        import dataclasses
+
+        h, w = image_size(resolution)
+        if _is_folder(src):  # from each image's own size, not through a square
+            from zoo.data.folder import load_folder
+
+            return load_folder(src, None, channels, size=(h, w), fit=fit, **options)
+        square = load_dataset(src, max(h, w), channels, **options)
+        if tuple(square.images.shape[-2:]) == (h, w):
+            return square
+        images = fit_tensor(square.images, (h, w), fit)
+        note = (f"fitted {len(images)} {square.images.shape[-2]}x{square.images.shape[-1]} images to {h}x{w} by "
+                f"{fit} (fit= / --fit crop|pad|stretch)")
+        return dataclasses.replace(square, images=images, notes=[*square.notes, note])
+    resolution = None if resolution is None else image_size(resolution)[0]
     if src == "builtin:digits":
         from zoo.data.digits import load_digits
 
@@ -90,3 +114,10 @@ def load_dataset(src: str, resolution: int | None = None, channels: int | None =
     from zoo.data.folder import load_folder
 
     return load_folder(path, resolution, channels, **options)
+
+
+def _is_folder(src: str) -> bool:
+    from pathlib import Path
+
+    return not src.startswith("builtin:") and Path(src).is_dir()
+

@@ -7,10 +7,13 @@ The side is inferred from the number of pixel columns (784 -> 28x28); values are
 (`max_value=` for other ranges, e.g. 16 for scikit-learn's digits). The label column is the one
 named label/class/target in the header; without a header the first column is the label when the
 remaining count is a square and the full count is not. A CSV without labels (the Kaggle test.csv)
-is unlabelled. Labels may be integers (class_names "0", "1", ...) or strings (sorted).
+is unlabelled. Labels are class names, numbered 0..K-1 in order (numbers numerically, then text):
+labels 3, 7, 100000000 become classes 0, 1, 2 named "3", "7", "100000000", so a class table follows
+the classes present, not the largest label.
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import math
 from pathlib import Path
@@ -43,8 +46,9 @@ def load_csv(path: str | Path, resolution: int | None = None, channels: int | No
     path = Path(path)
     if channels not in (None, 1, 3):
         raise DatasetError(f"channels must be 1 or 3, got {channels}")
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        first = next((r for r in csv.reader(f) if r and any(c.strip() for c in r)), None)
+    with _reading(path):
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            first = next((r for r in csv.reader(f) if r and any(c.strip() for c in r)), None)
     if first is None:
         raise DatasetError(f"{path} is empty: expected a header like label,pixel0,...,pixel783 and one row per image")
     header = first if not all(_is_number(c) for c in first[1:]) else None
@@ -78,7 +82,8 @@ def load_csv(path: str | Path, resolution: int | None = None, channels: int | No
     try:  # fast path: numpy's C parser; any problem -> the careful path, which names the row and column
         pixels, raw_labels = _read_fast(path, header is not None, pixel_cols, label_idx)
     except (ValueError, UserWarning):
-        pixels, raw_labels = _read_careful(path, header, ncols, pixel_cols, label_idx, first_line)
+        with _reading(path):
+            pixels, raw_labels = _read_careful(path, header, ncols, pixel_cols, label_idx, first_line)
     if len(pixels) == 0:
         raise DatasetError(f"{path} has a header but no rows of pixels")
     if not np.isfinite(pixels).all():
@@ -122,39 +127,62 @@ def _read_fast(path: Path, has_header: bool, pixel_cols: list[int], label_idx: i
     return pixels, [str(int(v)) for v in col]
 
 
+@contextlib.contextmanager
+def _reading(path: Path):
+    """Text that is not UTF-8, or a cell the csv module refuses, is a DatasetError naming the file."""
+    try:
+        yield
+    except UnicodeDecodeError as e:
+        with open(path, "rb") as f:
+            line = f.read(e.start).count(b"\n") + 1 if e.start < (1 << 26) else "?"
+        raise DatasetError(f"{path}, line {line}: not UTF-8 text ({e.reason}); save the CSV as UTF-8") from None
+    except csv.Error as e:
+        raise DatasetError(f"{path}: not a readable CSV ({e}); pixel CSVs hold numbers separated by commas") from None
+
+
 def _read_careful(path: Path, header: list[str] | None, ncols: int, pixel_cols: list[int], label_idx: int | None,
                   first_line: int):
-    """Cell by cell, so that an error names its line and column."""
+    """Cell by cell, so that an error names its line and column. Streams: one row of strings at a time."""
+    rows_of_pixels, raw_labels = [], []
     with open(path, newline="", encoding="utf-8-sig") as f:
-        rows = [r for r in csv.reader(f) if r and any(c.strip() for c in r)]
-    data = rows[1:] if header is not None else rows
-    pixels = np.empty((len(data), len(pixel_cols)), dtype=np.float32)
-    raw_labels = []
-    for r, row in enumerate(data):
-        line = first_line + r
-        if len(row) != ncols:
-            raise DatasetError(f"{path}, line {line}: {len(row)} cells, but the header/first row has {ncols}")
-        try:
-            pixels[r] = np.asarray([row[i] for i in pixel_cols], dtype=np.float32)
-        except ValueError:
-            bad = next(i for i in pixel_cols if not _is_number(row[i]))
-            name = header[bad] if header is not None else f"column {bad + 1}"
-            raise DatasetError(f"{path}, line {line}, {name}: {row[bad]!r} is not a number; "
-                               "pixel cells must be numbers 0..255") from None
-        if label_idx is not None:
-            raw_labels.append(row[label_idx].strip())
+        rows = (r for r in csv.reader(f) if r and any(c.strip() for c in r))
+        if header is not None:
+            next(rows, None)
+        for r, row in enumerate(rows):
+            line = first_line + r
+            if len(row) != ncols:
+                raise DatasetError(f"{path}, line {line}: {len(row)} cells, but the header/first row has {ncols}")
+            try:
+                rows_of_pixels.append(np.asarray([row[i] for i in pixel_cols], dtype=np.float32))
+            except ValueError:
+                bad = next(i for i in pixel_cols if not _is_number(row[i]))
+                name = header[bad] if header is not None else f"column {bad + 1}"
+                raise DatasetError(f"{path}, line {line}, {name}: {row[bad][:40]!r} is not a number; "
+                                   "pixel cells must be numbers 0..255") from None
+            if label_idx is not None:
+                raw_labels.append(row[label_idx].strip())
+    pixels = np.stack(rows_of_pixels) if rows_of_pixels else np.empty((0, len(pixel_cols)), dtype=np.float32)
     return pixels, raw_labels
 
 
+def _class_order(name: str) -> tuple:
+    """Numbers first, numerically (2 before 10); then text, alphabetically."""
+    try:
+        value = float(name)
+    except ValueError:
+        return (1, 0.0, name)
+    return (0, value, name) if math.isfinite(value) else (1, 0.0, name)
+
+
 def _labels(raw: list[str], n: int, path: Path, first_line: int) -> tuple[torch.Tensor, list[str]]:
+    """Labels 0..K-1 and the K class names, in `_class_order`."""
     if not raw:
         return torch.full((n,), -1, dtype=torch.int64), []
-    if all(s.lstrip("-").isdigit() for s in raw):
-        values = [int(s) for s in raw]
-        if min(values) < 0:
-            r = values.index(min(values))
-            raise DatasetError(f"{path}, line {first_line + r}: label {values[r]} is negative; labels are 0, 1, ...")
-        return torch.tensor(values, dtype=torch.int64), [str(i) for i in range(max(values) + 1)]
-    names = sorted(set(raw))
+    for r, s in enumerate(raw):
+        if s.startswith("-") and s[1:].isdigit():
+            raise DatasetError(f"{path}, line {first_line + r}: label {s} is negative; labels are 0, 1, ... or names")
+        if not s:
+            raise DatasetError(f"{path}, line {first_line + r}: the label cell is empty; give every row a label")
+    names = sorted(set(raw), key=_class_order)
     index = {c: i for i, c in enumerate(names)}
     return torch.tensor([index[s] for s in raw], dtype=torch.int64), names

@@ -43,8 +43,9 @@ def resize_square(img: Image.Image, resolution: int) -> Image.Image:
     img = center_crop_square(img)
     if img.size[0] == resolution:
         return img
-    method = Image.LANCZOS if img.size[0] > resolution else Image.BICUBIC
-    return img.resize((resolution, resolution), method)
+    if img.size[0] > resolution:  # reducing_gap: box-reduce first when shrinking over 3x (fast, same look)
+        return img.resize((resolution, resolution), Image.LANCZOS, reducing_gap=3.0)
+    return img.resize((resolution, resolution), Image.BICUBIC)
 
 
 def pil_to_tensor(img: Image.Image, channels: int) -> torch.Tensor:

@@ -219,4 +219,4 @@ def _mean_w(model, tensors: dict[str, torch.Tensor]) -> torch.Tensor:
     mapping = model.generator.mapping.eval()
     with torch.no_grad():
         z = torch.randn(4096, model.latent_dim, generator=torch.Generator().manual_seed(0))
-        return mapping(z, None, update_avg=False).mean(0)
+        return mapping(z, None, None, update_avg=False).mean(0)

@@ -87,7 +87,7 @@ def project_command(model_name: str, out: str, target: str, steps: int, space, f
     model = resolve_model(model_name)
     if device:
         model = model.to(device)
-    image = load_target(target, int(model.config["resolution"]), int(model.config["channels"]))
+    image = load_target(target, model.config["resolution"], int(model.config["channels"]))
     result = project(model, image, steps=steps, space=space, feature=feature, label=label, prompt=prompt,
                      pixel_weight=pixel_weight, optimize_noise=optimize_noise, seed=seed,
                      video_frames=48 if video else 0, progress=progress)

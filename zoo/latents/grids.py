@@ -6,7 +6,7 @@ from typing import Sequence
 
 import torch
 
-from zoo.latents.styles import map_latents, require_mapping, synthesize
+from zoo.latents.styles import broadcast_ws, map_latents, require_mapping, synthesize
 from zoo.model import GAN
 from zoo_runtime.interpolate import key_labels, parse_seeds, seed_latents
 
@@ -51,8 +51,7 @@ def style_mix(model: GAN, rows: Sequence[int], cols: Sequence[int], layers: str 
     elif model.conditioning == "text":
         raise ValueError(f"{model.name} is text-conditional; style mixing grids support unconditional and class "
                          "models")
-    w = map_latents(model, seed_latents(seeds, model.latent_dim), c, truncation)  # [R + C, w_dim]
-    ws = w.unsqueeze(1).repeat(1, g.num_ws, 1)
+    ws = broadcast_ws(model, map_latents(model, seed_latents(seeds, model.latent_dim), c, truncation))
     w_rows, w_cols = ws[:len(rows)], ws[len(rows):]
     mixed = w_rows.unsqueeze(1).repeat(1, len(cols), 1, 1)  # [R, C, num_ws, w_dim]
     mixed[:, :, chosen] = w_cols.unsqueeze(0)[:, :, chosen]

@@ -26,6 +26,7 @@ import torch.nn.functional as F
 
 from zoo.latents.styles import broadcast_ws, has_mapping, resolve_model
 from zoo.model import GAN
+from zoo.resolution import fit_tensor, image_size
 
 MAX_TARGET_PIXELS = 64_000_000  # a target larger than this is refused before decoding (decompression bombs)
 
@@ -46,11 +47,12 @@ class Projection:
     noise: dict[str, np.ndarray] | None = None  # optimised noise maps (optimize_noise=True)
 
 
-def load_target(path: str | os.PathLike, resolution: int, channels: int) -> torch.Tensor:
-    """An image file -> [1, channels, resolution, resolution] in [-1, 1] (centre crop to a square, resize)."""
+def load_target(path: str | os.PathLike, resolution, channels: int) -> torch.Tensor:
+    """An image file -> [1, channels, H, W] in [-1, 1] (resolution an int or "HxW"; scaled to cover the shape and
+    centre-cropped)."""
     from PIL import Image, UnidentifiedImageError
 
-    from zoo.data.transforms import flatten_mode, pil_to_tensor, resize_square
+    from zoo.data.transforms import flatten_mode, pil_to_tensor
 
     path = Path(path)
     if not path.is_file():
@@ -64,7 +66,7 @@ def load_target(path: str | os.PathLike, resolution: int, channels: int) -> torc
             pic = flatten_mode(img).copy()
     except (UnidentifiedImageError, OSError, SyntaxError, Image.DecompressionBombError) as e:
         raise ValueError(f"cannot read target image {path}: {e}") from None
-    return pil_to_tensor(resize_square(pic, resolution), channels).unsqueeze(0)
+    return fit_tensor(pil_to_tensor(pic, channels).unsqueeze(0), image_size(resolution), "crop")
 
 
 def default_feature() -> str:
@@ -181,14 +183,25 @@ def project(model: GAN | str, target, steps: int = 500, space: str | None = None
     for p in g.parameters():
         p.requires_grad_(False)
     device = next(g.parameters()).device
-    channels, res = int(model.config["channels"]), int(model.config["resolution"])
+    channels, res = int(model.config["channels"]), model.config["resolution"]
+    h, w = image_size(res)
     if isinstance(target, (str, os.PathLike)):
         target = load_target(target, res, channels)
     target = torch.as_tensor(target, dtype=torch.float32)
-    if tuple(target.shape) != (1, channels, res, res):
-        raise ValueError(f"target must be [1, {channels}, {res}, {res}] for {model.name}, got {list(target.shape)}")
+    if tuple(target.shape) != (1, channels, h, w):
+        raise ValueError(f"target must be [1, {channels}, {h}, {w}] for {model.name}, got {list(target.shape)}")
     target = target.to(device)
-    perceptual = Perceptual(feature if feature is not None else default_feature(), channels, device)
+    if feature is None and default_feature():
+        try:
+            perceptual = Perceptual(default_feature(), channels, device)
+        except ValueError as e:  # e.g. the imagenet extractor's weights are not installed: the bundled classifier
+            import warnings
+
+            warnings.warn(f"feature space {default_feature()!r} unavailable ({e}); using the bundled classifier",
+                          UserWarning, stacklevel=2)
+            perceptual = Perceptual("", channels, device)
+    else:
+        perceptual = Perceptual(feature or "", channels, device)
     target_feat = perceptual(target)
     gen = torch.Generator().manual_seed(seed)
 
@@ -294,7 +307,7 @@ def write_projection(result: Projection, out: str | os.PathLike, model_name: str
     """Write latent.npy, target.png, reconstruction.png, side_by_side.png (target | start | reconstruction),
     projection.json (distances, space, label), noise.npz (optimised noise) and, with `video` (a file name such
     as progress.webp or progress.mp4), the optimisation as an animation. Returns {what: path}."""
-    from zoo.images import save_png, to_uint8
+    from zoo.images import to_uint8, write_picture
     from zoo_runtime.interpolate import check_animation_path, save_animation
 
     out = Path(out)
@@ -308,10 +321,10 @@ def write_projection(result: Projection, out: str | os.PathLike, model_name: str
     np.save(tmp, result.latent)
     os.replace(tmp, out / "latent.npy")
     written["latent"] = str(out / "latent.npy")
-    written["target"] = str(save_png(to_uint8(result.target)[0], out / "target.png"))
-    written["reconstruction"] = str(save_png(to_uint8(result.image)[0], out / "reconstruction.png"))
+    written["target"] = str(write_picture(to_uint8(result.target)[0], out / "target.png"))
+    written["reconstruction"] = str(write_picture(to_uint8(result.image)[0], out / "reconstruction.png"))
     side = np.concatenate([to_uint8(result.target)[0], to_uint8(result.start)[0], to_uint8(result.image)[0]], axis=1)
-    written["side_by_side"] = str(save_png(side, out / "side_by_side.png"))
+    written["side_by_side"] = str(write_picture(side, out / "side_by_side.png"))
     if result.noise:
         tmp = out / f".noise.tmp{os.getpid()}.npz"
         np.savez(tmp, **result.noise)

@@ -14,21 +14,14 @@ from zoo_runtime.latents import check_truncation
 
 def resolve_model(name_or_model) -> GAN:
     """A GAN as it is; a .safetensors file or run folder loaded; a name with its pretrained weights."""
-    if isinstance(name_or_model, GAN):
-        return name_or_model
-    from pathlib import Path
+    from zoo.factory import resolve_source
 
-    import zoo
-
-    name = str(name_or_model)
-    if Path(name).exists() or name.endswith(".safetensors"):
-        return zoo.load(name)
-    return zoo.create_model(name, pretrained=True)
+    return resolve_source(name_or_model)
 
 
 def has_mapping(model: GAN) -> bool:
     g = model.generator
-    return all(hasattr(g, a) for a in ("mapping", "synthesis", "num_ws", "w_dim"))
+    return all(hasattr(g, a) for a in ("mapping", "styles", "synthesis", "num_ws", "w_dim"))
 
 
 def require_mapping(model: GAN, what: str) -> None:
@@ -39,7 +32,9 @@ def require_mapping(model: GAN, what: str) -> None:
 
 @torch.no_grad()
 def map_latents(model: GAN, z, c: torch.Tensor | None = None, truncation: float = 1.0) -> torch.Tensor:
-    """z [N, latent_dim] (+ condition c) -> w float32 [N, w_dim] on the CPU (truncation towards the centre)."""
+    """z [N, latent_dim] (+ condition c) -> w float32 [N, w_dim] on the CPU, truncated towards the centre; w+
+    [N, num_ws, w_dim] when the truncation differs per layer (a truncation cutoff, as imported StyleGAN2-ADA
+    models have). Goes through the generator's `styles` (eval mode: no style mixing)."""
     require_mapping(model, "w")
     g = model.generator
     psi = check_truncation(truncation, True, model.name)
@@ -48,9 +43,9 @@ def map_latents(model: GAN, z, c: torch.Tensor | None = None, truncation: float 
     g.eval()
     z = torch.as_tensor(np.asarray(z, np.float32)).to(device)
     c = None if c is None else c.to(device)
-    w = g.mapping(z, c, torch.full((1,), psi, device=device), update_avg=False)
+    ws = g.styles(z, c, torch.full((1,), psi, device=device), update_avg=False).float().cpu()
     g.train(was_training)
-    return w.float().cpu()
+    return ws[:, 0] if bool((ws == ws[:, :1]).all()) else ws
 
 
 def broadcast_ws(model: GAN, w: torch.Tensor) -> torch.Tensor:

@@ -124,6 +124,22 @@ def diversity_report(fake_images: torch.Tensor, train_images: torch.Tensor, png:
     return result
 
 
+def memorisation_scores(fakes: torch.Tensor, train_images: torch.Tensor, n: int = 200, max_train: int = 1000,
+                        log=print) -> dict:
+    """For a training log: {"diversity", "train_pairwise", "copy_rate"} of up to n samples against (up to
+    max_train of) the training images; {} with a note when they cannot be computed."""
+    try:
+        if len(train_images) > max_train:
+            pick = torch.randperm(len(train_images), generator=torch.Generator().manual_seed(0))[:max_train]
+            train_images = train_images[pick]
+        d = diversity_report(fakes[:n], train_images, progress=False)
+    except Exception as e:  # noqa: BLE001 -- metrics are optional: report and train on
+        log(f"note: diversity/copy rate are not logged ({type(e).__name__}: {e})")
+        return {}
+    return {"diversity": d["intra_cluster_diversity"], "train_pairwise": d["train_pairwise"],
+            "copy_rate": d["copy_rate"]}
+
+
 def nearest_png(fake_images, train_images, ratio: torch.Tensor, nearest: torch.Tensor, path, pairs: int = 8) -> Path:
     """Top row: the `pairs` most copy-like generated images; bottom row: their nearest training images."""
     from zoo.images import save_grid

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -61,19 +60,6 @@ class FIDTracker:
 
 
 # --- evaluate ---------------------------------------------------------------------------------
-
-
-def _load_model(model_or_path):
-    from zoo.model import GAN
-
-    if isinstance(model_or_path, GAN):
-        return model_or_path
-    import zoo
-
-    name = str(model_or_path)
-    if name.endswith(".safetensors") or os.sep in name or Path(name).exists():
-        return zoo.load(name)
-    return zoo.create_model(name, pretrained=True)
 
 
 def _conditions(model, data, n: int, seed: int) -> dict:
@@ -149,9 +135,11 @@ def evaluate(model_or_path, data_src, n: int = 2000, feature: str | None = None,
     t0 = time.time()
     if n < 2:
         raise ValueError(f"n must be at least 2 (FID fits a covariance), got {n}")
-    model = _load_model(model_or_path)
+    from zoo.factory import resolve_source
+
+    model = resolve_source(model_or_path)
     dev = _device(device)
-    res, ch = int(model.config["resolution"]), int(model.config["channels"])
+    res, ch = model.config["resolution"], int(model.config["channels"])  # an int, or "HxW" (non-square)
     if isinstance(data_src, ImageDataset):
         data, src = data_src, data_src.source
     else:
@@ -190,10 +178,12 @@ def evaluate_diversity(model_or_path, data_src, n: int = 1000, seed: int = 0, ma
     from zoo.data import ImageDataset, load_dataset
     from zoo.metrics.diversity import diversity_report
 
+    from zoo.factory import resolve_source
+
     t0 = time.time()
-    model = _load_model(model_or_path)
+    model = resolve_source(model_or_path)
     dev = _device(device)
-    res, ch = int(model.config["resolution"]), int(model.config["channels"])
+    res, ch = model.config["resolution"], int(model.config["channels"])  # an int, or "HxW" (non-square)
     data = data_src if isinstance(data_src, ImageDataset) else load_dataset(str(data_src), res, ch)
     train = data.images
     if len(train) > max_train:

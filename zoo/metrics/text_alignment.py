@@ -92,9 +92,9 @@ def generated_accuracy(model, classifier, sets: dict[str, list[dict]], seed: int
 
 
 def _load(model_or_name):
-    from zoo.metrics.evaluate import _load_model
+    from zoo.factory import resolve_source
 
-    return _load_model(model_or_name)
+    return resolve_source(model_or_name)
 
 
 def text_alignment(model_or_name, n: int = 500, seed: int = 0, baseline: bool = True, classifier_path=None,

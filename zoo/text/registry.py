@@ -1,23 +1,23 @@
 """Registry of text encoders: the built-in `hash` plus the `gan_zoo.text_encoders` entry-point group.
 
-Mirrors zoo.registry's plugin handling: discovery is lazy (on first use) and cached; a plugin that
-fails to import, is not callable, or tries to shadow a built-in name is recorded (`zoo plugins`)
-and warned about, and every other encoder keeps working; `GAN_ZOO_DISABLE_PLUGINS=1` turns
-discovery off. An entry point names a class or zero-argument factory; it is instantiated (weights
-loaded) on the first `get_text_encoder(name)` and the instance is cached.
+Discovery follows zoo.plugins, like the model registry's: lazy (on first use) and cached; a plugin
+that fails to import, is not callable, or tries to shadow a built-in name is recorded (`zoo plugins`)
+and warned about, and every other encoder keeps working. An entry point names a class or
+zero-argument factory; it is instantiated (weights loaded) on the first `get_text_encoder(name)`
+and the instance is cached.
 """
 from __future__ import annotations
 
 import difflib
-import os
 import threading
-import traceback
-import warnings
-from typing import Any, Callable
+from collections.abc import Callable
+from functools import partial
+from typing import Any
 
 import numpy as np
 
-from zoo.registry import TEXT_ENCODER_ENTRY_POINTS, PluginStatus, _dist_name, _plugin_entry_points
+from zoo import plugins
+from zoo.plugins import TEXT_ENCODER_ENTRY_POINTS, PluginStatus
 from zoo.text.hash import HashTextEncoder
 
 BUILTIN: dict[str, Callable[[], Any]] = {"hash": HashTextEncoder}
@@ -42,12 +42,15 @@ _discovered = False
 _lock = threading.RLock()
 
 
-def _fail(ep, dist: str, reason: str) -> None:
-    status = PluginStatus(TEXT_ENCODER_ENTRY_POINTS, ep.name, ep.value, dist, "failed", reason)
+def _fail(ep, reason: str) -> None:
+    status = plugins.failed(ep, TEXT_ENCODER_ENTRY_POINTS, reason)
     _plugins.append(status)
     _failed.setdefault(ep.name, status)
-    warnings.warn(f"gan-zoo text-encoder plugin {ep.name!r} from {dist} failed to load and is skipped ({reason}); "
-                  "run `zoo plugins` for details", RuntimeWarning, stacklevel=4)
+
+
+def _require_callable(value: str, factory) -> None:
+    if not callable(factory):
+        raise TypeError(f"{value} is a {type(factory).__name__}, not a class or factory")
 
 
 def _discover() -> None:
@@ -56,25 +59,20 @@ def _discover() -> None:
         if _discovered:
             return
         _discovered = True
-        for ep in _plugin_entry_points(TEXT_ENCODER_ENTRY_POINTS):
-            dist = _dist_name(ep)
+        for ep in plugins.entry_points(TEXT_ENCODER_ENTRY_POINTS):
             if ep.name in BUILTIN:
-                _fail(ep, dist, f"{ep.name!r} is a built-in text encoder; a plugin may not shadow it: rename it")
+                _fail(ep, f"{ep.name!r} is a built-in text encoder; a plugin may not shadow it: rename it")
                 continue
             if ep.name in _factories:
-                _fail(ep, dist, f"{ep.name!r} is already provided by {_factories[ep.name][1]}")
+                _fail(ep, f"{ep.name!r} is already provided by {_factories[ep.name][1]}")
                 continue
-            try:
-                factory = ep.load()
-                if not callable(factory):
-                    raise TypeError(f"{ep.value} is a {type(factory).__name__}, not a class or factory")
-            except Exception as e:  # noqa: BLE001 -- isolation: a broken plugin is its own problem
-                _fail(ep, dist, f"{type(e).__name__}: {e}")
-                if os.environ.get("GAN_ZOO_DEBUG_PLUGINS") == "1":
-                    traceback.print_exc()
-                continue
-            _factories[ep.name] = (factory, dist)
-            _plugins.append(PluginStatus(TEXT_ENCODER_ENTRY_POINTS, ep.name, ep.value, dist, "loaded"))
+            check = partial(_require_callable, ep.value)
+            factory, status = plugins.load_isolated(ep, TEXT_ENCODER_ENTRY_POINTS, check=check)
+            _plugins.append(status)
+            if status.status == "failed":
+                _failed.setdefault(ep.name, status)
+            else:
+                _factories[ep.name] = (factory, status.distribution)
 
 
 def plugin_statuses() -> list[PluginStatus]:

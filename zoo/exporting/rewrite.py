@@ -1,0 +1,178 @@
+"""Exact graph rewrites that make a generator faster on ONNX Runtime.
+
+`conv_transpose_to_phases`: a strided ConvTranspose is s*s ordinary convolutions, one per output
+phase (the sub-pixel view of a transposed convolution), interleaved by DepthToSpace:
+
+    ConvTranspose(x, W, stride s, kernel k, pads p)  ==  DepthToSpace_s(Concat_phases(Conv(x, K_phase)))
+
+Each phase (a, b) reads a (k/s) x (k/s) window of the input, so the multiply-accumulates are exactly
+those of the ConvTranspose: nothing is wasted on zero taps. Why: ONNX Runtime's CPU ConvTranspose
+runs one narrow GEMM plus a col2im scatter per image, while Conv runs on its blocked NCHWc kernels
+over the whole batch, and Conv has an int8 kernel (QLinearConv) where ConvTranspose has none, so
+after this rewrite a DCGAN-style generator quantizes end to end.
+
+Used for fp32 packages too (zoo.exporting.exporter): measured by benchmarks/runtime.py on the 2-core CPU,
+dcgan64 at batch 64 ran 2.1x faster with the phase convolutions (ConvTranspose was 89% of the
+kernel time in benchmarks/profile_runtime.py), at batch 1 level.
+
+The rewrite is exact in real arithmetic (float results differ by summation order only) and the
+export's parity check runs on the rewritten graph like on any other.
+"""
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import onnx
+from onnx import helper, numpy_helper
+
+from zoo.exporting.flops import value_shapes
+
+
+def _phase_taps(a: int, s: int, k: int, p_begin: int, size_in: int, size_out: int) -> tuple[list[int], int, int]:
+    """For output phase a along one axis: kernel indices for conv taps u = 0..T-1, pad_begin, pad_end.
+
+    Output index o = s*i + a collects x[iy] * W[ky] with ky = o + p - s*iy. With r = (a+p) mod s and
+    q = (a+p) // s, the taps are ky = r + s*t (t < T = k/s) reading iy = i + q - t; as a correlation
+    out[i] = sum_u x[i + off + u] * Kconv[u] with off = q - (T-1) and Kconv[u] = W[r + s*(T-1-u)].
+    """
+    t_count = k // s
+    r, q = (a + p_begin) % s, (a + p_begin) // s
+    offset = q - (t_count - 1)
+    taps = [r + s * (t_count - 1 - u) for u in range(t_count)]
+    phase_len = size_out // s
+    pad_begin = -offset
+    pad_end = (phase_len - 1 + offset + t_count - 1) - (size_in - 1)
+    return taps, pad_begin, pad_end
+
+
+def _convertible(node, attrs: dict, w_shape, x_shape) -> bool:
+    if len(w_shape) != 4 or x_shape is None or len(x_shape) != 4 or any(d is None for d in x_shape[2:]):
+        return False
+    k = w_shape[2:]
+    s = attrs.get("strides", [1, 1])
+    p = attrs.get("pads", [0, 0, 0, 0])
+    if attrs.get("group", 1) != 1 or any(d != 1 for d in attrs.get("dilations", [1, 1])) or s[0] != s[1]:
+        return False  # DepthToSpace interleaves with one block size
+    if any(v != 0 for v in attrs.get("output_padding", [0, 0])) or attrs.get("output_shape"):
+        return False
+    if attrs.get("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET"):
+        return False
+    for axis in range(2):
+        size_out = (x_shape[2 + axis] - 1) * s[axis] - p[axis] - p[axis + 2] + k[axis]
+        if k[axis] % s[axis] or size_out % s[axis]:
+            return False
+        for a in range(s[axis]):
+            _, pb, pe = _phase_taps(a, s[axis], k[axis], p[axis], x_shape[2 + axis], size_out)
+            if pb < 0 or pe < 0:  # a phase would need a cropped input: leave such nodes alone
+                return False
+    return True
+
+
+def conv_transpose_to_phases(model: onnx.ModelProto, fold_relu: bool = True) -> tuple[onnx.ModelProto, int]:
+    """Every convertible 2-D ConvTranspose (constant weights, group 1, no dilation or output
+    padding) replaced by per-phase Convs + Concat + DepthToSpace. Returns (model, nodes rewritten).
+
+    With `fold_relu`, a Relu that is the ConvTranspose's only consumer moves onto each phase Conv
+    (Relu commutes with the interleaving), where ONNX Runtime fuses it into the convolution; for
+    int8 that is what lets Conv+Relu become one quantized kernel."""
+    model = copy.deepcopy(model)
+    graph = model.graph
+    shapes = value_shapes(model)
+    inits = {i.name: i for i in graph.initializer}
+    consumers: dict[str, list] = {}
+    for n in graph.node:
+        for i in n.input:
+            consumers.setdefault(i, []).append(n)
+    graph_outputs = {o.name for o in graph.output}
+    nodes, rewritten, folded = [], 0, set()
+    for node in graph.node:
+        if id(node) in folded:
+            continue
+        attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+        if node.op_type != "ConvTranspose" or node.input[1] not in inits or \
+                not _convertible(node, attrs, shapes.get(node.input[1]), shapes.get(node.input[0])):
+            nodes.append(node)
+            continue
+        w = numpy_helper.to_array(inits[node.input[1]])  # [Cin, Cout, kh, kw]
+        bias = numpy_helper.to_array(inits[node.input[2]]) if len(node.input) > 2 and node.input[2] else None
+        x_shape = shapes[node.input[0]]
+        s = attrs.get("strides", [1, 1])
+        p = attrs.get("pads", [0, 0, 0, 0])
+        k = w.shape[2:]
+        out_size = [(x_shape[2 + i] - 1) * s[i] - p[i] - p[i + 2] + k[i] for i in range(2)]
+        prefix = (node.name or node.output[0]).replace("/", "_") + "_phase"
+        users = consumers.get(node.output[0], [])
+        relu = users[0] if (fold_relu and len(users) == 1 and users[0].op_type == "Relu"
+                            and node.output[0] not in graph_outputs) else None
+        final = relu.output[0] if relu is not None else node.output[0]
+        if relu is not None:
+            folded.add(id(relu))
+        phase_outputs = []
+        for a in range(s[0]):  # DepthToSpace DCR order: channel = (a * s + b) * Cout + c
+            rows, pt, pbot = _phase_taps(a, s[0], k[0], p[0], x_shape[2], out_size[0])
+            for b in range(s[1]):
+                cols, pl, pr = _phase_taps(b, s[1], k[1], p[1], x_shape[3], out_size[1])
+                kernel = w[:, :, rows][:, :, :, cols].transpose(1, 0, 2, 3).copy()  # [Cout, Cin, T, T]
+                name = f"{prefix}{a}{b}"
+                graph.initializer.append(numpy_helper.from_array(kernel.astype(w.dtype), name + "_w"))
+                inputs = [node.input[0], name + "_w"]
+                if bias is not None:
+                    graph.initializer.append(numpy_helper.from_array(bias, name + "_b"))
+                    inputs.append(name + "_b")
+                out = final if s == [1, 1] else name + "_y"
+                conv_out = name + "_pre" if relu is not None else out
+                nodes.append(helper.make_node("Conv", inputs, [conv_out], name=name, kernel_shape=list(kernel.shape[2:]),
+                                              pads=[pt, pl, pbot, pr]))
+                if relu is not None:
+                    nodes.append(helper.make_node("Relu", [conv_out], [out], name=name + "_relu"))
+                phase_outputs.append(out)
+        if s != [1, 1]:
+            nodes.append(helper.make_node("Concat", phase_outputs, [prefix + "_cat"], name=prefix + "_cat", axis=1))
+            nodes.append(helper.make_node("DepthToSpace", [prefix + "_cat"], [final], name=prefix + "_d2s",
+                                          blocksize=s[0], mode="DCR"))
+        rewritten += 1
+    del graph.node[:]
+    graph.node.extend(nodes)
+    used = {i for n in graph.node for i in n.input}
+    keep = [i for i in graph.initializer if i.name in used]
+    del graph.initializer[:]
+    graph.initializer.extend(keep)
+    return model, rewritten
+
+
+def upsample_after_identity_conv(model: onnx.ModelProto, block: int = 16) -> tuple[onnx.ModelProto, int]:
+    """An identity 1x1 Conv inserted before each Resize whose input does not come from a Conv. Returns
+    (model, Convs inserted).
+
+    Why: ONNX Runtime's CPU provider runs convolutions in a blocked channel layout (NCHWc) and converts
+    a Resize into its fast blocked Upsample only when the Resize's input is already blocked, i.e. comes
+    from a Conv. In StyleGAN2 the upsample follows the per-sample modulation (a Mul), so it ran as a
+    slow NCHW Resize, and the tensor was reordered into the blocked layout after being upsampled (4x
+    the bytes). The identity Conv makes the Resize's input blocked: the upsample runs blocked and the
+    reorder moves to the small tensor. The Conv is exact (x * 1 plus zeros); the blocked Upsample rounds
+    differently from Resize (at most one uint8 level, within the parity tolerance). Measured in CPU time,
+    1 thread, stylegan2_64: +7% at batch 1, +8% at 8, +13% at 64 (benchmarks/results/runtime.md).
+    Only channels that are a multiple of `block` (the blocked layout's width) qualify.
+    """
+    model = copy.deepcopy(model)
+    graph = model.graph
+    shapes = value_shapes(model)
+    producers = {o: n for n in graph.node for o in n.output}
+    nodes, inserted = [], 0
+    for node in graph.node:
+        source = producers.get(node.input[0]) if node.op_type == "Resize" and node.input else None
+        shape = shapes.get(node.input[0]) if source is not None else None
+        if source is not None and source.op_type != "Conv" and shape is not None and len(shape) == 4 and \
+                isinstance(shape[1], int) and shape[1] % block == 0:
+            channels = shape[1]
+            name = f"{node.name or node.output[0]}_blocked".replace("/", "_")
+            graph.initializer.append(numpy_helper.from_array(
+                np.eye(channels, dtype=np.float32).reshape(channels, channels, 1, 1), name + "_w"))
+            nodes.append(helper.make_node("Conv", [node.input[0], name + "_w"], [name], name=name, kernel_shape=[1, 1]))
+            node.input[0] = name
+            inserted += 1
+        nodes.append(node)
+    del graph.node[:]
+    graph.node.extend(nodes)
+    return model, inserted

@@ -1,0 +1,152 @@
+"""The export's gate: ONNX Runtime against PyTorch on fresh random inputs, at two batch sizes.
+
+What is compared, exactly (the numbers go into manifest["parity"]):
+- float: the exported core's float32 output [n, C, H, W] (before post-processing, after the
+  fp16/int8 conversion) against the PyTorch generator's output on the same inputs:
+  `float_max_abs` = max |onnx - torch|, `float_mean_abs` = mean |onnx - torch|, in [-1, 1] units.
+- uint8: the shipped graph's output [n, H, W, C] against `zoo.images.to_uint8(torch output)`:
+  `uint8_max_levels` = max |difference| in pixel levels, `uint8_mismatch_fraction` = share of
+  pixel values that differ at all.
+Inputs are fresh each export: z ~ N(0, 1), labels uniform, unit-norm embeddings, truncation in
+[0.5, 1]; batch sizes 1 and 5 (the graph was traced at batch 2, so both test the dynamic batch).
+
+Tolerances per precision (an export above any of them fails and writes nothing):
+    fp32: float_max_abs <= 1e-3,  uint8_max_levels <= 1   (typically ~1e-6 and 0)
+    fp16: float_max_abs <= 5e-2,  uint8_max_levels <= 8
+    int8: float_mean_abs <= 5e-2, uint8 not gated (quantisation moves single pixels a lot; the
+          quality cost is measured separately as a FID difference, see `int8_quality`)
+"""
+from __future__ import annotations
+
+import secrets
+
+import numpy as np
+import onnx
+import torch
+
+from zoo.exporting.graph import FLOAT_OUTPUT, example_inputs
+from zoo_runtime.package import OUTPUT_IMAGES
+
+TOLERANCES = {
+    "fp32": {"float_max_abs": 1e-3, "uint8_max_levels": 1},
+    "fp16": {"float_max_abs": 5e-2, "uint8_max_levels": 8},
+    "int8": {"float_mean_abs": 5e-2},
+}
+PARITY_BATCH_SIZES = (1, 5)
+
+
+class ExportError(RuntimeError):
+    """The exported graph does not match PyTorch within the tolerance, or could not be built."""
+
+
+def cpu_session(model: onnx.ModelProto):
+    """A CPU session with the runtime's own options (what the check measures is what runs)."""
+    import onnxruntime as ort
+
+    from zoo_runtime.providers import session_options
+
+    return ort.InferenceSession(model.SerializeToString(), session_options(), providers=["CPUExecutionProvider"])
+
+
+def torch_outputs(core: torch.nn.Module, names: list[str], feeds: dict[str, np.ndarray]) -> np.ndarray:
+    with torch.no_grad():
+        return core(*(torch.from_numpy(feeds[n]) for n in names)).float().numpy()
+
+
+def parity(core: torch.nn.Module, core_model: onnx.ModelProto, final_model: onnx.ModelProto, names: list[str],
+           latent_dim: int, num_classes: int, text_dim: int, precision: str,
+           batch_sizes: tuple[int, ...] = PARITY_BATCH_SIZES, seed: int | None = None) -> dict:
+    """Measure (see the module docstring) and gate; returns the manifest's "parity" entry."""
+    from zoo.images import to_uint8
+
+    seed = secrets.randbits(31) if seed is None else seed
+    core_session, final_session = cpu_session(core_model), cpu_session(final_model)
+    float_max = float_sum = 0.0
+    float_count = 0
+    u8_max, u8_diff, u8_count = 0, 0, 0
+    for i, n in enumerate(batch_sizes):
+        feeds = example_inputs(names, latent_dim, num_classes, text_dim, n, seed=seed + i)
+        expected = torch_outputs(core, names, feeds)  # [n, C, H, W]
+        got = core_session.run([FLOAT_OUTPUT], feeds)[0]
+        images = final_session.run([OUTPUT_IMAGES], feeds)[0]  # uint8 [n, H, W, C]
+        want = to_uint8(expected)
+        if got.shape != expected.shape or images.shape != want.shape or images.dtype != np.uint8:
+            raise ExportError(f"at batch {n} the graph gives {list(got.shape)} / {images.dtype} {list(images.shape)}, "
+                              f"PyTorch {list(expected.shape)} / uint8 {list(want.shape)}")
+        err = np.abs(got.astype(np.float64) - expected)
+        if not np.isfinite(err).all():
+            raise ExportError(f"the {precision} graph produced NaN or inf at batch {n}")
+        float_max = max(float_max, float(err.max()))
+        float_sum += float(err.sum())
+        float_count += err.size
+        levels = np.abs(images.astype(np.int16) - want.astype(np.int16))
+        u8_max = max(u8_max, int(levels.max()))
+        u8_diff += int((levels > 0).sum())
+        u8_count += levels.size
+    result = {
+        "compared": "float: exported core output vs PyTorch generator output (before post-processing); "
+                    "uint8: shipped graph output vs zoo.images.to_uint8(PyTorch output)",
+        "precision": precision,
+        "batch_sizes": list(batch_sizes),
+        "seed": seed,
+        "provider": "CPUExecutionProvider",
+        "float_max_abs": float_max,
+        "float_mean_abs": float_sum / float_count,
+        "uint8_max_levels": u8_max,
+        "uint8_mismatch_fraction": u8_diff / u8_count,
+        "tolerance": dict(TOLERANCES[precision]),
+    }
+    over = [f"{k} = {result[k]:.3g} > {limit}" for k, limit in TOLERANCES[precision].items() if result[k] > limit]
+    result["passed"] = not over
+    if over:
+        raise ExportError(f"the {precision} ONNX graph does not match PyTorch: {', '.join(over)} "
+                          f"(batch sizes {list(batch_sizes)}, seed {seed}); nothing was written. "
+                          "If this is fp16/int8, try fp32; otherwise report it with the model name")
+    return result
+
+
+def int8_quality(fp32_model: onnx.ModelProto, int8_model: onnx.ModelProto, names: list[str], latent_dim: int,
+                 num_classes: int, text_dim: int, n: int = 512, seed: int = 0, data: str | None = None) -> dict:
+    """The quality cost of int8 on the same n latents: FID between the fp32 and int8 images in the
+    digits feature space (zoo.metrics; 0 means the same distribution), and pixel-space errors.
+    With `data` (e.g. "builtin:digits") also FID of each against that data and their difference
+    (the cost in the usual sense; slower). Falls back to pixel errors when zoo.metrics is missing."""
+    from zoo_runtime.latents import make_labels, make_latents
+
+    feeds = example_inputs(names, latent_dim, num_classes, text_dim, n, seed=seed)
+    feeds["z"] = make_latents(n, latent_dim, seed)
+    if "labels" in feeds:
+        feeds["labels"] = make_labels(n, num_classes, seed)
+    if "truncation" in feeds:
+        feeds["truncation"] = np.ones(n, np.float32)
+    fp32 = np.concatenate([cpu_session(fp32_model).run([FLOAT_OUTPUT], {k: v[i:i + 128] for k, v in feeds.items()})[0]
+                           for i in range(0, n, 128)])
+    int8 = np.concatenate([cpu_session(int8_model).run([FLOAT_OUTPUT], {k: v[i:i + 128] for k, v in feeds.items()})[0]
+                           for i in range(0, n, 128)])
+    diff = np.abs(fp32.astype(np.float64) - int8)
+    quality = {"n": n, "latent_seed": seed, "pixel_mae": float(diff.mean()), "pixel_max_abs": float(diff.max()),
+               "pixel_psnr_db": float(10 * np.log10(4.0 / max(float((diff ** 2).mean()), 1e-20)))}
+    try:
+        from zoo.metrics import extract_features, fid_from_features, get_feature_extractor
+    except ImportError:
+        quality["metric"] = "pixel (zoo.metrics not available)"
+        return quality
+    extractor = get_feature_extractor("digits")
+    f32 = extract_features(extractor, torch.from_numpy(fp32), progress=False).numpy()
+    f8 = extract_features(extractor, torch.from_numpy(int8), progress=False).numpy()
+    quality["metric"] = "fid_digits"
+    quality["fid_int8_vs_fp32"] = float(fid_from_features(f32, f8))
+    if not data:
+        return quality
+    try:
+        from zoo.data import load_dataset
+
+        real = load_dataset(data, 32, 1).images
+        fr = extract_features(extractor, real, progress=False).numpy()
+        quality["data"] = data
+        quality["fid_fp32_vs_data"] = float(fid_from_features(fr, f32))
+        quality["fid_int8_vs_data"] = float(fid_from_features(fr, f8))
+        quality["fid_delta_vs_data"] = quality["fid_int8_vs_data"] - quality["fid_fp32_vs_data"]
+    except Exception as e:  # noqa: BLE001 -- the comparison against fp32 above is the main number
+        quality["fid_vs_data_error"] = f"{type(e).__name__}: {e}"
+    return quality
