@@ -40,7 +40,7 @@ def run(arch: str, options: dict, seconds: float, seed: int, batch: int, fid_n: 
         recipe = train_recipe(steps=steps, batch_size=batch, seed=seed, eval_samples=0, **options)
         trainer = train_trainer(arch, "builtin:shapes", Path(out) / "run", recipe, progress=False, log=lambda *a: None)
         t, done = time.perf_counter(), 0
-        while done < steps and time.perf_counter() - t < seconds:
+        while time.perf_counter() - t < seconds:  # past `steps` the ramps hold their final values
             trainer.set_lr(done)
             trainer.train_step(done)
             done += 1
