@@ -138,7 +138,17 @@ def mean(values):
     return round(float(np.mean(values)), 4) if values else None
 
 
+def int_steps(report: dict) -> dict:
+    """Curves keyed by int step (JSON turns the keys into strings)."""
+    for runs in (report["scratch"], report["fewshot"]["runs"]):
+        for d in DISCRIMINATORS:
+            for r in runs[d]:
+                r["curve"] = {int(k): v for k, v in r["curve"].items()}
+    return report
+
+
 def markdown(report: dict) -> str:
+    report = int_steps(report)
     a = report["args"]
     lines = ["# Projected GAN discriminator vs own D\n",
              f"`python benchmarks/projected.py {report['command']}` — {report['machine']}; seeds {a['seeds']} "
@@ -211,9 +221,13 @@ def main() -> None:
     p.add_argument("--skip", choices=["scratch", "fewshot"], help="run only the other comparison")
     p.add_argument("--work", help="source-model cache (default: a temporary folder)")
     p.add_argument("--out", default="benchmarks/results/projected")
+    p.add_argument("--markdown-from", help="only rewrite OUT.md from this JSON (written by this script)")
     p.add_argument("--merge", help="a JSON this script wrote with the same settings and other seeds: its runs are "
                                    "added (to spread seeds over several processes)")
     args = p.parse_args()
+    if args.markdown_from:
+        Path(args.out).with_suffix(".md").write_text(markdown(json.loads(Path(args.markdown_from).read_text())))
+        return
     torch.set_num_threads(args.threads)
     seeds = [int(s) for s in args.seeds.split(",")]
     work = Path(args.work or tempfile.mkdtemp(prefix="zoo-projected-"))
@@ -237,7 +251,7 @@ def main() -> None:
         report["fewshot"] = fewshot(args, seeds, eval_at, out_root, work)
     report["minutes"] = round((time.time() - start) / 60, 1)
     if args.merge:
-        merge(report, json.loads(Path(args.merge).read_text()))
+        merge(report, int_steps(json.loads(Path(args.merge).read_text())))
     report["load_average_end"] = round(os.getloadavg()[0], 1)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

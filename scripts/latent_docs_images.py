@@ -69,12 +69,12 @@ def fit_picture(dst: Path) -> None:
     import torch
 
     from zoo.data import load_dataset
-    from zoo.images import make_grid, save_png, to_uint8
+    from zoo.images import make_grid, to_uint8, write_picture
 
     rows = [load_dataset("builtin:shapes", resolution="32x64", channels=3, fit=fit, n=3).images
             for fit in ("crop", "pad", "stretch")]
     grid = make_grid(to_uint8(torch.cat(rows)), nrow=3)
-    save_png(grid.repeat(2, axis=0).repeat(2, axis=1), dst)
+    write_picture(grid.repeat(2, axis=0).repeat(2, axis=1), dst)
     print(f"wrote {dst} ({dst.stat().st_size / 1024:.0f} KiB)")
 
 

@@ -437,9 +437,9 @@ def sample_cmd(model_name, n, seed, label, prompt, truncation, w_file, z_file, n
     psis = _truncations(truncation)
     if not (w_file or z_file):  # a grid too large to write is refused before generating anything
         from zoo.images import check_grid_size
+        from zoo.resolution import image_size
 
-        check_grid_size(n * len(psis), int(model.config["resolution"]), int(model.config["resolution"]),
-                        len(psis) if len(psis) > 1 else nrow)
+        check_grid_size(n * len(psis), *image_size(model.config["resolution"]), len(psis) if len(psis) > 1 else nrow)
     if w_file or z_file:
         from zoo.latents.cli import sample_latents
 
@@ -652,7 +652,7 @@ _EVAL_METRICS = {"fid-kid": (_eval_fid_kid, _print_fid_kid),  # --metric NAME ->
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed of the generated images.")
 @click.option("--batch-size", type=int, default=256, show_default=True, help="Images per forward pass.")
 @click.option("--no-baseline", is_flag=True, help="Skip the random-weights baseline (half the time).")
-@click.option("--png", type=click.Path(dir_okay=False), show_default="none written",
+@click.option("--png", type=click.Path(dir_okay=False), cls=DefaultTextOption, show_default="none written",
               help="--metric diversity: write samples above their nearest training images.")
 @recipe_option("--device", callback=_check_device, show_default="cuda when available, else cpu",
                help="cpu, cuda or cuda:N.")

@@ -112,3 +112,26 @@ def test_metadata_good_paths_still_work(captioned):
     (captioned / "metadata.jsonl").write_text(json.dumps({"file_name": "./cat/1.png", "text": "a grey cat"}) + "\n")
     d = zoo.load_dataset(str(captioned), resolution=8)
     assert d.captions == ["a grey cat"] and d.class_names == ["cat"]
+
+
+def test_images_linking_outside_the_folder_are_skipped(tmp_path):
+    """A symlink in a stranger's image folder must not make the loader read a file outside it."""
+    import warnings
+
+    import numpy as np
+    from PIL import Image
+
+    from zoo.data.folder import load_folder
+
+    data, elsewhere = tmp_path / "data", tmp_path / "private"
+    data.mkdir()
+    elsewhere.mkdir()
+    for i in range(2):
+        Image.fromarray(np.full((8, 8, 3), 40 * i, np.uint8)).save(data / f"own{i}.png")
+    Image.fromarray(np.full((8, 8, 3), 255, np.uint8)).save(elsewhere / "secret.png")
+    (data / "link.png").symlink_to(elsewhere / "secret.png")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        dataset = load_folder(data, resolution=8)
+    assert len(dataset) == 2
+    assert any("link outside" in str(w.message) and "link.png" in str(w.message) for w in caught)

@@ -32,14 +32,22 @@ METADATA = "metadata.jsonl"
 
 
 def find_images(root: Path) -> list[Path]:
-    """Image files under root, sorted, skipping hidden files and folders (.git, .ipynb_checkpoints)."""
-    files = []
+    """Image files under root, sorted, skipping hidden files and folders (.git, .ipynb_checkpoints) and
+    links that lead outside root (a stranger's folder must not make us read other files; warned)."""
+    files, outside = [], []
+    real_root = root.resolve()
     for p in root.rglob("*"):
         rel = p.relative_to(root)
         if any(part.startswith(".") for part in rel.parts):
             continue
         if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES:
+            if not p.resolve().is_relative_to(real_root):
+                outside.append(rel.as_posix())
+                continue
             files.append(p)
+    if outside:
+        warnings.warn(f"skipped {len(outside)} image(s) in {root} that link outside it (first: {outside[0]}); "
+                      "copy the files into the folder to use them", stacklevel=3)
     return sorted(files, key=lambda p: p.relative_to(root).as_posix())
 
 

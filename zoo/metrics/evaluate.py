@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -169,13 +170,14 @@ def evaluate(model_or_path, data_src, n: int = 2000, feature: str | None = None,
 
 
 def evaluate_diversity(model_or_path, data_src, n: int = 1000, seed: int = 0, max_train: int = 1000,
-                       png: str | os.PathLike | None = None, batch_size: int = 64,
+                       png: str | Path | None = None, batch_size: int = 64,
                        device: str | torch.device | None = None, progress: bool | None = None) -> dict:
     """Memorisation check of a model against its training data (zoo.metrics.diversity): intra-cluster
     diversity of n generated images, copy rate, the training images' own mean pairwise distance, and
     optionally a PNG of the most copy-like samples above their nearest training images. Data with more
     than max_train images is subsampled (the copy rate then compares with fewer training images)."""
     from zoo.data import ImageDataset, load_dataset
+    from zoo.factory import resolve_source
     from zoo.metrics.diversity import diversity_report
 
     from zoo.factory import resolve_source
