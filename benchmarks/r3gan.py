@@ -8,6 +8,7 @@ on a short first pass), so both runs end their schedules.
     nice -n 10 python benchmarks/r3gan.py --seconds 240 --seed 0
 writes benchmarks/results/r3gan.{json,md}.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,8 +31,14 @@ def run(arch: str, options: dict, seconds: float, seed: int, batch: int, fid_n: 
     from zoo.training.recipe import train_recipe
 
     with tempfile.TemporaryDirectory() as out:
-        probe = train_trainer(arch, "builtin:shapes", Path(out) / "probe", train_recipe(steps=10 ** 6, batch_size=batch,
-                              seed=seed, **options), progress=False, log=lambda *a: None)
+        probe = train_trainer(
+            arch,
+            "builtin:shapes",
+            Path(out) / "probe",
+            train_recipe(steps=10**6, batch_size=batch, seed=seed, **options),
+            progress=False,
+            log=lambda *a: None,
+        )
         t = time.perf_counter()
         for step in range(3):
             probe.set_lr(step)
@@ -49,8 +56,14 @@ def run(arch: str, options: dict, seconds: float, seed: int, batch: int, fid_n: 
         fakes = trainer.generate(torch.randn(fid_n, trainer.model.latent_dim, generator=g), None)
         fid = FIDTracker(trainer.data.images, feature="shapes", progress=False)(fakes)
         params = sum(p.numel() for p in trainer.G.parameters())
-    return {"arch": arch, "steps": done, "seconds": round(elapsed, 1), "images_per_s": round(done * batch / elapsed, 2),
-            "g_params": params, **{k: round(float(v), 4) for k, v in fid.items()}}
+    return {
+        "arch": arch,
+        "steps": done,
+        "seconds": round(elapsed, 1),
+        "images_per_s": round(done * batch / elapsed, 2),
+        "g_params": params,
+        **{k: round(float(v), 4) for k, v in fid.items()},
+    }
 
 
 def main() -> None:
@@ -69,8 +82,12 @@ def main() -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".json").write_text(json.dumps({"args": vars(args), "runs": rows}, indent=2))
     keys = [k for k in rows[0] if k not in ("run", "arch")]
-    lines = [f"# R3GAN vs DCGAN, builtin:shapes 32 px, {args.seconds:g} s each, seed {args.seed}, batch {args.batch}",
-             "", "| run | " + " | ".join(keys) + " |", "|---" * (len(keys) + 1) + "|"]
+    lines = [
+        f"# R3GAN vs DCGAN, builtin:shapes 32 px, {args.seconds:g} s each, seed {args.seed}, batch {args.batch}",
+        "",
+        "| run | " + " | ".join(keys) + " |",
+        "|---" * (len(keys) + 1) + "|",
+    ]
     lines += ["| " + r["run"] + " | " + " | ".join(str(r[k]) for k in keys) + " |" for r in rows]
     lines += ["", f"Command: `nice -n 10 python benchmarks/r3gan.py --seconds {args.seconds:g} --seed {args.seed}`"]
     out.with_suffix(".md").write_text("\n".join(lines) + "\n")

@@ -9,6 +9,7 @@ and initial weights for both objectives.
     nice -n 10 python benchmarks/r3gan_modes.py --seeds 0 1 2 --steps 600
 writes benchmarks/results/r3gan_modes.{json,md}.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,8 +41,15 @@ def sample_real(n: int, g: torch.Generator) -> torch.Tensor:
 
 
 def mlp(d_in: int, d_out: int, hidden: int = 64) -> nn.Sequential:
-    return nn.Sequential(nn.Linear(d_in, hidden), nn.LeakyReLU(0.2), nn.Linear(hidden, hidden), nn.LeakyReLU(0.2),
-                         nn.Linear(hidden, hidden), nn.LeakyReLU(0.2), nn.Linear(hidden, d_out))
+    return nn.Sequential(
+        nn.Linear(d_in, hidden),
+        nn.LeakyReLU(0.2),
+        nn.Linear(hidden, hidden),
+        nn.LeakyReLU(0.2),
+        nn.Linear(hidden, hidden),
+        nn.LeakyReLU(0.2),
+        nn.Linear(hidden, d_out),
+    )
 
 
 def coverage(x: torch.Tensor) -> dict:
@@ -105,20 +113,34 @@ def main() -> None:
             r = train(name, seed, args.steps)
             rows.append({"objective": name, "seed": seed, **r, "seconds": round(time.perf_counter() - t, 1)})
             print(rows[-1], flush=True)
-    summary = {name: {"modes_mean": sum(r["modes"] for r in rows if r["objective"] == name) / len(args.seeds),
-                      "modes_min": min(r["modes"] for r in rows if r["objective"] == name),
-                      "good_mean": round(sum(r["good"] for r in rows if r["objective"] == name) / len(args.seeds), 4)}
-               for name in OBJECTIVES}
+    summary = {
+        name: {
+            "modes_mean": sum(r["modes"] for r in rows if r["objective"] == name) / len(args.seeds),
+            "modes_min": min(r["modes"] for r in rows if r["objective"] == name),
+            "good_mean": round(sum(r["good"] for r in rows if r["objective"] == name) / len(args.seeds), 4),
+        }
+        for name in OBJECTIVES
+    }
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".json").write_text(json.dumps({"steps": args.steps, "seeds": args.seeds, "runs": rows,
-                                                    "summary": summary}, indent=2))
-    lines = [f"# Mode coverage, 8 Gaussians ({args.steps} steps, batch 128, seeds {args.seeds})", "",
-             "| objective | modes covered (of 8), mean | min | samples within 4 std |", "|---|---|---|---|"]
+    out.with_suffix(".json").write_text(
+        json.dumps({"steps": args.steps, "seeds": args.seeds, "runs": rows, "summary": summary}, indent=2)
+    )
+    lines = [
+        f"# Mode coverage, 8 Gaussians ({args.steps} steps, batch 128, seeds {args.seeds})",
+        "",
+        "| objective | modes covered (of 8), mean | min | samples within 4 std |",
+        "|---|---|---|---|",
+    ]
     lines += [f"| {n} | {s['modes_mean']:.2f} | {s['modes_min']} | {s['good_mean']:.3f} |" for n, s in summary.items()]
-    lines += ["", "Per run: " + "; ".join(f"{r['objective']} seed {r['seed']}: {r['modes']} modes" for r in rows), "",
-              "Command: `nice -n 10 python benchmarks/r3gan_modes.py --seeds " + " ".join(map(str, args.seeds))
-              + f" --steps {args.steps}`"]
+    lines += [
+        "",
+        "Per run: " + "; ".join(f"{r['objective']} seed {r['seed']}: {r['modes']} modes" for r in rows),
+        "",
+        "Command: `nice -n 10 python benchmarks/r3gan_modes.py --seeds "
+        + " ".join(map(str, args.seeds))
+        + f" --steps {args.steps}`",
+    ]
     out.with_suffix(".md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

@@ -1,4 +1,5 @@
 """R3GAN (zoo/archs/r3gan.py): the contract, the pieces the paper defines, transfer and export."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -33,13 +34,13 @@ def test_residual_block_starts_as_identity_and_is_grouped():
     assert torch.equal(block(x), x)  # the last 1x1 conv is zero: fix-up
     assert block.grouped.groups == 4 and block.expand.out_channels == 32
     # fix-up variance scaling: the expanding conv's std is gain * L^(-1/4) / sqrt(fan_in)
-    expected = np.sqrt(2 / 1.04) * 8 ** -0.25 / np.sqrt(16)
+    expected = np.sqrt(2 / 1.04) * 8**-0.25 / np.sqrt(16)
     assert abs(block.expand.weight.std().item() / expected - 1) < 0.1
 
 
 def test_resampling_is_the_fixed_bilinear_lowpass():
     k = lowpass_kernel()
-    assert torch.allclose(k, torch.outer(torch.tensor([1., 3, 3, 1]), torch.tensor([1., 3, 3, 1])) / 64)
+    assert torch.allclose(k, torch.outer(torch.tensor([1.0, 3, 3, 1]), torch.tensor([1.0, 3, 3, 1])) / 64)
     x = torch.randn(2, 3, 8, 8)
     up, down = Resample(3, up=True), Resample(3, up=False)
     assert up(x).shape == (2, 3, 16, 16) and down(x).shape == (2, 3, 4, 4)
@@ -86,11 +87,14 @@ def test_freeze_first_stages(tmp_path):
     assert len(names) == 2
 
 
-@pytest.mark.parametrize("bad, match", [
-    (dict(resolution=48), "power of two"),
-    (dict(stage_widths=[1, 1]), "stage_widths needs 4"),
-    (dict(width=24, group_width=16, expansion=1), "group_width"),
-])
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        (dict(resolution=48), "power of two"),
+        (dict(stage_widths=[1, 1]), "stage_widths needs 4"),
+        (dict(width=24, group_width=16, expansion=1), "group_width"),
+    ],
+)
 def test_bad_config_is_a_clear_error(bad, match):
     with pytest.raises(ConfigError, match=match):
         zoo.create_model("r3gan32_small", **{**TINY, **bad})

@@ -1,4 +1,5 @@
 """R3GAN's objective in the zoo's loop: --loss rpgan, --r2, --recipe r3gan (zoo/train/losses.py, recipe.py)."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -40,8 +41,15 @@ def test_r2_is_the_gradient_norm_on_fakes():
 
 def test_r3gan_recipe_and_its_ramps():
     r = train_recipe(preset="r3gan", steps=100, batch_size=10).resolved()
-    assert (r.loss, r.r1, r.r2, r.betas, r.r1_every, r.augment, r.preset) == \
-        ("rpgan", 0.05, 0.05, (0.0, 0.99), 1, "ada", "r3gan")
+    assert (r.loss, r.r1, r.r2, r.betas, r.r1_every, r.augment, r.preset) == (
+        "rpgan",
+        0.05,
+        0.05,
+        (0.0, 0.99),
+        1,
+        "ada",
+        "r3gan",
+    )
     start, end = scheduled(r, 0), scheduled(r, 1000)
     assert start["lr"] == pytest.approx(2e-4) and end["lr"] == pytest.approx(5e-5)
     assert (start["beta2"], end["beta2"]) == (pytest.approx(0.9), pytest.approx(0.99))

@@ -24,6 +24,7 @@ Config: `width` is stage 0's width (4x4), `stage_widths` multiplies it per stage
 per doubling), `depth` blocks per stage. Transfer: `generator.blocks` and `discriminator.blocks`
 are the stages (G: 4x4 first; D: full resolution first).
 """
+
 from __future__ import annotations
 
 import math
@@ -36,7 +37,7 @@ from zoo.conditioning import ProjectionHead, make_condition_embedding
 from zoo.registry import register_model
 
 LRELU_SLOPE = 0.2
-LRELU_GAIN = math.sqrt(2 / (1 + LRELU_SLOPE ** 2))
+LRELU_GAIN = math.sqrt(2 / (1 + LRELU_SLOPE**2))
 
 # --- building blocks -----------------------------------------------------------------------
 
@@ -135,15 +136,25 @@ class DiscriminativeBasis(nn.Module):
 class GeneratorStage(nn.Module):
     """Stage 0: the 4x4 basis; later stages: 1x1 conv (when the width changes), 2x up. Then blocks."""
 
-    def __init__(self, in_ch: int, out_ch: int, depth: int, expansion: int, groups: int, num_blocks: int,
-                 first: bool = False, latent_dim: int = 0):
+    def __init__(
+        self,
+        in_ch: int,
+        out_ch: int,
+        depth: int,
+        expansion: int,
+        groups: int,
+        num_blocks: int,
+        first: bool = False,
+        latent_dim: int = 0,
+    ):
         super().__init__()
         self.first = first
         if first:
             self.transition = GenerativeBasis(latent_dim, out_ch)
         else:
-            self.transition = nn.Sequential(*([conv(in_ch, out_ch)] if in_ch != out_ch else []),
-                                            Resample(out_ch, up=True))
+            self.transition = nn.Sequential(
+                *([conv(in_ch, out_ch)] if in_ch != out_ch else []), Resample(out_ch, up=True)
+            )
         self.residual = nn.ModuleList(ResidualBlock(out_ch, expansion, groups, num_blocks) for _ in range(depth))
 
     def forward(self, x: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
@@ -156,15 +167,17 @@ class GeneratorStage(nn.Module):
 class DiscriminatorStage(nn.Module):
     """Blocks, then 2x down and a 1x1 conv (when the width changes); the last stage: the 4x4 basis."""
 
-    def __init__(self, in_ch: int, out_ch: int, depth: int, expansion: int, groups: int, num_blocks: int,
-                 last: bool = False):
+    def __init__(
+        self, in_ch: int, out_ch: int, depth: int, expansion: int, groups: int, num_blocks: int, last: bool = False
+    ):
         super().__init__()
         self.residual = nn.ModuleList(ResidualBlock(in_ch, expansion, groups, num_blocks) for _ in range(depth))
         if last:
             self.transition = DiscriminativeBasis(in_ch, out_ch)
         else:
-            self.transition = nn.Sequential(Resample(in_ch, up=False),
-                                            *([conv(in_ch, out_ch)] if in_ch != out_ch else []))
+            self.transition = nn.Sequential(
+                Resample(in_ch, up=False), *([conv(in_ch, out_ch)] if in_ch != out_ch else [])
+            )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         for block in self.residual:
@@ -187,8 +200,10 @@ def stage_plan(config: dict) -> tuple[list[int], list[int]]:
         hidden = w * config["expansion"]
         g = max(1, hidden // config["group_width"])  # narrower than one group: a single group
         if hidden >= config["group_width"] and hidden % config["group_width"]:
-            raise ValueError(f"a stage of width {w} expands to {hidden} channels, not a multiple of "
-                             f"group_width {config['group_width']}")
+            raise ValueError(
+                f"a stage of width {w} expands to {hidden} channels, not a multiple of "
+                f"group_width {config['group_width']}"
+            )
         groups.append(g)
     return widths, groups
 
@@ -204,10 +219,17 @@ class R3GANGenerator(nn.Module):
         depth, expansion = config["depth"], config["expansion"]
         num_blocks = depth * len(widths)
         self.condition = make_condition_embedding(config, widths[0])
-        self.blocks = nn.ModuleList([GeneratorStage(0, widths[0], depth, expansion, groups[0], num_blocks, first=True,
-                                                    latent_dim=self.latent_dim)])
-        self.blocks.extend(GeneratorStage(widths[i - 1], widths[i], depth, expansion, groups[i], num_blocks)
-                           for i in range(1, len(widths)))
+        self.blocks = nn.ModuleList(
+            [
+                GeneratorStage(
+                    0, widths[0], depth, expansion, groups[0], num_blocks, first=True, latent_dim=self.latent_dim
+                )
+            ]
+        )
+        self.blocks.extend(
+            GeneratorStage(widths[i - 1], widths[i], depth, expansion, groups[i], num_blocks)
+            for i in range(1, len(widths))
+        )
         self.to_rgb = conv(widths[-1], config["channels"])
 
     def forward(self, z: torch.Tensor, c: torch.Tensor | None = None, truncation=None) -> torch.Tensor:
@@ -230,9 +252,11 @@ class R3GANDiscriminator(nn.Module):
         self.from_rgb = conv(config["channels"], widths[0])
         self.blocks = nn.ModuleList(
             DiscriminatorStage(widths[i], widths[i + 1], depth, expansion, groups[i], num_blocks)
-            for i in range(len(widths) - 1))
-        self.blocks.append(DiscriminatorStage(widths[-1], self.feature_dim, depth, expansion, groups[-1], num_blocks,
-                                              last=True))
+            for i in range(len(widths) - 1)
+        )
+        self.blocks.append(
+            DiscriminatorStage(widths[-1], self.feature_dim, depth, expansion, groups[-1], num_blocks, last=True)
+        )
         self.head = ProjectionHead(config, self.feature_dim)
         msr_init_(self.head.linear)
         nn.init.zeros_(self.head.linear.bias)
@@ -253,9 +277,21 @@ def build_r3gan(config: dict) -> tuple[nn.Module, nn.Module]:
 
 def r3gan_config(resolution: int, width: int, stage_widths, depth: int, latent_dim: int = 64) -> dict:
     """group_width 16 and expansion 2 are the paper's (its cardinality = width * 2 / 16 per stage)."""
-    return dict(resolution=resolution, channels=3, latent_dim=latent_dim, width=width,
-                stage_widths=[float(m) for m in stage_widths], depth=depth, expansion=2, group_width=16,
-                head_dim=0, conditioning="none", num_classes=0, text_dim=0, text_encoder="")
+    return dict(
+        resolution=resolution,
+        channels=3,
+        latent_dim=latent_dim,
+        width=width,
+        stage_widths=[float(m) for m in stage_widths],
+        depth=depth,
+        expansion=2,
+        group_width=16,
+        head_dim=0,
+        conditioning="none",
+        num_classes=0,
+        text_dim=0,
+        text_encoder="",
+    )
 
 
 # The paper's presets (brownvc/R3GAN train.py): widths 768 (3/4 of 1024) per stage, halving above

@@ -6,6 +6,7 @@
 Every dataset yields dicts: image float32 [C, H, W] in [-1, 1], label int64 (-1 when unlabelled),
 caption str ("" when none). `images` holds all images as one tensor (datasets here are small).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -58,15 +59,21 @@ class ImageDataset(Dataset):
         h.update(self.labels.numpy().tobytes())
         return f"{self.source}:{len(self)}:{h.hexdigest()[:16]}"
 
-    def subset(self, indices) -> "ImageDataset":
+    def subset(self, indices) -> ImageDataset:
         idx = torch.as_tensor(indices, dtype=torch.int64)
-        return ImageDataset(self.images[idx], self.labels[idx], [self.captions[i] for i in idx.tolist()],
-                            self.class_names, f"{self.source}[subset]",
-                            None if self.attributes is None else [self.attributes[i] for i in idx.tolist()])
+        return ImageDataset(
+            self.images[idx],
+            self.labels[idx],
+            [self.captions[i] for i in idx.tolist()],
+            self.class_names,
+            f"{self.source}[subset]",
+            None if self.attributes is None else [self.attributes[i] for i in idx.tolist()],
+        )
 
 
-def load_dataset(src: str, resolution: int | str | None = None, channels: int | None = None, fit: str = "crop",
-                 **options) -> ImageDataset:
+def load_dataset(
+    src: str, resolution: int | str | None = None, channels: int | None = None, fit: str = "crop", **options
+) -> ImageDataset:
     """Load `src` resized to `resolution` and converted to `channels` (1 or 3) when given.
 
     resolution: an int (squares) or "HxW" (height x width, e.g. "64x32"); images of another aspect ratio meet it
@@ -87,8 +94,10 @@ def load_dataset(src: str, resolution: int | str | None = None, channels: int | 
         if tuple(square.images.shape[-2:]) == (h, w):
             return square
         images = fit_tensor(square.images, (h, w), fit)
-        note = (f"fitted {len(images)} {square.images.shape[-2]}x{square.images.shape[-1]} images to {h}x{w} by "
-                f"{fit} (fit= / --fit crop|pad|stretch)")
+        note = (
+            f"fitted {len(images)} {square.images.shape[-2]}x{square.images.shape[-1]} images to {h}x{w} by "
+            f"{fit} (fit= / --fit crop|pad|stretch)"
+        )
         return dataclasses.replace(square, images=images, notes=[*square.notes, note])
     resolution = None if resolution is None else image_size(resolution)[0]
     if src == "builtin:digits":
@@ -105,8 +114,9 @@ def load_dataset(src: str, resolution: int | str | None = None, channels: int | 
 
     path = Path(src)
     if not path.exists():
-        raise DatasetError(f"dataset {src!r} not found: give builtin:digits, builtin:shapes, a folder of images "
-                           "or a .csv of pixels")
+        raise DatasetError(
+            f"dataset {src!r} not found: give builtin:digits, builtin:shapes, a folder of images or a .csv of pixels"
+        )
     if path.suffix.lower() == ".csv":
         from zoo.data.csv_pixels import load_csv
 
@@ -120,4 +130,3 @@ def _is_folder(src: str) -> bool:
     from pathlib import Path
 
     return not src.startswith("builtin:") and Path(src).is_dir()
-

@@ -12,6 +12,7 @@
 - Matching-aware term (GAN-CLS, Reed et al. 2016): a real image paired with a mismatched caption is
   scored as fake, so D learns whether image and text agree, not only whether the image is real.
 """
+
 from __future__ import annotations
 
 import torch

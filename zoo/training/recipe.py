@@ -3,6 +3,7 @@
 A recipe's `kind` says which command made the run ("train" from scratch or "finetune"), so one
 `resume` knows how to rebuild it. See docs/architecture.md for where the recipe travels.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -124,8 +125,18 @@ SCHEDULES = ("constant", "r3gan")
 # gamma with resolution (2 at FFHQ-64): pass --r1/--r2 to change both.
 PRESETS = {
     "default": {},
-    "r3gan": dict(loss="rpgan", lr=2e-4, betas=(0.0, 0.99), r1=0.05, r2=0.05, r1_every=1, schedule="r3gan",
-                  augment="ada", aug_p=0.55, ema_kimg=10.0),
+    "r3gan": dict(
+        loss="rpgan",
+        lr=2e-4,
+        betas=(0.0, 0.99),
+        r1=0.05,
+        r2=0.05,
+        r1_every=1,
+        schedule="r3gan",
+        augment="ada",
+        aug_p=0.55,
+        ema_kimg=10.0,
+    ),
 }
 
 
@@ -143,10 +154,15 @@ def scheduled(recipe: Recipe, images_seen: int) -> dict:
     if r.schedule == "r3gan":
         total = (r.decay_kimg * 1000.0) or float(r.steps * r.batch_size)
         t = images_seen / max(total, 1.0)
-        values.update(lr=cosine_ramp(r.lr, r.lr / 4, t), lr_d=cosine_ramp(lr_d, lr_d / 4, t),
-                      beta2=cosine_ramp(0.9, r.betas[1], t), r1=cosine_ramp(r.r1, r.r1 / 10, t),
-                      r2=cosine_ramp(r.r2, r.r2 / 10, t), ema_kimg=cosine_ramp(0.0, r.ema_kimg, t),
-                      aug_p=cosine_ramp(0.0, r.aug_p, t))
+        values.update(
+            lr=cosine_ramp(r.lr, r.lr / 4, t),
+            lr_d=cosine_ramp(lr_d, lr_d / 4, t),
+            beta2=cosine_ramp(0.9, r.betas[1], t),
+            r1=cosine_ramp(r.r1, r.r1 / 10, t),
+            r2=cosine_ramp(r.r2, r.r2 / 10, t),
+            ema_kimg=cosine_ramp(0.0, r.ema_kimg, t),
+            aug_p=cosine_ramp(0.0, r.aug_p, t),
+        )
     return values
 
 
@@ -163,8 +179,21 @@ def with_preset(base: Recipe, options: dict) -> Recipe:
 # training from scratch adapts several times faster; DiffAugment keeps FID falling where no
 # augmentation starts to overfit; L2-SP / EWC slowed adaptation there, so they are off by default.
 FINETUNE_DEFAULTS = Recipe(
-    kind="finetune", steps=1000, batch_size=32, lr=1e-3, warmup=20, augment="diffaug", freeze_d=1, freeze_g=0,
-    l2sp=0.0, ewc=0.0, ema_kimg=2.0, sample_every=250, checkpoint_every=250, log_every=25, condition="auto",
+    kind="finetune",
+    steps=1000,
+    batch_size=32,
+    lr=1e-3,
+    warmup=20,
+    augment="diffaug",
+    freeze_d=1,
+    freeze_g=0,
+    l2sp=0.0,
+    ewc=0.0,
+    ema_kimg=2.0,
+    sample_every=250,
+    checkpoint_every=250,
+    log_every=25,
+    condition="auto",
 )
 
 

@@ -5,6 +5,7 @@ term for text, lazy R1), the G step (adversarial loss, the generator's own regul
 followed by the gradient averaging across processes and the L2-SP/EWC pull, then the EMA update.
 `fit` runs the steps and writes samples, metrics and checkpoints (zoo.training.rundir).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -37,24 +38,39 @@ class Trainer:
     `anchors`: zoo.training.regularizers.WeightAnchor penalties (L2-SP, EWC) from zoo.training.transfer.
     """
 
-    def __init__(self, model: GAN, data, out: str | os.PathLike, recipe: Recipe, *, dist: Dist | None = None,
-                 device: torch.device | str = "cpu", anchors: list | None = None, parent: str = "",
-                 data_source: str | None = None, progress: bool = True, log=print):
+    def __init__(
+        self,
+        model: GAN,
+        data,
+        out: str | os.PathLike,
+        recipe: Recipe,
+        *,
+        dist: Dist | None = None,
+        device: torch.device | str = "cpu",
+        anchors: list | None = None,
+        parent: str = "",
+        data_source: str | None = None,
+        progress: bool = True,
+        log=print,
+    ):
         self.model, self.recipe, self.dist = model, recipe.resolved(), dist or Dist()
         self.run, self.device, self.progress, self.log = RunDir(out), torch.device(device), progress, log
         self.out = self.run.path
         self.parent, self.data_source = parent, data_source
         r, d = self.recipe, self.dist
         if r.batch_size % d.world:
-            raise ValueError(f"--batch {r.batch_size} does not split over {d.world} processes: "
-                             f"use a multiple of {d.world}")
+            raise ValueError(
+                f"--batch {r.batch_size} does not split over {d.world} processes: use a multiple of {d.world}"
+            )
         self.data, self.fingerprint = data, data.fingerprint()
         self.images = data.images.to(self.device)  # [N, C, H, W] in [-1, 1]
         table = condition_table(model, data)
         self.conditions = None if table is None else table.to(self.device)
         if len(data) < r.batch_size:
-            log(f"note: the dataset has {len(data)} images, fewer than the batch of {r.batch_size}; "
-                "batches repeat images (consider a smaller --batch)")
+            log(
+                f"note: the dataset has {len(data)} images, fewer than the batch of {r.batch_size}; "
+                "batches repeat images (consider a smaller --batch)"
+            )
         self.sampler = EpochSampler(len(self.images), r.batch_size, d.rank, d.world, r.seed)
         self.memory_format = torch.channels_last if r.channels_last else torch.contiguous_format
         self.G = model.generator.to(self.device, memory_format=self.memory_format).train()
@@ -196,9 +212,9 @@ class Trainer:
         g, out = self.ema.model, []
         kwargs = {"truncation": torch.ones(1, device=self.device)} if getattr(g, "has_truncation", False) else {}
         for i in range(0, len(z), batch):
-            ci = None if c is None else c[i:i + batch].to(self.device)
+            ci = None if c is None else c[i : i + batch].to(self.device)
             with self.autocast():
-                out.append(g(z[i:i + batch].to(self.device), ci, **kwargs).float().cpu())
+                out.append(g(z[i : i + batch].to(self.device), ci, **kwargs).float().cpu())
         return torch.cat(out)
 
     def write_samples(self, step: int):
@@ -223,20 +239,28 @@ class Trainer:
         bad = not math.isfinite(worst) or worst > r.max_loss
         if self.dist.any_flag(bad, self.device):
             path = self.run.checkpoint_path
-            kept = f"the last good checkpoint is {path} (step {self.run.checkpoint_step()})" if path.exists() \
+            kept = (
+                f"the last good checkpoint is {path} (step {self.run.checkpoint_step()})"
+                if path.exists()
                 else "no checkpoint was written yet"
+            )
             shown = ", ".join(f"{k}={float(v):.4g}" for k, v in last.items())
             raise TrainingDiverged(
                 f"training diverged by step {self.step}: a loss became NaN/inf or exceeded {r.max_loss:g} "
                 f"(last: {shown}); {kept}. Lower the learning rate (--lr) or raise R1 (--r1), then continue "
-                f"with --resume {self.out}.")
+                f"with --resume {self.out}."
+            )
 
     def log_record(self, sums: dict, worst: torch.Tensor, steps_in: int, seconds: float, lr: float) -> dict:
         """The metrics.jsonl record closing a log interval (means over its steps); checks for divergence."""
         means = {k: float(v) / steps_in for k, v in sums.items()}  # (r1 is averaged over all steps)
         self.check_finite(float(worst), means)
-        record = {"step": self.step, **{k: round(v, 6) for k, v in means.items()},
-                  "images_per_s": round(steps_in * self.recipe.batch_size / max(seconds, 1e-9), 2), "lr": lr}
+        record = {
+            "step": self.step,
+            **{k: round(v, 6) for k, v in means.items()},
+            "images_per_s": round(steps_in * self.recipe.batch_size / max(seconds, 1e-9), 2),
+            "lr": lr,
+        }
         if self.augment is not None:
             record["aug_p"] = round(self.augment.p, 6)
         for anchor in self.anchors:
@@ -251,8 +275,14 @@ class Trainer:
         with stop_requests() as stop:  # Ctrl-C / SIGTERM: a checkpoint after the step in progress, then stop
             if main and self.step == 0:
                 self.write_samples(0)  # where the run starts: for fine-tuning, the source model
-            bar = tqdm(total=r.steps, initial=self.step, unit="step", dynamic_ncols=True,
-                       disable=not (self.progress and main), desc=f"train {self.model.spec.name}")
+            bar = tqdm(
+                total=r.steps,
+                initial=self.step,
+                unit="step",
+                dynamic_ncols=True,
+                disable=not (self.progress and main),
+                desc=f"train {self.model.spec.name}",
+            )
             sums, worst = {}, torch.zeros((), device=self.device)
             t_start, side, steps_in = time.perf_counter(), 0.0, 0  # side: time spent writing, not training
             while self.step < r.steps:
@@ -269,8 +299,9 @@ class Trainer:
                     if self.device.type == "cuda":
                         torch.cuda.synchronize(self.device)
                     record = self.log_record(sums, worst, steps_in, time.perf_counter() - t_start - side, lr)
-                    bar.set_postfix(d=f"{record['loss_d']:.3f}", g=f"{record['loss_g']:.3f}",
-                                    img_s=f"{record['images_per_s']:.0f}")
+                    bar.set_postfix(
+                        d=f"{record['loss_d']:.3f}", g=f"{record['loss_g']:.3f}", img_s=f"{record['images_per_s']:.0f}"
+                    )
                     if main:
                         if (r.eval_every and self.step % r.eval_every == 0) or last:
                             record.update(self.evaluation(self.generate))
@@ -289,14 +320,22 @@ class Trainer:
         bar.close()
         self.dist.check_in_sync(self.G, "generator")
         self.dist.check_in_sync(self.D, "discriminator")
-        meta = {**self.model.metadata, "parent": self.parent, "dataset": self.fingerprint,
-                "path": str(self.run.path / MODEL_NAME), "class_names": saved_class_names(self.model, self.data)}
+        meta = {
+            **self.model.metadata,
+            "parent": self.parent,
+            "dataset": self.fingerprint,
+            "path": str(self.run.path / MODEL_NAME),
+            "class_names": saved_class_names(self.model, self.data),
+        }
         final = GAN(self.model.spec, self.model.config, self.ema.model, self.D, metadata=meta)
         if main:
             if self.metrics == [] or self.step == 0:
                 self.run.write_metrics(self.metrics)
-            self.run.save_model(final, parent=self.parent, dataset=self.fingerprint,
-                                extra={"recipe": self.recipe.to_json(), "steps": self.step,
-                                       "data": self.data_source or ""})
+            self.run.save_model(
+                final,
+                parent=self.parent,
+                dataset=self.fingerprint,
+                extra={"recipe": self.recipe.to_json(), "steps": self.step, "data": self.data_source or ""},
+            )
         self.dist.barrier()
         return final.eval()
