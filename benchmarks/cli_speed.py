@@ -5,6 +5,7 @@
 `zoo list` is measured twice: cold (an empty $GAN_ZOO_HOME, so the registry index is built, which
 imports torch and every architecture once) and warm (the index exists: the normal case).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,23 +36,36 @@ def main() -> None:
     env = {**os.environ, "GAN_ZOO_HOME": home}
     results = {}
     results["zoo list (cold index)"] = [wall([zoo_cli, "list"], env)]
-    for name, cmd, goal in (("zoo --help", [zoo_cli, "--help"], 0.5), ("zoo list", [zoo_cli, "list"], 1.0),
-                            ("python -c pass (interpreter floor)", [sys.executable, "-c", "pass"], None)):
+    for name, cmd, goal in (
+        ("zoo --help", [zoo_cli, "--help"], 0.5),
+        ("zoo list", [zoo_cli, "list"], 1.0),
+        ("python -c pass (interpreter floor)", [sys.executable, "-c", "pass"], None),
+    ):
         results[name] = [wall(cmd, env) for _ in range(args.repeat)]
     rows = []
     goals = {"zoo --help": 0.5, "zoo list": 1.0}
     for name, times in results.items():
         median = statistics.median(times)
         goal = goals.get(name)
-        rows.append({"command": name, "median_s": round(median, 3), "min_s": round(min(times), 3), "runs": len(times),
-                     "goal_s": goal, "meets_goal": None if goal is None else median < goal})
+        rows.append(
+            {
+                "command": name,
+                "median_s": round(median, 3),
+                "min_s": round(min(times), 3),
+                "runs": len(times),
+                "goal_s": goal,
+                "meets_goal": None if goal is None else median < goal,
+            }
+        )
     shutil.rmtree(home, ignore_errors=True)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps({"machine": f"{os.cpu_count()} cores", "rows": rows}, indent=2))
     print("| command | median (s) | min (s) | goal (s) | meets |\n|---|---|---|---|---|")
     for r in rows:
-        print(f"| `{r['command']}` | {r['median_s']} | {r['min_s']} | {r['goal_s'] or '-'} | "
-              f"{'-' if r['meets_goal'] is None else ('yes' if r['meets_goal'] else 'no')} |")
+        print(
+            f"| `{r['command']}` | {r['median_s']} | {r['min_s']} | {r['goal_s'] or '-'} | "
+            f"{'-' if r['meets_goal'] is None else ('yes' if r['meets_goal'] else 'no')} |"
+        )
 
 
 if __name__ == "__main__":

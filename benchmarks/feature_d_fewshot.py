@@ -17,6 +17,7 @@ Setup (bundled data only; nothing is downloaded, so there are no ImageNet weight
   and the feature D on the same backbone with random weights (does pretraining matter?).
 The EMA generator is scored on fixed latents at the listed steps. Writes OUT.json and OUT.md.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,12 +29,11 @@ import time
 from pathlib import Path
 
 import torch
+from fewshot_common import BACKBONE, TARGET_CLASSES, pretrain_backbone, score_while_training, source_model
 
 import zoo
 from zoo.training.api import finetune_trainer
 from zoo.training.recipe import finetune_recipe
-
-from fewshot_common import BACKBONE, TARGET_CLASSES, pretrain_backbone, score_while_training, source_model
 
 
 def random_backbone(work: Path) -> Path:
@@ -51,9 +51,12 @@ def run_variant(source: Path, data, out: Path, recipe, steps: int, eval_at: list
     start = time.time()
     scores = score_while_training(trainer, steps, eval_at, tracker, z)
     seconds = time.time() - start
-    return {"scores": scores, "seconds": round(seconds, 1),
-            "images_per_s": round(steps * recipe.batch_size / seconds, 1),
-            "d_params_trained": sum(p.numel() for p in trainer.d_params)}
+    return {
+        "scores": scores,
+        "seconds": round(seconds, 1),
+        "images_per_s": round(steps * recipe.batch_size / seconds, 1),
+        "d_params_trained": sum(p.numel() for p in trainer.d_params),
+    }
 
 
 def markdown(report: dict) -> str:
@@ -67,15 +70,22 @@ def markdown(report: dict) -> str:
         f"(held-out shape accuracy {report['backbone_accuracy']:.2f}). Machine: {report['machine']}; "
         f"total {report['total_seconds'] / 60:.1f} min (`python benchmarks/feature_d_fewshot.py`).",
         "",
-        "| discriminator | " + " | ".join(f"FID @{s}" for s in eval_at) + f" | KID @{eval_at[-1]} | trained D params | img/s |",
+        "| discriminator | "
+        + " | ".join(f"FID @{s}" for s in eval_at)
+        + f" | KID @{eval_at[-1]} | trained D params | img/s |",
         "|---|" + "---|" * (len(eval_at) + 3),
     ]
     for name, r in report["results"].items():
         fids = " | ".join(f"{r['scores'][s]['fid']:.2f}" for s in eval_at)
-        lines.append(f"| {name} | {fids} | {r['scores'][eval_at[-1]]['kid']:.4f} | {r['d_params_trained']:,} | "
-                     f"{r['images_per_s']:.0f} |")
-    lines.append(f"| (the {report['n']} real target images themselves) | " + " | ".join(
-        f"{report['real_fid']:.2f}" for _ in eval_at) + " | | | |")
+        lines.append(
+            f"| {name} | {fids} | {r['scores'][eval_at[-1]]['kid']:.4f} | {r['d_params_trained']:,} | "
+            f"{r['images_per_s']:.0f} |"
+        )
+    lines.append(
+        f"| (the {report['n']} real target images themselves) | "
+        + " | ".join(f"{report['real_fid']:.2f}" for _ in eval_at)
+        + " | | | |"
+    )
     return "\n".join(lines) + "\n"
 
 
@@ -103,37 +113,55 @@ def main() -> None:
     pretrained, accuracy = pretrain_backbone(work, args.backbone_steps)
     target = zoo.load_dataset("builtin:digits", 32, 1, classes=TARGET_CLASSES)
     order = torch.randperm(len(target), generator=torch.Generator().manual_seed(0))
-    data, held_out = target.subset(order[:args.n]), target.subset(order[100:])  # as transfer.py: pool of 100
+    data, held_out = target.subset(order[: args.n]), target.subset(order[100:])  # as transfer.py: pool of 100
     from zoo.metrics import FIDTracker
 
     tracker = FIDTracker(held_out.images, feature="digits", progress=False)
     z = torch.randn(args.eval_n, 128, generator=torch.Generator().manual_seed(1))
     real_fid = float(tracker(data.images)["fid"])
 
-    common = dict(steps=args.steps, batch_size=args.batch, eval_samples=0, sample_every=10 ** 9,
-                  checkpoint_every=10 ** 9, seed=0)
+    common = dict(
+        steps=args.steps, batch_size=args.batch, eval_samples=0, sample_every=10**9, checkpoint_every=10**9, seed=0
+    )
     variants = {
         "own D (source's, FreezeD 1)": {},
-        f"feature D: {BACKBONE} pretrained on shapes": {"d_backbone": f"timm:{BACKBONE}",
-                                                        "d_backbone_weights": str(pretrained)},
-        f"feature D: {BACKBONE} random weights": {"d_backbone": f"timm:{BACKBONE}",
-                                                  "d_backbone_weights": str(random_backbone(work))},
+        f"feature D: {BACKBONE} pretrained on shapes": {
+            "d_backbone": f"timm:{BACKBONE}",
+            "d_backbone_weights": str(pretrained),
+        },
+        f"feature D: {BACKBONE} random weights": {
+            "d_backbone": f"timm:{BACKBONE}",
+            "d_backbone_weights": str(random_backbone(work)),
+        },
     }
     results = {}
     for name, change in variants.items():
         recipe = finetune_recipe(**common, **change)
-        results[name] = run_variant(source, data, work / name.split(":")[0].replace(" ", "_"), recipe, args.steps,
-                                    eval_at, tracker, z)
+        results[name] = run_variant(
+            source, data, work / name.split(":")[0].replace(" ", "_"), recipe, args.steps, eval_at, tracker, z
+        )
         curve = " ".join(f"{results[name]['scores'][s]['fid']:7.2f}" for s in eval_at)
         print(f"{name:<44} FID {curve}  ({results[name]['seconds']:.0f} s)", flush=True)
-    report = {"n": args.n, "steps": args.steps, "batch": args.batch, "eval_at": eval_at, "eval_n": args.eval_n,
-              "held_out": len(held_out), "real_fid": round(real_fid, 3), "backbone": BACKBONE,
-              "backbone_accuracy": accuracy, "source_steps": args.source_steps,
-              "recipe": {k: getattr(finetune_recipe(**common), k) for k in ("lr", "warmup", "freeze_d", "augment",
-                                                                           "ema_kimg", "r1", "loss")},
-              "machine": f"{os.cpu_count()} cores {platform.machine()}, torch {torch.__version__}, "
-                         f"{torch.get_num_threads()} thread(s), load average {os.getloadavg()[0]:.1f}",
-              "total_seconds": round(time.time() - started, 1), "results": results}
+    report = {
+        "n": args.n,
+        "steps": args.steps,
+        "batch": args.batch,
+        "eval_at": eval_at,
+        "eval_n": args.eval_n,
+        "held_out": len(held_out),
+        "real_fid": round(real_fid, 3),
+        "backbone": BACKBONE,
+        "backbone_accuracy": accuracy,
+        "source_steps": args.source_steps,
+        "recipe": {
+            k: getattr(finetune_recipe(**common), k)
+            for k in ("lr", "warmup", "freeze_d", "augment", "ema_kimg", "r1", "loss")
+        },
+        "machine": f"{os.cpu_count()} cores {platform.machine()}, torch {torch.__version__}, "
+        f"{torch.get_num_threads()} thread(s), load average {os.getloadavg()[0]:.1f}",
+        "total_seconds": round(time.time() - started, 1),
+        "results": results,
+    }
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     Path(f"{out}.json").write_text(json.dumps(report, indent=2) + "\n")

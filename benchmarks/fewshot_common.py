@@ -9,6 +9,7 @@ The source is dcgan32 trained with `zoo.train` (cached in a work folder, so scri
 reuse it). The feature discriminator's backbone: timm `test_resnet` trained here on builtin:shapes
 (a stand-in for ImageNet pretraining; nothing is downloaded).
 """
+
 from __future__ import annotations
 
 import json
@@ -24,12 +25,24 @@ from zoo.training.recipe import FINETUNE_DEFAULTS
 SOURCE_CLASSES, TARGET_CLASSES = [0, 1, 2, 3, 4], [5, 6, 7, 8, 9]
 BACKBONE = "test_resnet"
 SETTINGS = {
-    "digits": dict(data="builtin:digits", channels=1, feature="digits", source=dict(classes=SOURCE_CLASSES),
-                   target=dict(classes=TARGET_CLASSES), source_name="digits 0-4", target_name="digits 5-9"),
-    "shapes": dict(data="builtin:shapes", channels=3, feature="shapes",
-                   source=dict(n=6000, seed=0, exclude=[{"shape": "triangle"}]),
-                   target=dict(n=1000, seed=1, only=[{"shape": "triangle"}]),
-                   source_name="shapes scenes with circles and squares", target_name="shapes scenes with triangles"),
+    "digits": dict(
+        data="builtin:digits",
+        channels=1,
+        feature="digits",
+        source=dict(classes=SOURCE_CLASSES),
+        target=dict(classes=TARGET_CLASSES),
+        source_name="digits 0-4",
+        target_name="digits 5-9",
+    ),
+    "shapes": dict(
+        data="builtin:shapes",
+        channels=3,
+        feature="shapes",
+        source=dict(n=6000, seed=0, exclude=[{"shape": "triangle"}]),
+        target=dict(n=1000, seed=1, only=[{"shape": "triangle"}]),
+        source_name="shapes scenes with circles and squares",
+        target_name="shapes scenes with triangles",
+    ),
 }
 
 
@@ -40,8 +53,9 @@ def load_domain(setting: str, which: str):
 
 
 def source_model(work: Path, steps: int, width: int, batch: int, setting: str = "digits") -> Path:
-    run = work / (f"source-w{width}-s{steps}-b{batch}" if setting == "digits" else
-                  f"source-{setting}-w{width}-s{steps}-b{batch}")
+    run = work / (
+        f"source-w{width}-s{steps}-b{batch}" if setting == "digits" else f"source-{setting}-w{width}-s{steps}-b{batch}"
+    )
     if (run / "model.safetensors").exists():
         print(f"source: reusing {run}")
         return run / "model.safetensors"
@@ -49,9 +63,20 @@ def source_model(work: Path, steps: int, width: int, batch: int, setting: str = 
     cfg = SETTINGS[setting]
     print(f"source: training dcgan32 (width {width}) on {cfg['source_name']} ({len(data)} images), {steps} steps")
     start = time.time()
-    zoo.train("dcgan32", data, run, config=dict(width=width, channels=cfg["channels"]), steps=steps, batch_size=batch,
-              ema_kimg=FINETUNE_DEFAULTS.ema_kimg, eval_samples=0, sample_every=steps, checkpoint_every=steps,
-              progress=True, overwrite=True)  # no model.safetensors: an unfinished run, start it again
+    zoo.train(
+        "dcgan32",
+        data,
+        run,
+        config=dict(width=width, channels=cfg["channels"]),
+        steps=steps,
+        batch_size=batch,
+        ema_kimg=FINETUNE_DEFAULTS.ema_kimg,
+        eval_samples=0,
+        sample_every=steps,
+        checkpoint_every=steps,
+        progress=True,
+        overwrite=True,
+    )  # no model.safetensors: an unfinished run, start it again
     print(f"source: {time.time() - start:.0f} s")
     return run / "model.safetensors"
 
@@ -87,8 +112,10 @@ def pretrain_backbone(work: Path, steps: int, batch: int = 64) -> tuple[Path, fl
         accuracy = float((net(norm(test.images)).argmax(1) == test.labels).float().mean())
     save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(path))
     info.write_text(json.dumps({"accuracy": accuracy, "steps": steps, "seconds": round(time.time() - start, 1)}))
-    print(f"backbone: {BACKBONE} on builtin:shapes, {steps} steps, {time.time() - start:.0f} s, "
-          f"held-out shape accuracy {accuracy:.3f} (chance {1 / len(train.class_names):.3f})")
+    print(
+        f"backbone: {BACKBONE} on builtin:shapes, {steps} steps, {time.time() - start:.0f} s, "
+        f"held-out shape accuracy {accuracy:.3f} (chance {1 / len(train.class_names):.3f})"
+    )
     return path, accuracy
 
 

@@ -16,6 +16,7 @@ the whole run keeps to --budget-s (rows past it say "skipped: time budget").
 Goals on a GPU: CUDA batch 1 at least 2x faster than eager; TensorRT fp16 at least 1.5x CUDA fp32
 at batch 64. Without an NVIDIA GPU it refuses in one line (exit 2) before doing anything.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,8 +40,10 @@ import numpy as np
 MODELS = {
     "dcgan64": [("dcgan64", {})],
     "stylegan2_64": [("stylegan2_64.shapes", {}), ("stylegan2_64", {})],
-    "stylegan2_256": [("stylegan2_ada", {"layout": "FFHQ_256", "resolution": 256}),
-                      ("stylegan2_64", {"resolution": 256, "width": 32, "max_channels": 512})],
+    "stylegan2_256": [
+        ("stylegan2_ada", {"layout": "FFHQ_256", "resolution": 256}),
+        ("stylegan2_64", {"resolution": 256, "width": 32, "max_channels": 512}),
+    ],
 }
 ENGINES = ("PyTorch eager", "torch.compile", "zoo_runtime CUDA", "zoo_runtime CUDA graph", "TensorRT fp16")
 GPU_ONLY = {"zoo_runtime CUDA", "zoo_runtime CUDA graph", "TensorRT fp16", "finetune"}
@@ -101,9 +104,14 @@ def prepare(label: str, workdir: Path, tiny: bool = False) -> dict:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         pkg = zoo.export(gan, folder / "pkg", progress=False)
-    return {"label": label, "built_from": name, "config": {k: gan.config[k] for k in ("resolution",) if k in gan.config},
-            "weights": str(weights), "package": str(pkg), "flops_per_image":
-            json.loads((Path(pkg) / "manifest.json").read_text())["cost"]["flops_per_image"]}
+    return {
+        "label": label,
+        "built_from": name,
+        "config": {k: gan.config[k] for k in ("resolution",) if k in gan.config},
+        "weights": str(weights),
+        "package": str(pkg),
+        "flops_per_image": json.loads((Path(pkg) / "manifest.json").read_text())["cost"]["flops_per_image"],
+    }
 
 
 # --- measuring, in a worker process -------------------------------------------------------------------
@@ -123,8 +131,12 @@ def _timings(fn, z1, c1, zb, cb, calls: int, runs: int) -> dict:
         t = time.perf_counter()
         fn(zb, cb)
         thr.append(time.perf_counter() - t)
-    return {"b1_p50_ms": 1e3 * float(np.percentile(lat, 50)), "b1_p99_ms": 1e3 * float(np.percentile(lat, 99)),
-            "batch_images_per_s": len(zb) / min(thr), "batch_images_per_s_median": len(zb) / statistics.median(thr)}
+    return {
+        "b1_p50_ms": 1e3 * float(np.percentile(lat, 50)),
+        "b1_p99_ms": 1e3 * float(np.percentile(lat, 99)),
+        "batch_images_per_s": len(zb) / min(thr),
+        "batch_images_per_s_median": len(zb) / statistics.median(thr),
+    }
 
 
 def _cond(manifest: dict, n: int) -> dict:
@@ -156,6 +168,7 @@ def _torch_fn(weights: str, device: str, compiled: bool):
         with torch.inference_mode():
             out = forward(torch.from_numpy(z).to(device), None if c is None else torch.from_numpy(c).to(device))
             return out.cpu().numpy()  # the images in host memory, like the runtime returns them
+
     return run
 
 
@@ -182,8 +195,9 @@ def worker(args) -> dict:
         gen = zoo_runtime.load(args.package, providers="cuda")
         gens = {1: gen, args.batch: gen}
     elif args.engine == "zoo_runtime CUDA graph":  # one captured graph per batch size
-        gens = {b: zoo_runtime.load(args.package, providers="cuda", max_batch=b, cuda_graph=True)
-                for b in (1, args.batch)}
+        gens = {
+            b: zoo_runtime.load(args.package, providers="cuda", max_batch=b, cuda_graph=True) for b in (1, args.batch)
+        }
     elif args.engine == "TensorRT fp16":  # profile optimised for the batch; no batching delay
         gen = zoo_runtime.load(args.package, providers="tensorrt", max_batch=args.batch, max_delay_ms=0)
         gens = {1: gen, args.batch: gen}
@@ -195,12 +209,17 @@ def worker(args) -> dict:
     out["provider"] = gens[1].provider
     out["runner"] = {b: g.info["runner"] for b, g in gens.items()}
     out["notes"] = sorted({n for g in gens.values() for n in g.provider_notes})
-    if args.engine != "TensorRT fp16" and gens[1].provider != "CUDAExecutionProvider" or \
-            args.engine == "TensorRT fp16" and gens[1].provider != "TensorrtExecutionProvider":
+    if (
+        args.engine != "TensorRT fp16"
+        and gens[1].provider != "CUDAExecutionProvider"
+        or args.engine == "TensorRT fp16"
+        and gens[1].provider != "TensorrtExecutionProvider"
+    ):
         raise RuntimeError(f"runs on {gens[1].provider}, not the GPU path asked for: {'; '.join(out['notes'])}")
 
     def fn(z, cond):
         return gens[len(z)].generate(z=z, **cond)
+
     out.update(_timings(fn, z1, c1, zb, cb, args.calls, args.runs))
     return out
 
@@ -225,10 +244,32 @@ def finetune_rate(weights: str, workdir: Path, amp: bool, steps: int, batch: int
         return {"error": "skipped: time budget"}
     out_dir = workdir / f"finetune-{'amp' if amp else 'fp32'}"
     zoo_cli = shutil.which("zoo") or "zoo"
-    cmd = [zoo_cli, "finetune", weights, "--data", "builtin:shapes", "--steps", str(steps), "--batch", str(batch),
-           "--out", str(out_dir), "--overwrite", "--no-progress", "--json", "--eval-samples", "0",
-           "--sample-every", str(10 * steps), "--checkpoint-every", str(10 * steps), "--log-every",
-           str(max(1, steps // 4)), "--device", device] + (["--amp"] if amp else [])
+    cmd = [
+        zoo_cli,
+        "finetune",
+        weights,
+        "--data",
+        "builtin:shapes",
+        "--steps",
+        str(steps),
+        "--batch",
+        str(batch),
+        "--out",
+        str(out_dir),
+        "--overwrite",
+        "--no-progress",
+        "--json",
+        "--eval-samples",
+        "0",
+        "--sample-every",
+        str(10 * steps),
+        "--checkpoint-every",
+        str(10 * steps),
+        "--log-every",
+        str(max(1, steps // 4)),
+        "--device",
+        device,
+    ] + (["--amp"] if amp else [])
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -236,8 +277,11 @@ def finetune_rate(weights: str, workdir: Path, amp: bool, steps: int, batch: int
     if proc.returncode != 0:
         lines = [line for line in proc.stderr.strip().splitlines() if line.strip()]
         return {"error": (lines[-1] if lines else f"exit {proc.returncode}")[:300]}
-    rates = [json.loads(line).get("images_per_s") for line in (out_dir / "metrics.jsonl").read_text().splitlines()
-             if line.strip()]
+    rates = [
+        json.loads(line).get("images_per_s")
+        for line in (out_dir / "metrics.jsonl").read_text().splitlines()
+        if line.strip()
+    ]
     rates = [r for r in rates if r]
     return {"images_per_s": rates[-1] if rates else None, "steps": steps, "batch": batch}
 
@@ -248,13 +292,21 @@ def finetune_rate(weights: str, workdir: Path, amp: bool, steps: int, batch: int
 def device_info() -> dict:
     import onnxruntime
 
-    info = {"python": platform.python_version(), "onnxruntime": onnxruntime.__version__,
-            "onnxruntime_providers": onnxruntime.get_available_providers()}
+    info = {
+        "python": platform.python_version(),
+        "onnxruntime": onnxruntime.__version__,
+        "onnxruntime_providers": onnxruntime.get_available_providers(),
+    }
     try:
         import torch
 
-        info.update({"torch": torch.__version__, "torch_cuda": torch.version.cuda,
-                     "cudnn": torch.backends.cudnn.version() if torch.cuda.is_available() else None})
+        info.update(
+            {
+                "torch": torch.__version__,
+                "torch_cuda": torch.version.cuda,
+                "cudnn": torch.backends.cudnn.version() if torch.cuda.is_available() else None,
+            }
+        )
         if torch.cuda.is_available():
             info["gpu"] = torch.cuda.get_device_name(0)
             info["gpu_memory_gb"] = round(torch.cuda.get_device_properties(0).total_memory / 2**30, 1)
@@ -262,8 +314,11 @@ def device_info() -> dict:
         pass
     smi = shutil.which("nvidia-smi")
     if smi:
-        q = subprocess.run([smi, "--query-gpu=name,driver_version,memory.total", "--format=csv,noheader"],
-                           capture_output=True, text=True)
+        q = subprocess.run(
+            [smi, "--query-gpu=name,driver_version,memory.total", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+        )
         if q.returncode == 0 and q.stdout.strip():
             name, driver, memory = (s.strip() for s in q.stdout.strip().splitlines()[0].split(","))
             info.update({"gpu": name, "driver": driver, "gpu_memory": memory})
@@ -277,26 +332,41 @@ def goals(result: dict) -> list[dict]:
         eager, cuda, trt = (e.get(k) or {} for k in ("PyTorch eager", "zoo_runtime CUDA", "TensorRT fp16"))
         if "b1_p50_ms" in eager and "b1_p50_ms" in cuda:
             x = eager["b1_p50_ms"] / cuda["b1_p50_ms"]
-            out.append({"model": label, "goal": "CUDA batch 1 >= 2x faster than eager", "measured": f"{x:.2f}x",
-                        "met": x >= 2})
+            out.append(
+                {"model": label, "goal": "CUDA batch 1 >= 2x faster than eager", "measured": f"{x:.2f}x", "met": x >= 2}
+            )
         if "batch_images_per_s" in trt and "batch_images_per_s" in cuda:
             x = trt["batch_images_per_s"] / cuda["batch_images_per_s"]
-            out.append({"model": label, "goal": f"TensorRT fp16 >= 1.5x CUDA fp32 at batch {result['batch']}",
-                        "measured": f"{x:.2f}x", "met": x >= 1.5})
+            out.append(
+                {
+                    "model": label,
+                    "goal": f"TensorRT fp16 >= 1.5x CUDA fp32 at batch {result['batch']}",
+                    "measured": f"{x:.2f}x",
+                    "met": x >= 1.5,
+                }
+            )
     return out
 
 
 def markdown(result: dict) -> str:
     d = result["device"]
     auto = result.get("auto", {})
-    lines = [f"Measured by `python benchmarks/gpu.py` in {result['seconds']:.0f} s on {d.get('gpu', '?')} "
-             f"(driver {d.get('driver', '?')}, {d.get('gpu_memory', d.get('gpu_memory_gb', '?'))}), torch "
-             f"{d.get('torch', '?')} (CUDA {d.get('torch_cuda', '?')}), onnxruntime {d.get('onnxruntime', '?')}.", "",
-             f"`zoo_runtime.load(pkg)` (providers=\"auto\") chose **{auto.get('provider', auto.get('error', '?'))}**"
-             + (f"; skipped before it: {'; '.join(auto['notes'])}" if auto.get("notes") else
-                " (the first in its order: TensorRT, CUDA, CPU)") + ".", "",
-             f"| model | engine | ready (s) | batch 1 p50 (ms) | batch 1 p99 (ms) | batch {result['batch']} (images/s) |",
-             "|---|---|---|---|---|---|"]
+    lines = [
+        f"Measured by `python benchmarks/gpu.py` in {result['seconds']:.0f} s on {d.get('gpu', '?')} "
+        f"(driver {d.get('driver', '?')}, {d.get('gpu_memory', d.get('gpu_memory_gb', '?'))}), torch "
+        f"{d.get('torch', '?')} (CUDA {d.get('torch_cuda', '?')}), onnxruntime {d.get('onnxruntime', '?')}.",
+        "",
+        f'`zoo_runtime.load(pkg)` (providers="auto") chose **{auto.get("provider", auto.get("error", "?"))}**'
+        + (
+            f"; skipped before it: {'; '.join(auto['notes'])}"
+            if auto.get("notes")
+            else " (the first in its order: TensorRT, CUDA, CPU)"
+        )
+        + ".",
+        "",
+        f"| model | engine | ready (s) | batch 1 p50 (ms) | batch 1 p99 (ms) | batch {result['batch']} (images/s) |",
+        "|---|---|---|---|---|---|",
+    ]
     for label, m in result["models"].items():
         if "error" in m:
             lines.append(f"| {label} | (not built) | {m['error']} | | | |")
@@ -306,33 +376,46 @@ def markdown(result: dict) -> str:
                 lines.append(f"| {label} | {engine} | {r['error']} | | | |")
                 continue
             ready = f"{r['ready_s']:.1f}" + (f" (cached {r['cached_ready_s']:.1f})" if "cached_ready_s" in r else "")
-            lines.append(f"| {label} | {engine} | {ready} | {r['b1_p50_ms']:.2f} | {r['b1_p99_ms']:.2f} | "
-                         f"{r['batch_images_per_s']:.0f} |")
+            lines.append(
+                f"| {label} | {engine} | {ready} | {r['b1_p50_ms']:.2f} | {r['b1_p99_ms']:.2f} | "
+                f"{r['batch_images_per_s']:.0f} |"
+            )
     rows = [(label, m["finetune"]) for label, m in result["models"].items() if m.get("finetune")]
     if rows:
-        lines += ["", "| model | `zoo finetune` fp32 (images/s) | `--amp` (images/s) | amp / fp32 |", "|---|---|---|---|"]
+        lines += [
+            "",
+            "| model | `zoo finetune` fp32 (images/s) | `--amp` (images/s) | amp / fp32 |",
+            "|---|---|---|---|",
+        ]
         for label, f in rows:
             fp32, amp = f.get("fp32", {}), f.get("amp", {})
             a, b = fp32.get("images_per_s"), amp.get("images_per_s")
-            lines.append(f"| {label} | {a if a else fp32.get('error', '-')} | {b if b else amp.get('error', '-')} | "
-                         f"{f'{b / a:.2f}x' if a and b else '-'} |")
+            lines.append(
+                f"| {label} | {a if a else fp32.get('error', '-')} | {b if b else amp.get('error', '-')} | "
+                f"{f'{b / a:.2f}x' if a and b else '-'} |"
+            )
     if result["goals"]:
         lines += ["", "| model | goal | measured | met |", "|---|---|---|---|"]
-        lines += [f"| {g['model']} | {g['goal']} | {g['measured']} | {'yes' if g['met'] else '**no**'} |"
-                  for g in result["goals"]]
+        lines += [
+            f"| {g['model']} | {g['goal']} | {g['measured']} | {'yes' if g['met'] else '**no**'} |"
+            for g in result["goals"]
+        ]
     return "\n".join(lines) + "\n"
 
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--models", default=",".join(MODELS), help=f"comma-separated, of {', '.join(MODELS)} "
-                   "(default: all)")
+    p.add_argument("--models", default=",".join(MODELS), help=f"comma-separated, of {', '.join(MODELS)} (default: all)")
     p.add_argument("--steps", default=",".join(STEPS), help=f"comma-separated, of {', '.join(STEPS)} (default: all)")
     p.add_argument("--batch", type=int, default=64, help="the throughput batch (default 64)")
     p.add_argument("--calls", type=int, default=50, help="timed batch-1 calls per engine (default 50)")
     p.add_argument("--runs", type=int, default=8, help="timed batch runs per engine (default 8)")
-    p.add_argument("--budget-s", type=float, default=450, help="stop starting measurements after this many seconds "
-                   "(default 450: the whole run stays under 8 minutes)")
+    p.add_argument(
+        "--budget-s",
+        type=float,
+        default=450,
+        help="stop starting measurements after this many seconds (default 450: the whole run stays under 8 minutes)",
+    )
     p.add_argument("--finetune-steps", type=int, default=40, help="steps per `zoo finetune` run (default 40)")
     p.add_argument("--out", default="benchmarks/results/gpu", help="writes OUT.json and OUT.md")
     # for tests on a machine without a GPU: run the non-GPU steps on the CPU, tiny models
@@ -357,7 +440,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if unknown:
         p.error(f"unknown model or step {unknown[0]!r}; models: {', '.join(MODELS)}; steps: {', '.join(STEPS)}")
     if not args.model_list or min(args.batch, args.calls, args.runs, args.finetune_steps) < 1 or args.budget_s <= 0:
-        p.error("--models must name a model; --batch, --calls, --runs, --finetune-steps and --budget-s must be positive")
+        p.error(
+            "--models must name a model; --batch, --calls, --runs, --finetune-steps and --budget-s must be positive"
+        )
     return args
 
 
@@ -385,9 +470,23 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             m["engines"] = {engine: None for engine in ENGINES if engine in args.step_list}  # table order
             result["models"][label] = m
-            bases[label] = [sys.executable, __file__, "--worker", "--package", m["package"], "--weights",
-                            m["weights"], "--batch", str(args.batch), "--calls", str(args.calls), "--runs",
-                            str(args.runs), "--device", device]
+            bases[label] = [
+                sys.executable,
+                __file__,
+                "--worker",
+                "--package",
+                m["package"],
+                "--weights",
+                m["weights"],
+                "--batch",
+                str(args.batch),
+                "--calls",
+                str(args.calls),
+                "--runs",
+                str(args.runs),
+                "--device",
+                device,
+            ]
         if "auto" in args.step_list and bases:
             result["auto"] = run_step(next(iter(bases.values())) + ["--engine", "auto"], deadline - time.perf_counter())
         # the runtime's GPU paths for every model first, then torch.compile (its compile is the slowest
@@ -405,22 +504,33 @@ def main(argv: list[str] | None = None) -> int:
                         m["engines"][engine] = skipped
                     continue
                 if engine == "finetune":
-                    m["finetune"] = {k: finetune_rate(m["weights"], workdir, k == "amp", args.finetune_steps, 32,
-                                                      min(STEP_CAP_S, deadline - time.perf_counter()), device)
-                                     for k in ("fp32", "amp")}
+                    m["finetune"] = {
+                        k: finetune_rate(
+                            m["weights"],
+                            workdir,
+                            k == "amp",
+                            args.finetune_steps,
+                            32,
+                            min(STEP_CAP_S, deadline - time.perf_counter()),
+                            device,
+                        )
+                        for k in ("fp32", "amp")
+                    }
                     continue
                 trt_cache = workdir / "trt-cache"
                 env = {**os.environ, "ZOO_RUNTIME_CACHE": str(trt_cache)}
                 shutil.rmtree(trt_cache, ignore_errors=True)  # cold: no engine or timing cache
                 r = run_step(base + ["--engine", engine], min(STEP_CAP_S, deadline - time.perf_counter()), env)
                 if engine == "TensorRT fp16" and "error" not in r:  # again, with the engines cached on disk
-                    cached = run_step(base + ["--engine", engine], min(STEP_CAP_S, deadline - time.perf_counter()),
-                                      env)
+                    cached = run_step(base + ["--engine", engine], min(STEP_CAP_S, deadline - time.perf_counter()), env)
                     if "ready_s" in cached:
                         r["cached_ready_s"] = cached["ready_s"]
                 m["engines"][engine] = r
-                said = r["error"] if "error" in r else (f"b1 {r['b1_p50_ms']:.2f} ms, b{args.batch} "
-                                                        f"{r['batch_images_per_s']:.0f} images/s")
+                said = (
+                    r["error"]
+                    if "error" in r
+                    else (f"b1 {r['b1_p50_ms']:.2f} ms, b{args.batch} {r['batch_images_per_s']:.0f} images/s")
+                )
                 print(f"{label} {engine}: {said}", flush=True)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

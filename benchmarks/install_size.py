@@ -6,6 +6,7 @@ For each extra: a fresh virtual environment, `pip install ./runtime[EXTRA]` from
 size of its site-packages (minus an empty venv's pip/setuptools) and of the wheels `pip download`
 fetches. Needs network access to PyPI and a few minutes; writes OUT.json and OUT.md.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,8 +37,12 @@ def measure(extra: str, work: Path) -> dict:
     wheels = work / f"wheels-{extra}"
     subprocess.run([*pip, "download", "-d", str(wheels), spec], check=True)
     files = sorted(wheels.iterdir())
-    return {"extra": extra, "installed_mb": folder_mb(site_packages(env)), "download_mb": folder_mb(wheels),
-            "largest": max(files, key=lambda f: f.stat().st_size).name}
+    return {
+        "extra": extra,
+        "installed_mb": folder_mb(site_packages(env)),
+        "download_mb": folder_mb(wheels),
+        "largest": max(files, key=lambda f: f.stat().st_size).name,
+    }
 
 
 def main() -> None:
@@ -58,11 +63,18 @@ def main() -> None:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".json").write_text(json.dumps(result, indent=2))
-    lines = [f"Measured by `python benchmarks/install_size.py` (Python {result['python']}, Linux x86_64; installed "
-             f"size is the venv's site-packages minus an empty venv's {base:.0f} MB).", "",
-             "| install | installed (MB) | downloaded wheels (MB) | largest wheel |", "|---|---|---|---|"]
-    lines += [f"| `pip install './runtime[{r['extra'].replace('+', ',')}]'` | {r['installed_mb']:.0f} | "
-              f"{r['download_mb']:.0f} | {r['largest']} |" for r in rows]
+    lines = [
+        f"Measured by `python benchmarks/install_size.py` (Python {result['python']}, Linux x86_64; installed "
+        f"size is the venv's site-packages minus an empty venv's {base:.0f} MB).",
+        "",
+        "| install | installed (MB) | downloaded wheels (MB) | largest wheel |",
+        "|---|---|---|---|",
+    ]
+    lines += [
+        f"| `pip install './runtime[{r['extra'].replace('+', ',')}]'` | {r['installed_mb']:.0f} | "
+        f"{r['download_mb']:.0f} | {r['largest']} |"
+        for r in rows
+    ]
     out.with_suffix(".md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

@@ -8,6 +8,7 @@ dcgan32 (digits config) saved to a temporary file: the time does not depend on t
 torch-fidelity is optional (`pip install --no-deps --target DIR torch-fidelity` is enough: only its
 metric functions are used, on the same features).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -49,8 +50,11 @@ def reference_points() -> dict:
     a, b = digits[perm[:898]], digits[perm[898:]]
     tracker = FIDTracker(a, progress=False)
     shapes = load_dataset("builtin:shapes", 32, 1, n=899).images
-    return {"digits_half_vs_half": tracker(b), "digits_vs_shapes": tracker(shapes),
-            "_features": (tracker.real_features, tracker.features(b).numpy(), tracker.features(shapes).numpy())}
+    return {
+        "digits_half_vs_half": tracker(b),
+        "digits_vs_shapes": tracker(shapes),
+        "_features": (tracker.real_features, tracker.features(b).numpy(), tracker.features(shapes).numpy()),
+    }
 
 
 def torch_fidelity_check(f_real: np.ndarray, f_other: np.ndarray) -> dict | None:
@@ -65,16 +69,29 @@ def torch_fidelity_check(f_real: np.ndarray, f_other: np.ndarray) -> dict | None
     m = min(len(f_real), len(f_other)) // 2
     (mu1, s1), (mu2, s2) = feature_stats(f_real), feature_stats(f_other)
     theirs_fid = tf_fid.fid_statistics_to_metric({"mu": mu1, "sigma": s1}, {"mu": mu2, "sigma": s2}, verbose=False)
-    theirs_kid = tf_kid.kid_features_to_metric(torch.from_numpy(f_real), torch.from_numpy(f_other), kid_subsets=100,
-                                               kid_subset_size=m, kid_degree=3, kid_gamma=None, kid_coef0=1,
-                                               rng_seed=2020, verbose=False)
+    theirs_kid = tf_kid.kid_features_to_metric(
+        torch.from_numpy(f_real),
+        torch.from_numpy(f_other),
+        kid_subsets=100,
+        kid_subset_size=m,
+        kid_degree=3,
+        kid_gamma=None,
+        kid_coef0=1,
+        rng_seed=2020,
+        verbose=False,
+    )
     ours_kid = kid_from_features(f_real, f_other, subsets=100, subset_size=m)
-    return {"torch_fidelity_version": getattr(sys.modules.get("torch_fidelity"), "__version__", "?"),
-            "fid_ours": fid_from_features(f_real, f_other), "fid_torch_fidelity": theirs_fid["frechet_inception_distance"],
-            "kid_ours": list(ours_kid),
-            "kid_torch_fidelity": [theirs_kid["kernel_inception_distance_mean"],
-                                   theirs_kid["kernel_inception_distance_std"]],
-            "subset_size": m}
+    return {
+        "torch_fidelity_version": getattr(sys.modules.get("torch_fidelity"), "__version__", "?"),
+        "fid_ours": fid_from_features(f_real, f_other),
+        "fid_torch_fidelity": theirs_fid["frechet_inception_distance"],
+        "kid_ours": list(ours_kid),
+        "kid_torch_fidelity": [
+            theirs_kid["kernel_inception_distance_mean"],
+            theirs_kid["kernel_inception_distance_std"],
+        ],
+        "subset_size": m,
+    }
 
 
 def main() -> None:
@@ -90,8 +107,12 @@ def main() -> None:
         model = args.model
         if model is None:
             torch.manual_seed(0)
-            model = str(zoo.save(zoo.create_model("dcgan32", channels=1, conditioning="class", num_classes=10),
-                                 Path(tmp) / "dcgan32-digits-config.safetensors"))
+            model = str(
+                zoo.save(
+                    zoo.create_model("dcgan32", channels=1, conditioning="class", num_classes=10),
+                    Path(tmp) / "dcgan32-digits-config.safetensors",
+                )
+            )
         wall_digits, cpu_digits, res_digits = time_cli(model, "builtin:digits", args.n)
         shapes_model = str(zoo.save(zoo.create_model("dcgan32"), Path(tmp) / "dcgan32.safetensors"))
         wall_shapes, cpu_shapes, res_shapes = time_cli(shapes_model, "builtin:shapes", args.n)
@@ -102,32 +123,55 @@ def main() -> None:
     out = {
         "digits_classifier": {"held_out_accuracy": meta["held_out_accuracy"], "split": meta["split"]},
         "zoo_eval": [
-            {"command": f"zoo eval MODEL --data builtin:digits --n {args.n} --json", "wall_s": round(wall_digits, 2),
-             "cpu_s": round(cpu_digits, 2), "result": res_digits},
-            {"command": f"zoo eval MODEL --data builtin:shapes --n {args.n} --json", "wall_s": round(wall_shapes, 2),
-             "cpu_s": round(cpu_shapes, 2), "result": res_shapes},
+            {
+                "command": f"zoo eval MODEL --data builtin:digits --n {args.n} --json",
+                "wall_s": round(wall_digits, 2),
+                "cpu_s": round(cpu_digits, 2),
+                "result": res_digits,
+            },
+            {
+                "command": f"zoo eval MODEL --data builtin:shapes --n {args.n} --json",
+                "wall_s": round(wall_shapes, 2),
+                "cpu_s": round(cpu_shapes, 2),
+                "result": res_shapes,
+            },
         ],
         "reference_points": ref,
         "torch_fidelity": tf,
-        "machine": {"torch_threads": torch.get_num_threads(), "cuda": torch.cuda.is_available(),
-                    "cpus": os.cpu_count(), "load_average_1m_at_end": os.getloadavg()[0]},
+        "machine": {
+            "torch_threads": torch.get_num_threads(),
+            "cuda": torch.cuda.is_available(),
+            "cpus": os.cpu_count(),
+            "load_average_1m_at_end": os.getloadavg()[0],
+        },
     }
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "metrics_eval.json").write_text(json.dumps(out, indent=2, default=float) + "\n")
-    lines = [f"# Metrics (feature space: digits classifier, held-out accuracy {meta['held_out_accuracy']:.4f})", "",
-             f"(load average {out['machine']['load_average_1m_at_end']:.1f} on {out['machine']['cpus']} CPUs)", "",
-             "| what | wall (s) | CPU (s) | FID | KID | random-weights FID |", "|---|---|---|---|---|---|"]
+    lines = [
+        f"# Metrics (feature space: digits classifier, held-out accuracy {meta['held_out_accuracy']:.4f})",
+        "",
+        f"(load average {out['machine']['load_average_1m_at_end']:.1f} on {out['machine']['cpus']} CPUs)",
+        "",
+        "| what | wall (s) | CPU (s) | FID | KID | random-weights FID |",
+        "|---|---|---|---|---|---|",
+    ]
     for row in out["zoo_eval"]:
         r = row["result"]
-        lines.append(f"| `{row['command']}` (untrained dcgan32) | {row['wall_s']:.1f} | {row['cpu_s']:.1f} | {r['fid']:.1f} | "
-                     f"{r['kid_mean']:.3f} ± {r['kid_std']:.3f} | {r['baseline_random']['fid']:.1f} |")
+        lines.append(
+            f"| `{row['command']}` (untrained dcgan32) | {row['wall_s']:.1f} | {row['cpu_s']:.1f} | {r['fid']:.1f} | "
+            f"{r['kid_mean']:.3f} ± {r['kid_std']:.3f} | {r['baseline_random']['fid']:.1f} |"
+        )
     for name, s in ref.items():
-        lines.append(f"| {name.replace('_', ' ')} (~900 vs ~900) | | | {s['fid']:.2f} | {s['kid']:.4f} ± {s['kid_std']:.4f} | |")
+        lines.append(
+            f"| {name.replace('_', ' ')} (~900 vs ~900) | | | {s['fid']:.2f} | {s['kid']:.4f} ± {s['kid_std']:.4f} | |"
+        )
     for name, c in tf.items():
         if c:
-            lines.append(f"| torch-fidelity {c['torch_fidelity_version']} on the same features, {name} | | | "
-                         f"{c['fid_torch_fidelity']:.6f} (ours {c['fid_ours']:.6f}) | "
-                         f"{c['kid_torch_fidelity'][0]:.6f} (ours {c['kid_ours'][0]:.6f}) | |")
+            lines.append(
+                f"| torch-fidelity {c['torch_fidelity_version']} on the same features, {name} | | | "
+                f"{c['fid_torch_fidelity']:.6f} (ours {c['fid_ours']:.6f}) | "
+                f"{c['kid_torch_fidelity'][0]:.6f} (ours {c['kid_ours'][0]:.6f}) | |"
+            )
     (RESULTS / "metrics_eval.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

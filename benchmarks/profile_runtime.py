@@ -6,6 +6,7 @@ Runs the package's graph `--runs` times at `--batch` with the profiler on (after
 and prints each op type's and the slowest nodes' share of the kernel time, with the node's output
 shape: the table that says which rewrite is worth trying.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -62,9 +63,13 @@ def profile(pkg: str, batch: int, runs: int, threads: int | None, optimized: str
         out = args.get("output_type_shape") or []
         shapes[name] = [list(o.values())[0] for o in out][:1]
     total = sum(by_op.values())
-    return {"batch": batch, "runs": runs, "kernel_ms_per_run": total / runs / 1e3,
-            "by_op": {k: v / total for k, v in by_op.most_common()},
-            "by_node": [(k, ops[k], shapes.get(k), v / total) for k, v in by_node.most_common()]}
+    return {
+        "batch": batch,
+        "runs": runs,
+        "kernel_ms_per_run": total / runs / 1e3,
+        "by_op": {k: v / total for k, v in by_op.most_common()},
+        "by_node": [(k, ops[k], shapes.get(k), v / total) for k, v in by_node.most_common()],
+    }
 
 
 def main() -> None:

@@ -15,6 +15,7 @@ for the shapes models). Distances: pixel RMSE in [0, 1] units and 1 - cosine sim
 space the projection optimised (both are optimised, so both favour the projection; the nearest
 training image is chosen by pixel RMSE). Writes benchmarks/results/projection.json and .md.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,8 +28,12 @@ import numpy as np
 import torch
 
 RESULTS = Path(__file__).parent / "results"
-MODELS = {"stylegan2_32.digits": "builtin:digits", "dcgan32.digits": "builtin:digits",
-          "stylegan2_64.shapes": "builtin:shapes", "dcgan32.shapes": "builtin:shapes"}
+MODELS = {
+    "stylegan2_32.digits": "builtin:digits",
+    "dcgan32.digits": "builtin:digits",
+    "stylegan2_64.shapes": "builtin:shapes",
+    "dcgan32.shapes": "builtin:shapes",
+}
 LETTERS = "AKgR"
 
 
@@ -38,7 +43,9 @@ def letter(ch: str, size: int, channels: int, colour=(255, 255, 255), background
     from zoo.data.transforms import pil_to_tensor
 
     img = Image.new("RGB", (size * 2, size * 2), background)
-    ImageDraw.Draw(img).text((size, size), ch, fill=colour, font=ImageFont.load_default(size=size * 3 // 2), anchor="mm")
+    ImageDraw.Draw(img).text(
+        (size, size), ch, fill=colour, font=ImageFont.load_default(size=size * 3 // 2), anchor="mm"
+    )
     img = img.resize((size, size), Image.LANCZOS)
     return pil_to_tensor(img, channels).unsqueeze(0)
 
@@ -51,15 +58,19 @@ def targets(data: str, res: int, channels: int, n: int) -> list[tuple[str, str, 
     if data == "builtin:digits":
         digits = load_dataset(data, res, channels)
         for i in range(n):
-            out.append((f"digit #{i * 97}", "seen", digits.images[i * 97:i * 97 + 1]))
+            out.append((f"digit #{i * 97}", "seen", digits.images[i * 97 : i * 97 + 1]))
         for ch in LETTERS[:n]:
             out.append((f"letter {ch}", "unseen", letter(ch, res, channels)))
     else:
         held = load_dataset(data, res, channels, n=n, seed=777)  # training scenes use seed 0
         for i in range(n):
-            out.append((f"scene {held.captions[i]!r}", "held-out", held.images[i:i + 1]))
-        colours = [((255, 220, 0), (30, 60, 200)), ((255, 255, 255), (200, 30, 30)), ((20, 160, 40), (240, 240, 240)),
-                   ((250, 120, 0), (0, 0, 0))]
+            out.append((f"scene {held.captions[i]!r}", "held-out", held.images[i : i + 1]))
+        colours = [
+            ((255, 220, 0), (30, 60, 200)),
+            ((255, 255, 255), (200, 30, 30)),
+            ((20, 160, 40), (240, 240, 240)),
+            ((250, 120, 0), (0, 0, 0)),
+        ]
         for ch, (fg, bg) in zip(LETTERS[:n], colours):
             out.append((f"letter {ch}", "unseen", letter(ch, res, channels, fg, bg)))
     return out
@@ -96,34 +107,53 @@ def main() -> None:
             perceptual = Perceptual(result.feature, channels, "cpu")
             labels = {"labels": result.label} if model.conditioning == "class" else {}
             randoms = model.sample(8, seed=99, **labels)
-            rand = [distances(randoms[i:i + 1], target, perceptual) for i in range(8)]
+            rand = [distances(randoms[i : i + 1], target, perceptual) for i in range(8)]
             near = nearest_training(target, train)
             near_img = train[int(((train - target) / 2).square().flatten(1).mean(1).argmin())][None]
-            row = {"model": name, "space": result.space, "target": tname, "kind": kind, "label": result.label,
-                   "feature_space": result.feature, "steps": args.steps, "seconds": round(seconds, 1),
-                   "projection_rmse": result.distances["pixel_rmse"], "projection_feature": result.distances["feature"],
-                   "random_rmse": round(float(np.mean([d["pixel_rmse"] for d in rand])), 5),
-                   "random_feature": round(float(np.mean([d["feature"] for d in rand])), 5),
-                   "nearest_train_rmse": round(near, 5),
-                   "nearest_train_feature": distances(near_img, target, perceptual)["feature"]}
+            row = {
+                "model": name,
+                "space": result.space,
+                "target": tname,
+                "kind": kind,
+                "label": result.label,
+                "feature_space": result.feature,
+                "steps": args.steps,
+                "seconds": round(seconds, 1),
+                "projection_rmse": result.distances["pixel_rmse"],
+                "projection_feature": result.distances["feature"],
+                "random_rmse": round(float(np.mean([d["pixel_rmse"] for d in rand])), 5),
+                "random_feature": round(float(np.mean([d["feature"] for d in rand])), 5),
+                "nearest_train_rmse": round(near, 5),
+                "nearest_train_feature": distances(near_img, target, perceptual)["feature"],
+            }
             rows.append(row)
             print(json.dumps(row), flush=True)
 
     RESULTS.mkdir(exist_ok=True)
-    meta = {"steps": args.steps, "threads": args.threads, "machine": f"{platform.machine()}, torch {torch.__version__}",
-            "total_seconds": round(time.perf_counter() - t_start, 1),
-            "command": f"python benchmarks/projection.py --steps {args.steps} --targets {args.targets}"}
+    meta = {
+        "steps": args.steps,
+        "threads": args.threads,
+        "machine": f"{platform.machine()}, torch {torch.__version__}",
+        "total_seconds": round(time.perf_counter() - t_start, 1),
+        "command": f"python benchmarks/projection.py --steps {args.steps} --targets {args.targets}",
+    }
     (RESULTS / "projection.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n")
-    lines = [f"# Projection: reconstruction distance ({args.steps} steps, `{meta['command']}`)", "",
-             "pixel RMSE in [0, 1] units / feature distance (1 - cosine, the projection's feature space); lower is "
-             "closer. random: mean of 8 random samples; nearest train: the closest training image by pixel RMSE.", "",
-             "| model | space | target | kind | projection | random latent | nearest train | s |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"# Projection: reconstruction distance ({args.steps} steps, `{meta['command']}`)",
+        "",
+        "pixel RMSE in [0, 1] units / feature distance (1 - cosine, the projection's feature space); lower is "
+        "closer. random: mean of 8 random samples; nearest train: the closest training image by pixel RMSE.",
+        "",
+        "| model | space | target | kind | projection | random latent | nearest train | s |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
-        lines.append(f"| {r['model']} | {r['space']} | {r['target']} | {r['kind']} | "
-                     f"{r['projection_rmse']:.3f} / {r['projection_feature']:.3f} | "
-                     f"{r['random_rmse']:.3f} / {r['random_feature']:.3f} | "
-                     f"{r['nearest_train_rmse']:.3f} / {r['nearest_train_feature']:.3f} | {r['seconds']} |")
+        lines.append(
+            f"| {r['model']} | {r['space']} | {r['target']} | {r['kind']} | "
+            f"{r['projection_rmse']:.3f} / {r['projection_feature']:.3f} | "
+            f"{r['random_rmse']:.3f} / {r['random_feature']:.3f} | "
+            f"{r['nearest_train_rmse']:.3f} / {r['nearest_train_feature']:.3f} | {r['seconds']} |"
+        )
     lines += ["", f"{meta['machine']}, {args.threads} thread(s), {meta['total_seconds']} s in all."]
     (RESULTS / "projection.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))

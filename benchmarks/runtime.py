@@ -34,6 +34,7 @@ Goals on the 2-core CPU: batch 1 >= 1.5x faster than eager; zoo_runtime fp32 at 
 torch.compile at batch 1 (latency), 8 and 64 (throughput); batch 64 at >= 80% of the roofline;
 int8 >= 1.8x fp32 throughput (its FID cost beside it); cold start < 0.5 s.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -126,6 +127,7 @@ def _torch_fn(module):
         c = cond.get("labels", cond.get("embeddings"))
         with torch.inference_mode():
             return module(torch.from_numpy(z), None if c is None else torch.from_numpy(c)).numpy()
+
     return run
 
 
@@ -145,6 +147,7 @@ def _runtime(precision):
 
         gen = zoo_runtime.load(packages[precision], providers="cpu", threads=int(os.environ["BENCH_THREADS"]))
         return lambda z, cond: gen.generate(z=z, **cond)
+
     return make
 
 
@@ -198,18 +201,40 @@ def worker(args) -> None:
     zm, cm = make_latents(args.mid_batch, latent, 3), condition_inputs(manifest, args.mid_batch)
     fn(zm, cm)
     out = {}
-    for key, (z, c, count) in {"latencies": (z1, c1, args.latency_calls), "mid_times": (zm, cm, 2 * args.batch_runs),
-                               "batch_times": (zb, cb, args.batch_runs)}.items():
+    for key, (z, c, count) in {
+        "latencies": (z1, c1, args.latency_calls),
+        "mid_times": (zm, cm, 2 * args.batch_runs),
+        "batch_times": (zb, cb, args.batch_runs),
+    }.items():
         pairs = [_timed_both(lambda: fn(z, c)) for _ in range(count)]
         out[key], out[key + "_cpu"] = [w for w, _ in pairs], [c for _, c in pairs]
     print(json.dumps(out))
 
 
 def run_worker(engine: str, weights: Path, packages: dict, threads: int, args) -> dict:
-    cmd = [sys.executable, __file__, "--worker", "--engine", engine, "--weights", str(weights),
-           "--fp32", str(packages["fp32"]), "--int8", str(packages["int8"] or ""), "--threads", str(threads),
-           "--batch", str(args.batch), "--mid-batch", str(args.mid_batch), "--latency-calls", str(args.latency_calls),
-           "--batch-runs", str(args.batch_runs)]
+    cmd = [
+        sys.executable,
+        __file__,
+        "--worker",
+        "--engine",
+        engine,
+        "--weights",
+        str(weights),
+        "--fp32",
+        str(packages["fp32"]),
+        "--int8",
+        str(packages["int8"] or ""),
+        "--threads",
+        str(threads),
+        "--batch",
+        str(args.batch),
+        "--mid-batch",
+        str(args.mid_batch),
+        "--latency-calls",
+        str(args.latency_calls),
+        "--batch-runs",
+        str(args.batch_runs),
+    ]
     out = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if out.returncode != 0:
         raise RuntimeError(f"worker {engine} failed:\n{out.stderr[-3000:]}")
@@ -227,13 +252,22 @@ def matmul_gflops(threads: int, previous: dict | None = None) -> dict:
     kept: on a shared machine one measurement can land in a burst of other load, which would
     lower the roofline and flatter every engine measured against it."""
     env = {**os.environ, **{k: str(threads) for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}}
-    out = subprocess.run([sys.executable, __file__, "--matmul-worker", "--threads", str(threads)], env=env,
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, __file__, "--matmul-worker", "--threads", str(threads)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     rates = dict((previous or {}).get("measurements", {}))
     for key, rate in json.loads(out.stdout.strip().splitlines()[-1]).items():
         rates[key] = max(rates.get(key, 0.0), rate)
-    return {"gflops": max(rates.values()), "threads": threads, "measurements": rates,
-            "samples": (previous or {}).get("samples", 0) + 1}
+    return {
+        "gflops": max(rates.values()),
+        "threads": threads,
+        "measurements": rates,
+        "samples": (previous or {}).get("samples", 0) + 1,
+    }
 
 
 def matmul_worker(threads: int) -> None:
@@ -247,9 +281,9 @@ def matmul_worker(threads: int) -> None:
         for lib, fn in (("numpy", lambda: a @ a), ("torch", lambda: ta @ ta)):
             fn()
             pairs = [_timed_both(fn) for _ in range(5)]
-            rates[f"{lib} sgemm {n}"] = round(2 * n ** 3 / min(w for w, _ in pairs) / 1e9, 1)
+            rates[f"{lib} sgemm {n}"] = round(2 * n**3 / min(w for w, _ in pairs) / 1e9, 1)
             if threads == 1:  # per CPU-second, the basis the 1-thread engines are judged on
-                rates[f"{lib} sgemm {n} per CPU-second"] = round(2 * n ** 3 / min(c for _, c in pairs) / 1e9, 1)
+                rates[f"{lib} sgemm {n} per CPU-second"] = round(2 * n**3 / min(c for _, c in pairs) / 1e9, 1)
     print(json.dumps(rates))
 
 
@@ -257,16 +291,19 @@ def summarize(samples: dict, batch: int, mid: int) -> dict:
     out = {}
     for name, s in samples.items():
         lat, thr = s["latencies"], s["batch_times"]
-        out[name] = {"b1_p50_ms": 1e3 * float(np.percentile(lat, 50)),
-                     f"b{mid}_images_per_s": mid / min(s["mid_times"]),
-                     "b1_cpu_p50_ms": 1e3 * float(np.percentile(s["latencies_cpu"], 50)),
-                     f"b{mid}_images_per_cpu_s": mid / max(min(s["mid_times_cpu"]), 1e-9),
-                     f"b{batch}_images_per_cpu_s": batch / max(min(s["batch_times_cpu"]), 1e-9),
-                     "b1_p99_ms": 1e3 * float(np.percentile(lat, 99)),
-                     "b1_min_ms": 1e3 * min(lat),
-                     f"b{batch}_images_per_s": batch / min(thr),  # best run: what the code can do
-                     f"b{batch}_images_per_s_median": batch / statistics.median(thr),
-                     "b1_calls": len(lat), f"b{batch}_runs": len(thr)}
+        out[name] = {
+            "b1_p50_ms": 1e3 * float(np.percentile(lat, 50)),
+            f"b{mid}_images_per_s": mid / min(s["mid_times"]),
+            "b1_cpu_p50_ms": 1e3 * float(np.percentile(s["latencies_cpu"], 50)),
+            f"b{mid}_images_per_cpu_s": mid / max(min(s["mid_times_cpu"]), 1e-9),
+            f"b{batch}_images_per_cpu_s": batch / max(min(s["batch_times_cpu"]), 1e-9),
+            "b1_p99_ms": 1e3 * float(np.percentile(lat, 99)),
+            "b1_min_ms": 1e3 * min(lat),
+            f"b{batch}_images_per_s": batch / min(thr),  # best run: what the code can do
+            f"b{batch}_images_per_s_median": batch / statistics.median(thr),
+            "b1_calls": len(lat),
+            f"b{batch}_runs": len(thr),
+        }
     return out
 
 
@@ -288,8 +325,14 @@ def machine(threads: int) -> dict:
         cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
     except (OSError, StopIteration):
         pass
-    return {"cpu": cpu, "logical_cpus": os.cpu_count(), "threads": threads, "python": platform.python_version(),
-            "torch": torch.__version__, "onnxruntime": onnxruntime.__version__}
+    return {
+        "cpu": cpu,
+        "logical_cpus": os.cpu_count(),
+        "threads": threads,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "onnxruntime": onnxruntime.__version__,
+    }
 
 
 # --- main ---------------------------------------------------------------------------------------
@@ -311,8 +354,9 @@ def build(name: str, workdir: Path) -> tuple:
         warnings.simplefilter("ignore")
         for precision in ("fp32", "int8"):
             try:
-                packages[precision] = zoo.export(model, workdir / f"{name}-{precision}", precision=precision,
-                                                 progress=False, quality_n=256)
+                packages[precision] = zoo.export(
+                    model, workdir / f"{name}-{precision}", precision=precision, progress=False, quality_n=256
+                )
             except ExportError as err:
                 if precision == "fp32":
                     raise
@@ -327,7 +371,9 @@ def build(name: str, workdir: Path) -> tuple:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--models", default="dcgan32,dcgan64,stylegan2_64.shapes", help="comma-separated registered names")
+    parser.add_argument(
+        "--models", default="dcgan32,dcgan64,stylegan2_64.shapes", help="comma-separated registered names"
+    )
     parser.add_argument("--engines", default=",".join(ENGINES), help="comma-separated: " + ", ".join(ENGINES))
     parser.add_argument("--threads", type=int, help="threads for every engine (default: physical cores)")
     parser.add_argument("--batch", type=int, default=64)
@@ -336,12 +382,18 @@ def main() -> None:
     parser.add_argument("--latency-calls", type=int, default=100, help="batch-1 calls per engine per round")
     parser.add_argument("--batch-runs", type=int, default=6, help="batch runs per engine per round")
     parser.add_argument("--cold-repeat", type=int, default=7)
-    parser.add_argument("--prompt-encoders", default="hash,minilm",
-                        help="text encoders for the prompt-to-image latency rows ('' skips them)")
+    parser.add_argument(
+        "--prompt-encoders",
+        default="hash,minilm",
+        help="text encoders for the prompt-to-image latency rows ('' skips them)",
+    )
     parser.add_argument("--out", default="benchmarks/results/runtime", help="writes OUT.json and OUT.md")
     parser.add_argument("--readme", action="store_true", help="put the table into README.md (between markers)")
-    parser.add_argument("--append", action="store_true",
-                        help="keep the other models already in OUT.json (a row added later keeps its own load note)")
+    parser.add_argument(
+        "--append",
+        action="store_true",
+        help="keep the other models already in OUT.json (a row added later keeps its own load note)",
+    )
     # worker mode (internal): one engine, one round
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--matmul-worker", action="store_true", help=argparse.SUPPRESS)
@@ -367,8 +419,12 @@ def main() -> None:
         sys.exit(f"unknown engines {unknown}; known: {list(ENGINES)}")
     load_before = os.getloadavg()
     workdir = Path(tempfile.mkdtemp(prefix="zoo-bench-runtime-"))
-    result = {"machine": machine(threads), "load_average_before": [round(x, 2) for x in load_before],
-              "batch": args.batch, "models": {}}
+    result = {
+        "machine": machine(threads),
+        "load_average_before": [round(x, 2) for x in load_before],
+        "batch": args.batch,
+        "models": {},
+    }
     print(f"machine: {result['machine']}; load average {load_before}", flush=True)
     result["matmul"] = matmul_gflops(threads)
     try:
@@ -376,31 +432,58 @@ def main() -> None:
             packages, weights = build(name, workdir)
             manifest = zoo_runtime.read_manifest(packages["fp32"])
             model_engines = [e for e in engines if packages["int8"] is not None or e != "zoo_runtime int8"]
-            samples = {e: {k: [] for k in ("latencies", "mid_times", "batch_times", "latencies_cpu", "mid_times_cpu",
-                                           "batch_times_cpu")} for e in model_engines}
+            samples = {
+                e: {
+                    k: []
+                    for k in (
+                        "latencies",
+                        "mid_times",
+                        "batch_times",
+                        "latencies_cpu",
+                        "mid_times_cpu",
+                        "batch_times_cpu",
+                    )
+                }
+                for e in model_engines
+            }
             for r in range(args.rounds):
                 for engine in model_engines:
                     got = run_worker(engine, weights, packages, threads, args)
-                    for key in ("latencies", "mid_times", "batch_times", "latencies_cpu", "mid_times_cpu",
-                                "batch_times_cpu"):
+                    for key in (
+                        "latencies",
+                        "mid_times",
+                        "batch_times",
+                        "latencies_cpu",
+                        "mid_times_cpu",
+                        "batch_times_cpu",
+                    ):
                         samples[engine][key] += got[key]
-                    print(f"{name} round {r + 1}/{args.rounds} {engine}: b1 p50 "
-                          f"{1e3 * statistics.median(got['latencies']):.2f} ms, b{args.batch} "
-                          f"{args.batch / min(got['batch_times']):.0f} images/s", flush=True)
+                    print(
+                        f"{name} round {r + 1}/{args.rounds} {engine}: b1 p50 "
+                        f"{1e3 * statistics.median(got['latencies']):.2f} ms, b{args.batch} "
+                        f"{args.batch / min(got['batch_times']):.0f} images/s",
+                        flush=True,
+                    )
                 result["matmul"] = matmul_gflops(threads, result["matmul"])
-            result["models"][name] = {"flops_per_image": manifest["cost"]["flops_per_image"],
-                                      "int8_quantized": (read_int8(packages["int8"]) if packages["int8"] else
-                                                         {"refused": packages["int8_refused"]}),
-                                      "engines": summarize(samples, args.batch, args.mid_batch)}
+            result["models"][name] = {
+                "flops_per_image": manifest["cost"]["flops_per_image"],
+                "int8_quantized": (
+                    read_int8(packages["int8"]) if packages["int8"] else {"refused": packages["int8_refused"]}
+                ),
+                "engines": summarize(samples, args.batch, args.mid_batch),
+            }
             env = {**os.environ, "GAN_ZOO_HOME": os.environ.get("GAN_ZOO_HOME", str(workdir / "home"))}
             png = str(workdir / "cold.png")
             zoo_cli = shutil.which("zoo") or sys.exit("the `zoo` console script is not installed")
             result["models"][name]["cold_start"] = {
-                "python -m zoo_runtime PKG -n 1": cold_start([sys.executable, "-m", "zoo_runtime",
-                                                             str(packages["fp32"]), "-n", "1", "--out", png],
-                                                            args.cold_repeat, env),
-                "zoo sample WEIGHTS -n 1 (PyTorch)": cold_start([zoo_cli, "sample", str(weights), "-n", "1", "--out",
-                                                                png], max(3, args.cold_repeat // 2), env),
+                "python -m zoo_runtime PKG -n 1": cold_start(
+                    [sys.executable, "-m", "zoo_runtime", str(packages["fp32"]), "-n", "1", "--out", png],
+                    args.cold_repeat,
+                    env,
+                ),
+                "zoo sample WEIGHTS -n 1 (PyTorch)": cold_start(
+                    [zoo_cli, "sample", str(weights), "-n", "1", "--out", png], max(3, args.cold_repeat // 2), env
+                ),
                 "python -c pass (interpreter floor)": cold_start([sys.executable, "-c", "pass"], args.cold_repeat, env),
             }
         if args.prompt_encoders.strip():
@@ -413,16 +496,19 @@ def main() -> None:
     for m in result["models"].values():  # against the best matmul rate seen in the whole run
         m["roofline_images_per_s"] = result["matmul"]["gflops"] * 1e9 / m["flops_per_image"]
         for row in m["engines"].values():
-            row["roofline_fraction"] = row[basis_keys(result["basis"], args.batch, args.mid_batch)["big"]] / \
-                m["roofline_images_per_s"]
+            row["roofline_fraction"] = (
+                row[basis_keys(result["basis"], args.batch, args.mid_batch)["big"]] / m["roofline_images_per_s"]
+            )
     result["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
     for m in result["models"].values():
         m["load_average"] = [result["load_average_before"][0], result["load_average_after"][0]]
     out = Path(args.out)
     if args.append and out.with_suffix(".json").exists():
         previous = json.loads(out.with_suffix(".json").read_text())
-        result["models"] = {**{k: v for k, v in previous.get("models", {}).items() if k not in result["models"]},
-                            **result["models"]}
+        result["models"] = {
+            **{k: v for k, v in previous.get("models", {}).items() if k not in result["models"]},
+            **result["models"],
+        }
         if "prompt_to_image" not in result and "prompt_to_image" in previous:
             result["prompt_to_image"] = previous["prompt_to_image"]
     result["goals"] = goals(result, args.batch)
@@ -441,8 +527,9 @@ def prompt_latency(encoders: str, workdir: Path) -> dict:
     (torch's OpenMP, ONNX Runtime's) in one process would steal the cores from each other."""
     out = workdir / "text_latency"
     script = Path(__file__).resolve().parent / "text_latency.py"
-    subprocess.run([sys.executable, str(script), "--encoders", encoders, "--threads", "1",
-                    "--out", str(out)], check=True)
+    subprocess.run(
+        [sys.executable, str(script), "--encoders", encoders, "--threads", "1", "--out", str(out)], check=True
+    )
     return json.loads(out.with_suffix(".json").read_text())
 
 
@@ -450,8 +537,12 @@ def read_int8(pkg: Path) -> dict:
     import zoo_runtime
 
     m = zoo_runtime.read_manifest(pkg)
-    return {"quantized": m["quantization"]["quantized_nodes"], "left_float": m["quantization"]["left_float"],
-            "fid_int8_vs_fp32": m["quality"].get("fid_int8_vs_fp32"), "pixel_mae": m["quality"]["pixel_mae"]}
+    return {
+        "quantized": m["quantization"]["quantized_nodes"],
+        "left_float": m["quantization"]["left_float"],
+        "fid_int8_vs_fp32": m["quality"].get("fid_int8_vs_fp32"),
+        "pixel_mae": m["quality"]["pixel_mae"],
+    }
 
 
 def basis_keys(basis: str, batch: int, mid: int) -> dict:
@@ -474,79 +565,131 @@ def goals(result: dict, batch: int) -> list[dict]:
             continue
         if "PyTorch eager" in e and k["b1"] in e["PyTorch eager"]:
             x = e["PyTorch eager"][k["b1"]] / rt[k["b1"]]
-            out.append({"model": name, "goal": "batch 1 >= 1.5x faster than eager", "measured": f"{x:.2f}x", "met": x >= 1.5})
+            out.append(
+                {"model": name, "goal": "batch 1 >= 1.5x faster than eager", "measured": f"{x:.2f}x", "met": x >= 1.5}
+            )
         tc = e.get("torch.compile")
         if tc is not None and k["b1"] in tc:
             x = tc[k["b1"]] / rt[k["b1"]]
-            out.append({"model": name, "goal": "fp32 >= torch.compile at batch 1 (p50 latency)", "measured": f"{x:.2f}x",
-                        "met": x >= 1.0})
+            out.append(
+                {
+                    "model": name,
+                    "goal": "fp32 >= torch.compile at batch 1 (p50 latency)",
+                    "measured": f"{x:.2f}x",
+                    "met": x >= 1.0,
+                }
+            )
             for b, key in ((mid, k["mid"]), (batch, k["big"])):
                 if key in rt and key in tc:
                     x = rt[key] / tc[key]
-                    out.append({"model": name, "goal": f"fp32 >= torch.compile at batch {b} (images/s{unit})",
-                                "measured": f"{x:.2f}x", "met": x >= 1.0})
+                    out.append(
+                        {
+                            "model": name,
+                            "goal": f"fp32 >= torch.compile at batch {b} (images/s{unit})",
+                            "measured": f"{x:.2f}x",
+                            "met": x >= 1.0,
+                        }
+                    )
         frac = rt["roofline_fraction"]
-        out.append({"model": name, "goal": f"batch {batch} at >= 80% of the roofline (fp32)",
-                    "measured": f"{100 * frac:.0f}% of roofline", "met": frac >= 0.8})
+        out.append(
+            {
+                "model": name,
+                "goal": f"batch {batch} at >= 80% of the roofline (fp32)",
+                "measured": f"{100 * frac:.0f}% of roofline",
+                "met": frac >= 0.8,
+            }
+        )
         if "zoo_runtime int8" in e and k["big"] in e["zoo_runtime int8"]:
             x = e["zoo_runtime int8"][k["big"]] / rt[k["big"]]
             fid = (m.get("int8_quantized") or {}).get("fid_int8_vs_fp32")
-            out.append({"model": name, "goal": "int8 >= 1.8x fp32 throughput",
-                        "measured": f"{x:.2f}x" + (f" (FID int8 vs fp32 {fid:.2f})" if isinstance(fid, (int, float)) else ""),
-                        "met": x >= 1.8})
+            out.append(
+                {
+                    "model": name,
+                    "goal": "int8 >= 1.8x fp32 throughput",
+                    "measured": f"{x:.2f}x"
+                    + (f" (FID int8 vs fp32 {fid:.2f})" if isinstance(fid, (int, float)) else ""),
+                    "met": x >= 1.8,
+                }
+            )
         cold = m.get("cold_start", {}).get("python -m zoo_runtime PKG -n 1")
         if cold:
-            out.append({"model": name, "goal": "cold start < 0.5 s", "measured": f"{cold['median_s']:.2f} s",
-                        "met": cold["median_s"] < 0.5})
+            out.append(
+                {
+                    "model": name,
+                    "goal": "cold start < 0.5 s",
+                    "measured": f"{cold['median_s']:.2f} s",
+                    "met": cold["median_s"] < 0.5,
+                }
+            )
     return out
 
 
 def markdown(result: dict, batch: int) -> str:
     mc = result["machine"]
     mid = result.get("mid_batch", 8)
-    lines = [f"Measured by `python benchmarks/runtime.py` on {mc['cpu']} ({mc['logical_cpus']} logical CPUs, "
-             f"{mc['threads']} threads per engine, each engine in its own process), torch {mc['torch']}, "
-             f"onnxruntime {mc['onnxruntime']}. The machine was shared with other work: load average "
-             f"{result['load_average_before'][0]} before, {result['load_average_after'][0]} after. Matmul rate "
-             f"(roofline): {result['matmul']['gflops']:.0f} GFLOP/s with {mc['threads']} threads (best sgemm of "
-             f"{result['matmul']['samples']} measurements spread over the run).", ""]
+    lines = [
+        f"Measured by `python benchmarks/runtime.py` on {mc['cpu']} ({mc['logical_cpus']} logical CPUs, "
+        f"{mc['threads']} threads per engine, each engine in its own process), torch {mc['torch']}, "
+        f"onnxruntime {mc['onnxruntime']}. The machine was shared with other work: load average "
+        f"{result['load_average_before'][0]} before, {result['load_average_after'][0]} after. Matmul rate "
+        f"(roofline): {result['matmul']['gflops']:.0f} GFLOP/s with {mc['threads']} threads (best sgemm of "
+        f"{result['matmul']['samples']} measurements spread over the run).",
+        "",
+    ]
     if result.get("basis") == "cpu":
-        lines += ["One thread per engine, so each is judged on **CPU time** (this process's CPU seconds per call): "
-                  "the work it does, whatever share of a core the loaded machine gave it. Wall times are beside "
-                  "it; on a machine this busy they are mostly waiting.", "",
-                  f"| model | engine | batch 1 CPU p50 (ms) | batch {mid} (images per CPU-s) | batch {batch} (images per "
-                  f"CPU-s) | % of roofline | batch 1 wall p50 (ms) | batch {batch} wall best (images/s) |",
-                  "|---|---|---|---|---|---|---|---|"]
+        lines += [
+            "One thread per engine, so each is judged on **CPU time** (this process's CPU seconds per call): "
+            "the work it does, whatever share of a core the loaded machine gave it. Wall times are beside "
+            "it; on a machine this busy they are mostly waiting.",
+            "",
+            f"| model | engine | batch 1 CPU p50 (ms) | batch {mid} (images per CPU-s) | batch {batch} (images per "
+            f"CPU-s) | % of roofline | batch 1 wall p50 (ms) | batch {batch} wall best (images/s) |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
         for name, m in result["models"].items():
             for engine, r in m["engines"].items():
-                lines.append(f"| {name} ({m['flops_per_image'] / 1e6:.0f} MFLOP/image, load {m['load_average'][0]:.1f}) "
-                             f"| {engine} | {r['b1_cpu_p50_ms']:.2f} | {r[f'b{mid}_images_per_cpu_s']:.0f} | "
-                             f"{r[f'b{batch}_images_per_cpu_s']:.0f} | {100 * r['roofline_fraction']:.0f}% | "
-                             f"{r['b1_p50_ms']:.2f} | {r[f'b{batch}_images_per_s']:.0f} |")
+                lines.append(
+                    f"| {name} ({m['flops_per_image'] / 1e6:.0f} MFLOP/image, load {m['load_average'][0]:.1f}) "
+                    f"| {engine} | {r['b1_cpu_p50_ms']:.2f} | {r[f'b{mid}_images_per_cpu_s']:.0f} | "
+                    f"{r[f'b{batch}_images_per_cpu_s']:.0f} | {100 * r['roofline_fraction']:.0f}% | "
+                    f"{r['b1_p50_ms']:.2f} | {r[f'b{batch}_images_per_s']:.0f} |"
+                )
     else:
-        lines += [f"| model | engine | batch 1 p50 (ms) | batch 1 p99 (ms) | batch {mid} best (images/s) | "
-                  f"batch {batch} best (images/s) | batch {batch} median (images/s) | % of roofline (best) |",
-                  "|---|---|---|---|---|---|---|---|"]
+        lines += [
+            f"| model | engine | batch 1 p50 (ms) | batch 1 p99 (ms) | batch {mid} best (images/s) | "
+            f"batch {batch} best (images/s) | batch {batch} median (images/s) | % of roofline (best) |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
         for name, m in result["models"].items():
             for engine, r in m["engines"].items():
-                lines.append(f"| {name} ({m['flops_per_image'] / 1e6:.0f} MFLOP/image, load {m['load_average'][0]:.1f}) "
-                             f"| {engine} | {r['b1_p50_ms']:.2f} | {r['b1_p99_ms']:.2f} | "
-                             f"{r.get(f'b{mid}_images_per_s', float('nan')):.0f} | {r[f'b{batch}_images_per_s']:.0f} | "
-                             f"{r[f'b{batch}_images_per_s_median']:.0f} | {100 * r['roofline_fraction']:.0f}% |")
+                lines.append(
+                    f"| {name} ({m['flops_per_image'] / 1e6:.0f} MFLOP/image, load {m['load_average'][0]:.1f}) "
+                    f"| {engine} | {r['b1_p50_ms']:.2f} | {r['b1_p99_ms']:.2f} | "
+                    f"{r.get(f'b{mid}_images_per_s', float('nan')):.0f} | {r[f'b{batch}_images_per_s']:.0f} | "
+                    f"{r[f'b{batch}_images_per_s_median']:.0f} | {100 * r['roofline_fraction']:.0f}% |"
+                )
     lines += ["", "| model | cold start: fresh process to first PNG | median (s) | min (s) |", "|---|---|---|---|"]
     for name, m in result["models"].items():
         for what, c in m.get("cold_start", {}).items():
             lines.append(f"| {name} | `{what}` | {c['median_s']:.2f} | {c['min_s']:.2f} |")
     prompt = result.get("prompt_to_image")
     if prompt:
-        lines += ["", f"Prompt to image at batch 1, text encoder included ({prompt['threads']} thread per engine, load average "
-                  f"{prompt['load_average'][0]}):", "",
-                  "| encoder (model) | path | p50 (ms) | p90 (ms) |", "|---|---|---|---|"]
+        lines += [
+            "",
+            f"Prompt to image at batch 1, text encoder included ({prompt['threads']} thread per engine, load average "
+            f"{prompt['load_average'][0]}):",
+            "",
+            "| encoder (model) | path | p50 (ms) | p90 (ms) |",
+            "|---|---|---|---|",
+        ]
         for b in prompt["benchmarks"]:
             for path, r in b["rows"].items():
                 lines.append(f"| {b['encoder']} ({b['model']}) | {path} | {r['p50_ms']:.2f} | {r['p90_ms']:.2f} |")
-        lines += [""] + [f"- {b['encoder']}: zoo_runtime {b['runtime_speedup_p50']}x faster than PyTorch at p50, "
-                         f"package {b['package_mb']} MB" for b in prompt["benchmarks"]]
+        lines += [""] + [
+            f"- {b['encoder']}: zoo_runtime {b['runtime_speedup_p50']}x faster than PyTorch at p50, "
+            f"package {b['package_mb']} MB"
+            for b in prompt["benchmarks"]
+        ]
     lines += ["", "| model | goal | measured | met |", "|---|---|---|---|"]
     for g in result["goals"]:
         lines.append(f"| {g['model']} | {g['goal']} | {g['measured']} | {'yes' if g['met'] else '**no**'} |")
@@ -559,8 +702,12 @@ def update_readme(readme: Path, table: str) -> None:
     if README_START not in text or README_END not in text:
         print(f"README.md has no {README_START} ... {README_END} markers; table not inserted", file=sys.stderr)
         return
-    new = re.sub(re.escape(README_START) + r".*?" + re.escape(README_END),
-                 lambda _: f"{README_START}\n{table}{README_END}", text, flags=re.S)
+    new = re.sub(
+        re.escape(README_START) + r".*?" + re.escape(README_END),
+        lambda _: f"{README_START}\n{table}{README_END}",
+        text,
+        flags=re.S,
+    )
     tmp = readme.with_suffix(".md.tmp")
     tmp.write_text(new)
     os.replace(tmp, readme)

@@ -13,6 +13,7 @@ wants them: batch 1 latency (median of a few calls) and batch B throughput (best
 rows use fewer calls and every worker has a time limit (--worker-timeout), so a run on a 2-core CPU
 stays bounded; a worker that runs out of time is recorded as such instead of a number.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,8 +27,6 @@ import tempfile
 import time
 import warnings
 from pathlib import Path
-
-import numpy as np
 
 ENGINES = ("PyTorch eager", "torch.compile", "zoo_runtime fp32")
 # per size: warm-up calls at batch 1 (the first included), batch-1 timed calls, batch-B timed runs; at
@@ -69,6 +68,7 @@ def _torch_images(weights: str, compiled: bool):
     def run(z):
         with torch.inference_mode():
             return module(torch.from_numpy(z), torch.ones(1)).numpy()
+
     return run
 
 
@@ -104,15 +104,36 @@ def worker(args) -> None:
         t = time.perf_counter()
         fn(zb)
         batch_times.append(time.perf_counter() - t)
-    print(json.dumps({"first_call_s": first_s, "latencies": latencies, "batch_times": batch_times,
-                      "shape": list(first.shape)}))
+    print(
+        json.dumps(
+            {"first_call_s": first_s, "latencies": latencies, "batch_times": batch_times, "shape": list(first.shape)}
+        )
+    )
 
 
 def run_worker(engine: str, weights: Path, pkg: Path, resolution: int, args) -> dict:
     warmup, calls, runs = CALLS.get(resolution, CALLS[1024])
-    cmd = [sys.executable, __file__, "--worker", "--engine", engine, "--weights", str(weights), "--pkg", str(pkg),
-           "--threads", str(args.threads), "--batch", str(args.batch), "--warmup", str(warmup),
-           "--calls", str(calls), "--runs", str(runs)]
+    cmd = [
+        sys.executable,
+        __file__,
+        "--worker",
+        "--engine",
+        engine,
+        "--weights",
+        str(weights),
+        "--pkg",
+        str(pkg),
+        "--threads",
+        str(args.threads),
+        "--batch",
+        str(args.batch),
+        "--warmup",
+        str(warmup),
+        "--calls",
+        str(calls),
+        "--runs",
+        str(runs),
+    ]
     try:
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=args.worker_timeout)
     except subprocess.TimeoutExpired:
@@ -120,10 +141,15 @@ def run_worker(engine: str, weights: Path, pkg: Path, resolution: int, args) -> 
     if out.returncode != 0:
         return {"error": out.stderr.strip().splitlines()[-1][:300] if out.stderr.strip() else f"exit {out.returncode}"}
     got = json.loads(out.stdout.strip().splitlines()[-1])
-    return {"b1_median_ms": 1e3 * statistics.median(got["latencies"]), "b1_min_ms": 1e3 * min(got["latencies"]),
-            f"b{args.batch}_images_per_s": args.batch / min(got["batch_times"]),
-            "first_call_s": got["first_call_s"], "b1_calls": len(got["latencies"]),
-            f"b{args.batch}_runs": len(got["batch_times"]), "output_shape": got["shape"]}
+    return {
+        "b1_median_ms": 1e3 * statistics.median(got["latencies"]),
+        "b1_min_ms": 1e3 * min(got["latencies"]),
+        f"b{args.batch}_images_per_s": args.batch / min(got["batch_times"]),
+        "first_call_s": got["first_call_s"],
+        "b1_calls": len(got["latencies"]),
+        f"b{args.batch}_runs": len(got["batch_times"]),
+        "output_shape": got["shape"],
+    }
 
 
 # --- main -----------------------------------------------------------------------------------------
@@ -145,38 +171,52 @@ def build(resolution: int, workdir: Path) -> tuple[Path, Path, dict]:
         pkg = zoo.export(model, workdir / f"ffhq{resolution}-fp32", progress=False)
     export_s = time.perf_counter() - t
     manifest = json.loads((pkg / "manifest.json").read_text())
-    info = {"params_G": sum(p.numel() for p in model.generator.parameters()),
-            "flops_per_image": manifest["cost"]["flops_per_image"], "export_s": export_s,
-            "export_parity": {k: manifest["parity"][k] for k in ("float_max_abs", "uint8_max_levels", "batch_sizes",
-                                                                 "passed")},
-            "inputs": [(i["name"], i["shape"]) for i in manifest["inputs"]]}
+    info = {
+        "params_G": sum(p.numel() for p in model.generator.parameters()),
+        "flops_per_image": manifest["cost"]["flops_per_image"],
+        "export_s": export_s,
+        "export_parity": {
+            k: manifest["parity"][k] for k in ("float_max_abs", "uint8_max_levels", "batch_sizes", "passed")
+        },
+        "inputs": [(i["name"], i["shape"]) for i in manifest["inputs"]],
+    }
     return weights, pkg, info
 
 
 def markdown(result: dict) -> str:
     b = result["batch"]
     m = result["machine"]
-    lines = [f"Measured by `python benchmarks/runtime_import.py` on {m['cpu']} ({m['logical_cpus']} logical CPUs, "
-             f"{m['threads']} threads per engine, each engine in its own process), torch {m['torch']}, onnxruntime "
-             f"{m['onnxruntime']}; load average {result['load_average_before']} before, {result['load_average_after']} "
-             "after. Generators: `stylegan2_ada` at the FFHQ channel layouts with RANDOM weights (speed does not "
-             "depend on them), truncation input 1, uint8 NHWC output. No GPU on this machine.", "",
-             f"| generator | engine | batch 1 median (ms) | batch {b} best (images/s) | first call (s) | calls / runs |",
-             "|---|---|---|---|---|---|"]
+    lines = [
+        f"Measured by `python benchmarks/runtime_import.py` on {m['cpu']} ({m['logical_cpus']} logical CPUs, "
+        f"{m['threads']} threads per engine, each engine in its own process), torch {m['torch']}, onnxruntime "
+        f"{m['onnxruntime']}; load average {result['load_average_before']} before, {result['load_average_after']} "
+        "after. Generators: `stylegan2_ada` at the FFHQ channel layouts with RANDOM weights (speed does not "
+        "depend on them), truncation input 1, uint8 NHWC output. No GPU on this machine.",
+        "",
+        f"| generator | engine | batch 1 median (ms) | batch {b} best (images/s) | first call (s) | calls / runs |",
+        "|---|---|---|---|---|---|",
+    ]
     for name, size in result["sizes"].items():
-        label = (f"{name} ({size['params_G'] / 1e6:.1f}M params, {size['flops_per_image'] / 1e9:.1f} GFLOP/image)")
+        label = f"{name} ({size['params_G'] / 1e6:.1f}M params, {size['flops_per_image'] / 1e9:.1f} GFLOP/image)"
         for engine, row in size["engines"].items():
             if "error" in row:
                 lines.append(f"| {label} | {engine} | {row['error']} | | | |")
                 continue
-            lines.append(f"| {label} | {engine} | {row['b1_median_ms']:.0f} | {row[f'b{b}_images_per_s']:.2f} | "
-                         f"{row['first_call_s']:.1f} | {row['b1_calls']} / {row[f'b{b}_runs']} |")
-    lines += ["", "| generator | export (s) | ONNX vs PyTorch max abs (float) | uint8 max levels | dynamic inputs |",
-              "|---|---|---|---|---|"]
+            lines.append(
+                f"| {label} | {engine} | {row['b1_median_ms']:.0f} | {row[f'b{b}_images_per_s']:.2f} | "
+                f"{row['first_call_s']:.1f} | {row['b1_calls']} / {row[f'b{b}_runs']} |"
+            )
+    lines += [
+        "",
+        "| generator | export (s) | ONNX vs PyTorch max abs (float) | uint8 max levels | dynamic inputs |",
+        "|---|---|---|---|---|",
+    ]
     for name, size in result["sizes"].items():
         p = size["export_parity"]
-        lines.append(f"| {name} | {size['export_s']:.0f} | {p['float_max_abs']:.2e} | {p['uint8_max_levels']} | "
-                     f"{', '.join(f'{n} {s}' for n, s in size['inputs'])} |")
+        lines.append(
+            f"| {name} | {size['export_s']:.0f} | {p['float_max_abs']:.2e} | {p['uint8_max_levels']} | "
+            f"{', '.join(f'{n} {s}' for n, s in size['inputs'])} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -206,10 +246,19 @@ def main() -> None:
         cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
     except (OSError, StopIteration):
         pass
-    result = {"machine": {"cpu": cpu, "logical_cpus": os.cpu_count(), "threads": args.threads,
-                          "torch": torch.__version__, "onnxruntime": onnxruntime.__version__},
-              "weights": "random (seed 0), FFHQ channel layouts", "batch": args.batch,
-              "load_average_before": [round(x, 2) for x in os.getloadavg()], "sizes": {}}
+    result = {
+        "machine": {
+            "cpu": cpu,
+            "logical_cpus": os.cpu_count(),
+            "threads": args.threads,
+            "torch": torch.__version__,
+            "onnxruntime": onnxruntime.__version__,
+        },
+        "weights": "random (seed 0), FFHQ channel layouts",
+        "batch": args.batch,
+        "load_average_before": [round(x, 2) for x in os.getloadavg()],
+        "sizes": {},
+    }
     engines = [e.strip() for e in args.engines.split(",") if e.strip()]
     with tempfile.TemporaryDirectory(prefix="zoo-bench-import-") as tmp:
         for res in (int(s) for s in args.sizes.split(",")):

@@ -16,6 +16,7 @@ per server CPU-second: the cost of an image, whatever share of the machine the s
 on a small machine they take part of its CPU: the figures are a floor.
 Writes OUT.json and OUT.md.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,8 +45,23 @@ def build_package(model: str, workdir: Path) -> Path:
 
 
 def start_server(pkg: Path, max_batch: int, max_delay_ms: float, threads: int | None, max_n: int):
-    cmd = [sys.executable, "-m", "zoo_runtime", "serve", str(pkg), "--port", "0", "--providers", "cpu",
-           "--max-batch", str(max_batch), "--max-delay-ms", str(max_delay_ms), "--max-n", str(max_n)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "zoo_runtime",
+        "serve",
+        str(pkg),
+        "--port",
+        "0",
+        "--providers",
+        "cpu",
+        "--max-batch",
+        str(max_batch),
+        "--max-delay-ms",
+        str(max_delay_ms),
+        "--max-n",
+        str(max_n),
+    ]
     if threads:
         cmd += ["--threads", str(threads)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -124,8 +140,10 @@ def run_mode(name: str, pkg: Path, expected: dict, args, max_batch: int) -> dict
         def body_for(seed: int) -> bytes:
             return json.dumps({"seed": seed, "n": args.n, "format": "raw"}).encode()
 
-        threads = [threading.Thread(target=client, args=(url, body_for, expected, stop_at, count_from, records))
-                   for _ in range(args.clients)]
+        threads = [
+            threading.Thread(target=client, args=(url, body_for, expected, stop_at, count_from, records))
+            for _ in range(args.clients)
+        ]
         for t in threads:
             t.start()
         time.sleep(max(0.0, count_from - time.perf_counter()))
@@ -147,47 +165,69 @@ def run_mode(name: str, pkg: Path, expected: dict, args, max_batch: int) -> dict
     slope = float(np.polyfit([t for t, _ in half], [mb for _, mb in half], 1)[0] * 60) if len(half) > 2 else None
     ok = len(lat)
     return {
-        "mode": name, "max_batch": max_batch, "max_delay_ms": args.max_delay_ms if max_batch else None,
-        "clients": args.clients, "n_per_request": args.n, "seconds": round(measured, 1),
-        "requests": len(records), "ok": ok, "errors": len(records) - ok,
-        "image_mismatches": sum(1 for r in records if r[2]), "max_pixel_difference": max((r[3] for r in records), default=0),
-        "requests_per_s": ok / measured, "images_per_s": ok * args.n / measured,
-        "server_cpu_s": server_cpu, "images_per_server_cpu_s": ok * args.n / server_cpu if server_cpu > 0 else None,
+        "mode": name,
+        "max_batch": max_batch,
+        "max_delay_ms": args.max_delay_ms if max_batch else None,
+        "clients": args.clients,
+        "n_per_request": args.n,
+        "seconds": round(measured, 1),
+        "requests": len(records),
+        "ok": ok,
+        "errors": len(records) - ok,
+        "image_mismatches": sum(1 for r in records if r[2]),
+        "max_pixel_difference": max((r[3] for r in records), default=0),
+        "requests_per_s": ok / measured,
+        "images_per_s": ok * args.n / measured,
+        "server_cpu_s": server_cpu,
+        "images_per_server_cpu_s": ok * args.n / server_cpu if server_cpu > 0 else None,
         "latency_ms": {p: 1e3 * float(np.percentile(lat, int(p[1:]))) for p in ("p50", "p90", "p99")} if lat else None,
-        "server_rss_mb": {"start": mem[0][1] if mem else None, "end": mem[-1][1] if mem else None,
-                          "peak": max(mb for _, mb in mem) if mem else None,
-                          "trend_second_half_mb_per_min": slope, "samples": len(mem)},
+        "server_rss_mb": {
+            "start": mem[0][1] if mem else None,
+            "end": mem[-1][1] if mem else None,
+            "peak": max(mb for _, mb in mem) if mem else None,
+            "trend_second_half_mb_per_min": slope,
+            "samples": len(mem),
+        },
     }
 
 
 def markdown(result: dict) -> str:
-    lines = [f"Measured by `python benchmarks/serve_load.py {result['argv']}` on {result['machine']['cpu']} "
-             f"({result['machine']['logical_cpus']} logical CPUs; clients and server share them), model "
-             f"{result['model']}, onnxruntime {result['machine']['onnxruntime']}. Load average "
-             f"{result['load_average_before'][0]} before, {result['load_average_after'][0]} after. Library reference, "
-             f"same process, no HTTP: {result['library']['batch1_images_per_s']:.0f} images/s at batch 1, "
-             f"{result['library']['batchB_images_per_s']:.0f} at batch {result['library']['batch']}.", "",
-             "| mode | clients | requests/s | images/s | images per server CPU-s | p50 (ms) | p90 (ms) | p99 (ms) | "
-             "errors | images unlike the library | server memory start / end / peak (MB) | memory trend, 2nd half "
-             "(MB/min) |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"Measured by `python benchmarks/serve_load.py {result['argv']}` on {result['machine']['cpu']} "
+        f"({result['machine']['logical_cpus']} logical CPUs; clients and server share them), model "
+        f"{result['model']}, onnxruntime {result['machine']['onnxruntime']}. Load average "
+        f"{result['load_average_before'][0]} before, {result['load_average_after'][0]} after. Library reference, "
+        f"same process, no HTTP: {result['library']['batch1_images_per_s']:.0f} images/s at batch 1, "
+        f"{result['library']['batchB_images_per_s']:.0f} at batch {result['library']['batch']}.",
+        "",
+        "| mode | clients | requests/s | images/s | images per server CPU-s | p50 (ms) | p90 (ms) | p99 (ms) | "
+        "errors | images unlike the library | server memory start / end / peak (MB) | memory trend, 2nd half "
+        "(MB/min) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in result["modes"]:
         lat, mem = r["latency_ms"] or {"p50": 0, "p90": 0, "p99": 0}, r["server_rss_mb"]
         trend = "-" if mem["trend_second_half_mb_per_min"] is None else f"{mem['trend_second_half_mb_per_min']:+.1f}"
-        mode = (f"batching (max {r['max_batch']}, {r['max_delay_ms']:g} ms)" if r["max_batch"] else "no batching")
+        mode = f"batching (max {r['max_batch']}, {r['max_delay_ms']:g} ms)" if r["max_batch"] else "no batching"
         per_cpu = "-" if r["images_per_server_cpu_s"] is None else f"{r['images_per_server_cpu_s']:.0f}"
-        lines.append(f"| {mode} | {r['clients']} | {r['requests_per_s']:.1f} | {r['images_per_s']:.1f} | {per_cpu} | "
-                     f"{lat['p50']:.0f} | {lat['p90']:.0f} | {lat['p99']:.0f} | {r['errors']} of {r['requests']} | "
-                     f"{r['image_mismatches']} (max diff {r['max_pixel_difference']}) | "
-                     f"{mem['start']:.0f} / {mem['end']:.0f} / {mem['peak']:.0f} | {trend} |")
+        lines.append(
+            f"| {mode} | {r['clients']} | {r['requests_per_s']:.1f} | {r['images_per_s']:.1f} | {per_cpu} | "
+            f"{lat['p50']:.0f} | {lat['p90']:.0f} | {lat['p99']:.0f} | {r['errors']} of {r['requests']} | "
+            f"{r['image_mismatches']} (max diff {r['max_pixel_difference']}) | "
+            f"{mem['start']:.0f} / {mem['end']:.0f} / {mem['peak']:.0f} | {trend} |"
+        )
     modes = {r["max_batch"] > 0: r for r in result["modes"]}
     if True in modes and False in modes and modes[False]["requests_per_s"]:
         on, off = modes[True], modes[False]
-        line = (f"Batching serves {on['requests_per_s'] / off['requests_per_s']:.2f}x the requests per second of the "
-                "same server without it")
+        line = (
+            f"Batching serves {on['requests_per_s'] / off['requests_per_s']:.2f}x the requests per second of the "
+            "same server without it"
+        )
         if on["images_per_server_cpu_s"] and off["images_per_server_cpu_s"]:
-            line += (f" and {on['images_per_server_cpu_s'] / off['images_per_server_cpu_s']:.2f}x the images per "
-                     "server CPU-second")
+            line += (
+                f" and {on['images_per_server_cpu_s'] / off['images_per_server_cpu_s']:.2f}x the images per "
+                "server CPU-second"
+            )
         lines += ["", line + "."]
     return "\n".join(lines) + "\n"
 
@@ -234,17 +274,23 @@ def main() -> None:
         bb = args.max_batch / (time.perf_counter() - t)
         model = gen.manifest["model"]["name"]
     cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
-    result = {"argv": " ".join(sys.argv[1:]), "model": model,
-              "machine": {"cpu": cpu, "logical_cpus": os.cpu_count(), "onnxruntime": onnxruntime.__version__},
-              "library": {"batch1_images_per_s": b1, "batchB_images_per_s": bb, "batch": args.max_batch},
-              "load_average_before": [round(x, 2) for x in os.getloadavg()], "modes": []}
+    result = {
+        "argv": " ".join(sys.argv[1:]),
+        "model": model,
+        "machine": {"cpu": cpu, "logical_cpus": os.cpu_count(), "onnxruntime": onnxruntime.__version__},
+        "library": {"batch1_images_per_s": b1, "batchB_images_per_s": bb, "batch": args.max_batch},
+        "load_average_before": [round(x, 2) for x in os.getloadavg()],
+        "modes": [],
+    }
     for mode in modes:
         r = run_mode(mode, pkg, expected, args, args.max_batch if mode == "batched" else 0)
         result["modes"].append(r)
-        print(f"{mode}: {r['requests_per_s']:.1f} requests/s, p50 {r['latency_ms']['p50'] if r['latency_ms'] else 0:.0f} ms, "
-              f"p99 {r['latency_ms']['p99'] if r['latency_ms'] else 0:.0f} ms, errors {r['errors']}, mismatches "
-              f"{r['image_mismatches']}, rss {r['server_rss_mb']['start']:.0f} -> {r['server_rss_mb']['end']:.0f} MB",
-              flush=True)
+        print(
+            f"{mode}: {r['requests_per_s']:.1f} requests/s, p50 {r['latency_ms']['p50'] if r['latency_ms'] else 0:.0f} ms, "
+            f"p99 {r['latency_ms']['p99'] if r['latency_ms'] else 0:.0f} ms, errors {r['errors']}, mismatches "
+            f"{r['image_mismatches']}, rss {r['server_rss_mb']['start']:.0f} -> {r['server_rss_mb']['end']:.0f} MB",
+            flush=True,
+        )
     result["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -13,6 +13,7 @@ plus the encoder alone on each side. Engines are timed in interleaved rounds so 
 other processes hit them alike; p50 and p90 in milliseconds; the load average is recorded.
 Writes <out>.json and <out>.md.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,8 +31,12 @@ import torch
 import zoo
 import zoo_runtime
 
-PROMPTS = ["a small red circle on a blue background", "a large yellow triangle on a gray background",
-           "A Large Purple Square on a WHITE background", "a small green triangle on a black background"]
+PROMPTS = [
+    "a small red circle on a blue background",
+    "a large yellow triangle on a gray background",
+    "A Large Purple Square on a WHITE background",
+    "a small green triangle on a black background",
+]
 
 
 SHIPPED = {"hash": "dcgan32.shapes-text", "minilm": "dcgan32_minilm.shapes"}
@@ -45,8 +50,10 @@ def model_for(encoder: str):
             print(f"note: shipped weights unavailable ({e}); using random weights")
     dim = zoo.text.get_text_encoder(encoder).dim
     torch.manual_seed(0)
-    return (zoo.create_model("dcgan32", width=16, conditioning="text", text_dim=dim, text_encoder=encoder),
-            f"dcgan32 width 16, text_dim {dim}, random weights")
+    return (
+        zoo.create_model("dcgan32", width=16, conditioning="text", text_dim=dim, text_encoder=encoder),
+        f"dcgan32 width 16, text_dim {dim}, random weights",
+    )
 
 
 def timed(fn, i: int) -> float:
@@ -80,23 +87,37 @@ def bench(encoder: str, rounds: int, threads: int, workdir: Path) -> dict:
     for r in range(rounds):
         for k, fn in engines.items():
             times[k].append(timed(fn, r))
-    rows = {k: {"p50_ms": round(statistics.median(v), 3), "p90_ms": round(sorted(v)[int(0.9 * (len(v) - 1))], 3)}
-            for k, v in times.items()}
+    rows = {
+        k: {"p50_ms": round(statistics.median(v), 3), "p90_ms": round(sorted(v)[int(0.9 * (len(v) - 1))], 3)}
+        for k, v in times.items()
+    }
     speedup = rows["torch: prompt -> image"]["p50_ms"] / rows["runtime: prompt -> image"]["p50_ms"]
-    return {"encoder": encoder, "model": what, "rows": rows, "runtime_speedup_p50": round(speedup, 2),
-            "package_mb": round(sum(p.stat().st_size for p in Path(pkg).rglob("*") if p.is_file()) / 1e6, 1)}
+    return {
+        "encoder": encoder,
+        "model": what,
+        "rows": rows,
+        "runtime_speedup_p50": round(speedup, 2),
+        "package_mb": round(sum(p.stat().st_size for p in Path(pkg).rglob("*") if p.is_file()) / 1e6, 1),
+    }
 
 
 def markdown(result: dict) -> str:
-    lines = [f"Prompt-to-image latency at batch 1 (encoder included), {result['machine']}, "
-             f"{result['threads']} thread(s), load average {result['load_average']}:", "",
-             "| encoder | path | p50 ms | p90 ms |", "|---|---|---|---|"]
+    lines = [
+        f"Prompt-to-image latency at batch 1 (encoder included), {result['machine']}, "
+        f"{result['threads']} thread(s), load average {result['load_average']}:",
+        "",
+        "| encoder | path | p50 ms | p90 ms |",
+        "|---|---|---|---|",
+    ]
     for b in result["benchmarks"]:
         for k, v in b["rows"].items():
             lines.append(f"| {b['encoder']} | {k} | {v['p50_ms']:.2f} | {v['p90_ms']:.2f} |")
     lines.append("")
-    lines += [f"- {b['encoder']}: runtime {b['runtime_speedup_p50']}x faster than PyTorch at p50 "
-              f"(model: {b['model']}; package {b['package_mb']} MB)" for b in result["benchmarks"]]
+    lines += [
+        f"- {b['encoder']}: runtime {b['runtime_speedup_p50']}x faster than PyTorch at p50 "
+        f"(model: {b['model']}; package {b['package_mb']} MB)"
+        for b in result["benchmarks"]
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -115,9 +136,13 @@ def main() -> None:
                 results.append(bench(enc.strip(), args.rounds, args.threads, Path(tmp)))
             except (KeyError, ImportError, ValueError) as e:
                 print(f"skipping {enc}: {e}")
-    result = {"benchmarks": results, "threads": args.threads, "rounds": args.rounds,
-              "machine": f"{os.cpu_count()} CPU cores ({platform.machine()}), torch {torch.__version__}",
-              "load_average": [round(x, 2) for x in os.getloadavg()]}
+    result = {
+        "benchmarks": results,
+        "threads": args.threads,
+        "rounds": args.rounds,
+        "machine": f"{os.cpu_count()} CPU cores ({platform.machine()}), torch {torch.__version__}",
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+    }
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")

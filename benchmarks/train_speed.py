@@ -20,6 +20,7 @@ What runs (same model config, batch, data):
 The variants are timed in interleaved rounds (A B C D, A B C D, ...) and the median round is
 reported, so a burst of load from other processes hits all of them alike.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -77,7 +78,9 @@ class HandWritten:
         # G
         self.D.requires_grad_(False)
         with ctx:
-            loss_g = F.softplus(-self.D(self.G(torch.randn(self.batch, self.latent, device=self.device))).float()).mean()
+            loss_g = F.softplus(
+                -self.D(self.G(torch.randn(self.batch, self.latent, device=self.device))).float()
+            ).mean()
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         self.opt_g.step()
@@ -136,17 +139,26 @@ def main() -> None:
 
     data = prepare_dataset(args.data, fresh_model(), log=lambda *a: None)
     common = dict(batch_size=args.batch, amp=args.amp, channels_last=args.amp, eval_samples=0)
-    ft = dict(augment=FINETUNE_DEFAULTS.augment, freeze_d=FINETUNE_DEFAULTS.freeze_d, warmup=FINETUNE_DEFAULTS.warmup,
-              l2sp=0.1, ewc=0.1, ema_kimg=FINETUNE_DEFAULTS.ema_kimg)
+    ft = dict(
+        augment=FINETUNE_DEFAULTS.augment,
+        freeze_d=FINETUNE_DEFAULTS.freeze_d,
+        warmup=FINETUNE_DEFAULTS.warmup,
+        l2sp=0.1,
+        ewc=0.1,
+        ema_kimg=FINETUNE_DEFAULTS.ema_kimg,
+    )
     runners = {
         "hand-written": HandWritten(fresh_model(), data.images, args.batch, device, args.amp, args.amp),
         "zoo train": make_zoo_trainer(fresh_model(), data, Recipe(**common), device, False, tmp),
-        "zoo finetune (default + L2-SP + EWC)": make_zoo_trainer(fresh_model(), data, Recipe(**common, **ft), device,
-                                                                True, tmp),
+        "zoo finetune (default + L2-SP + EWC)": make_zoo_trainer(
+            fresh_model(), data, Recipe(**common, **ft), device, True, tmp
+        ),
         "zoo finetune (no FreezeD: DiffAugment + L2-SP + EWC only)": make_zoo_trainer(
-            fresh_model(), data, Recipe(**common, **{**ft, "freeze_d": 0}), device, True, tmp),
-        "zoo finetune (ADA p=0.5)": make_zoo_trainer(fresh_model(), data, Recipe(**common, **{**ft, "augment": "ada"}),
-                                                     device, True, tmp),
+            fresh_model(), data, Recipe(**common, **{**ft, "freeze_d": 0}), device, True, tmp
+        ),
+        "zoo finetune (ADA p=0.5)": make_zoo_trainer(
+            fresh_model(), data, Recipe(**common, **{**ft, "augment": "ada"}), device, True, tmp
+        ),
     }
     runners["zoo finetune (ADA p=0.5)"].augment._p = torch.tensor(0.5, dtype=torch.float64)  # mid-run cost
     for runner in runners.values():
@@ -160,27 +172,53 @@ def main() -> None:
     base_zoo = statistics.median(times["zoo train"])
     for name, ts in times.items():
         med = statistics.median(ts)
-        rows.append({"loop": name, "images_per_s": round(args.batch * args.steps / med, 1),
-                     "ms_per_step": round(1000 * med / args.steps, 2),
-                     "vs_hand_written": round(med / base_hand, 3), "vs_zoo_train": round(med / base_zoo, 3)})
-    goals = {"zoo_train_vs_hand_written": round(base_zoo / base_hand, 3),
-             "finetune_vs_train": round(statistics.median(times["zoo finetune (default + L2-SP + EWC)"]) / base_zoo, 3)}
+        rows.append(
+            {
+                "loop": name,
+                "images_per_s": round(args.batch * args.steps / med, 1),
+                "ms_per_step": round(1000 * med / args.steps, 2),
+                "vs_hand_written": round(med / base_hand, 3),
+                "vs_zoo_train": round(med / base_zoo, 3),
+            }
+        )
+    goals = {
+        "zoo_train_vs_hand_written": round(base_zoo / base_hand, 3),
+        "finetune_vs_train": round(statistics.median(times["zoo finetune (default + L2-SP + EWC)"]) / base_zoo, 3),
+    }
     goals["zoo_train_within_10pct"] = goals["zoo_train_vs_hand_written"] <= 1.10
     goals["finetune_within_10pct"] = goals["finetune_vs_train"] <= 1.10
-    result = {"arch": args.arch, "batch": args.batch, "steps_per_round": args.steps, "rounds": args.rounds,
-              "device": str(device), "amp": args.amp, "threads": torch.get_num_threads(),
-              "machine": f"{os.cpu_count()} cores, {platform.machine()}",
-              "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
-              "torch": torch.__version__, "rows": rows, "goals": goals}
-    lines = [f"Training speed, {args.arch}, batch {args.batch}, {device}{' + AMP bf16/channels-last' if args.amp else ''}, "
-             f"{torch.get_num_threads()} thread(s); median of {args.rounds} interleaved rounds of {args.steps} steps.",
-             "", "| loop | images/s | ms/step | vs hand-written | vs zoo train |", "|---|---|---|---|---|"]
+    result = {
+        "arch": args.arch,
+        "batch": args.batch,
+        "steps_per_round": args.steps,
+        "rounds": args.rounds,
+        "device": str(device),
+        "amp": args.amp,
+        "threads": torch.get_num_threads(),
+        "machine": f"{os.cpu_count()} cores, {platform.machine()}",
+        "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
+        "torch": torch.__version__,
+        "rows": rows,
+        "goals": goals,
+    }
+    lines = [
+        f"Training speed, {args.arch}, batch {args.batch}, {device}{' + AMP bf16/channels-last' if args.amp else ''}, "
+        f"{torch.get_num_threads()} thread(s); median of {args.rounds} interleaved rounds of {args.steps} steps.",
+        "",
+        "| loop | images/s | ms/step | vs hand-written | vs zoo train |",
+        "|---|---|---|---|---|",
+    ]
     for r in rows:
-        lines.append(f"| {r['loop']} | {r['images_per_s']} | {r['ms_per_step']} | {r['vs_hand_written']:.3f} | "
-                     f"{r['vs_zoo_train']:.3f} |")
-    lines += ["", f"zoo train / hand-written = {goals['zoo_train_vs_hand_written']:.3f} (goal <= 1.10: "
-              f"{'met' if goals['zoo_train_within_10pct'] else 'NOT met'}); fine-tune / train = "
-              f"{goals['finetune_vs_train']:.3f} (goal <= 1.10: {'met' if goals['finetune_within_10pct'] else 'NOT met'})"]
+        lines.append(
+            f"| {r['loop']} | {r['images_per_s']} | {r['ms_per_step']} | {r['vs_hand_written']:.3f} | "
+            f"{r['vs_zoo_train']:.3f} |"
+        )
+    lines += [
+        "",
+        f"zoo train / hand-written = {goals['zoo_train_vs_hand_written']:.3f} (goal <= 1.10: "
+        f"{'met' if goals['zoo_train_within_10pct'] else 'NOT met'}); fine-tune / train = "
+        f"{goals['finetune_vs_train']:.3f} (goal <= 1.10: {'met' if goals['finetune_within_10pct'] else 'NOT met'})",
+    ]
     out = Path(args.out)
     suffix = f"-{device.type}{'-amp' if args.amp else ''}"
     out.parent.mkdir(parents=True, exist_ok=True)

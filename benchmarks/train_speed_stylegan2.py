@@ -11,6 +11,7 @@ stylegan2_32 without path-length regularisation, stylegan2_64 and sngan32 (if th
 installed). Models are timed in interleaved rounds (A B C ..., A B C ...) and the median round is
 reported, so bursts of load from other processes on a shared machine hit every row alike.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,7 +43,9 @@ ROWS = {
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--batch", type=int, default=32)
-    parser.add_argument("--steps", type=int, default=16, help="timed steps per round (16: one lazy R1 and four path-length steps each)")
+    parser.add_argument(
+        "--steps", type=int, default=16, help="timed steps per round (16: one lazy R1 and four path-length steps each)"
+    )
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", default="benchmarks/results/train_speed_stylegan2")
@@ -54,13 +57,17 @@ def main() -> None:
     trainers, params = {}, {}
     with tempfile.TemporaryDirectory() as tmp:
         for label, (arch, config) in rows.items():
-            recipe = Recipe(steps=10 ** 6, batch_size=args.batch, sample_every=10 ** 9, checkpoint_every=10 ** 9,
-                            eval_samples=0, seed=0)
+            recipe = Recipe(
+                steps=10**6, batch_size=args.batch, sample_every=10**9, checkpoint_every=10**9, eval_samples=0, seed=0
+            )
             model = zoo.create_model(arch, **{**DIGITS, **config})
-            trainers[label] = train_trainer(model, data, Path(tmp) / label.split()[0], recipe, progress=False,
-                                            log=lambda *a: None)
-            params[label] = (sum(p.numel() for p in model.generator.parameters()),
-                             sum(p.numel() for p in model.discriminator.parameters()))
+            trainers[label] = train_trainer(
+                model, data, Path(tmp) / label.split()[0], recipe, progress=False, log=lambda *a: None
+            )
+            params[label] = (
+                sum(p.numel() for p in model.generator.parameters()),
+                sum(p.numel() for p in model.discriminator.parameters()),
+            )
             trainers[label].train_step(0)  # warm-up (allocations, first R1 and path-length step)
         timings = {label: [] for label in rows}
         step = 1
@@ -74,21 +81,40 @@ def main() -> None:
     results = []
     for label, rates in timings.items():
         arch, config = rows[label]
-        results.append({"model": label, "arch": arch, "config": {**DIGITS, **config},
-                        "g_params": params[label][0], "d_params": params[label][1],
-                        "images_per_s": round(statistics.median(rates), 1), "rounds": [round(r, 1) for r in rates]})
-    report = {"batch": args.batch, "steps_per_round": args.steps, "rounds": args.rounds, "data": "builtin:digits",
-              "machine": f"{os.cpu_count()} cores {platform.machine()}, torch {torch.__version__}, "
-                         f"{torch.get_num_threads()} thread(s), load average {os.getloadavg()[0]:.1f}",
-              "results": results}
+        results.append(
+            {
+                "model": label,
+                "arch": arch,
+                "config": {**DIGITS, **config},
+                "g_params": params[label][0],
+                "d_params": params[label][1],
+                "images_per_s": round(statistics.median(rates), 1),
+                "rounds": [round(r, 1) for r in rates],
+            }
+        )
+    report = {
+        "batch": args.batch,
+        "steps_per_round": args.steps,
+        "rounds": args.rounds,
+        "data": "builtin:digits",
+        "machine": f"{os.cpu_count()} cores {platform.machine()}, torch {torch.__version__}, "
+        f"{torch.get_num_threads()} thread(s), load average {os.getloadavg()[0]:.1f}",
+        "results": results,
+    }
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     Path(f"{out}.json").write_text(json.dumps(report, indent=2) + "\n")
-    lines = [f"Training step images/s (`python benchmarks/train_speed_stylegan2.py`, batch {args.batch}, "
-             f"{report['machine']}, median of {args.rounds} interleaved rounds of {args.steps} steps):", "",
-             "| model | G params | D params | images/s |", "|---|---|---|---|"]
-    lines += [f"| {r['model']} | {r['g_params'] / 1e6:.2f}M | {r['d_params'] / 1e6:.2f}M | {r['images_per_s']:.1f} |"
-              for r in results]
+    lines = [
+        f"Training step images/s (`python benchmarks/train_speed_stylegan2.py`, batch {args.batch}, "
+        f"{report['machine']}, median of {args.rounds} interleaved rounds of {args.steps} steps):",
+        "",
+        "| model | G params | D params | images/s |",
+        "|---|---|---|---|",
+    ]
+    lines += [
+        f"| {r['model']} | {r['g_params'] / 1e6:.2f}M | {r['d_params'] / 1e6:.2f}M | {r['images_per_s']:.1f} |"
+        for r in results
+    ]
     Path(f"{out}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

@@ -22,6 +22,7 @@ Large outputs stay small: at 256/1024 px the noise buffers are the `pattern` bel
 by the tests, not stored), images are stored at 2048 fixed pixel positions plus their borders and
 channel means, and D runs on a `pattern` image.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -61,10 +62,14 @@ def summarise(img: torch.Tensor, prefix: str) -> dict:
     if h <= 64:
         return {prefix: img}
     flat = img.reshape(n, c, h * w)
-    return {f"{prefix}.pixels": flat[:, :, torch.from_numpy(positions(h))].contiguous(),
-            f"{prefix}.top": img[:, :, 0].contiguous(), f"{prefix}.bottom": img[:, :, -1].contiguous(),
-            f"{prefix}.left": img[:, :, :, 0].contiguous(), f"{prefix}.right": img[:, :, :, -1].contiguous(),
-            f"{prefix}.mean": img.mean(dim=(2, 3)).contiguous()}
+    return {
+        f"{prefix}.pixels": flat[:, :, torch.from_numpy(positions(h))].contiguous(),
+        f"{prefix}.top": img[:, :, 0].contiguous(),
+        f"{prefix}.bottom": img[:, :, -1].contiguous(),
+        f"{prefix}.left": img[:, :, :, 0].contiguous(),
+        f"{prefix}.right": img[:, :, :, -1].contiguous(),
+        f"{prefix}.mean": img.mean(dim=(2, 3)).contiguous(),
+    }
 
 
 def randomise(module: torch.nn.Module, seed: int, pattern_noise: bool) -> None:
@@ -94,8 +99,11 @@ def nvlabs_fixture(name, G_kwargs, D_kwargs, c_dim, pattern_noise, seed, extra_c
     c = torch.nn.functional.one_hot(labels, c_dim).float() if c_dim else torch.zeros(n, 0)
     out = {"z": z, "labels": labels}
     with torch.no_grad():
-        for psi, cutoff, key in ((1.0, None, "img_psi1"), (0.7, None, "img_psi07"),
-                                 *(((0.7, 4, "img_psi07_cutoff4"),) if extra_cutoff else ())):
+        for psi, cutoff, key in (
+            (1.0, None, "img_psi1"),
+            (0.7, None, "img_psi07"),
+            *(((0.7, 4, "img_psi07_cutoff4"),) if extra_cutoff else ()),
+        ):
             img = G(z, c, truncation_psi=psi, truncation_cutoff=cutoff, noise_mode="const", force_fp32=True)
             out.update(summarise(img, key))
         res = G.img_resolution
@@ -107,9 +115,12 @@ def nvlabs_fixture(name, G_kwargs, D_kwargs, c_dim, pattern_noise, seed, extra_c
     if pattern_noise:  # recomputed by the tests from `pattern`
         tensors = {k: v for k, v in tensors.items() if not k.endswith("noise_const")}
     tensors.update(out)
-    meta = {"source": "NVlabs/stylegan2-ada-pytorch@d72cc7d041b42ec8e806021a205ed9349f87c6a4",
-            "G_kwargs": json.dumps(G_kwargs), "D_kwargs": json.dumps(D_kwargs),
-            "pattern_noise": json.dumps(pattern_noise)}
+    meta = {
+        "source": "NVlabs/stylegan2-ada-pytorch@d72cc7d041b42ec8e806021a205ed9349f87c6a4",
+        "G_kwargs": json.dumps(G_kwargs),
+        "D_kwargs": json.dumps(D_kwargs),
+        "pattern_noise": json.dumps(pattern_noise),
+    }
     save(name, tensors, meta)
     return G, D
 
@@ -117,9 +128,12 @@ def nvlabs_fixture(name, G_kwargs, D_kwargs, c_dim, pattern_noise, seed, extra_c
 def rosinality_fixture(root: Path, seed: int):
     """64 px; channels of rosinality's fixed table divided by 16 (its source is patched in memory)."""
     src = (root / "model.py").read_text()
-    narrowed = re.sub(r"(\d+): (512|256 \* channel_multiplier|128 \* channel_multiplier|64 \* channel_multiplier|"
-                      r"32 \* channel_multiplier|16 \* channel_multiplier),",
-                      lambda m: f"{m.group(1)}: ({m.group(2)}) // 32,", src)
+    narrowed = re.sub(
+        r"(\d+): (512|256 \* channel_multiplier|128 \* channel_multiplier|64 \* channel_multiplier|"
+        r"32 \* channel_multiplier|16 \* channel_multiplier),",
+        lambda m: f"{m.group(1)}: ({m.group(2)}) // 32,",
+        src,
+    )
     assert narrowed != src
     module = types.ModuleType("rosinality_model")
     module.__file__ = str(root / "model.py")
@@ -141,9 +155,14 @@ def rosinality_fixture(root: Path, seed: int):
     tensors.update({f"d.{k}": v for k, v in D.state_dict().items() if not k.endswith("kernel")})
     tensors["latent_avg"] = latent_avg
     tensors.update(out)
-    meta = {"source": "rosinality/stylegan2-pytorch@bef283a1c24087da704d16c30abc8e36e63efa0e",
-            "args": json.dumps(dict(size=size, style_dim=style_dim, n_mlp=n_mlp, channel_multiplier=cm,
-                                    channels="rosinality's table // 32"))}
+    meta = {
+        "source": "rosinality/stylegan2-pytorch@bef283a1c24087da704d16c30abc8e36e63efa0e",
+        "args": json.dumps(
+            dict(
+                size=size, style_dim=style_dim, n_mlp=n_mlp, channel_multiplier=cm, channels="rosinality's table // 32"
+            )
+        ),
+    }
     save("rosinality_64", tensors, meta)
 
 
@@ -151,8 +170,10 @@ def save(name: str, tensors: dict, meta: dict) -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().contiguous().clone() for k, v in tensors.items()}
     save_file(tensors, str(OUT / f"{name}.safetensors"), metadata=meta)
-    print(f"{name}: {sum(v.numel() for v in tensors.values())} numbers, "
-          f"{(OUT / f'{name}.safetensors').stat().st_size / 1e3:.0f} kB")
+    print(
+        f"{name}: {sum(v.numel() for v in tensors.values())} numbers, "
+        f"{(OUT / f'{name}.safetensors').stat().st_size / 1e3:.0f} kB"
+    )
 
 
 def main() -> None:
@@ -164,28 +185,81 @@ def main() -> None:
     torch.set_num_threads(2)
     nvlabs_fixture(
         "nvlabs_32_cond",
-        dict(z_dim=32, c_dim=5, w_dim=32, img_resolution=32, img_channels=3,
-             mapping_kwargs=dict(num_layers=2),
-             synthesis_kwargs=dict(channel_base=256, channel_max=16, num_fp16_res=4, conv_clamp=256)),
-        dict(c_dim=5, img_resolution=32, img_channels=3, channel_base=256, channel_max=16, num_fp16_res=4,
-             conv_clamp=256, mapping_kwargs=dict(num_layers=2), epilogue_kwargs=dict(mbstd_group_size=2)),
-        c_dim=5, pattern_noise=False, seed=10, extra_cutoff=True)
+        dict(
+            z_dim=32,
+            c_dim=5,
+            w_dim=32,
+            img_resolution=32,
+            img_channels=3,
+            mapping_kwargs=dict(num_layers=2),
+            synthesis_kwargs=dict(channel_base=256, channel_max=16, num_fp16_res=4, conv_clamp=256),
+        ),
+        dict(
+            c_dim=5,
+            img_resolution=32,
+            img_channels=3,
+            channel_base=256,
+            channel_max=16,
+            num_fp16_res=4,
+            conv_clamp=256,
+            mapping_kwargs=dict(num_layers=2),
+            epilogue_kwargs=dict(mbstd_group_size=2),
+        ),
+        c_dim=5,
+        pattern_noise=False,
+        seed=10,
+        extra_cutoff=True,
+    )
     nvlabs_fixture(
         "nvlabs_256",
-        dict(z_dim=32, c_dim=0, w_dim=32, img_resolution=256, img_channels=3,
-             mapping_kwargs=dict(num_layers=8),
-             synthesis_kwargs=dict(channel_base=1024, channel_max=16, num_fp16_res=4, conv_clamp=256)),
-        dict(c_dim=0, img_resolution=256, img_channels=3, channel_base=1024, channel_max=16, num_fp16_res=4,
-             conv_clamp=256, epilogue_kwargs=dict(mbstd_group_size=4)),
-        c_dim=0, pattern_noise=True, seed=20)
+        dict(
+            z_dim=32,
+            c_dim=0,
+            w_dim=32,
+            img_resolution=256,
+            img_channels=3,
+            mapping_kwargs=dict(num_layers=8),
+            synthesis_kwargs=dict(channel_base=1024, channel_max=16, num_fp16_res=4, conv_clamp=256),
+        ),
+        dict(
+            c_dim=0,
+            img_resolution=256,
+            img_channels=3,
+            channel_base=1024,
+            channel_max=16,
+            num_fp16_res=4,
+            conv_clamp=256,
+            epilogue_kwargs=dict(mbstd_group_size=4),
+        ),
+        c_dim=0,
+        pattern_noise=True,
+        seed=20,
+    )
     nvlabs_fixture(
         "nvlabs_1024",
-        dict(z_dim=16, c_dim=0, w_dim=16, img_resolution=1024, img_channels=3,
-             mapping_kwargs=dict(num_layers=2),
-             synthesis_kwargs=dict(channel_base=1024, channel_max=16, num_fp16_res=4, conv_clamp=256)),
-        dict(c_dim=0, img_resolution=1024, img_channels=3, channel_base=1024, channel_max=16, num_fp16_res=4,
-             conv_clamp=256, epilogue_kwargs=dict(mbstd_group_size=4)),
-        c_dim=0, pattern_noise=True, seed=30)
+        dict(
+            z_dim=16,
+            c_dim=0,
+            w_dim=16,
+            img_resolution=1024,
+            img_channels=3,
+            mapping_kwargs=dict(num_layers=2),
+            synthesis_kwargs=dict(channel_base=1024, channel_max=16, num_fp16_res=4, conv_clamp=256),
+        ),
+        dict(
+            c_dim=0,
+            img_resolution=1024,
+            img_channels=3,
+            channel_base=1024,
+            channel_max=16,
+            num_fp16_res=4,
+            conv_clamp=256,
+            epilogue_kwargs=dict(mbstd_group_size=4),
+        ),
+        c_dim=0,
+        pattern_noise=True,
+        seed=30,
+    )
     sys.path.remove(str(args.nvlabs))
     for mod in [m for m in sys.modules if m.split(".")[0] in ("training", "torch_utils", "dnnlib")]:
         del sys.modules[mod]

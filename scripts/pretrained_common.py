@@ -1,5 +1,6 @@
 """What the scripts that train and ship the zoo's pretrained weights share: the index and the card's
 quality table. (Run as `python scripts/NAME.py`, which puts scripts/ on sys.path.)"""
+
 from __future__ import annotations
 
 import json
@@ -18,11 +19,18 @@ def update_index(filename: str, entry: dict) -> None:
 def quality_table(name: str, data: str, scores: dict, feature_note: str = "") -> list[str]:
     """The model card's "Quality" section: FID/KID of `name` next to random weights of the same architecture."""
     base = scores.get("baseline_random", {})
-    lines = ["", f"## Quality (`zoo eval {name} --data {data} --n {scores.get('n')}`, feature space: "
-             f"{scores.get('feature')}{feature_note})", "",
-             "| generator | FID | KID |", "|---|---|---|",
-             f"| {name} | {scores['fid']:.2f} | {scores['kid_mean']:.4f} ± {scores['kid_std']:.4f} |"]
+    lines = [
+        "",
+        f"## Quality (`zoo eval {name} --data {data} --n {scores.get('n')}`, feature space: "
+        f"{scores.get('feature')}{feature_note})",
+        "",
+        "| generator | FID | KID |",
+        "|---|---|---|",
+        f"| {name} | {scores['fid']:.2f} | {scores['kid_mean']:.4f} ± {scores['kid_std']:.4f} |",
+    ]
     if base:
-        lines.append(f"| random weights, same architecture | {base['fid']:.2f} | "
-                     f"{base['kid_mean']:.4f} ± {base['kid_std']:.4f} |")
+        lines.append(
+            f"| random weights, same architecture | {base['fid']:.2f} | "
+            f"{base['kid_mean']:.4f} ± {base['kid_std']:.4f} |"
+        )
     return lines

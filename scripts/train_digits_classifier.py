@@ -6,6 +6,7 @@ Trains on builtin:digits (32x32 grayscale) minus a fixed, stratified 20% held-ou
 (zoo.metrics.digits_classifier.digits_split(seed)), with small random affine warps, then records
 the held-out accuracy, the split and the seed in the safetensors metadata. About a minute on 2 CPU cores.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -55,7 +56,7 @@ def main() -> None:
         model.train()
         perm = torch.randperm(len(x_train), generator=gen)
         for i in range(0, len(perm), args.batch_size):
-            idx = perm[i:i + args.batch_size]
+            idx = perm[i : i + args.batch_size]
             loss = F.cross_entropy(model(augment(x_train[idx], gen)), y_train[idx], label_smoothing=0.05)
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -69,9 +70,16 @@ def main() -> None:
         "config": json.dumps(model.config),
         "held_out_accuracy": f"{acc:.4f}",
         "train_accuracy": f"{train_acc:.4f}",
-        "split": json.dumps({"dataset": "builtin:digits", "function": "zoo.metrics.digits_classifier.digits_split",
-                             "seed": args.seed, "held_out_fraction": 0.2, "train": len(train_idx),
-                             "held_out": len(test_idx)}),
+        "split": json.dumps(
+            {
+                "dataset": "builtin:digits",
+                "function": "zoo.metrics.digits_classifier.digits_split",
+                "seed": args.seed,
+                "held_out_fraction": 0.2,
+                "train": len(train_idx),
+                "held_out": len(test_idx),
+            }
+        ),
         "seed": str(args.seed),
         "epochs": str(args.epochs),
         "dataset": data.fingerprint(),
@@ -81,8 +89,10 @@ def main() -> None:
     }
     tensors = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
     atomic_write_bytes(args.out, save_bytes(tensors, metadata=meta))
-    print(f"held-out accuracy {acc:.4f} ({len(test_idx)} images), train accuracy {train_acc:.4f}, "
-          f"{time.time() - t0:.0f} s; wrote {args.out} (sha256 {sha256_file(args.out)})")
+    print(
+        f"held-out accuracy {acc:.4f} ({len(test_idx)} images), train accuracy {train_acc:.4f}, "
+        f"{time.time() - t0:.0f} s; wrote {args.out} (sha256 {sha256_file(args.out)})"
+    )
 
 
 if __name__ == "__main__":

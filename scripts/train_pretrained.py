@@ -7,6 +7,7 @@ model.safetensors to zoo/pretrained/<name>.safetensors, record its sha256 in
 zoo/pretrained/index.json, measure FID/KID with `zoo.metrics.evaluate` (next to a random-weights
 generator of the same architecture), and write zoo/pretrained/<name>.md.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -18,29 +19,37 @@ import time
 from pathlib import Path
 
 import torch
+from pretrained_common import quality_table, update_index
 
 import zoo
 from zoo.weights import PACKAGE_DIR, sha256_file
-
-from pretrained_common import quality_table, update_index
 
 # name -> (architecture, config overrides, data source, data options, recipe)
 # Sized for a 2-core CPU: the digits are 8x8 images upsampled, so a narrow DCGAN (width 16) suffices.
 RECIPES = {
     "mlpgan28.digits": ("mlpgan28", {}, "builtin:digits", dict(steps=2000, batch_size=64, loss="logistic")),
-    "dcgan32.digits": ("dcgan32", dict(width=16, channels=1, conditioning="class", num_classes=10), "builtin:digits",
-                       dict(steps=1500, batch_size=64, loss="logistic")),
+    "dcgan32.digits": (
+        "dcgan32",
+        dict(width=16, channels=1, conditioning="class", num_classes=10),
+        "builtin:digits",
+        dict(steps=1500, batch_size=64, loss="logistic"),
+    ),
     "dcgan32.shapes": ("dcgan32", dict(channels=3), "builtin:shapes", dict(steps=1500, batch_size=64, loss="logistic")),
     # non-square (height 32 x width 64): two objects side by side; narrow (width 16) to train in minutes
-    "dcgan32.pairs": ("dcgan32", dict(resolution="32x64", width=16, channels=3), "builtin:pairs",
-                      dict(steps=1200, batch_size=64, loss="logistic")),
+    "dcgan32.pairs": (
+        "dcgan32",
+        dict(resolution="32x64", width=16, channels=3),
+        "builtin:pairs",
+        dict(steps=1200, batch_size=64, loss="logistic"),
+    ),
 }
 # feature space of the card's FID: the shapes classifier for colour scenes, the digits classifier otherwise
 FEATURE = {"dcgan32.pairs": "shapes"}
 
 
-def model_card(name: str, arch: str, config: dict, data: str, recipe: dict, wall_s: float, scores: dict | None,
-               sha: str) -> str:
+def model_card(
+    name: str, arch: str, config: dict, data: str, recipe: dict, wall_s: float, scores: dict | None, sha: str
+) -> str:
     lines = [
         f"# {name}",
         "",
@@ -75,8 +84,13 @@ def train_one(name: str, steps: int | None, out_root: Path, eval_n: int) -> None
     trained = zoo.load(run / "model.safetensors")
     dest = PACKAGE_DIR / filename
     tmp = dest.with_suffix(".tmp")
-    zoo.save(trained, tmp, tag=name.split(".", 1)[1], parent=f"{arch} (random init)",
-             extra={"recipe": recipe, "trained_by": "scripts/train_pretrained.py"})
+    zoo.save(
+        trained,
+        tmp,
+        tag=name.split(".", 1)[1],
+        parent=f"{arch} (random init)",
+        extra={"recipe": recipe, "trained_by": "scripts/train_pretrained.py"},
+    )
     os.replace(tmp, dest)
     sha = sha256_file(dest)
     update_index(filename, {"sha256": sha, "card": f"{name}.md"})

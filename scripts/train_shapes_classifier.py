@@ -6,6 +6,7 @@ Trains on rendered scenes of every attribute combination (seed 1) with mild nois
 augmentation, measures accuracy per head on scenes from another seed (seed 2, never trained on),
 and records it, the split and the seed in the safetensors metadata. A few minutes on 1 CPU thread.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,7 +30,7 @@ def accuracy(model: ShapesClassifier, images: torch.Tensor, y: dict[str, torch.T
     model.eval()
     out = {k: [] for k in HEADS}
     for i in range(0, len(images), 512):
-        logits = model(images[i:i + 512])
+        logits = model(images[i : i + 512])
         for k in HEADS:
             out[k].append(logits[k].argmax(1))
     return {k: round(float((torch.cat(v) == y[k]).float().mean()), 4) for k, v in out.items()}
@@ -64,7 +65,7 @@ def main() -> None:
         model.train()
         perm = torch.randperm(len(x_train), generator=gen)
         for i in range(0, len(perm), args.batch_size):
-            idx = perm[i:i + args.batch_size]
+            idx = perm[i : i + args.batch_size]
             out = model(augment(x_train[idx], gen))
             loss = sum(F.cross_entropy(out[k], y_train[k][idx], label_smoothing=0.05) for k in HEADS)
             opt.zero_grad(set_to_none=True)
@@ -79,8 +80,13 @@ def main() -> None:
         "heads": json.dumps({k: list(v) for k, v in HEADS.items()}),
         "held_out_accuracy": json.dumps(held_out),
         "train_accuracy": json.dumps(accuracy(model, x_train[:3000], {k: v[:3000] for k, v in y_train.items()})),
-        "split": json.dumps({"dataset": "builtin:shapes (all combinations)", "train": {"seed": 1, "n": args.n_train},
-                             "held_out": {"seed": 2, "n": args.n_test}}),
+        "split": json.dumps(
+            {
+                "dataset": "builtin:shapes (all combinations)",
+                "train": {"seed": 1, "n": args.n_train},
+                "held_out": {"seed": 2, "n": args.n_test},
+            }
+        ),
         "seed": str(args.seed),
         "epochs": str(args.epochs),
         "trained_with": "scripts/train_shapes_classifier.py",
@@ -90,8 +96,10 @@ def main() -> None:
     }
     tensors = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
     atomic_write_bytes(args.out, save_bytes(tensors, metadata=meta))
-    print(f"held-out accuracy {held_out}; wrote {args.out} (sha256 {sha256_file(args.out)[:16]}…) "
-          f"in {time.time() - t0:.0f} s")
+    print(
+        f"held-out accuracy {held_out}; wrote {args.out} (sha256 {sha256_file(args.out)[:16]}…) "
+        f"in {time.time() - t0:.0f} s"
+    )
 
 
 if __name__ == "__main__":

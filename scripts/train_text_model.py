@@ -23,6 +23,7 @@ captions go through BERT once, in about a second.
 Sized for a shared 2-core CPU: width 16 (the weights file carries its config), batch 64, one
 intra-op thread (on an oversubscribed machine one thread per process ran ~10x faster than two).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,20 +40,40 @@ import torch
 REPO = Path(__file__).resolve().parent.parent
 BASE_CONFIG = dict(width=16, channels=3, conditioning="text", film=True)
 VARIANTS = {
-    "hash": dict(arch="dcgan32", tag="shapes-text", config=dict(BASE_CONFIG, text_dim=256, text_encoder="hash"),
-                 encoder_text="the built-in `hash` text encoder (256-d signed feature hashing of word unigrams and "
-                 "bigrams; no weights)", ships_in="gan-zoo (zoo/pretrained/)",
-                 # how the shipped model was made: 9000 steps, then resumed to 18000 (the hard negatives are
-                 # redrawn at a resume), so the default run stops at 9000 and resumes, to reproduce it exactly
-                 steps=18000, stages=[9000]),
-    "minilm": dict(arch="dcgan32_minilm", tag="shapes", config=dict(BASE_CONFIG, text_dim=384, text_encoder="minilm"),
-                   encoder_text="the `minilm` text encoder of the plugin zoo-minilm (sentence-transformers' "
-                   "all-MiniLM-L6-v2, 384-d, mean pooled, L2-normalised)",
-                   ships_in="the plugin distribution zoo-minilm (package data zoo_minilm/weights/)",
-                   steps=18000, stages=[9000]),  # like hash: 9000 steps, then resumed to 18000
+    "hash": dict(
+        arch="dcgan32",
+        tag="shapes-text",
+        config=dict(BASE_CONFIG, text_dim=256, text_encoder="hash"),
+        encoder_text="the built-in `hash` text encoder (256-d signed feature hashing of word unigrams and "
+        "bigrams; no weights)",
+        ships_in="gan-zoo (zoo/pretrained/)",
+        # how the shipped model was made: 9000 steps, then resumed to 18000 (the hard negatives are
+        # redrawn at a resume), so the default run stops at 9000 and resumes, to reproduce it exactly
+        steps=18000,
+        stages=[9000],
+    ),
+    "minilm": dict(
+        arch="dcgan32_minilm",
+        tag="shapes",
+        config=dict(BASE_CONFIG, text_dim=384, text_encoder="minilm"),
+        encoder_text="the `minilm` text encoder of the plugin zoo-minilm (sentence-transformers' "
+        "all-MiniLM-L6-v2, 384-d, mean pooled, L2-normalised)",
+        ships_in="the plugin distribution zoo-minilm (package data zoo_minilm/weights/)",
+        steps=18000,
+        stages=[9000],
+    ),  # like hash: 9000 steps, then resumed to 18000
 }
-RECIPE = dict(steps=9000, batch_size=64, loss="logistic", lr=2e-4, sample_every=500, checkpoint_every=250,
-              log_every=50, eval_samples=0, seed=0)
+RECIPE = dict(
+    steps=9000,
+    batch_size=64,
+    loss="logistic",
+    lr=2e-4,
+    sample_every=500,
+    checkpoint_every=250,
+    log_every=50,
+    eval_samples=0,
+    seed=0,
+)
 DATA_N = 20000
 # Hard negatives: from step HARD_FROM on, a fraction HARD_P of the matching-aware negatives is the
 # row's own caption with exactly one attribute changed (another seen caption). Plain GAN-CLS pairs
@@ -167,9 +188,12 @@ def train(run: Path, variant: dict, recipe: dict, hard: dict, resume: bool) -> t
     from zoo.training.checkpoint import load_checkpoint
 
     data = dataset(DATA_N, recipe["seed"])
-    extra = {"held_out_combos": [list(c) for c in HELD_OUT_COMBOS], "hard_negatives": hard,
-             "data": f"builtin:shapes n={DATA_N} seed={recipe['seed']} exclude={[list(c) for c in HELD_OUT_COMBOS]}",
-             "trained_by": "scripts/train_text_model.py"}
+    extra = {
+        "held_out_combos": [list(c) for c in HELD_OUT_COMBOS],
+        "hard_negatives": hard,
+        "data": f"builtin:shapes n={DATA_N} seed={recipe['seed']} exclude={[list(c) for c in HELD_OUT_COMBOS]}",
+        "trained_by": "scripts/train_text_model.py",
+    }
     encoder, steps, start = variant["config"]["text_encoder"], recipe["steps"], time.time()
     first_stop = min([steps] + [s for s in variant.get("stages", []) if s < steps])
     if not (resume and (run / "checkpoint.safetensors").exists()):
@@ -177,8 +201,14 @@ def train(run: Path, variant: dict, recipe: dict, hard: dict, resume: bool) -> t
             shutil.rmtree(run)
         if hard["from"] == 0:
             use_hard_negatives(data, encoder, hard["p"], hard["mode"], seed=0)
-        zoo.train(variant["arch"], data, run, config=variant["config"], extra=extra,
-                  **dict(recipe, steps=min(first_stop, hard["from"]) if hard["from"] > 0 else first_stop))
+        zoo.train(
+            variant["arch"],
+            data,
+            run,
+            config=variant["config"],
+            extra=extra,
+            **dict(recipe, steps=min(first_stop, hard["from"]) if hard["from"] > 0 else first_stop),
+        )
     done = int(load_checkpoint(run)[1]["step"])
     if done < min(hard["from"], steps):
         zoo.train(resume=run, data=data, steps=min(hard["from"], steps))
@@ -199,11 +229,21 @@ def ship(trained_path: Path, variant: dict, recipe: dict, hard: dict, wall_s: fl
     trained = zoo.load(trained_path)
     dest = ship_dir(encoder) / filename
     tmp = dest.with_name(f".{filename}.tmp")
-    zoo.save(trained, tmp, tag=variant["tag"], parent=f"{variant['arch']} (random init)",
-             extra={"recipe": recipe, "hard_negatives": hard, "trained_by": "scripts/train_text_model.py",
-                    "wall_s": round(wall_s, 1), "machine": machine(),
-                    "held_out_combos": [list(c) for c in HELD_OUT_COMBOS],
-                    "data": f"builtin:shapes n={DATA_N} seed={recipe['seed']} exclude={[list(c) for c in HELD_OUT_COMBOS]}"})
+    zoo.save(
+        trained,
+        tmp,
+        tag=variant["tag"],
+        parent=f"{variant['arch']} (random init)",
+        extra={
+            "recipe": recipe,
+            "hard_negatives": hard,
+            "trained_by": "scripts/train_text_model.py",
+            "wall_s": round(wall_s, 1),
+            "machine": machine(),
+            "held_out_combos": [list(c) for c in HELD_OUT_COMBOS],
+            "data": f"builtin:shapes n={DATA_N} seed={recipe['seed']} exclude={[list(c) for c in HELD_OUT_COMBOS]}",
+        },
+    )
     os.replace(tmp, dest)
     if encoder == "hash":
         update_index(filename, {"sha256": sha256_file(dest), "card": f"{name}.md"})
@@ -213,8 +253,10 @@ def ship(trained_path: Path, variant: dict, recipe: dict, hard: dict, wall_s: fl
 
 
 def machine() -> str:
-    return (f"{os.cpu_count()} CPU cores ({platform.machine()}), one torch thread, torch {torch.__version__}, no GPU; "
-            "the cores were shared with other jobs")
+    return (
+        f"{os.cpu_count()} CPU cores ({platform.machine()}), one torch thread, torch {torch.__version__}, no GPU; "
+        "the cores were shared with other jobs"
+    )
 
 
 def command_of(encoder: str, meta: dict) -> str:
@@ -234,15 +276,18 @@ def card(dest: Path, variant: dict, report: dict | None) -> str:
     meta = read_metadata(dest)
     name, encoder = name_of(variant), variant["config"]["text_encoder"]
     recipe = meta.get("recipe") if isinstance(meta.get("recipe"), dict) else json.loads(meta.get("recipe", "{}"))
-    hard = json.loads(meta["hard_negatives"]) if meta.get("hard_negatives") else \
-        {"from": 6000, "p": 0.5, "mode": "uniform"}  # the first hash model's recipe
+    hard = (
+        json.loads(meta["hard_negatives"])
+        if meta.get("hard_negatives")
+        else {"from": 6000, "p": 0.5, "mode": "uniform"}
+    )  # the first hash model's recipe
     wall = float(meta.get("wall_s", 0))
     film = meta["config"].get("film", False)
     lines = [
         f"# {name}",
         "",
         f"Text-to-image DCGAN at 32x32 conditioned on {variant['encoder_text']}. Type a caption like "
-        "\"a small red circle on a blue background\". Ships in " + variant["ships_in"] + ".",
+        '"a small red circle on a blue background". Ships in ' + variant["ships_in"] + ".",
         "",
         f"- **Data**: {meta.get('data')} — procedurally drawn, bundled, nothing downloaded. The "
         f"(colour, shape) combinations {meta.get('held_out_combos')} never appear in training.",
@@ -262,12 +307,23 @@ def card(dest: Path, variant: dict, report: dict | None) -> str:
     if report:
         from zoo.metrics.text_alignment import format_markdown
 
-        lines += ["", "## Text alignment", "", f"`zoo eval {name} --data builtin:shapes --metric text-alignment "
-                  f"-n {report['n_per_caption']}` (attribute classifier `zoo/pretrained/shapes_classifier.safetensors`, "
-                  f"held-out accuracy {report['classifier']['held_out_accuracy']}):", "", format_markdown(report)]
+        lines += [
+            "",
+            "## Text alignment",
+            "",
+            f"`zoo eval {name} --data builtin:shapes --metric text-alignment "
+            f"-n {report['n_per_caption']}` (attribute classifier `zoo/pretrained/shapes_classifier.safetensors`, "
+            f"held-out accuracy {report['classifier']['held_out_accuracy']}):",
+            "",
+            format_markdown(report),
+        ]
         got = report["results"]["model"]
-        checks = [f"{split} {attr} {got[split][attr]:.3f} (goal >= {goal:.2f}: {'met' if got[split][attr] >= goal else 'NOT met'})"
-                  for split, goals in report["goal"].items() if split in got for attr, goal in goals.items()]
+        checks = [
+            f"{split} {attr} {got[split][attr]:.3f} (goal >= {goal:.2f}: {'met' if got[split][attr] >= goal else 'NOT met'})"
+            for split, goals in report["goal"].items()
+            if split in got
+            for attr, goal in goals.items()
+        ]
         lines += ["", "**Goals**: " + "; ".join(checks) + "."]
         if variant.get("notes"):
             lines += ["", variant["notes"]]
@@ -278,7 +334,7 @@ HASH_NOTES = (
     "The first dcgan32.shapes-text (same data, 9000 steps; no film, 50% hard negatives drawn uniformly among the "
     "one-change neighbours from step 6000; 58.5 min) measured, with the same command: seen colour 0.926, shape "
     "0.485, size 0.948, all 0.425; held-out colour 0.491, shape 0.273, all 0.056. Its shapes were drawn mostly from "
-    "the latent, not the caption (\"a large red square on a blue background\": 46 of 64 images read as circles). "
+    'the latent, not the caption ("a large red square on a blue background": 46 of 64 images read as circles). '
     "This recipe gives the caption a say in every generator block (`film`) and, from step 0, makes a quarter of the "
     "hard negatives shape swaps (uniform sampling made them 2 in ~14): every attribute improves, seen and held-out. "
     "After 9000 steps (31.7 min; the model shipped before this one) shape was still the weakest attribute: seen colour "
@@ -288,23 +344,25 @@ HASH_NOTES = (
     "(`--seed 0..4`) 0.702 -> 0.681, and shape 0.636 -> 0.814 seen, 0.537 -> 0.748 held-out. Hard negatives that "
     "swap the object's and the background's colour, tried as a fifth kind of hard negative from 18000 to 24000 "
     "steps, raised seen shape and colour (0.839, 0.993) but not held-out colour (0.664), so they are not in this "
-    "recipe; a wider generator is the next lever.")
+    "recipe; a wider generator is the next lever."
+)
 VARIANTS["hash"]["notes"] = HASH_NOTES
 VARIANTS["minilm"]["notes"] = (
-    "Why these figures. **Shape**: MiniLM separates the shape words well (\"a small red circle on a blue "
-    "background\" against the same caption with \"square\": cosine 0.76, against 0.84 for hash), and the recipe gives the caption a say in every generator "
+    'Why these figures. **Shape**: MiniLM separates the shape words well ("a small red circle on a blue '
+    'background" against the same caption with "square": cosine 0.76, against 0.84 for hash), and the recipe gives the caption a say in every generator '
     "block (`film`) and makes a quarter of the hard negatives shape swaps from step 0. In 1,500-step probes with "
     "MiniLM (`--probe --steps 1500 --eval-n 300`, seen captions) this recipe measured shape 0.40, colour 0.66, size "
     "0.84 against 0.33, 0.54, 0.62 for the old one (no film, plain negatives). **Colour**: mean-pooled MiniLM "
-    "hardly tells which colour word belongs to the shape and which to the background: \"a small red circle on a "
-    "blue background\" and \"a small blue circle on a red background\" have cosine 0.993 (hash: 0.789), and the "
+    'hardly tells which colour word belongs to the shape and which to the background: "a small red circle on a '
+    'blue background" and "a small blue circle on a red background" have cosine 0.993 (hash: 0.789), and the '
     "model often swaps the two colours (that very prompt mostly gives blue blobs on red); hence colour is its weakest "
     "attribute. After 9000 steps (30.0 min; the model shipped before this one) it measured seen shape 0.670, colour "
     "0.819, all 0.526; held-out shape 0.647, colour 0.423. Training on to 18000 steps (resumed, hard negatives "
     "redrawn, +36.7 min) raised every attribute: seen shape 0.832, colour 0.875; held-out shape 0.809, colour "
     "0.480. Hard negatives that swap the two colours helped the hash model's seen colour but cost held-out colour "
     "(0.685 -> 0.664 over the same 6000 extra steps), so they are not in this recipe; conditioning on MiniLM's "
-    "token outputs instead of the pooled vector is the next lever.")
+    "token outputs instead of the pooled vector is the next lever."
+)
 
 
 def run_wall_seconds(run: Path) -> float:
@@ -314,25 +372,51 @@ def run_wall_seconds(run: Path) -> float:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--encoder", choices=sorted(VARIANTS), default="hash",
-                   help="hash: dcgan32.shapes-text (built in); minilm: dcgan32_minilm.shapes (plugin zoo-minilm)")
+    p.add_argument(
+        "--encoder",
+        choices=sorted(VARIANTS),
+        default="hash",
+        help="hash: dcgan32.shapes-text (built in); minilm: dcgan32_minilm.shapes (plugin zoo-minilm)",
+    )
     p.add_argument("--run", type=Path, help="run directory (default runs/text/shapes-text or runs/text/shapes-minilm)")
     p.add_argument("--steps", type=int, help="training steps (default 18000, in two sittings of 9000)")
-    p.add_argument("--no-film", action="store_true", help="condition the generator at its input only (dcgan "
-                   "film=False; the default film=True conditions every block too)")
+    p.add_argument(
+        "--no-film",
+        action="store_true",
+        help="condition the generator at its input only (dcgan "
+        "film=False; the default film=True conditions every block too)",
+    )
     p.add_argument("--hard-from", type=int, default=HARD_FROM, help="step from which hard negatives are used")
     p.add_argument("--hard-p", type=float, default=HARD_P, help="fraction of negatives that are hard")
-    p.add_argument("--hard-mode", choices=("uniform", "balanced"), default=HARD_MODE,
-                   help="uniform over one-change neighbours, or balanced over the attribute changed")
+    p.add_argument(
+        "--hard-mode",
+        choices=("uniform", "balanced"),
+        default=HARD_MODE,
+        help="uniform over one-change neighbours, or balanced over the attribute changed",
+    )
     p.add_argument("--resume", action="store_true", help="continue the run's checkpoint to --steps")
-    p.add_argument("--probe", action="store_true", help="train, measure text alignment (--eval-n, no baseline), "
-                   "print JSON, ship nothing")
-    p.add_argument("--skip-train", action="store_true",
-                   help="do not train: ship the run's model.safetensors (unless --no-ship), evaluate, write the card")
-    p.add_argument("--no-ship", action="store_true", help="leave the shipped weights alone (with --skip-train: only "
-                   "re-evaluate the shipped weights and rewrite the card)")
-    p.add_argument("--wall-s", type=float, help="with --skip-train: the run's training wall time, when it ran in "
-                   "several sittings (default: first sample grid to final model, gaps included)")
+    p.add_argument(
+        "--probe",
+        action="store_true",
+        help="train, measure text alignment (--eval-n, no baseline), print JSON, ship nothing",
+    )
+    p.add_argument(
+        "--skip-train",
+        action="store_true",
+        help="do not train: ship the run's model.safetensors (unless --no-ship), evaluate, write the card",
+    )
+    p.add_argument(
+        "--no-ship",
+        action="store_true",
+        help="leave the shipped weights alone (with --skip-train: only "
+        "re-evaluate the shipped weights and rewrite the card)",
+    )
+    p.add_argument(
+        "--wall-s",
+        type=float,
+        help="with --skip-train: the run's training wall time, when it ran in "
+        "several sittings (default: first sample grid to final model, gaps included)",
+    )
     p.add_argument("--eval-n", type=int, default=1000, help="images per caption set for the text-alignment figures")
     p.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
     args = p.parse_args()
@@ -349,8 +433,14 @@ def main() -> None:
         from zoo.metrics.text_alignment import text_alignment
 
         report = text_alignment(str(trained), n=args.eval_n, baseline=False, progress=False)
-        out = {"run": str(run), "steps": recipe["steps"], "wall_s": round(wall, 1), "config": variant["config"],
-               "hard": hard, "results": report["results"]["model"]}
+        out = {
+            "run": str(run),
+            "steps": recipe["steps"],
+            "wall_s": round(wall, 1),
+            "config": variant["config"],
+            "hard": hard,
+            "results": report["results"]["model"],
+        }
         (run / "probe.json").write_text(json.dumps(out, indent=1))
         print("PROBE", json.dumps(out))
         return

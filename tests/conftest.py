@@ -1,4 +1,5 @@
 """Shared test setup: every test session gets its own, empty gan-zoo cache."""
+
 from __future__ import annotations
 
 import atexit

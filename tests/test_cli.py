@@ -1,4 +1,5 @@
 """The CLI front door: help and listing stay torch-free; tables for people, JSON for programs."""
+
 from __future__ import annotations
 
 import json
@@ -16,10 +17,12 @@ from zoo.cli import main
 def test_help_and_list_do_not_import_torch(zoo_home):
     env = {**os.environ, "GAN_ZOO_HOME": str(zoo_home)}
     subprocess.run([sys.executable, "-m", "zoo", "list"], env=env, check=True, capture_output=True)  # builds the index
-    code = ("import sys\nfrom zoo.cli import main\n"
-            "for args in (['--help'], ['list'], ['list', '--pretrained', '--json']):\n"
-            "    try:\n        main(args)\n    except SystemExit as e:\n        assert e.code in (0, None), e\n"
-            "assert 'torch' not in sys.modules, 'the CLI imported torch'\n")
+    code = (
+        "import sys\nfrom zoo.cli import main\n"
+        "for args in (['--help'], ['list'], ['list', '--pretrained', '--json']):\n"
+        "    try:\n        main(args)\n    except SystemExit as e:\n        assert e.code in (0, None), e\n"
+        "assert 'torch' not in sys.modules, 'the CLI imported torch'\n"
+    )
     result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert "dcgan32.digits" in result.stdout
@@ -72,13 +75,16 @@ def test_info_takes_a_run_directory(tmp_path):
     assert missing.exit_code != 0 and "no such file" in missing.output
 
 
-@pytest.mark.parametrize("option, value, message", [
-    ("--seed", "-1", "-1 is not in the range x>=0"),
-    ("--nrow", "0", "0 is not in the range x>=1"),
-    ("-n", "0", "0 is not in the range x>=1"),
-    ("--device", "gpu", "'gpu' is not a device: use cpu, cuda, cuda:N or mps"),
-    ("--truncation", "0.5", "dcgan32.digits has no truncation trick"),
-])
+@pytest.mark.parametrize(
+    "option, value, message",
+    [
+        ("--seed", "-1", "-1 is not in the range x>=0"),
+        ("--nrow", "0", "0 is not in the range x>=1"),
+        ("-n", "0", "0 is not in the range x>=1"),
+        ("--device", "gpu", "'gpu' is not a device: use cpu, cuda, cuda:N or mps"),
+        ("--truncation", "0.5", "dcgan32.digits has no truncation trick"),
+    ],
+)
 def test_sample_options_are_checked_before_anything_is_written(option, value, message, tmp_path):
     result = CliRunner().invoke(main, ["sample", "dcgan32.digits", option, value, "--out", str(tmp_path / "a.png")])
     assert result.exit_code != 0 and message in result.output and "Traceback" not in result.output

@@ -1,6 +1,7 @@
 """The packages zoo.train and zoo.export were renamed zoo.training and zoo.exporting so that zoo.train,
 zoo.finetune and zoo.export are plain functions; the old import paths work for one release, warn, and
 leave the functions callable."""
+
 from __future__ import annotations
 
 import subprocess

@@ -1,5 +1,6 @@
 """One image and hashing toolkit: zoo draws and hashes with zoo_runtime's functions, and refuses
 shapes it does not take (a float [N, C, H, W] batch where uint8 [N, H, W, C] pixels are expected)."""
+
 from __future__ import annotations
 
 import hashlib

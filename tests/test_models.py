@@ -1,5 +1,6 @@
 """Registry-driven: every registered model (built-in or plugin) builds, runs, and round-trips its
 weights bit for bit. A new architecture is tested the moment it is registered."""
+
 from __future__ import annotations
 
 import pytest
@@ -7,8 +8,11 @@ import torch
 
 import zoo
 
-CONDITIONINGS = {"none": {"conditioning": "none"}, "class": {"conditioning": "class", "num_classes": 4},
-                 "text": {"conditioning": "text", "text_dim": 16}}
+CONDITIONINGS = {
+    "none": {"conditioning": "none"},
+    "class": {"conditioning": "class", "num_classes": 4},
+    "text": {"conditioning": "text", "text_dim": 16},
+}
 
 
 def _conditions(model, n):

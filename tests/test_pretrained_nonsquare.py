@@ -1,4 +1,5 @@
 """The shipped non-square model dcgan32.pairs (32 high x 64 wide) keeps its shape from the tag to the runtime."""
+
 import warnings
 
 import numpy as np

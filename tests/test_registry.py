@@ -1,4 +1,5 @@
 """The registry: names, patterns, tags, close-name suggestions, the listing index, plugins."""
+
 from __future__ import annotations
 
 import json
@@ -52,20 +53,24 @@ def test_config_the_architecture_does_not_accept():
 
 def _run(code: str, env_extra: dict | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
     env = {**os.environ, **(env_extra or {})}
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, env=env,
-                          cwd=cwd, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, env=env, cwd=cwd, timeout=300
+    )
 
 
 def test_listing_from_the_index_does_not_import_torch(zoo_home):
     warm = _run("import zoo; zoo.list_models()", {"GAN_ZOO_HOME": str(zoo_home)})
     assert warm.returncode == 0, warm.stderr
     assert (zoo_home / "registry-index.json").exists()
-    cold = _run("""
+    cold = _run(
+        """
         import sys, zoo
         names = zoo.list_models(pretrained=True)
         assert "dcgan32.digits" in names, names
         assert "torch" not in sys.modules, "listing imported torch"
-    """, {"GAN_ZOO_HOME": str(zoo_home)})
+    """,
+        {"GAN_ZOO_HOME": str(zoo_home)},
+    )
     assert cold.returncode == 0, cold.stderr
 
 
@@ -79,8 +84,9 @@ def test_subpackages_are_reachable_after_a_plain_import():
     assert result.returncode == 0, result.stderr
 
 
-def _fake_distribution(site: Path, dist: str, module: str, source: str, group: str = "gan_zoo.models",
-                       entry: str | None = None) -> None:
+def _fake_distribution(
+    site: Path, dist: str, module: str, source: str, group: str = "gan_zoo.models", entry: str | None = None
+) -> None:
     """A real installed distribution as importlib.metadata sees it: a .dist-info with entry points."""
     info = site / f"{dist.replace('-', '_')}-1.0.dist-info"  # wheel naming: dashes become underscores
     info.mkdir(parents=True)
@@ -92,7 +98,11 @@ def _fake_distribution(site: Path, dist: str, module: str, source: str, group: s
 def test_broken_plugin_is_reported_and_everything_else_works(tmp_path, zoo_home):
     site = tmp_path / "site"
     _fake_distribution(site, "zoo-broken", "zoo_broken_plugin", "raise ImportError('needs libfoo 2.0')")
-    _fake_distribution(site, "zoo-good", "zoo_good_plugin", """
+    _fake_distribution(
+        site,
+        "zoo-good",
+        "zoo_good_plugin",
+        """
         from zoo.registry import register_model
         from zoo.archs.dcgan import build_dcgan, dcgan_config
 
@@ -100,9 +110,11 @@ def test_broken_plugin_is_reported_and_everything_else_works(tmp_path, zoo_home)
         def tinydcgan32(config):
             '''A tiny DCGAN from a plugin.'''
             return build_dcgan(config)
-    """)
+    """,
+    )
     env = {"PYTHONPATH": f"{site}{os.pathsep}{os.environ.get('PYTHONPATH', '')}", "GAN_ZOO_HOME": str(zoo_home)}
-    result = _run("""
+    result = _run(
+        """
         import warnings, json, zoo
         from dataclasses import asdict
         with warnings.catch_warnings(record=True) as caught:
@@ -115,7 +127,9 @@ def test_broken_plugin_is_reported_and_everything_else_works(tmp_path, zoo_home)
         assert tuple(model.sample(2, seed=0).shape) == (2, 3, 32, 32)
         from zoo.registry import plugin_statuses
         print(json.dumps([asdict(p) for p in plugin_statuses()]))
-    """, env)
+    """,
+        env,
+    )
     assert result.returncode == 0, result.stderr
     statuses = {p["name"]: p for p in json.loads(result.stdout.strip().splitlines()[-1])}
     assert statuses["zoo_broken_plugin"]["status"] == "failed"
@@ -130,12 +144,19 @@ def test_broken_plugin_is_reported_and_everything_else_works(tmp_path, zoo_home)
     listed = subprocess.run(["zoo", "list"], capture_output=True, text=True, env={**os.environ, **env}, timeout=300)
     assert listed.returncode == 0 and "tinydcgan32" in listed.stdout, listed.stderr
     assert listed.stderr.count("warning: gan-zoo plugin 'zoo_broken_plugin'") == 1, listed.stderr
-    disabled_cli = subprocess.run(["zoo", "plugins"], capture_output=True, text=True, timeout=300,
-                                  env={**os.environ, **env, "GAN_ZOO_DISABLE_PLUGINS": "1"})
+    disabled_cli = subprocess.run(
+        ["zoo", "plugins"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, **env, "GAN_ZOO_DISABLE_PLUGINS": "1"},
+    )
     assert "discovery is off" in disabled_cli.stdout
 
-    disabled = _run("import zoo; assert 'tinydcgan32' not in zoo.list_models(); assert 'dcgan32' in zoo.list_models()",
-                    {**env, "GAN_ZOO_DISABLE_PLUGINS": "1"})
+    disabled = _run(
+        "import zoo; assert 'tinydcgan32' not in zoo.list_models(); assert 'dcgan32' in zoo.list_models()",
+        {**env, "GAN_ZOO_DISABLE_PLUGINS": "1"},
+    )
     assert disabled.returncode == 0, disabled.stderr
 
 
@@ -143,7 +164,11 @@ def test_a_plugin_fixed_by_installing_its_dependency_is_listed_at_once(tmp_path,
     """The index is keyed on plugins' own versions and sources, not on their dependencies: a failed
     plugin is retried by `zoo list`, so installing what it lacked shows its models."""
     site = tmp_path / "site"
-    _fake_distribution(site, "zoo-needs-dep", "zoo_needs_dep", """
+    _fake_distribution(
+        site,
+        "zoo-needs-dep",
+        "zoo_needs_dep",
+        """
         import zoo_missing_dependency  # not installed yet
         from zoo.registry import register_model
         from zoo.archs.dcgan import build_dcgan, dcgan_config
@@ -152,9 +177,13 @@ def test_a_plugin_fixed_by_installing_its_dependency_is_listed_at_once(tmp_path,
         def depdcgan32(config):
             '''A plugin model that needs another package.'''
             return build_dcgan(config)
-    """)
-    env = {**os.environ, "PYTHONPATH": f"{site}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
-           "GAN_ZOO_HOME": str(zoo_home)}
+    """,
+    )
+    env = {
+        **os.environ,
+        "PYTHONPATH": f"{site}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
+        "GAN_ZOO_HOME": str(zoo_home),
+    }
     before = subprocess.run(["zoo", "list"], capture_output=True, text=True, env=env, timeout=300)
     assert "depdcgan32" not in before.stdout and "zoo_missing_dependency" in before.stderr
     (site / "zoo_missing_dependency.py").write_text("")  # the user installs the dependency
@@ -164,16 +193,22 @@ def test_a_plugin_fixed_by_installing_its_dependency_is_listed_at_once(tmp_path,
 
 def test_plugin_may_not_shadow_a_builtin(tmp_path, zoo_home):
     site = tmp_path / "site"
-    _fake_distribution(site, "zoo-shadow", "zoo_shadow_plugin", """
+    _fake_distribution(
+        site,
+        "zoo-shadow",
+        "zoo_shadow_plugin",
+        """
         from zoo.registry import register_model
         from zoo.archs.dcgan import build_dcgan, dcgan_config
 
         @register_model(family="dcgan", default_config=dcgan_config(32, 8))
         def dcgan32(config):
             return build_dcgan(config)
-    """)
+    """,
+    )
     env = {"PYTHONPATH": f"{site}{os.pathsep}{os.environ.get('PYTHONPATH', '')}", "GAN_ZOO_HOME": str(zoo_home)}
-    result = _run("""
+    result = _run(
+        """
         import warnings, zoo
         from zoo.registry import plugin_statuses
         with warnings.catch_warnings():
@@ -182,7 +217,9 @@ def test_plugin_may_not_shadow_a_builtin(tmp_path, zoo_home):
         assert model.spec.source == "builtin" and model.config["width"] == 32
         status = [p for p in plugin_statuses() if p.name == "zoo_shadow_plugin"][0]
         assert status.status == "failed" and "shadow" in status.error, status
-    """, env)
+    """,
+        env,
+    )
     assert result.returncode == 0, result.stderr
 
 
@@ -208,7 +245,11 @@ def test_editing_an_installed_plugin_refreshes_the_index(tmp_path, zoo_home):
 
 def test_plugin_module_imported_before_discovery_keeps_its_distribution(tmp_path, zoo_home):
     site = tmp_path / "site"
-    _fake_distribution(site, "zoo-direct", "zoo_direct_plugin", """
+    _fake_distribution(
+        site,
+        "zoo-direct",
+        "zoo_direct_plugin",
+        """
         from zoo.registry import register_model
         from zoo.archs.dcgan import build_dcgan, dcgan_config
 
@@ -216,15 +257,19 @@ def test_plugin_module_imported_before_discovery_keeps_its_distribution(tmp_path
         def directdcgan32(config):
             '''A plugin model whose module the user imports by hand.'''
             return build_dcgan(config)
-    """)
+    """,
+    )
     env = {"PYTHONPATH": f"{site}{os.pathsep}{os.environ.get('PYTHONPATH', '')}", "GAN_ZOO_HOME": str(zoo_home)}
-    result = _run("""
+    result = _run(
+        """
         import zoo_direct_plugin, zoo  # imported directly: discovery has not run yet
         from zoo.registry import get_spec
         assert get_spec("directdcgan32").source == "zoo-direct", get_spec("directdcgan32").source
         assert get_spec("dcgan32").source == "builtin"
         assert "directdcgan32" in zoo.list_models()
-    """, env)
+    """,
+        env,
+    )
     assert result.returncode == 0, result.stderr
 
 
@@ -232,7 +277,11 @@ def test_a_plugin_importing_another_plugins_module_does_not_take_its_models(tmp_
     """Plugin `aaa` (loaded first: entry points load in name order) imports plugin `bbb`'s module, then
     fails: bbb's model stays, credited to bbb's distribution, and bbb is reported loaded."""
     site = tmp_path / "site"
-    _fake_distribution(site, "zoo-bbb", "zoo_bbb", """
+    _fake_distribution(
+        site,
+        "zoo-bbb",
+        "zoo_bbb",
+        """
         from zoo.registry import register_model
         from zoo.archs.dcgan import build_dcgan, dcgan_config
 
@@ -240,17 +289,21 @@ def test_a_plugin_importing_another_plugins_module_does_not_take_its_models(tmp_
         def bbbdcgan32(config):
             '''A model of plugin bbb.'''
             return build_dcgan(config)
-    """)
+    """,
+    )
     _fake_distribution(site, "zoo-aaa", "zoo_aaa", "import zoo_bbb\nraise RuntimeError('aaa is broken')\n")
     env = {"PYTHONPATH": f"{site}{os.pathsep}{os.environ.get('PYTHONPATH', '')}", "GAN_ZOO_HOME": str(zoo_home)}
-    result = _run("""
+    result = _run(
+        """
         import json, warnings, zoo
         from dataclasses import asdict
         warnings.simplefilter("ignore")
         from zoo.registry import plugin_statuses, resolve
         assert "bbbdcgan32" in zoo.list_models(), zoo.list_models()
         print(json.dumps([resolve("bbbdcgan32")[0].source, {p.name: p.status for p in plugin_statuses()}]))
-    """, env)
+    """,
+        env,
+    )
     assert result.returncode == 0, result.stderr
     source, statuses = json.loads(result.stdout.strip().splitlines()[-1])
     assert source == "zoo-bbb" and statuses["zoo_aaa"] == "failed" and statuses["zoo_bbb"] == "loaded"

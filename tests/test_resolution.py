@@ -1,4 +1,5 @@
 """Non-square images: "HxW" resolutions, fitting data to them, and shapes kept through train, export and runtime."""
+
 from __future__ import annotations
 
 import warnings
@@ -80,8 +81,17 @@ def test_non_square_keeps_its_shape_through_train_export_runtime(name, tmp_path,
     from zoo.exporting.testing import tiny_config
     from zoo.images import to_uint8
 
-    model = zoo.train(name, "builtin:shapes", tmp_path / "run", config={"resolution": "32x16", **tiny_config(name)},
-                      steps=2, batch_size=4, eval_samples=0, sample_every=2, progress=False)
+    model = zoo.train(
+        name,
+        "builtin:shapes",
+        tmp_path / "run",
+        config={"resolution": "32x16", **tiny_config(name)},
+        steps=2,
+        batch_size=4,
+        eval_samples=0,
+        sample_every=2,
+        progress=False,
+    )
     assert model.sample(1, seed=0).shape == (1, 3, 32, 16)
     again = zoo.load(tmp_path / "run")
     assert again.config["resolution"] == "32x16"

@@ -1,4 +1,5 @@
 """One way to resolve a model argument: zoo.resolve_source (zoo.factory) on zoo.sources.locate_source."""
+
 from __future__ import annotations
 
 import shutil
@@ -48,13 +49,15 @@ def test_each_bad_argument_gets_one_clear_error(saved, tmp_path):
     (tmp_path / "unfinished").mkdir()
     (tmp_path / "unfinished" / "checkpoint.safetensors").write_bytes(b"")
     (tmp_path / "empty").mkdir()
-    cases = [(tmp_path / "unfinished", FileNotFoundError, "unfinished run .*--resume"),
-             (tmp_path / "empty", FileNotFoundError, "folder without model.safetensors"),
-             (tmp_path / "missing.safetensors", FileNotFoundError, "no such file"),
-             (f"file://{tmp_path}/missing.safetensors", FileNotFoundError, "no such file"),
-             ("dcgan23.digits", zoo.UnknownModelError, "Did you mean: dcgan32.digits"),
-             ("dcgan32.digts", zoo.UnknownModelError, "no pretrained weights tagged .digts.; available: dcgan32.dig"),
-             ("mlpgan28.nope", zoo.UnknownModelError, "no pretrained weights tagged 'nope'")]
+    cases = [
+        (tmp_path / "unfinished", FileNotFoundError, "unfinished run .*--resume"),
+        (tmp_path / "empty", FileNotFoundError, "folder without model.safetensors"),
+        (tmp_path / "missing.safetensors", FileNotFoundError, "no such file"),
+        (f"file://{tmp_path}/missing.safetensors", FileNotFoundError, "no such file"),
+        ("dcgan23.digits", zoo.UnknownModelError, "Did you mean: dcgan32.digits"),
+        ("dcgan32.digts", zoo.UnknownModelError, "no pretrained weights tagged .digts.; available: dcgan32.dig"),
+        ("mlpgan28.nope", zoo.UnknownModelError, "no pretrained weights tagged 'nope'"),
+    ]
     for source, error, match in cases:
         with pytest.raises(error, match=match):
             zoo.resolve_source(source)

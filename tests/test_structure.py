@@ -1,6 +1,7 @@
 """The package reads one way (docs/architecture.md): no import cycle inside zoo/ (counting imports
 inside functions too), no private `_name` imported from another module, and the training package's
 files stay short enough to read."""
+
 from __future__ import annotations
 
 import ast
@@ -87,8 +88,10 @@ def test_no_import_cycles_in_zoo():
 
 def test_type_checking_imports_do_not_count(tmp_path):
     source = tmp_path / "m.py"
-    source.write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from zoo.model import GAN\n"
-                      "def f():\n    from zoo.registry import resolve\n")
+    source.write_text(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from zoo.model import GAN\n"
+        "def f():\n    from zoo.registry import resolve\n"
+    )
     assert [m for m, _ in imports_of(source, modules())] == ["typing", "zoo.registry"]
 
 
@@ -106,9 +109,14 @@ def test_the_training_package_depends_one_way_on_its_api():
 
 def test_no_private_names_cross_modules():
     known = modules()
-    crossing = [f"{path.relative_to(ROOT.parent)}: {module}.{name}" for path in known.values()
-                for module, names in imports_of(path, known) if module.startswith("zoo")
-                for name in names if name.startswith("_") and not name.startswith("__")]
+    crossing = [
+        f"{path.relative_to(ROOT.parent)}: {module}.{name}"
+        for path in known.values()
+        for module, names in imports_of(path, known)
+        if module.startswith("zoo")
+        for name in names
+        if name.startswith("_") and not name.startswith("__")
+    ]
     assert not crossing, crossing
 
 

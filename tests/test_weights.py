@@ -1,4 +1,5 @@
 """Weights: safetensors round trips, refusing pickle, corrupt files, and every source kind with sha256."""
+
 from __future__ import annotations
 
 import hashlib
@@ -25,8 +26,12 @@ def small_model():
 
 @pytest.fixture(scope="module")
 def weights_file(small_model, tmp_path_factory) -> Path:
-    return zoo.save(small_model, tmp_path_factory.mktemp("w") / "small.safetensors", parent="test-parent",
-                    dataset="builtin:digits:1797:abc")
+    return zoo.save(
+        small_model,
+        tmp_path_factory.mktemp("w") / "small.safetensors",
+        parent="test-parent",
+        dataset="builtin:digits:1797:abc",
+    )
 
 
 def sha256(path: Path) -> str:
@@ -85,7 +90,10 @@ def test_tensors_that_do_not_match_are_listed(small_model, tmp_path):
     del tensors["generator.fc.bias"]
     tensors["generator.to_rgb.weight"] = torch.zeros(2, 2)
     tensors["generator.extra"] = torch.zeros(1)
-    meta = {k: (v if isinstance(v, str) else "") for k, v in read_metadata(zoo.save(small_model, tmp_path / "ok.safetensors")).items()}
+    meta = {
+        k: (v if isinstance(v, str) else "")
+        for k, v in read_metadata(zoo.save(small_model, tmp_path / "ok.safetensors")).items()
+    }
     import json
 
     meta["config"] = json.dumps(small_model.config)

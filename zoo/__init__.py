@@ -9,6 +9,7 @@
 zoo.train, zoo.finetune, zoo.resume and zoo.export are functions (packages zoo.training, zoo.exporting).
 Importing `zoo` is cheap: torch is imported by the functions that need it. See docs/architecture.md.
 """
+
 from __future__ import annotations
 
 from zoo.registry import ConfigError, ModelSpec, UnknownModelError, WeightSource, list_models, register_model
@@ -39,8 +40,25 @@ _LAZY = {
 # Sub-packages a user reaches as attributes (`zoo.metrics.evaluate(...)`) after a plain `import zoo`.
 # (`zoo.train`, `zoo.finetune`, `zoo.resume` and `zoo.export` are functions; their packages are
 # zoo.training and zoo.exporting.)
-_SUBMODULES = {"archs", "conditioning", "data", "exporting", "factory", "images", "importing", "latents", "metrics",
-               "model", "plugins", "registry", "sources", "testing", "text", "training", "weights"}
+_SUBMODULES = {
+    "archs",
+    "conditioning",
+    "data",
+    "exporting",
+    "factory",
+    "images",
+    "importing",
+    "latents",
+    "metrics",
+    "model",
+    "plugins",
+    "registry",
+    "sources",
+    "testing",
+    "text",
+    "training",
+    "weights",
+}
 
 
 def __getattr__(name: str):
@@ -53,5 +71,13 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'zoo' has no attribute {name!r}")
 
 
-__all__ = ["__version__", "list_models", "register_model", "ModelSpec", "WeightSource", "ConfigError",
-           "UnknownModelError", *_LAZY]
+__all__ = [
+    "__version__",
+    "list_models",
+    "register_model",
+    "ModelSpec",
+    "WeightSource",
+    "ConfigError",
+    "UnknownModelError",
+    *_LAZY,
+]

@@ -1,4 +1,5 @@
 """`python -m zoo` (used by `torchrun -m zoo ...`)."""
+
 from zoo.cli import main
 
 main()

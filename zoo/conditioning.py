@@ -7,6 +7,7 @@ projection term <embed(c), phi(x)> of Miyato & Koyama (2018), "cGANs with Projec
 Both start from zero when `zero_init=True`: that is how `change_conditioning` adds a conditioning to
 a trained model without changing its step-0 outputs. See docs/architecture.md.
 """
+
 from __future__ import annotations
 
 import torch
@@ -87,16 +88,21 @@ def condition_config(condition: str, dataset) -> dict:
     if kind == "class":
         n = int(arg) if arg else num_classes_in(dataset)
         if n <= 0:
-            raise ValueError("--condition class needs labelled data (class sub-folders) or a count: "
-                             "--condition class:N")
+            raise ValueError(
+                "--condition class needs labelled data (class sub-folders) or a count: --condition class:N"
+            )
         return {"conditioning": "class", "num_classes": n, "text_dim": 0, "text_encoder": ""}
     if kind == "text":
         if not arg:
             raise ValueError("--condition text needs an encoder name: --condition text:ENCODER")
         from zoo.text import get_text_encoder
 
-        return {"conditioning": "text", "num_classes": 0, "text_dim": int(get_text_encoder(arg).dim),
-                "text_encoder": arg}
+        return {
+            "conditioning": "text",
+            "num_classes": 0,
+            "text_dim": int(get_text_encoder(arg).dim),
+            "text_encoder": arg,
+        }
     raise ValueError(f"--condition must be keep, none, class[:N] or text:ENCODER, got {condition!r}")
 
 
@@ -134,9 +140,11 @@ def change_conditioning(model, condition: str, dataset):
     fresh = sorted(n for n in target if n not in copied and not n.endswith("num_batches_tracked"))
     other = [n for n in fresh if ".condition." not in f".{n}"]
     if other:
-        raise ValueError(f"changing conditioning to {condition!r} changes non-conditioning weights of "
-                         f"{model.spec.name} ({', '.join(other[:5])}); that architecture cannot add this "
-                         "conditioning to a trained model without retraining them")
+        raise ValueError(
+            f"changing conditioning to {condition!r} changes non-conditioning weights of "
+            f"{model.spec.name} ({', '.join(other[:5])}); that architecture cannot add this "
+            "conditioning to a trained model without retraining them"
+        )
     return new
 
 
@@ -148,8 +156,10 @@ def auto_condition(model, dataset, log=print) -> str:
     labelled = len(labels) > 0 and bool((labels >= 0).all())
     if kind == "class":
         if not bool((labels >= 0).any()):
-            log(f"note: {model.name} is class-conditional but the data has no labels: dropping the class "
-                "conditioning (--condition none). Put images in one sub-folder per class to keep it.")
+            log(
+                f"note: {model.name} is class-conditional but the data has no labels: dropping the class "
+                "conditioning (--condition none). Put images in one sub-folder per class to keep it."
+            )
             return "none"
         if labelled and num_classes_in(dataset) > model.num_classes:
             n = num_classes_in(dataset)
@@ -158,11 +168,15 @@ def auto_condition(model, dataset, log=print) -> str:
         return "keep"
     if kind == "text":
         if not any(dataset.captions):
-            log(f"note: {model.name} is text-conditional but the data has no captions: dropping the text "
-                "conditioning (--condition none). Add a metadata.jsonl with captions to keep it.")
+            log(
+                f"note: {model.name} is text-conditional but the data has no captions: dropping the text "
+                "conditioning (--condition none). Add a metadata.jsonl with captions to keep it."
+            )
             return "none"
         return "keep"
     if labelled and num_classes_in(dataset) > 1:
-        log(f"note: the data has {num_classes_in(dataset)} classes; the source is unconditional and stays so "
-            "(--condition class adds class conditioning)")
+        log(
+            f"note: the data has {num_classes_in(dataset)} classes; the source is unconditional and stays so "
+            "(--condition class adds class conditioning)"
+        )
     return "keep"

@@ -2,6 +2,7 @@
 zoo.train.* is now zoo.training.*, zoo.export.* is now zoo.exporting.* (the packages were renamed so
 that `zoo.train`, `zoo.finetune` and `zoo.export` are plain functions; see docs/architecture.md).
 """
+
 from __future__ import annotations
 
 import importlib
@@ -13,8 +14,12 @@ FUNCTIONS = {"train": "zoo.training.api", "export": "zoo.exporting"}  # zoo.<nam
 
 
 def warn_renamed(old: str, new: str) -> None:
-    warnings.warn(f"{old} is deprecated and will be removed in gan-zoo 0.3: import {new} instead ("
-                  f"zoo.{old.split('.')[1]} is the function)", DeprecationWarning, stacklevel=4)
+    warnings.warn(
+        f"{old} is deprecated and will be removed in gan-zoo 0.3: import {new} instead ("
+        f"zoo.{old.split('.')[1]} is the function)",
+        DeprecationWarning,
+        stacklevel=4,
+    )
 
 
 def alias_module(old: str, new: str) -> ModuleType:

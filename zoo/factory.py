@@ -2,6 +2,7 @@
 `create_model` (by name) and `load` (from a weights file). zoo.sources decides what an argument
 names; see docs/architecture.md.
 """
+
 from __future__ import annotations
 
 import copy
@@ -25,8 +26,13 @@ from zoo.weights import (
 FEATURE_SPEC = "discriminator.feature_spec"  # a feature D's structure, saved as a uint8 JSON tensor
 
 
-def resolve_source(source: str | os.PathLike | ModelSource | GAN, *, pretrained: bool = True, copy_model: bool = False,
-                   **config_overrides) -> GAN:
+def resolve_source(
+    source: str | os.PathLike | ModelSource | GAN,
+    *,
+    pretrained: bool = True,
+    copy_model: bool = False,
+    **config_overrides,
+) -> GAN:
     """A GAN from a tagged name (its weights), an architecture name (its first tag's weights, or fresh
     weights with pretrained=False), a `.safetensors` path, a `file://` URL, a run directory, or a GAN
     (returned as is, or a private copy with copy_model=True). Anything else is one clear error
@@ -55,9 +61,11 @@ def create_model(name: str | os.PathLike, pretrained: bool = False, **config_ove
     if pretrained:
         if tag is None:
             if not spec.pretrained:
-                raise ConfigError(f"{spec.name} has no pretrained weights: pick a tagged model from `zoo list "
-                                  f"--pretrained`, train it (`zoo train {spec.name} --data ...`), or build it with "
-                                  "random weights in Python (create_model(name, pretrained=False))")
+                raise ConfigError(
+                    f"{spec.name} has no pretrained weights: pick a tagged model from `zoo list "
+                    f"--pretrained`, train it (`zoo train {spec.name} --data ...`), or build it with "
+                    "random weights in Python (create_model(name, pretrained=False))"
+                )
             tag = next(iter(spec.pretrained))
         path = fetch(spec.pretrained[tag])
         return load(path, _tag=tag, **config_overrides)
@@ -71,16 +79,25 @@ def load(path: str | os.PathLike, _tag: str | None = None, **config_overrides) -
     try:
         spec, _ = resolve(meta["arch"])
     except UnknownModelError as e:
-        raise UnknownModelError(f"{path} was saved by architecture {meta['arch']!r}, which is not registered here: "
-                                "install the plugin that provides it (`zoo plugins` lists what is loaded). "
-                                f"{e}") from None
+        raise UnknownModelError(
+            f"{path} was saved by architecture {meta['arch']!r}, which is not registered here: "
+            "install the plugin that provides it (`zoo plugins` lists what is loaded). "
+            f"{e}"
+        ) from None
     config = {**spec.default_config, **meta["config"], **config_overrides}
     tag = _tag or meta.get("tag") or None
     # The file is untrusted: compare its config with its tensor shapes before allocating anything.
     shapes = read_tensor_shapes(path)
     check_config_fits_file(meta["config"], shapes, path)
-    check_shapes_before_building(spec, config, shapes, path, feature_spec=(
-        lambda: read_tensor(path, FEATURE_SPEC, max_elements=1 << 20)) if FEATURE_SPEC in shapes else None)
+    check_shapes_before_building(
+        spec,
+        config,
+        shapes,
+        path,
+        feature_spec=(lambda: read_tensor(path, FEATURE_SPEC, max_elements=1 << 20))
+        if FEATURE_SPEC in shapes
+        else None,
+    )
     model = build(spec, config, tag=tag if tag in spec.pretrained else None, metadata=meta)
     tensors = read_tensors(path)
     if FEATURE_SPEC in tensors:  # saved with a pretrained-feature D (--d-backbone): rebuild it
@@ -92,8 +109,9 @@ def load(path: str | os.PathLike, _tag: str | None = None, **config_overrides) -
     return model.eval()
 
 
-def check_shapes_before_building(spec: ModelSpec, config: dict, shapes: dict[str, tuple[int, ...]], what,
-                                 feature_spec=None) -> None:
+def check_shapes_before_building(
+    spec: ModelSpec, config: dict, shapes: dict[str, tuple[int, ...]], what, feature_spec=None
+) -> None:
     """Build the model on the meta device (shapes only, no memory) and compare with `shapes` ({GAN
     state_dict key: shape}, from a file's header), so an untrusted config never allocates. feature_spec:
     a callable giving the saved feature-D spec tensor, when the file has one."""
@@ -112,9 +130,11 @@ def check_shapes_before_building(spec: ModelSpec, config: dict, shapes: dict[str
     except (ConfigError, TooManyTensors) as e:
         cause = e if isinstance(e, TooManyTensors) else e.__cause__
         if isinstance(cause, TooManyTensors):
-            raise WeightsError(f"{what}: its config builds a model with far more tensors than the file's "
-                               f"{len(shapes)}; the metadata was changed or the file is corrupt. Download or export "
-                               "it again.") from None
+            raise WeightsError(
+                f"{what}: its config builds a model with far more tensors than the file's "
+                f"{len(shapes)}; the metadata was changed or the file is corrupt. Download or export "
+                "it again."
+            ) from None
         if isinstance(cause, NotImplementedError):  # an op the meta device lacks: checked after building instead
             return
         raise

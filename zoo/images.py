@@ -6,6 +6,7 @@ draw grids and encode PNGs one way. Shapes that are not what a function takes ar
 
 Needs only numpy (no torch import). See docs/architecture.md.
 """
+
 from __future__ import annotations
 
 import math
@@ -16,8 +17,16 @@ import numpy as np
 
 from zoo_runtime.images import make_grid, png_bytes, save_png, write_picture
 
-__all__ = ["to_uint8", "make_grid", "png_bytes", "save_png", "save_grid", "write_picture", "check_grid_size",
-           "grid_from_batches"]
+__all__ = [
+    "to_uint8",
+    "make_grid",
+    "png_bytes",
+    "save_png",
+    "save_grid",
+    "write_picture",
+    "check_grid_size",
+    "grid_from_batches",
+]
 
 
 def to_uint8(images) -> np.ndarray:
@@ -27,9 +36,10 @@ def to_uint8(images) -> np.ndarray:
         images = images.detach().float().cpu().numpy()
     x = np.asarray(images)
     if not np.issubdtype(x.dtype, np.floating):
-        raise ValueError(f"to_uint8 takes float images in [-1, 1] [N, C, H, W], got {x.dtype} {list(x.shape)}"
-                         + (": these are already pixels; pass them to make_grid / save_png" if x.dtype == np.uint8
-                            else ""))
+        raise ValueError(
+            f"to_uint8 takes float images in [-1, 1] [N, C, H, W], got {x.dtype} {list(x.shape)}"
+            + (": these are already pixels; pass them to make_grid / save_png" if x.dtype == np.uint8 else "")
+        )
     x = x.astype(np.float32, copy=False)
     if x.ndim == 3:
         x = x[None]
@@ -51,14 +61,17 @@ def check_grid_size(n: int, height: int, width: int, nrow: int | None = None, pa
     grid_h, grid_w = rows * (height + padding) + padding, nrow * (width + padding) + padding
     if grid_h * grid_w > MAX_GRID_PIXELS:
         most = MAX_GRID_PIXELS // ((height + padding) * (width + padding))
-        raise ValueError(f"{n} images of {width}x{height} make a {grid_w}x{grid_h} grid "
-                         f"({grid_h * grid_w / 1e6:.0f} Mpixels), more than one picture can hold "
-                         f"({MAX_GRID_PIXELS / 1e6:.0f} Mpixels): ask for at most about {most} images (-n), "
-                         "and for more, run again with other --seed values")
+        raise ValueError(
+            f"{n} images of {width}x{height} make a {grid_w}x{grid_h} grid "
+            f"({grid_h * grid_w / 1e6:.0f} Mpixels), more than one picture can hold "
+            f"({MAX_GRID_PIXELS / 1e6:.0f} Mpixels): ask for at most about {most} images (-n), "
+            "and for more, run again with other --seed values"
+        )
 
 
-def grid_from_batches(batches, n: int, nrow: int | None = None, padding: int = 2,
-                      pad_value: int = 0) -> tuple[np.ndarray, list[int]]:
+def grid_from_batches(
+    batches, n: int, nrow: int | None = None, padding: int = 2, pad_value: int = 0
+) -> tuple[np.ndarray, list[int]]:
     """`make_grid(to_uint8(images))` for n images arriving as float batches [b, C, H, W] in [-1, 1]:
     memory is the uint8 grid and one batch. Returns the grid and the images' shape [n, C, H, W]."""
     grid, done, shape = None, 0, None
@@ -74,7 +87,7 @@ def grid_from_batches(batches, n: int, nrow: int | None = None, padding: int = 2
         for j in range(b):
             r, col = divmod(done + j, nrow)
             y, x = padding + r * (h + padding), padding + col * (w + padding)
-            grid[y:y + h, x:x + w] = tiles[j]
+            grid[y : y + h, x : x + w] = tiles[j]
         done += b
     if done != n:
         raise ValueError(f"expected {n} images, got {done}")

@@ -8,10 +8,11 @@ Contract every architecture follows (so training, export and the runtime need no
   A generator with a truncation trick sets `has_truncation = True`; `truncation` is then a float
   tensor [N] or [1] (a tensor, not a Python float, so that export keeps it as an input).
 """
+
 from __future__ import annotations
 
 import math
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import torch
@@ -23,8 +24,15 @@ from zoo_runtime.latents import check_seed, check_truncation, make_labels
 
 
 class GAN(nn.Module):
-    def __init__(self, spec: ModelSpec, config: dict, generator: nn.Module, discriminator: nn.Module,
-                 tag: str | None = None, metadata: dict | None = None):
+    def __init__(
+        self,
+        spec: ModelSpec,
+        config: dict,
+        generator: nn.Module,
+        discriminator: nn.Module,
+        tag: str | None = None,
+        metadata: dict | None = None,
+    ):
         super().__init__()
         self.generator = generator
         self.discriminator = discriminator
@@ -66,9 +74,14 @@ class GAN(nn.Module):
 
     # -- inputs -------------------------------------------------------------------------------
 
-    def make_condition(self, n: int, seed: int | None = None, labels: Sequence[int] | int | None = None,
-                       embeddings: torch.Tensor | np.ndarray | None = None,
-                       prompts: Sequence[str] | str | None = None) -> torch.Tensor | None:
+    def make_condition(
+        self,
+        n: int,
+        seed: int | None = None,
+        labels: Sequence[int] | int | None = None,
+        embeddings: torch.Tensor | np.ndarray | None = None,
+        prompts: Sequence[str] | str | None = None,
+    ) -> torch.Tensor | None:
         """The conditioning tensor c for n samples, validated against the model's conditioning."""
         kind = self.conditioning
         given = [k for k, v in (("labels", labels), ("embeddings", embeddings), ("prompts", prompts)) if v is not None]
@@ -92,7 +105,9 @@ class GAN(nn.Module):
             raise ValueError(f"{self.name} is text-conditional: pass prompts= (--prompt) or embeddings=, not labels")
         if embeddings is None:
             if prompts is None:
-                raise ValueError(f"{self.name} is text-conditional: pass prompts=[...] (--prompt \"a red circle\") or embeddings=")
+                raise ValueError(
+                    f'{self.name} is text-conditional: pass prompts=[...] (--prompt "a red circle") or embeddings='
+                )
             from zoo.text import get_text_encoder
 
             prompts = [prompts] if isinstance(prompts, str) else list(prompts)
@@ -124,7 +139,11 @@ class GAN(nn.Module):
         if isinstance(labels, (torch.Tensor, np.ndarray)) and labels.dtype not in (torch.bool, np.bool_):
             values = torch.as_tensor(labels).reshape(-1)
             if values.is_floating_point() or values.is_complex():
-                bad = values[~torch.isfinite(values) | (values != values.round())] if values.is_floating_point() else values
+                bad = (
+                    values[~torch.isfinite(values) | (values != values.round())]
+                    if values.is_floating_point()
+                    else values
+                )
                 if bad.numel():
                     raise ValueError(f"labels must be integers (class indices) or class names, got {bad[0].item()!r}")
             indices = values.to(torch.int64)
@@ -134,8 +153,9 @@ class GAN(nn.Module):
         if indices.numel() and (indices.min() < 0 or indices.max() >= k):
             bad = int(indices[(indices < 0) | (indices >= k)][0])
             named = f", named {_show(self.class_names)}" if self.class_names else ""
-            raise ValueError(f"label {bad} is out of range: {self.name} has {k} classes, labels must be in "
-                             f"[0, {k - 1}]{named}")
+            raise ValueError(
+                f"label {bad} is out of range: {self.name} has {k} classes, labels must be in [0, {k - 1}]{named}"
+            )
         return indices
 
     def _label_index(self, value) -> int:
@@ -146,10 +166,15 @@ class GAN(nn.Module):
                 return self.class_names.index(value)
             if value.strip().lstrip("-").isdigit():
                 return int(value)
-            known = (f"its classes are {_show(self.class_names)}" if self.class_names else
-                     "its weights file saved no class names: give class indices 0..K-1")
+            known = (
+                f"its classes are {_show(self.class_names)}"
+                if self.class_names
+                else "its weights file saved no class names: give class indices 0..K-1"
+            )
             raise ValueError(f"{self.name} has no class {value[:80]!r}; {known}")
-        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating, torch.Tensor)):
+        if isinstance(value, (bool, np.bool_)) or not isinstance(
+            value, (int, float, np.integer, np.floating, torch.Tensor)
+        ):
             raise ValueError(f"labels must be integers (class indices) or class names, got {value!r}")
         number = value.item() if isinstance(value, torch.Tensor) else value
         if isinstance(number, bool):
@@ -161,8 +186,17 @@ class GAN(nn.Module):
     # -- sampling -----------------------------------------------------------------------------
 
     @torch.no_grad()
-    def sample(self, n: int = 16, seed: int | None = None, labels=None, embeddings=None, prompts=None,
-               truncation: float = 1.0, z: torch.Tensor | None = None, batch_size: int = 256) -> torch.Tensor:
+    def sample(
+        self,
+        n: int = 16,
+        seed: int | None = None,
+        labels=None,
+        embeddings=None,
+        prompts=None,
+        truncation: float = 1.0,
+        z: torch.Tensor | None = None,
+        batch_size: int = 256,
+    ) -> torch.Tensor:
         """n images, float32 [n, C, H, W] in [-1, 1]. The same seed gives the same images.
 
         Latents come from `zoo_runtime.make_latents`, so the runtime reproduces them without torch.
@@ -171,9 +205,17 @@ class GAN(nn.Module):
         return torch.cat(list(self.sample_batches(n, seed, labels, embeddings, prompts, truncation, z, batch_size)))
 
     @torch.no_grad()
-    def sample_batches(self, n: int, seed: int | None = None, labels=None, embeddings=None, prompts=None,
-                       truncation: float = 1.0, z: torch.Tensor | None = None,
-                       batch_size: int = 256) -> Iterator[torch.Tensor]:
+    def sample_batches(
+        self,
+        n: int,
+        seed: int | None = None,
+        labels=None,
+        embeddings=None,
+        prompts=None,
+        truncation: float = 1.0,
+        z: torch.Tensor | None = None,
+        batch_size: int = 256,
+    ) -> Iterator[torch.Tensor]:
         """`sample(n, ...)` as float32 batches [<= batch_size, C, H, W], in order; their concatenation is
         `sample`'s result. Latents are drawn batch by batch from the same random stream, so 2 million
         images need the memory of one batch (and of their labels)."""
@@ -196,9 +238,12 @@ class GAN(nn.Module):
         try:
             for i in range(0, n, batch_size):
                 b = min(batch_size, n - i)
-                zi = z[i:i + b] if z is not None else torch.from_numpy(
-                    rng.standard_normal((b, self.latent_dim), dtype=np.float32))
-                ci = None if c is None else c[i:i + b].to(device)
+                zi = (
+                    z[i : i + b]
+                    if z is not None
+                    else torch.from_numpy(rng.standard_normal((b, self.latent_dim), dtype=np.float32))
+                )
+                ci = None if c is None else c[i : i + b].to(device)
                 kwargs = {}
                 if self.has_truncation:
                     kwargs["truncation"] = torch.full((1,), psi, device=device)
@@ -215,8 +260,7 @@ def build(spec: ModelSpec, config: dict, tag: str | None = None, metadata: dict 
     """A GAN from a spec and a full config, fresh weights (zoo.factory adds names and files on top)."""
     unknown = sorted(set(config) - set(spec.default_config))
     if unknown:
-        raise ConfigError(f"{spec.name} does not accept config keys {unknown}; "
-                          f"accepted: {sorted(spec.default_config)}")
+        raise ConfigError(f"{spec.name} does not accept config keys {unknown}; accepted: {sorted(spec.default_config)}")
     try:
         generator, discriminator = spec.builder(dict(config))
     except (ValueError, TypeError, AssertionError, KeyError, RuntimeError) as e:  # torch: "negative dimension"

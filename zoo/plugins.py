@@ -7,6 +7,7 @@ GAN_ZOO_DISABLE_PLUGINS=1); each is loaded in isolation, so a plugin that fails 
 `fingerprint` and the index file let the model registry list plugins without importing them.
 See docs/architecture.md.
 """
+
 from __future__ import annotations
 
 import json
@@ -60,8 +61,12 @@ def distribution_of_package(top: str, group: str) -> str:
     return owners[0] if owners else top
 
 
-def load_isolated(ep: metadata.EntryPoint, group: str, check: Callable[[Any], None] | None = None,
-                  rollback: Callable[[], None] | None = None) -> tuple[Any, PluginStatus]:
+def load_isolated(
+    ep: metadata.EntryPoint,
+    group: str,
+    check: Callable[[Any], None] | None = None,
+    rollback: Callable[[], None] | None = None,
+) -> tuple[Any, PluginStatus]:
     """(what the entry point names, its status): any exception while loading it, or from `check(obj)`,
     makes the status "failed" (after `rollback()`, which undoes what the plugin half-registered)."""
     dist = distribution_name(ep)
@@ -87,8 +92,12 @@ def failed(ep: metadata.EntryPoint, group: str, reason: str) -> PluginStatus:
     status = PluginStatus(group, ep.name, ep.value, distribution_name(ep), "failed", reason)
     if (group, ep.name) not in _warned:
         _warned.add((group, ep.name))
-        warnings.warn(f"gan-zoo {WHAT.get(group, 'plugin')} {ep.name!r} from {status.distribution} failed to "
-                      f"load and is skipped ({reason}); run `zoo plugins` for details", RuntimeWarning, stacklevel=4)
+        warnings.warn(
+            f"gan-zoo {WHAT.get(group, 'plugin')} {ep.name!r} from {status.distribution} failed to "
+            f"load and is skipped ({reason}); run `zoo plugins` for details",
+            RuntimeWarning,
+            stacklevel=4,
+        )
     return status
 
 

@@ -9,6 +9,7 @@ Listing must not import torch (`zoo list` stays fast), so the registry keeps an 
 spec's plain data in the cache, keyed by a fingerprint of the modules and plugins that produced it.
 See docs/architecture.md.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -27,7 +28,13 @@ from zoo import plugins
 from zoo.plugins import MODEL_ENTRY_POINTS, PluginStatus
 from zoo.plugins import TEXT_ENCODER_ENTRY_POINTS as TEXT_ENCODER_ENTRY_POINTS  # (its old home)
 
-BUILTIN_MODULES = ("zoo.archs.mlpgan", "zoo.archs.dcgan", "zoo.archs.stylegan2", "zoo.archs.stylegan2_ada")
+BUILTIN_MODULES = (
+    "zoo.archs.mlpgan",
+    "zoo.archs.dcgan",
+    "zoo.archs.stylegan2",
+    "zoo.archs.stylegan2_ada",
+    "zoo.archs.r3gan",
+)
 CONDITIONING_KINDS = ("none", "class", "text")
 
 
@@ -126,8 +133,12 @@ def register_model(
                     "a plugin may not shadow a built-in model: rename it"
                 )
             if source == "builtin":  # a module imported before discovery took a built-in name: it loses
-                warnings.warn(f"{existing.module} registered {name!r}, a built-in model name; the built-in "
-                              "model replaces it: rename the plugin's model", RuntimeWarning, stacklevel=2)
+                warnings.warn(
+                    f"{existing.module} registered {name!r}, a built-in model name; the built-in "
+                    "model replaces it: rename the plugin's model",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
             else:
                 raise ValueError(f"{name!r} is registered twice ({existing.module} and {fn.__module__})")
         _specs[name] = ModelSpec(
@@ -256,9 +267,7 @@ def _natural_key(name: str) -> list:
     return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name)]
 
 
-def list_models(
-    pattern: str | None = None, pretrained: bool = False, conditioning: str | None = None
-) -> list[str]:
+def list_models(pattern: str | None = None, pretrained: bool = False, conditioning: str | None = None) -> list[str]:
     """Model names matching `pattern` (fnmatch), naturally sorted.
 
     With `pretrained=True` the names carry their tags (`dcgan32.digits`) and only models with
@@ -268,8 +277,11 @@ def list_models(
     names = []
     for spec in _all_specs().values():
         if pretrained:
-            names += [f"{spec.name}.{tag}" for tag, src in spec.pretrained.items()
-                      if conditioning is None or spec.conditioning_of(tag) == conditioning]
+            names += [
+                f"{spec.name}.{tag}"
+                for tag, src in spec.pretrained.items()
+                if conditioning is None or spec.conditioning_of(tag) == conditioning
+            ]
         elif conditioning is None or spec.conditioning == conditioning:
             names.append(spec.name)
     if pattern:
@@ -311,17 +323,19 @@ def model_infos(pattern: str | None = None, pretrained: bool = False) -> list[di
         if spec is None:
             continue
         cfg = spec.config_of(tag)
-        rows.append({
-            "name": name,
-            "family": spec.family,
-            "resolution": cfg.get("resolution"),
-            "channels": cfg.get("channels"),
-            "latent_dim": cfg.get("latent_dim"),
-            "conditioning": cfg.get("conditioning", "none"),
-            "tags": list(spec.pretrained) if tag is None else [tag],
-            "source": spec.source,
-            "description": spec.description,
-        })
+        rows.append(
+            {
+                "name": name,
+                "family": spec.family,
+                "resolution": cfg.get("resolution"),
+                "channels": cfg.get("channels"),
+                "latent_dim": cfg.get("latent_dim"),
+                "conditioning": cfg.get("conditioning", "none"),
+                "tags": list(spec.pretrained) if tag is None else [tag],
+                "source": spec.source,
+                "description": spec.description,
+            }
+        )
     return rows
 
 

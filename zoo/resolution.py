@@ -6,6 +6,7 @@
 Convolutional generators start from a small grid whose short side is 4 and double it, so a non-square
 model uses the same blocks as a square one; each side must be a power of two.
 """
+
 from __future__ import annotations
 
 import math
@@ -81,9 +82,9 @@ def fit_tensor(images, size: tuple[int, int], fit: str = DEFAULT_FIT):
     x = resize(images, hh, ww).clamp(-1, 1)
     if fit == "crop":
         top, left = (hh - H) // 2, (ww - W) // 2
-        return x[:, :, top:top + H, left:left + W].contiguous()
+        return x[:, :, top : top + H, left : left + W].contiguous()
     border = torch.cat([images[:, :, 0], images[:, :, -1], images[:, :, :, 0], images[:, :, :, -1]], dim=2)
     out = border.mean(2)[:, :, None, None].expand(n, c, H, W).clone()  # [N, C, H, W] of the border colour
     top, left = (H - hh) // 2, (W - ww) // 2
-    out[:, :, top:top + hh, left:left + ww] = x
+    out[:, :, top : top + hh, left : left + ww] = x
     return out

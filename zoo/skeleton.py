@@ -5,11 +5,12 @@ tampered config (`width=3000`) costs milliseconds, not gigabytes. Random initial
 (meta tensors hold no values), and so is the Python meta kernel of a few ops whose first use would
 import half of torch (seconds).
 """
+
 from __future__ import annotations
 
 import contextlib
 import threading
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch.nn.modules import module as torch_module
@@ -17,15 +18,32 @@ from torch.overrides import TorchFunctionMode
 
 # in-place ops that change a tensor's shape: everything else in-place (init.normal_, fill_, copy_, ...)
 # leaves a meta tensor as it was
-_RESHAPING_IN_PLACE = {"resize_", "resize_as_", "t_", "transpose_", "squeeze_", "unsqueeze_", "as_strided_",
-                       "set_", "swapdims_", "swapaxes_"}
+_RESHAPING_IN_PLACE = {
+    "resize_",
+    "resize_as_",
+    "t_",
+    "transpose_",
+    "squeeze_",
+    "unsqueeze_",
+    "as_strided_",
+    "set_",
+    "swapdims_",
+    "swapaxes_",
+}
 
 # ops whose meta kernels are Python (first use imports torch._dynamo: seconds): their output shape
-_SHAPE_OF = {"normalize": lambda shape: shape, "mv": lambda shape: shape[:1], "vdot": lambda shape: (),
-             "dot": lambda shape: ()}
+_SHAPE_OF = {
+    "normalize": lambda shape: shape,
+    "mv": lambda shape: shape[:1],
+    "vdot": lambda shape: (),
+    "dot": lambda shape: (),
+}
 
-_ELEMENTWISE = {f"{prefix}{op}{suffix}" for op in ("add", "sub", "mul", "truediv", "div", "pow", "neg")
-                for prefix, suffix in (("", ""), ("__", "__"), ("__r", "__"))} | {"sqrt", "rsqrt", "abs"}
+_ELEMENTWISE = {
+    f"{prefix}{op}{suffix}"
+    for op in ("add", "sub", "mul", "truediv", "div", "pow", "neg")
+    for prefix, suffix in (("", ""), ("__", "__"), ("__r", "__"))
+} | {"sqrt", "rsqrt", "abs"}
 
 
 def _broadcast(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...]:
@@ -72,9 +90,11 @@ def registration_limit(limit: int):
             if count[0] > limit:
                 raise TooManyTensors(f"more than {limit} parameters, buffers and modules")
 
-    handles = [torch_module.register_module_parameter_registration_hook(hook),
-               torch_module.register_module_buffer_registration_hook(hook),
-               torch_module.register_module_module_registration_hook(hook)]
+    handles = [
+        torch_module.register_module_parameter_registration_hook(hook),
+        torch_module.register_module_buffer_registration_hook(hook),
+        torch_module.register_module_module_registration_hook(hook),
+    ]
     try:
         yield
     finally:

@@ -4,6 +4,7 @@
 Every command and API decides it here (`locate_source`, torch-free, so `zoo info` stays fast);
 `zoo.resolve_source` (zoo.factory) turns the answer into a GAN. See docs/architecture.md.
 """
+
 from __future__ import annotations
 
 import os
@@ -31,8 +32,13 @@ class ModelSource:
 
 def looks_like_path(text: str) -> bool:
     """Model names never contain a path separator or end in .safetensors; anything that exists is a path."""
-    return (text.startswith("file://") or text.endswith(".safetensors") or os.sep in text or "/" in text
-            or Path(text).exists())
+    return (
+        text.startswith("file://")
+        or text.endswith(".safetensors")
+        or os.sep in text
+        or "/" in text
+        or Path(text).exists()
+    )
 
 
 def as_path(location: str | os.PathLike) -> Path:
@@ -50,10 +56,12 @@ def weights_file(location: str | os.PathLike) -> Path:
         if (path / MODEL_FILE).exists():
             return path / MODEL_FILE
         if (path / CHECKPOINT_FILE).exists():
-            raise FileNotFoundError(f"{location} is an unfinished run (no {MODEL_FILE} yet): continue it with "
-                                    f"--resume {location}")
-        raise FileNotFoundError(f"{location} is a folder without {MODEL_FILE}: give a model name, a .safetensors "
-                                "file or a run directory")
+            raise FileNotFoundError(
+                f"{location} is an unfinished run (no {MODEL_FILE} yet): continue it with --resume {location}"
+            )
+        raise FileNotFoundError(
+            f"{location} is a folder without {MODEL_FILE}: give a model name, a .safetensors file or a run directory"
+        )
     if not path.exists():
         raise FileNotFoundError(f"no such file or run directory: {location} (weights not found)")
     return path

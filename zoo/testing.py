@@ -9,6 +9,7 @@ Each check builds the model from the registry exactly as `zoo.create_model` does
 AssertionError that says which part of the contract (zoo/model.py) is broken. They use tiny inputs:
 pass a small config (narrow width) and a check runs in about a second.
 """
+
 from __future__ import annotations
 
 import tempfile
@@ -52,31 +53,38 @@ def check_model_contract(name: str, *, tmp_dir: str | Path | None = None, **conf
     where = f"{name} with {config}"
     for part, module in (("generator", G), ("discriminator", D)):
         blocks = getattr(module, "blocks", None)
-        assert isinstance(blocks, nn.ModuleList) and len(blocks) > 0, \
+        assert isinstance(blocks, nn.ModuleList) and len(blocks) > 0, (
             f"{where}: the {part} must expose `blocks`, a non-empty nn.ModuleList (input side first)"
+        )
     shape = (cfg["channels"], *image_size(cfg["resolution"]))
     emb = example_condition(model, 3) if model.conditioning == "text" else None
 
     images = model.sample(3, seed=1, embeddings=emb)
     assert tuple(images.shape) == (3, *shape), f"{where}: sample(3) gave {tuple(images.shape)}, expected {(3, *shape)}"
     assert torch.isfinite(images).all(), f"{where}: samples are not finite"
-    assert images.min() >= -1 and images.max() <= 1, \
+    assert images.min() >= -1 and images.max() <= 1, (
         f"{where}: samples must lie in [-1, 1], got [{images.min():.3f}, {images.max():.3f}]"
+    )
     assert torch.equal(images, model.sample(3, seed=1, embeddings=emb)), f"{where}: the same seed gave other images"
-    assert not torch.equal(images, model.sample(3, seed=2, embeddings=emb)), f"{where}: another seed gave the same images"
+    assert not torch.equal(images, model.sample(3, seed=2, embeddings=emb)), (
+        f"{where}: another seed gave the same images"
+    )
 
     # eval mode: a pure function of its inputs, one sample independent of the others in its batch
     G.eval()
     z = torch.randn(4, model.latent_dim, generator=torch.Generator().manual_seed(3))
     c = example_condition(model, 4)
     full = _generate(model, z, c)
-    assert torch.equal(full, _generate(model, z, c)), f"{where}: the generator is random in eval mode (export needs it pure)"
+    assert torch.equal(full, _generate(model, z, c)), (
+        f"{where}: the generator is random in eval mode (export needs it pure)"
+    )
     one = _generate(model, z[1:2], None if c is None else c[1:2])
     assert torch.allclose(one, full[1:2], atol=1e-5), f"{where}: in eval mode a sample depends on its batch"
     if model.has_truncation:
         same = _generate(model, z, None if c is None else c[:1].expand_as(c).contiguous(), psi=0.0)
-        assert torch.allclose(same, same[:1].expand_as(same), atol=1e-5), \
+        assert torch.allclose(same, same[:1].expand_as(same), atol=1e-5), (
             f"{where}: truncation=0 must map every latent to the same image (for one condition)"
+        )
 
     # discriminator: logits [N], gradients reach its parameters
     D.train()
@@ -105,9 +113,10 @@ def check_model_contract(name: str, *, tmp_dir: str | Path | None = None, **conf
         assert set(state) == set(again), f"{where}: save/load changed the tensor names"
         for key, tensor in state.items():
             assert torch.equal(tensor, again[key]), f"{where}: {key} changed in save/load"
-        assert torch.equal(model.sample(2, seed=5, embeddings=None if emb is None else emb[:2]),
-                           loaded.sample(2, seed=5, embeddings=None if emb is None else emb[:2])), \
-            f"{where}: the loaded model samples other images"
+        assert torch.equal(
+            model.sample(2, seed=5, embeddings=None if emb is None else emb[:2]),
+            loaded.sample(2, seed=5, embeddings=None if emb is None else emb[:2]),
+        ), f"{where}: the loaded model samples other images"
     return model
 
 

@@ -4,6 +4,7 @@ A weights file alone rebuilds its model: `__metadata__` holds the architecture a
 Tensors are `generator.*` (the EMA generator when trained by the zoo) and `discriminator.*`.
 Pickle is never loaded: a `.pt`/`.pth`/`.ckpt` file is refused with what to do instead.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -24,6 +25,7 @@ from zoo_runtime.package import sha256_file  # one hashing toolkit: the runtime'
 
 if TYPE_CHECKING:
     import torch
+
     from zoo.model import GAN
 
 FORMAT = "gan-zoo/1"
@@ -45,7 +47,10 @@ class IntegrityError(WeightsError):
 def verify_sha256(path: Path, expected: str, what: str, advice: str | None = None) -> None:
     actual = sha256_file(path)
     if actual != expected.lower():
-        advice = advice or f"The file is corrupt or was replaced; delete {path} and fetch it again, or fix the sha256 you gave."
+        advice = (
+            advice
+            or f"The file is corrupt or was replaced; delete {path} and fetch it again, or fix the sha256 you gave."
+        )
         raise IntegrityError(f"sha256 mismatch for {what}: expected {expected}, got {actual}. {advice}")
 
 
@@ -81,12 +86,20 @@ def refuse_non_safetensors(path: Path) -> None:
         head = f.read(16)
     # A valid safetensors header (length, then '{') can start with the bytes b"\x80" or b"PK" by chance
     # (a header of 4480 bytes does), so the pickle/zip magic only counts when the header is not valid.
-    looks_valid = len(head) >= 9 and head[8:9] == b"{" and int.from_bytes(head[:8], "little") <= os.path.getsize(path) - 8
-    if (not looks_valid and (head[:2] == b"PK" or head[:1] == b"\x80")) or path.suffix in (".pt", ".pth", ".ckpt", ".pkl", ".bin"):
+    looks_valid = (
+        len(head) >= 9 and head[8:9] == b"{" and int.from_bytes(head[:8], "little") <= os.path.getsize(path) - 8
+    )
+    if (not looks_valid and (head[:2] == b"PK" or head[:1] == b"\x80")) or path.suffix in (
+        ".pt",
+        ".pth",
+        ".ckpt",
+        ".pkl",
+        ".bin",
+    ):
         raise WeightsError(
             f"{path} looks like a pickle/torch.save checkpoint. gan-zoo never loads pickle files, because "
             "unpickling runs arbitrary code. If you trust the file, convert it once: "
-            "`python -c \"import torch, safetensors.torch as st; "
+            '`python -c "import torch, safetensors.torch as st; '
             "st.save_file(torch.load('IN', weights_only=True), 'OUT.safetensors')\"`. A StyleGAN2-ADA .pkl or "
             "rosinality .pt checkpoint: `zoo import FILE --out OUT.safetensors` (reads it without running it)."
         )
@@ -94,8 +107,9 @@ def refuse_non_safetensors(path: Path) -> None:
         raise WeightsError(f"{path} is {len(head)} bytes long: not a safetensors file (truncated download?)")
     header_len = int.from_bytes(head[:8], "little")
     if header_len > os.path.getsize(path) - 8 or head[8:9] != b"{":
-        raise WeightsError(f"{path} is not a valid safetensors file (bad header): truncated or corrupt. "
-                           "Download or export it again.")
+        raise WeightsError(
+            f"{path} is not a valid safetensors file (bad header): truncated or corrupt. Download or export it again."
+        )
 
 
 def read_metadata(path: str | os.PathLike) -> dict:
@@ -110,20 +124,28 @@ def read_metadata(path: str | os.PathLike) -> dict:
         with safe_open(str(path), framework="pt") as f:
             meta = dict(f.metadata() or {})
     except Exception as e:  # safetensors raises its own error types
-        raise WeightsError(f"cannot read {path}: {e}. The file is truncated or corrupt; download or export it again.") from e
+        raise WeightsError(
+            f"cannot read {path}: {e}. The file is truncated or corrupt; download or export it again."
+        ) from e
     if meta.get("format") != FORMAT:
-        raise WeightsError(f"{path} is a safetensors file but not a gan-zoo weights file "
-                           f"(format={_shorten(meta.get('format'))!r}, expected {FORMAT!r})")
+        raise WeightsError(
+            f"{path} is a safetensors file but not a gan-zoo weights file "
+            f"(format={_shorten(meta.get('format'))!r}, expected {FORMAT!r})"
+        )
     if not meta.get("arch"):
-        raise WeightsError(f"{path}: metadata has no 'arch' (the architecture that made the file); "
-                           "the file is corrupt or was not written by zoo.save")
+        raise WeightsError(
+            f"{path}: metadata has no 'arch' (the architecture that made the file); "
+            "the file is corrupt or was not written by zoo.save"
+        )
     try:
         meta["config"] = json.loads(meta["config"])
     except (KeyError, ValueError, RecursionError) as e:  # RecursionError: "[[[[..." nested too deep
         raise WeightsError(f"{path}: metadata has no valid 'config' JSON") from e
     if not isinstance(meta["config"], dict):
-        raise WeightsError(f"{path}: metadata 'config' is a JSON {type(meta['config']).__name__}, not an object "
-                           "of settings like {\"width\": 32}; the file is corrupt or was not written by zoo.save")
+        raise WeightsError(
+            f"{path}: metadata 'config' is a JSON {type(meta['config']).__name__}, not an object "
+            'of settings like {"width": 32}; the file is corrupt or was not written by zoo.save'
+        )
     for key in ("class_names",):  # optional JSON fields
         if key in meta:
             meta[key] = _json_field(path, meta, key)
@@ -167,10 +189,12 @@ def read_tensor_shapes(path: str | os.PathLike) -> dict[str, tuple[int, ...]]:
         with safe_open(str(path), framework="pt") as f:
             return {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
     except Exception as e:
-        raise WeightsError(f"cannot read {path}: {e}. The file is truncated or corrupt; download or export it again.") from e
+        raise WeightsError(
+            f"cannot read {path}: {e}. The file is truncated or corrupt; download or export it again."
+        ) from e
 
 
-def read_tensor(path: str | os.PathLike, name: str, max_elements: int) -> "torch.Tensor":
+def read_tensor(path: str | os.PathLike, name: str, max_elements: int) -> torch.Tensor:
     """One tensor of a safetensors file, refused when its header says it has more than `max_elements`."""
     from safetensors import safe_open
 
@@ -178,7 +202,9 @@ def read_tensor(path: str | os.PathLike, name: str, max_elements: int) -> "torch
     if shape is None:
         raise WeightsError(f"{path} has no tensor {name!r}")
     if math.prod(shape) > max_elements:
-        raise WeightsError(f"{path}: tensor {name} has shape {shape}, more than the {max_elements} elements it can have")
+        raise WeightsError(
+            f"{path}: tensor {name} has shape {shape}, more than the {max_elements} elements it can have"
+        )
     try:
         with safe_open(str(path), framework="pt") as f:
             return f.get_tensor(name)
@@ -210,29 +236,45 @@ def check_config_fits_file(config: dict, shapes: dict[str, tuple[int, ...]], pat
     for key, value in config.items():
         big = next((v for v in ints(value) if abs(v) > max(total, 1 << 16)), None)
         if big is not None:
-            raise WeightsError(f"{path}: config {key}={_shorten(value, 40)} cannot match a file of {total} weights; "
-                               "the metadata was changed or the file is corrupt. Download or export it again.")
+            raise WeightsError(
+                f"{path}: config {key}={_shorten(value, 40)} cannot match a file of {total} weights; "
+                "the metadata was changed or the file is corrupt. Download or export it again."
+            )
 
 
-def check_shapes(expected: dict[str, tuple[int, ...]], found: dict[str, tuple[int, ...]], what: str,
-                 arch: str, config: dict) -> None:
+def check_shapes(
+    expected: dict[str, tuple[int, ...]], found: dict[str, tuple[int, ...]], what: str, arch: str, config: dict
+) -> None:
     """Missing, unexpected or mis-shaped tensors: one error naming them (the first few of each kind)."""
     missing = sorted(set(expected) - set(found))
     unexpected = sorted(set(found) - set(expected))
-    mis_shaped = sorted(f"{k}: file {tuple(found[k])} vs model {tuple(expected[k])}"
-                        for k in set(expected) & set(found) if tuple(found[k]) != tuple(expected[k]))
+    mis_shaped = sorted(
+        f"{k}: file {tuple(found[k])} vs model {tuple(expected[k])}"
+        for k in set(expected) & set(found)
+        if tuple(found[k]) != tuple(expected[k])
+    )
     if not (missing or unexpected or mis_shaped):
         return
 
     def show(items: list[str]) -> str:
         return ", ".join(items[:8]) + (f" (+{len(items) - 8} more)" if len(items) > 8 else "")
-    found_kinds = [f"{kind}: {show(items)}" for kind, items in
-                   (("missing tensors", missing), ("unexpected tensors", unexpected), ("wrong shapes", mis_shaped)) if items]
-    raise WeightsError(f"{what} does not match architecture {arch} with config {_shorten(config, 60)}: "
-                       f"{'; '.join(found_kinds)}. Was the file made for another architecture or config?")
+
+    found_kinds = [
+        f"{kind}: {show(items)}"
+        for kind, items in (
+            ("missing tensors", missing),
+            ("unexpected tensors", unexpected),
+            ("wrong shapes", mis_shaped),
+        )
+        if items
+    ]
+    raise WeightsError(
+        f"{what} does not match architecture {arch} with config {_shorten(config, 60)}: "
+        f"{'; '.join(found_kinds)}. Was the file made for another architecture or config?"
+    )
 
 
-def read_tensors(path: str | os.PathLike) -> dict[str, "torch.Tensor"]:
+def read_tensors(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     from safetensors.torch import load_file
 
     path = Path(path)
@@ -254,8 +296,16 @@ def name_from_path(path: str | os.PathLike) -> str:
     return path.stem
 
 
-def save(model: "GAN", path: str | os.PathLike, *, tag: str | None = None, parent: str | None = None,
-         dataset: str | None = None, license: str | None = None, extra: dict | None = None) -> Path:
+def save(
+    model: GAN,
+    path: str | os.PathLike,
+    *,
+    tag: str | None = None,
+    parent: str | None = None,
+    dataset: str | None = None,
+    license: str | None = None,
+    extra: dict | None = None,
+) -> Path:
     """Write `model` as a safetensors file whose metadata is enough to rebuild it. Atomic."""
     from safetensors.torch import save as save_bytes
 
@@ -281,7 +331,7 @@ def save(model: "GAN", path: str | os.PathLike, *, tag: str | None = None, paren
     return path
 
 
-def load_state_into(model: "GAN", tensors: dict[str, "torch.Tensor"], what: str) -> None:
+def load_state_into(model: GAN, tensors: dict[str, torch.Tensor], what: str) -> None:
     """Copy tensors into the model; any missing, unexpected or mis-shaped tensor is an error naming them."""
     expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     check_shapes(expected, {k: tuple(v.shape) for k, v in tensors.items()}, what, model.spec.name, model.config)
@@ -299,8 +349,10 @@ def _package_index() -> dict:
 def package_sha256(filename: str) -> str:
     entry = _package_index().get(filename)
     if entry is None:
-        raise WeightsError(f"{filename} is not in zoo/pretrained/index.json: the packaged weights are missing; "
-                           "reinstall gan-zoo or run scripts/train_pretrained.py")
+        raise WeightsError(
+            f"{filename} is not in zoo/pretrained/index.json: the packaged weights are missing; "
+            "reinstall gan-zoo or run scripts/train_pretrained.py"
+        )
     return entry["sha256"]
 
 
@@ -327,22 +379,31 @@ def fetch(source: WeightSource, progress: bool = True) -> Path:
     """A local, verified path for `source`; downloads into the cache if needed."""
     url = source.url
     if url.startswith("package:"):
-        filename = url[len("package:"):]
+        filename = url[len("package:") :]
         path = PACKAGE_DIR / filename
         if not path.exists():
             raise FileNotFoundError(f"packaged weights {filename} are missing from {PACKAGE_DIR}; reinstall gan-zoo")
         verify_sha256(path, expected_sha256(source), f"packaged weights {filename}")
         return path
-    if not source.sha256 or len(source.sha256) != 64 or any(ch not in "0123456789abcdef" for ch in source.sha256.lower()):
-        raise WeightsError(f"weight source {url} needs a full 64-hex-digit sha256, got {source.sha256!r} "
-                           f"(`sha256sum FILE` prints it)")
+    if (
+        not source.sha256
+        or len(source.sha256) != 64
+        or any(ch not in "0123456789abcdef" for ch in source.sha256.lower())
+    ):
+        raise WeightsError(
+            f"weight source {url} needs a full 64-hex-digit sha256, got {source.sha256!r} (`sha256sum FILE` prints it)"
+        )
     if url.startswith("file://") or "://" not in url and not url.startswith("hf-hub:"):
         path = Path(urllib.parse.unquote(urllib.parse.urlparse(url).path) if url.startswith("file://") else url)
         if not path.exists():
             raise FileNotFoundError(f"weights file not found: {path}")
-        verify_sha256(path, source.sha256, str(path),  # the user's own file: never advise deleting it
-                      "Either this is not the file you meant, or the sha256 you gave is not its sha256 "
-                      f"(`sha256sum {path}` prints the file's).")
+        verify_sha256(
+            path,
+            source.sha256,
+            str(path),  # the user's own file: never advise deleting it
+            "Either this is not the file you meant, or the sha256 you gave is not its sha256 "
+            f"(`sha256sum {path}` prints the file's).",
+        )
         return path
     cached = _cache_path(source)
     if cached.exists():
@@ -420,29 +481,39 @@ def _download(url: str, sha256: str, dest: Path, progress: bool, expected_size: 
         with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as resp:
             total = int(resp.headers.get("Content-Length") or 0) or None
             if total is not None and total > limit:
-                raise WeightsError(f"{url} is {total} bytes, more than the {limit} expected"
-                                   f"{'' if expected_size is not None else ' (GAN_ZOO_MAX_DOWNLOAD_BYTES)'}; "
-                                   "nothing was downloaded: check the URL")
+                raise WeightsError(
+                    f"{url} is {total} bytes, more than the {limit} expected"
+                    f"{'' if expected_size is not None else ' (GAN_ZOO_MAX_DOWNLOAD_BYTES)'}; "
+                    "nothing was downloaded: check the URL"
+                )
             if total is not None and expected_size is not None and total != expected_size:
-                raise WeightsError(f"{url} is {total} bytes, but the weight source says {expected_size}: "
-                                   "check the URL; nothing was downloaded")
+                raise WeightsError(
+                    f"{url} is {total} bytes, but the weight source says {expected_size}: "
+                    "check the URL; nothing was downloaded"
+                )
             with tqdm(total=total, unit="B", unit_scale=True, desc=dest.name, disable=not progress) as bar:
                 while chunk := resp.read1(1 << 16):  # read1: what has arrived, so the clock is checked often
                     out.write(chunk)
                     h.update(chunk)
                     bar.update(len(chunk))
                     if out.tell() > limit:
-                        raise WeightsError(f"download of {url} passed {limit} bytes, more than the file can be; "
-                                           "stopped, nothing was cached")
+                        raise WeightsError(
+                            f"download of {url} passed {limit} bytes, more than the file can be; "
+                            "stopped, nothing was cached"
+                        )
                     if time.monotonic() > deadline:
-                        raise WeightsError(f"download of {url} took more than {DOWNLOAD_TIME_LIMIT_S:g} s "
-                                           f"({out.tell()} bytes so far); stopped, nothing was cached. A slow or stalled "
-                                           "server: try again later, or raise GAN_ZOO_DOWNLOAD_TIME_LIMIT (seconds)")
+                        raise WeightsError(
+                            f"download of {url} took more than {DOWNLOAD_TIME_LIMIT_S:g} s "
+                            f"({out.tell()} bytes so far); stopped, nothing was cached. A slow or stalled "
+                            "server: try again later, or raise GAN_ZOO_DOWNLOAD_TIME_LIMIT (seconds)"
+                        )
             if total is not None and out.tell() != total:
                 raise WeightsError(f"download of {url} ended early: {out.tell()} of {total} bytes")
         if h.hexdigest() != sha256.lower():
-            raise IntegrityError(f"sha256 mismatch for {url}: expected {sha256}, got {h.hexdigest()}. "
-                                 "Nothing was cached; check the URL and the sha256.")
+            raise IntegrityError(
+                f"sha256 mismatch for {url}: expected {sha256}, got {h.hexdigest()}. "
+                "Nothing was cached; check the URL and the sha256."
+            )
         os.replace(tmp, dest)
     except BaseException as e:
         Path(tmp).unlink(missing_ok=True)
@@ -461,7 +532,7 @@ def _fetch_hf_hub(source: WeightSource, dest: Path) -> Path:
         from huggingface_hub import hf_hub_download
     except ImportError as e:
         raise WeightsError("hf-hub: weights need huggingface_hub: pip install 'gan-zoo[hub]'") from e
-    parts = source.url[len("hf-hub:"):].split("/")
+    parts = source.url[len("hf-hub:") :].split("/")
     if len(parts) < 3:
         raise WeightsError(f"hf-hub source must be hf-hub:org/repo/path/to/file, got {source.url!r}")
     repo_id, filename = "/".join(parts[:2]), "/".join(parts[2:])

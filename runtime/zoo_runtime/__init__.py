@@ -6,6 +6,7 @@
 
 Importing this package is cheap (numpy only); onnxruntime is imported by `load`.
 """
+
 from __future__ import annotations
 
 __version__ = "0.1.0"

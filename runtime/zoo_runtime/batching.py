@@ -10,13 +10,14 @@ a request is either queued before the stop sentinel (and run) or refused; whatev
 holds when it stops is refused. When a merged run fails, each request is run alone, so one bad
 request fails by itself.
 """
+
 from __future__ import annotations
 
 import queue
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future
-from typing import Callable
 
 import numpy as np
 
@@ -121,12 +122,15 @@ class Batcher:
         start = 0
         for feeds, future in batch:
             size = len(feeds["z"])
-            future.set_result(images[start:start + size])
+            future.set_result(images[start : start + size])
             start += size
 
     @staticmethod
     def _refuse(items: list) -> None:
         for _, future in items:
             if not future.done():
-                future.set_exception(GeneratorClosedError("this generator was closed before the request ran; "
-                                                          "load the package again to generate"))
+                future.set_exception(
+                    GeneratorClosedError(
+                        "this generator was closed before the request ran; load the package again to generate"
+                    )
+                )

@@ -5,6 +5,7 @@
 
 Imports stay minimal (argparse, numpy, onnxruntime, Pillow at the end): cold start is part of the job.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -15,21 +16,44 @@ import time
 
 
 def parser(prog: str = "python -m zoo_runtime") -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog=prog, description="Generate images from a gan-zoo model package "
-                                "(zoo export's output) with ONNX Runtime; no PyTorch needed.",
-                                epilog=f"To serve a package over HTTP: {prog} serve --help")
+    p = argparse.ArgumentParser(
+        prog=prog,
+        description="Generate images from a gan-zoo model package "
+        "(zoo export's output) with ONNX Runtime; no PyTorch needed.",
+        epilog=f"To serve a package over HTTP: {prog} serve --help",
+    )
     p.add_argument("package", help="the model package folder (has manifest.json)")
     p.add_argument("-n", "--num", type=int, default=16, help="how many images (default: %(default)s)")
-    p.add_argument("--seed", type=int, default=0, help="latent seed: the same seed gives the same images as `zoo sample "
-                   "--seed`, up to one grey level in a few pixels (default: %(default)s)")
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="latent seed: the same seed gives the same images as `zoo sample "
+        "--seed`, up to one grey level in a few pixels (default: %(default)s)",
+    )
     p.add_argument("--label", help="class label(s) for class-conditional models: 3 or 0,1,2,...")
-    p.add_argument("--prompt", action="append", help="text prompt for text-conditional models (repeat for one per image)")
-    p.add_argument("--truncation", type=float, default=1.0, help="truncation psi, for models that have it (default: %(default)s)")
-    p.add_argument("--out", default="samples.png", help="output .png grid (or .jpg/.webp via Pillow), or .npy: uint8 [N, H, W, C] (default: %(default)s)")
+    p.add_argument(
+        "--prompt", action="append", help="text prompt for text-conditional models (repeat for one per image)"
+    )
+    p.add_argument(
+        "--truncation", type=float, default=1.0, help="truncation psi, for models that have it (default: %(default)s)"
+    )
+    p.add_argument(
+        "--out",
+        default="samples.png",
+        help="output .png grid (or .jpg/.webp via Pillow), or .npy: uint8 [N, H, W, C] (default: %(default)s)",
+    )
     p.add_argument("--nrow", type=int, help="images per grid row (default: square)")
-    p.add_argument("--providers", default="auto", help="auto (TensorRT, CUDA, CPU), cpu, cuda or tensorrt (default: %(default)s)")
-    p.add_argument("-v", "--verbose", action="store_true", help="say why a GPU provider was skipped even under "
-                   "--providers auto (always said when one was asked for by name)")
+    p.add_argument(
+        "--providers", default="auto", help="auto (TensorRT, CUDA, CPU), cpu, cuda or tensorrt (default: %(default)s)"
+    )
+    p.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="say why a GPU provider was skipped even under "
+        "--providers auto (always said when one was asked for by name)",
+    )
     p.add_argument("--threads", type=int, help="CPU threads (default: physical cores)")
     p.add_argument("--info", action="store_true", help="print the package's description and exit")
     p.add_argument("--json", action="store_true", help="machine-readable output")
@@ -89,8 +113,9 @@ def _run(args) -> int:
                 print(f"{key:>15}: {json.dumps(value, default=str) if isinstance(value, (dict, list)) else value}")
         return 0
     t1 = time.perf_counter()
-    images = gen.generate(args.num, seed=args.seed, labels=_labels(args.label), prompts=args.prompt,
-                          truncation=args.truncation)
+    images = gen.generate(
+        args.num, seed=args.seed, labels=_labels(args.label), prompts=args.prompt, truncation=args.truncation
+    )
     t2 = time.perf_counter()
     if args.out.endswith(".npy"):
         import numpy as np
@@ -101,13 +126,24 @@ def _run(args) -> int:
 
         save_png(images, args.out, nrow=args.nrow)
     n, h, w, c = images.shape
-    summary = {"out": args.out, "n": n, "height": h, "width": w, "channels": c, "model": gen.info["name"],
-               "seed": args.seed, "provider": gen.provider, "load_ms": round((t1 - t0) * 1e3, 1),
-               "generate_ms": round((t2 - t1) * 1e3, 1)}
+    summary = {
+        "out": args.out,
+        "n": n,
+        "height": h,
+        "width": w,
+        "channels": c,
+        "model": gen.info["name"],
+        "seed": args.seed,
+        "provider": gen.provider,
+        "load_ms": round((t1 - t0) * 1e3, 1),
+        "generate_ms": round((t2 - t1) * 1e3, 1),
+    }
     if args.json:
         print(json.dumps(summary))
     else:
         plural = "s" if n != 1 else ""
-        print(f"wrote {args.out}: {n} image{plural} {h}x{w}x{c} from {summary['model']} (seed {args.seed}) on "
-              f"{gen.provider} in {summary['generate_ms']} ms (load {summary['load_ms']} ms)")
+        print(
+            f"wrote {args.out}: {n} image{plural} {h}x{w}x{c} from {summary['model']} (seed {args.seed}) on "
+            f"{gen.provider} in {summary['generate_ms']} ms (load {summary['load_ms']} ms)"
+        )
     return 0

@@ -8,20 +8,31 @@ them, so a seed means the same images in PyTorch and here (up to the export tole
 manifest). The graph does the post-processing (scale, clamp, uint8, NHWC), so the runtime only
 copies bytes. One Generator may be shared by many threads.
 """
+
 from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
 from zoo_runtime import providers as prov
 from zoo_runtime.latents import check_seed, check_truncation, make_labels
-from zoo_runtime.package import (EXTERNAL_DATA_FOLDER, INPUT_EMBEDDINGS, INPUT_LABELS, INPUT_TRUNCATION, INPUT_Z,
-                                 PackageError, check_graph_io, external_data_folder, read_graph, read_manifest,
-                                 sha256_file)
+from zoo_runtime.package import (
+    EXTERNAL_DATA_FOLDER,
+    INPUT_EMBEDDINGS,
+    INPUT_LABELS,
+    INPUT_TRUNCATION,
+    INPUT_Z,
+    PackageError,
+    check_graph_io,
+    external_data_folder,
+    read_graph,
+    read_manifest,
+    sha256_file,
+)
 from zoo_runtime.runners import BoundRunner, GraphRunner, PlainRunner
 
 DEFAULT_CHUNK = 256  # rows per run: bounds activation memory whatever n is
@@ -31,9 +42,18 @@ MAX_EMBEDDING_ABS = 1e3  # text encoders give unit-length vectors; beyond this t
 class Generator:
     """A loaded model package. Use `zoo_runtime.load(pkg)` to make one."""
 
-    def __init__(self, pkg_dir: str | os.PathLike, providers: str | Sequence[str] = "auto", threads: int | None = None,
-                 max_batch: int | None = None, max_delay_ms: float = 2.0, chunk_size: int = DEFAULT_CHUNK,
-                 cuda_graph: bool | None = None, verify: bool = True, device_id: int = 0):
+    def __init__(
+        self,
+        pkg_dir: str | os.PathLike,
+        providers: str | Sequence[str] = "auto",
+        threads: int | None = None,
+        max_batch: int | None = None,
+        max_delay_ms: float = 2.0,
+        chunk_size: int = DEFAULT_CHUNK,
+        cuda_graph: bool | None = None,
+        verify: bool = True,
+        device_id: int = 0,
+    ):
         self.path = Path(pkg_dir)
         self.manifest = read_manifest(self.path, verify=verify)
         self.verify = verify
@@ -65,16 +85,22 @@ class Generator:
         }
         if "TensorrtExecutionProvider" in requested and not prov.gpu_problem("TensorrtExecutionProvider"):
             options["TensorrtExecutionProvider"] = prov.tensorrt_options(
-                m, graph_sha, opt_batch=max_batch or 1, max_batch=max(self.chunk_size, max_batch or 1),
-                device_id=device_id)
+                m,
+                graph_sha,
+                opt_batch=max_batch or 1,
+                max_batch=max(self.chunk_size, max_batch or 1),
+                device_id=device_id,
+            )
         self.threads = int(threads) if threads else prov.physical_cores()
         so = prov.session_options(self.threads)
         so.add_session_config_entry(EXTERNAL_DATA_FOLDER, external_data_folder(self.path, graph_rel))
         try:
             self.session, self.provider, self.provider_notes = prov.create_session(graph, requested, so, options)
         except RuntimeError as e:  # not even the CPU provider loads it: the graph itself is bad
-            raise PackageError(f"{self.path}: {graph_rel} does not load in ONNX Runtime ({prov.one_line(str(e))}); "
-                               "re-export the package") from None
+            raise PackageError(
+                f"{self.path}: {graph_rel} does not load in ONNX Runtime ({prov.one_line(str(e))}); "
+                "re-export the package"
+            ) from None
         check_graph_io(self.path, m, self.session)
 
         self.runner = PlainRunner(self.session, self.image_shape)
@@ -112,8 +138,10 @@ class Generator:
 
     def _input_specs(self) -> dict[str, tuple[tuple[int, ...], type]]:
         dtypes = {"float32": np.float32, "int64": np.int64}
-        return {spec["name"]: (tuple(int(d) for d in spec["shape"][1:]), dtypes[spec["dtype"]])
-                for spec in self.manifest["inputs"]}
+        return {
+            spec["name"]: (tuple(int(d) for d in spec["shape"][1:]), dtypes[spec["dtype"]])
+            for spec in self.manifest["inputs"]
+        }
 
     @property
     def info(self) -> dict:
@@ -121,8 +149,13 @@ class Generator:
         return {
             "name": m["model"]["name"],
             "package": str(self.path),
-            "image": {"height": self.image_shape[0], "width": self.image_shape[1], "channels": self.image_shape[2],
-                      "layout": "NHWC", "dtype": "uint8"},
+            "image": {
+                "height": self.image_shape[0],
+                "width": self.image_shape[1],
+                "channels": self.image_shape[2],
+                "layout": "NHWC",
+                "dtype": "uint8",
+            },
             "latent_dim": self.latent_dim,
             "conditioning": dict(m["conditioning"]),
             "truncation": self.has_truncation,
@@ -132,8 +165,9 @@ class Generator:
             "provider_notes": list(self.provider_notes),
             "threads": self.threads,
             "runner": type(self.runner).__name__,
-            "batching": None if self._batcher is None else {"max_batch": self._batcher.max_batch,
-                                                            "max_delay_ms": self._batcher.max_delay * 1000},
+            "batching": None
+            if self._batcher is None
+            else {"max_batch": self._batcher.max_batch, "max_delay_ms": self._batcher.max_delay * 1000},
             "parity": m.get("parity"),
         }
 
@@ -168,8 +202,10 @@ class Generator:
         if z.dtype != np.float32:
             raise ValueError(f"z must be float32 [{n}, {self.latent_dim}], got {z.dtype} (use z.astype(np.float32))")
         if z.shape != (n, self.latent_dim):
-            raise ValueError(f"z must be float32 [{n}, {self.latent_dim}] (n={n}, latent_dim={self.latent_dim}), "
-                             f"got shape {list(z.shape)}")
+            raise ValueError(
+                f"z must be float32 [{n}, {self.latent_dim}] (n={n}, latent_dim={self.latent_dim}), "
+                f"got shape {list(z.shape)}"
+            )
         if not np.isfinite(z).all():
             raise ValueError("z contains NaN or inf")
         return z
@@ -187,8 +223,9 @@ class Generator:
             raise ValueError(f"got {arr.size} labels for n={n} images (give one label or {n})")
         if arr.min() < 0 or arr.max() >= self.num_classes:
             bad = sorted(set(arr[(arr < 0) | (arr >= self.num_classes)].tolist()))
-            raise ValueError(f"labels must be in [0, {self.num_classes - 1}] for {self.manifest['model']['name']}, "
-                             f"got {bad[:8]}")
+            raise ValueError(
+                f"labels must be in [0, {self.num_classes - 1}] for {self.manifest['model']['name']}, got {bad[:8]}"
+            )
         return arr
 
     def _embeddings(self, prompts, embeddings, n: int) -> np.ndarray:
@@ -196,8 +233,9 @@ class Generator:
             raise ValueError("pass prompts= or embeddings=, not both")
         if embeddings is None:
             if prompts is None:
-                raise ValueError(f"{self.manifest['model']['name']} is text-conditional: pass prompts=[...] "
-                                 "or embeddings=")
+                raise ValueError(
+                    f"{self.manifest['model']['name']} is text-conditional: pass prompts=[...] or embeddings="
+                )
             prompts = [prompts] if isinstance(prompts, str) else list(prompts)
             if not prompts or not all(isinstance(p, str) for p in prompts):
                 raise ValueError(f"prompts must be a string or a list of strings, got {prompts!r}")
@@ -212,8 +250,10 @@ class Generator:
         if not np.isfinite(emb).all():
             raise ValueError("embeddings contain NaN or inf")
         if emb.size and np.abs(emb).max() > MAX_EMBEDDING_ABS:
-            raise ValueError(f"embeddings must lie within +-{MAX_EMBEDDING_ABS:g} (text encoders give unit-length "
-                             f"vectors), got a value of {np.abs(emb).max():.3g}")
+            raise ValueError(
+                f"embeddings must lie within +-{MAX_EMBEDDING_ABS:g} (text encoders give unit-length "
+                f"vectors), got a value of {np.abs(emb).max():.3g}"
+            )
         return emb
 
     def text_encoder(self):
@@ -224,12 +264,15 @@ class Generator:
             if self._text_encoder is None:
                 entry = self.manifest.get("text_encoder")
                 if not entry:
-                    raise ValueError(f"{self.path} has no text encoder (exported with embeddings input only): "
-                                     "pass embeddings= instead of prompts=")
+                    raise ValueError(
+                        f"{self.path} has no text encoder (exported with embeddings input only): "
+                        "pass embeddings= instead of prompts="
+                    )
                 from zoo_runtime.text import load_text_encoder  # the text engineer's module, loaded lazily
 
-                self._text_encoder = load_text_encoder(self.path, entry, files=self.manifest["files"],
-                                                       verify=self.verify)
+                self._text_encoder = load_text_encoder(
+                    self.path, entry, files=self.manifest["files"], verify=self.verify
+                )
         return self._text_encoder
 
     def _feeds(self, n: int, seed, z, labels, prompts, embeddings, truncation) -> dict[str, np.ndarray]:
@@ -237,13 +280,17 @@ class Generator:
         name = self.manifest["model"]["name"]
         feeds: dict[str, np.ndarray] = {}
         if self.kind == "none":
-            given = [k for k, v in (("labels", labels), ("prompts", prompts), ("embeddings", embeddings)) if v is not None]
+            given = [
+                k for k, v in (("labels", labels), ("prompts", prompts), ("embeddings", embeddings)) if v is not None
+            ]
             if given:
                 raise ValueError(f"{name} is unconditional; it takes no {given[0]}")
         elif self.kind == "class":
             if prompts is not None or embeddings is not None:
-                raise ValueError(f"{name} is class-conditional: pass labels=, not "
-                                 f"{'prompts' if prompts is not None else 'embeddings'}")
+                raise ValueError(
+                    f"{name} is class-conditional: pass labels=, not "
+                    f"{'prompts' if prompts is not None else 'embeddings'}"
+                )
             feeds[INPUT_LABELS] = self._labels(labels, n, seed)
         elif self.kind == "text":
             if labels is not None:
@@ -258,9 +305,17 @@ class Generator:
 
     # -- generating ----------------------------------------------------------------------------
 
-    def generate(self, n: int | None = None, seed: int | None = None, z: np.ndarray | None = None,
-                 labels: Sequence[int] | int | np.ndarray | None = None, prompts: Sequence[str] | str | None = None,
-                 embeddings: np.ndarray | None = None, truncation: float = 1.0, w: np.ndarray | None = None) -> np.ndarray:
+    def generate(
+        self,
+        n: int | None = None,
+        seed: int | None = None,
+        z: np.ndarray | None = None,
+        labels: Sequence[int] | int | np.ndarray | None = None,
+        prompts: Sequence[str] | str | None = None,
+        embeddings: np.ndarray | None = None,
+        truncation: float = 1.0,
+        w: np.ndarray | None = None,
+    ) -> np.ndarray:
         """n images, uint8 [n, H, W, C]. The same seed gives `zoo sample`'s images, up to one grey
         level in a few pixels for fp32 packages (manifest["parity"] has the measured difference).
 
@@ -301,18 +356,22 @@ class Generator:
                 raise
             raise self._ort_error(e) from None
         if images.shape[1:] != self.image_shape:
-            raise PackageError(f"{self.path}: manifest field 'image' says {list(self.image_shape)} (H, W, C) but the "
-                               f"graph made {list(images.shape[1:])}; re-export the package")
+            raise PackageError(
+                f"{self.path}: manifest field 'image' says {list(self.image_shape)} (H, W, C) but the "
+                f"graph made {list(images.shape[1:])}; re-export the package"
+            )
         return images
 
     def _ort_error(self, e: Exception) -> Exception:
         """An ONNX Runtime error as one line naming the package (and the manifest fields it may contradict)."""
         fields = {"class": "conditioning.num_classes", "text": "conditioning.text_dim"}.get(self.kind, "latent_dim")
-        message = (f"{self.path}: ONNX Runtime failed on this request: {prov.one_line(str(e))} (if manifest field "
-                   f"{fields!r} disagrees with the graph, re-export the package)")
+        message = (
+            f"{self.path}: ONNX Runtime failed on this request: {prov.one_line(str(e))} (if manifest field "
+            f"{fields!r} disagrees with the graph, re-export the package)"
+        )
         return ValueError(message) if type(e).__name__ in ("InvalidArgument", "InvalidGraph") else RuntimeError(message)
 
-    def warmup(self) -> "Generator":
+    def warmup(self) -> Generator:
         """One run at batch 1 (and at the fixed batch of a CUDA graph), so the first real request
         does not pay for lazy initialisation, kernel selection or a TensorRT engine build."""
         n = self.runner.batch if isinstance(self.runner, GraphRunner) else 1
@@ -328,15 +387,16 @@ class Generator:
         if self._batcher is not None:
             self._batcher.close()
 
-    def __enter__(self) -> "Generator":
+    def __enter__(self) -> Generator:
         return self
 
     def __exit__(self, *exc) -> None:
         self.close()
 
 
-def load(pkg_dir: str | os.PathLike, providers: str | Sequence[str] = "auto", threads: int | None = None,
-         **kwargs) -> Generator:
+def load(
+    pkg_dir: str | os.PathLike, providers: str | Sequence[str] = "auto", threads: int | None = None, **kwargs
+) -> Generator:
     """Load a model package (`zoo export`'s output) into a `Generator`.
 
     providers: "auto" (TensorRT, then CUDA, then CPU), "cpu", "cuda", "tensorrt" or a list.

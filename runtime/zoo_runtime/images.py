@@ -4,6 +4,7 @@ PNG is written here with zlib (a few lines of the format), not Pillow: importing
 than generating a batch, and cold start is part of the runtime's job. Other formats (.jpg, .webp)
 go through Pillow.
 """
+
 from __future__ import annotations
 
 import math
@@ -22,8 +23,9 @@ def make_grid(images: np.ndarray, nrow: int | None = None, pad: int = 2, fill: i
         hint = ""
         if images.ndim == 4 and images.shape[1] in (1, 3, 4):
             hint = " (channels first? convert float [N, C, H, W] images with zoo.images.to_uint8)"
-        raise ValueError(f"images must be uint8 [N, H, W, C] with C in 1..4, got {images.dtype} "
-                         f"{list(images.shape)}{hint}")
+        raise ValueError(
+            f"images must be uint8 [N, H, W, C] with C in 1..4, got {images.dtype} {list(images.shape)}{hint}"
+        )
     n, h, w, c = images.shape
     cols = nrow or max(1, math.ceil(math.sqrt(n)))
     rows = math.ceil(n / cols)
@@ -31,7 +33,7 @@ def make_grid(images: np.ndarray, nrow: int | None = None, pad: int = 2, fill: i
     for i in range(n):
         r, k = divmod(i, cols)
         y, x = pad + r * (h + pad), pad + k * (w + pad)
-        grid[y:y + h, x:x + w] = images[i]
+        grid[y : y + h, x : x + w] = images[i]
     return grid
 
 
@@ -49,8 +51,12 @@ def png_bytes(image: np.ndarray, level: int = 6) -> bytes:
         return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
 
     header = struct.pack(">IIBBBBB", w, h, 8, {1: 0, 2: 4, 3: 2, 4: 6}[c], 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows.tobytes(), level))
-            + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows.tobytes(), level))
+        + chunk(b"IEND", b"")
+    )
 
 
 def save_png(images: np.ndarray, path: str | os.PathLike, nrow: int | None = None) -> Path:
@@ -72,12 +78,15 @@ def image_format_of(path: str | os.PathLike) -> str | None:
     try:
         from PIL import Image
     except ImportError:
-        raise ValueError(f"cannot write {path}: only .png is built in; install Pillow for {suffix or 'other'} "
-                         "files") from None
+        raise ValueError(
+            f"cannot write {path}: only .png is built in; install Pillow for {suffix or 'other'} files"
+        ) from None
     image_format = Image.registered_extensions().get(suffix)
     if image_format is None:
-        raise ValueError(f"cannot write an image to {path}: {suffix or 'no extension'} is not an image format; "
-                         "use .png (or .jpg, .webp)")
+        raise ValueError(
+            f"cannot write an image to {path}: {suffix or 'no extension'} is not an image format; "
+            "use .png (or .jpg, .webp)"
+        )
     return image_format
 
 

@@ -10,14 +10,15 @@ mapping network's space is already shaped for it). The zoo (`zoo.latents`) calls
 from a model with a mapping network carries `mapping.onnx` and `synthesis.onnx` (manifest entry
 "synthesis"); w-space walks and `synthesize(gen, w)` use them.
 """
+
 from __future__ import annotations
 
 import os
 import re
 import threading
 import weakref
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -128,9 +129,11 @@ def read_latent_file(path: str | os.PathLike, dims: Sequence[int]) -> np.ndarray
     except (ValueError, OSError) as e:
         raise ValueError(f"{path} is not a numeric .npy array ({e})") from None
     if arr.dtype.kind not in "fiu" or arr.ndim not in (1, 2, 3) or arr.shape[-1] not in dims or arr.size == 0:
-        raise ValueError(f"{path} holds {arr.dtype} {list(arr.shape)}; a latent is float [N, D] (or [N, layers, D]) "
-                         f"with D in {sorted(set(dims))}")
-    arr = arr.astype(np.float32).reshape(-1, *arr.shape[-2 if arr.ndim == 3 else -1:])
+        raise ValueError(
+            f"{path} holds {arr.dtype} {list(arr.shape)}; a latent is float [N, D] (or [N, layers, D]) "
+            f"with D in {sorted(set(dims))}"
+        )
+    arr = arr.astype(np.float32).reshape(-1, *arr.shape[-2 if arr.ndim == 3 else -1 :])
     if not np.isfinite(arr).all():
         raise ValueError(f"{path} contains NaN or inf")
     return arr
@@ -151,15 +154,20 @@ def check_animation_path(path: str | os.PathLike) -> str:
         try:
             import imageio_ffmpeg  # noqa: F401
         except ImportError:
-            raise ValueError(f"writing {path} needs the optional video writer: pip install imageio-ffmpeg "
-                             "(or `pip install 'zoo-runtime[video]'`); .webp, .gif and .png need nothing") from None
+            raise ValueError(
+                f"writing {path} needs the optional video writer: pip install imageio-ffmpeg "
+                "(or `pip install 'zoo-runtime[video]'`); .webp, .gif and .png need nothing"
+            ) from None
         return "video"
-    raise ValueError(f"cannot write a walk to {path}: use .webp or .gif (animated), .mp4 (with imageio-ffmpeg) "
-                     "or .png (a strip of the frames)")
+    raise ValueError(
+        f"cannot write a walk to {path}: use .webp or .gif (animated), .mp4 (with imageio-ffmpeg) "
+        "or .png (a strip of the frames)"
+    )
 
 
-def save_animation(frames: np.ndarray, path: str | os.PathLike, fps: float = 24.0, loop: bool = True,
-                   nrow: int | None = None) -> Path:
+def save_animation(
+    frames: np.ndarray, path: str | os.PathLike, fps: float = 24.0, loop: bool = True, nrow: int | None = None
+) -> Path:
     """uint8 [F, H, W, C] -> an animated .webp/.gif (every frame kept), an .mp4, or a .png strip (nrow
     frames per row; default all in one row), written to a temporary file then renamed into place."""
     frames = np.asarray(frames)
@@ -210,8 +218,7 @@ def _write_pillow(frames: np.ndarray, path: Path, image_format: str, fps: float,
             pictures[i] = Image.fromarray(nudged[..., 0] if nudged.shape[-1] == 1 else nudged)
             if image_format == "GIF":
                 pictures[i] = pictures[i].convert("RGB")
-    pictures[0].save(path, format=image_format, save_all=True, append_images=pictures[1:], duration=duration,
-                     **options)
+    pictures[0].save(path, format=image_format, save_all=True, append_images=pictures[1:], duration=duration, **options)
 
 
 def _write_video(frames: np.ndarray, path: Path, fps: float) -> None:
@@ -225,8 +232,16 @@ def _write_video(frames: np.ndarray, path: Path, fps: float) -> None:
     ph, pw = h + h % 2, w + w % 2
     if (ph, pw) != (h, w):
         frames = np.pad(frames, ((0, 0), (0, ph - h), (0, pw - w), (0, 0)), mode="edge")
-    writer = imageio_ffmpeg.write_frames(str(path), (pw, ph), fps=fps, codec="libx264", pix_fmt_out="yuv420p",
-                                         quality=8, macro_block_size=1, output_params=["-f", "mp4"])
+    writer = imageio_ffmpeg.write_frames(
+        str(path),
+        (pw, ph),
+        fps=fps,
+        codec="libx264",
+        pix_fmt_out="yuv420p",
+        quality=8,
+        macro_block_size=1,
+        output_params=["-f", "mp4"],
+    )
     writer.send(None)
     for f in frames:
         writer.send(np.ascontiguousarray(f))
@@ -243,8 +258,10 @@ class Styles:
     def __init__(self, gen):
         entry = gen.manifest.get("synthesis")
         if not entry:
-            raise ValueError(f"{gen.manifest['model']['name']}'s package has no synthesis entry (w-space): only "
-                             "models with a mapping network export one (stylegan2_*); use space='z'")
+            raise ValueError(
+                f"{gen.manifest['model']['name']}'s package has no synthesis entry (w-space): only "
+                "models with a mapping network export one (stylegan2_*); use space='z'"
+            )
         import onnxruntime as ort
 
         from zoo_runtime.package import EXTERNAL_DATA_FOLDER, PackageError, external_data_folder, read_graph
@@ -261,15 +278,17 @@ class Styles:
             try:
                 return ort.InferenceSession(graph, so, providers=providers)
             except Exception as e:  # noqa: BLE001 -- ONNX Runtime's errors derive from Exception only
-                raise PackageError(f"{gen.path}: synthesis.{key} {rel!r} does not load in ONNX Runtime "
-                                   f"({one_line(str(e))}); re-export the package") from None
+                raise PackageError(
+                    f"{gen.path}: synthesis.{key} {rel!r} does not load in ONNX Runtime "
+                    f"({one_line(str(e))}); re-export the package"
+                ) from None
 
         self.mapping = session("mapping")
         self.synthesis = session("synthesis")
         self.mapping_inputs = [i.name for i in self.mapping.get_inputs()]
 
 
-_STYLES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_STYLES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _STYLES_LOCK = threading.Lock()
 
 
@@ -305,8 +324,9 @@ def _condition_feeds(gen, n: int, seed, labels, prompts, embeddings) -> dict[str
     return {"embeddings": emb}
 
 
-def map_latents(gen, z: np.ndarray, labels=None, prompts=None, embeddings=None, truncation: float = 1.0,
-                seed: int | None = None) -> np.ndarray:
+def map_latents(
+    gen, z: np.ndarray, labels=None, prompts=None, embeddings=None, truncation: float = 1.0, seed: int | None = None
+) -> np.ndarray:
     """z float32 [N, latent_dim] -> ws float32 [N, num_ws, w_dim] (one w per synthesis input; all equal unless
     a truncation cutoff makes them differ) through the package's mapping graph."""
     st = styles_of(gen)
@@ -329,13 +349,23 @@ def synthesize(gen, w: np.ndarray, chunk: int = 256) -> np.ndarray:
         raise ValueError(f"w must be float32 [N, {st.w_dim}] or [N, {st.num_ws}, {st.w_dim}], got {list(w.shape)}")
     if not np.isfinite(w).all():
         raise ValueError("w contains NaN or inf")
-    return np.concatenate([st.synthesis.run(None, {"ws": np.ascontiguousarray(w[i:i + chunk])})[0]
-                           for i in range(0, len(w), chunk)])
+    return np.concatenate(
+        [st.synthesis.run(None, {"ws": np.ascontiguousarray(w[i : i + chunk])})[0] for i in range(0, len(w), chunk)]
+    )
 
 
-def walk_images(gen, seeds: Sequence[int] | None = None, frames: int = 48, loop: bool = False,
-                space: str | None = None, labels=None, prompts=None, prompt_pair: Sequence[str] | None = None,
-                truncation: float = 1.0, keys: np.ndarray | None = None) -> np.ndarray:
+def walk_images(
+    gen,
+    seeds: Sequence[int] | None = None,
+    frames: int = 48,
+    loop: bool = False,
+    space: str | None = None,
+    labels=None,
+    prompts=None,
+    prompt_pair: Sequence[str] | None = None,
+    truncation: float = 1.0,
+    keys: np.ndarray | None = None,
+) -> np.ndarray:
     """uint8 [frames, H, W, C]: a walk through the seeds' latents (or `keys`, latents in `space`) on a loaded
     package. space: 'w' (lerp, default for packages with a synthesis entry) or 'z' (slerp). For text models,
     prompt_pair=(A, B) walks from prompt A to prompt B with the first seed's z fixed."""
@@ -369,5 +399,18 @@ def walk_images(gen, seeds: Sequence[int] | None = None, frames: int = 48, loop:
     return synthesize(gen, walk(keys, frames, loop, "lerp"))
 
 
-__all__ = ["lerp", "slerp", "walk", "walk_positions", "parse_seeds", "seed_latents", "key_labels", "read_latent_file",
-           "save_animation", "check_animation_path", "map_latents", "synthesize", "walk_images"]
+__all__ = [
+    "lerp",
+    "slerp",
+    "walk",
+    "walk_positions",
+    "parse_seeds",
+    "seed_latents",
+    "key_labels",
+    "read_latent_file",
+    "save_animation",
+    "check_animation_path",
+    "map_latents",
+    "synthesize",
+    "walk_images",
+]

@@ -3,6 +3,7 @@
 Both sides draw latents and labels here, so `zoo sample --seed S` and
 `zoo_runtime.load(pkg).generate(seed=S)` start from the same numbers by construction.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -53,6 +54,8 @@ def check_text(prompt: str, index: int = 0) -> str:
     try:
         prompt.encode("utf-8")
     except UnicodeEncodeError as e:
-        raise ValueError(f"prompt {index} is not valid Unicode text: {prompt[e.start:e.end]!r} at character {e.start} "
-                         "is a lone surrogate (from non-UTF-8 bytes); decode the text as UTF-8 first") from None
+        raise ValueError(
+            f"prompt {index} is not valid Unicode text: {prompt[e.start : e.end]!r} at character {e.start} "
+            "is a lone surrogate (from non-UTF-8 bytes); decode the text as UTF-8 first"
+        ) from None
     return prompt

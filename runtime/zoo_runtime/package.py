@@ -22,6 +22,7 @@ symlink out), and every file the runtime opens is listed under `files` and read 
 `read_member`, which checks its size and sha256 on the very bytes it returns. Each failure is one
 `PackageError` (a ValueError) line naming the package and the field.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -95,8 +96,9 @@ def check_relative_path(pkg, rel, field: str) -> str:
         raise _fail(pkg, field, "must be a plain relative path (no NUL, backslash or drive)", rel)
     parts = rel.split("/")
     if rel.startswith("/") or any(p in ("", ".", "..") for p in parts) or PurePosixPath(rel).as_posix() != rel:
-        raise _fail(pkg, field, "must be a normalised relative path inside the package (no '/', '.', '..' "
-                    "components)", rel)
+        raise _fail(
+            pkg, field, "must be a normalised relative path inside the package (no '/', '.', '..' components)", rel
+        )
     return rel
 
 
@@ -112,8 +114,9 @@ def member_path(pkg_dir: str | os.PathLike, rel, field: str) -> Path:
     try:
         st = os.stat(real)
     except OSError:
-        raise PackageError(f"{pkg} is missing {rel}, which the manifest lists ({field}); copy the whole folder "
-                           "or re-export") from None
+        raise PackageError(
+            f"{pkg} is missing {rel}, which the manifest lists ({field}); copy the whole folder or re-export"
+        ) from None
     if not stat.S_ISREG(st.st_mode):
         raise _fail(pkg, field, "must name a regular file", rel)
     return Path(real)
@@ -124,14 +127,18 @@ def read_member(pkg_dir: str | os.PathLike, rel: str, entry: dict | None, field:
     exactly the bytes returned, so the file cannot change between the check and its use."""
     path = member_path(pkg_dir, rel, field)
     if entry is not None and os.stat(path).st_size != entry["bytes"]:
-        raise PackageError(f"{Path(pkg_dir) / rel} was altered: {os.stat(path).st_size} bytes but the manifest "
-                           f"says {entry['bytes']}; restore the file or re-export the package")
+        raise PackageError(
+            f"{Path(pkg_dir) / rel} was altered: {os.stat(path).st_size} bytes but the manifest "
+            f"says {entry['bytes']}; restore the file or re-export the package"
+        )
     data = path.read_bytes()
     if entry is not None:
         actual = hashlib.sha256(data).hexdigest()
         if actual != entry["sha256"]:
-            raise PackageError(f"{Path(pkg_dir) / rel} was altered: sha256 {actual[:16]}... but the manifest says "
-                               f"{entry['sha256'][:16]}...; restore the file or re-export the package")
+            raise PackageError(
+                f"{Path(pkg_dir) / rel} was altered: sha256 {actual[:16]}... but the manifest says "
+                f"{entry['sha256'][:16]}...; restore the file or re-export the package"
+            )
     return data
 
 
@@ -188,9 +195,13 @@ def _check_tensor_specs(f: _Fields, field: str, limit: int) -> dict[str, dict]:
         tensor = sub.str_(f"{name}.name", limit=100)
         sub.str_(f"{name}.dtype", DTYPES)
         shape = sub.get(f"{name}.shape")
-        if (not isinstance(shape, list) or not 1 <= len(shape) <= 8 or shape[0] != "batch"
-                or not all(not isinstance(d, bool) and isinstance(d, int) and 1 <= d <= MAX_DIM for d in shape[1:])):
-            raise _fail(f.pkg, f"{name}.shape", f"must be [\"batch\", d1, ...] with dims in [1, {MAX_DIM}]", shape)
+        if (
+            not isinstance(shape, list)
+            or not 1 <= len(shape) <= 8
+            or shape[0] != "batch"
+            or not all(not isinstance(d, bool) and isinstance(d, int) and 1 <= d <= MAX_DIM for d in shape[1:])
+        ):
+            raise _fail(f.pkg, f"{name}.shape", f'must be ["batch", d1, ...] with dims in [1, {MAX_DIM}]', shape)
         if tensor in out:
             raise _fail(f.pkg, name, "repeats a name", tensor)
         out[tensor] = spec
@@ -202,8 +213,12 @@ def _expect_spec(f: _Fields, field: str, specs: dict, name: str, dtype: str, sha
     if spec is None:
         raise _fail(f.pkg, field, f"lacks the {name!r} tensor", sorted(specs))
     if spec["dtype"] != dtype or spec["shape"] != shape:
-        raise _fail(f.pkg, field, f"must give {name!r} as {dtype} {shape} (from the other fields)",
-                    [spec["dtype"], spec["shape"]])
+        raise _fail(
+            f.pkg,
+            field,
+            f"must give {name!r} as {dtype} {shape} (from the other fields)",
+            [spec["dtype"], spec["shape"]],
+        )
 
 
 def validate_manifest(pkg, manifest) -> dict:
@@ -238,8 +253,12 @@ def validate_manifest(pkg, manifest) -> dict:
     for name, (dtype, shape) in expected.items():
         _expect_spec(f, "inputs", inputs, name, dtype, shape)
     if set(inputs) != set(expected):
-        raise _fail(pkg, "inputs", f"must be exactly {sorted(expected)} for a {kind!r} model"
-                    f"{' with truncation' if truncation else ''}", sorted(inputs))
+        raise _fail(
+            pkg,
+            "inputs",
+            f"must be exactly {sorted(expected)} for a {kind!r} model{' with truncation' if truncation else ''}",
+            sorted(inputs),
+        )
     outputs = _check_tensor_specs(f, "outputs", 4)
     _expect_spec(f, "outputs", outputs, OUTPUT_IMAGES, "uint8", ["batch", h, w, c])
 
@@ -289,8 +308,10 @@ def check_text_encoder_entry(pkg, entry, text_dim: int | None = None, files: dic
         raise _fail(pkg, "text_encoder.files", "must be a list of paths", named)
     named = [check_relative_path(pkg, p, "text_encoder.files") for p in named]
     if entry["kind"] == "onnx-transformer":
-        named += [check_relative_path(pkg, f.get(f"text_encoder.{key}"), f"text_encoder.{key}")
-                  for key in ("onnx", "tokenizer")]
+        named += [
+            check_relative_path(pkg, f.get(f"text_encoder.{key}"), f"text_encoder.{key}")
+            for key in ("onnx", "tokenizer")
+        ]
         f.int_("text_encoder.max_length", 1, MAX_DIM)
         f.int_("text_encoder.pad_id", 0, 1 << 31, default=0)
         f.str_("text_encoder.pad_token", default="[PAD]", limit=100)
@@ -315,8 +336,10 @@ def read_manifest(pkg_dir: str | os.PathLike, verify: bool = True) -> dict:
         raise PackageError(f"{pkg} has no {MANIFEST}: not a model package (create one with `zoo export`)")
     real = member_path(pkg, MANIFEST, MANIFEST)
     if os.stat(real).st_size > MAX_MANIFEST_BYTES:
-        raise PackageError(f"{path} is {os.stat(real).st_size} bytes, more than a manifest's {MAX_MANIFEST_BYTES}; "
-                           "not a gan-zoo model package")
+        raise PackageError(
+            f"{path} is {os.stat(real).st_size} bytes, more than a manifest's {MAX_MANIFEST_BYTES}; "
+            "not a gan-zoo model package"
+        )
     try:
         manifest = json.loads(real.read_bytes().decode("utf-8"))
     except (OSError, UnicodeDecodeError, ValueError, RecursionError) as e:  # ValueError: bad JSON, huge ints
@@ -328,20 +351,26 @@ def read_manifest(pkg_dir: str | os.PathLike, verify: bool = True) -> dict:
     if isinstance(version, bool) or version not in SUPPORTED_SCHEMA_VERSIONS:
         from zoo_runtime import __version__
 
-        raise PackageError(f"{path} has manifest schema version {_show(version)}; this zoo_runtime {__version__} reads "
-                           f"versions {list(SUPPORTED_SCHEMA_VERSIONS)}: upgrade zoo-runtime or re-export the package")
+        raise PackageError(
+            f"{path} has manifest schema version {_show(version)}; this zoo_runtime {__version__} reads "
+            f"versions {list(SUPPORTED_SCHEMA_VERSIONS)}: upgrade zoo-runtime or re-export the package"
+        )
     validate_manifest(pkg, manifest)
     for rel, entry in manifest["files"].items():
         f = member_path(pkg, rel, f"files[{json.dumps(rel)}]")
         size = os.stat(f).st_size
         if size != entry["bytes"]:  # before hashing: a wrong size needs no read
-            raise PackageError(f"{pkg / rel} was altered: {size} bytes but the manifest says {entry['bytes']}; "
-                               "restore the file or re-export the package")
+            raise PackageError(
+                f"{pkg / rel} was altered: {size} bytes but the manifest says {entry['bytes']}; "
+                "restore the file or re-export the package"
+            )
         if verify:
             actual = sha256_file(f)
             if actual != entry["sha256"]:
-                raise PackageError(f"{pkg / rel} was altered: sha256 {actual[:16]}... but the manifest says "
-                                   f"{entry['sha256'][:16]}...; restore the file or re-export the package")
+                raise PackageError(
+                    f"{pkg / rel} was altered: sha256 {actual[:16]}... but the manifest says "
+                    f"{entry['sha256'][:16]}...; restore the file or re-export the package"
+                )
     return manifest
 
 
@@ -454,8 +483,10 @@ def check_external_data(pkg, graph_rel: str, graph: bytes, files: dict) -> list[
         rel = (folder / location).as_posix() if str(folder) != "." else location
         check_relative_path(pkg, rel, f"{graph_rel} external data")
         if rel not in files:
-            raise PackageError(f"{pkg}: {graph_rel} loads external data {location!r} that the manifest's files do "
-                               "not list (it would load unchecked); re-export the package")
+            raise PackageError(
+                f"{pkg}: {graph_rel} loads external data {location!r} that the manifest's files do "
+                "not list (it would load unchecked); re-export the package"
+            )
         member_path(pkg, rel, f"{graph_rel} external data")
         listed.append(rel)
     return listed
@@ -468,20 +499,27 @@ def check_graph_io(pkg, manifest: dict, session, graph_rel: str | None = None) -
     """The manifest's inputs and outputs against the loaded graph's own (names, dtypes, fixed dims), so a
     disagreement is one line at load instead of an ONNX Runtime error at the first request."""
     graph_rel = graph_rel or manifest["graph"]
-    for field, declared, actual in (("inputs", manifest["inputs"], session.get_inputs()),
-                                    ("outputs", manifest["outputs"], session.get_outputs())):
+    for field, declared, actual in (
+        ("inputs", manifest["inputs"], session.get_inputs()),
+        ("outputs", manifest["outputs"], session.get_outputs()),
+    ):
         real = {t.name: t for t in actual}
         names = [spec["name"] for spec in declared]
         if sorted(names) != sorted(real):
-            raise PackageError(f"{pkg}: manifest field {field!r} names {sorted(names)} but {graph_rel} has "
-                               f"{field} {sorted(real)}; re-export the package")
+            raise PackageError(
+                f"{pkg}: manifest field {field!r} names {sorted(names)} but {graph_rel} has "
+                f"{field} {sorted(real)}; re-export the package"
+            )
         for spec in declared:
             t = real[spec["name"]]
             shape = list(t.shape)
             fixed_ok = len(shape) == len(spec["shape"]) and all(
-                not isinstance(d, int) or s == "batch" or d == s for d, s in zip(shape, spec["shape"]))
+                not isinstance(d, int) or s == "batch" or d == s for d, s in zip(shape, spec["shape"])
+            )
             if t.type != _ORT_DTYPES[spec["dtype"]] or not fixed_ok:
                 shown = ["batch" if not isinstance(d, int) else d for d in shape]
-                raise PackageError(f"{pkg}: manifest field {field!r} gives {spec['name']!r} as {spec['dtype']} "
-                                   f"{spec['shape']} but {graph_rel} has {t.type} {shown} (latent_dim, "
-                                   "conditioning or image disagree with the graph); re-export the package")
+                raise PackageError(
+                    f"{pkg}: manifest field {field!r} gives {spec['name']!r} as {spec['dtype']} "
+                    f"{spec['shape']} but {graph_rel} has {t.type} {shown} (latent_dim, "
+                    "conditioning or image disagree with the graph); re-export the package"
+                )

@@ -9,6 +9,7 @@ device, do its shared libraries load; only then is a session created with it, an
 GPU-only behaviour (the TensorRT and CUDA sessions themselves) cannot run on the CPU development
 machines; the options passed to them are built by plain functions that the tests check.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -35,13 +36,15 @@ def require_onnxruntime():
     try:
         import onnxruntime
     except ImportError:
-        raise RuntimeError("zoo-runtime needs ONNX Runtime: pip install 'zoo-runtime[cpu]' "
-                           "(or 'zoo-runtime[gpu]' on a machine with an NVIDIA GPU)") from None
+        raise RuntimeError(
+            "zoo-runtime needs ONNX Runtime: pip install 'zoo-runtime[cpu]' "
+            "(or 'zoo-runtime[gpu]' on a machine with an NVIDIA GPU)"
+        ) from None
     return onnxruntime
 
 
 def normalize(providers: str | list | tuple) -> list[str]:
-    """"auto", a name ("cuda", "CUDAExecutionProvider") or a list of names -> ORT provider names."""
+    """ "auto", a name ("cuda", "CUDAExecutionProvider") or a list of names -> ORT provider names."""
     if isinstance(providers, str):
         if providers == "auto":
             return list(AUTO_ORDER)
@@ -71,8 +74,9 @@ def physical_cores() -> int:
     for cpu in allowed:
         topo = Path(f"/sys/devices/system/cpu/cpu{cpu}/topology")
         try:
-            cores.add((topo.joinpath("physical_package_id").read_text().strip(),
-                       topo.joinpath("core_id").read_text().strip()))
+            cores.add(
+                (topo.joinpath("physical_package_id").read_text().strip(), topo.joinpath("core_id").read_text().strip())
+            )
         except OSError:
             cores.add(("?", str(cpu)))
     return max(1, len(cores))
@@ -184,8 +188,9 @@ def batch_shapes(manifest: dict, batch: int) -> str:
     return ",".join(parts)
 
 
-def tensorrt_options(manifest: dict, graph_sha256: str, opt_batch: int, max_batch: int,
-                     device_id: int = 0, root: Path | None = None) -> dict:
+def tensorrt_options(
+    manifest: dict, graph_sha256: str, opt_batch: int, max_batch: int, device_id: int = 0, root: Path | None = None
+) -> dict:
     """TensorRT provider options: fp16, engine and timing caches on disk, one optimisation profile
     covering batch 1..max_batch (a dynamic batch needs min/opt/max shapes for every input).
 
@@ -246,8 +251,10 @@ def gpu_problem(name: str) -> str | None:
     import onnxruntime as ort
 
     if name not in ort.get_available_providers():
-        return ("not in this onnxruntime build (the CPU wheel; for GPUs: pip uninstall onnxruntime, then "
-                "pip install 'zoo-runtime[gpu]')")
+        return (
+            "not in this onnxruntime build (the CPU wheel; for GPUs: pip uninstall onnxruntime, then "
+            "pip install 'zoo-runtime[gpu]')"
+        )
     return cuda_driver_problem() or provider_library_problem(name)
 
 

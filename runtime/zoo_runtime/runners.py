@@ -10,6 +10,7 @@
 Bound and graph runners take a device name, so the tests run the very same code with "cpu" device
 buffers; only the CUDA allocation and the graph capture itself need a GPU.
 """
+
 from __future__ import annotations
 
 import threading
@@ -31,8 +32,9 @@ class PlainRunner:
 class BoundRunner:
     """IO binding: inputs copied from the host, the output written into a preallocated device buffer."""
 
-    def __init__(self, session, image_shape: tuple[int, int, int], device: str = "cuda", device_id: int = 0,
-                 keep: int = 4):
+    def __init__(
+        self, session, image_shape: tuple[int, int, int], device: str = "cuda", device_id: int = 0, keep: int = 4
+    ):
         self.session = session
         self.image_shape = image_shape
         self.device, self.device_id = device, device_id
@@ -46,8 +48,9 @@ class BoundRunner:
         if n not in buffers:
             if len(buffers) >= self.keep:
                 buffers.pop(next(iter(buffers)))
-            buffers[n] = ort.OrtValue.ortvalue_from_shape_and_type((n, *self.image_shape), np.uint8,
-                                                                   self.device, self.device_id)
+            buffers[n] = ort.OrtValue.ortvalue_from_shape_and_type(
+                (n, *self.image_shape), np.uint8, self.device, self.device_id
+            )
         return buffers[n]
 
     def run(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
@@ -76,16 +79,25 @@ def pad_rows(value: np.ndarray, rows: int) -> np.ndarray:
 class GraphRunner:
     """A fixed-batch session (CUDA graph capture on the GPU): inputs and output at fixed addresses."""
 
-    def __init__(self, session, image_shape: tuple[int, int, int], batch: int, input_specs: dict[str, tuple],
-                 device: str = "cuda", device_id: int = 0):
+    def __init__(
+        self,
+        session,
+        image_shape: tuple[int, int, int],
+        batch: int,
+        input_specs: dict[str, tuple],
+        device: str = "cuda",
+        device_id: int = 0,
+    ):
         import onnxruntime as ort
 
         self.session = session
         self.image_shape = image_shape
         self.batch = batch
         self._lock = threading.Lock()
-        self._inputs = {name: ort.OrtValue.ortvalue_from_shape_and_type((batch, *shape), dtype, device, device_id)
-                        for name, (shape, dtype) in input_specs.items()}
+        self._inputs = {
+            name: ort.OrtValue.ortvalue_from_shape_and_type((batch, *shape), dtype, device, device_id)
+            for name, (shape, dtype) in input_specs.items()
+        }
         self._output = ort.OrtValue.ortvalue_from_shape_and_type((batch, *image_shape), np.uint8, device, device_id)
         self._binding = session.io_binding()
         for name, value in self._inputs.items():

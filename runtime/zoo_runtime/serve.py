@@ -11,6 +11,7 @@ Requests are checked before anything runs (body size, fields, n, prompt length):
 by the generator's batching front (--max-batch, --max-delay-ms); generation runs in worker threads,
 so the event loop keeps answering. Needs the `serve` extra: pip install 'zoo-runtime[serve]'.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -70,8 +71,7 @@ def parse_request(raw: bytes, kind: str, limits: Limits) -> dict:
     else:
         body = {}
     if not isinstance(body, dict):
-        raise RequestError(400, f"the body must be a JSON object like {{\"seed\": 0, \"n\": 1}}, got "
-                           f"{type(body).__name__}")
+        raise RequestError(400, f'the body must be a JSON object like {{"seed": 0, "n": 1}}, got {type(body).__name__}')
     unknown = sorted(set(body) - set(FIELDS))
     if unknown:
         raise RequestError(422, f"unknown field {unknown[0]!r}; accepted: {', '.join(FIELDS)}")
@@ -94,8 +94,9 @@ def parse_request(raw: bytes, kind: str, limits: Limits) -> dict:
     labels = body.get("labels")
     if labels is not None:
         if kind != "class":
-            raise RequestError(422, f"this model is {'text-conditional' if kind == 'text' else 'unconditional'}; "
-                               "it takes no labels")
+            raise RequestError(
+                422, f"this model is {'text-conditional' if kind == 'text' else 'unconditional'}; it takes no labels"
+            )
         items = labels if isinstance(labels, list) else [labels]
         if not items or any(isinstance(v, bool) or not isinstance(v, int) for v in items):
             raise RequestError(422, f"labels must be an integer or a list of integers, got {json.dumps(labels)[:60]}")
@@ -105,8 +106,9 @@ def parse_request(raw: bytes, kind: str, limits: Limits) -> dict:
     prompt = body.get("prompt")
     if prompt is not None:
         if kind != "text":
-            raise RequestError(422, f"this model is {'class-conditional' if kind == 'class' else 'unconditional'}; "
-                               "it takes no prompt")
+            raise RequestError(
+                422, f"this model is {'class-conditional' if kind == 'class' else 'unconditional'}; it takes no prompt"
+            )
         items = prompt if isinstance(prompt, list) else [prompt]
         if not items or not all(isinstance(p, str) for p in items):
             raise RequestError(422, "prompt must be a string or a list of strings")
@@ -117,7 +119,7 @@ def parse_request(raw: bytes, kind: str, limits: Limits) -> dict:
             raise RequestError(422, f"prompt is {longest} characters; the limit is {limits.max_prompt_chars}")
         out["prompts"] = items
     elif kind == "text":
-        raise RequestError(422, "this model is text-conditional: give \"prompt\"")
+        raise RequestError(422, 'this model is text-conditional: give "prompt"')
     return out
 
 
@@ -191,20 +193,26 @@ def create_app(gen, limits: Limits = Limits(), concurrency: int | None = None):
         return JSONResponse({"status": "ok", "model": model})
 
     runtime_info = {k: v for k, v in gen.info.items() if k != "package"}  # no server paths to clients
-    info_body = json.loads(json.dumps({"manifest": gen.manifest, "runtime": runtime_info, "limits": asdict(limits)},
-                                      default=str))
+    info_body = json.loads(
+        json.dumps({"manifest": gen.manifest, "runtime": runtime_info, "limits": asdict(limits)}, default=str)
+    )
 
     async def info(request: Request) -> Response:
         return JSONResponse(info_body)
 
     async def http_error(request: Request, exc: HTTPException) -> Response:
-        hint = {404: "not found; the endpoints are POST /generate, GET /healthz, GET /info",
-                405: f"{request.method} is not allowed on {request.url.path}; "
-                     "use POST /generate (JSON body), GET /healthz or GET /info"}
+        hint = {
+            404: "not found; the endpoints are POST /generate, GET /healthz, GET /info",
+            405: f"{request.method} is not allowed on {request.url.path}; "
+            "use POST /generate (JSON body), GET /healthz or GET /info",
+        }
         return error(exc.status_code, hint.get(exc.status_code, str(exc.detail)))
 
-    routes = [Route("/generate", generate, methods=["POST"]), Route("/healthz", healthz, methods=["GET"]),
-              Route("/info", info, methods=["GET"])]
+    routes = [
+        Route("/generate", generate, methods=["POST"]),
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/info", info, methods=["GET"]),
+    ]
     return Starlette(routes=routes, exception_handlers={HTTPException: http_error})
 
 
@@ -216,8 +224,15 @@ def uvicorn_server(app, host: str = "127.0.0.1", port: int = 8000, limit_concurr
     `limit_concurrency` open connections it answers 503 instead of queueing without bound)."""
     import uvicorn
 
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
-                            limit_concurrency=limit_concurrency, timeout_keep_alive=30)
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        limit_concurrency=limit_concurrency,
+        timeout_keep_alive=30,
+    )
     return uvicorn.Server(config)
 
 
@@ -258,15 +273,23 @@ class DefaultsShown(argparse.ArgumentDefaultsHelpFormatter):
 
 def parser(prog: str = "python -m zoo_runtime serve") -> argparse.ArgumentParser:
     d = Limits()
-    p = argparse.ArgumentParser(prog=prog, description="Serve a gan-zoo model package over HTTP: POST /generate, "
-                                "GET /healthz, GET /info.", formatter_class=DefaultsShown)
+    p = argparse.ArgumentParser(
+        prog=prog,
+        description="Serve a gan-zoo model package over HTTP: POST /generate, GET /healthz, GET /info.",
+        formatter_class=DefaultsShown,
+    )
     p.add_argument("package", help="the model package folder (has manifest.json)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: every interface)")
     p.add_argument("--port", type=int, default=8000, help="port (0: any free port, printed at start)")
-    p.add_argument("--max-batch", type=int, default=32, help="merge concurrent requests into runs of up to this "
-                   "many images (0: no batching, each request runs alone)")
-    p.add_argument("--max-delay-ms", type=float, default=5.0, help="how long a request waits for others to join "
-                   "its batch")
+    p.add_argument(
+        "--max-batch",
+        type=int,
+        default=32,
+        help="merge concurrent requests into runs of up to this many images (0: no batching, each request runs alone)",
+    )
+    p.add_argument(
+        "--max-delay-ms", type=float, default=5.0, help="how long a request waits for others to join its batch"
+    )
     p.add_argument("--max-n", type=int, default=d.max_n, help="most images one request may ask for")
     p.add_argument("--max-prompt-chars", type=int, default=d.max_prompt_chars, help="longest prompt accepted")
     p.add_argument("--max-body-bytes", type=int, default=d.max_body_bytes, help="largest request body accepted")
@@ -283,8 +306,10 @@ def main(argv: list[str] | None = None, prog: str = "python -m zoo_runtime serve
         import starlette  # noqa: F401
         import uvicorn  # noqa: F401
     except ImportError as e:
-        print(f"error: serving needs the serve extra ({e.name} is not installed): "
-              "pip install 'zoo-runtime[serve]'", file=sys.stderr)
+        print(
+            f"error: serving needs the serve extra ({e.name} is not installed): pip install 'zoo-runtime[serve]'",
+            file=sys.stderr,
+        )
         return 2
     for name in ("max_n", "max_prompt_chars", "max_body_bytes", "max_connections"):
         if getattr(args, name) < 1:
@@ -299,8 +324,13 @@ def main(argv: list[str] | None = None, prog: str = "python -m zoo_runtime serve
     from zoo_runtime.generator import load
 
     try:
-        gen = load(args.package, providers=args.providers, threads=args.threads,
-                   max_batch=args.max_batch or None, max_delay_ms=args.max_delay_ms)
+        gen = load(
+            args.package,
+            providers=args.providers,
+            threads=args.threads,
+            max_batch=args.max_batch or None,
+            max_delay_ms=args.max_delay_ms,
+        )
         if gen.kind == "text" and gen.manifest.get("text_encoder"):
             gen.text_encoder()  # loaded now, not by the first request
         gen.warmup()
@@ -318,10 +348,14 @@ def main(argv: list[str] | None = None, prog: str = "python -m zoo_runtime serve
         while not server.started and not task.done():
             await asyncio.sleep(0.01)
         if server.started:
-            batching = (f"batching up to {args.max_batch} images, {args.max_delay_ms:g} ms" if args.max_batch
-                        else "no batching")
-            print(f"serving {gen.manifest['model']['name']} on {bound_url(server)} ({gen.provider}, {batching}); "
-                  "Ctrl-C stops", flush=True)
+            batching = (
+                f"batching up to {args.max_batch} images, {args.max_delay_ms:g} ms" if args.max_batch else "no batching"
+            )
+            print(
+                f"serving {gen.manifest['model']['name']} on {bound_url(server)} ({gen.provider}, {batching}); "
+                "Ctrl-C stops",
+                flush=True,
+            )
         await task
 
     try:

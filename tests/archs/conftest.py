@@ -1,4 +1,5 @@
 """Architecture tests run tiny models: one torch thread for all of them."""
+
 import pytest
 
 

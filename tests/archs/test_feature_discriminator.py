@@ -1,5 +1,6 @@
 """Pretrained-feature discriminators (zoo/archs/feature_discriminator.py) with a real, tiny timm model
 (`test_resnet`, 0.47M parameters) whose weights the tests write themselves."""
+
 from __future__ import annotations
 
 import shutil
@@ -10,8 +11,7 @@ import torch
 from safetensors.torch import save_file
 
 import zoo
-from zoo.archs.feature_discriminator import (FeatureBackboneError, FeatureDiscriminator,
-                                             use_feature_discriminator)
+from zoo.archs.feature_discriminator import FeatureBackboneError, FeatureDiscriminator, use_feature_discriminator
 from zoo.training.checkpoint import load_checkpoint
 from zoo.training.recipe import finetune_recipe
 from zoo.training.transfer import blocks_to_freeze
@@ -67,7 +67,10 @@ def test_inputs_are_resized_and_normalised_for_the_backbone(weights):
     disc = use_feature_discriminator(small_gan(), BACKBONE, str(weights[0]))
     assert disc.size == 64  # 2 x the deepest stride (32): the last level is at least 2x2
     prepared = disc.prepare(torch.zeros(2, 1, 32, 32))  # mid-grey
-    mean, std = timm.create_model("test_resnet").pretrained_cfg["mean"], timm.create_model("test_resnet").pretrained_cfg["std"]
+    mean, std = (
+        timm.create_model("test_resnet").pretrained_cfg["mean"],
+        timm.create_model("test_resnet").pretrained_cfg["std"],
+    )
     assert prepared.shape == (2, 3, 64, 64)
     assert torch.allclose(prepared[:, 0], torch.full((2, 64, 64), (0.5 - mean[0]) / std[0]), atol=1e-6)
 
@@ -91,12 +94,15 @@ def test_hf_cache_is_used_when_it_holds_the_model(weights, empty_hf_cache):
     assert torch.equal(disc.backbone.state_dict()[key], expected[key])
 
 
-@pytest.mark.parametrize("backbone, weights_name, match", [
-    ("resnet18", None, "timm:NAME"),
-    ("timm:not_a_model_at_all", None, "timm has no model"),
-    (BACKBONE, "missing.safetensors", "not found"),
-    (BACKBONE, "wrong", "does not fit"),
-])
+@pytest.mark.parametrize(
+    "backbone, weights_name, match",
+    [
+        ("resnet18", None, "timm:NAME"),
+        ("timm:not_a_model_at_all", None, "timm has no model"),
+        (BACKBONE, "missing.safetensors", "not found"),
+        (BACKBONE, "wrong", "does not fit"),
+    ],
+)
 def test_bad_backbones_are_clear_errors(backbone, weights_name, match, tmp_path):
     weights = None
     if weights_name == "wrong":  # another model's state dict
@@ -156,9 +162,19 @@ def test_saved_file_alone_rebuilds_the_feature_discriminator(weights, tmp_path):
 
 def test_finetune_with_a_feature_discriminator(weights, tmp_path):
     source = zoo.save(small_gan(), tmp_path / "source.safetensors")
-    tuned = zoo.finetune(str(source), "builtin:digits", tmp_path / "run", steps=2, batch_size=4,
-                         d_backbone=BACKBONE, d_backbone_weights=str(weights[0]), sample_every=1000,
-                         checkpoint_every=1000, eval_samples=0, progress=False)
+    tuned = zoo.finetune(
+        str(source),
+        "builtin:digits",
+        tmp_path / "run",
+        steps=2,
+        batch_size=4,
+        d_backbone=BACKBONE,
+        d_backbone_weights=str(weights[0]),
+        sample_every=1000,
+        checkpoint_every=1000,
+        eval_samples=0,
+        progress=False,
+    )
     assert isinstance(tuned.discriminator, FeatureDiscriminator)
     again = zoo.load(tmp_path / "run")
     assert isinstance(again.discriminator, FeatureDiscriminator)
@@ -178,8 +194,19 @@ def test_freeze_d_freezes_the_first_heads_of_a_saved_feature_discriminator(weigh
     loaded = zoo.load(source)
     assert loaded.discriminator.new_heads is False and len(loaded.discriminator.blocks) == 3
     assert [n for n, _ in blocks_to_freeze(loaded.discriminator, 1, "discriminator")] == ["blocks.0"]
-    tuned = zoo.finetune(str(source), "builtin:digits", tmp_path / "run", steps=2, batch_size=4, freeze_d=1, lr=1e-2,
-                         sample_every=1000, checkpoint_every=1000, eval_samples=0, progress=False)
+    tuned = zoo.finetune(
+        str(source),
+        "builtin:digits",
+        tmp_path / "run",
+        steps=2,
+        batch_size=4,
+        freeze_d=1,
+        lr=1e-2,
+        sample_every=1000,
+        checkpoint_every=1000,
+        eval_samples=0,
+        progress=False,
+    )
     before = dict(loaded.discriminator.named_parameters())  # (spectral norm's power-iteration buffers always move)
     after = dict(tuned.discriminator.named_parameters())
     moved = {".".join(k.split(".")[:2]) for k in before if not torch.equal(before[k], after[k])}
@@ -192,8 +219,18 @@ def test_freeze_d_on_new_heads_is_a_clear_error(weights, tmp_path):
     source = zoo.save(small_gan(), tmp_path / "source.safetensors")
     assert finetune_recipe(d_backbone=BACKBONE).freeze_d == 0 and finetune_recipe().freeze_d == 1
     with pytest.raises(ValueError, match=r"--freeze-d 1 would pin .*new, untrained heads.*use --freeze-d 0"):
-        zoo.finetune(str(source), "builtin:digits", tmp_path / "run", steps=1, batch_size=4, freeze_d=1,
-                     d_backbone=BACKBONE, d_backbone_weights=str(weights[0]), eval_samples=0, progress=False)
+        zoo.finetune(
+            str(source),
+            "builtin:digits",
+            tmp_path / "run",
+            steps=1,
+            batch_size=4,
+            freeze_d=1,
+            d_backbone=BACKBONE,
+            d_backbone_weights=str(weights[0]),
+            eval_samples=0,
+            progress=False,
+        )
 
 
 def test_resuming_a_finetune_keeps_the_sources_feature_discriminator(weights, tmp_path):

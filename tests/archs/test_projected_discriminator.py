@@ -1,4 +1,5 @@
 """Projected GAN discriminator: structure, frozen parts, gradients to G, saving and rebuilding."""
+
 import pytest
 import torch
 
@@ -63,9 +64,20 @@ def test_every_architecture_trains_with_a_projected_discriminator(name, tmp_path
     from zoo.training.checkpoint import load_checkpoint
 
     spec_data = "builtin:shapes"
-    model = zoo.train(name, spec_data, tmp_path / "run", config=tiny_config(name), steps=1, batch_size=2,
-                      discriminator="projected", d_input_size=32, sample_every=1000, checkpoint_every=1000,
-                      eval_samples=0, progress=False)
+    model = zoo.train(
+        name,
+        spec_data,
+        tmp_path / "run",
+        config=tiny_config(name),
+        steps=1,
+        batch_size=2,
+        discriminator="projected",
+        d_input_size=32,
+        sample_every=1000,
+        checkpoint_every=1000,
+        eval_samples=0,
+        progress=False,
+    )
     assert isinstance(model.discriminator, ProjectedDiscriminator) and model.discriminator.size == 32
     recipe = load_checkpoint(tmp_path / "run")[1]["recipe"]
     assert recipe["discriminator"] == "projected"
@@ -76,8 +88,15 @@ def test_every_architecture_trains_with_a_projected_discriminator(name, tmp_path
 def test_finetune_and_resume_with_a_projected_discriminator(tmp_path):
     torch.manual_seed(0)
     source = zoo.save(zoo.create_model("dcgan32", channels=1, width=8), tmp_path / "source.safetensors")
-    options = dict(batch_size=2, discriminator="projected", d_input_size=32, sample_every=1000, checkpoint_every=1,
-                   eval_samples=0, progress=False)
+    options = dict(
+        batch_size=2,
+        discriminator="projected",
+        d_input_size=32,
+        sample_every=1000,
+        checkpoint_every=1,
+        eval_samples=0,
+        progress=False,
+    )
     straight = zoo.finetune(str(source), "builtin:digits", tmp_path / "straight", steps=2, **options)
     assert isinstance(straight.discriminator, ProjectedDiscriminator)
     assert straight.discriminator.diffaug is False  # the run's DiffAugment (checkpointed) runs before D
@@ -92,8 +111,15 @@ def test_finetune_and_resume_with_a_projected_discriminator(tmp_path):
 
 def test_projected_and_d_backbone_together_are_refused(tmp_path):
     with pytest.raises(ValueError, match="choose one"):
-        zoo.train("dcgan32", "builtin:shapes", tmp_path / "run", steps=1, discriminator="projected",
-                  d_backbone="timm:tf_efficientnet_lite0", progress=False)
+        zoo.train(
+            "dcgan32",
+            "builtin:shapes",
+            tmp_path / "run",
+            steps=1,
+            discriminator="projected",
+            d_backbone="timm:tf_efficientnet_lite0",
+            progress=False,
+        )
     assert not (tmp_path / "run" / "model.safetensors").exists()
 
 
@@ -102,16 +128,45 @@ def test_cli_discriminator_projected(tmp_path):
 
     from zoo.cli import main
 
-    res = CliRunner().invoke(main, ["train", "dcgan32", "--data", "builtin:shapes", "--out", str(tmp_path / "r"),
-                                    "--config", "width=8", "--steps", "1", "--batch", "2", "--discriminator",
-                                    "projected", "--d-input-size", "32", "--eval-samples", "0", "--no-progress"])
+    res = CliRunner().invoke(
+        main,
+        [
+            "train",
+            "dcgan32",
+            "--data",
+            "builtin:shapes",
+            "--out",
+            str(tmp_path / "r"),
+            "--config",
+            "width=8",
+            "--steps",
+            "1",
+            "--batch",
+            "2",
+            "--discriminator",
+            "projected",
+            "--d-input-size",
+            "32",
+            "--eval-samples",
+            "0",
+            "--no-progress",
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert isinstance(zoo.load(tmp_path / "r").discriminator, ProjectedDiscriminator)
 
 
 def test_resumed_training_with_a_projected_discriminator_is_bit_identical(tmp_path):
-    options = dict(config=dict(width=8), batch_size=2, discriminator="projected", d_input_size=32,
-                   sample_every=1000, checkpoint_every=1, eval_samples=0, progress=False)
+    options = dict(
+        config=dict(width=8),
+        batch_size=2,
+        discriminator="projected",
+        d_input_size=32,
+        sample_every=1000,
+        checkpoint_every=1,
+        eval_samples=0,
+        progress=False,
+    )
     straight = zoo.train("dcgan32", "builtin:shapes", tmp_path / "straight", steps=2, **options)
     zoo.train("dcgan32", "builtin:shapes", tmp_path / "halted", steps=1, **options)
     resumed = zoo.train(resume=tmp_path / "halted", steps=2, progress=False)

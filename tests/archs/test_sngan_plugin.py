@@ -1,11 +1,11 @@
 """The zoo-sngan plugin (plugins/zoo-sngan) from gan-zoo's side: discovered through its entry point,
 run through train, finetune, export and zoo_runtime like a built-in model, and absent or broken
 plugins never break the zoo. The plugin's own tests live in plugins/zoo-sngan/tests."""
+
 from __future__ import annotations
 
 import json
 import os
-import site
 import subprocess
 import sys
 import sysconfig
@@ -24,8 +24,13 @@ def run_zoo(args: list[str], home: Path, env: dict | None = None, prelude: str =
     """`zoo ARGS` in a fresh interpreter with its own GAN_ZOO_HOME (so no registry index is reused)."""
     code = prelude + f"import sys; sys.argv = ['zoo'] + {args!r}\nfrom zoo.cli import main\nmain()\n"
     full_env = {**os.environ, "GAN_ZOO_HOME": str(home), **(env or {})}
-    return subprocess.run([sys.executable, *(["-S"] if prelude else []), "-c", code], capture_output=True, text=True,
-                          env=full_env, timeout=180)
+    return subprocess.run(
+        [sys.executable, *(["-S"] if prelude else []), "-c", code],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=180,
+    )
 
 
 def listed(result: subprocess.CompletedProcess) -> dict[str, dict]:
@@ -59,15 +64,17 @@ def test_broken_plugin_is_reported_and_isolated(tmp_path):
     dist.mkdir(parents=True)
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: zoo-broken\nVersion: 0.1.0\n")
     (dist / "entry_points.txt").write_text("[gan_zoo.models]\nbroken = zoo_broken\n")
-    (root / "zoo_broken.py").write_text(textwrap.dedent('''
+    (root / "zoo_broken.py").write_text(
+        textwrap.dedent('''
         from zoo import register_model
         @register_model(family="broken", default_config=dict(resolution=8, channels=1, latent_dim=4))
         def broken8(config):
             """Registered before the import fails: must not survive."""
         raise RuntimeError("zoo_broken needs a GPU driver that is not installed")
-    '''))
+    ''')
+    )
     # one interpreter runs `zoo plugins`, `zoo plugins --json` and `zoo list --json` (start-up is the slow part)
-    code = textwrap.dedent('''
+    code = textwrap.dedent("""
         from zoo.cli import main
         for args in (["plugins"], ["plugins", "--json"], ["list", "--json"]):
             try:
@@ -75,9 +82,14 @@ def test_broken_plugin_is_reported_and_isolated(tmp_path):
             except SystemExit as e:
                 assert not e.code, e.code
             print("=====")
-    ''')
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=180,
-                            env={**os.environ, "GAN_ZOO_HOME": str(tmp_path / "home"), "PYTHONPATH": str(root)})
+    """)
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env={**os.environ, "GAN_ZOO_HOME": str(tmp_path / "home"), "PYTHONPATH": str(root)},
+    )
     assert result.returncode == 0, result.stderr
     table, plugins, models = result.stdout.split("=====\n")[:3]
     assert "failed" in table and "GPU driver" in table
@@ -98,8 +110,16 @@ def test_train_finetune_export_runtime(tmp_path):
 
     quick = dict(batch_size=4, sample_every=1000, checkpoint_every=1000, log_every=1, eval_samples=0, progress=False)
     zoo.train("sngan32", "builtin:shapes", tmp_path / "run", steps=2, config=SMALL, **quick)
-    tuned = zoo.finetune(tmp_path / "run", "builtin:shapes", tmp_path / "tuned", steps=2, freeze_d=1, freeze_g=1,
-                         condition="class:3", **quick)
+    tuned = zoo.finetune(
+        tmp_path / "run",
+        "builtin:shapes",
+        tmp_path / "tuned",
+        steps=2,
+        freeze_d=1,
+        freeze_g=1,
+        condition="class:3",
+        **quick,
+    )
     assert tuned.metadata.get("parent") or tuned.conditioning == "class"
     model = zoo.load(tmp_path / "tuned")
     assert model.spec.source == "zoo-sngan" and model.conditioning == "class"

@@ -1,4 +1,5 @@
 """StyleGAN2 (zoo/archs/stylegan2.py): the contract, the pieces the paper defines, export."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -108,11 +109,14 @@ def test_minibatch_std_any_batch():
     assert torch.all(minibatch_std(x[:1], 4)[:, 3] < 1e-3)  # one sample: zero std
 
 
-@pytest.mark.parametrize("bad, match", [
-    (dict(resolution=48), "power of two"),
-    (dict(mixing=1.5), "mixing"),
-    (dict(mapping_layers=0), "mapping_layers"),
-])
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        (dict(resolution=48), "power of two"),
+        (dict(mixing=1.5), "mixing"),
+        (dict(mapping_layers=0), "mapping_layers"),
+    ],
+)
 def test_bad_config_is_a_clear_error(bad, match):
     with pytest.raises(ConfigError, match=match):
         zoo.create_model("stylegan2_32", **{**TINY, **bad})
@@ -172,9 +176,23 @@ def test_finetune_freezes_mapping_and_first_blocks(tmp_path):
     """zoo finetune with every transfer method at once: FreezeG 2 (mapping + 4x4 block), FreezeD, L2-SP, EWC,
     ADA and adding class conditioning to an unconditional source."""
     source = zoo.save(zoo.create_model("stylegan2_32", channels=1, **TINY), tmp_path / "source.safetensors")
-    tuned = zoo.finetune(str(source), "builtin:digits", tmp_path / "run", steps=2, batch_size=4, freeze_g=2,
-                         freeze_d=1, l2sp=0.1, ewc=0.1, condition="class:10", augment="ada", sample_every=1000,
-                         checkpoint_every=1000, eval_samples=0, progress=False)
+    tuned = zoo.finetune(
+        str(source),
+        "builtin:digits",
+        tmp_path / "run",
+        steps=2,
+        batch_size=4,
+        freeze_g=2,
+        freeze_d=1,
+        l2sp=0.1,
+        ewc=0.1,
+        condition="class:10",
+        augment="ada",
+        sample_every=1000,
+        checkpoint_every=1000,
+        eval_samples=0,
+        progress=False,
+    )
     assert tuned.conditioning == "class"
     before, after = zoo.load(source).generator, zoo.load(tmp_path / "run").generator
     same = lambda a, b: all(torch.equal(x, y) for x, y in zip(a.parameters(), b.parameters()))  # noqa: E731

@@ -1,5 +1,6 @@
 """stylegan2_ada: the zoo contract, FIR resampling against its definition, and conditioning
 surgery (adding or resizing a conditioning keeps the outputs), which fine-tuning imported models needs."""
+
 from __future__ import annotations
 
 import torch
@@ -7,8 +8,8 @@ import torch.nn.functional as F
 
 import zoo
 from zoo.archs.stylegan2_ada import fir_filter, upsample_2x
-from zoo.testing import check_all_conditionings
 from zoo.conditioning import change_conditioning
+from zoo.testing import check_all_conditionings
 from zoo.training.transfer import freeze
 
 

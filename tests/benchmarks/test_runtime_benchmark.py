@@ -1,5 +1,6 @@
 """benchmarks/runtime.py's report: the goals it judges (level with torch.compile at batch 1, 8 and 64,
 80% of the roofline, int8 1.8x with its FID) and its table, from a synthetic result."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -12,19 +13,37 @@ spec.loader.exec_module(rt)
 
 
 def row(b1, b8, b64, roof):
-    return {"b1_p50_ms": b1, "b1_p99_ms": 2 * b1, "b8_images_per_s": b8, "b64_images_per_s": b64,
-            "b64_images_per_s_median": b64, "roofline_fraction": roof}
+    return {
+        "b1_p50_ms": b1,
+        "b1_p99_ms": 2 * b1,
+        "b8_images_per_s": b8,
+        "b64_images_per_s": b64,
+        "b64_images_per_s_median": b64,
+        "roofline_fraction": roof,
+    }
 
 
 def test_goals_and_table():
-    result = {"machine": {"cpu": "x", "logical_cpus": 2, "threads": 1, "torch": "t", "onnxruntime": "o"},
-              "load_average_before": [8.0], "load_average_after": [9.0], "matmul": {"gflops": 100, "samples": 3},
-              "mid_batch": 8, "models": {"dcgan64": {
-                  "flops_per_image": 278e6, "load_average": [8.0, 9.0],
-                  "int8_quantized": {"fid_int8_vs_fp32": 1.25},
-                  "engines": {"PyTorch eager": row(4.0, 100, 150, 0.4), "torch.compile": row(2.0, 200, 300, 0.8),
-                              "zoo_runtime fp32": row(1.0, 220, 290, 0.78),
-                              "zoo_runtime int8": row(0.5, 500, 600, 1.6)}}}}
+    result = {
+        "machine": {"cpu": "x", "logical_cpus": 2, "threads": 1, "torch": "t", "onnxruntime": "o"},
+        "load_average_before": [8.0],
+        "load_average_after": [9.0],
+        "matmul": {"gflops": 100, "samples": 3},
+        "mid_batch": 8,
+        "models": {
+            "dcgan64": {
+                "flops_per_image": 278e6,
+                "load_average": [8.0, 9.0],
+                "int8_quantized": {"fid_int8_vs_fp32": 1.25},
+                "engines": {
+                    "PyTorch eager": row(4.0, 100, 150, 0.4),
+                    "torch.compile": row(2.0, 200, 300, 0.8),
+                    "zoo_runtime fp32": row(1.0, 220, 290, 0.78),
+                    "zoo_runtime int8": row(0.5, 500, 600, 1.6),
+                },
+            }
+        },
+    }
     result["goals"] = rt.goals(result, 64)
     got = {g["goal"]: (g["measured"], g["met"]) for g in result["goals"]}
     assert got["fp32 >= torch.compile at batch 1 (p50 latency)"] == ("2.00x", True)
@@ -42,11 +61,21 @@ def test_one_thread_runs_are_judged_on_cpu_time():
     def cpu_row(b1, b8, b64):
         return {**row(10 * b1, 1, 1, 0.5), "b1_cpu_p50_ms": b1, "b8_images_per_cpu_s": b8, "b64_images_per_cpu_s": b64}
 
-    result = {"machine": {"cpu": "x", "logical_cpus": 2, "threads": 1, "torch": "t", "onnxruntime": "o"},
-              "load_average_before": [16.0], "load_average_after": [17.0], "matmul": {"gflops": 50, "samples": 3},
-              "mid_batch": 8, "basis": "cpu", "models": {"m": {
-                  "flops_per_image": 1e6, "load_average": [16.0, 17.0],
-                  "engines": {"torch.compile": cpu_row(2.0, 100, 120), "zoo_runtime fp32": cpu_row(1.0, 110, 130)}}}}
+    result = {
+        "machine": {"cpu": "x", "logical_cpus": 2, "threads": 1, "torch": "t", "onnxruntime": "o"},
+        "load_average_before": [16.0],
+        "load_average_after": [17.0],
+        "matmul": {"gflops": 50, "samples": 3},
+        "mid_batch": 8,
+        "basis": "cpu",
+        "models": {
+            "m": {
+                "flops_per_image": 1e6,
+                "load_average": [16.0, 17.0],
+                "engines": {"torch.compile": cpu_row(2.0, 100, 120), "zoo_runtime fp32": cpu_row(1.0, 110, 130)},
+            }
+        },
+    }
     result["goals"] = rt.goals(result, 64)
     got = {g["goal"]: g["measured"] for g in result["goals"]}
     assert got["fp32 >= torch.compile at batch 64 (images/s per CPU-second)"] == "1.08x"

@@ -1,4 +1,5 @@
 """benchmarks/serve_load.py for real but tiny: a few clients for a second against the real server."""
+
 from __future__ import annotations
 
 import json
@@ -23,9 +24,29 @@ def tiny_package(tmp_path_factory):
 
 
 def test_short_load_run_both_modes(tiny_package, tmp_path):
-    out = subprocess.run([sys.executable, str(SCRIPT), "--package", str(tiny_package), "--clients", "4",
-                          "--duration", "1.5", "--warmup", "0.5", "--max-batch", "4", "--seeds", "4",
-                          "--out", str(tmp_path / "load")], capture_output=True, text=True, timeout=180)
+    out = subprocess.run(
+        [
+            sys.executable,
+            str(SCRIPT),
+            "--package",
+            str(tiny_package),
+            "--clients",
+            "4",
+            "--duration",
+            "1.5",
+            "--warmup",
+            "0.5",
+            "--max-batch",
+            "4",
+            "--seeds",
+            "4",
+            "--out",
+            str(tmp_path / "load"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     result = json.loads((tmp_path / "load.json").read_text())
     modes = {r["mode"]: r for r in result["modes"]}

@@ -1,4 +1,5 @@
 """Pixel CSVs (label,pixel0,...) written into tmp_path."""
+
 import numpy as np
 import pytest
 import torch
@@ -51,8 +52,9 @@ def test_csv_string_labels_and_max_value(tmp_path):
 
 
 def test_csv_non_square(tmp_path):
-    (tmp_path / "bad.csv").write_text("label," + ",".join(f"pixel{i}" for i in range(783)) + "\n"
-                                      + "1," + ",".join("0" for _ in range(783)) + "\n")
+    (tmp_path / "bad.csv").write_text(
+        "label," + ",".join(f"pixel{i}" for i in range(783)) + "\n" + "1," + ",".join("0" for _ in range(783)) + "\n"
+    )
     with pytest.raises(DatasetError, match="783 pixel columns, which is not a square"):
         load_dataset(str(tmp_path / "bad.csv"))
 

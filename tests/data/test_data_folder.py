@@ -1,4 +1,5 @@
 """Image folders: real PNG/JPEG/WebP files written into tmp_path."""
+
 import json
 
 import numpy as np
@@ -25,8 +26,11 @@ def folder(tmp_path):
     _img(tmp_path / ".hidden" / "x.png", (8, 8), (0, 0, 0))  # ignored
     (tmp_path / "notes.txt").write_text("not an image")
     (tmp_path / "metadata.jsonl").write_text(
-        json.dumps({"file_name": "cat/a.png", "text": "a red square"}) + "\n\n" +
-        json.dumps({"file_name": "dog/c.webp", "text": "a blue square"}) + "\n")
+        json.dumps({"file_name": "cat/a.png", "text": "a red square"})
+        + "\n\n"
+        + json.dumps({"file_name": "dog/c.webp", "text": "a blue square"})
+        + "\n"
+    )
     return tmp_path
 
 
@@ -45,8 +49,10 @@ def test_folder_labels_captions_resize(folder):
     assert torch.allclose(mean[3], torch.full((3,), 128 / 127.5 - 1), atol=0.02)
     gray = load_dataset(str(folder), 8, 1)
     assert gray.images.shape == (4, 1, 8, 8)
-    assert gray.notes == ["resized 4 of 4 images (40x40, 64x48, 20x20, ...) to 8x8 (center crop to a square, then resize)",
-                          "converted 3 of 4 images to grayscale"]
+    assert gray.notes == [
+        "resized 4 of 4 images (40x40, 64x48, 20x20, ...) to 8x8 (center crop to a square, then resize)",
+        "converted 3 of 4 images to grayscale",
+    ]
     assert load_dataset(str(folder), 32, 1).notes[0].startswith("resized 3 of 4 images")
 
 

@@ -1,9 +1,9 @@
 """builtin:pairs: 32x64 scenes of two objects side by side; shape, determinism, both objects drawn."""
+
 import pytest
 import torch
 
-from zoo.data import DatasetError, load_dataset
-from zoo.data import pairs, shapes
+from zoo.data import DatasetError, load_dataset, pairs, shapes
 
 
 def _rgb(name):  # the colour as it is in [-1, 1] tensors, [3, 1, 1]

@@ -1,9 +1,9 @@
 """builtin:shapes: determinism, attributes, captions, exclude/only, rendering API."""
+
 import pytest
 import torch
 
-from zoo.data import DatasetError, load_dataset
-from zoo.data import shapes
+from zoo.data import DatasetError, load_dataset, shapes
 
 
 def test_shapes_shape_range_and_fields():
@@ -15,7 +15,11 @@ def test_shapes_shape_range_and_fields():
     for a, cap, lab in zip(d.attributes, d.captions, d.labels.tolist()):
         assert set(a) == {"shape", "colour", "size", "background", "x", "y"}
         assert a["colour"] != a["background"]
-        assert cap == shapes.caption_for(a) == f"a {a['size']} {a['colour']} {a['shape']} on a {a['background']} background"
+        assert (
+            cap
+            == shapes.caption_for(a)
+            == f"a {a['size']} {a['colour']} {a['shape']} on a {a['background']} background"
+        )
         assert d.class_names[lab] == a["shape"]
     assert d.fingerprint().startswith("builtin:shapes:60:")
 
@@ -46,10 +50,14 @@ def test_shapes_render_draws_the_colour_on_the_background():
     centre, corner = img[:, 16, 16], img[:, 0, 0]
     assert centre[0] > 0.5 and centre[2] < 0 and corner[2] > 0.5 and corner[0] < 0
     # a circle covers less of its box than a square of the same size; a triangle less still
-    area = {s: (shapes.render({"shape": s, "colour": "white", "size": "large", "background": "black"}, 32)[0] > 0).sum()
-            for s in shapes.SHAPES}
+    area = {
+        s: (shapes.render({"shape": s, "colour": "white", "size": "large", "background": "black"}, 32)[0] > 0).sum()
+        for s in shapes.SHAPES
+    }
     assert area["triangle"] < area["circle"] < area["square"] * 1.3
-    small = (shapes.render({"shape": "circle", "colour": "white", "size": "small", "background": "black"}, 32)[0] > 0).sum()
+    small = (
+        shapes.render({"shape": "circle", "colour": "white", "size": "small", "background": "black"}, 32)[0] > 0
+    ).sum()
     assert small < area["circle"] / 2
 
 

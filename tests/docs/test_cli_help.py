@@ -1,5 +1,6 @@
 """What a newcomer reads first: every --help shows its defaults and whole sentences, `zoo info` is stable
 and says what you asked about, and a model of your own goes by its own name (issue 14, item 8)."""
+
 from __future__ import annotations
 
 import argparse
@@ -11,14 +12,35 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from zoo.cli import FINETUNE_DEFAULTS, TRAIN_DEFAULTS, INFO_ORDER, main
+from zoo.cli import FINETUNE_DEFAULTS, INFO_ORDER, TRAIN_DEFAULTS, main
 from zoo_runtime.cli import parser as runtime_parser
 
 # Options that name an input the user must bring (no default to show), and on/off flags.
-NO_DEFAULT = {"data", "out", "resume", "label", "prompt", "config_pairs", "weights", "d_backbone",
-              "d_backbone_weights", "quality_data", "pattern", "conditioning", "png", "w_file", "z_file",
-              "seeds", "from_file", "to_file", "prompts", "video",
-              "rows", "cols", "target"}
+NO_DEFAULT = {
+    "data",
+    "out",
+    "resume",
+    "label",
+    "prompt",
+    "config_pairs",
+    "weights",
+    "d_backbone",
+    "d_backbone_weights",
+    "quality_data",
+    "pattern",
+    "conditioning",
+    "png",
+    "w_file",
+    "z_file",
+    "seeds",
+    "from_file",
+    "to_file",
+    "prompts",
+    "video",
+    "rows",
+    "cols",
+    "target",
+}
 
 
 def click_commands():
@@ -91,8 +113,9 @@ def test_shown_training_defaults_are_the_recipes(shown, which):
         if field not in recipe or field in ("lr_d", "r1", "condition" if which == 0 else ""):
             continue  # described, not a value: lr_d/r1 None mean "derived", train's condition is the config's
         expected = recipe[field]
-        assert parse_shown(text) == (float(expected) if isinstance(expected, (int, float)) else expected), \
+        assert parse_shown(text) == (float(expected) if isinstance(expected, (int, float)) else expected), (
             f"--help says {field} defaults to {text!r}, the recipe has {expected!r}"
+        )
     assert recipe_defaults()[0]["r1"] is None and recipe_defaults()[0]["lr_d"] is None
 
 
@@ -105,12 +128,15 @@ def test_top_level_summaries_are_whole():
         assert re.search(rf"^\s+{name}\s+{re.escape(cmd.short_help)}$", commands, re.M), name
 
 
-@pytest.mark.parametrize("name,example", [
-    ("finetune", "zoo finetune dcgan32.digits --data ./my_images --out runs/x"),
-    ("interpolate", "zoo interpolate stylegan2_64.shapes --seeds 3,17,42 --frames 48 --loop --out walk.webp"),
-    ("project", "zoo project stylegan2_32.digits --target seven.png --steps 300 --out proj/"),
-    ("train", "zoo train dcgan32 --data builtin:digits --condition class --config channels=1 --out runs/digits"),
-])
+@pytest.mark.parametrize(
+    "name,example",
+    [
+        ("finetune", "zoo finetune dcgan32.digits --data ./my_images --out runs/x"),
+        ("interpolate", "zoo interpolate stylegan2_64.shapes --seeds 3,17,42 --frames 48 --loop --out walk.webp"),
+        ("project", "zoo project stylegan2_32.digits --target seven.png --steps 300 --out proj/"),
+        ("train", "zoo train dcgan32 --data builtin:digits --condition class --config channels=1 --out runs/digits"),
+    ],
+)
 def test_help_example_is_a_line_of_its_own(name, example):
     lines = CliRunner().invoke(main, [name, "--help"], terminal_width=80).output.splitlines()
     assert any(line.strip() == example for line in lines), "\n".join(lines[:14])
@@ -124,7 +150,7 @@ def test_info_fields_in_a_fixed_order(tmp_path):
     assert len(outputs) == 1, outputs
     keys = [line.split(":")[0].strip() for line in outputs.pop().splitlines()]
     known = [k for k in INFO_ORDER if k in keys]
-    assert keys[:len(known)] == known and keys[len(known):] == sorted(keys[len(known):]), keys
+    assert keys[: len(known)] == known and keys[len(known) :] == sorted(keys[len(known) :]), keys
     assert keys[0] == "name"
     as_json = json.loads(CliRunner().invoke(main, ["info", str(path), "--json"]).output)
     assert list(as_json) == keys

@@ -7,6 +7,7 @@ python blocks in a fresh interpreter (this one, which is also the `python` and `
 A block marked ```bash runnable slow (or python) runs only in the slow test of its page
 (`pytest -m slow`); later blocks must not need what a slow block writes.
 """
+
 from __future__ import annotations
 
 import os
@@ -37,8 +38,10 @@ def pages() -> list[Path]:
 
 
 def blocks_in(text: str, name: str) -> list[Block]:
-    return [Block(name, text.count("\n", 0, m.start()) + 1, m.group(1), bool(m.group(2)), m.group(3))
-            for m in FENCE.finditer(text)]
+    return [
+        Block(name, text.count("\n", 0, m.start()) + 1, m.group(1), bool(m.group(2)), m.group(3))
+        for m in FENCE.finditer(text)
+    ]
 
 
 def runnable_blocks(page: Path) -> list[Block]:
@@ -54,9 +57,12 @@ def run_block(block: Block, cwd: Path, env: dict) -> None:
         command = [sys.executable, script.name]
     result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=BLOCK_TIMEOUT_S)
     if result.returncode != 0:
-        pytest.fail(f"{block.page}, the {block.lang} block at line {block.line} failed "
-                    f"(exit {result.returncode}):\n{block.code}\n--- stdout ---\n{result.stdout[-3000:]}"
-                    f"\n--- stderr ---\n{result.stderr[-3000:]}", pytrace=False)
+        pytest.fail(
+            f"{block.page}, the {block.lang} block at line {block.line} failed "
+            f"(exit {result.returncode}):\n{block.code}\n--- stdout ---\n{result.stdout[-3000:]}"
+            f"\n--- stderr ---\n{result.stderr[-3000:]}",
+            pytrace=False,
+        )
 
 
 def run_page(page: Path, tmp_path: Path, include_slow: bool) -> int:
@@ -64,10 +70,15 @@ def run_page(page: Path, tmp_path: Path, include_slow: bool) -> int:
     work = tmp_path / "work"
     work.mkdir()
     paths = [str(ROOT), str(ROOT / "runtime"), *(str(p) for p in sorted((ROOT / "plugins").glob("*")) if p.is_dir())]
-    env = {**os.environ, "GAN_ZOO_HOME": str(home), "REPO": str(ROOT),
-           "PYTHONPATH": os.pathsep.join([*paths, os.environ.get("PYTHONPATH", "")]),
-           "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
-           "OMP_NUM_THREADS": "1", "PYTHONHASHSEED": "0"}  # tiny models: one thread is fastest on a shared CPU
+    env = {
+        **os.environ,
+        "GAN_ZOO_HOME": str(home),
+        "REPO": str(ROOT),
+        "PYTHONPATH": os.pathsep.join([*paths, os.environ.get("PYTHONPATH", "")]),
+        "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
+        "OMP_NUM_THREADS": "1",
+        "PYTHONHASHSEED": "0",
+    }  # tiny models: one thread is fastest on a shared CPU
     ran = 0
     for block in runnable_blocks(page):
         if block.slow and not include_slow:
@@ -87,24 +98,33 @@ def test_page_runs(page, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("page", [p for p in PAGES if any(b.slow for b in runnable_blocks(p))],
-                         ids=[i for p, i in zip(PAGES, IDS) if any(b.slow for b in runnable_blocks(p))])
+@pytest.mark.parametrize(
+    "page",
+    [p for p in PAGES if any(b.slow for b in runnable_blocks(p))],
+    ids=[i for p, i in zip(PAGES, IDS) if any(b.slow for b in runnable_blocks(p))],
+)
 def test_page_runs_with_slow_blocks(page, tmp_path):
     run_page(page, tmp_path, include_slow=True)
 
 
 def test_every_guide_is_found_and_has_runnable_blocks():
     names = {p.name for p in PAGES}
-    for guide in ("training-and-finetuning.md", "export-and-runtime.md", "text-conditioning.md",
-                  "writing-a-plugin.md", "metrics.md", "data-formats.md", "pretrained-models.md"):
+    for guide in (
+        "training-and-finetuning.md",
+        "export-and-runtime.md",
+        "text-conditioning.md",
+        "writing-a-plugin.md",
+        "metrics.md",
+        "data-formats.md",
+        "pretrained-models.md",
+    ):
         assert guide in names, f"docs/{guide} is missing"
         assert runnable_blocks(ROOT / "docs" / guide), f"docs/{guide} has no runnable block"
     assert runnable_blocks(ROOT / "README.md")
 
 
 def test_fence_parser_reads_languages_slow_marks_and_lines():
-    text = ("# t\n\n```bash runnable\necho a\n```\n\n```python\nnot run\n```\n\n"
-            "```python runnable slow\nprint(1)\n```\n")
+    text = "# t\n\n```bash runnable\necho a\n```\n\n```python\nnot run\n```\n\n```python runnable slow\nprint(1)\n```\n"
     blocks = [(b.lang, b.slow, b.code, b.line) for b in blocks_in(text, "t.md")]
     assert blocks == [("bash", False, "echo a\n", 3), ("python", True, "print(1)\n", 11)]
 

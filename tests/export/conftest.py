@@ -1,4 +1,5 @@
 """Export tests: packages are exported once per session (zoo.exporting.testing.cached_export)."""
+
 from __future__ import annotations
 
 import warnings

@@ -1,5 +1,6 @@
 """fp32 packages carry the ConvTranspose -> phase-Conv rewrite (exact, faster on ONNX Runtime's CPU);
 export's parity check against PyTorch ran on the rewritten graph."""
+
 from __future__ import annotations
 
 import warnings
@@ -41,8 +42,10 @@ def test_stylegan2_upsample_gets_a_blocked_input(tmp_path):
                 if user.op_type == "Resize" and user.input[0] == n.output[0]:
                     user.input[0] = n.input[0]
             plain.graph.node.remove(n)
-    feeds = {"z": np.random.default_rng(0).standard_normal((4, 128), dtype=np.float32),
-             "truncation": np.full(4, 0.7, np.float32)}
+    feeds = {
+        "z": np.random.default_rng(0).standard_normal((4, 128), dtype=np.float32),
+        "truncation": np.full(4, 0.7, np.float32),
+    }
     a = ort.InferenceSession(model.SerializeToString()).run(None, feeds)[0].astype(int)
     b = ort.InferenceSession(plain.SerializeToString()).run(None, feeds)[0].astype(int)
     assert np.abs(a - b).max() <= 1

@@ -1,13 +1,13 @@
 """Registry-driven: every registered model exports, passes the parity gate, and the runtime gives
 the same pixels as `zoo sample` for the same seed. A new architecture is tested the moment it is
 registered (small widths through the config keys it already has: zoo.exporting.testing.tiny_config)."""
+
 from __future__ import annotations
 
 import json
 
 import numpy as np
 import pytest
-import torch
 
 import zoo
 import zoo_runtime
@@ -20,7 +20,9 @@ def _condition(model, n):
     if model.conditioning == "class":
         return {"labels": [i % model.num_classes for i in range(n)]}
     if model.conditioning == "text":
-        return {"embeddings": np.random.default_rng(0).standard_normal((n, model.config["text_dim"])).astype(np.float32)}
+        return {
+            "embeddings": np.random.default_rng(0).standard_normal((n, model.config["text_dim"])).astype(np.float32)
+        }
     return {}
 
 
@@ -35,9 +37,14 @@ def test_every_registered_model_exports_with_parity(package, name):
     assert manifest["latent_dim"] == model.latent_dim
     assert manifest["conditioning"]["kind"] == model.conditioning
     assert manifest["truncation"] == model.has_truncation
-    assert manifest["image"] == {**manifest["image"], "height": model.config["resolution"],
-                                 "width": model.config["resolution"], "channels": model.config["channels"],
-                                 "layout": "NHWC", "dtype": "uint8"}
+    assert manifest["image"] == {
+        **manifest["image"],
+        "height": model.config["resolution"],
+        "width": model.config["resolution"],
+        "channels": model.config["channels"],
+        "layout": "NHWC",
+        "dtype": "uint8",
+    }
 
     # the runtime reproduces `zoo sample` (same seed -> same latents -> same pixels, +-1 level)
     gen = zoo_runtime.load(path, providers="cpu")
@@ -53,8 +60,10 @@ def test_every_registered_model_exports_with_parity(package, name):
 @pytest.mark.parametrize("name", [n for n in MODELS if n.startswith("dcgan32")][:1])
 def test_conditional_variants_export(package, name):
     """The class and text inputs of conditional models (labels int64 [batch], embeddings float32)."""
-    for config, extra in (({"conditioning": "class", "num_classes": 10}, "labels"),
-                          ({"conditioning": "text", "text_dim": 256, "text_encoder": "hash"}, "embeddings")):
+    for config, extra in (
+        ({"conditioning": "class", "num_classes": 10}, "labels"),
+        ({"conditioning": "text", "text_dim": 256, "text_encoder": "hash"}, "embeddings"),
+    ):
         path, model = package(name, **config)
         manifest = json.loads((path / "manifest.json").read_text())
         names = [i["name"] for i in manifest["inputs"]]
@@ -104,6 +113,8 @@ def test_a_text_encoder_export_the_runtime_cannot_run_is_left_out_with_a_note(tm
     with pytest.warns(UserWarning, match="zoo_runtime cannot run"):
         path = zoo.export(model, tmp_path / "pkg", progress=False, quality_n=16)
     manifest = json.loads((path / "manifest.json").read_text())
-    assert manifest.get("text_encoder") is None and "unknown text encoder kind 'bagchar'" in manifest["text_encoder_note"]
+    assert (
+        manifest.get("text_encoder") is None and "unknown text encoder kind 'bagchar'" in manifest["text_encoder_note"]
+    )
     gen = zoo_runtime.load(path, providers="cpu")
     assert gen.generate(2, seed=0, embeddings=np.zeros((2, 8), np.float32)).shape == (2, 32, 32, 3)

@@ -1,4 +1,5 @@
 """The package on disk: manifest contents, sha256 of every file, atomic writes, the CLI."""
+
 from __future__ import annotations
 
 import json
@@ -20,8 +21,10 @@ def test_manifest_describes_the_package(package):
     assert m["model"]["arch"] == "dcgan32" and m["model"]["config"]["width"] == 8
     assert "parent" in m["model"]
     assert m["conditioning"] == {"kind": "class", "num_classes": 10, "text_dim": 0, "text_encoder": None}
-    assert m["inputs"] == [{"name": "z", "dtype": "float32", "shape": ["batch", 128]},
-                           {"name": "labels", "dtype": "int64", "shape": ["batch"]}]
+    assert m["inputs"] == [
+        {"name": "z", "dtype": "float32", "shape": ["batch", 128]},
+        {"name": "labels", "dtype": "int64", "shape": ["batch"]},
+    ]
     assert m["outputs"] == [{"name": "images", "dtype": "uint8", "shape": ["batch", 32, 32, 3]}]
     assert set(m["files"]) == {"generator.onnx"}
     assert m["files"]["generator.onnx"]["sha256"] == sha256_file(path / "generator.onnx")
@@ -90,16 +93,18 @@ def test_export_removes_what_a_killed_export_left_behind(tmp_path):
 def test_cli_export_then_generate(tmp_path):
     runner = CliRunner()
     out = tmp_path / "pkg"
-    result = runner.invoke(main, ["export", "mlpgan28", "--out", str(out), "--config", "hidden=[16,32]",
-                                  "--no-progress"])
+    result = runner.invoke(
+        main, ["export", "mlpgan28", "--out", str(out), "--config", "hidden=[16,32]", "--no-progress"]
+    )
     assert result.exit_code == 0, result.output
     assert "float max |onnx - torch|" in result.output and (out / "manifest.json").exists()
     result = runner.invoke(main, ["export", "mlpgan28", "--out", str(out), "--config", "hidden=[16,32]", "--json"])
     assert result.exit_code != 0 and "pass --overwrite" in result.output  # an earlier export: replaced only on request
-    result = runner.invoke(main, ["export", "mlpgan28", "--out", str(out), "--config", "hidden=[16,32]", "--json",
-                                  "--overwrite"])
+    result = runner.invoke(
+        main, ["export", "mlpgan28", "--out", str(out), "--config", "hidden=[16,32]", "--json", "--overwrite"]
+    )
     assert result.exit_code == 0, result.output
-    data = json.loads(result.output[result.output.index("{"):])
+    data = json.loads(result.output[result.output.index("{") :])
     assert data["parity"]["passed"] and data["model"]["arch"] == "mlpgan28"
 
     png = tmp_path / "grid.png"

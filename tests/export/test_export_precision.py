@@ -1,4 +1,5 @@
 """fp16 and int8 packages: float32 inputs and outputs kept, measured parity, int8's quality cost."""
+
 from __future__ import annotations
 
 import json

@@ -1,4 +1,5 @@
 """--format triton: a Triton Inference Server model repository (structure and config.pbtxt)."""
+
 from __future__ import annotations
 
 import re
@@ -30,8 +31,10 @@ def test_triton_repository_layout_and_config(package):
 
 
 def test_config_for_truncation_and_names():
-    inputs = [{"name": "z", "dtype": "float32", "shape": ["batch", 64]},
-              {"name": "truncation", "dtype": "float32", "shape": ["batch"]}]
+    inputs = [
+        {"name": "z", "dtype": "float32", "shape": ["batch", 64]},
+        {"name": "truncation", "dtype": "float32", "shape": ["batch"]},
+    ]
     outputs = [{"name": "images", "dtype": "uint8", "shape": ["batch", 64, 64, 1]}]
     cfg = config_pbtxt("stylegan2_64_shapes", inputs, outputs, max_batch_size=32)
     assert "max_batch_size: 32" in cfg and "preferred_batch_size: [ 8, 16, 32 ]" in cfg

@@ -1,5 +1,6 @@
 """count_macs on an exported StyleGAN2 generator: every modulated convolution is counted, and the
 total matches a count by hand (and torch's own FLOP counter on the PyTorch model)."""
+
 from __future__ import annotations
 
 import torch
@@ -14,10 +15,19 @@ TINY = dict(width=8, max_channels=16, channels=1, latent_dim=16, w_dim=16, mappi
 
 def hand_count() -> dict[str, int]:
     """MACs per image, layer by layer: (resolution, in channels, out channels, kernel) per convolution."""
-    convs = [(4, 16, 16, 3), (4, 16, 1, 1),  # 4x4 block: conv1 (on the constant), ToRGB
-             (8, 16, 16, 3), (8, 16, 16, 3), (8, 16, 1, 1),  # conv0 (after upsampling), conv1, ToRGB
-             (16, 16, 16, 3), (16, 16, 16, 3), (16, 16, 1, 1),
-             (32, 16, 8, 3), (32, 8, 8, 3), (32, 8, 1, 1)]
+    convs = [
+        (4, 16, 16, 3),
+        (4, 16, 1, 1),  # 4x4 block: conv1 (on the constant), ToRGB
+        (8, 16, 16, 3),
+        (8, 16, 16, 3),
+        (8, 16, 1, 1),  # conv0 (after upsampling), conv1, ToRGB
+        (16, 16, 16, 3),
+        (16, 16, 16, 3),
+        (16, 16, 1, 1),
+        (32, 16, 8, 3),
+        (32, 8, 8, 3),
+        (32, 8, 1, 1),
+    ]
     conv = sum(r * r * cin * cout * k * k for r, cin, cout, k in convs)
     # Gemm: 2 mapping layers (16 -> 16) and one style affine (w_dim 16 -> in channels) per convolution
     gemm = 2 * 16 * 16 + sum(16 * cin for _, cin, _, _ in convs)

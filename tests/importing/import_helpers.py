@@ -1,5 +1,6 @@
 """Shared by the import tests: the fixtures' deterministic arrays (the same formulas as
 scripts/make_stylegan2_ada_fixtures.py) and reading a fixture into a zoo model."""
+
 from __future__ import annotations
 
 import json
@@ -33,9 +34,14 @@ def summarise(img: torch.Tensor, prefix: str) -> dict[str, torch.Tensor]:
     if h <= 64:
         return {prefix: img}
     flat = img.reshape(n, c, h * w)
-    return {f"{prefix}.pixels": flat[:, :, torch.from_numpy(positions(h))], f"{prefix}.top": img[:, :, 0],
-            f"{prefix}.bottom": img[:, :, -1], f"{prefix}.left": img[:, :, :, 0], f"{prefix}.right": img[:, :, :, -1],
-            f"{prefix}.mean": img.mean(dim=(2, 3))}
+    return {
+        f"{prefix}.pixels": flat[:, :, torch.from_numpy(positions(h))],
+        f"{prefix}.top": img[:, :, 0],
+        f"{prefix}.bottom": img[:, :, -1],
+        f"{prefix}.left": img[:, :, :, 0],
+        f"{prefix}.right": img[:, :, :, -1],
+        f"{prefix}.mean": img.mean(dim=(2, 3)),
+    }
 
 
 def read_fixture(name: str) -> tuple[dict[str, torch.Tensor], dict]:
@@ -53,8 +59,8 @@ def nvlabs_parts(name: str):
     d = {k[2:]: v for k, v in tensors.items() if k.startswith("D.")}
     if json.loads(meta["pattern_noise"]):
         res = g_kwargs["img_resolution"]
-        for r in (2 ** i for i in range(2, int(np.log2(res)) + 1)):
-            for conv in ((1,) if r == 4 else (0, 1)):
+        for r in (2**i for i in range(2, int(np.log2(res)) + 1)):
+            for conv in (1,) if r == 4 else (0, 1):
                 g[f"synthesis.b{r}.conv{conv}.noise_const"] = torch.from_numpy(pattern((r, r), noise_phase(r, conv)))
     outputs = {k: v for k, v in tensors.items() if not re.match(r"[GD]\.", k)}
     return g_kwargs, d_kwargs, g, d, outputs
@@ -77,7 +83,6 @@ class _Record:
 
 def persistence_modules():
     """Stand-ins for torch_utils.persistence and dnnlib.util, only so that pickle can name their globals."""
-    import sys
     import types
 
     persistence = types.ModuleType("torch_utils.persistence")
@@ -95,13 +100,22 @@ def persistence_modules():
 
     EasyDict.__module__, EasyDict.__qualname__ = "dnnlib.util", "EasyDict"
     util.EasyDict = EasyDict
-    mods = {"torch_utils": types.ModuleType("torch_utils"), "torch_utils.persistence": persistence,
-            "dnnlib": types.ModuleType("dnnlib"), "dnnlib.util": util}
+    mods = {
+        "torch_utils": types.ModuleType("torch_utils"),
+        "torch_utils.persistence": persistence,
+        "dnnlib": types.ModuleType("dnnlib"),
+        "dnnlib.util": util,
+    }
     return mods
 
 
-def module_record(class_name: str, state: dict[str, torch.Tensor], kwargs: dict | None = None,
-                  source: str = "# the network's source would be here\n", buffers: tuple[str, ...] = ()) -> _Record:
+def module_record(
+    class_name: str,
+    state: dict[str, torch.Tensor],
+    kwargs: dict | None = None,
+    source: str = "# the network's source would be here\n",
+    buffers: tuple[str, ...] = (),
+) -> _Record:
     """A network record from a flat state dict (names split at dots into sub-network records)."""
     from collections import OrderedDict
 
@@ -114,8 +128,9 @@ def module_record(class_name: str, state: dict[str, torch.Tensor], kwargs: dict 
     is_buffer = lambda name: name in buffers or name in ("w_avg", "noise_const", "p")  # noqa: E731
     meta_state = {
         "training": False,
-        "_parameters": OrderedDict((k, torch.nn.Parameter(v.clone(), requires_grad=False))
-                                   for k, v in own.items() if not is_buffer(k)),
+        "_parameters": OrderedDict(
+            (k, torch.nn.Parameter(v.clone(), requires_grad=False)) for k, v in own.items() if not is_buffer(k)
+        ),
         "_buffers": OrderedDict((k, v.clone()) for k, v in own.items() if is_buffer(k)),
         "_non_persistent_buffers_set": set(),
         "_modules": OrderedDict((k, module_record("Sub", v, {}, source)) for k, v in children.items()),
@@ -125,8 +140,16 @@ def module_record(class_name: str, state: dict[str, torch.Tensor], kwargs: dict 
     return _Record(dict(type="class", version=4, module_src=source, class_name=class_name, state=meta_state))
 
 
-def write_nvlabs_pickle(path, g_kwargs: dict, d_kwargs: dict, g: dict, d: dict, augment_p: float | None = None,
-                        source: str = "# the network's source would be here\n", **extra) -> None:
+def write_nvlabs_pickle(
+    path,
+    g_kwargs: dict,
+    d_kwargs: dict,
+    g: dict,
+    d: dict,
+    augment_p: float | None = None,
+    source: str = "# the network's source would be here\n",
+    **extra,
+) -> None:
     """An NVlabs-format network pickle (G, D, G_ema, augment_pipe, training_set_kwargs) of these tensors."""
     import pickle
     import sys
@@ -141,10 +164,14 @@ def write_nvlabs_pickle(path, g_kwargs: dict, d_kwargs: dict, g: dict, d: dict, 
             return easy({k: easydict(v) for k, v in x.items()}) if isinstance(x, dict) else x
 
         G = module_record("Generator", g, easydict(g_kwargs), source)
-        snapshot = {"training_set_kwargs": easy(path="/data/faces.zip", use_labels=bool(g_kwargs.get("c_dim"))),
-                    "G": G, "D": module_record("Discriminator", d, easydict(d_kwargs), source), "G_ema": G,
-                    "augment_pipe": None if augment_p is None else module_record("AugmentPipe", {"p": torch.tensor(augment_p)}),
-                    **extra}
+        snapshot = {
+            "training_set_kwargs": easy(path="/data/faces.zip", use_labels=bool(g_kwargs.get("c_dim"))),
+            "G": G,
+            "D": module_record("Discriminator", d, easydict(d_kwargs), source),
+            "G_ema": G,
+            "augment_pipe": None if augment_p is None else module_record("AugmentPipe", {"p": torch.tensor(augment_p)}),
+            **extra,
+        }
         with open(path, "wb") as f:
             pickle.dump(snapshot, f, protocol=4)
     finally:
@@ -160,9 +187,13 @@ def write_rosinality_checkpoint(path, with_d: bool = True, **extra) -> dict:
     import argparse
 
     tensors, _ = read_fixture("rosinality_64")
-    ckpt = {"g_ema": {k[6:]: v for k, v in tensors.items() if k.startswith("g_ema.")},
-            "latent_avg": tensors["latent_avg"], "args": argparse.Namespace(size=64, latent=32, n_mlp=8),
-            "ada_aug_p": 0.125, **extra}
+    ckpt = {
+        "g_ema": {k[6:]: v for k, v in tensors.items() if k.startswith("g_ema.")},
+        "latent_avg": tensors["latent_avg"],
+        "args": argparse.Namespace(size=64, latent=32, n_mlp=8),
+        "ada_aug_p": 0.125,
+        **extra,
+    }
     if with_d:
         ckpt["d"] = {k[2:]: v for k, v in tensors.items() if k.startswith("d.")}
     torch.save(ckpt, path)

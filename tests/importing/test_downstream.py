@@ -1,6 +1,7 @@
 """Everything else works on an imported model: fine-tuning uses the imported D and starts ADA from
 the imported p; export keeps a dynamic batch, truncation as an input and passes its parity gate;
 zoo_runtime generates the same pixels as `zoo sample`."""
+
 from __future__ import annotations
 
 import json
@@ -42,8 +43,9 @@ def test_finetune_uses_the_imported_discriminator_and_ada_p(imported, tmp_path):
 
     source = zoo.load(imported)
     data = _image_folder(tmp_path / "data")
-    recipe = finetune_recipe(steps=2, batch_size=4, augment="ada", freeze_d=1, sample_every=100, checkpoint_every=100,
-                             log_every=1)
+    recipe = finetune_recipe(
+        steps=2, batch_size=4, augment="ada", freeze_d=1, sample_every=100, checkpoint_every=100, log_every=1
+    )
     trainer = finetune_trainer(str(imported), str(data), tmp_path / "run", recipe, progress=False, log=lambda *a: None)
     assert trainer.augment.p == pytest.approx(0.375)
     for name, tensor in source.discriminator.state_dict().items():
@@ -70,7 +72,24 @@ def test_export_and_runtime(imported, tmp_path):
         expected = to_uint8(model.sample(n, seed=4, labels=[2] * n, truncation=0.7))
         assert np.abs(images.astype(np.int16) - expected).max() <= 1
     out = tmp_path / "grid.png"
-    run = subprocess.run([sys.executable, "-m", "zoo_runtime", str(pkg), "-n", "4", "--label", "1",
-                          "--truncation", "0.7", "--out", str(out)], capture_output=True, text=True, timeout=120)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "zoo_runtime",
+            str(pkg),
+            "-n",
+            "4",
+            "--label",
+            "1",
+            "--truncation",
+            "0.7",
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert run.returncode == 0, run.stderr
     assert Image.open(out).size[0] >= 64  # a 2x2 grid of 32 px images (with padding)

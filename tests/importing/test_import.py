@@ -1,5 +1,6 @@
 """`zoo import` / zoo.import_checkpoint end to end: reference-format files (built here from the
 parity fixtures) -> zoo weights files with the reference's images, metadata and a working CLI."""
+
 from __future__ import annotations
 
 import json
@@ -7,7 +8,7 @@ import json
 import pytest
 import torch
 from click.testing import CliRunner
-from import_helpers import nvlabs_parts, summarise, write_nvlabs_pickle, write_rosinality_checkpoint
+from import_helpers import nvlabs_parts, write_nvlabs_pickle, write_rosinality_checkpoint
 
 import zoo
 from zoo.cli import main
@@ -43,8 +44,9 @@ def test_nvlabs_pickle_imports_with_reference_images(nvlabs_pkl, tmp_path):
     assert meta["config"]["conv_clamp"] == 256 and meta["config"]["num_fp16_res"] == 4
     # the imported file is an ordinary zoo weights file
     again = zoo.load(tmp_path / "faces.safetensors")
-    assert torch.equal(again.sample(2, seed=3, labels=[0, 4], truncation=0.7),
-                       model.sample(2, seed=3, labels=[0, 4], truncation=0.7))
+    assert torch.equal(
+        again.sample(2, seed=3, labels=[0, 4], truncation=0.7), model.sample(2, seed=3, labels=[0, 4], truncation=0.7)
+    )
 
 
 def test_rosinality_checkpoint_imports_with_reference_images(tmp_path):
@@ -62,7 +64,9 @@ def test_rosinality_without_discriminator_gets_a_fresh_one_and_says_so(tmp_path)
     a = zoo.import_checkpoint(tmp_path / "g.pt", tmp_path / "a.safetensors")
     b = zoo.import_checkpoint(tmp_path / "g.pt", tmp_path / "b.safetensors")
     assert "no discriminator" in a.metadata["notes"]
-    assert all(torch.equal(v, b.state_dict()[k]) for k, v in a.state_dict().items())  # the same file twice: same weights
+    assert all(
+        torch.equal(v, b.state_dict()[k]) for k, v in a.state_dict().items()
+    )  # the same file twice: same weights
 
 
 def test_cli_import_info_sample(nvlabs_pkl, tmp_path):
@@ -78,7 +82,9 @@ def test_cli_import_info_sample(nvlabs_pkl, tmp_path):
     for text in ("stylegan2-ada-pytorch pickle", "resolution: 32", "labels: 5", "params: G", "augment_p: 0.375"):
         assert text in info.output, text
     png = tmp_path / "grid.png"
-    sampled = runner.invoke(main, ["sample", str(out), "-n", "4", "--truncation", "0.7", "--label", "2", "--out", str(png)])
+    sampled = runner.invoke(
+        main, ["sample", str(out), "-n", "4", "--truncation", "0.7", "--label", "2", "--out", str(png)]
+    )
     assert sampled.exit_code == 0, sampled.output
     from PIL import Image
 

@@ -2,12 +2,13 @@
 the zoo's stylegan2_ada give the reference's images and D logits within 1e-4 (float32, CPU).
 Fixtures: scripts/make_stylegan2_ada_fixtures.py (NVlabs/stylegan2-ada-pytorch and
 rosinality/stylegan2-pytorch, commits named there)."""
+
 from __future__ import annotations
 
 import pytest
 import torch
-
 from import_helpers import nvlabs_parts, pattern, read_fixture, summarise
+
 from zoo.factory import build
 from zoo.importing.stylegan2 import nvlabs_config, nvlabs_to_zoo, rosinality_config, rosinality_to_zoo
 from zoo.registry import resolve

@@ -1,5 +1,6 @@
 """Untrusted files: nothing from them runs, every refusal is one line naming what was found, and
 nothing is written. Hostile files of both formats are built here."""
+
 from __future__ import annotations
 
 import os
@@ -137,11 +138,14 @@ def test_truncated_files(tmp_path, kind):
     _refused(cut, tmp_path / "out.safetensors", "truncated or corrupt")
 
 
-@pytest.mark.parametrize("content, words", [
-    (b"", ["empty"]),
-    (b"hello, I am a text file\n", ["unrecognised content"]),
-    (b"\x89HDF\r\n\x1a\n" + bytes(64), ["HDF5"]),
-])
+@pytest.mark.parametrize(
+    "content, words",
+    [
+        (b"", ["empty"]),
+        (b"hello, I am a text file\n", ["unrecognised content"]),
+        (b"\x89HDF\r\n\x1a\n" + bytes(64), ["HDF5"]),
+    ],
+)
 def test_unknown_formats(tmp_path, content, words):
     src = tmp_path / "mystery.pkl"
     src.write_bytes(content)

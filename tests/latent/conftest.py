@@ -1,4 +1,5 @@
 """Latent-tool tests: tiny or shipped models on one torch thread; packages exported once per session."""
+
 from __future__ import annotations
 
 import warnings
@@ -56,8 +57,9 @@ def letter(tmp_path):
 
     def draw(ch: str = "A", size: int = 64, mode: str = "L", fg=255, bg=0):
         img = Image.new(mode, (size, size), bg)
-        ImageDraw.Draw(img).text((size // 2, size // 2), ch, fill=fg, font=ImageFont.load_default(size=size * 3 // 4),
-                                 anchor="mm")
+        ImageDraw.Draw(img).text(
+            (size // 2, size // 2), ch, fill=fg, font=ImageFont.load_default(size=size * 3 // 4), anchor="mm"
+        )
         path = tmp_path / f"letter_{ch}.png"
         img.save(path)
         return path

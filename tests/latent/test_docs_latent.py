@@ -1,4 +1,5 @@
 """docs/latent-tools.md: its pictures exist and stay small (tests/docs/test_docs.py runs its blocks)."""
+
 from __future__ import annotations
 
 import re

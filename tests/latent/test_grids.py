@@ -1,4 +1,5 @@
 """Truncation sweeps and style-mixing grids."""
+
 from __future__ import annotations
 
 import pytest

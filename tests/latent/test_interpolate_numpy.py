@@ -1,12 +1,22 @@
 """zoo_runtime.interpolate without torch or a model: paths, seeds, latent files and animated files."""
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from zoo_runtime.interpolate import (check_animation_path, key_labels, parse_seeds, read_latent_file, save_animation,
-                                     seed_latents, slerp, walk, walk_positions)
+from zoo_runtime.interpolate import (
+    check_animation_path,
+    key_labels,
+    parse_seeds,
+    read_latent_file,
+    save_animation,
+    seed_latents,
+    slerp,
+    walk,
+    walk_positions,
+)
 from zoo_runtime.latents import make_latents
 
 
@@ -16,8 +26,9 @@ def test_slerp_endpoints_norm_and_parallel_rows():
     assert np.allclose(slerp(a, b, 0.0), a, atol=1e-5) and np.allclose(slerp(a, b, 1.0), b, atol=1e-5)
     mid = slerp(a, b, 0.5)
     # the norm is interpolated linearly, not shrunk as lerp shrinks it
-    assert np.allclose(np.linalg.norm(mid, axis=1), (np.linalg.norm(a, axis=1) + np.linalg.norm(b, axis=1)) / 2,
-                       rtol=1e-4)
+    assert np.allclose(
+        np.linalg.norm(mid, axis=1), (np.linalg.norm(a, axis=1) + np.linalg.norm(b, axis=1)) / 2, rtol=1e-4
+    )
     assert np.all(np.isfinite(slerp(a, a * 2, 0.3)))  # parallel rows: no division by zero
 
 

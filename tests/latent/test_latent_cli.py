@@ -1,4 +1,5 @@
 """zoo interpolate / style-mix / project and zoo sample --truncation LIST / --w / --z, as a user runs them."""
+
 from __future__ import annotations
 
 import json
@@ -18,7 +19,9 @@ def run(*args):
 @pytest.mark.parametrize("suffix", ["webp", "gif"])
 def test_interpolate_writes_the_frames_asked(tmp_path, suffix):
     out = tmp_path / f"walk.{suffix}"
-    r = run("interpolate", "stylegan2_32.digits", "--seeds", "3,17,42", "--frames", 10, "--loop", "--out", out, "--json")
+    r = run(
+        "interpolate", "stylegan2_32.digits", "--seeds", "3,17,42", "--frames", 10, "--loop", "--out", out, "--json"
+    )
     assert r.exit_code == 0, r.output
     info = json.loads(r.output)
     assert info["frames"] == 10 and info["space"] == "w"
@@ -55,8 +58,19 @@ def test_sample_truncation_columns(tmp_path):
 
 
 def test_style_mix_grid(tmp_path):
-    r = run("style-mix", "stylegan2_32.digits", "--rows", "1,2", "--cols", "3,4,5", "--layers", "0-3",
-            "--out", tmp_path / "mix.png", "--json")
+    r = run(
+        "style-mix",
+        "stylegan2_32.digits",
+        "--rows",
+        "1,2",
+        "--cols",
+        "3,4,5",
+        "--layers",
+        "0-3",
+        "--out",
+        tmp_path / "mix.png",
+        "--json",
+    )
     assert r.exit_code == 0, r.output
     assert json.loads(r.output)["layers"] == [0, 1, 2, 3]
     assert Image.open(tmp_path / "mix.png").size == (4 * 34 + 2, 3 * 34 + 2)
@@ -66,19 +80,45 @@ def test_style_mix_grid(tmp_path):
 
 def test_project_then_sample_and_interpolate_from_the_latent(tmp_path, letter):
     out = tmp_path / "proj"
-    r = run("project", "stylegan2_32.digits", "--target", letter("A"), "--steps", 12, "--out", out,
-            "--video", "progress.gif", "--json")
+    r = run(
+        "project",
+        "stylegan2_32.digits",
+        "--target",
+        letter("A"),
+        "--steps",
+        12,
+        "--out",
+        out,
+        "--video",
+        "progress.gif",
+        "--json",
+    )
     assert r.exit_code == 0, r.output
     info = json.loads(r.output)
     assert info["distances"]["pixel_rmse"] <= info["distances"]["start_pixel_rmse"]
-    assert {p.name for p in out.iterdir()} >= {"latent.npy", "reconstruction.png", "side_by_side.png",
-                                               "projection.json", "progress.gif"}
+    assert {p.name for p in out.iterdir()} >= {
+        "latent.npy",
+        "reconstruction.png",
+        "side_by_side.png",
+        "projection.json",
+        "progress.gif",
+    }
     r = run("sample", "stylegan2_32.digits", "--w", out / "latent.npy", "--out", tmp_path / "again.png")
     assert r.exit_code == 0, r.output
     again = np.asarray(Image.open(tmp_path / "again.png"))[2:34, 2:34]
     assert np.array_equal(again, np.asarray(Image.open(out / "reconstruction.png")))
-    r = run("interpolate", "stylegan2_32.digits", "--from", out / "latent.npy", "--seeds", "3", "--frames", 5,
-            "--out", tmp_path / "walk.webp")
+    r = run(
+        "interpolate",
+        "stylegan2_32.digits",
+        "--from",
+        out / "latent.npy",
+        "--seeds",
+        "3",
+        "--frames",
+        5,
+        "--out",
+        tmp_path / "walk.webp",
+    )
     assert r.exit_code == 0, r.output
     with Image.open(tmp_path / "walk.webp") as im:
         im.seek(0)

@@ -1,4 +1,5 @@
 """Projection: it lowers the distance to an image nobody trained on, and its latent reproduces the result."""
+
 from __future__ import annotations
 
 import json
@@ -16,7 +17,7 @@ def _random_distance(model, target, perceptual, seeds=range(8)):
     """The mean distance of random samples (the 'random latent' baseline)."""
     label = {"labels": 0} if model.conditioning == "class" else {}
     images = model.sample(len(seeds), seed=123, **label)
-    return np.mean([distances(images[i:i + 1], target, perceptual)["pixel_rmse"] for i in range(len(images))])
+    return np.mean([distances(images[i : i + 1], target, perceptual)["pixel_rmse"] for i in range(len(images))])
 
 
 def test_projection_of_a_letter_beats_random_latents_w(digits_sg2, letter, tmp_path):
@@ -32,8 +33,13 @@ def test_projection_of_a_letter_beats_random_latents_w(digits_sg2, letter, tmp_p
     w = np.load(tmp_path / "proj" / "latent.npy")
     assert torch.allclose(synthesize(digits_sg2, w), result.image, atol=1e-5)
     assert json.loads((tmp_path / "proj" / "projection.json").read_text())["distances"] == d
-    assert {p.name for p in (tmp_path / "proj").iterdir()} == {"latent.npy", "target.png", "reconstruction.png",
-                                                               "side_by_side.png", "projection.json"}
+    assert {p.name for p in (tmp_path / "proj").iterdir()} == {
+        "latent.npy",
+        "target.png",
+        "reconstruction.png",
+        "side_by_side.png",
+        "projection.json",
+    }
     assert "--w" in info["use"]
 
 

@@ -1,4 +1,5 @@
 """The same walk in the zoo and in zoo_runtime from an exported package (w space needs its synthesis entry)."""
+
 from __future__ import annotations
 
 import numpy as np

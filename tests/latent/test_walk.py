@@ -1,4 +1,5 @@
 """Latent walks with PyTorch: key frames are the seeds' samples, spaces and conditions behave."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -42,8 +43,9 @@ def test_text_model_walks_between_two_prompts():
 
 
 def test_keys_from_files_and_seeds(tmp_path, digits_sg2):
-    w = map_latents(digits_sg2, np.random.default_rng(0).standard_normal((1, 128)).astype(np.float32),
-                    torch.tensor([2])).numpy()
+    w = map_latents(
+        digits_sg2, np.random.default_rng(0).standard_normal((1, 128)).astype(np.float32), torch.tensor([2])
+    ).numpy()
     np.save(tmp_path / "w.npy", w)
     keys = latent_keys(digits_sg2, [tmp_path / "w.npy", 7], space="w")
     assert keys.shape == (2, 128) and np.allclose(keys[0], w[0])
@@ -51,7 +53,11 @@ def test_keys_from_files_and_seeds(tmp_path, digits_sg2):
     assert torch.allclose(frames[0], synthesize(digits_sg2, w)[0], atol=1e-5)
     assert torch.allclose(frames[-1], digits_sg2.sample(1, seed=7)[0], atol=1e-4)
     np.save(tmp_path / "wplus.npy", np.repeat(w[:, None], digits_sg2.generator.num_ws, 1))
-    assert latent_keys(digits_sg2, [tmp_path / "wplus.npy", 7], space="w").shape == (2, digits_sg2.generator.num_ws, 128)
+    assert latent_keys(digits_sg2, [tmp_path / "wplus.npy", 7], space="w").shape == (
+        2,
+        digits_sg2.generator.num_ws,
+        128,
+    )
     np.save(tmp_path / "bad.npy", np.zeros((1, 5), np.float32))
     with pytest.raises(ValueError, match="D in"):
         latent_keys(digits_sg2, [tmp_path / "bad.npy", 3], space="w")

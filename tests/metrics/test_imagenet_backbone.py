@@ -1,4 +1,5 @@
 """The packaged ImageNet backbone: found, checked, converted once, and right (real photos, real classes)."""
+
 import shutil
 
 import numpy as np

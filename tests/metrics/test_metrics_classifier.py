@@ -1,4 +1,5 @@
 """The shipped digits classifier: loads, says what it is, and is as accurate as its metadata says."""
+
 import torch
 
 from zoo.data import load_dataset

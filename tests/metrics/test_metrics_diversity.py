@@ -1,4 +1,5 @@
 """Diversity and copy rate: copies are caught, different images are not, the PNG shows the pairs."""
+
 import numpy as np
 import pytest
 import torch
@@ -67,8 +68,10 @@ def test_zoo_eval_metric_diversity_cli(tmp_path):
         Image.fromarray(((img.permute(1, 2, 0) + 1) * 127.5).round().byte().numpy()).save(folder / f"{i}.png")
     model = zoo.save(zoo.create_model("dcgan32", width=8), tmp_path / "m.safetensors")
     png = tmp_path / "pairs.png"
-    res = CliRunner().invoke(main, ["eval", str(model), "--data", str(folder), "--metric", "diversity", "-n", "6",
-                                    "--png", str(png), "--json"])
+    res = CliRunner().invoke(
+        main,
+        ["eval", str(model), "--data", str(folder), "--metric", "diversity", "-n", "6", "--png", str(png), "--json"],
+    )
     assert res.exit_code == 0, res.output
     r = json.loads(res.output)
     assert r["n_generated"] == 6 and r["n_train"] == 4 and 0 <= r["copy_rate"] <= 1 and "LPIPS" in r["distance"]
@@ -86,8 +89,17 @@ def test_finetuning_logs_diversity_and_copy_rate(tmp_path):
     source = zoo.save(zoo.create_model("dcgan32", channels=1, width=8), tmp_path / "source.safetensors")
     few = load_dataset("builtin:digits", 32, 1, classes=[7])
     few = type(few)(few.images[:6], few.labels[:6], [""] * 6, few.class_names, source="six sevens")
-    zoo.finetune(str(source), few, tmp_path / "run", steps=1, batch_size=2, eval_samples=12, sample_every=1000,
-                 checkpoint_every=1000, progress=False)
+    zoo.finetune(
+        str(source),
+        few,
+        tmp_path / "run",
+        steps=1,
+        batch_size=2,
+        eval_samples=12,
+        sample_every=1000,
+        checkpoint_every=1000,
+        progress=False,
+    )
     last = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()][-1]
     assert {"fid", "diversity", "copy_rate", "train_pairwise"} <= set(last)
     assert 0 <= last["copy_rate"] <= 1 and last["diversity"] >= 0

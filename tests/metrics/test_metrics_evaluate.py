@@ -1,4 +1,5 @@
 """evaluate(), FIDTracker and `zoo eval` end to end on tiny models (real models, real files, real CLI)."""
+
 import json
 
 import pytest
@@ -36,7 +37,10 @@ def test_evaluate_class_model_end_to_end(digits_model_file):
     assert r["n"] == 200 and r["n_real"] == 200 and r["feature"] == "digits" and r["conditioning"] == "class"
     for scores in (r, r["baseline_random"]):
         assert scores["fid"] > 0 and scores["kid_std"] >= 0
-    assert r == {**evaluate(digits_model_file, "builtin:digits", n=200, seed=0, kid_subsets=20), "seconds": r["seconds"]}
+    assert r == {
+        **evaluate(digits_model_file, "builtin:digits", n=200, seed=0, kid_subsets=20),
+        "seconds": r["seconds"],
+    }
 
 
 def test_evaluate_unconditional_on_shapes_and_a_dataset_object():
@@ -60,8 +64,9 @@ def test_zoo_eval_cli_table_and_json(digits_model_file):
     res = runner.invoke(main, ["eval", str(digits_model_file), "--data", "builtin:digits", "--n", "120"])
     assert res.exit_code == 0, res.output
     assert "GENERATOR" in res.output and "random weights (same arch)" in res.output and "FID" in res.output
-    res = runner.invoke(main, ["eval", str(digits_model_file), "--data", "builtin:digits", "--n", "120",
-                               "--no-baseline", "--json"])
+    res = runner.invoke(
+        main, ["eval", str(digits_model_file), "--data", "builtin:digits", "--n", "120", "--no-baseline", "--json"]
+    )
     assert res.exit_code == 0, res.output
     data = json.loads(res.output)
     assert data["n"] == 120 and data["fid"] > 0 and "baseline_random" not in data
@@ -76,8 +81,9 @@ def test_users_folder_is_scored_in_imagenet_features_by_default(tmp_path):
     for i in range(6):  # a user's own photos: colour images of another size than the model's
         Image.fromarray((torch.rand(40, 48, 3, generator=rng) * 255).byte().numpy()).save(tmp_path / f"{i}.png")
     model = zoo.create_model("dcgan32", width=8)
-    res = CliRunner().invoke(main, ["eval", str(zoo.save(model, tmp_path / "m.safetensors")), "--data", str(tmp_path),
-                                    "--n", "6", "--json"])
+    res = CliRunner().invoke(
+        main, ["eval", str(zoo.save(model, tmp_path / "m.safetensors")), "--data", str(tmp_path), "--n", "6", "--json"]
+    )
     assert res.exit_code == 0, res.output
     data = json.loads(res.output)
     assert data["feature"] == "imagenet" and data["n_real"] == 6
@@ -88,7 +94,9 @@ def test_users_folder_is_scored_in_imagenet_features_by_default(tmp_path):
 
 def test_zoo_eval_cli_errors(digits_model_file):
     runner = CliRunner()
-    res = runner.invoke(main, ["eval", str(digits_model_file), "--data", "builtin:digits", "--feature", "timm:resnet18"])
+    res = runner.invoke(
+        main, ["eval", str(digits_model_file), "--data", "builtin:digits", "--feature", "timm:resnet18"]
+    )
     assert res.exit_code != 0 and "needs weights" in res.output
     res = runner.invoke(main, ["eval", str(digits_model_file), "--data", "builtin:nope"])
     assert res.exit_code != 0 and "unknown built-in dataset" in res.output

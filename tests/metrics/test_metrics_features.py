@@ -1,4 +1,5 @@
 """Feature-extractor registry: built-ins, plug-ins, and timm backbones with a weights file the test writes."""
+
 import pytest
 import torch
 from safetensors.torch import save_file

@@ -1,4 +1,5 @@
 """FID/KID arithmetic against independent references (scipy sqrtm; torch-fidelity's subset loop)."""
+
 import numpy as np
 import pytest
 import scipy.linalg

@@ -1,4 +1,5 @@
 """Precision/recall/density/coverage: a hand-worked example pins the definitions; Gaussians give known answers."""
+
 import numpy as np
 import pytest
 

@@ -1,5 +1,6 @@
 """Runtime tests: tiny packages exported once per session (shared with tests/export through
 zoo.exporting.testing.cached_export), then run with zoo_runtime as an application would."""
+
 from __future__ import annotations
 
 import warnings

@@ -1,4 +1,5 @@
 """`python -m zoo_runtime`: real processes, real PNG files."""
+
 from __future__ import annotations
 
 import json
@@ -12,8 +13,9 @@ import zoo_runtime
 
 
 def _run(*args):
-    return subprocess.run([sys.executable, "-m", "zoo_runtime", *map(str, args)], capture_output=True, text=True,
-                          timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "zoo_runtime", *map(str, args)], capture_output=True, text=True, timeout=120
+    )
 
 
 def test_cli_writes_a_grid_png_of_the_seeded_images(classcond, tmp_path):

@@ -1,4 +1,5 @@
 """Bad input gets a ValueError that says what was expected."""
+
 from __future__ import annotations
 
 import json
@@ -17,6 +18,7 @@ def copy_of(tmp_path):
         dst = tmp_path / "pkg"
         shutil.copytree(path, dst)
         return dst
+
     return copy
 
 
@@ -79,8 +81,12 @@ def test_bad_generate_arguments(uncond, classcond, textcond):
             gen.generate(**kwargs)
 
     cgen = zoo_runtime.load(classcond[0], providers="cpu")
-    for labels, message in ((10, r"labels must be in \[0, 9\].*got \[10\]"), ([-1, 2], r"got \[-1\]"),
-                            ([1, 2, 3], r"got 3 labels for n=2"), (["a"], "labels must be integers")):
+    for labels, message in (
+        (10, r"labels must be in \[0, 9\].*got \[10\]"),
+        ([-1, 2], r"got \[-1\]"),
+        ([1, 2, 3], r"got 3 labels for n=2"),
+        (["a"], "labels must be integers"),
+    ):
         with pytest.raises(ValueError, match=message):
             cgen.generate(2, labels=labels)
     with pytest.raises(ValueError, match="class-conditional: pass labels=, not prompts"):
@@ -103,5 +109,6 @@ def test_bad_load_arguments(uncond):
     with pytest.raises(ValueError, match="chunk_size"):
         zoo_runtime.load(uncond[0], chunk_size=0)
     with pytest.raises(ValueError, match="max_batch"):
-        zoo_runtime.load(uncond[0], providers="cpu", max_batch=0, max_delay_ms=1).close() if False else \
-            __import__("zoo_runtime.batching", fromlist=["Batcher"]).Batcher(lambda f: f, 0)
+        zoo_runtime.load(uncond[0], providers="cpu", max_batch=0, max_delay_ms=1).close() if False else __import__(
+            "zoo_runtime.batching", fromlist=["Batcher"]
+        ).Batcher(lambda f: f, 0)

@@ -1,7 +1,9 @@
 """Generating: the same seed gives the same images as `zoo sample`, inputs of every kind, chunking."""
+
 from __future__ import annotations
 
 import numpy as np
+
 import zoo_runtime
 from zoo.images import to_uint8
 from zoo_runtime.latents import make_labels, make_latents

@@ -1,4 +1,5 @@
 """PNG files written by the runtime (its own zlib encoder) read back exactly with Pillow."""
+
 from __future__ import annotations
 
 import numpy as np

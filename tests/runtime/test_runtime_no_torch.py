@@ -1,4 +1,5 @@
 """zoo_runtime never imports torch: `import zoo_runtime` and a whole generate, in a fresh process."""
+
 from __future__ import annotations
 
 import subprocess
@@ -26,8 +27,12 @@ print("IMPORTED:" + ",".join(bad))
 
 def test_no_torch_in_import_or_generate(uncond, classcond, textcond, tmp_path):
     for path, _ in (uncond, classcond, textcond):
-        out = subprocess.run([sys.executable, "-c", CODE, str(path), str(tmp_path / "g.png")], capture_output=True,
-                             text=True, timeout=120)
+        out = subprocess.run(
+            [sys.executable, "-c", CODE, str(path), str(tmp_path / "g.png")],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert out.returncode == 0, out.stderr
         assert out.stdout.strip().endswith("IMPORTED:"), out.stdout
         assert (tmp_path / "g.png").stat().st_size > 0

@@ -1,6 +1,7 @@
 """Provider choice and fallback. This machine has no GPU: the TensorRT/CUDA sessions themselves are
 GPU-only and NOT exercisable here; what is tested is the options we would pass them, the probes,
 and that a failing provider falls back with one line instead of ONNX Runtime's error dump."""
+
 from __future__ import annotations
 
 import os
@@ -52,20 +53,25 @@ def test_cuda_options_and_provider_chains():
     assert prov.cuda_options()["cudnn_conv_algo_search"] == "HEURISTIC"
     assert "enable_cuda_graph" not in prov.cuda_options()
     assert prov.cuda_options(1, cuda_graph=True) == {**prov.cuda_options(1), "enable_cuda_graph": "1"}
-    trt = prov.provider_chain("TensorrtExecutionProvider", {"trt_fp16_enable": True},
-                              {"CUDAExecutionProvider": {"device_id": "0"}})
+    trt = prov.provider_chain(
+        "TensorrtExecutionProvider", {"trt_fp16_enable": True}, {"CUDAExecutionProvider": {"device_id": "0"}}
+    )
     assert [p for p, _ in trt] == ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"]
     assert trt[1][1] == {"device_id": "0"}  # what TensorRT cannot run goes to CUDA, not the CPU
-    assert [p for p, _ in prov.provider_chain("CUDAExecutionProvider", {})] == ["CUDAExecutionProvider",
-                                                                                "CPUExecutionProvider"]
+    assert [p for p, _ in prov.provider_chain("CUDAExecutionProvider", {})] == [
+        "CUDAExecutionProvider",
+        "CPUExecutionProvider",
+    ]
     assert prov.provider_chain("CPUExecutionProvider", {}) == [("CPUExecutionProvider", {})]
 
 
 def test_one_line_turns_ort_dumps_into_a_line():
-    dump = ("/onnxruntime_src/onnxruntime/core/session/provider_bridge_ort.cc:2043 onnxruntime::Provider& "
-            "onnxruntime::ProviderLibrary::Get() [ONNXRuntimeError] : 1 : FAIL : Failed to load library "
-            "/x/libonnxruntime_providers_cuda.so with error: libcublasLt.so.13: cannot open shared object file\n"
-            "more\nlines")
+    dump = (
+        "/onnxruntime_src/onnxruntime/core/session/provider_bridge_ort.cc:2043 onnxruntime::Provider& "
+        "onnxruntime::ProviderLibrary::Get() [ONNXRuntimeError] : 1 : FAIL : Failed to load library "
+        "/x/libonnxruntime_providers_cuda.so with error: libcublasLt.so.13: cannot open shared object file\n"
+        "more\nlines"
+    )
     assert prov.one_line(dump) == "libcublasLt.so.13: cannot open shared object file"
     assert "\n" not in prov.one_line("a\nb\nc") and len(prov.one_line("x" * 500)) == 200
 
@@ -74,7 +80,9 @@ def test_one_line_turns_ort_dumps_into_a_line():
 def test_auto_falls_back_to_cpu_with_one_line_per_reason(uncond):
     gen = zoo_runtime.load(uncond[0])
     assert gen.provider == "CPUExecutionProvider" and gen.info["providers"] == ["CPUExecutionProvider"]
-    gpu_builds = [p for p in ("TensorrtExecutionProvider", "CUDAExecutionProvider") if p in ort.get_available_providers()]
+    gpu_builds = [
+        p for p in ("TensorrtExecutionProvider", "CUDAExecutionProvider") if p in ort.get_available_providers()
+    ]
     if gpu_builds:
         assert len(gen.provider_notes) == 1 and "\n" not in gen.provider_notes[0]
         assert gen.provider_notes[0].startswith("tensorrt, cuda unavailable: no NVIDIA driver")
@@ -103,16 +111,33 @@ def test_a_provider_that_fails_to_load_is_one_line_not_a_dump(uncond):
 
 
 def test_cli_prints_the_fallback_as_one_note(uncond, tmp_path):
-    out = subprocess.run([sys.executable, "-m", "zoo_runtime", str(uncond[0]), "-n", "1", "--out",
-                          str(tmp_path / "a.png"), "--providers", "cuda"], capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "zoo_runtime",
+            str(uncond[0]),
+            "-n",
+            "1",
+            "--out",
+            str(tmp_path / "a.png"),
+            "--providers",
+            "cuda",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == 0, out.stderr
     notes = [line for line in out.stderr.splitlines() if line.strip()]
     if not HAS_GPU:
         assert len(notes) == 1 and notes[0].startswith("note: cuda unavailable: "), out.stderr
 
 
-@pytest.mark.skipif(not HAS_GPU, reason="GPU-only: TensorRT/CUDA sessions, IO binding on device, CUDA graphs "
-                    "are not exercisable on this machine")
+@pytest.mark.skipif(
+    not HAS_GPU,
+    reason="GPU-only: TensorRT/CUDA sessions, IO binding on device, CUDA graphs are not exercisable on this machine",
+)
 def test_gpu_paths_on_a_gpu_machine(classcond):
     path, _ = classcond
     gen = zoo_runtime.load(path, providers="cuda")
@@ -139,9 +164,11 @@ def test_auto_on_a_cpu_machine_is_quiet_unless_asked(uncond, tmp_path):
 
 
 def test_missing_onnxruntime_is_one_line_naming_the_extras(uncond, tmp_path):
-    code = ("import sys; sys.modules['onnxruntime'] = None\n"
-            "from zoo_runtime.cli import main\n"
-            f"sys.exit(main([{str(uncond[0])!r}, '-n', '1', '--out', {str(tmp_path / 'a.png')!r}]))")
+    code = (
+        "import sys; sys.modules['onnxruntime'] = None\n"
+        "from zoo_runtime.cli import main\n"
+        f"sys.exit(main([{str(uncond[0])!r}, '-n', '1', '--out', {str(tmp_path / 'a.png')!r}]))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1, out.stderr
     assert "pip install 'zoo-runtime[cpu]'" in out.stderr and "zoo-runtime[gpu]" in out.stderr
@@ -161,9 +188,9 @@ def test_tensorrt_libraries_from_the_wheel_are_optional():
 def test_install_extras_choose_one_onnxruntime_wheel():
     """The runtime's own dependencies carry no ONNX Runtime; [cpu] and [gpu] each bring one wheel,
     and the project's one install command keeps the GPU wheel (as before) plus the server."""
-    import tomllib
     from pathlib import Path
 
+    import tomllib
     from packaging.requirements import Requirement
 
     root = Path(__file__).resolve().parents[2]
@@ -173,6 +200,9 @@ def test_install_extras_choose_one_onnxruntime_wheel():
     assert [Requirement(d).name for d in extras["cpu"]] == ["onnxruntime"]
     gpu = [Requirement(d) for d in extras["gpu"]]
     assert {r.name for r in gpu} == {"onnxruntime-gpu", "onnxruntime"}
-    assert sum(r.marker.evaluate(env) for r in gpu for env in [{"platform_system": "Linux", "platform_machine": "x86_64"}]) == 1
+    assert (
+        sum(r.marker.evaluate(env) for r in gpu for env in [{"platform_system": "Linux", "platform_machine": "x86_64"}])
+        == 1
+    )
     assert {Requirement(d).name for d in extras["serve"]} == {"starlette", "uvicorn"}
     assert "-e ./runtime[gpu,text,serve]" in (root / "requirements.txt").read_text().splitlines()

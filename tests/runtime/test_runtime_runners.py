@@ -1,5 +1,6 @@
 """The IO-binding and fixed-batch (CUDA graph) runners, run with CPU device buffers: the same code
 the GPU uses, minus the device allocation and the graph capture (GPU-only, not exercisable here)."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,4 +1,5 @@
 """One Generator shared by threads; the batching front merges concurrent requests."""
+
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
@@ -13,8 +14,10 @@ THREADS, REQUESTS = 8, 200
 def _requests():
     """200 small requests of mixed sizes, labels and seeds."""
     rng = np.random.default_rng(0)
-    return [dict(n=int(rng.integers(1, 4)), seed=int(s), labels=int(rng.integers(0, 10)))
-            for s in rng.integers(0, 10_000, REQUESTS)]
+    return [
+        dict(n=int(rng.integers(1, 4)), seed=int(s), labels=int(rng.integers(0, 10)))
+        for s in rng.integers(0, 10_000, REQUESTS)
+    ]
 
 
 def _concurrent(gen, requests):

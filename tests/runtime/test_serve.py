@@ -1,5 +1,6 @@
 """`zoo_runtime serve`: a real uvicorn server on 127.0.0.1 (a thread of this process, or the CLI in
 a subprocess), real HTTP requests; images compared with the library's for the same seed."""
+
 from __future__ import annotations
 
 import http.client
@@ -98,11 +99,13 @@ def test_no_seed_draws_one_and_says_which(servers):
 
 def test_prompt_and_truncation(servers, package):
     url, gen = servers["text"]
-    status, headers, body = request(url, "POST", "/generate", {"seed": 1, "n": 2, "prompt": ["a red circle", "a blue square"],
-                                                               "format": "raw"})
+    status, headers, body = request(
+        url, "POST", "/generate", {"seed": 1, "n": 2, "prompt": ["a red circle", "a blue square"], "format": "raw"}
+    )
     assert status == 200
-    np.testing.assert_array_equal(raw_images(headers, body),
-                                  gen.generate(2, seed=1, prompts=["a red circle", "a blue square"]))
+    np.testing.assert_array_equal(
+        raw_images(headers, body), gen.generate(2, seed=1, prompts=["a red circle", "a blue square"])
+    )
     path, _ = package("stylegan2_32")
     with zoo_runtime.load(path, providers="cpu") as sg, BackgroundServer(create_app(sg)) as sg_url:
         status, headers, body = request(sg_url, "POST", "/generate", {"seed": 2, "truncation": 0.5, "format": "raw"})
@@ -137,7 +140,7 @@ BAD = [  # (server kind, body, status, part of the error message)
     ("class", {"labels": []}, 422, "labels must be an integer or a list"),
     ("class", {"n": 3, "labels": [1, 2]}, 422, "got 2 labels for n=3"),
     ("class", {"prompt": "x"}, 422, "class-conditional; it takes no prompt"),
-    ("text", {}, 422, "text-conditional: give \"prompt\""),
+    ("text", {}, 422, 'text-conditional: give "prompt"'),
     ("text", {"prompt": "x" * 51}, 422, "prompt is 51 characters; the limit is 50"),
     ("text", {"prompt": 3}, 422, "prompt must be a string or a list"),
     ("text", {"n": 3, "prompt": ["a", "b"]}, 422, "got 2 prompts for n=3"),
@@ -194,9 +197,24 @@ def test_concurrent_requests_are_merged_and_keep_their_images(servers):
 
 
 def test_cli_serves_until_interrupted(uncond):
-    proc = subprocess.Popen([sys.executable, "-m", "zoo_runtime", "serve", str(uncond[0]), "--port", "0",
-                             "--providers", "cpu", "--max-batch", "4"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "zoo_runtime",
+            "serve",
+            str(uncond[0]),
+            "--port",
+            "0",
+            "--providers",
+            "cpu",
+            "--max-batch",
+            "4",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         line = proc.stdout.readline()
         assert line.startswith("serving dcgan32 on http://127.0.0.1:"), line + proc.stderr.read()
@@ -211,25 +229,38 @@ def test_cli_serves_until_interrupted(uncond):
     assert "Traceback" not in err
 
 
-@pytest.mark.parametrize("args,message", [
-    (["--max-n", "0"], "--max-n must be at least 1"),
-    (["--port", "70000"], "--port must be in [0, 65535]"),
-    (["--max-batch", "-1"], "--max-batch and --max-delay-ms must be >= 0"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--max-n", "0"], "--max-n must be at least 1"),
+        (["--port", "70000"], "--port must be in [0, 65535]"),
+        (["--max-batch", "-1"], "--max-batch and --max-delay-ms must be >= 0"),
+    ],
+)
 def test_cli_refuses_bad_settings_in_one_line(uncond, args, message):
-    out = subprocess.run([sys.executable, "-m", "zoo_runtime", "serve", str(uncond[0]), *args], capture_output=True,
-                         text=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-m", "zoo_runtime", "serve", str(uncond[0]), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == 2 and out.stderr.startswith(f"error: {message}"), out.stderr
     assert len(out.stderr.strip().splitlines()) == 1
 
 
 def test_cli_missing_package_and_missing_extra(tmp_path, uncond):
-    out = subprocess.run([sys.executable, "-m", "zoo_runtime", "serve", str(tmp_path / "nope")], capture_output=True,
-                         text=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-m", "zoo_runtime", "serve", str(tmp_path / "nope")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == 2 and out.stderr.startswith("error: ") and "not a model package" in out.stderr
-    code = ("import sys; sys.modules['uvicorn'] = None\n"
-            "from zoo_runtime.cli import main\n"
-            f"sys.exit(main(['serve', {str(uncond[0])!r}]))")
+    code = (
+        "import sys; sys.modules['uvicorn'] = None\n"
+        "from zoo_runtime.cli import main\n"
+        f"sys.exit(main(['serve', {str(uncond[0])!r}]))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 2 and "pip install 'zoo-runtime[serve]'" in out.stderr
     assert len(out.stderr.strip().splitlines()) == 1

@@ -2,6 +2,7 @@
 
 Packages are tiny real exports (zoo.exporting.testing.cached_export, shared with tests/runtime and
 tests/export); tests tamper with copies of them."""
+
 from __future__ import annotations
 
 import hashlib
@@ -44,9 +45,11 @@ def textcond(package):
 
 def relist(pkg: Path, manifest: dict) -> dict:
     """`manifest` with `files` recomputed for what is in `pkg` now (an attacker can always do this)."""
-    manifest["files"] = {p.relative_to(pkg).as_posix(): {"sha256": hashlib.sha256(p.read_bytes()).hexdigest(),
-                                                         "bytes": p.stat().st_size}
-                         for p in sorted(pkg.rglob("*")) if p.is_file() and p.name != "manifest.json"}
+    manifest["files"] = {
+        p.relative_to(pkg).as_posix(): {"sha256": hashlib.sha256(p.read_bytes()).hexdigest(), "bytes": p.stat().st_size}
+        for p in sorted(pkg.rglob("*"))
+        if p.is_file() and p.name != "manifest.json"
+    }
     return manifest
 
 

@@ -1,5 +1,6 @@
 """CSVs and metadata.jsonl are untrusted input: class tables follow the classes present, text that is
 not UTF-8 names its file, and no metadata path leaves its folder."""
+
 from __future__ import annotations
 
 import json
@@ -84,7 +85,9 @@ def captioned(tmp_path):
     return root
 
 
-@pytest.mark.parametrize("file_name", ["../outside.png", "cat/../../outside.png", "/etc/passwd", "{root}/../outside.png"])
+@pytest.mark.parametrize(
+    "file_name", ["../outside.png", "cat/../../outside.png", "/etc/passwd", "{root}/../outside.png"]
+)
 def test_metadata_paths_that_escape_the_folder_are_refused(captioned, file_name):
     file_name = file_name.format(root=captioned)
     (captioned / "metadata.jsonl").write_text(json.dumps({"file_name": file_name, "text": "x"}) + "\n")
@@ -102,7 +105,9 @@ def test_metadata_through_a_symlink_out_of_the_folder_is_refused(captioned):
 
 def test_metadata_that_is_not_utf8_names_the_file_and_line(captioned):
     good = json.dumps({"file_name": "cat/1.png", "text": "a cat"})
-    (captioned / "metadata.jsonl").write_bytes(good.encode() + b"\n" + good.encode().replace(b"a cat", b"un chat \xe9") + b"\n")
+    (captioned / "metadata.jsonl").write_bytes(
+        good.encode() + b"\n" + good.encode().replace(b"a cat", b"un chat \xe9") + b"\n"
+    )
     with pytest.raises(DatasetError) as e:
         zoo.load_dataset(str(captioned), resolution=8)
     assert "metadata.jsonl, line 2: not UTF-8" in str(e.value) and "\n" not in str(e.value)
@@ -112,3 +117,26 @@ def test_metadata_good_paths_still_work(captioned):
     (captioned / "metadata.jsonl").write_text(json.dumps({"file_name": "./cat/1.png", "text": "a grey cat"}) + "\n")
     d = zoo.load_dataset(str(captioned), resolution=8)
     assert d.captions == ["a grey cat"] and d.class_names == ["cat"]
+
+
+def test_images_linking_outside_the_folder_are_skipped(tmp_path):
+    """A symlink in a stranger's image folder must not make the loader read a file outside it."""
+    import warnings
+
+    import numpy as np
+    from PIL import Image
+
+    from zoo.data.folder import load_folder
+
+    data, elsewhere = tmp_path / "data", tmp_path / "private"
+    data.mkdir()
+    elsewhere.mkdir()
+    for i in range(2):
+        Image.fromarray(np.full((8, 8, 3), 40 * i, np.uint8)).save(data / f"own{i}.png")
+    Image.fromarray(np.full((8, 8, 3), 255, np.uint8)).save(elsewhere / "secret.png")
+    (data / "link.png").symlink_to(elsewhere / "secret.png")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        dataset = load_folder(data, resolution=8)
+    assert len(dataset) == 2
+    assert any("link outside" in str(w.message) and "link.png" in str(w.message) for w in caught)

@@ -1,5 +1,6 @@
 """Image folders are untrusted input: decompression bombs are one clear error, and memory follows the
 dataset the model sees (images are resized as they are read), not the files' pixel counts."""
+
 from __future__ import annotations
 
 import json
@@ -25,6 +26,7 @@ def write_big_png(path: Path, width: int, height: int, channels: int = 3) -> Pat
     Fast: the zlib stream repeats one compressed block of 64 rows; after a full flush a compressor starts
     afresh, so the same input compresses to the same bytes.
     """
+
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
@@ -34,11 +36,11 @@ def write_big_png(path: Path, width: int, height: int, channels: int = 3) -> Pat
     z = zlib.compressobj(9, wbits=-15)  # raw deflate; the zlib header and checksum are added below
     head = z.compress(first) + z.flush(zlib.Z_FULL_FLUSH)
     block = z.compress(rows64) + z.flush(zlib.Z_FULL_FLUSH)
-    tail = z.compress(rows64[:rest * len(rows64) // 64]) + z.flush()
+    tail = z.compress(rows64[: rest * len(rows64) // 64]) + z.flush()
     checksum = zlib.adler32(first)
     for _ in range(repeats):
         checksum = zlib.adler32(rows64, checksum)
-    checksum = zlib.adler32(rows64[:rest * len(rows64) // 64], checksum)
+    checksum = zlib.adler32(rows64[: rest * len(rows64) // 64], checksum)
     body = b"\x78\xda" + head + block * repeats + tail + struct.pack(">I", checksum)
     ihdr = struct.pack(">IIBBBBB", width, height, 8, {1: 0, 3: 2}[channels], 0, 0, 0)
     path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", body) + chunk(b"IEND", b""))
@@ -90,9 +92,27 @@ def test_skip_bad_skips_the_bomb_and_an_image_over_the_budget(bomb, tmp_path):
 def test_the_cli_says_one_line_for_a_bomb(bomb, tmp_path):
     data = small_folder(tmp_path / "data")
     shutil.copy(bomb, data / "ok" / "bomb.png")
-    out = subprocess.run([sys.executable, "-m", "zoo", "train", "dcgan32", "--data", str(data), "--out",
-                          str(tmp_path / "run"), "--steps", "1", "--no-progress", "--config", "width=8"],
-                         capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "zoo",
+            "train",
+            "dcgan32",
+            "--data",
+            str(data),
+            "--out",
+            str(tmp_path / "run"),
+            "--steps",
+            "1",
+            "--no-progress",
+            "--config",
+            "width=8",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 1, out.stderr
     lines = [line for line in out.stderr.splitlines() if line.strip() and not line.startswith("warning:")]
     assert len(lines) == 1 and "bomb.png" in lines[0], out.stderr

@@ -1,5 +1,6 @@
 """Downloads against a hostile server on 127.0.0.1: a total time limit, a size limit, no stale `.part`
 files, one cache folder per file whatever the case of its sha256."""
+
 from __future__ import annotations
 
 import hashlib
@@ -46,7 +47,7 @@ class Hostile(http.server.BaseHTTPRequestHandler):
                 while True:
                     self.wfile.write(b"\0" * 65536)
             elif self.path.startswith("/huge"):
-                self._head(10 ** 12)
+                self._head(10**12)
                 self.wfile.write(PAYLOAD)
             else:
                 self.send_error(404)
@@ -78,7 +79,7 @@ def cache_files(home: Path) -> list[Path]:
 
 def test_a_server_dripping_one_byte_at_a_time_hits_the_total_time_limit(server, zoo_home, monkeypatch):
     monkeypatch.setattr(zoo.weights, "DOWNLOAD_TIME_LIMIT_S", 1.5)  # each read returns (a byte), so only
-    start = time.monotonic()                                          # a total limit can stop this
+    start = time.monotonic()  # a total limit can stop this
     with pytest.raises(WeightsError, match=r"took more than 1.5 s .*nothing was cached") as e:
         fetch(WeightSource(f"{server}/drip/m.safetensors", sha256=DIGEST), progress=False)
     assert time.monotonic() - start < 5
@@ -105,7 +106,7 @@ def test_a_content_length_over_the_limit_or_not_the_expected_size_is_refused_bef
     with pytest.raises(WeightsError, match="more than the 5 expected"):
         fetch(WeightSource(f"{server}/file/m.safetensors", sha256=DIGEST, size=5), progress=False)
     with pytest.raises(WeightsError, match="but the weight source says 1000000"):
-        fetch(WeightSource(f"{server}/file/m.safetensors", sha256=DIGEST, size=10 ** 6), progress=False)
+        fetch(WeightSource(f"{server}/file/m.safetensors", sha256=DIGEST, size=10**6), progress=False)
     assert cache_files(zoo_home) == []
 
 
@@ -129,8 +130,9 @@ START_DRIP = textwrap.dedent("""
 
 
 def _start_dripping(url: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", START_DRIP, url, DIGEST], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    return subprocess.Popen(
+        [sys.executable, "-c", START_DRIP, url, DIGEST], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
 
 
 def _wait_for_parts(home: Path, n: int) -> list[Path]:

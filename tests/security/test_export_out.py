@@ -1,4 +1,5 @@
 """`zoo export --out DIR` never deletes or replaces what it did not write (issue 13, item 1)."""
+
 from __future__ import annotations
 
 import json
@@ -24,10 +25,16 @@ def tiny():
 @pytest.fixture
 def earlier(package, tmp_path):
     """earlier(out, format="onnx"): a copy of a cached real export of mlpgan28 at `out`."""
+
     def copy(out, format="onnx"):
-        shutil.copytree(package("mlpgan28", format=format, hidden=[16, 32])[0].parent if format == "triton" else
-                        package("mlpgan28", hidden=[16, 32])[0], out)
+        shutil.copytree(
+            package("mlpgan28", format=format, hidden=[16, 32])[0].parent
+            if format == "triton"
+            else package("mlpgan28", hidden=[16, 32])[0],
+            out,
+        )
         return out
+
     return copy
 
 
@@ -46,14 +53,18 @@ def test_cli_refuses_a_folder_holding_a_manifest_json_of_someone_else(tmp_path):
     (tmp_path / "w" / "manifest.json").write_text('{"name": "my web app"}')  # a manifest.json at the top
     for out in (v, tmp_path / "w"):
         before = tree(out)
-        result = CliRunner().invoke(main, ["export", "mlpgan28", "--out", str(out), "--config", "hidden=[16,32]",
-                                           "--no-progress", "--overwrite"])
+        result = CliRunner().invoke(
+            main,
+            ["export", "mlpgan28", "--out", str(out), "--config", "hidden=[16,32]", "--no-progress", "--overwrite"],
+        )
         assert result.exit_code != 0
         line = result.output.strip().splitlines()[-1]
         assert "is not a model package written by zoo export" in line and "Nothing was changed" in line
         assert tree(out) == before
-    assert "it holds sub/, thesis.txt" in CliRunner().invoke(
-        main, ["export", "mlpgan28", "--out", str(v), "--no-progress"]).output
+    assert (
+        "it holds sub/, thesis.txt"
+        in CliRunner().invoke(main, ["export", "mlpgan28", "--out", str(v), "--no-progress"]).output
+    )
     assert sorted(os.listdir(tmp_path)) == ["v", "w"]  # no temporary folders either
 
 
@@ -88,8 +99,11 @@ def test_an_earlier_export_that_does_not_verify_is_never_replaced(tmp_path, earl
     else:
         (out / "manifest.json").write_text("{}")
     before = tree(out)
-    with pytest.raises(ValueError, match=r"is not a model package written by zoo export \(.*\); it holds .*"
-                                         r"Nothing was changed"):
+    with pytest.raises(
+        ValueError,
+        match=r"is not a model package written by zoo export \(.*\); it holds .*"
+        r"Nothing was changed",
+    ):
         zoo.export(tiny(), out, progress=False, overwrite=True)
     assert tree(out) == before and (out / "results").is_dir() == (change == "extra folder")
     if change == "symlink":

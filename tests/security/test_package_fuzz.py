@@ -3,6 +3,7 @@ manifest of a real export -> `zoo_runtime.load` (and one image) either succeeds 
 line naming the package, never another exception; never opens a file outside the package (an audit
 hook sees every file Python opens; ONNX Runtime is handed bytes, so it opens none itself); bounded in
 time and memory. ZOO_FUZZ_EXAMPLES sets the number of examples (default 40: a few seconds)."""
+
 from __future__ import annotations
 
 import copy
@@ -34,15 +35,63 @@ def _audit(event, args):
 
 sys.addaudithook(_audit)
 
-HOSTILE_PATHS = ["../secret.txt", "/etc/hostname", "escape", "a/../../secret.txt", "sub/../generator.onnx",
-                 "./generator.onnx", "generator.onnx/", "..\\secret.txt", "gen\x00erator.onnx", "", ".", "..",
-                 "C:generator.onnx", "pipe", "generator.onnx", "tokenizer.json", "manifest.json", "x" * 5000]
-HOSTILE_VALUES = [None, True, False, 0, -1, 1, 3, 2**31, 2**63, 10**30, 1.5, -0.0, math.inf, math.nan, "",
-                  "batch", "float32", "uint8", "int64", "class", "text", "none", "0" * 64, "A" * 64, [], {},
-                  ["batch"], ["batch", 128], ["batch", 32, 32, 3], {"sha256": "0" * 64, "bytes": 1}]
-json_values = st.recursive(st.none() | st.booleans() | st.integers(-2**70, 2**70) | st.floats() | st.text(max_size=8),
-                           lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner,
-                                                                                      max_size=3), max_leaves=6)
+HOSTILE_PATHS = [
+    "../secret.txt",
+    "/etc/hostname",
+    "escape",
+    "a/../../secret.txt",
+    "sub/../generator.onnx",
+    "./generator.onnx",
+    "generator.onnx/",
+    "..\\secret.txt",
+    "gen\x00erator.onnx",
+    "",
+    ".",
+    "..",
+    "C:generator.onnx",
+    "pipe",
+    "generator.onnx",
+    "tokenizer.json",
+    "manifest.json",
+    "x" * 5000,
+]
+HOSTILE_VALUES = [
+    None,
+    True,
+    False,
+    0,
+    -1,
+    1,
+    3,
+    2**31,
+    2**63,
+    10**30,
+    1.5,
+    -0.0,
+    math.inf,
+    math.nan,
+    "",
+    "batch",
+    "float32",
+    "uint8",
+    "int64",
+    "class",
+    "text",
+    "none",
+    "0" * 64,
+    "A" * 64,
+    [],
+    {},
+    ["batch"],
+    ["batch", 128],
+    ["batch", 32, 32, 3],
+    {"sha256": "0" * 64, "bytes": 1},
+]
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats() | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+    max_leaves=6,
+)
 
 
 def paths_of(node, prefix=()):
@@ -103,8 +152,13 @@ def test_fuzzed_manifest_loads_or_fails_cleanly(fuzz_packages):
     outcomes = {"loaded": 0, "refused": 0}
     started = time.monotonic()
 
-    @settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize="ZOO_FUZZ_EXAMPLES" not in os.environ,
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=EXAMPLES,
+        deadline=None,
+        database=None,
+        derandomize="ZOO_FUZZ_EXAMPLES" not in os.environ,
+        suppress_health_check=list(HealthCheck),
+    )
     @given(data=st.data())
     def check(data):
         kind = data.draw(st.sampled_from(sorted(fuzz_packages)), label="package")
@@ -127,8 +181,13 @@ def test_fuzzed_manifest_loads_or_fails_cleanly(fuzz_packages):
             AUDITING[0] = False
         assert time.monotonic() - t < 10
         root = os.path.realpath(pkg)
-        outside = [p for p in OPENED if not os.path.realpath(p).startswith(root + os.sep)
-                   and not p.endswith((".py", ".pyc", ".so")) and "site-packages" not in p]
+        outside = [
+            p
+            for p in OPENED
+            if not os.path.realpath(p).startswith(root + os.sep)
+            and not p.endswith((".py", ".pyc", ".so"))
+            and "site-packages" not in p
+        ]
         assert not outside, outside
 
     check()

@@ -1,6 +1,7 @@
 """A model package's paths and files are untrusted (issue 13, item 5): every path relative, normalised,
 inside the package, no symlink out; every file the runtime opens listed and sha256-checked, external
 data and text-encoder files included; the sha never feeds a cache name unchecked."""
+
 from __future__ import annotations
 
 import json
@@ -33,8 +34,14 @@ def opened_outside(pkg, action) -> list[str]:
     finally:
         seen = list(OPENED)
     root = os.path.realpath(pkg)
-    return [p for p in seen if not os.path.realpath(p).startswith(root + os.sep)
-            and not p.endswith((".py", ".pyc", ".so")) and "site-packages" not in p and "/proc/" not in p]
+    return [
+        p
+        for p in seen
+        if not os.path.realpath(p).startswith(root + os.sep)
+        and not p.endswith((".py", ".pyc", ".so"))
+        and "site-packages" not in p
+        and "/proc/" not in p
+    ]
 
 
 def one_line_error(pkg, action, *fragments) -> str:
@@ -57,9 +64,14 @@ def secret(tmp_path_factory):
 @pytest.mark.parametrize("verify", [True, False])
 @pytest.mark.parametrize("where", ["absolute", "dotdot", "dotdot-inside", "dot", "backslash", "empty"])
 def test_graph_and_file_paths_stay_inside(classcond, tamper, secret, where, verify):
-    bad = {"absolute": str(secret), "dotdot": f"../{secret.parent.name}/secret.onnx",
-           "dotdot-inside": "sub/../generator.onnx", "dot": "./generator.onnx", "backslash": "..\\secret.onnx",
-           "empty": ""}[where]
+    bad = {
+        "absolute": str(secret),
+        "dotdot": f"../{secret.parent.name}/secret.onnx",
+        "dotdot-inside": "sub/../generator.onnx",
+        "dot": "./generator.onnx",
+        "backslash": "..\\secret.onnx",
+        "empty": "",
+    }[where]
 
     def edit(m, pkg):
         entry = m["files"].pop("generator.onnx")
@@ -67,13 +79,21 @@ def test_graph_and_file_paths_stay_inside(classcond, tamper, secret, where, veri
         m["graph"] = bad
 
     pkg = tamper(classcond, edit)
-    assert opened_outside(pkg, lambda: one_line_error(
-        pkg, lambda: zoo_runtime.load(pkg, providers="cpu", verify=verify), "manifest field", "files[")) == []
+    assert (
+        opened_outside(
+            pkg,
+            lambda: one_line_error(
+                pkg, lambda: zoo_runtime.load(pkg, providers="cpu", verify=verify), "manifest field", "files["
+            ),
+        )
+        == []
+    )
 
 
 def test_a_symlink_out_is_refused_and_never_hashed(classcond, tamper, secret):
     """The issue's probe: a listed file that is a symlink to a file of the machine was hashed and its
     sha256 printed. Now it is refused before any read, and nothing about it is printed."""
+
     def edit(m, pkg):
         (pkg / "probe.bin").symlink_to(secret)
         m["files"]["probe.bin"] = {"sha256": "0" * 64, "bytes": len(b"not yours")}
@@ -81,8 +101,9 @@ def test_a_symlink_out_is_refused_and_never_hashed(classcond, tamper, secret):
     pkg = tamper(classcond, edit)
     import hashlib
 
-    message = one_line_error(pkg, lambda: zoo_runtime.load(pkg, providers="cpu"), 'files["probe.bin"]',
-                             "points outside the package")
+    message = one_line_error(
+        pkg, lambda: zoo_runtime.load(pkg, providers="cpu"), 'files["probe.bin"]', "points outside the package"
+    )
     assert hashlib.sha256(b"not yours").hexdigest()[:16] not in message
     assert opened_outside(pkg, lambda: pytest.raises(ValueError, zoo_runtime.load, pkg, providers="cpu")) == []
 
@@ -97,6 +118,7 @@ def test_a_symlink_out_is_refused_and_never_hashed(classcond, tamper, secret):
 
 def test_a_fifo_or_folder_is_not_read(classcond, tamper):
     """A listed FIFO would block the reader forever; a folder is not a file."""
+
     def edit(m, pkg):
         os.mkfifo(pkg / "pipe")
         (pkg / "dir").mkdir()
@@ -114,12 +136,17 @@ def test_a_fifo_or_folder_is_not_read(classcond, tamper):
 def test_sha256_is_checked_hex_even_without_verify(classcond, tamper, sha):
     """The graph's sha names the TensorRT cache folder: with verify=False it must still be 64 lower-case
     hex digits, so no manifest can steer a cache path (or make a second folder with upper case)."""
+
     def edit(m, pkg):
         m["files"]["generator.onnx"]["sha256"] = sha
 
     pkg = tamper(classcond, edit)
-    one_line_error(pkg, lambda: zoo_runtime.load(pkg, providers="cpu", verify=False),
-                   'files["generator.onnx"].sha256', "64 lower-case hex")
+    one_line_error(
+        pkg,
+        lambda: zoo_runtime.load(pkg, providers="cpu", verify=False),
+        'files["generator.onnx"].sha256',
+        "64 lower-case hex",
+    )
 
 
 def test_wrong_size_is_refused_before_hashing(classcond, tamper):
@@ -127,15 +154,22 @@ def test_wrong_size_is_refused_before_hashing(classcond, tamper):
         m["files"]["generator.onnx"]["bytes"] += 1
 
     pkg = tamper(classcond, edit)
-    one_line_error(pkg, lambda: zoo_runtime.load(pkg, providers="cpu", verify=False), "was altered",
-                   "bytes but the manifest says")
+    one_line_error(
+        pkg, lambda: zoo_runtime.load(pkg, providers="cpu", verify=False), "was altered", "bytes but the manifest says"
+    )
 
 
 def to_external_data(pkg):
     """Convert the package's graph to ONNX external data (weights in generator.onnx.data)."""
     model = onnx.load(pkg / "generator.onnx")
-    onnx.save(model, pkg / "generator.onnx", save_as_external_data=True, all_tensors_to_one_file=True,
-              location="generator.onnx.data", size_threshold=1024)  # shape constants inline
+    onnx.save(
+        model,
+        pkg / "generator.onnx",
+        save_as_external_data=True,
+        all_tensors_to_one_file=True,
+        location="generator.onnx.data",
+        size_threshold=1024,
+    )  # shape constants inline
 
 
 def test_external_data_must_be_listed(classcond, tamper):
@@ -146,8 +180,11 @@ def test_external_data_must_be_listed(classcond, tamper):
     del manifest["files"]["generator.onnx.data"]
     (pkg / "manifest.json").write_text(json.dumps(manifest))
     for verify in (True, False):
-        one_line_error(pkg, lambda: zoo_runtime.load(pkg, providers="cpu", verify=verify),
-                       "loads external data 'generator.onnx.data' that the manifest's files do not list")
+        one_line_error(
+            pkg,
+            lambda: zoo_runtime.load(pkg, providers="cpu", verify=verify),
+            "loads external data 'generator.onnx.data' that the manifest's files do not list",
+        )
 
 
 def test_external_data_listed_loads_and_altered_is_refused(classcond, tamper):
@@ -180,35 +217,62 @@ def test_external_data_pointing_outside_is_refused(classcond, tamper, secret):
 def test_text_encoder_files_must_be_listed(textcond, tamper):
     """A text encoder's files load only when listed (and verified): here an onnx-transformer entry
     naming files the manifest does not list."""
+
     def edit(m, pkg):
         (pkg / "tokenizer.json").write_text("{}")
-        m["text_encoder"] = {"name": "t", "kind": "onnx-transformer", "dim": 256, "files": ["tokenizer.json"],
-                             "onnx": "generator.onnx", "tokenizer": "tokenizer.json", "max_length": 16}
+        m["text_encoder"] = {
+            "name": "t",
+            "kind": "onnx-transformer",
+            "dim": 256,
+            "files": ["tokenizer.json"],
+            "onnx": "generator.onnx",
+            "tokenizer": "tokenizer.json",
+            "max_length": 16,
+        }
 
     pkg = tamper(textcond, edit)
-    one_line_error(pkg, lambda: zoo_runtime.load(pkg, providers="cpu"), "text_encoder",
-                   "names files the manifest's files do not list")
+    one_line_error(
+        pkg,
+        lambda: zoo_runtime.load(pkg, providers="cpu"),
+        "text_encoder",
+        "names files the manifest's files do not list",
+    )
 
 
 def test_garbage_tokenizer_is_one_line(textcond, tamper):
     """A listed, verified, but garbage tokenizer.json: one line naming the package and the field."""
+
     def edit(m, pkg):
         (pkg / "tokenizer.json").write_bytes(b'{"model": 3, "garbage": \xff}')
-        m["text_encoder"] = {"name": "t", "kind": "onnx-transformer", "dim": 256, "files": ["tokenizer.json"],
-                             "onnx": "generator.onnx", "tokenizer": "tokenizer.json", "max_length": 16}
+        m["text_encoder"] = {
+            "name": "t",
+            "kind": "onnx-transformer",
+            "dim": 256,
+            "files": ["tokenizer.json"],
+            "onnx": "generator.onnx",
+            "tokenizer": "tokenizer.json",
+            "max_length": 16,
+        }
 
     pkg = tamper(textcond, edit, relist_files=True)
     gen = zoo_runtime.load(pkg, providers="cpu")
-    one_line_error(pkg, lambda: gen.generate(1, prompts="a red circle"), "text_encoder.tokenizer",
-                   "is not a valid tokenizers file")
+    one_line_error(
+        pkg, lambda: gen.generate(1, prompts="a red circle"), "text_encoder.tokenizer", "is not a valid tokenizers file"
+    )
 
 
-@pytest.mark.parametrize("mapping,problem", [("../secret.onnx", "normalised relative path"),
-                                             ("/etc/hostname", "normalised relative path"),
-                                             ("unlisted.onnx", "must be listed under files")])
+@pytest.mark.parametrize(
+    "mapping,problem",
+    [
+        ("../secret.onnx", "normalised relative path"),
+        ("/etc/hostname", "normalised relative path"),
+        ("unlisted.onnx", "must be listed under files"),
+    ],
+)
 def test_synthesis_graphs_are_checked_like_the_generator(classcond, tamper, mapping, problem):
     """The w-space entry (mapping.onnx, synthesis.onnx) names graphs too: they were loaded by path,
     unchecked; now they are validated at load and read through the same checked path as the graph."""
+
     def edit(m, pkg):
         (pkg / "unlisted.onnx").write_bytes((pkg / "generator.onnx").read_bytes())
         m["synthesis"] = {"mapping": mapping, "synthesis": "generator.onnx", "w_dim": 8, "num_ws": 2}

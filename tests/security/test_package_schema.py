@@ -1,6 +1,7 @@
 """The manifest is validated against a schema (types, ranges, sizes) and against the graph's real inputs
 and outputs at load (issue 13, items 5, 6 and 8): each failure is one ValueError line naming the
 package and the field, never an ONNX Runtime traceback at the first request."""
+
 from __future__ import annotations
 
 import json
@@ -66,10 +67,12 @@ def test_malformed_fields_are_one_line_naming_the_field(classcond, tamper, field
 
 
 def test_files_entries_are_typed(classcond, tamper):
-    for entry, problem in (({"sha256": "0" * 64, "bytes": -1}, ".bytes' must be an integer"),
-                           ({"sha256": "0" * 64, "bytes": "12"}, ".bytes' must be an integer"),
-                           ({"sha256": None, "bytes": 1}, ".sha256' must be 64 lower-case hex"),
-                           ("abc", "must be an object {sha256, bytes}")):
+    for entry, problem in (
+        ({"sha256": "0" * 64, "bytes": -1}, ".bytes' must be an integer"),
+        ({"sha256": "0" * 64, "bytes": "12"}, ".bytes' must be an integer"),
+        ({"sha256": None, "bytes": 1}, ".sha256' must be 64 lower-case hex"),
+        ("abc", "must be an object {sha256, bytes}"),
+    ):
         pkg = tamper(classcond, lambda m, pkg: m["files"].__setitem__("generator.onnx", entry))
         with pytest.raises(PackageError, match=r'files\["generator.onnx"\]'):
             zoo_runtime.load(pkg, providers="cpu", verify=False)
@@ -77,11 +80,13 @@ def test_files_entries_are_typed(classcond, tamper):
 
 
 def test_hostile_json_is_one_line(classcond, tamper):
-    for text, problem in (("[" * 100_000 + "]" * 100_000, "not valid JSON"),  # recursion
-                          ('{"schema": "gan-zoo/model-package", "latent_dim": 1' + "0" * 5000 + "}", "not valid JSON"),
-                          ("\xff\xfe", "not valid JSON"),
-                          ("[]", "not a gan-zoo model package manifest"),
-                          ('{"schema": "gan-zoo/model-package", "schema_version": true}', "schema version True")):
+    for text, problem in (
+        ("[" * 100_000 + "]" * 100_000, "not valid JSON"),  # recursion
+        ('{"schema": "gan-zoo/model-package", "latent_dim": 1' + "0" * 5000 + "}", "not valid JSON"),
+        ("\xff\xfe", "not valid JSON"),
+        ("[]", "not a gan-zoo model package manifest"),
+        ('{"schema": "gan-zoo/model-package", "schema_version": true}', "schema version True"),
+    ):
         pkg = tamper(classcond)
         (pkg / "manifest.json").write_bytes(text.encode("latin-1"))
         with pytest.raises(PackageError, match=problem):
@@ -95,6 +100,7 @@ def test_hostile_json_is_one_line(classcond, tamper):
 
 def consistent(field, value):
     """An edit that changes one fact consistently across the manifest (so only the graph disagrees)."""
+
     def edit(m, pkg):
         if field == "latent_dim":
             m["latent_dim"] = value
@@ -108,13 +114,19 @@ def consistent(field, value):
         elif field == "truncation":
             m["truncation"] = True
             m["inputs"].append({"name": "truncation", "dtype": "float32", "shape": ["batch"]})
+
     return edit
 
 
-@pytest.mark.parametrize("field,value,named", [("latent_dim", 64, "'inputs' gives 'z' as float32 ['batch', 64]"),
-                                               ("image.height", 16, "'outputs' gives 'images' as uint8"),
-                                               ("inputs.name", None, "'inputs' names ['z'] but"),
-                                               ("truncation", True, "'inputs' names")])
+@pytest.mark.parametrize(
+    "field,value,named",
+    [
+        ("latent_dim", 64, "'inputs' gives 'z' as float32 ['batch', 64]"),
+        ("image.height", 16, "'outputs' gives 'images' as uint8"),
+        ("inputs.name", None, "'inputs' names ['z'] but"),
+        ("truncation", True, "'inputs' names"),
+    ],
+)
 def test_manifest_and_graph_disagreeing_fail_at_load(classcond, tamper, field, value, named):
     """Issue: a manifest disagreeing with the graph gave ONNX Runtime tracebacks at the first request
     (input names, latent_dim), and the manifest's image height was ignored for small n."""

@@ -1,5 +1,6 @@
 """The batching front: close() racing generate() answers or refuses every request (issue 13, item 3),
 and one bad request in a merged run fails alone (item 6)."""
+
 from __future__ import annotations
 
 import random
@@ -81,8 +82,9 @@ def test_one_bad_request_fails_alone(classcond):
     batcher = Batcher(gen.runner.run, max_batch=16, max_delay_ms=200)  # long delay: all four merge
     z = np.random.default_rng(0).standard_normal((1, gen.latent_dim), dtype=np.float32)
     labels = [3, 99, 5, 7]
-    results = race(lambda i: batcher.submit({"z": z, "labels": np.array([labels[i]], np.int64)}), lambda: None, 4,
-                   random.Random(0))
+    results = race(
+        lambda i: batcher.submit({"z": z, "labels": np.array([labels[i]], np.int64)}), lambda: None, 4, random.Random(0)
+    )
     batcher.close()
     for label, r in zip(labels, results):
         if label == 99:

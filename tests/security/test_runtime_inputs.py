@@ -1,6 +1,7 @@
 """Hostile generation inputs (issue 13, items 6 and 8): NaN or huge embeddings are refused like NaN z;
 prompts that are not valid Unicode (lone surrogates from non-UTF-8 bytes) or are bytes fail in one
 line, in the runtime's encoders and in the MiniLM plugin."""
+
 from __future__ import annotations
 
 import json
@@ -11,8 +12,10 @@ import pytest
 import zoo_runtime
 
 
-@pytest.mark.parametrize("value,message", [(np.nan, "NaN or inf"), (np.inf, "NaN or inf"),
-                                           (1e30, "must lie within"), (-5e3, "must lie within")])
+@pytest.mark.parametrize(
+    "value,message",
+    [(np.nan, "NaN or inf"), (np.inf, "NaN or inf"), (1e30, "must lie within"), (-5e3, "must lie within")],
+)
 def test_nan_or_huge_embeddings_are_refused(textcond, value, message):
     gen = zoo_runtime.load(textcond, providers="cpu")
     emb = np.zeros((2, 256), np.float32)
@@ -49,18 +52,34 @@ def onnx_transformer_package(tmp_path_factory):
 
     pkg = tmp_path_factory.mktemp("encoder")
     (pkg / "tokenizer.json").write_bytes((model_dir() / TOKENIZER_FILE).read_bytes())
-    nodes = [helper.make_node("Cast", ["attention_mask"], ["mask"], to=TensorProto.FLOAT),
-             helper.make_node("ReduceSum", ["mask"], ["count"], keepdims=1),
-             helper.make_node("Tile", ["count", "reps"], ["embeddings"])]
-    graph = helper.make_graph(nodes, "encoder", [
-        helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch", "tokens"]),
-        helper.make_tensor_value_info("attention_mask", TensorProto.INT64, ["batch", "tokens"])],
+    nodes = [
+        helper.make_node("Cast", ["attention_mask"], ["mask"], to=TensorProto.FLOAT),
+        helper.make_node("ReduceSum", ["mask"], ["count"], keepdims=1),
+        helper.make_node("Tile", ["count", "reps"], ["embeddings"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "encoder",
+        [
+            helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch", "tokens"]),
+            helper.make_tensor_value_info("attention_mask", TensorProto.INT64, ["batch", "tokens"]),
+        ],
         [helper.make_tensor_value_info("embeddings", TensorProto.FLOAT, ["batch", 4])],
-        [helper.make_tensor("reps", TensorProto.INT64, [2], [1, 4])])
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)], ir_version=10),
-              pkg / "text_encoder.onnx")
-    entry = {"name": "tiny", "kind": "onnx-transformer", "dim": 4, "files": ["text_encoder.onnx", "tokenizer.json"],
-             "onnx": "text_encoder.onnx", "tokenizer": "tokenizer.json", "max_length": 16, "output": "embeddings"}
+        [helper.make_tensor("reps", TensorProto.INT64, [2], [1, 4])],
+    )
+    onnx.save(
+        helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)], ir_version=10), pkg / "text_encoder.onnx"
+    )
+    entry = {
+        "name": "tiny",
+        "kind": "onnx-transformer",
+        "dim": 4,
+        "files": ["text_encoder.onnx", "tokenizer.json"],
+        "onnx": "text_encoder.onnx",
+        "tokenizer": "tokenizer.json",
+        "max_length": 16,
+        "output": "embeddings",
+    }
     return pkg, entry
 
 
@@ -82,10 +101,12 @@ def test_onnx_text_encoder_garbage_files(onnx_transformer_package, tmp_path):
     from zoo_runtime.text import load_text_encoder
 
     src, entry = onnx_transformer_package
-    for name, data, message in (("tokenizer.json", b"\x00garbage", "is not a valid tokenizers file"),
-                                ("tokenizer.json", json.dumps({"model": 3}).encode(), "is not a valid tokenizers file"),
-                                ("text_encoder.onnx", b"\x08\x07garbage", "is not an ONNX model"),
-                                ("text_encoder.onnx", b"\x08\x07", "does not load in ONNX Runtime")):  # no graph
+    for name, data, message in (
+        ("tokenizer.json", b"\x00garbage", "is not a valid tokenizers file"),
+        ("tokenizer.json", json.dumps({"model": 3}).encode(), "is not a valid tokenizers file"),
+        ("text_encoder.onnx", b"\x08\x07garbage", "is not an ONNX model"),
+        ("text_encoder.onnx", b"\x08\x07", "does not load in ONNX Runtime"),
+    ):  # no graph
         pkg = tmp_path / f"{name}-{len(data)}"
         shutil.copytree(src, pkg)
         (pkg / name).write_bytes(data)

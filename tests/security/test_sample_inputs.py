@@ -1,5 +1,6 @@
 """Generation inputs are checked: non-integer labels, NaN latents, class names and their range, huge n;
 large n is generated batch by batch; zoo info cuts huge metadata strings."""
+
 from __future__ import annotations
 
 import json
@@ -29,8 +30,11 @@ def named(tmp_path_factory):
     return path
 
 
-@pytest.mark.parametrize("labels", [2.7, [1, 2.5], float("nan"), True, np.array([0.5]), torch.tensor([1.5]), [None]],
-                         ids=["2.7", "list-with-2.5", "nan", "bool", "numpy-float", "torch-float", "none"])
+@pytest.mark.parametrize(
+    "labels",
+    [2.7, [1, 2.5], float("nan"), True, np.array([0.5]), torch.tensor([1.5]), [None]],
+    ids=["2.7", "list-with-2.5", "nan", "bool", "numpy-float", "torch-float", "none"],
+)
 def test_non_integer_labels_are_refused(labels):
     model = zoo.create_model("dcgan32.digits", pretrained=True)
     with pytest.raises(ValueError, match="labels must be integers"):
@@ -61,11 +65,15 @@ def test_nan_or_infinite_latents_and_embeddings_are_refused(bad):
 def test_class_names_are_accepted_and_the_range_is_the_named_classes(named):
     model = zoo.load(named)
     assert model.class_names == NAMES
-    assert torch.equal(model.sample(3, seed=1, labels=["smiley", "circle", "square"]),
-                       model.sample(3, seed=1, labels=[2, 0, 1]))
+    assert torch.equal(
+        model.sample(3, seed=1, labels=["smiley", "circle", "square"]), model.sample(3, seed=1, labels=[2, 0, 1])
+    )
     assert torch.equal(model.sample(2, seed=1, labels="smiley"), model.sample(2, seed=1, labels=2))
-    with pytest.raises(ValueError, match=r"label 5 is out of range: .* 3 classes, labels must be in \[0, 2\], named "
-                                         r"'circle', 'square', 'smiley'"):
+    with pytest.raises(
+        ValueError,
+        match=r"label 5 is out of range: .* 3 classes, labels must be in \[0, 2\], named "
+        r"'circle', 'square', 'smiley'",
+    ):
         model.sample(2, labels=5)  # the model has 10 label slots, but was trained on 3 classes
     with pytest.raises(ValueError, match=r"has no class 'triangle'; its classes are 'circle', 'square', 'smiley'"):
         model.sample(2, labels="triangle")
@@ -88,8 +96,11 @@ def test_cli_label_names_and_out_of_range(named, tmp_path):
     code, output = zoo_cli("sample", str(named), "-n", "4", "--label", "smiley", "--out", str(out))
     assert code == 0, output
     assert Image.open(out).size == (70, 70)
-    for label, message in (("5", "label 5 is out of range"), ("triangle", "has no class 'triangle'"),
-                           ("2.7", "has no class '2.7'")):
+    for label, message in (
+        ("5", "label 5 is out of range"),
+        ("triangle", "has no class 'triangle'"),
+        ("2.7", "has no class '2.7'"),
+    ):
         code, output = zoo_cli("sample", str(named), "-n", "2", "--label", label, "--out", str(tmp_path / "bad.png"))
         assert code == 1 and message in output and len(output.strip().splitlines()) == 1, output
     assert not (tmp_path / "bad.png").exists()
@@ -100,8 +111,18 @@ def test_a_training_run_saves_its_folder_names(tmp_path):
         (tmp_path / "data" / name).mkdir(parents=True)
         for j in range(2):
             Image.new("L", (32, 32), 40 * i + 10 * j).save(tmp_path / "data" / name / f"{j}.png")
-    model = zoo.train("dcgan32", str(tmp_path / "data"), tmp_path / "run", config=dict(width=8, channels=1),
-                      condition="class", steps=1, batch_size=4, eval_samples=0, sample_every=1000, progress=False)
+    model = zoo.train(
+        "dcgan32",
+        str(tmp_path / "data"),
+        tmp_path / "run",
+        config=dict(width=8, channels=1),
+        condition="class",
+        steps=1,
+        batch_size=4,
+        eval_samples=0,
+        sample_every=1000,
+        progress=False,
+    )
     assert model.class_names == sorted(NAMES)  # folder names, sorted: label i is class_names[i]
     loaded = zoo.load(tmp_path / "run")
     assert loaded.class_names == sorted(NAMES) and loaded.num_classes == 3
@@ -147,7 +168,12 @@ def test_a_large_grid_is_generated_batch_by_batch_in_bounded_memory(tmp_path):
     out = subprocess.run([sys.executable, "-c", code, str(tiny)], capture_output=True, text=True, timeout=300)
     result = json.loads(out.stdout.strip().splitlines()[-1])
     nrow = math.ceil(math.sqrt(20000))
-    assert result["grid"] == [math.ceil(20000 / nrow) * 34 + 2, nrow * 34 + 2, 3] and result["shape"] == [20000, 3, 32, 32]
+    assert result["grid"] == [math.ceil(20000 / nrow) * 34 + 2, nrow * 34 + 2, 3] and result["shape"] == [
+        20000,
+        3,
+        32,
+        32,
+    ]
     assert result["grew_mb"] < 150, result
 
 

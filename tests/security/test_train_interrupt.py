@@ -1,5 +1,6 @@
 """Ctrl-C and SIGTERM during training write a checkpoint before exiting, and --resume continues from
 it bit-identically; a run's class names are saved with its model."""
+
 from __future__ import annotations
 
 import os
@@ -21,10 +22,39 @@ STEPS = 40
 
 
 def train_cmd(out, *extra):
-    return [sys.executable, "-m", "zoo", "train", "dcgan32", "--data", "builtin:digits", "--out", str(out),
-            "--steps", str(STEPS), "--batch", "8", "--config", "width=8", "--config", "channels=1",
-            "--condition", "class", "--log-every", "10", "--sample-every", "1000", "--checkpoint-every", "1000",
-            "--eval-samples", "0", "--no-progress", "--threads", "1", *extra]
+    return [
+        sys.executable,
+        "-m",
+        "zoo",
+        "train",
+        "dcgan32",
+        "--data",
+        "builtin:digits",
+        "--out",
+        str(out),
+        "--steps",
+        str(STEPS),
+        "--batch",
+        "8",
+        "--config",
+        "width=8",
+        "--config",
+        "channels=1",
+        "--condition",
+        "class",
+        "--log-every",
+        "10",
+        "--sample-every",
+        "1000",
+        "--checkpoint-every",
+        "1000",
+        "--eval-samples",
+        "0",
+        "--no-progress",
+        "--threads",
+        "1",
+        *extra,
+    ]
 
 
 def test_ctrl_c_writes_a_checkpoint_and_resume_is_bit_identical(tmp_path):
@@ -48,8 +78,13 @@ def test_ctrl_c_writes_a_checkpoint_and_resume_is_bit_identical(tmp_path):
     step = load_checkpoint(interrupted / "checkpoint.safetensors")[1]["step"]
     assert 1 <= step < STEPS
 
-    resumed = subprocess.run([sys.executable, "-m", "zoo", "train", "--resume", str(interrupted), "--no-progress",
-                              "--threads", "1"], env=ENV, capture_output=True, text=True, timeout=300)
+    resumed = subprocess.run(
+        [sys.executable, "-m", "zoo", "train", "--resume", str(interrupted), "--no-progress", "--threads", "1"],
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert resumed.returncode == 0, resumed.stderr
     ref = subprocess.run(train_cmd(reference), env=ENV, capture_output=True, text=True, timeout=300)
     assert ref.returncode == 0, ref.stderr
@@ -76,11 +111,24 @@ def test_sigterm_in_process_raises_training_interrupted_after_a_checkpoint(tmp_p
     sender.start()
     try:
         with pytest.raises(TrainingInterrupted, match="interrupted by SIGTERM at step") as e:
-            zoo.train("dcgan32", "builtin:digits", tmp_path / "run", config=dict(width=8, channels=1), steps=100_000,
-                      batch_size=8, eval_samples=0, sample_every=100_000, checkpoint_every=100_000, progress=False)
+            zoo.train(
+                "dcgan32",
+                "builtin:digits",
+                tmp_path / "run",
+                config=dict(width=8, channels=1),
+                steps=100_000,
+                batch_size=8,
+                eval_samples=0,
+                sample_every=100_000,
+                checkpoint_every=100_000,
+                progress=False,
+            )
     finally:
         done.set()
         sender.join()
     assert e.value.signum == signal.SIGTERM
     assert (tmp_path / "run" / "checkpoint.safetensors").exists()
-    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert (
+        signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+        and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    )

@@ -2,6 +2,7 @@
 loads or fails with one of the zoo's errors in one line, in bounded time and memory.
 
 The fuzzing runs in a fresh interpreter, so its peak memory is measured alone."""
+
 from __future__ import annotations
 
 import json
@@ -9,7 +10,7 @@ import subprocess
 import sys
 import textwrap
 
-FUZZ = textwrap.dedent(r'''
+FUZZ = textwrap.dedent(r"""
     import json, math, os, resource, struct, sys, tempfile, time
     from pathlib import Path
 
@@ -114,7 +115,7 @@ FUZZ = textwrap.dedent(r'''
     fuzz_tensor_table()
     stats["grew_mb"] = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - BEFORE) / 1024
     print(json.dumps(stats))
-''')
+""")
 
 
 def test_fuzzed_weights_files_load_or_fail_with_one_zoo_error_line():

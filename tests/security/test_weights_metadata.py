@@ -2,6 +2,7 @@
 
 The memory/time bounds run in a fresh interpreter, so the peak RSS measured is the load's own.
 """
+
 from __future__ import annotations
 
 import json
@@ -53,15 +54,17 @@ TAMPERED = {  # name: (file, config changes)
     "width3000": (DIGITS, {"width": 3000}),  # asked for an 18 GB tensor
     "width700": (DIGITS, {"width": 700}),  # took 3.1 GB and 14 s
     "classes1e8": (DIGITS, {"num_classes": 100_000_000}),
-    "resolution2^30": (DIGITS, {"resolution": 2 ** 30}),
+    "resolution2^30": (DIGITS, {"resolution": 2**30}),
     "layers6e4": (STYLEGAN, {"mapping_layers": 60_000}),  # within the integer bound: stopped while building
-    "layers1e12": (STYLEGAN, {"mapping_layers": 10 ** 12}),
+    "layers1e12": (STYLEGAN, {"mapping_layers": 10**12}),
     "w_dim1e5": (STYLEGAN, {"w_dim": 100_000}),
 }
 
 
 def test_tampered_configs_fail_fast_in_one_line_with_small_memory(tmp_path):
-    paths = [rewrite_metadata(src, tmp_path / f"{name}.safetensors", changes) for name, (src, changes) in TAMPERED.items()]
+    paths = [
+        rewrite_metadata(src, tmp_path / f"{name}.safetensors", changes) for name, (src, changes) in TAMPERED.items()
+    ]
     out = subprocess.run([sys.executable, "-c", MEASURE, *map(str, paths)], capture_output=True, text=True, timeout=120)
     results = [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
     assert len(results) == len(paths), out.stderr
@@ -80,8 +83,11 @@ def test_an_untampered_file_still_loads_and_a_wrong_override_is_still_named(tmp_
         zoo.load(DIGITS, width=24)
 
 
-@pytest.mark.parametrize("config", ['["width", 3000]', '"width=3000"', "3000", "null", "[" * 100_000 + "]" * 100_000],
-                         ids=["list", "string", "number", "null", "nested-too-deep"])
+@pytest.mark.parametrize(
+    "config",
+    ['["width", 3000]', '"width=3000"', "3000", "null", "[" * 100_000 + "]" * 100_000],
+    ids=["list", "string", "number", "null", "nested-too-deep"],
+)
 def test_config_that_is_not_a_json_object_is_one_line(tmp_path, config):
     bad = rewrite_metadata(DIGITS, tmp_path / "bad.safetensors", config=config)
     with pytest.raises(WeightsError) as e:
@@ -89,12 +95,15 @@ def test_config_that_is_not_a_json_object_is_one_line(tmp_path, config):
     assert "\n" not in str(e.value) and "config" in str(e.value) and str(bad) in str(e.value)
 
 
-@pytest.mark.parametrize("changes, match", [
-    ({"arch": ""}, "no 'arch'"),
-    ({"class_names": "not json"}, "class_names"),
-    ({"class_names": '{"a": 1}'}, "list of strings"),
-    ({"class_names": "[1, 2]"}, "list of strings"),
-])
+@pytest.mark.parametrize(
+    "changes, match",
+    [
+        ({"arch": ""}, "no 'arch'"),
+        ({"class_names": "not json"}, "class_names"),
+        ({"class_names": '{"a": 1}'}, "list of strings"),
+        ({"class_names": "[1, 2]"}, "list of strings"),
+    ],
+)
 def test_other_metadata_fields_of_the_wrong_kind(tmp_path, changes, match):
     bad = rewrite_metadata(DIGITS, tmp_path / "bad.safetensors", **changes)
     with pytest.raises(WeightsError, match=match):
@@ -103,8 +112,12 @@ def test_other_metadata_fields_of_the_wrong_kind(tmp_path, changes, match):
 
 def test_cli_says_one_line_for_a_tampered_file(tmp_path):
     bad = rewrite_metadata(DIGITS, tmp_path / "tampered.safetensors", {"width": 3000})
-    out = subprocess.run([sys.executable, "-m", "zoo", "sample", str(bad), "-n", "1", "--out", str(tmp_path / "g.png")],
-                         capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-m", "zoo", "sample", str(bad), "-n", "1", "--out", str(tmp_path / "g.png")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 1, out.stderr
     lines = [line for line in out.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "does not match architecture dcgan32" in lines[0], out.stderr

@@ -1,7 +1,9 @@
 """`zoo eval --metric text-alignment`: the shipped shapes classifier and the alignment report."""
+
 from __future__ import annotations
 
 import json
+
 import pytest
 import torch
 
@@ -23,8 +25,12 @@ def test_shipped_classifier_metadata_and_accuracy_on_fresh_scenes():
 
 def test_score_and_caption_sets():
     attrs = [{"shape": "circle", "colour": "red", "size": "small", "background": "blue"}] * 2
-    pred = {"shape": ["circle", "square"], "colour": ["red", "red"], "size": ["small", "small"],
-            "background": ["blue", "gray"]}
+    pred = {
+        "shape": ["circle", "square"],
+        "colour": ["red", "red"],
+        "size": ["small", "small"],
+        "background": ["blue", "gray"],
+    }
     assert ta.score(pred, attrs) == {"shape": 0.5, "colour": 1.0, "size": 1.0, "background": 0.5, "all": 0.5}
     sets = ta.caption_sets([("red", "triangle")], 30, seed=0)
     assert all((a["colour"], a["shape"]) == ("red", "triangle") for a in sets["held_out"])

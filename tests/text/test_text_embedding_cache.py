@@ -1,6 +1,7 @@
 """Caption embeddings during training are computed once per unique caption, not per step, so an
 expensive encoder (MiniLM) trains at the cost of the hash one; and the hard-negative table of
 scripts/train_text_model.py (one-attribute swaps among the training captions only)."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -48,8 +49,20 @@ def test_training_encodes_each_unique_caption_once(counting, tmp_path):
     data = load_shapes(32, 3, n=48, seed=0, progress=False)
     unique = set(data.captions)
     assert len(unique) < len(data.captions), "the test needs repeated captions"
-    zoo.train("dcgan32", data, tmp_path / "run", config=dict(width=8), condition="text:counting", steps=4,
-              batch_size=16, sample_every=100, checkpoint_every=100, log_every=2, eval_samples=0, progress=False)
+    zoo.train(
+        "dcgan32",
+        data,
+        tmp_path / "run",
+        config=dict(width=8),
+        condition="text:counting",
+        steps=4,
+        batch_size=16,
+        sample_every=100,
+        checkpoint_every=100,
+        log_every=2,
+        eval_samples=0,
+        progress=False,
+    )
     counts = Counter(counting.seen)
     assert set(counts) >= unique
     # 4 steps x 16 images = 64 conditions used, yet each caption went through the encoder at most

@@ -1,5 +1,6 @@
 """dcgan `film=True`: the condition also modulates every generator block (conditional batch norm).
 Zero-initialised, so it starts as the identity; old weights (film absent) keep loading; export parity."""
+
 from __future__ import annotations
 
 import warnings
@@ -20,7 +21,9 @@ def test_film_starts_as_the_identity_and_learns():
     film.load_state_dict(plain.state_dict(), strict=False)  # the shared weights; the film weights stay zero
     extra = sorted(set(film.state_dict()) - set(plain.state_dict()))
     assert extra and all(k.startswith("generator.film.") and ".condition." in k for k in extra), extra
-    assert torch.equal(film.sample(3, seed=1, prompts=PROMPTS[:1] * 3), plain.sample(3, seed=1, prompts=PROMPTS[:1] * 3))
+    assert torch.equal(
+        film.sample(3, seed=1, prompts=PROMPTS[:1] * 3), plain.sample(3, seed=1, prompts=PROMPTS[:1] * 3)
+    )
     # the zero-initialised weights still get gradients (the path can learn)
     G = film.generator.train()
     G(torch.randn(4, 128), torch.randn(4, 256)).square().mean().backward()
@@ -31,8 +34,8 @@ def test_film_is_off_by_default_and_old_configs_load(tmp_path):
     """A weights file whose config predates `film` (no such key) loads with film=False, the old layout."""
     import json
 
-    from safetensors.torch import load_file, save_file
     from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
 
     assert zoo.registry.get_spec("dcgan32").default_config["film"] is False
     torch.manual_seed(0)
@@ -55,8 +58,8 @@ def test_film_is_off_by_default_and_old_configs_load(tmp_path):
 
 def test_adding_text_to_a_film_model_keeps_its_images():
     """Conditioning surgery (zoo.conditioning.change_conditioning) treats the film weights as a conditioning path."""
-    from zoo.data.shapes import load_shapes
     from zoo.conditioning import change_conditioning
+    from zoo.data.shapes import load_shapes
 
     torch.manual_seed(0)
     source = zoo.create_model("dcgan32", width=8, film=True)  # unconditional: no film modules yet

@@ -1,4 +1,5 @@
 """The built-in `hash` encoder: one numpy implementation shared by the zoo and the runtime."""
+
 from __future__ import annotations
 
 import json
@@ -13,9 +14,14 @@ from zoo.text import HashTextEncoder, get_text_encoder
 from zoo_runtime.text import TextEncoderError, load_text_encoder
 from zoo_runtime.text.hash_encoder import hash_encode, words
 
-PROMPTS = ["a small red circle on a blue background", "A SMALL Red circle, on a blue background!",
-           "", "a large blue circle on a red background", "ein kleiner roter Kreis — ça marche? 赤い丸",
-           "red " * 5000]
+PROMPTS = [
+    "a small red circle on a blue background",
+    "A SMALL Red circle, on a blue background!",
+    "",
+    "a large blue circle on a red background",
+    "ein kleiner roter Kreis — ça marche? 赤い丸",
+    "red " * 5000,
+]
 
 
 def test_shape_dtype_norm_and_the_empty_prompt():
@@ -45,8 +51,13 @@ def test_stable_golden_value_across_processes_and_hash_seeds():
     code = "import json; from zoo_runtime.text.hash_encoder import hash_encode; print(json.dumps(hash_encode(['a red circle', 'x y'])[:, :].tolist()))"
     outs = []
     for seed in ("1", "2"):
-        r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                           env={**os.environ, "PYTHONHASHSEED": seed}, timeout=60)
+        r = subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            timeout=60,
+        )
         assert r.returncode == 0, r.stderr
         outs.append(np.array(json.loads(r.stdout), dtype=np.float32))
     assert np.array_equal(outs[0], outs[1]) and np.array_equal(outs[0][0], e)

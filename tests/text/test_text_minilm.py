@@ -1,5 +1,6 @@
 """The `minilm` plugin (plugins/zoo-minilm): offline weights, PyTorch forward vs sentence-transformers,
 ONNX + tokenizers runtime vs PyTorch (cosine >= 0.9999), truncation, no torch in the runtime."""
+
 from __future__ import annotations
 
 import json
@@ -17,8 +18,7 @@ from zoo.text import get_text_encoder, list_text_encoders, text_encoder_source  
 from zoo_runtime.text import load_text_encoder  # noqa: E402
 
 REFERENCE = json.loads((Path(__file__).parent / "minilm_reference.json").read_text())
-EXTRA = ["MiXeD CaSe PROMPT", "   ", "Ünïcödé ñ 東京 😀 ça", "x" * 20000,
-         "a small red circle on a blue background"]
+EXTRA = ["MiXeD CaSe PROMPT", "   ", "Ünïcödé ñ 東京 😀 ça", "x" * 20000, "a small red circle on a blue background"]
 
 
 def cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -91,9 +91,13 @@ print("ok")
 
 
 def test_missing_weights_give_a_clear_error(tmp_path):
-    r = subprocess.run([sys.executable, "-c", "from zoo.text import get_text_encoder; get_text_encoder('minilm')"],
-                       capture_output=True, text=True, timeout=120,
-                       env={**os.environ, "ZOO_MINILM_MODEL_DIR": str(tmp_path)})
+    r = subprocess.run(
+        [sys.executable, "-c", "from zoo.text import get_text_encoder; get_text_encoder('minilm')"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "ZOO_MINILM_MODEL_DIR": str(tmp_path)},
+    )
     assert r.returncode != 0
     assert "failed to initialise" in r.stderr and "model.safetensors" in r.stderr
 

@@ -1,6 +1,7 @@
 """The plugin zoo-minilm registers `dcgan32_minilm` through its `gan_zoo.models` entry point and ships
 the pretrained `dcgan32_minilm.shapes` as package data: listing, sha256-verified loading, prompts,
 the wheel carrying the weights, and the runtime giving zoo sample's pixels."""
+
 from __future__ import annotations
 
 import json
@@ -33,7 +34,9 @@ def test_registered_through_the_plugins_entry_point():
     assert (cfg["conditioning"], cfg["text_encoder"], cfg["text_dim"]) == ("text", "minilm", 384)
     assert set(cfg) == set(zoo.registry.get_spec("dcgan32").default_config), "the dcgan32 builder, same keys"
     assert "dcgan32_minilm" in zoo.list_models(conditioning="text")
-    status = [p for p in zoo.registry.plugin_statuses() if p.group == "gan_zoo.models" and p.distribution == "zoo-minilm"]
+    status = [
+        p for p in zoo.registry.plugin_statuses() if p.group == "gan_zoo.models" and p.distribution == "zoo-minilm"
+    ]
     assert [s.status for s in status] == ["loaded"], status
     model = zoo.create_model("dcgan32_minilm", width=8)
     assert model.sample(2, seed=0, embeddings=torch.zeros(2, 384)).shape == (2, 3, 32, 32)
@@ -66,20 +69,27 @@ def test_wheel_carries_the_weights_and_the_card(tmp_path):
 
     src, out = tmp_path / "src", tmp_path / "wheel"  # a copy: setuptools writes build/ into the source tree
     shutil.copytree(PLUGIN, src, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
-    r = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-                        "-w", str(out), str(src)], capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out), str(src)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stderr
     (wheel,) = out.glob("zoo_minilm-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
-    for f in ("zoo_minilm/weights/dcgan32_minilm.shapes.safetensors", "zoo_minilm/weights/dcgan32_minilm.shapes.md",
-              "zoo_minilm/models.py"):
+    for f in (
+        "zoo_minilm/weights/dcgan32_minilm.shapes.safetensors",
+        "zoo_minilm/weights/dcgan32_minilm.shapes.md",
+        "zoo_minilm/models.py",
+    ):
         assert f in names, names
     entry_points = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("entry_points.txt"))).decode()
     assert "[gan_zoo.models]" in entry_points and "zoo_minilm.models" in entry_points
 
 
 @pytest.mark.slow  # ~20 s of CPU (MiniLM graph, 96 MB package); the default run covers the same path with
-@shipped           # a tiny dcgan32_minilm (tests/export) and a tiny minilm model (test_text_model.py)
+@shipped  # a tiny dcgan32_minilm (tests/export) and a tiny minilm model (test_text_model.py)
 def test_export_and_runtime_match_zoo_sample(tmp_path):
     import zoo_runtime
 
@@ -107,7 +117,9 @@ def test_cli_list_and_sample(tmp_path):
     rows = {r["name"]: r for r in json.loads(listing.output)}
     assert rows["dcgan32_minilm.shapes"]["source"] == "zoo-minilm"
     grid = tmp_path / "grid.png"
-    run = CliRunner().invoke(main, ["sample", "dcgan32_minilm.shapes", "--prompt", PROMPT, "-n", "4", "--out", str(grid)])
+    run = CliRunner().invoke(
+        main, ["sample", "dcgan32_minilm.shapes", "--prompt", PROMPT, "-n", "4", "--out", str(grid)]
+    )
     assert run.exit_code == 0, run.output
     from PIL import Image
 

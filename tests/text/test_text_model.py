@@ -1,5 +1,6 @@
 """Text-to-image end to end: prompts through GAN.sample, training with --condition text:ENCODER,
 export of the encoder into the package, and the runtime giving the same pixels for the same prompt."""
+
 from __future__ import annotations
 
 import json
@@ -43,9 +44,20 @@ def test_train_a_text_model_with_condition_text_encoder(tmp_path):
     from zoo.data.shapes import load_shapes
 
     data = load_shapes(32, 3, n=32, seed=0, progress=False)
-    model = zoo.train("dcgan32", data, tmp_path / "run", config=dict(width=8), condition="text:hash", steps=2,
-                      batch_size=8, sample_every=100, checkpoint_every=100, log_every=1, eval_samples=0,
-                      progress=False)
+    model = zoo.train(
+        "dcgan32",
+        data,
+        tmp_path / "run",
+        config=dict(width=8),
+        condition="text:hash",
+        steps=2,
+        batch_size=8,
+        sample_every=100,
+        checkpoint_every=100,
+        log_every=1,
+        eval_samples=0,
+        progress=False,
+    )
     assert model.config["text_encoder"] == "hash" and model.config["text_dim"] == 256
     loaded = zoo.load(tmp_path / "run")
     assert torch.equal(loaded.sample(2, seed=0, prompts=PROMPTS[0]), model.sample(2, seed=0, prompts=PROMPTS[0]))

@@ -1,4 +1,5 @@
 """Text-encoder plugins: real distributions (a .dist-info with entry_points.txt on sys.path), in subprocesses."""
+
 from __future__ import annotations
 
 import json
@@ -22,44 +23,73 @@ def _dist(site: Path, dist: str, module: str, entry: str, source: str) -> None:
 
 
 def _run(code: str, site: Path, zoo_home: Path, **env) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": f"{site}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
-           "GAN_ZOO_HOME": str(zoo_home), **env}
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, env=env,
-                          timeout=300)
+    env = {
+        **os.environ,
+        "PYTHONPATH": f"{site}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
+        "GAN_ZOO_HOME": str(zoo_home),
+        **env,
+    }
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, env=env, timeout=300
+    )
 
 
 @pytest.fixture
 def site(tmp_path):
     site = tmp_path / "site"
-    _dist(site, "zoo-text-broken", "zoo_text_broken", "broken = zoo_text_broken:Encoder",
-          "raise ImportError('needs libsentencepiece 9')")
-    _dist(site, "zoo-text-good", "zoo_text_good", "charcount = zoo_text_good:CharCount", """
+    _dist(
+        site,
+        "zoo-text-broken",
+        "zoo_text_broken",
+        "broken = zoo_text_broken:Encoder",
+        "raise ImportError('needs libsentencepiece 9')",
+    )
+    _dist(
+        site,
+        "zoo-text-good",
+        "zoo_text_good",
+        "charcount = zoo_text_good:CharCount",
+        """
         import numpy as np
 
         class CharCount:
             name, dim = "charcount", 4
             def encode(self, texts):
                 return np.array([[len(t), t.count(" "), 0, 1] for t in texts], dtype=np.float32)
-    """)
+    """,
+    )
     _dist(site, "zoo-text-shadow", "zoo_text_shadow", "hash = zoo_text_shadow:Fake", "Fake = object")
-    _dist(site, "zoo-text-bad-contract", "zoo_text_badc", "nodim = zoo_text_badc:NoDim", """
+    _dist(
+        site,
+        "zoo-text-bad-contract",
+        "zoo_text_badc",
+        "nodim = zoo_text_badc:NoDim",
+        """
         class NoDim:
             def encode(self, texts):
                 return None
-    """)
-    _dist(site, "zoo-text-bad-output", "zoo_text_bado", "badout = zoo_text_bado:BadOut", """
+    """,
+    )
+    _dist(
+        site,
+        "zoo-text-bad-output",
+        "zoo_text_bado",
+        "badout = zoo_text_bado:BadOut",
+        """
         import numpy as np
 
         class BadOut:  # declares dim 8, returns float64 [N, 5]: caught when created, not deep in torch
             name, dim = "badout", 8
             def encode(self, texts):
                 return np.zeros((len(texts), 5))
-    """)
+    """,
+    )
     return site
 
 
 def test_plugins_load_broken_ones_are_isolated_and_hash_cannot_be_shadowed(site, zoo_home):
-    result = _run("""
+    result = _run(
+        """
         import json, warnings
         from dataclasses import asdict
         with warnings.catch_warnings(record=True) as caught:
@@ -87,7 +117,10 @@ def test_plugins_load_broken_ones_are_isolated_and_hash_cannot_be_shadowed(site,
         assert tuple(m.sample(2, seed=0, prompts="a red circle").shape) == (2, 3, 32, 32)
         from zoo.registry import plugin_statuses
         print(json.dumps([asdict(p) for p in plugin_statuses() if p.group == "gan_zoo.text_encoders"]))
-    """, site, zoo_home)
+    """,
+        site,
+        zoo_home,
+    )
     assert result.returncode == 0, result.stderr
     st = {p["name"]: p for p in json.loads(result.stdout.strip().splitlines()[-1]) if "zoo-text" in p["distribution"]}
     assert st["charcount"]["status"] == "loaded" and st["charcount"]["distribution"] == "zoo-text-good"
@@ -99,11 +132,16 @@ def test_plugins_load_broken_ones_are_isolated_and_hash_cannot_be_shadowed(site,
     for shown in ("gan_zoo.text_encoders", "charcount", "needs libsentencepiece 9"):
         assert shown in cli.stdout, cli.stdout
 
-    off = _run("""
+    off = _run(
+        """
         from zoo.text import list_text_encoders, registry
         assert "charcount" not in list_text_encoders() and "hash" in list_text_encoders()
         assert registry.plugin_statuses() == []
-    """, site, zoo_home, GAN_ZOO_DISABLE_PLUGINS="1")
+    """,
+        site,
+        zoo_home,
+        GAN_ZOO_DISABLE_PLUGINS="1",
+    )
     assert off.returncode == 0, off.stderr
 
 

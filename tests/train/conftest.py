@@ -1,4 +1,5 @@
 """Fixtures for the training tests: tiny models (width 8) and a source weights file to fine-tune."""
+
 from __future__ import annotations
 
 import os
@@ -24,12 +25,14 @@ def source_file(tmp_path_factory) -> str:
     return str(path)
 
 
-def run_zoo(*args: str, env: dict | None = None, timeout: float = 120,
-            check: bool = True) -> subprocess.CompletedProcess:
+def run_zoo(
+    *args: str, env: dict | None = None, timeout: float = 120, check: bool = True
+) -> subprocess.CompletedProcess:
     """`python -m zoo ARGS` in a real subprocess (one thread: fast and deterministic on CPU)."""
     full_env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", **(env or {})}
-    proc = subprocess.run([sys.executable, "-m", "zoo", *args], capture_output=True, text=True, env=full_env,
-                          timeout=timeout)
+    proc = subprocess.run(
+        [sys.executable, "-m", "zoo", *args], capture_output=True, text=True, env=full_env, timeout=timeout
+    )
     if check and proc.returncode != 0:
         raise AssertionError(f"zoo {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
     return proc

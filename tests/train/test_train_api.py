@@ -1,4 +1,5 @@
 """One `resume` for both kinds of run; the run's kind is a recipe field (old files kept it in extra)."""
+
 from __future__ import annotations
 
 import pytest

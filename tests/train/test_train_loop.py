@@ -1,4 +1,5 @@
 """The training loop: a few real steps write every output; NaN stops the run; hooks are called."""
+
 from __future__ import annotations
 
 import json
@@ -106,15 +107,50 @@ def test_sample_command_is_deterministic(tmp_path, zoo_cli):
 
 def test_train_command_line(tmp_path, zoo_cli):
     out = tmp_path / "cli"
-    proc = zoo_cli("train", "dcgan32", "--data", "builtin:digits", "--config", "width=8", "--config", "channels=1",
-                   "--steps", "2", "--batch", "8", "--eval-samples", "0", "--out", str(out), "--no-progress", "--json")
+    proc = zoo_cli(
+        "train",
+        "dcgan32",
+        "--data",
+        "builtin:digits",
+        "--config",
+        "width=8",
+        "--config",
+        "channels=1",
+        "--steps",
+        "2",
+        "--batch",
+        "8",
+        "--eval-samples",
+        "0",
+        "--out",
+        str(out),
+        "--no-progress",
+        "--json",
+    )
     result = json.loads(proc.stdout)
     assert result["model"].endswith("model.safetensors") and result["last"]["step"] == 2
     assert zoo.load(out).config["width"] == 8
     # the same --out again: refused, the earlier run untouched; --overwrite replaces it (no stale grids)
     before = {p.name: p.read_bytes() for p in out.rglob("*") if p.is_file()}
-    again = ["train", "dcgan32", "--data", "builtin:digits", "--config", "width=8", "--config", "channels=1",
-             "--batch", "8", "--eval-samples", "0", "--out", str(out), "--no-progress", "--sample-every", "1"]
+    again = [
+        "train",
+        "dcgan32",
+        "--data",
+        "builtin:digits",
+        "--config",
+        "width=8",
+        "--config",
+        "channels=1",
+        "--batch",
+        "8",
+        "--eval-samples",
+        "0",
+        "--out",
+        str(out),
+        "--no-progress",
+        "--sample-every",
+        "1",
+    ]
     refused = zoo_cli(*again, "--steps", "1", check=False)
     assert refused.returncode != 0 and f"--resume {out}" in refused.stderr and "--overwrite" in refused.stderr
     assert {p.name: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
@@ -144,24 +180,40 @@ def test_bad_inputs_have_clear_errors(tmp_path):
         from zoo.training.trainer import Trainer
 
         model = zoo.create_model("dcgan32", **TINY)
-        Trainer(model, zoo.load_dataset("builtin:digits", 32, 1), tmp_path / "b", Recipe(batch_size=9),
-                dist=Dist(rank=0, world=2))
+        Trainer(
+            model,
+            zoo.load_dataset("builtin:digits", 32, 1),
+            tmp_path / "b",
+            Recipe(batch_size=9),
+            dist=Dist(rank=0, world=2),
+        )
     unlabelled = zoo.load_dataset("builtin:digits", 32, 1).subset(range(10))
     unlabelled.labels[:] = -1
     with pytest.raises(DatasetError, match="no label"):
-        zoo.train(zoo.create_model("dcgan32", conditioning="class", num_classes=10, **TINY), unlabelled,
-                  tmp_path / "c", steps=1, **FAST)
+        zoo.train(
+            zoo.create_model("dcgan32", conditioning="class", num_classes=10, **TINY),
+            unlabelled,
+            tmp_path / "c",
+            steps=1,
+            **FAST,
+        )
     with pytest.raises(DatasetError, match="class:10"):
-        zoo.train(zoo.create_model("dcgan32", conditioning="class", num_classes=5, **TINY), "builtin:digits",
-                  tmp_path / "d", steps=1, **FAST)
+        zoo.train(
+            zoo.create_model("dcgan32", conditioning="class", num_classes=5, **TINY),
+            "builtin:digits",
+            tmp_path / "d",
+            steps=1,
+            **FAST,
+        )
     with pytest.raises(FileNotFoundError, match="nothing to resume"):
         zoo.train(resume=tmp_path / "never-ran")
 
 
 def test_amp_and_channels_last_are_correct_on_cpu(tmp_path):
     """bf16 autocast + channels-last (the GPU options) run correctly on CPU: finite losses, a usable model."""
-    model = zoo.train("dcgan32", "builtin:digits", tmp_path / "run", steps=2, amp=True, channels_last=True,
-                      config=TINY, **FAST)
+    model = zoo.train(
+        "dcgan32", "builtin:digits", tmp_path / "run", steps=2, amp=True, channels_last=True, config=TINY, **FAST
+    )
     records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert all(math.isfinite(r["loss_d"]) and math.isfinite(r["loss_g"]) for r in records)
     images = zoo.load(tmp_path / "run").sample(2, seed=0)
@@ -201,8 +253,21 @@ def test_cli_threads_and_ranges(tmp_path):
     from zoo.cli import main
 
     before = torch.get_num_threads()
-    args = ["train", "mlpgan28", "--data", "builtin:digits", "--config", "hidden=[16,32]", "--batch", "8",
-            "--eval-samples", "0", "--no-progress", "--out", str(tmp_path / "run")]
+    args = [
+        "train",
+        "mlpgan28",
+        "--data",
+        "builtin:digits",
+        "--config",
+        "hidden=[16,32]",
+        "--batch",
+        "8",
+        "--eval-samples",
+        "0",
+        "--no-progress",
+        "--out",
+        str(tmp_path / "run"),
+    ]
     try:
         result = CliRunner().invoke(main, [*args, "--steps", "1", "--threads", "1"])
         assert result.exit_code == 0, result.output

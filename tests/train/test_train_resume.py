@@ -1,5 +1,6 @@
 """A fine-tuning run killed with SIGKILL continues with --resume and ends bit-identical to a run
 that was never interrupted (weights, EMA, optimizer moments, ADA state, RNG states)."""
+
 from __future__ import annotations
 
 import json
@@ -13,9 +14,31 @@ import torch
 
 from zoo.train.checkpoint import load_checkpoint
 
-ARGS = ["--data", "builtin:digits", "--steps", "200", "--batch", "8", "--checkpoint-every", "10",
-        "--sample-every", "40", "--log-every", "10", "--eval-samples", "0", "--augment", "ada",
-        "--l2sp", "0.1", "--ewc", "0.1", "--seed", "3", "--no-progress"]
+ARGS = [
+    "--data",
+    "builtin:digits",
+    "--steps",
+    "200",
+    "--batch",
+    "8",
+    "--checkpoint-every",
+    "10",
+    "--sample-every",
+    "40",
+    "--log-every",
+    "10",
+    "--eval-samples",
+    "0",
+    "--augment",
+    "ada",
+    "--l2sp",
+    "0.1",
+    "--ewc",
+    "0.1",
+    "--seed",
+    "3",
+    "--no-progress",
+]
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
@@ -26,8 +49,9 @@ def finetune_cmd(source: str, out, *extra: str) -> list[str]:
 def test_sigkill_then_resume_is_bit_identical(tmp_path, source_file):
     reference, killed = tmp_path / "reference", tmp_path / "killed"
     # the interrupted run: SIGKILL shortly after its first checkpoint, mid-step or mid-write
-    proc = subprocess.Popen(finetune_cmd(source_file, killed), env=ENV, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        finetune_cmd(source_file, killed), env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     deadline = time.time() + 120
     while not (killed / "checkpoint.safetensors").exists():
         assert proc.poll() is None, proc.stderr.read().decode()
@@ -46,8 +70,13 @@ def test_sigkill_then_resume_is_bit_identical(tmp_path, source_file):
 
             Image.open(path).verify()
     # resume it, and run the reference uninterrupted
-    resumed = subprocess.run([sys.executable, "-m", "zoo", "finetune", "--resume", str(killed), "--no-progress"],
-                             env=ENV, capture_output=True, text=True, timeout=300)
+    resumed = subprocess.run(
+        [sys.executable, "-m", "zoo", "finetune", "--resume", str(killed), "--no-progress"],
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert resumed.returncode == 0, resumed.stderr
     assert f"resuming {killed} at step {step_at_kill}" in resumed.stdout
     ref = subprocess.run(finetune_cmd(source_file, reference), env=ENV, capture_output=True, text=True, timeout=300)
@@ -70,8 +99,10 @@ def test_sigkill_then_resume_is_bit_identical(tmp_path, source_file):
         assert (reference / "samples" / name).read_bytes() == (killed / "samples" / name).read_bytes()
 
     def losses(run):
-        return [{k: v for k, v in json.loads(line).items() if k != "images_per_s"}
-                for line in (run / "metrics.jsonl").read_text().splitlines()]
+        return [
+            {k: v for k, v in json.loads(line).items() if k != "images_per_s"}
+            for line in (run / "metrics.jsonl").read_text().splitlines()
+        ]
 
     assert losses(reference) == losses(killed)
     assert not list(killed.glob(".*.tmp"))
@@ -82,8 +113,16 @@ def test_resume_refuses_structural_changes(tmp_path, source_file):
 
     import zoo
 
-    zoo.finetune(source_file, "builtin:digits", tmp_path / "ft", steps=2, batch_size=8, checkpoint_every=2,
-                 eval_samples=0, progress=False)
+    zoo.finetune(
+        source_file,
+        "builtin:digits",
+        tmp_path / "ft",
+        steps=2,
+        batch_size=8,
+        checkpoint_every=2,
+        eval_samples=0,
+        progress=False,
+    )
     with pytest.raises(ValueError, match="cannot change freeze_d"):
         zoo.finetune(resume=tmp_path / "ft", freeze_d=2, progress=False)
     with pytest.raises(ValueError, match="fine-tuning run"):
@@ -111,6 +150,7 @@ def test_a_run_killed_before_its_first_checkpoint_says_to_overwrite(tmp_path, so
         zoo.finetune(source_file, "builtin:digits", out, steps=1, batch_size=8, eval_samples=0, progress=False)
     with pytest.raises(FileNotFoundError, match="nothing to resume.*--overwrite"):
         zoo.finetune(resume=out, progress=False)
-    zoo.finetune(source_file, "builtin:digits", out, steps=1, batch_size=8, eval_samples=0, progress=False,
-                 overwrite=True)
+    zoo.finetune(
+        source_file, "builtin:digits", out, steps=1, batch_size=8, eval_samples=0, progress=False, overwrite=True
+    )
     assert (out / "model.safetensors").exists()

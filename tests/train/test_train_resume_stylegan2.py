@@ -3,6 +3,7 @@ probe). They come from the training loop's own checkpointed generator (`G.use_rn
 stops at a checkpoint and resumes ends bit-identical to an uninterrupted one, even when something
 else draws from torch's global RNG in between (here: the FID feature extractor that `eval_every`
 builds once per process, at a different step in the resumed run)."""
+
 from __future__ import annotations
 
 import json
@@ -13,8 +14,17 @@ import zoo
 from zoo.train.checkpoint import load_checkpoint
 
 TINY_SG2 = dict(width=8, max_channels=16, channels=1, latent_dim=16, w_dim=16, mapping_layers=2)
-RUN = dict(batch_size=4, sample_every=3, checkpoint_every=3, log_every=3, eval_samples=8, eval_every=3,
-           augment="ada", seed=1, progress=False)
+RUN = dict(
+    batch_size=4,
+    sample_every=3,
+    checkpoint_every=3,
+    log_every=3,
+    eval_samples=8,
+    eval_every=3,
+    augment="ada",
+    seed=1,
+    progress=False,
+)
 
 
 def test_stylegan2_stop_and_resume_is_bit_identical(tmp_path):
@@ -35,8 +45,10 @@ def test_stylegan2_stop_and_resume_is_bit_identical(tmp_path):
         assert (reference / "samples" / name).read_bytes() == (stopped / "samples" / name).read_bytes()
 
     def losses(run):
-        return [{k: v for k, v in json.loads(line).items() if k != "images_per_s"}
-                for line in (run / "metrics.jsonl").read_text().splitlines()]
+        return [
+            {k: v for k, v in json.loads(line).items() if k != "images_per_s"}
+            for line in (run / "metrics.jsonl").read_text().splitlines()
+        ]
 
     assert losses(reference) == losses(stopped)
 

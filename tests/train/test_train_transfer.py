@@ -1,5 +1,6 @@
 """Transfer learning: each method does what it claims (frozen blocks, L2-SP/EWC, ADA, DiffAugment,
 added conditioning with a step-0 identity) and fine-tuning handles awkward target data."""
+
 from __future__ import annotations
 
 import json
@@ -48,10 +49,13 @@ def test_step0_grid_is_the_source_models(tmp_path, source_file):
 
 def test_frozen_blocks_do_not_change(tmp_path, source_file):
     source = zoo.load(source_file)
-    model = zoo.finetune(source_file, "builtin:digits", tmp_path / "ft", steps=3, freeze_d=2, freeze_g=1,
-                         lr=1e-2, **FAST)
-    for name, part in (("discriminator.blocks.0", model.discriminator.blocks[0]),
-                       ("discriminator.blocks.1", model.discriminator.blocks[1])):
+    model = zoo.finetune(
+        source_file, "builtin:digits", tmp_path / "ft", steps=3, freeze_d=2, freeze_g=1, lr=1e-2, **FAST
+    )
+    for name, part in (
+        ("discriminator.blocks.0", model.discriminator.blocks[0]),
+        ("discriminator.blocks.1", model.discriminator.blocks[1]),
+    ):
         src = dict(source.discriminator.named_parameters())
         for n, p in part.named_parameters():
             assert torch.equal(p.cpu(), src[f"blocks.{name[-1]}.{n}"]), f"{name}.{n} changed"
@@ -83,8 +87,10 @@ def test_l2sp_and_ewc_are_zero_at_start_and_pull_toward_source():
     net = nn.Linear(8, 4)
     params = dict(net.named_parameters())
     fisher = {n: torch.rand_like(p) * 2 for n, p in params.items()}
-    for anchor in (WeightAnchor("l2sp", "generator", params, 0.5),
-                   WeightAnchor("ewc", "generator", params, 0.5, fisher=fisher)):
+    for anchor in (
+        WeightAnchor("l2sp", "generator", params, 0.5),
+        WeightAnchor("ewc", "generator", params, 0.5, fisher=fisher),
+    ):
         assert float(anchor.penalty()) == 0.0
         with torch.no_grad():
             net.weight.add_(torch.randn_like(net.weight))
@@ -235,5 +241,7 @@ def test_auto_condition_adapts_a_conditional_source_to_the_data(tmp_path, source
     unlabelled.labels[:] = -1
     dropped = zoo.finetune(str(class_source), unlabelled, tmp_path / "b", steps=1, **FAST)
     assert dropped.conditioning == "none"
-    assert json.loads(zoo.read_metadata(tmp_path / "b" / "model.safetensors")["recipe"])["extra"][
-        "condition_applied"] == "none"
+    assert (
+        json.loads(zoo.read_metadata(tmp_path / "b" / "model.safetensors")["recipe"])["extra"]["condition_applied"]
+        == "none"
+    )

@@ -13,6 +13,7 @@ ReLU; FiLM, Perez et al. 2018), zero-initialised so a new path starts as the ide
 the condition a direct say at 8x8 and above, where shapes are drawn, instead of only through the
 4x4 input. Default off: the weights layout of models trained without it is unchanged.
 """
+
 from __future__ import annotations
 
 import torch
@@ -114,8 +115,17 @@ def build_dcgan(config: dict) -> tuple[nn.Module, nn.Module]:
 
 
 def dcgan_config(resolution: int, width: int) -> dict:
-    return dict(resolution=resolution, channels=3, latent_dim=128, width=width, conditioning="none",
-                num_classes=0, text_dim=0, text_encoder="", film=False)
+    return dict(
+        resolution=resolution,
+        channels=3,
+        latent_dim=128,
+        width=width,
+        conditioning="none",
+        num_classes=0,
+        text_dim=0,
+        text_encoder="",
+        film=False,
+    )
 
 
 DIGITS = dict(width=16, channels=1, conditioning="class", num_classes=10)
@@ -126,12 +136,18 @@ PAIRS = dict(resolution="32x64", width=16, channels=3, conditioning="none")  # 3
 # --- registered variants ------------------------------------------------------------------
 
 
-@register_model(family="dcgan", default_config=dcgan_config(32, 32), pretrained={
-    "digits": WeightSource("package:dcgan32.digits.safetensors", license="Apache-2.0", config=DIGITS),
-    "shapes": WeightSource("package:dcgan32.shapes.safetensors", license="Apache-2.0", config=SHAPES),
-    "shapes-text": WeightSource("package:dcgan32.shapes-text.safetensors", license="Apache-2.0", config=SHAPES_TEXT),
-    "pairs": WeightSource("package:dcgan32.pairs.safetensors", license="Apache-2.0", config=PAIRS),
-})
+@register_model(
+    family="dcgan",
+    default_config=dcgan_config(32, 32),
+    pretrained={
+        "digits": WeightSource("package:dcgan32.digits.safetensors", license="Apache-2.0", config=DIGITS),
+        "shapes": WeightSource("package:dcgan32.shapes.safetensors", license="Apache-2.0", config=SHAPES),
+        "shapes-text": WeightSource(
+            "package:dcgan32.shapes-text.safetensors", license="Apache-2.0", config=SHAPES_TEXT
+        ),
+        "pairs": WeightSource("package:dcgan32.pairs.safetensors", license="Apache-2.0", config=PAIRS),
+    },
+)
 def dcgan32(config: dict):
     """DCGAN at 32x32 (Radford et al. 2015), conditioning none, class or text."""
     return build_dcgan(config)

@@ -34,6 +34,7 @@ Saving: the backbone's weights are part of D's state, and D records how it was b
 `discriminator.feature_spec` and rebuilds this D (backbone architecture without weights, then
 the file's tensors fill it), no backbone weights file needed.
 """
+
 from __future__ import annotations
 
 import json
@@ -65,7 +66,9 @@ def parse_backbone(backbone: str) -> str:
     """`timm:NAME` -> NAME, with a clear error for anything else."""
     kind, sep, name = str(backbone).partition(":")
     if kind != "timm" or not sep or not name:
-        raise FeatureBackboneError(f"--d-backbone must be timm:NAME (any model in timm.list_models()), got {backbone!r}")
+        raise FeatureBackboneError(
+            f"--d-backbone must be timm:NAME (any model in timm.list_models()), got {backbone!r}"
+        )
     return name
 
 
@@ -103,7 +106,8 @@ def resolve_weights(name: str, weights: str | os.PathLike | None) -> Path:
                 f"backbone weights must be a .safetensors state dict of timm.create_model({name!r}), got {path.name}. "
                 f"Pickle files are not opened (loading one can run code); convert a file you trust with "
                 f"`python -c \"import torch, safetensors.torch as st; st.save_file(torch.load('{path.name}', "
-                f"weights_only=True), '{path.stem}.safetensors')\"`")
+                f"weights_only=True), '{path.stem}.safetensors')\"`"
+            )
         return path
     from zoo.metrics.imagenet_backbone import ARCH, BackboneError, imagenet_weights
 
@@ -120,7 +124,8 @@ def resolve_weights(name: str, weights: str | os.PathLike | None) -> Path:
             f"no pretrained weights for timm:{name} are available offline, and a feature discriminator on random "
             f"features would be pointless. Pass --d-backbone-weights PATH (a .safetensors state dict of "
             f"timm.create_model({name!r})), or fill timm's Hugging Face cache first, e.g. "
-            f"`huggingface-cli download {hub} model.safetensors` on a machine with internet access.")
+            f"`huggingface-cli download {hub} model.safetensors` on a machine with internet access."
+        )
     return found
 
 
@@ -142,13 +147,22 @@ def check_weights_fit(name: str, weights: Path) -> None:
     prefixes = tuple(f"{c}." for c in ([classifier] if isinstance(classifier, str) else classifier))
     missing = [k for k in expected if k not in shapes and not k.startswith(prefixes)]
     unexpected = [k for k in shapes if k not in expected and not k.startswith(prefixes)]
-    wrong = [f"{k} {shapes[k]} (expected {expected[k]})" for k in expected
-             if k in shapes and shapes[k] != expected[k] and not k.startswith(prefixes)]
+    wrong = [
+        f"{k} {shapes[k]} (expected {expected[k]})"
+        for k in expected
+        if k in shapes and shapes[k] != expected[k] and not k.startswith(prefixes)
+    ]
     if missing or unexpected or wrong:
-        parts = [f"{label} ({len(keys)}): {', '.join(keys[:4])}{', ...' if len(keys) > 4 else ''}"
-                 for label, keys in (("missing", missing), ("unexpected", unexpected), ("wrong shape", wrong)) if keys]
-        raise FeatureBackboneError(f"{weights} does not fit timm model {name!r}: " + "; ".join(parts)
-                                   + f". Is it a state dict of timm.create_model({name!r})?")
+        parts = [
+            f"{label} ({len(keys)}): {', '.join(keys[:4])}{', ...' if len(keys) > 4 else ''}"
+            for label, keys in (("missing", missing), ("unexpected", unexpected), ("wrong shape", wrong))
+            if keys
+        ]
+        raise FeatureBackboneError(
+            f"{weights} does not fit timm model {name!r}: "
+            + "; ".join(parts)
+            + f". Is it a state dict of timm.create_model({name!r})?"
+        )
 
 
 def create_backbone(name: str, weights: Path | None) -> nn.Module:
@@ -166,8 +180,10 @@ def create_backbone(name: str, weights: Path | None) -> nn.Module:
     except (RuntimeError, KeyError, ValueError) as e:
         if weights is None:
             raise FeatureBackboneError(f"timm cannot build {name!r} with features_only=True: {e}") from e
-        raise FeatureBackboneError(f"{weights} does not fit timm model {name!r}: {str(e)[:400]}. Is it a state dict "
-                                   f"of timm.create_model({name!r})?") from e
+        raise FeatureBackboneError(
+            f"{weights} does not fit timm model {name!r}: {str(e)[:400]}. Is it a state dict "
+            f"of timm.create_model({name!r})?"
+        ) from e
 
 
 # --- the discriminator -------------------------------------------------------------------------
@@ -179,8 +195,10 @@ class FeatureHead(nn.Module):
     def __init__(self, in_ch: int, width: int, config: dict):
         super().__init__()
         self.conv = nn.Sequential(
-            spectral_norm(nn.Conv2d(in_ch, width, 1)), nn.LeakyReLU(0.2),
-            spectral_norm(nn.Conv2d(width, width, 3, padding=1)), nn.LeakyReLU(0.2),
+            spectral_norm(nn.Conv2d(in_ch, width, 1)),
+            nn.LeakyReLU(0.2),
+            spectral_norm(nn.Conv2d(width, width, 3, padding=1)),
+            nn.LeakyReLU(0.2),
         )
         self.head = ProjectionHead(config, width)
 
@@ -191,20 +209,30 @@ class FeatureHead(nn.Module):
 class FeatureDiscriminator(nn.Module):
     """D(x, c) = sum over levels of head_l(backbone_l(prepare(x)), c); `blocks` are the heads, `backbone` is frozen."""
 
-    def __init__(self, config: dict, backbone: str, weights: str | os.PathLike | None = None, pretrained: bool = True,
-                 levels: int = DEFAULT_LEVELS, head_width: int = DEFAULT_HEAD_WIDTH, min_size: int = DEFAULT_MIN_SIZE):
+    def __init__(
+        self,
+        config: dict,
+        backbone: str,
+        weights: str | os.PathLike | None = None,
+        pretrained: bool = True,
+        levels: int = DEFAULT_LEVELS,
+        head_width: int = DEFAULT_HEAD_WIDTH,
+        min_size: int = DEFAULT_MIN_SIZE,
+    ):
         super().__init__()
         name = parse_backbone(backbone)
         if config["channels"] not in (1, 3):
-            raise FeatureBackboneError(f"a feature discriminator takes 1- or 3-channel images, not {config['channels']}")
+            raise FeatureBackboneError(
+                f"a feature discriminator takes 1- or 3-channel images, not {config['channels']}"
+            )
         if levels < 1:
             raise FeatureBackboneError(f"levels must be at least 1, got {levels}")
         net = create_backbone(name, resolve_weights(name, weights) if pretrained else None)
         net.requires_grad_(False).eval()
         n_levels = len(net.feature_info.channels())
         self.first_level = max(0, n_levels - levels)  # heads on the deepest `levels` levels
-        channels = net.feature_info.channels()[self.first_level:]
-        strides = net.feature_info.reduction()[self.first_level:]
+        channels = net.feature_info.channels()[self.first_level :]
+        strides = net.feature_info.reduction()[self.first_level :]
         self.backbone = net  # frozen, so not among the blocks FreezeD counts
         # the trainable heads, input side (shallowest level) first: `--freeze-d K` freezes the first K
         self.blocks = nn.ModuleList(FeatureHead(ch, head_width, config) for ch in channels)
@@ -218,7 +246,7 @@ class FeatureDiscriminator(nn.Module):
         data = torch.tensor(list(json.dumps(self.spec, sort_keys=True).encode()), dtype=torch.uint8)
         self.register_buffer(SPEC_KEY, data)
 
-    def train(self, mode: bool = True) -> "FeatureDiscriminator":
+    def train(self, mode: bool = True) -> FeatureDiscriminator:
         super().train(mode)
         self.backbone.eval()  # frozen: its batch-norm statistics never move
         return self
@@ -235,15 +263,16 @@ class FeatureDiscriminator(nn.Module):
     def forward(self, x: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
         if self.training and torch.is_grad_enabled():
             self.new_heads = False  # being trained: FreezeD may keep these heads in a later fine-tuning
-        features = self.backbone(self.prepare(x))[self.first_level:]  # list of [N, C_l, H_l, W_l]
+        features = self.backbone(self.prepare(x))[self.first_level :]  # list of [N, C_l, H_l, W_l]
         return sum(head(f, c) for head, f in zip(self.blocks, features))  # [N]
 
 
 # --- the zoo's hooks ----------------------------------------------------------------------------
 
 
-def use_feature_discriminator(model, backbone: str, weights: str | os.PathLike | None = None,
-                              **options) -> FeatureDiscriminator:
+def use_feature_discriminator(
+    model, backbone: str, weights: str | os.PathLike | None = None, **options
+) -> FeatureDiscriminator:
     """Replace `model.discriminator` (a zoo.GAN) in place by a FeatureDiscriminator on pretrained `backbone`.
 
     The training loop calls this for `--d-backbone timm:NAME [--d-backbone-weights PATH]`. options:

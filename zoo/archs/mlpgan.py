@@ -4,6 +4,7 @@ https://arxiv.org/abs/1406.2661, as it is commonly written for 28x28 MNIST-like 
 Generator: latent 100 -> 128 -> 256 -> 512 -> 1024 -> 784, batch norm (after the first layer)
 and LeakyReLU 0.2, tanh out. Discriminator mirrored: 784 -> 1024 -> 512 -> 256 -> logit.
 """
+
 from __future__ import annotations
 
 import math
@@ -71,13 +72,25 @@ def build_mlpgan(config: dict) -> tuple[nn.Module, nn.Module]:
 
 # --- configs and registered variants --------------------------------------------------------
 
-MLPGAN28 = dict(resolution=28, channels=1, latent_dim=100, hidden=[128, 256, 512, 1024], conditioning="none",
-                num_classes=0, text_dim=0, text_encoder="")
+MLPGAN28 = dict(
+    resolution=28,
+    channels=1,
+    latent_dim=100,
+    hidden=[128, 256, 512, 1024],
+    conditioning="none",
+    num_classes=0,
+    text_dim=0,
+    text_encoder="",
+)
 
 
-@register_model(family="mlpgan", default_config=MLPGAN28, pretrained={
-    "digits": WeightSource("package:mlpgan28.digits.safetensors", license="Apache-2.0"),
-})
+@register_model(
+    family="mlpgan",
+    default_config=MLPGAN28,
+    pretrained={
+        "digits": WeightSource("package:mlpgan28.digits.safetensors", license="Apache-2.0"),
+    },
+)
 def mlpgan28(config: dict):
     """Fully-connected GAN for 28x28 grayscale (Goodfellow et al. 2014)."""
     return build_mlpgan(config)

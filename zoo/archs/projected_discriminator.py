@@ -26,6 +26,7 @@ Saving: D's state holds the backbone and the random projections; its `feature_sp
 kind "projected") lets zoo.load / --resume rebuild it through
 zoo.archs.feature_discriminator.restore_feature_discriminator, without the packaged weights.
 """
+
 from __future__ import annotations
 
 import json
@@ -50,7 +51,7 @@ class RandomProjection(nn.Module):
 
     def __init__(self, in_channels: list[int], width: int, seed: int = 0):
         super().__init__()
-        out = [width * 2 ** i for i in range(len(in_channels))]
+        out = [width * 2**i for i in range(len(in_channels))]
         g = torch.Generator().manual_seed(seed)  # the same projection on every build (a file then overwrites it)
         self.ccm = nn.ModuleList(nn.Conv2d(c, o, 1) for c, o in zip(in_channels, out))
         # CSM at scale i sees its own CCM output plus the upsampled CSM output of scale i+1 (mapped to its channels)
@@ -84,7 +85,7 @@ class ScaleDiscriminator(nn.Module):
         layers, ch = [], in_ch
         i = 0
         while size > 8:
-            out = min(max_width, width * 2 ** i)
+            out = min(max_width, width * 2**i)
             layers += [spectral_norm(nn.Conv2d(ch, out, 4, 2, 1)), nn.LeakyReLU(0.2)]
             ch, size, i = out, size // 2, i + 1
         self.body = nn.Sequential(*layers)
@@ -100,15 +101,22 @@ class ScaleDiscriminator(nn.Module):
             if c is None:
                 raise ValueError("this discriminator is conditional: pass c")
             e = self.condition(c)[:, :, None, None]  # [N, F, 1, 1]
-            out = out + (e * h).sum(1, keepdim=True) / self.features ** 0.5
+            out = out + (e * h).sum(1, keepdim=True) / self.features**0.5
         return out.flatten(1)  # [N, h*w]
 
 
 class ProjectedDiscriminator(nn.Module):
     """See the module docstring. config: the GAN's config (channels, conditioning)."""
 
-    def __init__(self, config: dict, size: int = DEFAULT_SIZE, width: int = DEFAULT_WIDTH,
-                 head_width: int = DEFAULT_HEAD_WIDTH, pretrained: bool = True, diffaug: bool = True):
+    def __init__(
+        self,
+        config: dict,
+        size: int = DEFAULT_SIZE,
+        width: int = DEFAULT_WIDTH,
+        head_width: int = DEFAULT_HEAD_WIDTH,
+        pretrained: bool = True,
+        diffaug: bool = True,
+    ):
         super().__init__()
         if config["channels"] not in (1, 3):
             raise ValueError(f"the projected discriminator takes 1- or 3-channel images, not {config['channels']}")
@@ -118,15 +126,18 @@ class ProjectedDiscriminator(nn.Module):
         channels = self.backbone.feature_info.channels()
         strides = self.backbone.feature_info.reduction()
         self.projection = RandomProjection(channels, width)
-        self.blocks = nn.ModuleList(ScaleDiscriminator(ch, size // s, head_width, config)
-                                    for ch, s in zip(self.projection.out_channels, strides))
+        self.blocks = nn.ModuleList(
+            ScaleDiscriminator(ch, size // s, head_width, config)
+            for ch, s in zip(self.projection.out_channels, strides)
+        )
         self.size, self.diffaug = int(size), diffaug
         self.new_heads = True  # untrained heads (FreezeD must not pin them); cleared by training or by a file
         self.spec = dict(kind=KIND, size=int(size), width=width, head_width=head_width)
-        self.register_buffer(SPEC_KEY, torch.tensor(list(json.dumps(self.spec, sort_keys=True).encode()),
-                                                    dtype=torch.uint8))
+        self.register_buffer(
+            SPEC_KEY, torch.tensor(list(json.dumps(self.spec, sort_keys=True).encode()), dtype=torch.uint8)
+        )
 
-    def train(self, mode: bool = True) -> "ProjectedDiscriminator":
+    def train(self, mode: bool = True) -> ProjectedDiscriminator:
         super().train(mode)
         self.backbone.eval()  # frozen: batch-norm statistics never move
         return self
@@ -136,8 +147,9 @@ class ProjectedDiscriminator(nn.Module):
         if x.shape[1] == 1:
             x = x.expand(-1, 3, -1, -1)
         if x.shape[-2:] != (self.size, self.size):
-            x = F.interpolate(x, size=(self.size, self.size), mode="bilinear", align_corners=False,
-                              antialias=x.shape[-1] > self.size)
+            x = F.interpolate(
+                x, size=(self.size, self.size), mode="bilinear", align_corners=False, antialias=x.shape[-1] > self.size
+            )
         return x
 
     def forward(self, x: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:

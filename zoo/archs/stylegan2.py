@@ -33,6 +33,7 @@ Transfer learning: `generator.mapping` and `generator.blocks` (one per resolutio
 what `--freeze-g K` freezes, the mapping network counting as the first; `discriminator.blocks`
 are the residual blocks, full resolution first (FreezeD).
 """
+
 from __future__ import annotations
 
 import math
@@ -110,8 +111,13 @@ class MappingNetwork(nn.Module):
             # condition module so that adding or resizing a conditioning treats them as its own state.
             self.condition.register_buffer("w_offset", torch.zeros(config["num_classes"], w_dim))
 
-    def forward(self, z: torch.Tensor, c: torch.Tensor | None = None, truncation: torch.Tensor | None = None,
-                update_avg: bool = True) -> torch.Tensor:
+    def forward(
+        self,
+        z: torch.Tensor,
+        c: torch.Tensor | None = None,
+        truncation: torch.Tensor | None = None,
+        update_avg: bool = True,
+    ) -> torch.Tensor:
         x = normalize_2nd_moment(z)
         if self.condition is not None:
             if c is None:
@@ -164,8 +170,15 @@ class ModulatedConv2d(nn.Module):
 
 
 class SynthesisLayer(nn.Module):
-    def __init__(self, in_ch: int, out_ch: int, w_dim: int, resolution: int, up: bool = False,
-                 size: tuple[int, int] | None = None):
+    def __init__(
+        self,
+        in_ch: int,
+        out_ch: int,
+        w_dim: int,
+        resolution: int,
+        up: bool = False,
+        size: tuple[int, int] | None = None,
+    ):
         super().__init__()
         self.conv = ModulatedConv2d(in_ch, out_ch, 3, w_dim, up=up)
         g = torch.Generator().manual_seed(resolution * 1000 + in_ch + 7 * out_ch + int(up))
@@ -177,8 +190,9 @@ class SynthesisLayer(nn.Module):
     def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
         x = self.conv(x, w)
         if self.training:  # fresh noise per sample while training; the fixed buffer otherwise
-            noise = torch.randn(x.shape[0], 1, x.shape[2], x.shape[3], device=x.device, dtype=x.dtype,
-                                generator=self.rng)
+            noise = torch.randn(
+                x.shape[0], 1, x.shape[2], x.shape[3], device=x.device, dtype=x.dtype, generator=self.rng
+            )
         else:
             noise = self.noise_const
         x = x + noise * self.noise_strength
@@ -199,8 +213,15 @@ class SynthesisBlock(nn.Module):
     """One resolution: (const or upsampling conv) + conv + ToRGB; uses num_conv + 1 consecutive ws.
     `resolution` is the short side (4, 8, ...); `size` the (height, width) of a non-square block."""
 
-    def __init__(self, in_ch: int, out_ch: int, resolution: int, w_dim: int, img_channels: int,
-                 size: tuple[int, int] | None = None):
+    def __init__(
+        self,
+        in_ch: int,
+        out_ch: int,
+        resolution: int,
+        w_dim: int,
+        img_channels: int,
+        size: tuple[int, int] | None = None,
+    ):
         super().__init__()
         size = size or (resolution, resolution)
         self.first = resolution == 4
@@ -230,8 +251,8 @@ def stage_channels(resolution, width: int, max_channels: int) -> dict[int, int]:
     """Channels per resolution (keyed by the short side 4, 8, ...): `width` at the output resolution,
     doubling per halving, capped. A non-square resolution ("64x32") has the stages of its short side."""
     n_up = base_grid(resolution)[2]
-    short = 4 * 2 ** n_up
-    return {4 * 2 ** i: min(max_channels, width * short // (4 * 2 ** i)) for i in range(n_up + 1)}
+    short = 4 * 2**n_up
+    return {4 * 2**i: min(max_channels, width * short // (4 * 2**i)) for i in range(n_up + 1)}
 
 
 class StyleGAN2Generator(nn.Module):
@@ -246,8 +267,11 @@ class StyleGAN2Generator(nn.Module):
         res = sorted(chs)
         h0, w0, _ = base_grid(config["resolution"])  # 4x4 when square
         self.blocks = nn.ModuleList(
-            SynthesisBlock(chs[r // 2] if r > 4 else 0, chs[r], r, self.w_dim, config["channels"],
-                           size=(h0 * r // 4, w0 * r // 4)) for r in res)
+            SynthesisBlock(
+                chs[r // 2] if r > 4 else 0, chs[r], r, self.w_dim, config["channels"], size=(h0 * r // 4, w0 * r // 4)
+            )
+            for r in res
+        )
         self.num_ws = sum(b.num_conv for b in self.blocks) + 1
         self.register_buffer("pl_mean", torch.zeros(()))
         self.rng: torch.Generator | None = None  # training-mode randomness; None: torch's global RNG
@@ -266,7 +290,7 @@ class StyleGAN2Generator(nn.Module):
         x = img = None
         i = 0
         for block in self.blocks:
-            x, img = block(x, img, ws[:, i:i + block.num_conv + 1])
+            x, img = block(x, img, ws[:, i : i + block.num_conv + 1])
             i += block.num_conv
         return img
 
@@ -274,23 +298,30 @@ class StyleGAN2Generator(nn.Module):
         """Style mixing regularisation: with probability `mixing`, layers from a random cutoff on take a second w."""
         n = ws.shape[0]
         g = self.rng
-        w2 = self.mapping(torch.randn(z.shape, device=z.device, dtype=z.dtype, generator=g), c,
-                          update_avg=False)  # [N, w_dim]
+        w2 = self.mapping(
+            torch.randn(z.shape, device=z.device, dtype=z.dtype, generator=g), c, update_avg=False
+        )  # [N, w_dim]
         cutoff = torch.randint(1, self.num_ws, (n, 1, 1), device=ws.device, generator=g)
         cutoff = torch.where(torch.rand(n, 1, 1, device=ws.device, generator=g) < self.mixing, cutoff, self.num_ws)
         layer = torch.arange(self.num_ws, device=ws.device).view(1, -1, 1)
         return torch.where(layer < cutoff, ws, w2.unsqueeze(1))
 
-    def styles(self, z: torch.Tensor, c: torch.Tensor | None = None, truncation: torch.Tensor | None = None,
-               update_avg: bool = True) -> torch.Tensor:
+    def styles(
+        self,
+        z: torch.Tensor,
+        c: torch.Tensor | None = None,
+        truncation: torch.Tensor | None = None,
+        update_avg: bool = True,
+    ) -> torch.Tensor:
         w = self.mapping(z, c, truncation, update_avg=update_avg)
         ws = w.unsqueeze(1).repeat(1, self.num_ws, 1)  # [N, num_ws, w_dim]
         if self.training and self.mixing > 0:
             ws = self.mix_styles(ws, z, c)
         return ws
 
-    def forward(self, z: torch.Tensor, c: torch.Tensor | None = None,
-                truncation: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self, z: torch.Tensor, c: torch.Tensor | None = None, truncation: torch.Tensor | None = None
+    ) -> torch.Tensor:
         img = self.synthesis(self.styles(z, c, truncation))
         return img if self.training else img.clamp(-1, 1)  # [N, channels, H, W]
 
@@ -350,7 +381,8 @@ class StyleGAN2Discriminator(nn.Module):
         chs = stage_channels(config["resolution"], config["width"], config["max_channels"])
         res = sorted(chs, reverse=True)[:-1]  # resolution ... 8: each block halves
         self.blocks = nn.ModuleList(
-            DiscriminatorBlock(chs[r], chs[r // 2], config["channels"] if i == 0 else 0) for i, r in enumerate(res))
+            DiscriminatorBlock(chs[r], chs[r // 2], config["channels"] if i == 0 else 0) for i, r in enumerate(res)
+        )
         self.mbstd_group = int(config["mbstd_group"])
         ch = chs[4]
         self.conv = EqualConv2d(ch + (1 if self.mbstd_group > 0 else 0), ch, 3)
@@ -380,9 +412,22 @@ def build_stylegan2(config: dict) -> tuple[nn.Module, nn.Module]:
 
 
 def stylegan2_config(resolution: int, width: int, max_channels: int) -> dict:
-    return dict(resolution=resolution, channels=3, latent_dim=128, w_dim=128, mapping_layers=4, width=width,
-                max_channels=max_channels, conditioning="none", num_classes=0, text_dim=0, text_encoder="",
-                mixing=0.9, pl_weight=2.0, mbstd_group=4)
+    return dict(
+        resolution=resolution,
+        channels=3,
+        latent_dim=128,
+        w_dim=128,
+        mapping_layers=4,
+        width=width,
+        max_channels=max_channels,
+        conditioning="none",
+        num_classes=0,
+        text_dim=0,
+        text_encoder="",
+        mixing=0.9,
+        pl_weight=2.0,
+        mbstd_group=4,
+    )
 
 
 # --- registered variants ------------------------------------------------------------------
@@ -392,17 +437,25 @@ DIGITS = dict(channels=1, conditioning="class", num_classes=10, width=16, max_ch
 SHAPES = dict(channels=3, conditioning="none")  # stylegan2_64's defaults, as scripts/train_stylegan2.py trains it
 
 
-@register_model(family="stylegan2", default_config=stylegan2_config(32, 32, 128), pretrained={
-    "digits": WeightSource("package:stylegan2_32.digits.safetensors", license="Apache-2.0", config=DIGITS),
-})
+@register_model(
+    family="stylegan2",
+    default_config=stylegan2_config(32, 32, 128),
+    pretrained={
+        "digits": WeightSource("package:stylegan2_32.digits.safetensors", license="Apache-2.0", config=DIGITS),
+    },
+)
 def stylegan2_32(config: dict):
     """StyleGAN2 at 32x32 (Karras et al. 2020), conditioning none, class or text, truncation."""
     return build_stylegan2(config)
 
 
-@register_model(family="stylegan2", default_config=stylegan2_config(64, 16, 128), pretrained={
-    "shapes": WeightSource("package:stylegan2_64.shapes.safetensors", license="Apache-2.0", config=SHAPES),
-})
+@register_model(
+    family="stylegan2",
+    default_config=stylegan2_config(64, 16, 128),
+    pretrained={
+        "shapes": WeightSource("package:stylegan2_64.shapes.safetensors", license="Apache-2.0", config=SHAPES),
+    },
+)
 def stylegan2_64(config: dict):
     """StyleGAN2 at 64x64 (Karras et al. 2020), conditioning none, class or text, truncation."""
     return build_stylegan2(config)

@@ -22,6 +22,7 @@ Export-friendly: modulation scales activations (no per-sample weights), FIR filt
 conv / conv_transpose with constant kernels, eval mode is a pure function of (z, c, truncation).
 fp16 layers of a source network run in float32 (`num_fp16_res` is kept for the record only).
 """
+
 from __future__ import annotations
 
 import math
@@ -83,8 +84,16 @@ class FullyConnected(nn.Module):
 class Conv2d(nn.Module):
     """Equalised-lr conv; `down` low-passes with the FIR filter and strides by 2; output gain and clamp."""
 
-    def __init__(self, in_ch: int, out_ch: int, kernel: int, bias: bool = True, act: bool = True,
-                 down: bool = False, conv_clamp: float = 0.0):
+    def __init__(
+        self,
+        in_ch: int,
+        out_ch: int,
+        kernel: int,
+        bias: bool = True,
+        act: bool = True,
+        down: bool = False,
+        conv_clamp: float = 0.0,
+    ):
         super().__init__()
         self.weight = nn.Parameter(torch.randn(out_ch, in_ch, kernel, kernel))
         self.bias = nn.Parameter(torch.zeros(out_ch)) if bias else None
@@ -113,8 +122,7 @@ class Conv2d(nn.Module):
 class SynthesisLayer(nn.Module):
     """Modulated, demodulated 3x3 conv (2x up-sampling for a block's first) + noise + bias + lrelu + clamp."""
 
-    def __init__(self, in_ch: int, out_ch: int, w_dim: int, resolution: int, up: bool = False,
-                 conv_clamp: float = 0.0):
+    def __init__(self, in_ch: int, out_ch: int, w_dim: int, resolution: int, up: bool = False, conv_clamp: float = 0.0):
         super().__init__()
         self.affine = FullyConnected(w_dim, in_ch, bias_init=1.0)  # styles start at 1
         self.weight = nn.Parameter(torch.randn(out_ch, in_ch, 3, 3))
@@ -137,8 +145,9 @@ class SynthesisLayer(nn.Module):
             x = F.conv2d(x, weight, padding=1)
         x = x * dcoefs.to(x.dtype)[:, :, None, None]
         if self.training:  # fresh noise per sample while training; the stored constant noise otherwise
-            noise = torch.randn(x.shape[0], 1, x.shape[2], x.shape[3], device=x.device, dtype=x.dtype,
-                                generator=self.rng)
+            noise = torch.randn(
+                x.shape[0], 1, x.shape[2], x.shape[3], device=x.device, dtype=x.dtype, generator=self.rng
+            )
         else:
             noise = self.noise_const
         x = lrelu(x + noise * self.noise_strength + self.bias[None, :, None, None])
@@ -212,7 +221,7 @@ class MappingCondition(ConditionEmbedding):
         self.proj = nn.Parameter(torch.randn(out_dim, embed_dim) / lr_mul)
         self.proj_gain = lr_mul / math.sqrt(embed_dim)
 
-    def zero_(self) -> "MappingCondition":
+    def zero_(self) -> MappingCondition:
         with torch.no_grad():
             self.proj.zero_()
         return self
@@ -228,11 +237,13 @@ class DiscriminatorCondition(ConditionEmbedding):
         nn.Module.__init__(self)
         self.kind = kind
         self.embed = make_label_embedding(kind, cmap_dim, num_classes, text_dim)
-        self.layers = nn.Sequential(*(FullyConnected(cmap_dim, cmap_dim, act=True, lr_mul=0.01) for _ in range(num_layers)))
+        self.layers = nn.Sequential(
+            *(FullyConnected(cmap_dim, cmap_dim, act=True, lr_mul=0.01) for _ in range(num_layers))
+        )
         self.out = FullyConnected(feature_dim, cmap_dim)
         self.cmap_dim = cmap_dim
 
-    def zero_(self) -> "DiscriminatorCondition":
+    def zero_(self) -> DiscriminatorCondition:
         with torch.no_grad():
             self.out.weight.zero_()
             self.out.bias.zero_()
@@ -255,15 +266,26 @@ class MappingNetwork(nn.Module):
         kind = config.get("conditioning", "none")
         self.condition = None
         if kind != "none":
-            self.condition = MappingCondition(kind, int(config["embed_dim"]) or w_dim, w_dim,
-                                              config.get("num_classes", 0), config.get("text_dim", 0), lr_mul)
+            self.condition = MappingCondition(
+                kind,
+                int(config["embed_dim"]) or w_dim,
+                w_dim,
+                config.get("num_classes", 0),
+                config.get("text_dim", 0),
+                lr_mul,
+            )
         dims = [z_dim] + [w_dim] * config["mapping_layers"]
         self.layers = nn.ModuleList(FullyConnected(a, b, act=True, lr_mul=lr_mul) for a, b in zip(dims[:-1], dims[1:]))
         self.register_buffer("w_avg", torch.zeros(w_dim))
         self.w_avg_beta = float(config["w_avg_beta"])
 
-    def forward(self, z: torch.Tensor, c: torch.Tensor | None = None, truncation: torch.Tensor | None = None,
-                update_avg: bool = True) -> torch.Tensor:
+    def forward(
+        self,
+        z: torch.Tensor,
+        c: torch.Tensor | None = None,
+        truncation: torch.Tensor | None = None,
+        update_avg: bool = True,
+    ) -> torch.Tensor:
         """w [N, w_dim]; with `truncation` (psi [N] or [1]) pulled towards w_avg (every layer's w: the w-space
         tools' entry; the generator itself truncates per layer, honouring truncation_cutoff)."""
         extra = None
@@ -286,7 +308,7 @@ def stage_channels(resolution: int, channel_base: int, max_channels: int) -> dic
     """NVlabs' rule: min(channel_base // res, max_channels) for res = 4 ... resolution."""
     if resolution < 8 or resolution & (resolution - 1):
         raise ValueError(f"resolution must be a power of two >= 8, got {resolution}")
-    return {2 ** i: min(channel_base // 2 ** i, max_channels) for i in range(2, int(math.log2(resolution)) + 1)}
+    return {2**i: min(channel_base // 2**i, max_channels) for i in range(2, int(math.log2(resolution)) + 1)}
 
 
 class StyleGAN2ADAGenerator(nn.Module):
@@ -301,7 +323,8 @@ class StyleGAN2ADAGenerator(nn.Module):
         self.mapping = MappingNetwork(config)
         self.blocks = nn.ModuleList(
             SynthesisBlock(chs.get(r // 2, 0), chs[r], r, self.w_dim, config["channels"], config["conv_clamp"])
-            for r in sorted(chs))
+            for r in sorted(chs)
+        )
         self.num_ws = sum(b.num_conv for b in self.blocks) + 1
         self.register_buffer("pl_mean", torch.zeros(()))
         self.rng: torch.Generator | None = None
@@ -318,12 +341,17 @@ class StyleGAN2ADAGenerator(nn.Module):
         x = img = None
         i = 0
         for block in self.blocks:
-            x, img = block(x, img, ws[:, i:i + block.num_conv + 1])
+            x, img = block(x, img, ws[:, i : i + block.num_conv + 1])
             i += block.num_conv
         return img
 
-    def styles(self, z: torch.Tensor, c: torch.Tensor | None = None, truncation: torch.Tensor | None = None,
-               update_avg: bool = True) -> torch.Tensor:
+    def styles(
+        self,
+        z: torch.Tensor,
+        c: torch.Tensor | None = None,
+        truncation: torch.Tensor | None = None,
+        update_avg: bool = True,
+    ) -> torch.Tensor:
         ws = self.mapping(z, c, None, update_avg=update_avg).unsqueeze(1).repeat(1, self.num_ws, 1)
         if self.training and self.mixing > 0:
             ws = self.mix_styles(ws, z, c)
@@ -332,7 +360,7 @@ class StyleGAN2ADAGenerator(nn.Module):
             centre = self.mapping.w_avg
             truncated = centre + psi * (ws - centre)
             if 0 < self.truncation_cutoff < self.num_ws:
-                truncated = torch.cat([truncated[:, :self.truncation_cutoff], ws[:, self.truncation_cutoff:]], dim=1)
+                truncated = torch.cat([truncated[:, : self.truncation_cutoff], ws[:, self.truncation_cutoff :]], dim=1)
             ws = truncated
         return ws
 
@@ -345,8 +373,9 @@ class StyleGAN2ADAGenerator(nn.Module):
         layer = torch.arange(self.num_ws, device=ws.device).view(1, -1, 1)
         return torch.where(layer < cutoff, ws, w2.unsqueeze(1))
 
-    def forward(self, z: torch.Tensor, c: torch.Tensor | None = None,
-                truncation: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self, z: torch.Tensor, c: torch.Tensor | None = None, truncation: torch.Tensor | None = None
+    ) -> torch.Tensor:
         img = self.synthesis(self.styles(z, c, truncation))
         return img if self.training else img.clamp(-1, 1)
 
@@ -396,7 +425,9 @@ class StyleGAN2ADADiscriminator(nn.Module):
         clamp = config["conv_clamp"]
         res = sorted(chs, reverse=True)[:-1]  # resolution ... 8: each block halves
         self.blocks = nn.ModuleList(
-            DiscriminatorBlock(chs[r], chs[r // 2], config["channels"] if i == 0 else 0, clamp) for i, r in enumerate(res))
+            DiscriminatorBlock(chs[r], chs[r // 2], config["channels"] if i == 0 else 0, clamp)
+            for i, r in enumerate(res)
+        )
         self.mbstd_group, self.mbstd_channels = int(config["mbstd_group"]), int(config["mbstd_channels"])
         if self.mbstd_channels not in (0, 1):
             raise ValueError(f"mbstd_channels must be 0 or 1, got {self.mbstd_channels}")
@@ -407,8 +438,14 @@ class StyleGAN2ADADiscriminator(nn.Module):
         kind = config.get("conditioning", "none")
         self.condition = None
         if kind != "none":
-            self.condition = DiscriminatorCondition(kind, ch, int(config["cmap_dim"]) or ch, int(config["d_mapping_layers"]),
-                                                    config.get("num_classes", 0), config.get("text_dim", 0))
+            self.condition = DiscriminatorCondition(
+                kind,
+                ch,
+                int(config["cmap_dim"]) or ch,
+                int(config["d_mapping_layers"]),
+                config.get("num_classes", 0),
+                config.get("text_dim", 0),
+            )
 
     def forward(self, x: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
         for block in self.blocks:
@@ -438,11 +475,31 @@ def build_stylegan2_ada(config: dict) -> tuple[nn.Module, nn.Module]:
 
 def stylegan2_ada_config(resolution: int, **overrides) -> dict:
     """NVlabs' hyper-parameters by name; the defaults are a small network (imports set the real ones)."""
-    config = dict(resolution=resolution, channels=3, latent_dim=64, w_dim=64, mapping_layers=2, mapping_lr=0.01,
-                  embed_dim=0, channel_base=2048, max_channels=64, conv_clamp=0.0, num_fp16_res=0,
-                  conditioning="none", num_classes=0, text_dim=0, text_encoder="", mixing=0.9, pl_weight=2.0,
-                  mbstd_group=4, mbstd_channels=1, cmap_dim=0, d_mapping_layers=8, truncation_cutoff=0,
-                  w_avg_beta=0.995)
+    config = dict(
+        resolution=resolution,
+        channels=3,
+        latent_dim=64,
+        w_dim=64,
+        mapping_layers=2,
+        mapping_lr=0.01,
+        embed_dim=0,
+        channel_base=2048,
+        max_channels=64,
+        conv_clamp=0.0,
+        num_fp16_res=0,
+        conditioning="none",
+        num_classes=0,
+        text_dim=0,
+        text_encoder="",
+        mixing=0.9,
+        pl_weight=2.0,
+        mbstd_group=4,
+        mbstd_channels=1,
+        cmap_dim=0,
+        d_mapping_layers=8,
+        truncation_cutoff=0,
+        w_avg_beta=0.995,
+    )
     unknown = set(overrides) - set(config)
     if unknown:
         raise ValueError(f"unknown stylegan2_ada config keys {sorted(unknown)}")
@@ -450,10 +507,12 @@ def stylegan2_ada_config(resolution: int, **overrides) -> dict:
 
 
 # NVlabs' published layouts, for building a network of the same shape (`zoo import` reads them from the file)
-FFHQ_256 = dict(latent_dim=512, w_dim=512, mapping_layers=8, channel_base=16384, max_channels=512,
-                conv_clamp=256.0, num_fp16_res=4)  # train.py --cfg paper256
-FFHQ_1024 = dict(latent_dim=512, w_dim=512, mapping_layers=8, channel_base=32768, max_channels=512,
-                 conv_clamp=256.0, num_fp16_res=4)  # train.py --cfg stylegan2
+FFHQ_256 = dict(
+    latent_dim=512, w_dim=512, mapping_layers=8, channel_base=16384, max_channels=512, conv_clamp=256.0, num_fp16_res=4
+)  # train.py --cfg paper256
+FFHQ_1024 = dict(
+    latent_dim=512, w_dim=512, mapping_layers=8, channel_base=32768, max_channels=512, conv_clamp=256.0, num_fp16_res=4
+)  # train.py --cfg stylegan2
 
 
 # --- registered variants ------------------------------------------------------------------

@@ -7,6 +7,7 @@ flattened pixels.
 Every dataset yields dicts: image float32 [C, H, W] in [-1, 1], label int64 (-1 when unlabelled),
 caption str ("" when none). `images` holds all images as one tensor (datasets here are small).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -59,15 +60,21 @@ class ImageDataset(Dataset):
         h.update(self.labels.numpy().tobytes())
         return f"{self.source}:{len(self)}:{h.hexdigest()[:16]}"
 
-    def subset(self, indices) -> "ImageDataset":
+    def subset(self, indices) -> ImageDataset:
         idx = torch.as_tensor(indices, dtype=torch.int64)
-        return ImageDataset(self.images[idx], self.labels[idx], [self.captions[i] for i in idx.tolist()],
-                            self.class_names, f"{self.source}[subset]",
-                            None if self.attributes is None else [self.attributes[i] for i in idx.tolist()])
+        return ImageDataset(
+            self.images[idx],
+            self.labels[idx],
+            [self.captions[i] for i in idx.tolist()],
+            self.class_names,
+            f"{self.source}[subset]",
+            None if self.attributes is None else [self.attributes[i] for i in idx.tolist()],
+        )
 
 
-def load_dataset(src: str, resolution: int | str | None = None, channels: int | None = None, fit: str = "crop",
-                 **options) -> ImageDataset:
+def load_dataset(
+    src: str, resolution: int | str | None = None, channels: int | None = None, fit: str = "crop", **options
+) -> ImageDataset:
     """Load `src` resized to `resolution` and converted to `channels` (1 or 3) when given.
 
     resolution: an int (squares) or "HxW" (height x width, e.g. "64x32"); images of another aspect ratio meet it
@@ -79,8 +86,11 @@ def load_dataset(src: str, resolution: int | str | None = None, channels: int | 
     if src == "builtin:pairs":  # natively 2:1 (32x64); drawn at the height asked, then fitted if needed
         from zoo.data.pairs import load_pairs
 
-        return _fit_to(load_pairs(32 if resolution is None else image_size(resolution)[0], channels or 3, **options),
-                       image_size(resolution) if resolution is not None else None, fit)
+        return _fit_to(
+            load_pairs(32 if resolution is None else image_size(resolution)[0], channels or 3, **options),
+            image_size(resolution) if resolution is not None else None,
+            fit,
+        )
     if resolution is not None and image_size(resolution)[0] != image_size(resolution)[1]:
         h, w = image_size(resolution)
         if _is_folder(src):  # from each image's own size, not through a square
@@ -98,14 +108,16 @@ def load_dataset(src: str, resolution: int | str | None = None, channels: int | 
 
         return load_shapes(resolution or 32, channels or 3, **options)
     if src.startswith("builtin:"):
-        raise DatasetError(f"unknown built-in dataset {src!r}; built-ins are builtin:digits, builtin:shapes "
-                           "and builtin:pairs")
+        raise DatasetError(
+            f"unknown built-in dataset {src!r}; built-ins are builtin:digits, builtin:shapes and builtin:pairs"
+        )
     from pathlib import Path
 
     path = Path(src)
     if not path.exists():
-        raise DatasetError(f"dataset {src!r} not found: give builtin:digits, builtin:shapes, a folder of images "
-                           "or a .csv of pixels")
+        raise DatasetError(
+            f"dataset {src!r} not found: give builtin:digits, builtin:shapes, a folder of images or a .csv of pixels"
+        )
     if path.suffix.lower() == ".csv":
         from zoo.data.csv_pixels import load_csv
 
@@ -124,8 +136,10 @@ def _fit_to(dataset: ImageDataset, size: tuple[int, int] | None, fit: str) -> Im
     if size is None or tuple(dataset.images.shape[-2:]) == tuple(size):
         return dataset
     images = fit_tensor(dataset.images, size, fit)
-    note = (f"fitted {len(images)} {dataset.images.shape[-2]}x{dataset.images.shape[-1]} images to "
-            f"{size[0]}x{size[1]} by {fit} (fit= / --fit crop|pad|stretch)")
+    note = (
+        f"fitted {len(images)} {dataset.images.shape[-2]}x{dataset.images.shape[-1]} images to "
+        f"{size[0]}x{size[1]} by {fit} (fit= / --fit crop|pad|stretch)"
+    )
     return dataclasses.replace(dataset, images=images, notes=[*dataset.notes, note])
 
 
@@ -133,4 +147,3 @@ def _is_folder(src: str) -> bool:
     from pathlib import Path
 
     return not src.startswith("builtin:") and Path(src).is_dir()
-

@@ -11,6 +11,7 @@ is unlabelled. Labels are class names, numbered 0..K-1 in order (numbers numeric
 labels 3, 7, 100000000 become classes 0, 1, 2 named "3", "7", "100000000", so a class table follows
 the classes present, not the largest label.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -40,8 +41,13 @@ def _square_side(count: int) -> int | None:
     return side if count > 0 and side * side == count else None
 
 
-def load_csv(path: str | Path, resolution: int | None = None, channels: int | None = None,
-             label_column: str | int | None = None, max_value: float = 255.0) -> ImageDataset:
+def load_csv(
+    path: str | Path,
+    resolution: int | None = None,
+    channels: int | None = None,
+    label_column: str | int | None = None,
+    max_value: float = 255.0,
+) -> ImageDataset:
     """Images [N, channels, resolution, resolution] in [-1, 1] from a pixel CSV (see module doc)."""
     path = Path(path)
     if channels not in (None, 1, 3):
@@ -61,8 +67,10 @@ def load_csv(path: str | Path, resolution: int | None = None, channels: int | No
         elif header is not None and label_column in header:
             label_idx = header.index(label_column)
         else:
-            raise DatasetError(f"{path}: no column named {label_column!r}" +
-                               (f" (columns start {header[:4]})" if header else " (the file has no header)"))
+            raise DatasetError(
+                f"{path}: no column named {label_column!r}"
+                + (f" (columns start {header[:4]})" if header else " (the file has no header)")
+            )
     elif header is not None:
         names = [h.strip().lower() for h in header]
         label_idx = next((names.index(n) for n in LABEL_NAMES if n in names), None)
@@ -72,10 +80,12 @@ def load_csv(path: str | Path, resolution: int | None = None, channels: int | No
     side = _square_side(n_pixels)
     if side is None:
         near = math.isqrt(n_pixels)
-        raise DatasetError(f"{path} has {n_pixels} pixel columns, which is not a square number (e.g. 784 = 28x28; "
-                           f"{near}x{near} = {near * near}, {near + 1}x{near + 1} = {(near + 1) ** 2}); "
-                           "is a column missing or extra? The label column must be called 'label' (or named with "
-                           "zoo.load_dataset(..., label_column=NAME) in Python)")
+        raise DatasetError(
+            f"{path} has {n_pixels} pixel columns, which is not a square number (e.g. 784 = 28x28; "
+            f"{near}x{near} = {near * near}, {near + 1}x{near + 1} = {(near + 1) ** 2}); "
+            "is a column missing or extra? The label column must be called 'label' (or named with "
+            "zoo.load_dataset(..., label_column=NAME) in Python)"
+        )
 
     first_line = 2 if header is not None else 1
     pixel_cols = [i for i in range(ncols) if i != label_idx]
@@ -92,8 +102,10 @@ def load_csv(path: str | Path, resolution: int | None = None, channels: int | No
     lo, hi = float(pixels.min()), float(pixels.max())
     if lo < 0 or hi > max_value:
         r, c = map(int, np.argwhere((pixels < 0) | (pixels > max_value))[0])
-        raise DatasetError(f"{path}, line {first_line + r}: pixel {c} = {pixels[r, c]:g} is outside 0..{max_value:g}; "
-                           "pass max_value= if your pixels use another range")
+        raise DatasetError(
+            f"{path}, line {first_line + r}: pixel {c} = {pixels[r, c]:g} is outside 0..{max_value:g}; "
+            "pass max_value= if your pixels use another range"
+        )
 
     labels, class_names = _labels(raw_labels, len(pixels), path, first_line)
     images = torch.from_numpy(pixels / max_value * 2 - 1).view(-1, 1, side, side)  # [N, 1, side, side]
@@ -104,8 +116,9 @@ def load_csv(path: str | Path, resolution: int | None = None, channels: int | No
         notes.append(f"resized {len(pixels)} {side}x{side} images to {resolution}x{resolution}")
     if channels == 3:
         notes.append("converted grayscale pixels to RGB")
-    return ImageDataset(images, labels, [""] * len(pixels), class_names=class_names, source=f"csv:{path.name}",
-                        notes=notes)
+    return ImageDataset(
+        images, labels, [""] * len(pixels), class_names=class_names, source=f"csv:{path.name}", notes=notes
+    )
 
 
 def _read_fast(path: Path, has_header: bool, pixel_cols: list[int], label_idx: int | None):
@@ -114,8 +127,9 @@ def _read_fast(path: Path, has_header: bool, pixel_cols: list[int], label_idx: i
 
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # numpy warns (not raises) on an empty file
-        table = np.loadtxt(path, delimiter=",", skiprows=int(has_header), dtype=np.float64, ndmin=2,
-                           encoding="utf-8-sig")
+        table = np.loadtxt(
+            path, delimiter=",", skiprows=int(has_header), dtype=np.float64, ndmin=2, encoding="utf-8-sig"
+        )
     if table.shape[1] != len(pixel_cols) + (label_idx is not None):
         raise ValueError("column count differs from the first row")
     pixels = table[:, pixel_cols].astype(np.float32)
@@ -140,8 +154,9 @@ def _reading(path: Path):
         raise DatasetError(f"{path}: not a readable CSV ({e}); pixel CSVs hold numbers separated by commas") from None
 
 
-def _read_careful(path: Path, header: list[str] | None, ncols: int, pixel_cols: list[int], label_idx: int | None,
-                  first_line: int):
+def _read_careful(
+    path: Path, header: list[str] | None, ncols: int, pixel_cols: list[int], label_idx: int | None, first_line: int
+):
     """Cell by cell, so that an error names its line and column. Streams: one row of strings at a time."""
     rows_of_pixels, raw_labels = [], []
     with open(path, newline="", encoding="utf-8-sig") as f:
@@ -157,8 +172,10 @@ def _read_careful(path: Path, header: list[str] | None, ncols: int, pixel_cols: 
             except ValueError:
                 bad = next(i for i in pixel_cols if not _is_number(row[i]))
                 name = header[bad] if header is not None else f"column {bad + 1}"
-                raise DatasetError(f"{path}, line {line}, {name}: {row[bad][:40]!r} is not a number; "
-                                   "pixel cells must be numbers 0..255") from None
+                raise DatasetError(
+                    f"{path}, line {line}, {name}: {row[bad][:40]!r} is not a number; "
+                    "pixel cells must be numbers 0..255"
+                ) from None
             if label_idx is not None:
                 raw_labels.append(row[label_idx].strip())
     pixels = np.stack(rows_of_pixels) if rows_of_pixels else np.empty((0, len(pixel_cols)), dtype=np.float32)

@@ -3,6 +3,7 @@
 The 8x8 images (values 0..16) are upsampled bilinearly to the requested resolution. Labels are the
 digits; captions read "a handwritten seven".
 """
+
 from __future__ import annotations
 
 import torch

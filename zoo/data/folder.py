@@ -14,6 +14,7 @@ are decoded at a reduced scale when much larger), so memory follows the dataset 
 the files' pixel counts; an image over `max_pixels` (Pillow's decompression-bomb limit by default)
 is an error naming it (skipped with `skip_bad=True`).
 """
+
 from __future__ import annotations
 
 import json
@@ -32,14 +33,25 @@ METADATA = "metadata.jsonl"
 
 
 def find_images(root: Path) -> list[Path]:
-    """Image files under root, sorted, skipping hidden files and folders (.git, .ipynb_checkpoints)."""
-    files = []
+    """Image files under root, sorted, skipping hidden files and folders (.git, .ipynb_checkpoints) and
+    links that lead outside root (a stranger's folder must not make us read other files; warned)."""
+    files, outside = [], []
+    real_root = root.resolve()
     for p in root.rglob("*"):
         rel = p.relative_to(root)
         if any(part.startswith(".") for part in rel.parts):
             continue
         if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES:
+            if not p.resolve().is_relative_to(real_root):
+                outside.append(rel.as_posix())
+                continue
             files.append(p)
+    if outside:
+        warnings.warn(
+            f"skipped {len(outside)} image(s) in {root} that link outside it (first: {outside[0]}); "
+            "copy the files into the folder to use them",
+            stacklevel=3,
+        )
     return sorted(files, key=lambda p: p.relative_to(root).as_posix())
 
 
@@ -48,9 +60,10 @@ def read_metadata_jsonl(path: Path, root: Path, caption_column: str = "text") ->
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as e:
-        line = path.read_bytes()[:e.start].count(b"\n") + 1
-        raise DatasetError(f"{path}, line {line}: not UTF-8 text ({e.reason} at byte {e.start}); "
-                           "save metadata.jsonl as UTF-8") from None
+        line = path.read_bytes()[: e.start].count(b"\n") + 1
+        raise DatasetError(
+            f"{path}, line {line}: not UTF-8 text ({e.reason} at byte {e.start}); save metadata.jsonl as UTF-8"
+        ) from None
     captions: dict[str, str] = {}
     folder = path.parent.resolve()
     for lineno, line in enumerate(text.splitlines(), 1):
@@ -60,23 +73,33 @@ def read_metadata_jsonl(path: Path, root: Path, caption_column: str = "text") ->
         try:
             row = json.loads(line)
         except (json.JSONDecodeError, RecursionError) as e:
-            raise DatasetError(f"{where} is not valid JSON ({getattr(e, 'msg', 'nested too deep')}); each line must be "
-                               'an object like {"file_name": "cat/001.png", "text": "a grey cat"}') from None
+            raise DatasetError(
+                f"{where} is not valid JSON ({getattr(e, 'msg', 'nested too deep')}); each line must be "
+                'an object like {"file_name": "cat/001.png", "text": "a grey cat"}'
+            ) from None
         if not isinstance(row, dict) or "file_name" not in row:
-            raise DatasetError(f'{where} has no "file_name"; each line must be an object like '
-                               '{"file_name": "cat/001.png", "text": "a grey cat"}')
+            raise DatasetError(
+                f'{where} has no "file_name"; each line must be an object like '
+                '{"file_name": "cat/001.png", "text": "a grey cat"}'
+            )
         if caption_column not in row:
-            raise DatasetError(f'{where} has no "{caption_column}" column (it has {sorted(row)[:10]}); '
-                               f"pass caption_column= to use another one")
+            raise DatasetError(
+                f'{where} has no "{caption_column}" column (it has {sorted(row)[:10]}); '
+                f"pass caption_column= to use another one"
+            )
         name = str(row["file_name"])
         rel = Path(name)
         target = (folder / rel).resolve()
         if rel.is_absolute() or ".." in rel.parts or not target.is_relative_to(folder):
-            raise DatasetError(f"{where} names {name[:200]!r}, which is outside {path.parent}; "
-                               "file_name must be a path inside the folder, relative to metadata.jsonl")
+            raise DatasetError(
+                f"{where} names {name[:200]!r}, which is outside {path.parent}; "
+                "file_name must be a path inside the folder, relative to metadata.jsonl"
+            )
         if not target.is_file():
-            raise DatasetError(f"{where} names {name[:200]!r}, which does not exist in {path.parent}; "
-                               "fix the file_name (it is relative to metadata.jsonl) or remove the line")
+            raise DatasetError(
+                f"{where} names {name[:200]!r}, which does not exist in {path.parent}; "
+                "fix the file_name (it is relative to metadata.jsonl) or remove the line"
+            )
         try:
             key = target.relative_to(root.resolve()).as_posix()
         except ValueError:  # inside the folder by a path, but a symlink resolves elsewhere
@@ -86,8 +109,9 @@ def read_metadata_jsonl(path: Path, root: Path, caption_column: str = "text") ->
     return captions
 
 
-def read_image(path: Path, resolution: int | None, max_pixels: int | None,
-               size_hw: tuple[int, int] | None = None) -> tuple[Image.Image, tuple[int, int], str]:
+def read_image(
+    path: Path, resolution: int | None, max_pixels: int | None, size_hw: tuple[int, int] | None = None
+) -> tuple[Image.Image, tuple[int, int], str]:
     """Decode one image, flattened to L/RGB and (when resolution is given) cropped and resized right away;
     with a non-square `size_hw` (height, width), shrunk to at most twice it (the fit to `size` comes later).
 
@@ -115,20 +139,26 @@ def read_image(path: Path, resolution: int | None, max_pixels: int | None,
                     out.thumbnail((2 * size_hw[1], 2 * size_hw[0]), Image.Resampling.LANCZOS)  # keeps the aspect
                 return (out.copy() if out is img else out), size, mode  # not tied to the closed file
     except Image.DecompressionBombError as e:  # over twice Pillow's limit: refused by Image.open itself
-        raise DatasetError(f"cannot read image {path}: {e}. Shrink the image or delete it (in Python, "
-                           "zoo.load_dataset(..., skip_bad=True) skips such files with a warning)") from e
+        raise DatasetError(
+            f"cannot read image {path}: {e}. Shrink the image or delete it (in Python, "
+            "zoo.load_dataset(..., skip_bad=True) skips such files with a warning)"
+        ) from e
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
         if isinstance(e, DatasetError):
             raise
-        raise DatasetError(f"cannot read image {path}: {e}. The file is corrupt or not an image; "
-                           "replace or delete it (in Python, zoo.load_dataset(..., skip_bad=True) skips such files with a "
-                           "warning)") from e
+        raise DatasetError(
+            f"cannot read image {path}: {e}. The file is corrupt or not an image; "
+            "replace or delete it (in Python, zoo.load_dataset(..., skip_bad=True) skips such files with a "
+            "warning)"
+        ) from e
 
 
 def _too_big(path: Path, size: tuple[int, int], max_pixels: int) -> str:
-    return (f"cannot read image {path}: it is {size[0]}x{size[1]} = {size[0] * size[1] / 1e6:.0f} Mpixels, over the "
-            f"budget of {max_pixels / 1e6:.0f} Mpixels per image (a decompression bomb, or far larger than training "
-            "needs); shrink it, delete it, or pass max_pixels= (zoo.load_dataset(..., skip_bad=True) skips such files)")
+    return (
+        f"cannot read image {path}: it is {size[0]}x{size[1]} = {size[0] * size[1] / 1e6:.0f} Mpixels, over the "
+        f"budget of {max_pixels / 1e6:.0f} Mpixels per image (a decompression bomb, or far larger than training "
+        "needs); shrink it, delete it, or pass max_pixels= (zoo.load_dataset(..., skip_bad=True) skips such files)"
+    )
 
 
 def _header_size(path: Path, max_pixels: int | None) -> tuple[int, int]:
@@ -141,18 +171,28 @@ def _header_size(path: Path, max_pixels: int | None) -> tuple[int, int]:
     except Image.DecompressionBombError as e:
         raise DatasetError(f"cannot read image {path}: {e}. Shrink the image or delete it") from e
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
-        raise DatasetError(f"cannot read image {path}: {e}. The file is corrupt or not an image; "
-                           "replace or delete it (in Python, zoo.load_dataset(..., skip_bad=True) skips such files with a "
-                           "warning)") from e
+        raise DatasetError(
+            f"cannot read image {path}: {e}. The file is corrupt or not an image; "
+            "replace or delete it (in Python, zoo.load_dataset(..., skip_bad=True) skips such files with a "
+            "warning)"
+        ) from e
     if max_pixels is not None and size[0] * size[1] > max_pixels:
         raise DatasetError(_too_big(path, size, max_pixels))
     return size
 
 
-def load_folder(path: str | Path, resolution: int | None = None, channels: int | None = None,
-                labels: bool = True, caption_column: str = "text", skip_bad: bool = False,
-                progress: bool | None = None, max_pixels: int | None = Image.MAX_IMAGE_PIXELS,
-                size: tuple[int, int] | None = None, fit: str = "crop") -> ImageDataset:
+def load_folder(
+    path: str | Path,
+    resolution: int | None = None,
+    channels: int | None = None,
+    labels: bool = True,
+    caption_column: str = "text",
+    skip_bad: bool = False,
+    progress: bool | None = None,
+    max_pixels: int | None = Image.MAX_IMAGE_PIXELS,
+    size: tuple[int, int] | None = None,
+    fit: str = "crop",
+) -> ImageDataset:
     """Every image under `path` as an ImageDataset.
 
     resolution: side of the output squares; None keeps the images' own size when they all share
@@ -170,8 +210,10 @@ def load_folder(path: str | Path, resolution: int | None = None, channels: int |
         raise DatasetError(f"channels must be 1 or 3, got {channels}")
     files = find_images(root)
     if not files:
-        raise DatasetError(f"no images found in {root} (looked for {', '.join(IMAGE_SUFFIXES)} files, "
-                           "also in sub-folders); put your images there or point --data at the right folder")
+        raise DatasetError(
+            f"no images found in {root} (looked for {', '.join(IMAGE_SUFFIXES)} files, "
+            "also in sub-folders); put your images there or point --data at the right folder"
+        )
     meta_path = root / METADATA
     captions_by_file = read_metadata_jsonl(meta_path, root, caption_column) if meta_path.exists() else {}
 
@@ -193,13 +235,19 @@ def load_folder(path: str | Path, resolution: int | None = None, channels: int |
         sizes = Counter(sizes_by_file.values())
         if sizes and (len(sizes) != 1 or next(iter(sizes))[0] != next(iter(sizes))[1]):
             common = ", ".join(f"{w}x{h} ({k})" for (w, h), k in sizes.most_common(3))
-            raise DatasetError(f"images in {root} have sizes {common}: pass a resolution (e.g. --resolution 64) "
-                               "so they can be cropped and resized to one square size")
+            raise DatasetError(
+                f"images in {root} have sizes {common}: pass a resolution (e.g. --resolution 64) "
+                "so they can be cropped and resized to one square size"
+            )
         resolution = next(iter(sizes))[0] if sizes else None
 
     small_images, kept, originals = [], [], []  # originals: (file size, flattened mode), for the notes
-    for f in tqdm(files, desc=f"reading {root.name or root}", unit="img",
-                  disable=progress is False or (progress is None and len(files) < 2000)):
+    for f in tqdm(
+        files,
+        desc=f"reading {root.name or root}",
+        unit="img",
+        disable=progress is False or (progress is None and len(files) < 2000),
+    ):
         try:
             image, size_read, mode = read_image(f, None if size is not None else resolution, max_pixels, size)
         except DatasetError as e:
@@ -231,11 +279,20 @@ def load_folder(path: str | Path, resolution: int | None = None, channels: int |
         index = {c: i for i, c in enumerate(class_names)}
         label_list = [index[r.parts[0]] if sub else -1 for r, sub in zip(rel, in_folders)]
         if not all(in_folders):
-            warnings.warn(f"{sum(not s for s in in_folders)} images sit at the top of {root}, outside any class "
-                          "folder; they get label -1 (unlabelled)", stacklevel=2)
+            warnings.warn(
+                f"{sum(not s for s in in_folders)} images sit at the top of {root}, outside any class "
+                "folder; they get label -1 (unlabelled)",
+                stacklevel=2,
+            )
     captions = [captions_by_file.get(r.as_posix(), "") for r in rel]
-    return ImageDataset(images, torch.tensor(label_list, dtype=torch.int64), captions, class_names=class_names,
-                        source=f"folder:{root.name}", notes=notes)
+    return ImageDataset(
+        images,
+        torch.tensor(label_list, dtype=torch.int64),
+        captions,
+        class_names=class_names,
+        source=f"folder:{root.name}",
+        notes=notes,
+    )
 
 
 def adaptation_notes(originals: list[tuple[tuple[int, int], str]], resolution: int, channels: int) -> list[str]:
@@ -245,8 +302,10 @@ def adaptation_notes(originals: list[tuple[tuple[int, int], str]], resolution: i
     sizes = Counter(size for size, _ in originals if size != (resolution, resolution))
     if sizes:
         common = ", ".join(f"{w}x{h}" for (w, h), _ in sizes.most_common(3)) + (", ..." if len(sizes) > 3 else "")
-        notes.append(f"resized {sum(sizes.values())} of {len(originals)} images ({common}) to {resolution}x{resolution} "
-                     "(center crop to a square, then resize)")
+        notes.append(
+            f"resized {sum(sizes.values())} of {len(originals)} images ({common}) to {resolution}x{resolution} "
+            "(center crop to a square, then resize)"
+        )
     wrong = sum((mode == "L") != (channels == 1) for _, mode in originals)
     if wrong:
         notes.append(f"converted {wrong} of {len(originals)} images to {'grayscale' if channels == 1 else 'RGB'}")

@@ -5,6 +5,7 @@ captioned "a small red circle left of a large blue square on a gray background".
 (left shape, right shape) pair, 9 classes such as "circle|square". Drawn with zoo.data.shapes (4x
 supersampled, LANCZOS); image i depends only on (seed, i), so `n=100` is a prefix of `n=2000`.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -21,8 +22,10 @@ CLASS_NAMES = [f"{a}|{b}" for a in SHAPES for b in SHAPES]  # left|right
 def caption_for(attrs: dict) -> str:
     """'a small red circle left of a large blue square on a gray background'."""
     left, right = attrs["left"], attrs["right"]
-    return (f"a {left['size']} {left['colour']} {left['shape']} left of a {right['size']} {right['colour']} "
-            f"{right['shape']} on a {attrs['background']} background")
+    return (
+        f"a {left['size']} {left['colour']} {left['shape']} left of a {right['size']} {right['colour']} "
+        f"{right['shape']} on a {attrs['background']} background"
+    )
 
 
 def sample_pair_attributes(n: int, seed: int = 0) -> list[dict]:
@@ -36,8 +39,12 @@ def sample_pair_attributes(n: int, seed: int = 0) -> list[dict]:
         colours = [c for c in COLOURS if c != background]
         scene = {"background": background}
         for side in ("left", "right"):
-            obj = {"shape": SHAPES[int(rng.integers(len(SHAPES)))], "colour": colours[int(rng.integers(len(colours)))],
-                   "size": SIZES[int(rng.integers(len(SIZES)))], "background": background}
+            obj = {
+                "shape": SHAPES[int(rng.integers(len(SHAPES)))],
+                "colour": colours[int(rng.integers(len(colours)))],
+                "size": SIZES[int(rng.integers(len(SIZES)))],
+                "background": background,
+            }
             margin = RADIUS[obj["size"]] + 0.03  # inside its half, so the two never touch
             obj["x"] = round(float(rng.uniform(margin, 1 - margin)), 4)
             obj["y"] = round(float(rng.uniform(margin, 1 - margin)), 4)
@@ -54,8 +61,9 @@ def render_pair(attrs: dict, height: int = 32) -> Image.Image:
     return img
 
 
-def load_pairs(height: int = 32, channels: int = 3, n: int = 2000, seed: int = 0,
-               progress: bool | None = None) -> ImageDataset:
+def load_pairs(
+    height: int = 32, channels: int = 3, n: int = 2000, seed: int = 0, progress: bool | None = None
+) -> ImageDataset:
     """n scenes, float32 [n, channels, height, 2 * height] in [-1, 1], labelled by CLASS_NAMES."""
     if channels not in (1, 3):
         raise DatasetError(f"pairs: channels must be 1 or 3, got {channels}")
@@ -66,7 +74,14 @@ def load_pairs(height: int = 32, channels: int = 3, n: int = 2000, seed: int = 0
 
     bar = tqdm(attrs, desc="drawing pairs", unit="img", disable=progress is False or (progress is None and n < 5000))
     images = torch.stack([pil_to_tensor(render_pair(a, height), channels) for a in bar])
-    labels = torch.tensor([CLASS_NAMES.index(f"{a['left']['shape']}|{a['right']['shape']}") for a in attrs],
-                          dtype=torch.int64)
-    return ImageDataset(images, labels, [caption_for(a) for a in attrs], class_names=list(CLASS_NAMES),
-                        source="builtin:pairs", attributes=attrs)
+    labels = torch.tensor(
+        [CLASS_NAMES.index(f"{a['left']['shape']}|{a['right']['shape']}") for a in attrs], dtype=torch.int64
+    )
+    return ImageDataset(
+        images,
+        labels,
+        [caption_for(a) for a in attrs],
+        class_names=list(CLASS_NAMES),
+        source="builtin:pairs",
+        attributes=attrs,
+    )

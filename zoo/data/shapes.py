@@ -12,10 +12,11 @@ Other code (text conditioning, text-alignment metrics) builds images and caption
 attribute combinations with `render(attrs, resolution)` and `caption_for(attrs)`, and holds out
 combinations with `exclude=[("red", "circle")]` / `only=[...]`.
 """
+
 from __future__ import annotations
 
 import itertools
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 import torch
@@ -29,8 +30,14 @@ COLOURS = ("red", "green", "blue", "yellow", "purple", "white")  # foreground co
 BACKGROUNDS = ("black", "gray", "red", "green", "blue", "yellow", "purple", "white")
 SIZES = ("small", "large")
 RGB = {
-    "red": (220, 30, 30), "green": (30, 180, 50), "blue": (40, 70, 230), "yellow": (240, 220, 30),
-    "purple": (150, 50, 190), "white": (245, 245, 245), "black": (10, 10, 10), "gray": (128, 128, 128),
+    "red": (220, 30, 30),
+    "green": (30, 180, 50),
+    "blue": (40, 70, 230),
+    "yellow": (240, 220, 30),
+    "purple": (150, 50, 190),
+    "white": (245, 245, 245),
+    "black": (10, 10, 10),
+    "gray": (128, 128, 128),
 }
 RADIUS = {"small": 0.17, "large": 0.32}  # circumradius as a fraction of the image side
 FIELDS = ("shape", "colour", "size", "background")
@@ -108,11 +115,15 @@ def _as_pattern(item) -> dict:
         return dict(item)
     pattern = {}
     for value in item:
-        field = next((f for f, vocab in (("shape", SHAPES), ("colour", COLOURS), ("size", SIZES)) if value in vocab), None)
+        field = next(
+            (f for f, vocab in (("shape", SHAPES), ("colour", COLOURS), ("size", SIZES)) if value in vocab), None
+        )
         if field is None:
-            raise DatasetError(f"shapes: {value!r} in {tuple(item)} is not a shape, colour or size "
-                               f"(shapes {list(SHAPES)}, colours {list(COLOURS)}, sizes {list(SIZES)}); "
-                               "use a dict such as {'background': 'blue'} for other fields")
+            raise DatasetError(
+                f"shapes: {value!r} in {tuple(item)} is not a shape, colour or size "
+                f"(shapes {list(SHAPES)}, colours {list(COLOURS)}, sizes {list(SIZES)}); "
+                "use a dict such as {'background': 'blue'} for other fields"
+            )
         if field in pattern:
             raise DatasetError(f"shapes: {tuple(item)} names two {field}s; a combination names each field once")
         pattern[field] = value
@@ -138,13 +149,15 @@ def allowed_combinations(exclude: Iterable | None = None, only: Iterable | None 
             continue
         combos.append(c)
     if not combos:
-        raise DatasetError(f"shapes: exclude={exclude!r} / only={only!r} leave no attribute combination; "
-                           "exclude fewer or allow more")
+        raise DatasetError(
+            f"shapes: exclude={exclude!r} / only={only!r} leave no attribute combination; exclude fewer or allow more"
+        )
     return combos
 
 
-def sample_attributes(n: int, seed: int = 0, exclude: Iterable | None = None,
-                      only: Iterable | None = None) -> list[dict]:
+def sample_attributes(
+    n: int, seed: int = 0, exclude: Iterable | None = None, only: Iterable | None = None
+) -> list[dict]:
     """n attribute dicts (shape, colour, size, background, x, y), uniform over allowed combinations.
 
     Image i uses its own generator seeded by (seed, i), so the list for n is a prefix of the list
@@ -177,9 +190,16 @@ def _label_of(attrs: dict, label_by: str) -> str:
     return f"{attrs['colour']} {attrs['shape']}" if label_by == "shape_colour" else attrs[label_by]
 
 
-def load_shapes(resolution: int = 32, channels: int = 3, n: int = 2000, seed: int = 0,
-                exclude: Iterable | None = None, only: Iterable | None = None,
-                label_by: str = "shape", progress: bool | None = None) -> ImageDataset:
+def load_shapes(
+    resolution: int = 32,
+    channels: int = 3,
+    n: int = 2000,
+    seed: int = 0,
+    exclude: Iterable | None = None,
+    only: Iterable | None = None,
+    label_by: str = "shape",
+    progress: bool | None = None,
+) -> ImageDataset:
     """n scenes at `resolution` with `channels` (1 = luminance, 3 = RGB).
 
     exclude / only: attribute combinations to leave out / keep, each a tuple of foreground values

@@ -1,4 +1,5 @@
 """Image conversions shared by the data sources: PIL image -> square, resized, [-1, 1] tensor."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -61,8 +62,7 @@ def resize_tensor(images: torch.Tensor, resolution: int) -> torch.Tensor:
     if images.shape[-1] == resolution and images.shape[-2] == resolution:
         return images
     shrink = images.shape[-1] > resolution
-    return F.interpolate(images, size=(resolution, resolution), mode="bilinear", align_corners=False,
-                         antialias=shrink)
+    return F.interpolate(images, size=(resolution, resolution), mode="bilinear", align_corners=False, antialias=shrink)
 
 
 def convert_channels(images: torch.Tensor, channels: int) -> torch.Tensor:

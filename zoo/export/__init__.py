@@ -3,6 +3,7 @@
 `import zoo.export` binds this package to the name `zoo.export` until a submodule alias binds the
 function again: call zoo.export(...) after importing from zoo.exporting instead.
 """
+
 from zoo.deprecation import warn_renamed
 from zoo.exporting import FORMATS, PRECISIONS, TOLERANCES, ExportError, export
 

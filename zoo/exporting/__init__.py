@@ -8,6 +8,7 @@
 `zoo.export` is this package's `export` function. zoo/exporting/verify.py says exactly what the
 parity check compares and its tolerances; docs/architecture.md, what a package holds.
 """
+
 from zoo.exporting.exporter import FORMATS, PRECISIONS, export
 from zoo.exporting.verify import TOLERANCES, ExportError
 

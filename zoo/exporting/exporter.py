@@ -9,6 +9,7 @@ failed export leaves nothing half-written. An existing `--out` is replaced only 
 and only when it is provably an earlier export (its manifest and every file verify, nothing else
 is in it); its listed files are deleted one by one, so nothing the exporter did not write is lost.
 """
+
 from __future__ import annotations
 
 import datetime
@@ -25,8 +26,14 @@ from pathlib import Path
 import onnx
 
 from zoo.exporting.flops import count_macs, count_params
-from zoo.exporting.graph import (append_postprocess, example_inputs, export_float_graph, input_names, io_specs,
-                              prepare_generator)
+from zoo.exporting.graph import (
+    append_postprocess,
+    example_inputs,
+    export_float_graph,
+    input_names,
+    io_specs,
+    prepare_generator,
+)
 from zoo.exporting.verify import TOLERANCES, ExportError, int8_quality, parity
 from zoo_runtime.package import GRAPH, MANIFEST, PIXEL_FORMULA, SCHEMA, SCHEMA_VERSION, sha256_file
 
@@ -46,11 +53,18 @@ def _resolve_model(model, config: dict):
         model = locate_source(model)  # an unknown name fails here, with close matches
         if model.kind == "name" and model.tag is None:
             spec = model.spec
-            trained = (f"name a tag ({', '.join(f'{spec.name}.{t}' for t in spec.pretrained)}), a .safetensors file "
-                       "or a run directory" if spec.pretrained else
-                       f"train it (`zoo train {spec.name} --data ...`) and export the run directory")
-            warnings.warn(f"{model.text} is an architecture without weights: exporting it untrained (for trained "
-                          f"weights, {trained})", UserWarning, stacklevel=3)
+            trained = (
+                f"name a tag ({', '.join(f'{spec.name}.{t}' for t in spec.pretrained)}), a .safetensors file "
+                "or a run directory"
+                if spec.pretrained
+                else f"train it (`zoo train {spec.name} --data ...`) and export the run directory"
+            )
+            warnings.warn(
+                f"{model.text} is an architecture without weights: exporting it untrained (for trained "
+                f"weights, {trained})",
+                UserWarning,
+                stacklevel=3,
+            )
             return resolve_source(model, pretrained=False, **config)
     return resolve_source(model, **config)
 
@@ -63,26 +77,38 @@ def _versions() -> dict:
     import zoo
     import zoo_runtime
 
-    return {"zoo": zoo.__version__, "zoo_runtime": zoo_runtime.__version__, "torch": torch.__version__,
-            "onnx": onnx.__version__, "onnxruntime": onnxruntime.__version__, "onnxscript": onnxscript.__version__,
-            "python": platform.python_version()}
+    return {
+        "zoo": zoo.__version__,
+        "zoo_runtime": zoo_runtime.__version__,
+        "torch": torch.__version__,
+        "onnx": onnx.__version__,
+        "onnxruntime": onnxruntime.__version__,
+        "onnxscript": onnxscript.__version__,
+        "python": platform.python_version(),
+    }
 
 
 def _prepare_destination(out: Path, format: str, overwrite: bool) -> Path:
     """A fresh temporary folder beside `out`. `out` must be absent, an empty folder, or (with
     `overwrite`) provably an earlier export of this format; anything else is refused untouched."""
     if out.is_symlink() or (out.exists() and not out.is_dir()):
-        raise ValueError(f"{out} exists and is not a folder ({'a symlink' if out.is_symlink() else 'a file'}); "
-                         "nothing was changed: choose another --out")
+        raise ValueError(
+            f"{out} exists and is not a folder ({'a symlink' if out.is_symlink() else 'a file'}); "
+            "nothing was changed: choose another --out"
+        )
     if out.exists() and any(out.iterdir()):
         why = not_an_earlier_export(out, format)
         if why:
-            raise ValueError(f"{out} exists and is not a model package {'repository ' if format == 'triton' else ''}"
-                             f"written by zoo export ({why}); it holds {_listing(out)}. Nothing was changed: "
-                             "choose another --out")
+            raise ValueError(
+                f"{out} exists and is not a model package {'repository ' if format == 'triton' else ''}"
+                f"written by zoo export ({why}); it holds {_listing(out)}. Nothing was changed: "
+                "choose another --out"
+            )
         if not overwrite:
-            raise ValueError(f"{out} holds an earlier zoo export; pass --overwrite (overwrite=True) to replace it, "
-                             "or choose another --out")
+            raise ValueError(
+                f"{out} holds an earlier zoo export; pass --overwrite (overwrite=True) to replace it, "
+                "or choose another --out"
+            )
     out.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale_temporaries(out)
     tmp = out.parent / f".{out.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
@@ -194,8 +220,10 @@ def _move_into_place(tmp: Path, out: Path, format: str) -> None:
             why = not_an_earlier_export(old, format) if any(old.iterdir()) else None
         if why:
             os.replace(old, out)
-            raise ValueError(f"{out} changed during the export and is no longer an earlier zoo export ({why}); "
-                             "nothing was changed: choose another --out")
+            raise ValueError(
+                f"{out} changed during the export and is no longer an earlier zoo export ({why}); "
+                "nothing was changed: choose another --out"
+            )
     os.replace(tmp, out)
     if old is not None:
         _remove_export(old)
@@ -214,8 +242,10 @@ def _text_encoder_entry(model, pkg_dir: Path) -> tuple[dict | None, str | None]:
         return None, f"text encoder {name!r} unavailable ({e}); the runtime takes embeddings only"
     text_dim = int(model.config.get("text_dim") or 0)
     if int(getattr(encoder, "dim", text_dim)) != text_dim:
-        return None, (f"text encoder {name!r} gives {encoder.dim}-d embeddings but the model takes {text_dim}-d; "
-                      "the runtime takes embeddings only")
+        return None, (
+            f"text encoder {name!r} gives {encoder.dim}-d embeddings but the model takes {text_dim}-d; "
+            "the runtime takes embeddings only"
+        )
     if not hasattr(encoder, "export"):
         return None, f"text encoder {name!r} has no runtime export; the runtime takes embeddings only"
     entry = dict(encoder.export(pkg_dir) or {})
@@ -233,29 +263,48 @@ def _runtime_text_mismatch(encoder, entry: dict, pkg_dir: Path) -> str | None:
     try:
         got = np.asarray(load_text_encoder(pkg_dir, entry)(prompts), np.float64)
     except Exception as e:  # noqa: BLE001 -- a plugin's export the runtime cannot read: say so, export the rest
-        return (f"text encoder {encoder.name!r} exported an entry zoo_runtime cannot run ({e}); the runtime "
-                "takes embeddings only")
+        return (
+            f"text encoder {encoder.name!r} exported an entry zoo_runtime cannot run ({e}); the runtime "
+            "takes embeddings only"
+        )
     want = np.asarray(encoder.encode(prompts), np.float64)
     if got.shape != want.shape:
-        return (f"text encoder {encoder.name!r}: zoo_runtime's embeddings from the exported files are "
-                f"{list(got.shape)}, the encoder's {list(want.shape)}; the runtime takes embeddings only")
+        return (
+            f"text encoder {encoder.name!r}: zoo_runtime's embeddings from the exported files are "
+            f"{list(got.shape)}, the encoder's {list(want.shape)}; the runtime takes embeddings only"
+        )
     norms = np.linalg.norm(got, axis=1) * np.linalg.norm(want, axis=1)
     cosine = np.where(norms > 0, (got * want).sum(1) / np.maximum(norms, 1e-12), (got == want).all(1))
     if cosine.min() < 0.999:
-        return (f"text encoder {encoder.name!r}: zoo_runtime's embeddings from the exported files differ from "
-                f"the encoder's (cosine {cosine.min():.4f}); the runtime takes embeddings only")
+        return (
+            f"text encoder {encoder.name!r}: zoo_runtime's embeddings from the exported files differ from "
+            f"the encoder's (cosine {cosine.min():.4f}); the runtime takes embeddings only"
+        )
     return None
 
 
 def _calibration(names, latent_dim, num_classes, text_dim, n: int, batch: int = 32) -> list[dict]:
-    return [example_inputs(names, latent_dim, num_classes, text_dim, min(batch, n - i), seed=10_000 + i)
-            for i in range(0, n, batch)]
+    return [
+        example_inputs(names, latent_dim, num_classes, text_dim, min(batch, n - i), seed=10_000 + i)
+        for i in range(0, n, batch)
+    ]
 
 
-def export(model, out: str | os.PathLike, opset: int = DEFAULT_OPSET, precision: str = "fp32",
-           format: str = "onnx", *, quality_n: int = 512, quality_data: str | None = None,
-           calibration_n: int = 256, progress: bool | None = None,
-           triton_max_batch: int = 256, overwrite: bool = False, **config) -> Path:
+def export(
+    model,
+    out: str | os.PathLike,
+    opset: int = DEFAULT_OPSET,
+    precision: str = "fp32",
+    format: str = "onnx",
+    *,
+    quality_n: int = 512,
+    quality_data: str | None = None,
+    calibration_n: int = 256,
+    progress: bool | None = None,
+    triton_max_batch: int = 256,
+    overwrite: bool = False,
+    **config,
+) -> Path:
     """Export a generator to a verified model package (format="onnx") or a Triton model repository.
 
     model: a `zoo.GAN`, a model name (`dcgan32.digits` loads its weights; a bare architecture is
@@ -287,8 +336,12 @@ def export(model, out: str | os.PathLike, opset: int = DEFAULT_OPSET, precision:
     names = input_names(kind, has_truncation)
 
     steps = ["export", "convert", "verify"] + (["quality"] if precision == "int8" else []) + ["write"]
-    bar = tqdm(total=len(steps), desc=f"export {gan.name} ({precision})", unit="step",
-               disable=progress is False or (progress is None and not sys.stderr.isatty()))
+    bar = tqdm(
+        total=len(steps),
+        desc=f"export {gan.name} ({precision})",
+        unit="step",
+        disable=progress is False or (progress is None and not sys.stderr.isatty()),
+    )
     tmp = _prepare_destination(out, format, overwrite)
     try:
         bar.set_postfix_str("torch.onnx.export")
@@ -311,8 +364,9 @@ def export(model, out: str | os.PathLike, opset: int = DEFAULT_OPSET, precision:
         else:
             from zoo.exporting.precision import to_int8
 
-            core, quantization = to_int8(float_core, _calibration(names, latent_dim, num_classes, text_dim,
-                                                                   calibration_n))
+            core, quantization = to_int8(
+                float_core, _calibration(names, latent_dim, num_classes, text_dim, calibration_n)
+            )
         final = append_postprocess(core)
         onnx.checker.check_model(final, full_check=True)
         bar.update()
@@ -327,8 +381,9 @@ def export(model, out: str | os.PathLike, opset: int = DEFAULT_OPSET, precision:
         quality = None
         if precision == "int8":
             bar.set_postfix_str("int8 quality")
-            quality = int8_quality(float_core, core, names, latent_dim, num_classes, text_dim, n=quality_n,
-                                   data=quality_data)
+            quality = int8_quality(
+                float_core, core, names, latent_dim, num_classes, text_dim, n=quality_n, data=quality_data
+            )
             bar.update()
 
         bar.set_postfix_str("write")
@@ -338,8 +393,11 @@ def export(model, out: str | os.PathLike, opset: int = DEFAULT_OPSET, precision:
         onnx.save(final, pkg / graph_rel)
         from zoo.exporting.styles import export_styles, has_styles  # w-space graphs for mapping-network models
 
-        styles = (export_styles(generator, kind, has_truncation, latent_dim, num_classes, text_dim, int(opset), pkg)
-                  if format == "onnx" and has_styles(generator) else None)
+        styles = (
+            export_styles(generator, kind, has_truncation, latent_dim, num_classes, text_dim, int(opset), pkg)
+            if format == "onnx" and has_styles(generator)
+            else None
+        )
         text_entry, text_note = (None, None)
         if kind == "text":
             text_entry, text_note = _text_encoder_entry(gan, pkg)
@@ -350,12 +408,30 @@ def export(model, out: str | os.PathLike, opset: int = DEFAULT_OPSET, precision:
             from zoo.exporting.triton import config_pbtxt
 
             (pkg / "config.pbtxt").write_text(config_pbtxt(pkg.name, inputs, outputs, triton_max_batch))
-        manifest = _manifest(gan, kind, names, inputs, outputs, precision, int(opset), graph_rel, check, quantization,
-                             quality, text_entry, text_note, float_core, format)
+        manifest = _manifest(
+            gan,
+            kind,
+            names,
+            inputs,
+            outputs,
+            precision,
+            int(opset),
+            graph_rel,
+            check,
+            quantization,
+            quality,
+            text_entry,
+            text_note,
+            float_core,
+            format,
+        )
         if styles:
             manifest["synthesis"] = styles
-        manifest["files"] = {p.relative_to(pkg).as_posix(): {"sha256": sha256_file(p), "bytes": p.stat().st_size}
-                             for p in sorted(pkg.rglob("*")) if p.is_file() and p.name != MANIFEST}
+        manifest["files"] = {
+            p.relative_to(pkg).as_posix(): {"sha256": sha256_file(p), "bytes": p.stat().st_size}
+            for p in sorted(pkg.rglob("*"))
+            if p.is_file() and p.name != MANIFEST
+        }
         (pkg / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
         _move_into_place(tmp, out, format)
         bar.update()
@@ -373,8 +449,23 @@ def triton_model_name_for(gan) -> str:
     return triton_model_name(gan.name)
 
 
-def _manifest(gan, kind, names, inputs, outputs, precision, opset, graph_rel, check, quantization, quality,
-              text_entry, text_note, float_core, format) -> dict:
+def _manifest(
+    gan,
+    kind,
+    names,
+    inputs,
+    outputs,
+    precision,
+    opset,
+    graph_rel,
+    check,
+    quantization,
+    quality,
+    text_entry,
+    text_note,
+    float_core,
+    format,
+) -> dict:
     meta = gan.metadata or {}
     shape = outputs[0]["shape"]  # ["batch", H, W, C]
     h, w, c = shape[1], shape[2], shape[3]
@@ -389,8 +480,8 @@ def _manifest(gan, kind, names, inputs, outputs, precision, opset, graph_rel, ch
             "tag": gan.tag,
             "parent": meta.get("parent") or None,
             "dataset": meta.get("dataset") or None,
-            "license": meta.get("license") or (gan.spec.pretrained[gan.tag].license if gan.tag in gan.spec.pretrained
-                                               else None),
+            "license": meta.get("license")
+            or (gan.spec.pretrained[gan.tag].license if gan.tag in gan.spec.pretrained else None),
             "source": meta.get("path") or ("pretrained" if gan.tag else "untrained"),
             "config": gan.config,
         },
@@ -409,12 +500,22 @@ def _manifest(gan, kind, names, inputs, outputs, precision, opset, graph_rel, ch
         "truncation": "truncation" in names,
         "inputs": inputs,
         "outputs": outputs,
-        "image": {"height": h, "width": w, "channels": c, "layout": "NHWC", "dtype": "uint8",
-                  "from_float": PIXEL_FORMULA},
+        "image": {
+            "height": h,
+            "width": w,
+            "channels": c,
+            "layout": "NHWC",
+            "dtype": "uint8",
+            "from_float": PIXEL_FORMULA,
+        },
         "parity": check,
         "tolerances": TOLERANCES,
-        "cost": {"macs_per_image": cost["macs"], "flops_per_image": 2 * cost["macs"], "macs_by_op": cost["by_op"],
-                 "params": count_params(float_core)},
+        "cost": {
+            "macs_per_image": cost["macs"],
+            "flops_per_image": 2 * cost["macs"],
+            "macs_by_op": cost["by_op"],
+            "params": count_params(float_core),
+        },
         "created_by": _versions(),
         "created_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }

@@ -8,6 +8,7 @@ convolution takes inputs whose shapes pass through Shape/Gather/Concat -> Expand
 constant expanded to the batch) and weights computed at run time (weight * gain), which plain
 inference leaves unknown, so its convolutions used to go uncounted.
 """
+
 from __future__ import annotations
 
 import copy

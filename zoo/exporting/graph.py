@@ -7,6 +7,7 @@ generator has a truncation trick; output float32 [batch, C, H, W] in [-1, 1]. Pr
 (fp16, int8) apply to this core. Post-processing is then appended as plain ONNX nodes, always in
 float32, exactly as `zoo.images.to_uint8` computes it, so the runtime receives finished pixels.
 """
+
 from __future__ import annotations
 
 import copy
@@ -35,7 +36,7 @@ def prepare_generator(generator: nn.Module) -> nn.Module:
         if parametrize.is_parametrized(module):
             for name in list(module.parametrizations.keys()):
                 parametrize.remove_parametrizations(module, name, leave_parametrized=True)
-        for key, hook in list(module._forward_pre_hooks.items()):  # the old hook-based spectral_norm/weight_norm
+        for _key, hook in list(module._forward_pre_hooks.items()):  # the old hook-based spectral_norm/weight_norm
             kind = type(hook).__name__
             if kind == "SpectralNorm":
                 torch.nn.utils.remove_spectral_norm(module, hook.name)
@@ -73,8 +74,9 @@ def input_names(kind: str, has_truncation: bool) -> list[str]:
     return names
 
 
-def example_inputs(names: list[str], latent_dim: int, num_classes: int, text_dim: int, n: int,
-                   seed: int = 0) -> dict[str, np.ndarray]:
+def example_inputs(
+    names: list[str], latent_dim: int, num_classes: int, text_dim: int, n: int, seed: int = 0
+) -> dict[str, np.ndarray]:
     """Random inputs for the graph, numpy, keyed by input name (also used by the parity check)."""
     rng = np.random.default_rng(seed)
     feeds = {INPUT_Z: rng.standard_normal((n, latent_dim), dtype=np.float32)}
@@ -96,9 +98,18 @@ def export_core(core: CoreGenerator, names: list[str], example: dict[str, np.nda
     dynamic_shapes = ({0: batch}, tuple({0: batch} for _ in names[1:])) if len(names) > 1 else ({0: batch},)
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")  # the exporter's chatter; the parity check is the gate
-        program = torch.onnx.export(core, args, dynamo=True, input_names=names, output_names=[FLOAT_OUTPUT],
-                                    dynamic_shapes=dynamic_shapes, opset_version=opset, optimize=True,
-                                    verbose=False, external_data=False)
+        program = torch.onnx.export(
+            core,
+            args,
+            dynamo=True,
+            input_names=names,
+            output_names=[FLOAT_OUTPUT],
+            dynamic_shapes=dynamic_shapes,
+            opset_version=opset,
+            optimize=True,
+            verbose=False,
+            external_data=False,
+        )
     buf = io.BytesIO()
     program.save(buf)  # serialise: one self-contained ModelProto (weights inline)
     model = onnx.load_from_string(buf.getvalue())
@@ -109,8 +120,15 @@ def export_core(core: CoreGenerator, names: list[str], example: dict[str, np.nda
     return model
 
 
-def export_float_graph(generator: nn.Module, kind: str, has_truncation: bool, latent_dim: int, num_classes: int,
-                       text_dim: int, opset: int = 18) -> onnx.ModelProto:
+def export_float_graph(
+    generator: nn.Module,
+    kind: str,
+    has_truncation: bool,
+    latent_dim: int,
+    num_classes: int,
+    text_dim: int,
+    opset: int = 18,
+) -> onnx.ModelProto:
     """The float core of a (prepared) generator as an ONNX model."""
     names = input_names(kind, has_truncation)
     core = CoreGenerator(generator, kind, has_truncation).eval()
@@ -129,15 +147,17 @@ def append_postprocess(model: onnx.ModelProto) -> onnx.ModelProto:
     c, h, w = (d.dim_value for d in dims[1:])
     consts = {"pp_one": 1.0, "pp_scale": 127.5, "pp_half": 0.5, "pp_zero": 0.0, "pp_max": 255.0}
     g.initializer.extend(numpy_helper.from_array(np.array(v, np.float32), k) for k, v in consts.items())
-    g.node.extend([
-        helper.make_node("Add", [FLOAT_OUTPUT, "pp_one"], ["pp_shifted"], name="pp_add_one"),
-        helper.make_node("Mul", ["pp_shifted", "pp_scale"], ["pp_scaled"], name="pp_scale"),
-        helper.make_node("Add", ["pp_scaled", "pp_half"], ["pp_rounding"], name="pp_add_half"),
-        helper.make_node("Clip", ["pp_rounding", "pp_zero", "pp_max"], ["pp_clipped"], name="pp_clip"),
-        helper.make_node("Floor", ["pp_clipped"], ["pp_floored"], name="pp_floor"),
-        helper.make_node("Cast", ["pp_floored"], ["pp_uint8"], to=TensorProto.UINT8, name="pp_cast"),
-        helper.make_node("Transpose", ["pp_uint8"], [OUTPUT_IMAGES], perm=[0, 2, 3, 1], name="pp_nhwc"),
-    ])
+    g.node.extend(
+        [
+            helper.make_node("Add", [FLOAT_OUTPUT, "pp_one"], ["pp_shifted"], name="pp_add_one"),
+            helper.make_node("Mul", ["pp_shifted", "pp_scale"], ["pp_scaled"], name="pp_scale"),
+            helper.make_node("Add", ["pp_scaled", "pp_half"], ["pp_rounding"], name="pp_add_half"),
+            helper.make_node("Clip", ["pp_rounding", "pp_zero", "pp_max"], ["pp_clipped"], name="pp_clip"),
+            helper.make_node("Floor", ["pp_clipped"], ["pp_floored"], name="pp_floor"),
+            helper.make_node("Cast", ["pp_floored"], ["pp_uint8"], to=TensorProto.UINT8, name="pp_cast"),
+            helper.make_node("Transpose", ["pp_uint8"], [OUTPUT_IMAGES], perm=[0, 2, 3, 1], name="pp_nhwc"),
+        ]
+    )
     del g.output[:]
     g.output.append(helper.make_tensor_value_info(OUTPUT_IMAGES, TensorProto.UINT8, ["batch", h, w, c]))
     return model
@@ -145,6 +165,7 @@ def append_postprocess(model: onnx.ModelProto) -> onnx.ModelProto:
 
 def io_specs(model: onnx.ModelProto) -> tuple[list[dict], list[dict]]:
     """Inputs and outputs as manifest entries: name, dtype, shape ("batch" for the dynamic dim)."""
+
     def spec(value) -> dict:
         t = value.type.tensor_type
         shape = [d.dim_value if d.HasField("dim_value") else (d.dim_param or "batch") for d in t.shape.dim]

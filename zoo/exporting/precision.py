@@ -12,6 +12,7 @@ every strided ConvTranspose is rewritten exactly into per-phase Convs + DepthToS
 (zoo.exporting.rewrite), which do have int8 kernels; a ConvTranspose the rewrite cannot take stays
 float. What was rewritten, quantized and left float goes into the manifest.
 """
+
 from __future__ import annotations
 
 import collections
@@ -24,9 +25,27 @@ import numpy as np
 import onnx
 
 # Kept in float32 under fp16: reductions and the ops around them (pixel norm, demodulation).
-FP16_KEEP_FLOAT32 = ["ReduceMean", "ReduceSum", "ReduceSumSquare", "ReduceL2", "ReduceL1", "ReduceMax", "ReduceMin",
-                     "ReduceProd", "ReduceLogSumExp", "Pow", "Sqrt", "Reciprocal", "Exp", "Log", "Softmax",
-                     "LayerNormalization", "InstanceNormalization", "GroupNormalization", "Erf"]
+FP16_KEEP_FLOAT32 = [
+    "ReduceMean",
+    "ReduceSum",
+    "ReduceSumSquare",
+    "ReduceL2",
+    "ReduceL1",
+    "ReduceMax",
+    "ReduceMin",
+    "ReduceProd",
+    "ReduceLogSumExp",
+    "Pow",
+    "Sqrt",
+    "Reciprocal",
+    "Exp",
+    "Log",
+    "Softmax",
+    "LayerNormalization",
+    "InstanceNormalization",
+    "GroupNormalization",
+    "Erf",
+]
 INT8_OPS = ["Conv", "MatMul", "Gemm"]  # int8 kernels exist on ORT's CPU provider (QLinearConv, QGemm, ...)
 # Also kept in int8 between those: data movement (no arithmetic) and Relu, which becomes the
 # quantized range of the convolution before it. Without them each layer would dequantize,
@@ -78,11 +97,19 @@ def to_int8(model: onnx.ModelProto, calibration: list[dict[str, np.ndarray]]) ->
                 quant_pre_process(str(src), str(pre), skip_symbolic_shape=False)
             except Exception:  # noqa: BLE001 -- symbolic shape inference gives up on some graphs (StyleGAN2)
                 quant_pre_process(str(src), str(pre), skip_symbolic_shape=True)
-        quantize_static(str(pre), str(dst), _Feeds(calibration), quant_format=QuantFormat.QDQ,
-                        op_types_to_quantize=INT8_OPS + INT8_PASSTHROUGH_OPS, per_channel=True, reduce_range=False,
-                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                        calibrate_method=CalibrationMethod.MinMax,
-                        extra_options={"ActivationSymmetric": False, "WeightSymmetric": True})
+        quantize_static(
+            str(pre),
+            str(dst),
+            _Feeds(calibration),
+            quant_format=QuantFormat.QDQ,
+            op_types_to_quantize=INT8_OPS + INT8_PASSTHROUGH_OPS,
+            per_channel=True,
+            reduce_range=False,
+            activation_type=QuantType.QUInt8,
+            weight_type=QuantType.QInt8,
+            calibrate_method=CalibrationMethod.MinMax,
+            extra_options={"ActivationSymmetric": False, "WeightSymmetric": True},
+        )
         quantized = onnx.load(str(dst))
     before = op_counts(model)
     quantized_ops = {op: n for op, n in before.items() if op in INT8_OPS}

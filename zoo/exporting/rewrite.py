@@ -18,6 +18,7 @@ kernel time in benchmarks/profile_runtime.py), at batch 1 level.
 The rewrite is exact in real arithmetic (float results differ by summation order only) and the
 export's parity check runs on the rewritten graph like on any other.
 """
+
 from __future__ import annotations
 
 import copy
@@ -90,8 +91,11 @@ def conv_transpose_to_phases(model: onnx.ModelProto, fold_relu: bool = True) -> 
         if id(node) in folded:
             continue
         attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
-        if node.op_type != "ConvTranspose" or node.input[1] not in inits or \
-                not _convertible(node, attrs, shapes.get(node.input[1]), shapes.get(node.input[0])):
+        if (
+            node.op_type != "ConvTranspose"
+            or node.input[1] not in inits
+            or not _convertible(node, attrs, shapes.get(node.input[1]), shapes.get(node.input[0]))
+        ):
             nodes.append(node)
             continue
         w = numpy_helper.to_array(inits[node.input[1]])  # [Cin, Cout, kh, kw]
@@ -103,8 +107,11 @@ def conv_transpose_to_phases(model: onnx.ModelProto, fold_relu: bool = True) -> 
         out_size = [(x_shape[2 + i] - 1) * s[i] - p[i] - p[i + 2] + k[i] for i in range(2)]
         prefix = (node.name or node.output[0]).replace("/", "_") + "_phase"
         users = consumers.get(node.output[0], [])
-        relu = users[0] if (fold_relu and len(users) == 1 and users[0].op_type == "Relu"
-                            and node.output[0] not in graph_outputs) else None
+        relu = (
+            users[0]
+            if (fold_relu and len(users) == 1 and users[0].op_type == "Relu" and node.output[0] not in graph_outputs)
+            else None
+        )
         final = relu.output[0] if relu is not None else node.output[0]
         if relu is not None:
             folded.add(id(relu))
@@ -122,15 +129,26 @@ def conv_transpose_to_phases(model: onnx.ModelProto, fold_relu: bool = True) -> 
                     inputs.append(name + "_b")
                 out = final if s == [1, 1] else name + "_y"
                 conv_out = name + "_pre" if relu is not None else out
-                nodes.append(helper.make_node("Conv", inputs, [conv_out], name=name, kernel_shape=list(kernel.shape[2:]),
-                                              pads=[pt, pl, pbot, pr]))
+                nodes.append(
+                    helper.make_node(
+                        "Conv",
+                        inputs,
+                        [conv_out],
+                        name=name,
+                        kernel_shape=list(kernel.shape[2:]),
+                        pads=[pt, pl, pbot, pr],
+                    )
+                )
                 if relu is not None:
                     nodes.append(helper.make_node("Relu", [conv_out], [out], name=name + "_relu"))
                 phase_outputs.append(out)
         if s != [1, 1]:
             nodes.append(helper.make_node("Concat", phase_outputs, [prefix + "_cat"], name=prefix + "_cat", axis=1))
-            nodes.append(helper.make_node("DepthToSpace", [prefix + "_cat"], [final], name=prefix + "_d2s",
-                                          blocksize=s[0], mode="DCR"))
+            nodes.append(
+                helper.make_node(
+                    "DepthToSpace", [prefix + "_cat"], [final], name=prefix + "_d2s", blocksize=s[0], mode="DCR"
+                )
+            )
         rewritten += 1
     del graph.node[:]
     graph.node.extend(nodes)
@@ -163,12 +181,21 @@ def upsample_after_identity_conv(model: onnx.ModelProto, block: int = 16) -> tup
     for node in graph.node:
         source = producers.get(node.input[0]) if node.op_type == "Resize" and node.input else None
         shape = shapes.get(node.input[0]) if source is not None else None
-        if source is not None and source.op_type != "Conv" and shape is not None and len(shape) == 4 and \
-                isinstance(shape[1], int) and shape[1] % block == 0:
+        if (
+            source is not None
+            and source.op_type != "Conv"
+            and shape is not None
+            and len(shape) == 4
+            and isinstance(shape[1], int)
+            and shape[1] % block == 0
+        ):
             channels = shape[1]
             name = f"{node.name or node.output[0]}_blocked".replace("/", "_")
-            graph.initializer.append(numpy_helper.from_array(
-                np.eye(channels, dtype=np.float32).reshape(channels, channels, 1, 1), name + "_w"))
+            graph.initializer.append(
+                numpy_helper.from_array(
+                    np.eye(channels, dtype=np.float32).reshape(channels, channels, 1, 1), name + "_w"
+                )
+            )
             nodes.append(helper.make_node("Conv", [node.input[0], name + "_w"], [name], name=name, kernel_shape=[1, 1]))
             node.input[0] = name
             inserted += 1

@@ -6,6 +6,7 @@ post-processing as generator.onnx). The runtime uses them for w-space walks, sty
 projected latents (`zoo_runtime.interpolate.synthesize(gen, w)`). Both stay float32 whatever the
 package's precision; each is checked against PyTorch here (fp32 tolerances) before it is written.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -16,7 +17,7 @@ import torch
 from onnx import helper
 from torch import nn
 
-from zoo.exporting.graph import FLOAT_OUTPUT, append_postprocess, example_inputs, export_core, input_names
+from zoo.exporting.graph import append_postprocess, example_inputs, export_core, input_names
 from zoo.exporting.verify import TOLERANCES, ExportError, cpu_session
 
 MAPPING_GRAPH, SYNTHESIS_GRAPH = "mapping.onnx", "synthesis.onnx"
@@ -58,14 +59,24 @@ def _rename_output(model: onnx.ModelProto, name: str) -> onnx.ModelProto:
     return model
 
 
-def export_styles(generator: nn.Module, kind: str, has_truncation: bool, latent_dim: int, num_classes: int,
-                  text_dim: int, opset: int, pkg_dir: Path) -> dict:
+def export_styles(
+    generator: nn.Module,
+    kind: str,
+    has_truncation: bool,
+    latent_dim: int,
+    num_classes: int,
+    text_dim: int,
+    opset: int,
+    pkg_dir: Path,
+) -> dict:
     """Write mapping.onnx and synthesis.onnx into pkg_dir (generator: prepare_generator's copy); the manifest's
     "synthesis" entry."""
     names = input_names(kind, has_truncation)
     mapping_core = MappingCore(generator, kind, has_truncation).eval()
-    mapping = _rename_output(export_core(mapping_core, names, example_inputs(names, latent_dim, num_classes, text_dim,
-                                                                             2, seed=4321), opset), "ws")
+    mapping = _rename_output(
+        export_core(mapping_core, names, example_inputs(names, latent_dim, num_classes, text_dim, 2, seed=4321), opset),
+        "ws",
+    )
     synthesis_core = SynthesisCore(generator).eval()
     w_dim, num_ws = int(generator.w_dim), int(generator.num_ws)
     example_ws = {"ws": np.random.default_rng(4322).standard_normal((2, num_ws, w_dim), dtype=np.float32)}
@@ -81,20 +92,35 @@ def export_styles(generator: nn.Module, kind: str, has_truncation: bool, latent_
     with torch.no_grad():
         w_torch = mapping_core(*(torch.from_numpy(feeds[n]) for n in names)).numpy()  # [3, num_ws, w_dim]
         ws = w_torch.copy()
-        ws[:, num_ws // 2:] = w_torch[::-1, num_ws // 2:]  # a mixed style, as style-mix grids use
+        ws[:, num_ws // 2 :] = w_torch[::-1, num_ws // 2 :]  # a mixed style, as style-mix grids use
         img_torch = synthesis_core(torch.from_numpy(ws)).numpy()
     w_onnx = cpu_session(mapping).run(None, feeds)[0]
     img_float = cpu_session(synthesis_float).run(None, {"ws": ws})[0]
     img_uint8 = cpu_session(synthesis).run(None, {"ws": ws})[0]
-    check = {"mapping_max_abs": float(np.abs(w_onnx - w_torch).max()),
-             "synthesis_float_max_abs": float(np.abs(img_float - img_torch).max()),
-             "synthesis_uint8_max_levels": int(np.abs(img_uint8.astype(np.int16)
-                                                      - to_uint8(img_torch).astype(np.int16)).max())}
+    check = {
+        "mapping_max_abs": float(np.abs(w_onnx - w_torch).max()),
+        "synthesis_float_max_abs": float(np.abs(img_float - img_torch).max()),
+        "synthesis_uint8_max_levels": int(
+            np.abs(img_uint8.astype(np.int16) - to_uint8(img_torch).astype(np.int16)).max()
+        ),
+    }
     tol = TOLERANCES["fp32"]
-    if (check["synthesis_float_max_abs"] > tol["float_max_abs"] or check["synthesis_uint8_max_levels"]
-            > tol["uint8_max_levels"] or check["mapping_max_abs"] > tol["float_max_abs"] * max(1.0, np.abs(w_torch).max())):
+    if (
+        check["synthesis_float_max_abs"] > tol["float_max_abs"]
+        or check["synthesis_uint8_max_levels"] > tol["uint8_max_levels"]
+        or check["mapping_max_abs"] > tol["float_max_abs"] * max(1.0, np.abs(w_torch).max())
+    ):
         raise ExportError(f"the w-space graphs differ from PyTorch: {check} (tolerance {tol})")
     onnx.save(mapping, pkg_dir / MAPPING_GRAPH)
     onnx.save(synthesis, pkg_dir / SYNTHESIS_GRAPH)
-    return {"mapping": MAPPING_GRAPH, "synthesis": SYNTHESIS_GRAPH, "w_dim": w_dim, "num_ws": num_ws,
-            "mapping_inputs": names, "mapping_output": "ws [batch, num_ws, w_dim]", "synthesis_inputs": ["ws"], "precision": "fp32", "parity": check}
+    return {
+        "mapping": MAPPING_GRAPH,
+        "synthesis": SYNTHESIS_GRAPH,
+        "w_dim": w_dim,
+        "num_ws": num_ws,
+        "mapping_inputs": names,
+        "mapping_output": "ws [batch, num_ws, w_dim]",
+        "synthesis_inputs": ["ws"],
+        "precision": "fp32",
+        "parity": check,
+    }

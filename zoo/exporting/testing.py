@@ -4,6 +4,7 @@
 max_channels, hidden), never adding keys an architecture does not accept; `cached_export` exports
 each (model, config, precision, format) once per process, so a test session pays once per model.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -28,8 +29,9 @@ def tiny_config(name: str) -> dict:
     return {k: v for k, v in TINY_VALUES.items() if k in config}
 
 
-def cached_export(root: str | os.PathLike, name: str, precision: str = "fp32", format: str = "onnx",
-                  tiny: bool = True, **config) -> tuple[Path, object]:
+def cached_export(
+    root: str | os.PathLike, name: str, precision: str = "fp32", format: str = "onnx", tiny: bool = True, **config
+) -> tuple[Path, object]:
     """(package path, the GAN it was exported from): `zoo.export` of
     `create_model(name, **tiny_config, **config)` into `root`, once per process."""
     from zoo.exporting import export
@@ -42,7 +44,8 @@ def cached_export(root: str | os.PathLike, name: str, precision: str = "fp32", f
             slug = hashlib.sha1(key.encode()).hexdigest()[:10]
             out = Path(root) / f"{name.replace('.', '_')}-{precision}-{format}-{slug}"
             model = create_model(name, **overrides)
-            path = export(model, out, precision=precision, format=format, progress=False,
-                          quality_n=160, calibration_n=64)
+            path = export(
+                model, out, precision=precision, format=format, progress=False, quality_n=160, calibration_n=64
+            )
             _cache[key] = (path, model)
         return _cache[key]

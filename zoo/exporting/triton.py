@@ -12,12 +12,18 @@ Serve it with `tritonserver --model-repository REPO` (see the README). With max_
 Triton adds the batch dimension itself, so dims list the per-sample shape; the per-sample labels
 and truncation are scalars, which Triton spells dims [1] with `reshape: { shape: [ ] }`.
 """
+
 from __future__ import annotations
 
 import re
 
-TRITON_DTYPES = {"float32": "TYPE_FP32", "float16": "TYPE_FP16", "int64": "TYPE_INT64", "int32": "TYPE_INT32",
-                 "uint8": "TYPE_UINT8"}
+TRITON_DTYPES = {
+    "float32": "TYPE_FP32",
+    "float16": "TYPE_FP16",
+    "int64": "TYPE_INT64",
+    "int32": "TYPE_INT32",
+    "uint8": "TYPE_UINT8",
+}
 DEFAULT_MAX_BATCH = 256
 
 
@@ -36,8 +42,13 @@ def _tensor(spec: dict) -> str:
     return "  {\n" + "\n".join(lines) + "\n  }"
 
 
-def config_pbtxt(model_name: str, inputs: list[dict], outputs: list[dict], max_batch_size: int = DEFAULT_MAX_BATCH,
-                 max_queue_delay_us: int = 2000) -> str:
+def config_pbtxt(
+    model_name: str,
+    inputs: list[dict],
+    outputs: list[dict],
+    max_batch_size: int = DEFAULT_MAX_BATCH,
+    max_queue_delay_us: int = 2000,
+) -> str:
     """config.pbtxt text for the onnxruntime backend with dynamic batching."""
     for spec in inputs + outputs:
         if spec["shape"][0] != "batch":

@@ -16,6 +16,7 @@ Tolerances per precision (an export above any of them fails and writes nothing):
     int8: float_mean_abs <= 5e-2, uint8 not gated (quantisation moves single pixels a lot; the
           quality cost is measured separately as a FID difference, see `int8_quality`)
 """
+
 from __future__ import annotations
 
 import secrets
@@ -53,9 +54,18 @@ def torch_outputs(core: torch.nn.Module, names: list[str], feeds: dict[str, np.n
         return core(*(torch.from_numpy(feeds[n]) for n in names)).float().numpy()
 
 
-def parity(core: torch.nn.Module, core_model: onnx.ModelProto, final_model: onnx.ModelProto, names: list[str],
-           latent_dim: int, num_classes: int, text_dim: int, precision: str,
-           batch_sizes: tuple[int, ...] = PARITY_BATCH_SIZES, seed: int | None = None) -> dict:
+def parity(
+    core: torch.nn.Module,
+    core_model: onnx.ModelProto,
+    final_model: onnx.ModelProto,
+    names: list[str],
+    latent_dim: int,
+    num_classes: int,
+    text_dim: int,
+    precision: str,
+    batch_sizes: tuple[int, ...] = PARITY_BATCH_SIZES,
+    seed: int | None = None,
+) -> dict:
     """Measure (see the module docstring) and gate; returns the manifest's "parity" entry."""
     from zoo.images import to_uint8
 
@@ -71,8 +81,10 @@ def parity(core: torch.nn.Module, core_model: onnx.ModelProto, final_model: onnx
         images = final_session.run([OUTPUT_IMAGES], feeds)[0]  # uint8 [n, H, W, C]
         want = to_uint8(expected)
         if got.shape != expected.shape or images.shape != want.shape or images.dtype != np.uint8:
-            raise ExportError(f"at batch {n} the graph gives {list(got.shape)} / {images.dtype} {list(images.shape)}, "
-                              f"PyTorch {list(expected.shape)} / uint8 {list(want.shape)}")
+            raise ExportError(
+                f"at batch {n} the graph gives {list(got.shape)} / {images.dtype} {list(images.shape)}, "
+                f"PyTorch {list(expected.shape)} / uint8 {list(want.shape)}"
+            )
         err = np.abs(got.astype(np.float64) - expected)
         if not np.isfinite(err).all():
             raise ExportError(f"the {precision} graph produced NaN or inf at batch {n}")
@@ -85,7 +97,7 @@ def parity(core: torch.nn.Module, core_model: onnx.ModelProto, final_model: onnx
         u8_count += levels.size
     result = {
         "compared": "float: exported core output vs PyTorch generator output (before post-processing); "
-                    "uint8: shipped graph output vs zoo.images.to_uint8(PyTorch output)",
+        "uint8: shipped graph output vs zoo.images.to_uint8(PyTorch output)",
         "precision": precision,
         "batch_sizes": list(batch_sizes),
         "seed": seed,
@@ -99,14 +111,25 @@ def parity(core: torch.nn.Module, core_model: onnx.ModelProto, final_model: onnx
     over = [f"{k} = {result[k]:.3g} > {limit}" for k, limit in TOLERANCES[precision].items() if result[k] > limit]
     result["passed"] = not over
     if over:
-        raise ExportError(f"the {precision} ONNX graph does not match PyTorch: {', '.join(over)} "
-                          f"(batch sizes {list(batch_sizes)}, seed {seed}); nothing was written. "
-                          "If this is fp16/int8, try fp32; otherwise report it with the model name")
+        raise ExportError(
+            f"the {precision} ONNX graph does not match PyTorch: {', '.join(over)} "
+            f"(batch sizes {list(batch_sizes)}, seed {seed}); nothing was written. "
+            "If this is fp16/int8, try fp32; otherwise report it with the model name"
+        )
     return result
 
 
-def int8_quality(fp32_model: onnx.ModelProto, int8_model: onnx.ModelProto, names: list[str], latent_dim: int,
-                 num_classes: int, text_dim: int, n: int = 512, seed: int = 0, data: str | None = None) -> dict:
+def int8_quality(
+    fp32_model: onnx.ModelProto,
+    int8_model: onnx.ModelProto,
+    names: list[str],
+    latent_dim: int,
+    num_classes: int,
+    text_dim: int,
+    n: int = 512,
+    seed: int = 0,
+    data: str | None = None,
+) -> dict:
     """The quality cost of int8 on the same n latents: FID between the fp32 and int8 images in the
     digits feature space (zoo.metrics; 0 means the same distribution), and pixel-space errors.
     With `data` (e.g. "builtin:digits") also FID of each against that data and their difference
@@ -119,13 +142,26 @@ def int8_quality(fp32_model: onnx.ModelProto, int8_model: onnx.ModelProto, names
         feeds["labels"] = make_labels(n, num_classes, seed)
     if "truncation" in feeds:
         feeds["truncation"] = np.ones(n, np.float32)
-    fp32 = np.concatenate([cpu_session(fp32_model).run([FLOAT_OUTPUT], {k: v[i:i + 128] for k, v in feeds.items()})[0]
-                           for i in range(0, n, 128)])
-    int8 = np.concatenate([cpu_session(int8_model).run([FLOAT_OUTPUT], {k: v[i:i + 128] for k, v in feeds.items()})[0]
-                           for i in range(0, n, 128)])
+    fp32 = np.concatenate(
+        [
+            cpu_session(fp32_model).run([FLOAT_OUTPUT], {k: v[i : i + 128] for k, v in feeds.items()})[0]
+            for i in range(0, n, 128)
+        ]
+    )
+    int8 = np.concatenate(
+        [
+            cpu_session(int8_model).run([FLOAT_OUTPUT], {k: v[i : i + 128] for k, v in feeds.items()})[0]
+            for i in range(0, n, 128)
+        ]
+    )
     diff = np.abs(fp32.astype(np.float64) - int8)
-    quality = {"n": n, "latent_seed": seed, "pixel_mae": float(diff.mean()), "pixel_max_abs": float(diff.max()),
-               "pixel_psnr_db": float(10 * np.log10(4.0 / max(float((diff ** 2).mean()), 1e-20)))}
+    quality = {
+        "n": n,
+        "latent_seed": seed,
+        "pixel_mae": float(diff.mean()),
+        "pixel_max_abs": float(diff.max()),
+        "pixel_psnr_db": float(10 * np.log10(4.0 / max(float((diff**2).mean()), 1e-20))),
+    }
     try:
         from zoo.metrics import extract_features, fid_from_features, get_feature_extractor
     except ImportError:

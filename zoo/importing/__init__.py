@@ -5,6 +5,7 @@
 - `stylegan2`: NVlabs and rosinality StyleGAN2 networks -> the `stylegan2_ada` architecture.
 - `checkpoint`: format recognition by content and the import itself (`zoo import`).
 """
+
 from __future__ import annotations
 
 from zoo.importing.checkpoint import CheckpointImportError, import_checkpoint

@@ -5,6 +5,7 @@ StyleGAN2 networks) is read by the restricted unpickler (zoo.importing.unpickler
 file runs); a torch.save checkpoint (rosinality/stylegan2-pytorch) by torch.load(weights_only=True).
 Everything that fails is a `CheckpointImportError` with one line saying what was found.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -17,8 +18,14 @@ from pathlib import Path
 
 import torch
 
-from zoo.importing.stylegan2 import (ARCH, UnsupportedNetwork, nvlabs_config, nvlabs_to_zoo, rosinality_config,
-                                     rosinality_to_zoo)
+from zoo.importing.stylegan2 import (
+    ARCH,
+    UnsupportedNetwork,
+    nvlabs_config,
+    nvlabs_to_zoo,
+    rosinality_config,
+    rosinality_to_zoo,
+)
 from zoo.importing.unpickler import PersistentRecord, RefusedGlobal, load_restricted, plain
 
 NVLABS = "stylegan2-ada-pytorch pickle"
@@ -58,11 +65,15 @@ def sniff(path: Path) -> str:
     if head[:1] == b"\x80" and head[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"):
         return "pickle"
     if len(head) >= 9 and head[8:9] == b"{":
-        raise CheckpointImportError(f"{path} is a safetensors file: zoo import reads NVlabs .pkl and rosinality .pt "
-                                    "checkpoints; a gan-zoo .safetensors file is used directly (zoo info / zoo sample)")
+        raise CheckpointImportError(
+            f"{path} is a safetensors file: zoo import reads NVlabs .pkl and rosinality .pt "
+            "checkpoints; a gan-zoo .safetensors file is used directly (zoo info / zoo sample)"
+        )
     what = "an HDF5 file (Keras?)" if head[:4] == b"\x89HDF" else f"unrecognised content (first bytes {head[:8]!r})"
-    raise CheckpointImportError(f"{path}: {what}. zoo import reads NVlabs network pickles (stylegan2-ada-pytorch "
-                                "*.pkl) and rosinality/stylegan2-pytorch torch.save checkpoints (*.pt)")
+    raise CheckpointImportError(
+        f"{path}: {what}. zoo import reads NVlabs network pickles (stylegan2-ada-pytorch "
+        "*.pkl) and rosinality/stylegan2-pytorch torch.save checkpoints (*.pt)"
+    )
 
 
 # --- NVlabs network pickles ------------------------------------------------------------------
@@ -76,24 +87,44 @@ def read_nvlabs(path: Path) -> Imported:
             raise CheckpointImportError(
                 f"{path} is a TensorFlow-era StyleGAN/StyleGAN2 pickle ({e.module}.{e.name}): not supported. Convert "
                 "it to a PyTorch pickle first with NVlabs' stylegan2-ada-pytorch legacy.py (on a machine you trust), "
-                "then import that") from None
-        raise CheckpointImportError(f"{path}: {e}. A network pickle holds only data and networks; this one asks to "
-                                    "call something else, so nothing from it was run and nothing was written") from None
-    except (EOFError, pickle.UnpicklingError, ValueError, TypeError, AttributeError, IndexError,
-            RuntimeError, MemoryError) as e:
-        raise CheckpointImportError(f"{path} is truncated or corrupt ({type(e).__name__}: {_first_line(e)}); "
-                                    "download it again") from None
+                "then import that"
+            ) from None
+        raise CheckpointImportError(
+            f"{path}: {e}. A network pickle holds only data and networks; this one asks to "
+            "call something else, so nothing from it was run and nothing was written"
+        ) from None
+    except (
+        EOFError,
+        pickle.UnpicklingError,
+        ValueError,
+        TypeError,
+        AttributeError,
+        IndexError,
+        RuntimeError,
+        MemoryError,
+    ) as e:
+        raise CheckpointImportError(
+            f"{path} is truncated or corrupt ({type(e).__name__}: {_first_line(e)}); download it again"
+        ) from None
     if not isinstance(data, dict) or not all(isinstance(data.get(k), PersistentRecord) for k in ("G_ema", "D")):
-        found = f"a dict with keys {sorted(map(str, data))[:8]}" if isinstance(data, dict) else f"a {type(data).__name__}"
-        raise CheckpointImportError(f"{path} is a pickle holding {found}: not an NVlabs network pickle "
-                                    "(expected a dict with G, D, G_ema networks)")
+        found = (
+            f"a dict with keys {sorted(map(str, data))[:8]}" if isinstance(data, dict) else f"a {type(data).__name__}"
+        )
+        raise CheckpointImportError(
+            f"{path} is a pickle holding {found}: not an NVlabs network pickle "
+            "(expected a dict with G, D, G_ema networks)"
+        )
     g, d = data["G_ema"], data["D"]
     if "SynthesisInput" in g.module_src or "input" in _child(path, g, "synthesis").children():
-        raise CheckpointImportError(f"{path} holds a StyleGAN3 generator (NVlabs stylegan3, networks_stylegan3): not "
-                                    "supported; zoo import reads StyleGAN2 / StyleGAN2-ADA networks")
+        raise CheckpointImportError(
+            f"{path} holds a StyleGAN3 generator (NVlabs stylegan3, networks_stylegan3): not "
+            "supported; zoo import reads StyleGAN2 / StyleGAN2-ADA networks"
+        )
     if g.class_name != "Generator" or d.class_name != "Discriminator":
-        raise CheckpointImportError(f"{path} holds networks {g.class_name!r} / {d.class_name!r}: zoo import knows "
-                                    "NVlabs' StyleGAN2 'Generator' and 'Discriminator'")
+        raise CheckpointImportError(
+            f"{path} holds networks {g.class_name!r} / {d.class_name!r}: zoo import knows "
+            "NVlabs' StyleGAN2 'Generator' and 'Discriminator'"
+        )
     try:
         config = nvlabs_config(g.init_kwargs, d.init_kwargs)
         tensors = nvlabs_to_zoo(g.tensors(), d.tensors(), config)
@@ -112,8 +143,9 @@ def read_nvlabs(path: Path) -> Imported:
 def _child(path: Path, record: PersistentRecord, name: str) -> PersistentRecord:
     child = record.children().get(name)
     if child is None:
-        raise CheckpointImportError(f"{path}: the {record.class_name} network has no {name!r} part: "
-                                    "not a StyleGAN2 network")
+        raise CheckpointImportError(
+            f"{path}: the {record.class_name} network has no {name!r} part: not a StyleGAN2 network"
+        )
     return child
 
 
@@ -129,19 +161,24 @@ def read_torch(path: Path) -> Imported:
     except pickle.UnpicklingError as e:
         refused = re.search(r"GLOBAL ([\w.]+)", str(e))  # torch names the global it refused
         if refused:
-            raise CheckpointImportError(f"{path}: refused to load global {refused.group(1)} (torch.load weights_only): "
-                                        "a checkpoint holds only tensors and plain data; nothing from it was run "
-                                        "and nothing was written") from None
+            raise CheckpointImportError(
+                f"{path}: refused to load global {refused.group(1)} (torch.load weights_only): "
+                "a checkpoint holds only tensors and plain data; nothing from it was run "
+                "and nothing was written"
+            ) from None
         raise CheckpointImportError(f"{path} is truncated or corrupt ({_first_line(e)})") from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as e:
-        raise CheckpointImportError(f"{path} is truncated or corrupt ({type(e).__name__}: {_first_line(e)}); "
-                                    "download it again") from None
+        raise CheckpointImportError(
+            f"{path} is truncated or corrupt ({type(e).__name__}: {_first_line(e)}); download it again"
+        ) from None
     if isinstance(ckpt, dict) and "style.1.weight" in ckpt:  # a bare generator state dict
         ckpt = {"g_ema": ckpt}
     if not isinstance(ckpt, dict) or not isinstance(ckpt.get("g_ema"), dict):
         keys = sorted(map(str, ckpt))[:8] if isinstance(ckpt, dict) else type(ckpt).__name__
-        raise CheckpointImportError(f"{path} is a torch checkpoint with {keys}: not a rosinality StyleGAN2 checkpoint "
-                                    "(expected g_ema, with d and latent_avg)")
+        raise CheckpointImportError(
+            f"{path} is a torch checkpoint with {keys}: not a rosinality StyleGAN2 checkpoint "
+            "(expected g_ema, with d and latent_avg)"
+        )
     g, d = ckpt["g_ema"], ckpt.get("d")
     try:
         config = rosinality_config(g, d)
@@ -150,8 +187,9 @@ def read_torch(path: Path) -> Imported:
         raise CheckpointImportError(f"{path}: {_first_line(e)}") from None
     info = Imported(ROSINALITY, config, tensors)
     if not isinstance(d, dict):
-        info.notes.append("the file has no discriminator: the imported one is randomly initialised "
-                          "(zoo finetune trains it)")
+        info.notes.append(
+            "the file has no discriminator: the imported one is randomly initialised (zoo finetune trains it)"
+        )
     if ckpt.get("latent_avg") is None:
         info.notes.append("the file has no latent_avg: w_avg is the mean of 4096 mapped latents (seed 0)")
     p = ckpt.get("ada_aug_p")
@@ -168,8 +206,7 @@ def _first_line(e: BaseException) -> str:
 # --- the import --------------------------------------------------------------------------------
 
 
-def import_checkpoint(src: str | os.PathLike, out: str | os.PathLike, name: str | None = None,
-                      overwrite: bool = False):
+def import_checkpoint(src: str | os.PathLike, out: str | os.PathLike, name: str | None = None, overwrite: bool = False):
     """Read `src` (NVlabs .pkl or rosinality .pt), write the zoo weights file `out`, return its GAN."""
     import zoo
     from zoo.factory import build
@@ -201,15 +238,26 @@ def import_checkpoint(src: str | os.PathLike, out: str | os.PathLike, name: str 
     g_params = sum(p.numel() for p in model.generator.parameters())
     d_params = sum(p.numel() for p in model.discriminator.parameters())
     cfg = info.config
-    extra = {"source_format": info.source_format, "resolution": str(cfg["resolution"]),
-             "labels": str(cfg["num_classes"]) if cfg["conditioning"] == "class" else "none",
-             "params": f"G {g_params / 1e6:.2f}M, D {d_params / 1e6:.2f}M", "name": name or src.stem}
+    extra = {
+        "source_format": info.source_format,
+        "resolution": str(cfg["resolution"]),
+        "labels": str(cfg["num_classes"]) if cfg["conditioning"] == "class" else "none",
+        "params": f"G {g_params / 1e6:.2f}M, D {d_params / 1e6:.2f}M",
+        "name": name or src.stem,
+    }
     if info.augment_p is not None:
         extra["augment_p"] = f"{info.augment_p:.6g}"
     if info.notes:
         extra["notes"] = "; ".join(info.notes)
-    save(model, out, tag=name or "", parent=f"{src.name} sha256:{sha256_file(src)}", dataset=info.dataset,
-         license="unknown: the source checkpoint's terms apply", extra=extra)
+    save(
+        model,
+        out,
+        tag=name or "",
+        parent=f"{src.name} sha256:{sha256_file(src)}",
+        dataset=info.dataset,
+        license="unknown: the source checkpoint's terms apply",
+        extra=extra,
+    )
     return zoo.load(out)
 
 

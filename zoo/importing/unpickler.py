@@ -10,6 +10,7 @@ arguments, parameters, buffers, sub-networks) and its stored source is kept as t
 Any other global is refused with `RefusedGlobal` naming it. Importers of other formats pass
 `extra` globals (only ones that cannot run code) and read the records.
 """
+
 from __future__ import annotations
 
 import collections
@@ -59,7 +60,7 @@ class PersistentRecord:
     def init_args(self) -> tuple:
         return tuple(plain(self.state.get("_init_args") or ()))
 
-    def children(self) -> dict[str, "PersistentRecord"]:
+    def children(self) -> dict[str, PersistentRecord]:
         return {k: v for k, v in (self.state.get("_modules") or {}).items() if isinstance(v, PersistentRecord)}
 
     def tensors(self, prefix: str = "") -> dict[str, torch.Tensor]:
@@ -90,7 +91,9 @@ def plain(value: Any) -> Any:
 def _record_from_meta(meta) -> PersistentRecord:
     """The intercepted persistence hook: check the record's shape, keep its source as text."""
     if not isinstance(meta, dict) or meta.get("type") != "class" or not isinstance(meta.get("class_name"), str):
-        raise pickle.UnpicklingError("malformed torch_utils.persistence record (expected type='class' and a class name)")
+        raise pickle.UnpicklingError(
+            "malformed torch_utils.persistence record (expected type='class' and a class name)"
+        )
     state = meta.get("state")
     if state is not None and not isinstance(state, dict):
         raise pickle.UnpicklingError(f"persistence record {meta['class_name']}: state is a {type(state).__name__}")
@@ -146,7 +149,9 @@ class RestrictedUnpickler(pickle.Unpickler):
             raise RefusedGlobal(module, name) from None
 
     def persistent_load(self, pid):
-        raise pickle.UnpicklingError("persistent ids (torch.save's format) are not read here: use torch.load(weights_only=True)")
+        raise pickle.UnpicklingError(
+            "persistent ids (torch.save's format) are not read here: use torch.load(weights_only=True)"
+        )
 
 
 def load_restricted(path: str | os.PathLike, extra: dict[tuple[str, str], Any] | None = None) -> Any:

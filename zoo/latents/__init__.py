@@ -9,6 +9,7 @@ image into the latent space (GAN inversion).
 
 Walks use zoo_runtime.interpolate (numpy), so the runtime reproduces them from a model package.
 """
+
 from __future__ import annotations
 
 from zoo.latents.grids import style_mix, truncation_grid
@@ -16,5 +17,16 @@ from zoo.latents.project import Projection, project, write_projection
 from zoo.latents.styles import has_mapping, map_latents, read_latents, synthesize
 from zoo.latents.walk import interpolate, latent_keys
 
-__all__ = ["interpolate", "latent_keys", "style_mix", "truncation_grid", "project", "Projection", "write_projection",
-           "has_mapping", "map_latents", "synthesize", "read_latents"]
+__all__ = [
+    "interpolate",
+    "latent_keys",
+    "style_mix",
+    "truncation_grid",
+    "project",
+    "Projection",
+    "write_projection",
+    "has_mapping",
+    "map_latents",
+    "synthesize",
+    "read_latents",
+]

@@ -1,5 +1,6 @@
 """What `zoo interpolate`, `zoo style-mix`, `zoo project` and `zoo sample --w/--z` do, kept out of zoo/cli.py.
 Every output path is checked before a model is loaded, so a typo costs nothing and writes nothing."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -10,7 +11,9 @@ from zoo.latents.styles import read_latents, resolve_model, synthesize
 from zoo.model import GAN
 
 
-def sample_latents(model: GAN, w_file: str | None, z_file: str | None, labels, prompt, psis: list[float]) -> torch.Tensor:
+def sample_latents(
+    model: GAN, w_file: str | None, z_file: str | None, labels, prompt, psis: list[float]
+) -> torch.Tensor:
     """Images from a latent file: w (or w+) through the synthesis network, z through the whole generator."""
     if w_file and z_file:
         raise ValueError("give --w or --z, not both")
@@ -27,9 +30,21 @@ def sample_latents(model: GAN, w_file: str | None, z_file: str | None, labels, p
     return model.sample(n, z=z, labels=labels, prompts=prompt)
 
 
-def interpolate_command(model_name: str, out: str, seeds=None, from_file=None, to_file=None, frames: int = 48,
-                        loop: bool = False, space=None, label=None, prompt=None, prompts=None, truncation: float = 1.0,
-                        fps: float = 24.0) -> dict:
+def interpolate_command(
+    model_name: str,
+    out: str,
+    seeds=None,
+    from_file=None,
+    to_file=None,
+    frames: int = 48,
+    loop: bool = False,
+    space=None,
+    label=None,
+    prompt=None,
+    prompts=None,
+    truncation: float = 1.0,
+    fps: float = 24.0,
+) -> dict:
     from zoo.images import to_uint8
     from zoo.latents.walk import interpolate, latent_keys
     from zoo_runtime.interpolate import check_animation_path, parse_seeds, save_animation
@@ -43,21 +58,45 @@ def interpolate_command(model_name: str, out: str, seeds=None, from_file=None, t
         raise ValueError("give at least two keys: --seeds 3,17,42, or --from A.npy with --to B.npy or --seeds")
     model = resolve_model(model_name)
     if prompts:
-        images = interpolate(model, seeds=seed_list, frames=frames, loop=loop, space=space, prompt_pair=prompts,
-                             truncation=truncation)
+        images = interpolate(
+            model, seeds=seed_list, frames=frames, loop=loop, space=space, prompt_pair=prompts, truncation=truncation
+        )
     elif from_file or to_file:
         keys = latent_keys(model, items, space, labels=label, prompts=prompt, truncation=truncation)
-        images = interpolate(model, seeds=seed_list, frames=frames, loop=loop, space=space, labels=label,
-                             prompts=prompt, keys=keys, truncation=truncation)
+        images = interpolate(
+            model,
+            seeds=seed_list,
+            frames=frames,
+            loop=loop,
+            space=space,
+            labels=label,
+            prompts=prompt,
+            keys=keys,
+            truncation=truncation,
+        )
     else:
-        images = interpolate(model, seeds=seed_list, frames=frames, loop=loop, space=space, labels=label,
-                             prompts=prompt, truncation=truncation)
+        images = interpolate(
+            model,
+            seeds=seed_list,
+            frames=frames,
+            loop=loop,
+            space=space,
+            labels=label,
+            prompts=prompt,
+            truncation=truncation,
+        )
     path = save_animation(to_uint8(images), out, fps=fps, loop=True, nrow=min(len(images), 12))
     from zoo.latents.styles import has_mapping
 
-    return {"out": str(path), "model": model.name, "frames": len(images),
-            "space": space or ("w" if has_mapping(model) else "z"), "keys": [str(i) for i in items] or list(prompts),
-            "loop": loop, "fps": fps}
+    return {
+        "out": str(path),
+        "model": model.name,
+        "frames": len(images),
+        "space": space or ("w" if has_mapping(model) else "z"),
+        "keys": [str(i) for i in items] or list(prompts),
+        "loop": loop,
+        "fps": fps,
+    }
 
 
 def style_mix_command(model_name: str, rows: str, cols: str, layers, label, truncation: float, out: str) -> dict:
@@ -71,12 +110,32 @@ def style_mix_command(model_name: str, rows: str, cols: str, layers, label, trun
     model = resolve_model(model_name)
     images = style_mix(model, row_seeds, col_seeds, layers=layers, truncation=truncation, labels=label)
     path = save_grid(images, out, nrow=len(col_seeds) + 1)
-    return {"out": str(path), "model": model.name, "rows": row_seeds, "cols": col_seeds,
-            "layers": parse_layers(layers, model.generator.num_ws), "num_ws": model.generator.num_ws}
+    return {
+        "out": str(path),
+        "model": model.name,
+        "rows": row_seeds,
+        "cols": col_seeds,
+        "layers": parse_layers(layers, model.generator.num_ws),
+        "num_ws": model.generator.num_ws,
+    }
 
 
-def project_command(model_name: str, out: str, target: str, steps: int, space, feature, label, prompt,
-                    pixel_weight: float, optimize_noise: bool, video, seed: int, device, progress) -> dict:
+def project_command(
+    model_name: str,
+    out: str,
+    target: str,
+    steps: int,
+    space,
+    feature,
+    label,
+    prompt,
+    pixel_weight: float,
+    optimize_noise: bool,
+    video,
+    seed: int,
+    device,
+    progress,
+) -> dict:
     from zoo.latents.project import load_target, project, write_projection
     from zoo_runtime.interpolate import check_animation_path
 
@@ -88,7 +147,18 @@ def project_command(model_name: str, out: str, target: str, steps: int, space, f
     if device:
         model = model.to(device)
     image = load_target(target, model.config["resolution"], int(model.config["channels"]))
-    result = project(model, image, steps=steps, space=space, feature=feature, label=label, prompt=prompt,
-                     pixel_weight=pixel_weight, optimize_noise=optimize_noise, seed=seed,
-                     video_frames=48 if video else 0, progress=progress)
+    result = project(
+        model,
+        image,
+        steps=steps,
+        space=space,
+        feature=feature,
+        label=label,
+        prompt=prompt,
+        pixel_weight=pixel_weight,
+        optimize_noise=optimize_noise,
+        seed=seed,
+        video_frames=48 if video else 0,
+        progress=progress,
+    )
     return write_projection(result, out, model_name=model_name, video=video)

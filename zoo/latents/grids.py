@@ -1,8 +1,9 @@
 """Grids people judge a model by: a truncation sweep (one column per psi, the same latents in a row) and the
 style-mixing grid of the StyleGAN papers."""
+
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 
@@ -11,8 +12,9 @@ from zoo.model import GAN
 from zoo_runtime.interpolate import key_labels, parse_seeds, seed_latents
 
 
-def truncation_grid(model: GAN, n: int, psis: Sequence[float], seed: int = 0, labels=None,
-                    prompts=None) -> torch.Tensor:
+def truncation_grid(
+    model: GAN, n: int, psis: Sequence[float], seed: int = 0, labels=None, prompts=None
+) -> torch.Tensor:
     """float32 [n * len(psis), C, H, W], row-major: row i is sample i of `seed`, column j is psi j (so save it
     with nrow=len(psis))."""
     if not psis:
@@ -32,8 +34,14 @@ def parse_layers(text: str | Sequence[int] | None, num_ws: int) -> list[int]:
     return sorted(set(layers))
 
 
-def style_mix(model: GAN, rows: Sequence[int], cols: Sequence[int], layers: str | Sequence[int] | None = None,
-              truncation: float = 1.0, labels=None) -> torch.Tensor:
+def style_mix(
+    model: GAN,
+    rows: Sequence[int],
+    cols: Sequence[int],
+    layers: str | Sequence[int] | None = None,
+    truncation: float = 1.0,
+    labels=None,
+) -> torch.Tensor:
     """The style-mixing grid, float32 [(R+1) * (C+1), C, H, W], row-major with nrow = C+1: the top row shows
     the column seeds' images, the left column the row seeds' images (top-left blank), and cell (r, c) is row
     seed r's w with column seed c's w in `layers` (default the coarse half: pose and layout from the column,
@@ -49,16 +57,15 @@ def style_mix(model: GAN, rows: Sequence[int], cols: Sequence[int], layers: str 
     if model.conditioning == "class":
         c = torch.from_numpy(key_labels(seeds, model.num_classes, labels))
     elif model.conditioning == "text":
-        raise ValueError(f"{model.name} is text-conditional; style mixing grids support unconditional and class "
-                         "models")
+        raise ValueError(f"{model.name} is text-conditional; style mixing grids support unconditional and class models")
     ws = broadcast_ws(model, map_latents(model, seed_latents(seeds, model.latent_dim), c, truncation))
-    w_rows, w_cols = ws[:len(rows)], ws[len(rows):]
+    w_rows, w_cols = ws[: len(rows)], ws[len(rows) :]
     mixed = w_rows.unsqueeze(1).repeat(1, len(cols), 1, 1)  # [R, C, num_ws, w_dim]
     mixed[:, :, chosen] = w_cols.unsqueeze(0)[:, :, chosen]
     images = synthesize(model, torch.cat([ws, mixed.flatten(0, 1)]))
-    row_imgs, col_imgs, cells = images[:len(rows)], images[len(rows):len(seeds)], images[len(seeds):]
+    row_imgs, col_imgs, cells = images[: len(rows)], images[len(rows) : len(seeds)], images[len(seeds) :]
     blank = torch.full_like(images[:1], -1.0)
     grid = [blank, col_imgs]
     for r in range(len(rows)):
-        grid += [row_imgs[r:r + 1], cells[r * len(cols):(r + 1) * len(cols)]]
+        grid += [row_imgs[r : r + 1], cells[r * len(cols) : (r + 1) * len(cols)]]
     return torch.cat(grid)

@@ -11,6 +11,7 @@ regularisation (autocorrelation at every scale, renormalised each step); the lat
 not reproduce the reconstruction exactly, so both distances are reported. z models start from the
 best of a few random latents (and, class models, the best class) and keep |z| near its expected norm.
 """
+
 from __future__ import annotations
 
 import copy
@@ -60,8 +61,9 @@ def load_target(path: str | os.PathLike, resolution, channels: int) -> torch.Ten
     try:
         with Image.open(path) as img:
             if img.width * img.height > MAX_TARGET_PIXELS:
-                raise ValueError(f"{path} is {img.width}x{img.height}: larger than {MAX_TARGET_PIXELS:,} pixels; "
-                                 "shrink it first")
+                raise ValueError(
+                    f"{path} is {img.width}x{img.height}: larger than {MAX_TARGET_PIXELS:,} pixels; shrink it first"
+                )
             img.load()
             pic = flatten_mode(img).copy()
     except (UnidentifiedImageError, OSError, SyntaxError, Image.DecompressionBombError) as e:
@@ -147,10 +149,23 @@ def _side_by_side(target: torch.Tensor, image: torch.Tensor) -> np.ndarray:
     return np.concatenate([to_uint8(target)[0], to_uint8(image.clamp(-1, 1))[0]], axis=1)
 
 
-def project(model: GAN | str, target, steps: int = 500, space: str | None = None, feature: str | None = None,
-            label: int | None = None, prompt: str | None = None, lr: float = 0.1, pixel_weight: float = 1.0,
-            feature_weight: float = 1.0, optimize_noise: bool = False, noise_weight: float = 1e5,
-            seed: int = 0, video_frames: int = 0, progress: bool | None = None) -> Projection:
+def project(
+    model: GAN | str,
+    target,
+    steps: int = 500,
+    space: str | None = None,
+    feature: str | None = None,
+    label: int | None = None,
+    prompt: str | None = None,
+    lr: float = 0.1,
+    pixel_weight: float = 1.0,
+    feature_weight: float = 1.0,
+    optimize_noise: bool = False,
+    noise_weight: float = 1e5,
+    seed: int = 0,
+    video_frames: int = 0,
+    progress: bool | None = None,
+) -> Projection:
     """Project `target` (an image file, or a tensor [1, C, H, W] in [-1, 1] at the model's size) into `model`.
 
     space: "w" (default with a mapping network), "w+" or "z" (the only one without). feature: a registered
@@ -197,8 +212,11 @@ def project(model: GAN | str, target, steps: int = 500, space: str | None = None
         except ValueError as e:  # e.g. the imagenet extractor's weights are not installed: the bundled classifier
             import warnings
 
-            warnings.warn(f"feature space {default_feature()!r} unavailable ({e}); using the bundled classifier",
-                          UserWarning, stacklevel=2)
+            warnings.warn(
+                f"feature space {default_feature()!r} unavailable ({e}); using the bundled classifier",
+                UserWarning,
+                stacklevel=2,
+            )
             perceptual = Perceptual("", channels, device)
     else:
         perceptual = Perceptual(feature or "", channels, device)
@@ -210,8 +228,11 @@ def project(model: GAN | str, target, steps: int = 500, space: str | None = None
         pix = (images - target).square().flatten(1).mean(1)
         return feature_weight * feat + pixel_weight * pix
 
-    labels = [int(label)] if label is not None else (list(range(model.num_classes)) if model.conditioning == "class"
-                                                    else [None])
+    labels = (
+        [int(label)]
+        if label is not None
+        else (list(range(model.num_classes)) if model.conditioning == "class" else [None])
+    )
     with torch.no_grad():
         if mapping:
             # the mean w (per class) and its spread, from 4,096 latents, as the StyleGAN2 projector
@@ -235,7 +256,7 @@ def project(model: GAN | str, target, steps: int = 500, space: str | None = None
                 imgs = g(z, None if c is None else c.expand(len(z), *c.shape[1:]))
                 losses = loss_of(imgs)
                 i = int(losses.argmin())
-                scored.append((float(losses[i]), lab, z[i:i + 1].clone(), imgs[i:i + 1]))
+                scored.append((float(losses[i]), lab, z[i : i + 1].clone(), imgs[i : i + 1]))
             _, best, init, start_image = min(scored, key=lambda s: s[0])
             w_std = 0.0
     label_used = best
@@ -255,8 +276,12 @@ def project(model: GAN | str, target, steps: int = 500, space: str | None = None
 
     history, frames = [], []
     keep = set(np.linspace(0, steps - 1, video_frames).round().astype(int).tolist()) if video_frames else set()
-    bar = tqdm(range(steps), desc=f"project into {model.name} ({space})", unit="step",
-               disable=progress is False or (progress is None and steps < 50))
+    bar = tqdm(
+        range(steps),
+        desc=f"project into {model.name} ({space})",
+        unit="step",
+        disable=progress is False or (progress is None and steps < 50),
+    )
     for step in bar:
         t = step / steps
         ramp = min(1.0, (1 - t) / 0.25)
@@ -289,21 +314,35 @@ def project(model: GAN | str, target, steps: int = 500, space: str | None = None
 
     with torch.no_grad():
         final = render(latent).clamp(-1, 1)
-        dist = {**distances(final, target, perceptual),
-                **{f"start_{k}": v for k, v in distances(start_image, target, perceptual).items()}}
+        dist = {
+            **distances(final, target, perceptual),
+            **{f"start_{k}": v for k, v in distances(start_image, target, perceptual).items()},
+        }
         saved_noise = None
         if noises:
             saved_noise = {k: v.detach().cpu().numpy() for k, v in noises.items()}
             plain = copy.deepcopy(model.generator).eval()  # the model's own noise: what the latent alone gives
             lat_only = plain.synthesis(broadcast_ws(model, latent.detach())).clamp(-1, 1)
             dist.update({f"latent_only_{k}": v for k, v in distances(lat_only, target, perceptual).items()})
-    return Projection(latent=latent.detach().cpu().numpy().astype(np.float32), space=space, target=target.cpu(),
-                      image=final.cpu(), start=start_image.clamp(-1, 1).cpu(), label=label_used, distances=dist,
-                      feature=perceptual.name, steps=steps, history=history, frames=frames, noise=saved_noise)
+    return Projection(
+        latent=latent.detach().cpu().numpy().astype(np.float32),
+        space=space,
+        target=target.cpu(),
+        image=final.cpu(),
+        start=start_image.clamp(-1, 1).cpu(),
+        label=label_used,
+        distances=dist,
+        feature=perceptual.name,
+        steps=steps,
+        history=history,
+        frames=frames,
+        noise=saved_noise,
+    )
 
 
-def write_projection(result: Projection, out: str | os.PathLike, model_name: str = "", video: str | None = None,
-                     fps: float = 12.0) -> dict:
+def write_projection(
+    result: Projection, out: str | os.PathLike, model_name: str = "", video: str | None = None, fps: float = 12.0
+) -> dict:
     """Write latent.npy, target.png, reconstruction.png, side_by_side.png (target | start | reconstruction),
     projection.json (distances, space, label), noise.npz (optimised noise) and, with `video` (a file name such
     as progress.webp or progress.mp4), the optimisation as an animation. Returns {what: path}."""
@@ -332,12 +371,20 @@ def write_projection(result: Projection, out: str | os.PathLike, model_name: str
         written["noise"] = str(out / "noise.npz")
     if video and result.frames:
         written["video"] = str(save_animation(np.stack(result.frames), out / video, fps=fps))
-    info = {"model": model_name, "space": result.space, "latent_shape": list(result.latent.shape),
-            "label": result.label, "feature": result.feature, "steps": result.steps, "distances": result.distances,
-            "files": written, "history": result.history,
-            "use": f"zoo sample {model_name or 'MODEL'} --{'z' if result.space == 'z' else 'w'} {out / 'latent.npy'}"
-                   + (f" --label {result.label}" if result.space == "z" and result.label is not None else "")
-                   + " --out again.png"}
+    info = {
+        "model": model_name,
+        "space": result.space,
+        "latent_shape": list(result.latent.shape),
+        "label": result.label,
+        "feature": result.feature,
+        "steps": result.steps,
+        "distances": result.distances,
+        "files": written,
+        "history": result.history,
+        "use": f"zoo sample {model_name or 'MODEL'} --{'z' if result.space == 'z' else 'w'} {out / 'latent.npy'}"
+        + (f" --label {result.label}" if result.space == "z" and result.label is not None else "")
+        + " --out again.png",
+    }
     tmp = out / f".projection.json.tmp{os.getpid()}"
     tmp.write_text(json.dumps(info, indent=2) + "\n")
     os.replace(tmp, out / "projection.json")

@@ -1,5 +1,6 @@
 """w space on the PyTorch side: the mapping network (z -> w) and synthesis (w or w+ -> images) of models
 that have one (zoo.archs.stylegan2), and reading latent files for them."""
+
 from __future__ import annotations
 
 import os
@@ -26,8 +27,10 @@ def has_mapping(model: GAN) -> bool:
 
 def require_mapping(model: GAN, what: str) -> None:
     if not has_mapping(model):
-        raise ValueError(f"{model.name} has no mapping network, so {what} is not defined for it: use a "
-                         "stylegan2_* model (see `zoo list`)")
+        raise ValueError(
+            f"{model.name} has no mapping network, so {what} is not defined for it: use a "
+            "stylegan2_* model (see `zoo list`)"
+        )
 
 
 @torch.no_grad()
@@ -70,7 +73,9 @@ def synthesize(model: GAN, w, batch_size: int = 256) -> torch.Tensor:
     device = next(g.parameters()).device
     was_training = g.training
     g.eval()
-    out = [g.synthesis(ws[i:i + batch_size].to(device)).clamp(-1, 1).float().cpu() for i in range(0, len(ws), batch_size)]
+    out = [
+        g.synthesis(ws[i : i + batch_size].to(device)).clamp(-1, 1).float().cpu() for i in range(0, len(ws), batch_size)
+    ]
     g.train(was_training)
     return torch.cat(out)
 

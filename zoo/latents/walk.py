@@ -1,8 +1,9 @@
 """Latent walks with PyTorch: the same key latents and paths as zoo_runtime.interpolate (numpy), so a seed
 gives the same frames here and from an exported package."""
+
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -16,10 +17,18 @@ def _condition(model: GAN, n: int, labels=None, prompts=None, embeddings=None) -
     return model.make_condition(n, 0, labels=labels, prompts=prompts, embeddings=embeddings)
 
 
-def interpolate(model: GAN, seeds: Sequence[int] | None = None, frames: int = 48, loop: bool = False,
-                space: str | None = None, labels=None, prompts: str | None = None,
-                prompt_pair: Sequence[str] | None = None, truncation: float = 1.0,
-                keys: np.ndarray | None = None) -> torch.Tensor:
+def interpolate(
+    model: GAN,
+    seeds: Sequence[int] | None = None,
+    frames: int = 48,
+    loop: bool = False,
+    space: str | None = None,
+    labels=None,
+    prompts: str | None = None,
+    prompt_pair: Sequence[str] | None = None,
+    truncation: float = 1.0,
+    keys: np.ndarray | None = None,
+) -> torch.Tensor:
     """Frames float32 [frames, C, H, W] in [-1, 1] of a walk through the seeds' latents (or `keys`, latents in
     `space`, e.g. from `zoo project`).
 
@@ -59,13 +68,24 @@ def interpolate(model: GAN, seeds: Sequence[int] | None = None, frames: int = 48
             keys = map_latents(model, z, _condition(model, len(z), labels=labels, prompts=prompts), truncation).numpy()
     if space == "z":
         fixed = None if labels is None else labels[:1]
-        return model.sample(frames, z=torch.from_numpy(walk(keys, frames, loop, "slerp")), labels=fixed,
-                            prompts=prompts, truncation=truncation)
+        return model.sample(
+            frames,
+            z=torch.from_numpy(walk(keys, frames, loop, "slerp")),
+            labels=fixed,
+            prompts=prompts,
+            truncation=truncation,
+        )
     return synthesize(model, walk(keys, frames, loop, "lerp"))
 
 
-def latent_keys(model: GAN, items: Sequence, space: str | None = None, labels=None, prompts: str | None = None,
-                truncation: float = 1.0) -> np.ndarray:
+def latent_keys(
+    model: GAN,
+    items: Sequence,
+    space: str | None = None,
+    labels=None,
+    prompts: str | None = None,
+    truncation: float = 1.0,
+) -> np.ndarray:
     """Key latents in `space` from a mix of seeds (ints) and .npy files (paths, e.g. zoo project's latent.npy,
     read as latents of that space; a file of several rows gives several keys), in order."""
     from zoo.latents.styles import read_latents

@@ -7,11 +7,27 @@
 Feature spaces: "digits" (the shipped digits classifier, zoo/pretrained/digits_classifier.safetensors),
 "timm:NAME" with weights=PATH, or your own via register_feature_extractor(name, factory).
 """
+
 from zoo.metrics.evaluate import FIDTracker, evaluate
-from zoo.metrics.features import (FeatureError, extract_features, get_feature_extractor, list_feature_extractors,
-                                  register_feature_extractor)
+from zoo.metrics.features import (
+    FeatureError,
+    extract_features,
+    get_feature_extractor,
+    list_feature_extractors,
+    register_feature_extractor,
+)
 from zoo.metrics.fid import feature_stats, fid_from_features, frechet_distance, kid_from_features
 
-__all__ = ["evaluate", "FIDTracker", "register_feature_extractor", "get_feature_extractor", "list_feature_extractors",
-           "extract_features", "FeatureError", "fid_from_features", "kid_from_features", "frechet_distance",
-           "feature_stats"]
+__all__ = [
+    "evaluate",
+    "FIDTracker",
+    "register_feature_extractor",
+    "get_feature_extractor",
+    "list_feature_extractors",
+    "extract_features",
+    "FeatureError",
+    "fid_from_features",
+    "kid_from_features",
+    "frechet_distance",
+    "feature_stats",
+]

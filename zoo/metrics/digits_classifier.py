@@ -6,6 +6,7 @@ scripts/train_digits_classifier.py and shipped as zoo/pretrained/digits_classifi
 with its held-out accuracy, split and seed in the metadata. Features are the 128-d ReLU output
 of the layer before the logits.
 """
+
 from __future__ import annotations
 
 import json
@@ -31,8 +32,15 @@ class DigitsCNN(nn.Module):
         super().__init__()
 
         def block(a: int, b: int) -> nn.Sequential:
-            return nn.Sequential(nn.Conv2d(a, b, 3, padding=1), nn.BatchNorm2d(b), nn.ReLU(),
-                                 nn.Conv2d(b, b, 3, padding=1), nn.BatchNorm2d(b), nn.ReLU(), nn.MaxPool2d(2))
+            return nn.Sequential(
+                nn.Conv2d(a, b, 3, padding=1),
+                nn.BatchNorm2d(b),
+                nn.ReLU(),
+                nn.Conv2d(b, b, 3, padding=1),
+                nn.BatchNorm2d(b),
+                nn.ReLU(),
+                nn.MaxPool2d(2),
+            )
 
         self.config = dict(width=width, feature_dim=feature_dim, num_classes=num_classes)
         self.body = nn.Sequential(block(1, width), block(width, 2 * width), block(2 * width, 4 * width))  # -> 4x4
@@ -73,8 +81,10 @@ def read_classifier_metadata(path: str | Path = DEFAULT_PATH) -> dict:
 
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"digits classifier not found at {path}; run scripts/train_digits_classifier.py "
-                                "(about a minute on CPU) or reinstall gan-zoo")
+        raise FileNotFoundError(
+            f"digits classifier not found at {path}; run scripts/train_digits_classifier.py "
+            "(about a minute on CPU) or reinstall gan-zoo"
+        )
     with safe_open(str(path), framework="pt") as f:
         meta = dict(f.metadata() or {})
     if meta.get("format") != FORMAT:

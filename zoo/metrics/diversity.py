@@ -16,6 +16,7 @@ copies its ten training images scores a good FID.
     r = diversity_report(fakes, train_images, png="nearest.png")
     r["intra_cluster_diversity"], r["copy_rate"], r["train_pairwise"]
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -49,17 +50,26 @@ class PerceptualFeatures(nn.Module):
         return torch.cat(out, 1)
 
 
-def perceptual_features(images: torch.Tensor, batch_size: int = 64, extractor: PerceptualFeatures | None = None,
-                        progress: bool | None = None, desc: str = "perceptual features") -> torch.Tensor:
+def perceptual_features(
+    images: torch.Tensor,
+    batch_size: int = 64,
+    extractor: PerceptualFeatures | None = None,
+    progress: bool | None = None,
+    desc: str = "perceptual features",
+) -> torch.Tensor:
     """float16 [N, D] (kept small: D is ~47k at 128 px) for images in [-1, 1]."""
     from tqdm.auto import tqdm
 
     extractor = extractor or PerceptualFeatures().eval()
     device = next(extractor.parameters()).device
     out = []
-    for i in tqdm(range(0, len(images), batch_size), desc=desc, unit="batch",
-                  disable=progress is False or (progress is None and len(images) < 500)):
-        out.append(extractor(images[i:i + batch_size].to(device)).half().cpu())
+    for i in tqdm(
+        range(0, len(images), batch_size),
+        desc=desc,
+        unit="batch",
+        disable=progress is False or (progress is None and len(images) < 500),
+    ):
+        out.append(extractor(images[i : i + batch_size].to(device)).half().cpu())
     return torch.cat(out)
 
 
@@ -69,7 +79,7 @@ def perceptual_distances(a: torch.Tensor, b: torch.Tensor, chunk: int = 256) -> 
     nb = (b32 * b32).sum(1)
     rows = []
     for i in range(0, len(a), chunk):
-        x = a[i:i + chunk].float()
+        x = a[i : i + chunk].float()
         rows.append(((x * x).sum(1)[:, None] + nb[None, :] - 2 * x @ b32.T).clamp(min=0))
     return torch.cat(rows)
 
@@ -88,15 +98,23 @@ def intra_cluster_diversity(fake_features: torch.Tensor, train_features: torch.T
     return {"intra_cluster_diversity": value, "clusters_used": len(per_cluster), "cluster_sizes": sizes}
 
 
-def diversity_report(fake_images: torch.Tensor, train_images: torch.Tensor, png: str | Path | None = None,
-                     pairs: int = 8, batch_size: int = 64, device: str | torch.device | None = None,
-                     progress: bool | None = None, extractor: PerceptualFeatures | None = None) -> dict:
+def diversity_report(
+    fake_images: torch.Tensor,
+    train_images: torch.Tensor,
+    png: str | Path | None = None,
+    pairs: int = 8,
+    batch_size: int = 64,
+    device: str | torch.device | None = None,
+    progress: bool | None = None,
+    extractor: PerceptualFeatures | None = None,
+) -> dict:
     """Intra-cluster diversity, copy rate and the training set's own mean pairwise distance (a reference:
     fakes as varied as the training images score about that); writes the nearest-neighbour PNG if asked.
     extractor: a PerceptualFeatures to reuse across calls."""
     if len(train_images) < 1 or len(fake_images) < 2:
-        raise ValueError(f"diversity needs >= 1 training and >= 2 generated images, got {len(train_images)} "
-                         f"and {len(fake_images)}")
+        raise ValueError(
+            f"diversity needs >= 1 training and >= 2 generated images, got {len(train_images)} and {len(fake_images)}"
+        )
     extractor = extractor or PerceptualFeatures().eval()
     if device is not None:
         extractor = extractor.to(device)
@@ -116,16 +134,20 @@ def diversity_report(fake_images: torch.Tensor, train_images: torch.Tensor, png:
         result["train_pairwise"], result["copy_rate"] = None, None
         ratio = d_near
     result["nearest_distance_mean"] = float(d_near.mean())
-    result.update(n_generated=len(fake_images), n_train=len(train_images),
-                  distance="ImageNet EfficientNet-Lite0 multi-layer features, LPIPS-style without learned weights "
-                           f"(strides 4-32 at {PERCEPTUAL_SIZE} px); stands in for LPIPS")
+    result.update(
+        n_generated=len(fake_images),
+        n_train=len(train_images),
+        distance="ImageNet EfficientNet-Lite0 multi-layer features, LPIPS-style without learned weights "
+        f"(strides 4-32 at {PERCEPTUAL_SIZE} px); stands in for LPIPS",
+    )
     if png is not None:
         result["nearest_png"] = str(nearest_png(fake_images, train_images, ratio, nearest, png, pairs))
     return result
 
 
-def memorisation_scores(fakes: torch.Tensor, train_images: torch.Tensor, n: int = 200, max_train: int = 1000,
-                        log=print) -> dict:
+def memorisation_scores(
+    fakes: torch.Tensor, train_images: torch.Tensor, n: int = 200, max_train: int = 1000, log=print
+) -> dict:
     """For a training log: {"diversity", "train_pairwise", "copy_rate"} of up to n samples against (up to
     max_train of) the training images; {} with a note when they cannot be computed."""
     try:
@@ -136,8 +158,11 @@ def memorisation_scores(fakes: torch.Tensor, train_images: torch.Tensor, n: int 
     except Exception as e:  # noqa: BLE001 -- metrics are optional: report and train on
         log(f"note: diversity/copy rate are not logged ({type(e).__name__}: {e})")
         return {}
-    return {"diversity": d["intra_cluster_diversity"], "train_pairwise": d["train_pairwise"],
-            "copy_rate": d["copy_rate"]}
+    return {
+        "diversity": d["intra_cluster_diversity"],
+        "train_pairwise": d["train_pairwise"],
+        "copy_rate": d["copy_rate"],
+    }
 
 
 def nearest_png(fake_images, train_images, ratio: torch.Tensor, nearest: torch.Tensor, path, pairs: int = 8) -> Path:

@@ -1,14 +1,14 @@
 """`evaluate` (a model against data, next to a random-weights baseline) and `FIDTracker` (for training).
 
-    scores = zoo.metrics.evaluate("dcgan32.digits", "builtin:digits", n=2000)
-    scores["fid"], scores["kid_mean"], scores["precision"], scores["coverage"], scores["baseline_random"]["fid"]
+scores = zoo.metrics.evaluate("dcgan32.digits", "builtin:digits", n=2000)
+scores["fid"], scores["kid_mean"], scores["precision"], scores["coverage"], scores["baseline_random"]["fid"]
 
-    tracker = FIDTracker(real_images, feature="digits")     # real statistics computed once
-    tracker(fake_images)  # -> {"fid": ..., "kid": ..., "kid_std": ...}
+tracker = FIDTracker(real_images, feature="digits")     # real statistics computed once
+tracker(fake_images)  # -> {"fid": ..., "kid": ..., "kid_std": ...}
 """
+
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
@@ -30,10 +30,19 @@ class FIDTracker:
     Calls take fake images of any count >= 2 (use the same count every time to compare numbers).
     """
 
-    def __init__(self, real_images: torch.Tensor, feature: str = "digits", max_real: int = 10000,
-                 kid_subsets: int = KID_SUBSETS, kid_subset_size: int = KID_SUBSET_SIZE, batch_size: int = 256,
-                 device: str | torch.device | None = None, seed: int = 0, weights: str | None = None,
-                 progress: bool | None = None):
+    def __init__(
+        self,
+        real_images: torch.Tensor,
+        feature: str = "digits",
+        max_real: int = 10000,
+        kid_subsets: int = KID_SUBSETS,
+        kid_subset_size: int = KID_SUBSET_SIZE,
+        batch_size: int = 256,
+        device: str | torch.device | None = None,
+        seed: int = 0,
+        weights: str | None = None,
+        progress: bool | None = None,
+    ):
         self.device = _device(device)
         self.extractor = get_feature_extractor(feature, weights=weights).to(self.device)
         self.feature = feature
@@ -70,14 +79,18 @@ def _conditions(model, data, n: int, seed: int) -> dict:
         labels = data.labels.numpy()
         labels = labels[(labels >= 0) & (labels < model.num_classes)]
         if len(labels) == 0:
-            raise ValueError(f"{model.name} is class-conditional ({model.num_classes} classes) but the data has no "
-                             "labels in that range; evaluate it on labelled data (class folders, a CSV label column)")
+            raise ValueError(
+                f"{model.name} is class-conditional ({model.num_classes} classes) but the data has no "
+                "labels in that range; evaluate it on labelled data (class folders, a CSV label column)"
+            )
         return {"labels": torch.from_numpy(rng.choice(labels, n)).long()}
     if model.conditioning == "text":
         captions = [c for c in data.captions if c]
         if not captions:
-            raise ValueError(f"{model.name} is text-conditional but the data has no captions "
-                             "(builtin:shapes or a folder with metadata.jsonl has them)")
+            raise ValueError(
+                f"{model.name} is text-conditional but the data has no captions "
+                "(builtin:shapes or a folder with metadata.jsonl has them)"
+            )
         return {"prompts": [captions[i] for i in rng.integers(0, len(captions), n)]}
     return {}
 
@@ -90,8 +103,9 @@ def _generate(model, n: int, seed: int, cond: dict, batch_size: int, progress: b
 
     z = torch.from_numpy(make_latents(n, model.latent_dim, seed))
     out = []
-    for i in tqdm(range(0, n, batch_size), desc=desc, unit="batch",
-                  disable=progress is False or (progress is None and n < 1000)):
+    for i in tqdm(
+        range(0, n, batch_size), desc=desc, unit="batch", disable=progress is False or (progress is None and n < 1000)
+    ):
         j = min(n, i + batch_size)
         kw = {k: v[i:j] for k, v in cond.items()}
         out.append(model.sample(j - i, z=z[i:j], batch_size=batch_size, **kw))
@@ -105,8 +119,13 @@ def _scores(tracker: FIDTracker, images: torch.Tensor, desc: str) -> dict:
     fake = tracker.features(images, desc).numpy()
     s = tracker.scores_from_features(fake)
     k = min(NEAREST_K, len(fake) - 1, len(tracker.real_features) - 1)
-    return {"fid": s["fid"], "kid_mean": s["kid"], "kid_std": s["kid_std"], **prdc(tracker.real_features, fake, k),
-            "prdc_k": k}
+    return {
+        "fid": s["fid"],
+        "kid_mean": s["kid"],
+        "kid_std": s["kid_std"],
+        **prdc(tracker.real_features, fake, k),
+        "prdc_k": k,
+    }
 
 
 def default_feature(data_src) -> str:
@@ -116,10 +135,20 @@ def default_feature(data_src) -> str:
     return {"builtin:digits": "digits", "builtin:shapes": "shapes"}.get(str(src), "imagenet")
 
 
-def evaluate(model_or_path, data_src, n: int = 2000, feature: str | None = None, seed: int = 0,
-             batch_size: int = 256, baseline: bool = True, weights: str | None = None,
-             device: str | torch.device | None = None, progress: bool | None = None,
-             kid_subsets: int = KID_SUBSETS, kid_subset_size: int = KID_SUBSET_SIZE) -> dict:
+def evaluate(
+    model_or_path,
+    data_src,
+    n: int = 2000,
+    feature: str | None = None,
+    seed: int = 0,
+    batch_size: int = 256,
+    baseline: bool = True,
+    weights: str | None = None,
+    device: str | torch.device | None = None,
+    progress: bool | None = None,
+    kid_subsets: int = KID_SUBSETS,
+    kid_subset_size: int = KID_SUBSET_SIZE,
+) -> dict:
     """FID/KID, precision/recall and density/coverage (k=3) of n generated images against up to n real
     images, and the same for a random-weights generator of the same architecture (`baseline_random`),
     so the numbers have a reference.
@@ -151,15 +180,33 @@ def evaluate(model_or_path, data_src, n: int = 2000, feature: str | None = None,
     real = data.images
     if len(real) > n:
         real = real[torch.randperm(len(real), generator=torch.Generator().manual_seed(seed))[:n]]
-    tracker = FIDTracker(real, feature, max_real=len(real), kid_subsets=kid_subsets, kid_subset_size=kid_subset_size,
-                         batch_size=batch_size, device=dev, weights=weights, progress=progress)
+    tracker = FIDTracker(
+        real,
+        feature,
+        max_real=len(real),
+        kid_subsets=kid_subsets,
+        kid_subset_size=kid_subset_size,
+        batch_size=batch_size,
+        device=dev,
+        weights=weights,
+        progress=progress,
+    )
     cond = _conditions(model, data, n, seed)
 
     model = model.to(dev).eval()
     fakes = _generate(model, n, seed, cond, batch_size, progress, "generating")
-    result = {"model": model.name, "data": src, "n": n, "n_real": len(real), "feature": feature,
-              "resolution": res, "channels": ch, "conditioning": model.conditioning, "seed": seed,
-              **_scores(tracker, fakes, "fake features")}
+    result = {
+        "model": model.name,
+        "data": src,
+        "n": n,
+        "n_real": len(real),
+        "feature": feature,
+        "resolution": res,
+        "channels": ch,
+        "conditioning": model.conditioning,
+        "seed": seed,
+        **_scores(tracker, fakes, "fake features"),
+    }
     if baseline:
         torch.manual_seed(seed + 104729)  # reproducible, and unlike the seed a model was likely initialised with
         random_model = build(model.spec, dict(model.config)).to(dev).eval()
@@ -169,9 +216,17 @@ def evaluate(model_or_path, data_src, n: int = 2000, feature: str | None = None,
     return result
 
 
-def evaluate_diversity(model_or_path, data_src, n: int = 1000, seed: int = 0, max_train: int = 1000,
-                       png: str | Path | None = None, batch_size: int = 64,
-                       device: str | torch.device | None = None, progress: bool | None = None) -> dict:
+def evaluate_diversity(
+    model_or_path,
+    data_src,
+    n: int = 1000,
+    seed: int = 0,
+    max_train: int = 1000,
+    png: str | Path | None = None,
+    batch_size: int = 64,
+    device: str | torch.device | None = None,
+    progress: bool | None = None,
+) -> dict:
     """Memorisation check of a model against its training data (zoo.metrics.diversity): intra-cluster
     diversity of n generated images, copy rate, the training images' own mean pairwise distance, and
     optionally a PNG of the most copy-like samples above their nearest training images. Data with more
@@ -179,8 +234,6 @@ def evaluate_diversity(model_or_path, data_src, n: int = 1000, seed: int = 0, ma
     from zoo.data import ImageDataset, load_dataset
     from zoo.factory import resolve_source
     from zoo.metrics.diversity import diversity_report
-
-    from zoo.factory import resolve_source
 
     t0 = time.time()
     model = resolve_source(model_or_path)
@@ -193,5 +246,11 @@ def evaluate_diversity(model_or_path, data_src, n: int = 1000, seed: int = 0, ma
     model = model.to(dev).eval()
     fakes = _generate(model, n, seed, _conditions(model, data, n, seed), 256, progress, "generating")
     report = diversity_report(fakes, train, png=png, batch_size=batch_size, device=dev, progress=progress)
-    return {"model": model.name, "data": data.source, "n": n, "seed": seed, **report,
-            "seconds": round(time.time() - t0, 2)}
+    return {
+        "model": model.name,
+        "data": data.source,
+        "n": n,
+        "seed": seed,
+        **report,
+        "seconds": round(time.time() - t0, 2),
+    }

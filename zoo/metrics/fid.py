@@ -13,6 +13,7 @@ subset_size samples, torch-fidelity refuses (or, at exactly subset_size, every s
 set and the std is 0); we use subsets of half the smaller set instead, so the std still says how
 much the estimate varies. Reports mean and std over subsets.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -74,8 +75,9 @@ def _mmd2_unbiased(sum_xx_offdiag: np.ndarray, sum_yy_offdiag: np.ndarray, sum_x
     return (sum_xx_offdiag + sum_yy_offdiag) / (m * (m - 1)) - 2 * sum_xy / (m * m)
 
 
-def kid_from_features(features1, features2, subsets: int = KID_SUBSETS, subset_size: int = KID_SUBSET_SIZE,
-                      seed: int = KID_SEED) -> tuple[float, float]:
+def kid_from_features(
+    features1, features2, subsets: int = KID_SUBSETS, subset_size: int = KID_SUBSET_SIZE, seed: int = KID_SEED
+) -> tuple[float, float]:
     """(mean, std) of the unbiased MMD^2 over random subsets; features1 is usually the real set."""
     f1, f2 = _as_f64(features1), _as_f64(features2)
     if f1.shape[1] != f2.shape[1]:

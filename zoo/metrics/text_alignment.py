@@ -13,6 +13,7 @@ attributes at once). Two caption sets:
 Next to the model: the same architecture with random weights (the baseline), chance level, and the
 classifier on real renderings of the same captions (the ceiling the classifier allows).
 """
+
 from __future__ import annotations
 
 import json
@@ -56,9 +57,13 @@ def caption_sets(held_out: list[tuple[str, str]], n: int, seed: int) -> dict[str
 def chance_levels() -> dict[str, float]:
     from zoo.data.shapes import BACKGROUNDS, COLOURS, SHAPES, SIZES
 
-    return {"shape": 1 / len(SHAPES), "colour": 1 / len(COLOURS), "size": 1 / len(SIZES),
-            "background": 1 / (len(BACKGROUNDS) - 1),  # the background never equals the shape's colour
-            "all": 1 / (len(SHAPES) * len(COLOURS) * len(SIZES))}
+    return {
+        "shape": 1 / len(SHAPES),
+        "colour": 1 / len(COLOURS),
+        "size": 1 / len(SIZES),
+        "background": 1 / (len(BACKGROUNDS) - 1),  # the background never equals the shape's colour
+        "all": 1 / (len(SHAPES) * len(COLOURS) * len(SIZES)),
+    }
 
 
 def score(pred: dict[str, list[str]], attrs: list[dict]) -> dict[str, float]:
@@ -66,14 +71,16 @@ def score(pred: dict[str, list[str]], attrs: list[dict]) -> dict[str, float]:
     out = {}
     for k in ATTRIBUTES:
         out[k] = float(np.mean([p == a[k] for p, a in zip(pred[k], attrs)]))
-    out["all"] = float(np.mean([all(pred[k][i] == a[k] for k in ("shape", "colour", "size"))
-                                for i, a in enumerate(attrs)]))
+    out["all"] = float(
+        np.mean([all(pred[k][i] == a[k] for k in ("shape", "colour", "size")) for i, a in enumerate(attrs)])
+    )
     return {k: round(v, 4) for k, v in out.items()}
 
 
 @torch.no_grad()
-def generated_accuracy(model, classifier, sets: dict[str, list[dict]], seed: int, batch_size: int = 256,
-                       progress: bool | None = None) -> dict[str, dict[str, float]]:
+def generated_accuracy(
+    model, classifier, sets: dict[str, list[dict]], seed: int, batch_size: int = 256, progress: bool | None = None
+) -> dict[str, dict[str, float]]:
     from tqdm.auto import tqdm
 
     from zoo.data.shapes import caption_for
@@ -83,9 +90,13 @@ def generated_accuracy(model, classifier, sets: dict[str, list[dict]], seed: int
     for name, attrs in sets.items():
         captions = [caption_for(a) for a in attrs]
         images = []
-        for i in tqdm(range(0, len(captions), batch_size), desc=f"generating ({name})", unit="batch",
-                      disable=progress is False or (progress is None and len(captions) < 2000)):
-            chunk = captions[i:i + batch_size]
+        for i in tqdm(
+            range(0, len(captions), batch_size),
+            desc=f"generating ({name})",
+            unit="batch",
+            disable=progress is False or (progress is None and len(captions) < 2000),
+        ):
+            chunk = captions[i : i + batch_size]
             images.append(model.sample(len(chunk), seed=seed + i, prompts=chunk))
         out[name] = score(predict(classifier, torch.cat(images)), attrs)
     return out
@@ -97,8 +108,15 @@ def _load(model_or_name):
     return resolve_source(model_or_name)
 
 
-def text_alignment(model_or_name, n: int = 500, seed: int = 0, baseline: bool = True, classifier_path=None,
-                   device: str | None = None, progress: bool | None = None) -> dict:
+def text_alignment(
+    model_or_name,
+    n: int = 500,
+    seed: int = 0,
+    baseline: bool = True,
+    classifier_path=None,
+    device: str | None = None,
+    progress: bool | None = None,
+) -> dict:
     """Accuracy of the shapes classifier on images generated from captions (see the module docstring).
 
     n: images per caption set (seen, held-out). Returns a JSON-able report.
@@ -112,22 +130,32 @@ def text_alignment(model_or_name, n: int = 500, seed: int = 0, baseline: bool = 
     t0 = time.time()
     model = _load(model_or_name)
     if model.conditioning != "text":
-        raise ValueError(f"{model.name} is not text-conditional (conditioning={model.conditioning!r}); text alignment "
-                         "needs a model trained on captions, e.g. dcgan32.shapes-text")
+        raise ValueError(
+            f"{model.name} is not text-conditional (conditioning={model.conditioning!r}); text alignment "
+            "needs a model trained on captions, e.g. dcgan32.shapes-text"
+        )
     if int(model.config.get("channels", 3)) != 3:
-        raise ValueError(f"{model.name} makes {model.config.get('channels')}-channel images; the shapes classifier "
-                         "reads RGB (channels=3)")
+        raise ValueError(
+            f"{model.name} makes {model.config.get('channels')}-channel images; the shapes classifier "
+            "reads RGB (channels=3)"
+        )
     dev = torch.device(device) if device else torch.device("cpu")
     model = model.to(dev).eval()
     classifier = load_shapes_classifier(classifier_path or DEFAULT_PATH).to(dev)
     held_out, held_out_from = held_out_combos_of(model)
     sets = caption_sets(held_out, n, seed)
     report = {
-        "model": model.name, "text_encoder": model.config.get("text_encoder"), "n_per_caption": n,
-        "n_per_set": n, "seed": seed,
-        "held_out_combos": [list(c) for c in held_out], "held_out_from": held_out_from,
-        "classifier": {"path": str(classifier_path or DEFAULT_PATH),
-                       "held_out_accuracy": classifier.metadata["held_out_accuracy"]},
+        "model": model.name,
+        "text_encoder": model.config.get("text_encoder"),
+        "n_per_caption": n,
+        "n_per_set": n,
+        "seed": seed,
+        "held_out_combos": [list(c) for c in held_out],
+        "held_out_from": held_out_from,
+        "classifier": {
+            "path": str(classifier_path or DEFAULT_PATH),
+            "held_out_accuracy": classifier.metadata["held_out_accuracy"],
+        },
         "chance": {k: round(v, 4) for k, v in chance_levels().items()},
     }
     report["results"] = {"model": generated_accuracy(model, classifier, sets, seed, progress=progress)}
@@ -135,15 +163,20 @@ def text_alignment(model_or_name, n: int = 500, seed: int = 0, baseline: bool = 
         torch.manual_seed(seed)
         random = build(model.spec, model.config).to(dev).eval()
         report["results"]["random_weights"] = generated_accuracy(random, classifier, sets, seed, progress=progress)
-    report["results"]["real_images"] = {name: score(predict(classifier, render_batch(attrs, 32).to(dev)), attrs)
-                                        for name, attrs in sets.items()}
+    report["results"]["real_images"] = {
+        name: score(predict(classifier, render_batch(attrs, 32).to(dev)), attrs) for name, attrs in sets.items()
+    }
     report["goal"] = {"seen": {"colour": 0.9, "shape": 0.8}, "held_out": {"colour": 0.7, "shape": 0.7}}
     report["seconds"] = round(time.time() - t0, 1)
     return report
 
 
-ROW_NAMES = {"model": "{model}", "random_weights": "random weights (same arch)", "real_images": "real renderings",
-             "chance": "chance"}
+ROW_NAMES = {
+    "model": "{model}",
+    "random_weights": "random weights (same arch)",
+    "real_images": "real renderings",
+    "chance": "chance",
+}
 
 
 def rows(report: dict) -> list[dict]:
@@ -162,6 +195,8 @@ def format_markdown(report: dict) -> str:
     for r in rows(report):
         lines.append("| " + " | ".join(f"{r[c]:.3f}" if isinstance(r[c], float) else str(r[c]) for c in cols) + " |")
     lines.append("")
-    lines.append(f"{report['n_per_set']} images per caption set; held-out (colour, shape) combinations "
-                 f"{report['held_out_combos']} ({report['held_out_from']}); \"all\" = shape, colour and size all right.")
+    lines.append(
+        f"{report['n_per_set']} images per caption set; held-out (colour, shape) combinations "
+        f'{report["held_out_combos"]} ({report["held_out_from"]}); "all" = shape, colour and size all right.'
+    )
     return "\n".join(lines)

@@ -8,13 +8,27 @@
 Built in: `hash` (zoo.text.hash). Plugins arrive through the `gan_zoo.text_encoders` entry-point
 group (zoo.text.registry), e.g. `minilm` from plugins/zoo-minilm.
 """
+
 from __future__ import annotations
 
 from zoo.text import registry
 from zoo.text.base import TextEncoder
 from zoo.text.hash import HashTextEncoder
-from zoo.text.registry import (TextEncoderError, UnknownTextEncoderError, get_text_encoder, list_text_encoders,
-                               text_encoder_source)
+from zoo.text.registry import (
+    TextEncoderError,
+    UnknownTextEncoderError,
+    get_text_encoder,
+    list_text_encoders,
+    text_encoder_source,
+)
 
-__all__ = ["get_text_encoder", "list_text_encoders", "text_encoder_source", "registry", "TextEncoder",
-           "HashTextEncoder", "TextEncoderError", "UnknownTextEncoderError"]
+__all__ = [
+    "get_text_encoder",
+    "list_text_encoders",
+    "text_encoder_source",
+    "registry",
+    "TextEncoder",
+    "HashTextEncoder",
+    "TextEncoderError",
+    "UnknownTextEncoderError",
+]

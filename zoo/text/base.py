@@ -10,10 +10,11 @@
 A plugin's entry point (group `gan_zoo.text_encoders`) names a class or factory that takes no
 arguments and returns such an object; subclassing `TextEncoder` is optional.
 """
+
 from __future__ import annotations
 
 import os
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

@@ -4,10 +4,11 @@ The implementation is zoo_runtime.text.hash_encoder (numpy): the zoo and the run
 function, so their embeddings are identical by construction. Exporting writes no files; the
 manifest records the name, dimension and algorithm version. The empty prompt maps to zeros.
 """
+
 from __future__ import annotations
 
 import os
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -26,5 +27,11 @@ class HashTextEncoder(TextEncoder):
         return hash_encoder.hash_encode(check_prompts(texts), self.dim)
 
     def export(self, pkg_dir: str | os.PathLike) -> dict:
-        return {"name": self.name, "kind": "hash", "dim": self.dim, "version": hash_encoder.VERSION, "files": [],
-                "empty_prompt": "zeros"}
+        return {
+            "name": self.name,
+            "kind": "hash",
+            "dim": self.dim,
+            "version": hash_encoder.VERSION,
+            "files": [],
+            "empty_prompt": "zeros",
+        }

@@ -6,6 +6,7 @@ and warned about, and every other encoder keeps working. An entry point names a 
 zero-argument factory; it is instantiated (weights loaded) on the first `get_text_encoder(name)`
 and the instance is cached.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -88,7 +89,7 @@ def list_text_encoders() -> list[str]:
 
 
 def text_encoder_source(name: str) -> str:
-    """"builtin" or the plugin distribution that provides `name`."""
+    """ "builtin" or the plugin distribution that provides `name`."""
     _discover()
     if name in BUILTIN:
         return "builtin"
@@ -100,29 +101,37 @@ def text_encoder_source(name: str) -> str:
 def _unknown(name: str) -> Exception:
     if name in _failed:
         s = _failed[name]
-        return TextEncoderError(f"text encoder {name!r} from {s.distribution} failed to load ({s.error}); "
-                                "run `zoo plugins` for details, or reinstall that plugin")
+        return TextEncoderError(
+            f"text encoder {name!r} from {s.distribution} failed to load ({s.error}); "
+            "run `zoo plugins` for details, or reinstall that plugin"
+        )
     known = list(BUILTIN) + list(_factories)
     close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
     hint = f" Did you mean: {', '.join(close)}?" if close else ""
-    return UnknownTextEncoderError(f"unknown text encoder {name!r}.{hint} Available: {', '.join(sorted(known))}. "
-                                   "Plugins add more (entry-point group gan_zoo.text_encoders, e.g. "
-                                   "pip install ./plugins/zoo-minilm for 'minilm').")
+    return UnknownTextEncoderError(
+        f"unknown text encoder {name!r}.{hint} Available: {', '.join(sorted(known))}. "
+        "Plugins add more (entry-point group gan_zoo.text_encoders, e.g. "
+        "pip install ./plugins/zoo-minilm for 'minilm')."
+    )
 
 
 def _check(name: str, encoder: Any) -> Any:
     dim = getattr(encoder, "dim", None)
     if not isinstance(dim, int) or dim <= 0 or not callable(getattr(encoder, "encode", None)):
-        raise TextEncoderError(f"text encoder {name!r} breaks the contract: it needs an int `dim` > 0 and "
-                               f"`encode(list[str])`, got dim={dim!r}")
+        raise TextEncoderError(
+            f"text encoder {name!r} breaks the contract: it needs an int `dim` > 0 and "
+            f"`encode(list[str])`, got dim={dim!r}"
+        )
     try:  # one probe prompt now, so a wrong output fails here with the encoder's name, not deep in torch
         probe = encoder.encode(["a red circle"])
     except Exception as e:  # noqa: BLE001 -- a plugin's failure, reported with its name
         raise TextEncoderError(f"text encoder {name!r} failed on a probe prompt ({type(e).__name__}: {e})") from e
     if not isinstance(probe, np.ndarray) or probe.dtype != np.float32 or probe.shape != (1, dim):
         got = f"{probe.dtype} {list(probe.shape)}" if isinstance(probe, np.ndarray) else type(probe).__name__
-        raise TextEncoderError(f"text encoder {name!r} breaks the contract: encode(list of N str) must return a "
-                               f"float32 numpy array [N, dim={dim}], got {got} for one prompt")
+        raise TextEncoderError(
+            f"text encoder {name!r} breaks the contract: encode(list of N str) must return a "
+            f"float32 numpy array [N, dim={dim}], got {got} for one prompt"
+        )
     if not getattr(encoder, "name", None):
         encoder.name = name
     return encoder
@@ -145,7 +154,8 @@ def get_text_encoder(name: str):
             try:
                 encoder = factory()
             except Exception as e:  # noqa: BLE001 -- a plugin's failure, reported with its name
-                raise TextEncoderError(f"text encoder {name!r} from {dist} failed to initialise "
-                                       f"({type(e).__name__}: {e})") from e
+                raise TextEncoderError(
+                    f"text encoder {name!r} from {dist} failed to initialise ({type(e).__name__}: {e})"
+                ) from e
         _instances[name] = _check(name, encoder)
         return _instances[name]

@@ -3,6 +3,7 @@
 `import zoo.train` binds this package to the name `zoo.train` until a submodule alias binds the
 function again: call zoo.train(...) after importing from zoo.training instead.
 """
+
 from zoo.deprecation import warn_renamed
 
 warn_renamed("zoo.train", "zoo.training")

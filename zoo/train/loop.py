@@ -1,5 +1,6 @@
 """Deprecated (removed in gan-zoo 0.3): the training loop was split into zoo.training.recipe, .data,
 .rundir, .trainer and .api (see docs/architecture.md). This module re-exports the old names."""
+
 from zoo.conditioning import condition_config, num_classes_in
 from zoo.deprecation import keep_function, warn_renamed
 from zoo.training.api import apply_feature_discriminator, build_for_training, train, train_trainer
@@ -11,6 +12,22 @@ from zoo.training.trainer import Trainer, TrainingDiverged
 warn_renamed(__name__, "zoo.training.api, .trainer, .recipe, .data or .rundir")
 keep_function(__name__)
 
-__all__ = ["METRICS_NAME", "MODEL_NAME", "SAMPLES_DIR", "Recipe", "RunExistsError", "Trainer", "TrainingDiverged",
-           "apply_feature_discriminator", "build_for_training", "claim_run_dir", "condition_config",
-           "condition_table", "data_source_name", "num_classes_in", "prepare_dataset", "train", "train_trainer"]
+__all__ = [
+    "METRICS_NAME",
+    "MODEL_NAME",
+    "SAMPLES_DIR",
+    "Recipe",
+    "RunExistsError",
+    "Trainer",
+    "TrainingDiverged",
+    "apply_feature_discriminator",
+    "build_for_training",
+    "claim_run_dir",
+    "condition_config",
+    "condition_table",
+    "data_source_name",
+    "num_classes_in",
+    "prepare_dataset",
+    "train",
+    "train_trainer",
+]

@@ -1,4 +1,5 @@
 """Deprecated alias of zoo.training.rundir (removed in gan-zoo 0.3)."""
+
 from zoo.deprecation import alias_module
 
 alias_module(__name__, "zoo.training.rundir")

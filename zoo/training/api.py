@@ -7,6 +7,7 @@
 
 See docs/architecture.md for how the training modules depend on each other.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -31,9 +32,19 @@ from zoo.training.transfer import prepare_transfer
 STRUCTURAL = ("freeze_d", "freeze_g", "l2sp", "ewc", "augment", "condition", "d_backbone", "discriminator")
 
 
-def train(model_or_name: str | GAN | None = None, data: Any = None, out: str | os.PathLike | None = None, *,
-          config: dict | None = None, condition: str | None = None, resume: str | os.PathLike | None = None,
-          overwrite: bool = False, device: str | None = None, progress: bool = True, **options) -> GAN:
+def train(
+    model_or_name: str | GAN | None = None,
+    data: Any = None,
+    out: str | os.PathLike | None = None,
+    *,
+    config: dict | None = None,
+    condition: str | None = None,
+    resume: str | os.PathLike | None = None,
+    overwrite: bool = False,
+    device: str | None = None,
+    progress: bool = True,
+    **options,
+) -> GAN:
     """Train a GAN from scratch; returns the GAN whose generator is the EMA generator.
 
     model_or_name: an architecture name (`dcgan32`), a tagged name (its config, fresh weights) or a
@@ -49,24 +60,52 @@ def train(model_or_name: str | GAN | None = None, data: Any = None, out: str | o
     """
     if resume is not None:
         with processes(device) as (dist, dev, log):
-            return resume_trainer(resume, out=out, data=data, dist=dist, device=dev, progress=progress, log=log,
-                                  kind="train", **options).fit()
+            return resume_trainer(
+                resume, out=out, data=data, dist=dist, device=dev, progress=progress, log=log, kind="train", **options
+            ).fit()
     if model_or_name is None or data is None or out is None:
         raise ValueError("train needs a model (name or GAN), data and out (or resume=RUN_DIR)")
     recipe = train_recipe(**options)
     with processes(device) as (dist, dev, log):
         claim_run_dir(out, overwrite, log, remove=dist.is_main)
-        return train_trainer(model_or_name, data, out, recipe, config=config, condition=condition, dist=dist,
-                             device=dev, progress=progress, log=log).fit()
+        return train_trainer(
+            model_or_name,
+            data,
+            out,
+            recipe,
+            config=config,
+            condition=condition,
+            dist=dist,
+            device=dev,
+            progress=progress,
+            log=log,
+        ).fit()
 
 
-def finetune(source=None, data=None, out: str | os.PathLike | None = None, *, steps: int | None = None,
-             batch_size: int | None = None, lr: float | None = None, freeze_d: int | None = None,
-             freeze_g: int | None = None, l2sp: float | None = None, ewc: float | None = None,
-             augment: str | None = None, condition: str | None = None, resume: str | os.PathLike | None = None,
-             seed: int | None = None, amp: bool | None = None, device: str | None = None,
-             d_backbone: str | None = None, d_backbone_weights: str | None = None, overwrite: bool = False,
-             progress: bool = True, **options) -> GAN:
+def finetune(
+    source=None,
+    data=None,
+    out: str | os.PathLike | None = None,
+    *,
+    steps: int | None = None,
+    batch_size: int | None = None,
+    lr: float | None = None,
+    freeze_d: int | None = None,
+    freeze_g: int | None = None,
+    l2sp: float | None = None,
+    ewc: float | None = None,
+    augment: str | None = None,
+    condition: str | None = None,
+    resume: str | os.PathLike | None = None,
+    seed: int | None = None,
+    amp: bool | None = None,
+    device: str | None = None,
+    d_backbone: str | None = None,
+    d_backbone_weights: str | None = None,
+    overwrite: bool = False,
+    progress: bool = True,
+    **options,
+) -> GAN:
     """Fine-tune a pretrained GAN on new data; returns the GAN whose generator is the EMA generator.
 
     source: a tagged name (`dcgan32.digits`), a weights file, a run directory or a GAN.
@@ -75,15 +114,29 @@ def finetune(source=None, data=None, out: str | os.PathLike | None = None, *, st
     Other Recipe fields (warmup, r1, loss, ema_kimg, sample_every, ...) go in **options.
     overwrite: replace an earlier run in `out` (otherwise RunExistsError says how to resume it).
     """
-    given = dict(steps=steps, batch_size=batch_size, lr=lr, freeze_d=freeze_d, freeze_g=freeze_g, l2sp=l2sp,
-                 ewc=ewc, augment=augment, condition=condition, seed=seed, amp=amp,
-                 d_backbone=d_backbone, d_backbone_weights=d_backbone_weights, **options)
+    given = dict(
+        steps=steps,
+        batch_size=batch_size,
+        lr=lr,
+        freeze_d=freeze_d,
+        freeze_g=freeze_g,
+        l2sp=l2sp,
+        ewc=ewc,
+        augment=augment,
+        condition=condition,
+        seed=seed,
+        amp=amp,
+        d_backbone=d_backbone,
+        d_backbone_weights=d_backbone_weights,
+        **options,
+    )
     if amp and options.get("channels_last") is None:
         given["channels_last"] = True
     if resume is not None:
         with processes(device) as (dist, dev, log):
-            return resume_trainer(resume, out=out, data=data, dist=dist, device=dev, progress=progress, log=log,
-                                  kind="finetune", **given).fit()
+            return resume_trainer(
+                resume, out=out, data=data, dist=dist, device=dev, progress=progress, log=log, kind="finetune", **given
+            ).fit()
     if source is None or data is None or out is None:
         raise ValueError("finetune needs a source model, data and out (or resume=RUN_DIR)")
     recipe = finetune_recipe(**given)
@@ -92,23 +145,41 @@ def finetune(source=None, data=None, out: str | os.PathLike | None = None, *, st
         return finetune_trainer(source, data, out, recipe, dist=dist, device=dev, progress=progress, log=log).fit()
 
 
-def resume(run_dir: str | os.PathLike, *, out: str | os.PathLike | None = None, data: Any = None,
-           device: str | None = None, progress: bool = True, **options) -> GAN:
+def resume(
+    run_dir: str | os.PathLike,
+    *,
+    out: str | os.PathLike | None = None,
+    data: Any = None,
+    device: str | None = None,
+    progress: bool = True,
+    **options,
+) -> GAN:
     """Continue the run in `run_dir` from its checkpoint, whichever command started it (the recipe's
     `kind`); bit-identical to an uninterrupted run on CPU with the same seed. options: Recipe fields to
     change (steps, log_every, ...; not the STRUCTURAL ones of a fine-tuning run). data: needed only
     when the run trained on an in-memory dataset."""
     with processes(device) as (dist, dev, log):
-        return resume_trainer(run_dir, out=out, data=data, dist=dist, device=dev, progress=progress, log=log,
-                              **options).fit()
+        return resume_trainer(
+            run_dir, out=out, data=data, dist=dist, device=dev, progress=progress, log=log, **options
+        ).fit()
 
 
 # --- the Trainer for each kind of run (also for stepping by hand, as the benchmarks do) -------------
 
 
-def train_trainer(model_or_name, data, out, recipe: Recipe, *, config: dict | None = None,
-                  condition: str | None = None, dist: Dist | None = None, device=None, progress: bool = True,
-                  log=print) -> Trainer:
+def train_trainer(
+    model_or_name,
+    data,
+    out,
+    recipe: Recipe,
+    *,
+    config: dict | None = None,
+    condition: str | None = None,
+    dist: Dist | None = None,
+    device=None,
+    progress: bool = True,
+    log=print,
+) -> Trainer:
     """Everything `train` does before the loop runs: the Trainer, ready for `.fit()`."""
     dist = dist or Dist()
     torch.manual_seed(recipe.seed * 1000 + dist.rank)  # weight init and torch's global RNG
@@ -116,12 +187,23 @@ def train_trainer(model_or_name, data, out, recipe: Recipe, *, config: dict | No
     apply_discriminator(model, recipe)
     dist.broadcast_module(model)
     parent = model.metadata.get("parent", "") if isinstance(model_or_name, GAN) else ""
-    return Trainer(model, dataset, out, recipe, dist=dist, device=torch.device(device or "cpu"), parent=parent,
-                   data_source=data_source_name(data), progress=progress, log=log)
+    return Trainer(
+        model,
+        dataset,
+        out,
+        recipe,
+        dist=dist,
+        device=torch.device(device or "cpu"),
+        parent=parent,
+        data_source=data_source_name(data),
+        progress=progress,
+        log=log,
+    )
 
 
-def finetune_trainer(source, data, out, recipe: Recipe, *, dist: Dist | None = None, device=None,
-                     progress: bool = True, log=print) -> Trainer:
+def finetune_trainer(
+    source, data, out, recipe: Recipe, *, dist: Dist | None = None, device=None, progress: bool = True, log=print
+) -> Trainer:
     """Everything `finetune` does before the loop runs: the Trainer, ready for `.fit()`."""
     dist = dist or Dist()
     device = torch.device(device or "cpu")
@@ -135,14 +217,36 @@ def finetune_trainer(source, data, out, recipe: Recipe, *, dist: Dist | None = N
         model = change_conditioning(model, condition, dataset)
         recipe.extra["condition_applied"] = condition
     apply_discriminator(model, recipe)
-    anchors = prepare_transfer(model, dataset, recipe, source_state=source_state, dist=dist, device=device,
-                               source_name=parent, log=log)
-    return Trainer(model, dataset, out, recipe, dist=dist, device=device, anchors=anchors, parent=parent,
-                   data_source=data_source_name(data), progress=progress, log=log)
+    anchors = prepare_transfer(
+        model, dataset, recipe, source_state=source_state, dist=dist, device=device, source_name=parent, log=log
+    )
+    return Trainer(
+        model,
+        dataset,
+        out,
+        recipe,
+        dist=dist,
+        device=device,
+        anchors=anchors,
+        parent=parent,
+        data_source=data_source_name(data),
+        progress=progress,
+        log=log,
+    )
 
 
-def resume_trainer(run_dir, *, out=None, data=None, dist: Dist | None = None, device=None, progress: bool = True,
-                   log=print, kind: str | None = None, **options) -> Trainer:
+def resume_trainer(
+    run_dir,
+    *,
+    out=None,
+    data=None,
+    dist: Dist | None = None,
+    device=None,
+    progress: bool = True,
+    log=print,
+    kind: str | None = None,
+    **options,
+) -> Trainer:
     """Everything `resume` does before the loop runs: the run's model, data and state, rebuilt.
     kind: "train" or "finetune" insists on that kind of run (`zoo train --resume` and `zoo finetune
     --resume` do: their options belong to their kind), None takes either."""
@@ -153,19 +257,25 @@ def resume_trainer(run_dir, *, out=None, data=None, dist: Dist | None = None, de
     stored = Recipe.from_json(meta["recipe"])
     if kind is not None and stored.kind != kind:
         names = {"train": "training", "finetune": "fine-tuning"}
-        raise ValueError(f"{run_dir} is a {names[stored.kind]} run, not a {names[kind]} run: resume it with "
-                         f"`zoo {stored.kind} --resume {run_dir}` (or zoo.resume)")
+        raise ValueError(
+            f"{run_dir} is a {names[stored.kind]} run, not a {names[kind]} run: resume it with "
+            f"`zoo {stored.kind} --resume {run_dir}` (or zoo.resume)"
+        )
     if stored.kind == "finetune":
         changed = [k for k in STRUCTURAL if options.get(k) is not None and options[k] != getattr(stored, k)]
         if changed:
-            raise ValueError(f"cannot change {', '.join(changed)} when resuming {run_dir}; "
-                             "start a new run (its source can be this run's model.safetensors)")
+            raise ValueError(
+                f"cannot change {', '.join(changed)} when resuming {run_dir}; "
+                "start a new run (its source can be this run's model.safetensors)"
+            )
     recipe = stored.with_options({k: v for k, v in options.items() if k not in ("condition", "kind")})
     done = int(meta["step"])
     if recipe.steps < done:  # --steps is the run's total: fewer would save a model that contradicts its history
-        raise ValueError(f"{run_dir} has already trained {done} steps; --steps is the total number of steps, so "
-                         f"resume with --steps above {done} (or without --steps to finish the planned "
-                         f"{meta['recipe'].get('steps')})")
+        raise ValueError(
+            f"{run_dir} has already trained {done} steps; --steps is the total number of steps, so "
+            f"resume with --steps above {done} (or without --steps to finish the planned "
+            f"{meta['recipe'].get('steps')})"
+        )
     spec, _ = resolve(meta["arch"])
     check_checkpoint_config(spec, meta["config"], tensors, run_dir)  # before building: the file may be tampered
     model = build(spec, meta["config"])
@@ -183,10 +293,22 @@ def resume_trainer(run_dir, *, out=None, data=None, dist: Dist | None = None, de
     dataset = prepare_dataset(data, model, log, fit=recipe.fit)
     anchors = []
     if recipe.kind == "finetune":
-        anchors = prepare_transfer(model, dataset, recipe, saved=tensors, dist=dist, device=device,
-                                   source_name=meta.get("parent", ""), log=log)
-    trainer = Trainer(model, dataset, out or run_dir, recipe, dist=dist, device=device, anchors=anchors,
-                      parent=meta.get("parent", ""), data_source=data_source_name(data), progress=progress, log=log)
+        anchors = prepare_transfer(
+            model, dataset, recipe, saved=tensors, dist=dist, device=device, source_name=meta.get("parent", ""), log=log
+        )
+    trainer = Trainer(
+        model,
+        dataset,
+        out or run_dir,
+        recipe,
+        dist=dist,
+        device=device,
+        anchors=anchors,
+        parent=meta.get("parent", ""),
+        data_source=data_source_name(data),
+        progress=progress,
+        log=log,
+    )
     trainer.load_state(tensors, meta)
     log(f"resuming {run_dir} at step {trainer.step} of {recipe.steps}")
     return trainer
@@ -197,12 +319,19 @@ def check_checkpoint_config(spec, config: dict, tensors: dict[str, torch.Tensor]
     from zoo.factory import check_shapes_before_building
     from zoo.weights import check_config_fits_file
 
-    shapes = {**{f"generator.{k}": tuple(v.shape) for k, v in ckpt.split_prefix(tensors, "G").items()},
-              **{f"discriminator.{k}": tuple(v.shape) for k, v in ckpt.split_prefix(tensors, "D").items()}}
+    shapes = {
+        **{f"generator.{k}": tuple(v.shape) for k, v in ckpt.split_prefix(tensors, "G").items()},
+        **{f"discriminator.{k}": tuple(v.shape) for k, v in ckpt.split_prefix(tensors, "D").items()},
+    }
     check_config_fits_file(config, {k: tuple(v.shape) for k, v in tensors.items()}, f"{run_dir} (checkpoint)")
     feature_spec = tensors.get("D.feature_spec")
-    check_shapes_before_building(spec, config, shapes, f"{run_dir} (checkpoint)",
-                                 feature_spec=None if feature_spec is None else (lambda: feature_spec))
+    check_shapes_before_building(
+        spec,
+        config,
+        shapes,
+        f"{run_dir} (checkpoint)",
+        feature_spec=None if feature_spec is None else (lambda: feature_spec),
+    )
 
 
 # --- models for a run ------------------------------------------------------------------------------
@@ -231,8 +360,10 @@ def build_for_training(model_or_name, config: dict | None, condition: str | None
         return model, prepare_dataset(data, model, log, fit=fit)
     located = locate_source(model_or_name)
     if located.kind == "file":
-        raise ValueError(f"train starts from fresh weights, and {model_or_name} holds trained ones: fine-tune "
-                         f"it (zoo finetune {model_or_name} ...), or continue its run (--resume RUN_DIR)")
+        raise ValueError(
+            f"train starts from fresh weights, and {model_or_name} holds trained ones: fine-tune "
+            f"it (zoo finetune {model_or_name} ...), or continue its run (--resume RUN_DIR)"
+        )
     spec, tag = located.spec, located.tag
     cfg = {**spec.config_of(tag), **(config or {})}
     if isinstance(data, (str, os.PathLike)):
@@ -274,8 +405,10 @@ def apply_feature_discriminator(model: GAN, backbone: str | None, weights: str |
     try:
         from zoo.archs.feature_discriminator import use_feature_discriminator
     except ImportError as e:
-        raise RuntimeError(f"--d-backbone {backbone} needs zoo.archs.feature_discriminator, which is not "
-                           f"available in this installation ({e})") from e
+        raise RuntimeError(
+            f"--d-backbone {backbone} needs zoo.archs.feature_discriminator, which is not "
+            f"available in this installation ({e})"
+        ) from e
     use_feature_discriminator(model, backbone, weights)
 
 

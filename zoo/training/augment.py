@@ -4,6 +4,7 @@ al. 2020: each transform with probability p, p steered by r_t = E[sign(D(real))]
 see the class for what is implemented). Random numbers come from the generator passed in, so a
 resumed run draws the same augmentations.
 """
+
 from __future__ import annotations
 
 import math
@@ -50,8 +51,12 @@ class DiffAugment:
         sh, sw = int(h * self.translation + 0.5), int(w * self.translation + 0.5)
         ty = torch.randint(-sh, sh + 1, (n, 1, 1), device=x.device, generator=g)
         tx = torch.randint(-sw, sw + 1, (n, 1, 1), device=x.device, generator=g)
-        gb, gy, gx = torch.meshgrid(torch.arange(n, device=x.device), torch.arange(h, device=x.device),
-                                    torch.arange(w, device=x.device), indexing="ij")
+        gb, gy, gx = torch.meshgrid(
+            torch.arange(n, device=x.device),
+            torch.arange(h, device=x.device),
+            torch.arange(w, device=x.device),
+            indexing="ij",
+        )
         gy = (gy + ty + 1).clamp(0, h + 1)
         gx = (gx + tx + 1).clamp(0, w + 1)
         padded = F.pad(x, [1, 1, 1, 1])  # zero border: pixels shifted in from outside are 0
@@ -100,6 +105,10 @@ class ADA:
     def p(self) -> float:
         return float(self._p)
 
+    def set_p(self, p: float) -> None:
+        """A scheduled p (recipe schedule r3gan) instead of the adaptive one."""
+        self._p = torch.tensor(min(max(float(p), 0.0), 1.0), dtype=torch.float64)
+
     # -- the heuristic ----------------------------------------------------------------------
 
     def accumulate(self, real_logits: torch.Tensor) -> None:
@@ -123,8 +132,11 @@ class ADA:
         return self.p
 
     def state_tensors(self) -> dict[str, torch.Tensor]:
-        return {"ada.p": self._p.cpu().reshape(1), "ada.sign_sum": self._sign_sum.cpu().reshape(1),
-                "ada.count": self._count.cpu().reshape(1)}
+        return {
+            "ada.p": self._p.cpu().reshape(1),
+            "ada.sign_sum": self._sign_sum.cpu().reshape(1),
+            "ada.count": self._count.cpu().reshape(1),
+        }
 
     def load_state_tensors(self, tensors: dict[str, torch.Tensor]) -> None:
         self._p = tensors["ada.p"].reshape(()).double()
@@ -206,16 +218,22 @@ class ADA:
 
     def color(self, x: torch.Tensor, p: float, g) -> torch.Tensor:
         n = x.shape[0]
-        x = x + torch.randn(n, 1, 1, 1, device=x.device, dtype=x.dtype, generator=g) * 0.2 \
-            * self._gate(n, p, x, g).view(n, 1, 1, 1)  # brightness
+        x = x + torch.randn(n, 1, 1, 1, device=x.device, dtype=x.dtype, generator=g) * 0.2 * self._gate(
+            n, p, x, g
+        ).view(n, 1, 1, 1)  # brightness
         mean = x.mean(dim=(1, 2, 3), keepdim=True)
-        c = torch.exp2(torch.randn(n, 1, 1, 1, device=x.device, dtype=x.dtype, generator=g) * 0.5
-                       * self._gate(n, p, x, g).view(n, 1, 1, 1))
+        c = torch.exp2(
+            torch.randn(n, 1, 1, 1, device=x.device, dtype=x.dtype, generator=g)
+            * 0.5
+            * self._gate(n, p, x, g).view(n, 1, 1, 1)
+        )
         x = (x - mean) * c + mean  # contrast
         if x.shape[1] == 3:
             mean = x.mean(dim=1, keepdim=True)
-            s = torch.exp2(torch.randn(n, 1, 1, 1, device=x.device, dtype=x.dtype, generator=g)
-                           * self._gate(n, p, x, g).view(n, 1, 1, 1))
+            s = torch.exp2(
+                torch.randn(n, 1, 1, 1, device=x.device, dtype=x.dtype, generator=g)
+                * self._gate(n, p, x, g).view(n, 1, 1, 1)
+            )
             x = (x - mean) * s + mean  # saturation
         return x
 
@@ -228,6 +246,7 @@ def make_augment(kind: str | None, **options):
     if kind == "diffaug":
         return DiffAugment()
     if kind == "ada":
-        return ADA(target=options.get("ada_target", 0.6), ada_kimg=options.get("ada_kimg", 10.0),
-                   p=options.get("ada_p", 0.0))
+        return ADA(
+            target=options.get("ada_target", 0.6), ada_kimg=options.get("ada_kimg", 10.0), p=options.get("ada_p", 0.0)
+        )
     raise ValueError(f"unknown augmentation {kind!r}; choose one of {', '.join(AUGMENTS)}")

@@ -5,6 +5,7 @@ generator, both optimizers' moments, the augmentation state, the source weights 
 information of a fine-tuning run, and the RNG states (as uint8 tensors). Everything else (step,
 recipe, optimizer hyper-parameters, sampler position) is JSON in the safetensors metadata.
 """
+
 from __future__ import annotations
 
 import json
@@ -37,8 +38,10 @@ def load_checkpoint(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], d
     if path.is_dir():
         path = path / CHECKPOINT_NAME
     if not path.exists():
-        raise FileNotFoundError(f"no checkpoint at {path}: the run never reached its first checkpoint, so there "
-                                "is nothing to resume; start it again with the first command plus --overwrite")
+        raise FileNotFoundError(
+            f"no checkpoint at {path}: the run never reached its first checkpoint, so there "
+            "is nothing to resume; start it again with the first command plus --overwrite"
+        )
     refuse_non_safetensors(path)
     try:
         with safe_open(str(path), framework="pt") as f:
@@ -54,7 +57,7 @@ def load_checkpoint(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], d
 def split_prefix(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
     """The tensors named `prefix.*`, with the prefix removed."""
     p = prefix + "."
-    return {k[len(p):]: v for k, v in tensors.items() if k.startswith(p)}
+    return {k[len(p) :]: v for k, v in tensors.items() if k.startswith(p)}
 
 
 def add_prefix(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
@@ -76,8 +79,9 @@ def optimizer_to_tensors(opt: torch.optim.Optimizer, prefix: str) -> tuple[dict[
     return tensors, {"param_groups": state["param_groups"], "scalars": scalars}
 
 
-def optimizer_from_tensors(opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], prefix: str,
-                           meta: dict) -> None:
+def optimizer_from_tensors(
+    opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], prefix: str, meta: dict
+) -> None:
     state: dict[int, dict] = {}
     for name, value in split_prefix(tensors, prefix).items():
         idx, key = name.split(".", 1)
@@ -114,16 +118,30 @@ def trainer_state(trainer) -> tuple[dict[str, torch.Tensor], dict]:
     """Everything a zoo.training.trainer.Trainer needs to continue bit-identically: (tensors, meta)."""
     opt_g, meta_g = optimizer_to_tensors(trainer.opt_g, "opt_g")
     opt_d, meta_d = optimizer_to_tensors(trainer.opt_d, "opt_d")
-    tensors = {**add_prefix(trainer.G.state_dict(), "G"), **add_prefix(trainer.D.state_dict(), "D"),
-               **add_prefix(trainer.ema.state_dict(), "ema"), **opt_g, **opt_d}
+    tensors = {
+        **add_prefix(trainer.G.state_dict(), "G"),
+        **add_prefix(trainer.D.state_dict(), "D"),
+        **add_prefix(trainer.ema.state_dict(), "ema"),
+        **opt_g,
+        **opt_d,
+    }
     if trainer.augment is not None:
         tensors.update(trainer.augment.state_tensors())
     for anchor in trainer.anchors:
         tensors.update(anchor.state_tensors())
     tensors.update(rng_tensors(trainer.rng))
-    meta = {"step": trainer.step, "recipe": trainer.recipe.to_json(), "arch": trainer.model.spec.name,
-            "config": trainer.model.config, "parent": trainer.parent, "data": trainer.data_source,
-            "dataset": trainer.fingerprint, "world": trainer.dist.world, "opt_g": meta_g, "opt_d": meta_d}
+    meta = {
+        "step": trainer.step,
+        "recipe": trainer.recipe.to_json(),
+        "arch": trainer.model.spec.name,
+        "config": trainer.model.config,
+        "parent": trainer.parent,
+        "data": trainer.data_source,
+        "dataset": trainer.fingerprint,
+        "world": trainer.dist.world,
+        "opt_g": meta_g,
+        "opt_d": meta_d,
+    }
     return tensors, meta
 
 

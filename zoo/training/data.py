@@ -1,5 +1,6 @@
 """The training data: a dataset at the model's resolution and channels, each image's condition, and
 the order images are drawn in (a stateless stream of shuffled epochs, so resume needs no state)."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -71,16 +72,22 @@ def condition_table(model, data) -> torch.Tensor | None:
     if kind == "class":
         labels = data.labels
         if (labels < 0).any():
-            raise DatasetError(f"{model.name} is class-conditional but {int((labels < 0).sum())} of {len(labels)} "
-                               "images have no label: give labelled data (a folder with one sub-folder per class, "
-                               "or a CSV with a label column), or --condition none to train without labels")
+            raise DatasetError(
+                f"{model.name} is class-conditional but {int((labels < 0).sum())} of {len(labels)} "
+                "images have no label: give labelled data (a folder with one sub-folder per class, "
+                "or a CSV with a label column), or --condition none to train without labels"
+            )
         if labels.max() >= model.num_classes:
-            raise DatasetError(f"the data has labels up to {int(labels.max())} but {model.name} has "
-                               f"{model.num_classes} classes: use --condition class:{int(labels.max()) + 1}")
+            raise DatasetError(
+                f"the data has labels up to {int(labels.max())} but {model.name} has "
+                f"{model.num_classes} classes: use --condition class:{int(labels.max()) + 1}"
+            )
         return labels.clone()
     if not data.has_captions or not all(data.captions):
-        raise DatasetError(f"{model.name} is text-conditional but the data has images without captions: add a "
-                           "metadata.jsonl ({\"file_name\": ..., \"text\": ...}) or use --condition none")
+        raise DatasetError(
+            f"{model.name} is text-conditional but the data has images without captions: add a "
+            'metadata.jsonl ({"file_name": ..., "text": ...}) or use --condition none'
+        )
     from zoo.text import get_text_encoder
 
     encoder = get_text_encoder(model.config["text_encoder"])
@@ -113,7 +120,7 @@ class EpochSampler:
         out = []
         while b > 0:
             epoch, offset = divmod(pos, self.n)
-            take = self.permutation(epoch)[offset:offset + b]
+            take = self.permutation(epoch)[offset : offset + b]
             out.append(take)
             pos, b = pos + len(take), b - len(take)
         return torch.cat(out)

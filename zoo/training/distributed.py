@@ -8,6 +8,7 @@ every process applies the same update and the weights stay identical without wra
 DistributedDataParallel (a GAN calls D in both steps and toggles requires_grad, which DDP's
 hooks handle poorly). Only rank 0 writes files; the others wait at barriers.
 """
+
 from __future__ import annotations
 
 import os
@@ -55,7 +56,7 @@ class Dist:
         flat /= self.world
         offset = 0
         for g in grads:
-            g.copy_(flat[offset:offset + g.numel()].view_as(g))
+            g.copy_(flat[offset : offset + g.numel()].view_as(g))
             offset += g.numel()
 
     def broadcast_module(self, module: torch.nn.Module) -> None:
@@ -74,8 +75,9 @@ class Dist:
         dist.all_reduce(lo, op=dist.ReduceOp.MIN)
         dist.all_reduce(hi, op=dist.ReduceOp.MAX)
         if not torch.equal(lo, hi):
-            raise RuntimeError(f"data-parallel processes are out of sync: {what} weights differ "
-                               f"(checksums {lo.item()} .. {hi.item()})")
+            raise RuntimeError(
+                f"data-parallel processes are out of sync: {what} weights differ (checksums {lo.item()} .. {hi.item()})"
+            )
 
     def any_flag(self, flag: bool, device: torch.device) -> bool:
         """True on every process when it is true on any (e.g. a NaN loss on one rank)."""

@@ -5,6 +5,7 @@ ramp-up so that early in a run the average is not dominated by the random initia
     half_life = min(ema_kimg * 1000, images_seen * rampup);  beta = 0.5 ** (batch / half_life)
 Buffers (batch-norm statistics) are copied, not averaged.
 """
+
 from __future__ import annotations
 
 import copy

@@ -1,6 +1,7 @@
 """What a run measures besides its losses: FID/KID of the EMA generator against the training images
 (zoo.metrics, when available) and, when fine-tuning, memorisation scores. The generated inputs are
 the same at every evaluation of a run, so its numbers compare over steps."""
+
 from __future__ import annotations
 
 import torch
@@ -11,8 +12,9 @@ from zoo.training.recipe import Recipe
 class RunEvaluation:
     """`evaluation(generate)` -> {"fid", "kid", ...}; `generate(z, c)` gives float images on the CPU."""
 
-    def __init__(self, images: torch.Tensor, conditions: torch.Tensor | None, recipe: Recipe, latent_dim: int,
-                 log=print):
+    def __init__(
+        self, images: torch.Tensor, conditions: torch.Tensor | None, recipe: Recipe, latent_dim: int, log=print
+    ):
         self.images, self.conditions, self.recipe, self.latent_dim = images, conditions, recipe, latent_dim
         self.log = log
         self.fid = None  # zoo.metrics.FIDTracker once made; False when unavailable or not asked for

@@ -4,6 +4,7 @@ The handler only records the request; the loop checks it after each step, so the
 whole step and `--resume` continues bit-identically. A second signal acts at once (the usual
 KeyboardInterrupt, or termination): a user is never stuck waiting.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -59,9 +60,11 @@ def stop_requests(signals=(signal.SIGINT, signal.SIGTERM)):
 def interrupted(stop: StopRequest, step: int, steps: int, checkpoint, run_dir) -> TrainingInterrupted:
     """The error a run raises once its checkpoint is written: which signal, where, and how to go on."""
     signame = stop.name or "a signal to another process"
-    return TrainingInterrupted(f"interrupted by {signame} at step {step} of {steps}: checkpoint written to "
-                               f"{checkpoint}; continue with --resume {run_dir} (zoo.resume({str(run_dir)!r}))",
-                               stop.signum or 0)
+    return TrainingInterrupted(
+        f"interrupted by {signame} at step {step} of {steps}: checkpoint written to "
+        f"{checkpoint}; continue with --resume {run_dir} (zoo.resume({str(run_dir)!r}))",
+        stop.signum or 0,
+    )
 
 
 def stop_if_requested(trainer, stop: StopRequest, saved: bool, bar) -> None:

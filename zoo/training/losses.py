@@ -4,16 +4,22 @@
   D minimises softplus(-D(real)) + softplus(D(fake)); G minimises softplus(-D(fake)).
 - "hinge": Lim & Ye (2017) / Miyato et al. (2018):
   D minimises relu(1 - D(real)) + relu(1 + D(fake)); G minimises -D(fake).
-- R1 (Mescheder et al. 2018): gamma/2 * E ||grad_x D(x_real)||^2, on real images only.
+- "rpgan": the relativistic pairing loss of R3GAN (Huang et al. 2024; Jolicoeur-Martineau 2019):
+  D minimises softplus(-(D(real) - D(fake))); G minimises softplus(-(D(fake) - D(real))), each
+  real image paired with one fake. Pairing is what lets it cover every mode (see docs/r3gan.md).
+- R1 (Mescheder et al. 2018): gamma/2 * E ||grad_x D(x_real)||^2, on real images; R2 is the same
+  zero-centred penalty on generated images (R3GAN trains with both).
 - Matching-aware term (GAN-CLS, Reed et al. 2016): a real image paired with a mismatched caption is
   scored as fake, so D learns whether image and text agree, not only whether the image is real.
 """
+
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
 
-LOSSES = ("logistic", "hinge")
+LOSSES = ("logistic", "hinge", "rpgan")
+PAIRED = ("rpgan",)  # losses of (real, fake) pairs: d_pair_loss / g_pair_loss
 
 
 def d_real_loss(logits: torch.Tensor, loss: str) -> torch.Tensor:
@@ -43,10 +49,30 @@ def g_loss(fake_logits: torch.Tensor, loss: str) -> torch.Tensor:
     raise ValueError(f"unknown loss {loss!r}; choose one of {LOSSES}")
 
 
+def d_pair_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor, loss: str) -> torch.Tensor:
+    """D's loss for a paired loss: real_logits[i] against fake_logits[i]. [N] -> scalar."""
+    if loss == "rpgan":
+        return F.softplus(-(real_logits - fake_logits)).mean()
+    raise ValueError(f"{loss!r} is not a paired loss; choose one of {PAIRED}")
+
+
+def g_pair_loss(fake_logits: torch.Tensor, real_logits: torch.Tensor, loss: str) -> torch.Tensor:
+    """G's loss for a paired loss: make each fake score above its real partner. [N] -> scalar."""
+    if loss == "rpgan":
+        return F.softplus(-(fake_logits - real_logits)).mean()
+    raise ValueError(f"{loss!r} is not a paired loss; choose one of {PAIRED}")
+
+
 def r1_penalty(real_logits: torch.Tensor, real_images: torch.Tensor) -> torch.Tensor:
-    """E ||grad_x D(x)||^2 over the batch; real_images must have requires_grad=True."""
+    """E ||grad_x D(x)||^2 over the batch; real_images must have requires_grad=True. With generated
+    images (detached, requires_grad=True) and D's logits on them it is the R2 penalty."""
     (grad,) = torch.autograd.grad(real_logits.float().sum(), real_images, create_graph=True)
     return grad.float().square().flatten(1).sum(1).mean()
+
+
+def r2_penalty(fake_logits: torch.Tensor, fake_images: torch.Tensor) -> torch.Tensor:
+    """R2: E ||grad_x D(x)||^2 on generated images (detached from G, requires_grad=True)."""
+    return r1_penalty(fake_logits, fake_images)
 
 
 def mismatched(c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -68,5 +94,5 @@ def masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 
 def d_mismatch_loss(logits: torch.Tensor, mask: torch.Tensor, loss: str) -> torch.Tensor:
     """Matching-aware term: D(real image, wrong caption) should read fake. logits [N], mask [N] bool."""
-    per_sample = F.softplus(logits) if loss == "logistic" else F.relu(1.0 + logits)
+    per_sample = F.softplus(logits) if loss in ("logistic", "rpgan") else F.relu(1.0 + logits)
     return masked_mean(per_sample, mask)

@@ -3,9 +3,11 @@
 A recipe's `kind` says which command made the run ("train" from scratch or "finetune"), so one
 `resume` knows how to rebuild it. See docs/architecture.md for where the recipe travels.
 """
+
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 
 from zoo.training import losses
@@ -26,6 +28,11 @@ class Recipe:
     loss: str = "logistic"
     r1: float | None = None  # R1 gamma; None: 0.1 for logistic, 0 for hinge
     r1_every: int = 16  # lazy R1 (Karras et al. 2020): every k steps, scaled by k
+    r2: float = 0.0  # R2 gamma: the zero-centred penalty on generated images (R3GAN), on R1's schedule
+    schedule: str = "constant"  # constant | r3gan (cosine ramps of lr, gamma, beta2, EMA, augmentation p)
+    decay_kimg: float = 0.0  # length of the r3gan ramps in thousands of images (0: the whole run)
+    aug_p: float = 0.0  # with schedule r3gan: the augmentation probability the ramp ends at (ada's transforms)
+    preset: str = "default"  # the named recipe the run started from (--recipe), for the record
     g_reg_every: int = 4  # the generator's own regularizer() hook, if it has one
     ema_kimg: float = 10.0  # EMA half-life in thousands of images
     ema_rampup: float | None = 0.05
@@ -68,6 +75,10 @@ class Recipe:
         r.betas = tuple(float(b) for b in r.betas)
         if r.r1 is None:
             r.r1 = 0.1 if r.loss == "logistic" else 0.0
+        if r.schedule not in SCHEDULES:
+            raise ValueError(f"unknown schedule {r.schedule!r}; choose one of {', '.join(SCHEDULES)}")
+        if r.r1 < 0 or r.r2 < 0 or not 0 <= r.aug_p <= 1:
+            raise ValueError("r1 and r2 must be >= 0 and aug_p in [0, 1]")
         for name in ("steps", "batch_size", "sample_every", "checkpoint_every", "log_every", "r1_every", "g_reg_every"):
             if getattr(r, name) <= 0:
                 raise ValueError(f"{name} must be positive, got {getattr(r, name)}")
@@ -103,13 +114,86 @@ class Recipe:
         return recipe
 
 
+SCHEDULES = ("constant", "r3gan")
+
+# Named recipes (`--recipe NAME`): option values applied beneath the options a user gives.
+# r3gan: Huang et al. 2024 (brownvc/R3GAN train.py): RpGAN + R1 + R2 with the same gamma, Adam betas
+# (0, beta2) with beta2 ramped 0.9 -> 0.99, lr 2e-4 -> 5e-5, gamma -> gamma / 10, EMA half-life 0 ->
+# ema_kimg and augmentation p 0 -> aug_p, all cosine ramps. The paper ramps over 20M images (CIFAR-10)
+# with EMA half-lives of 0.5-5M images; on a CPU the ramps span the run (decay_kimg 0) and the EMA
+# half-life is 10k images. gamma 0.05 and aug_p 0.55 are its CIFAR-10 (32 px) values; the paper raises
+# gamma with resolution (2 at FFHQ-64): pass --r1/--r2 to change both.
+PRESETS = {
+    "default": {},
+    "r3gan": dict(
+        loss="rpgan",
+        lr=2e-4,
+        betas=(0.0, 0.99),
+        r1=0.05,
+        r2=0.05,
+        r1_every=1,
+        schedule="r3gan",
+        augment="ada",
+        aug_p=0.55,
+        ema_kimg=10.0,
+    ),
+}
+
+
+def cosine_ramp(start: float, end: float, progress: float) -> float:
+    """start at progress 0, end at progress >= 1, half a cosine in between (the paper's schedules)."""
+    t = min(max(progress, 0.0), 1.0)
+    return start + (end - start) * 0.5 * (1 - math.cos(math.pi * t))
+
+
+def scheduled(recipe: Recipe, images_seen: int) -> dict:
+    """This step's lr, lr_d, beta2, r1, r2, ema_kimg and aug_p under `recipe.schedule`."""
+    r = recipe
+    lr_d = r.lr_d or r.lr
+    values = dict(lr=r.lr, lr_d=lr_d, beta2=r.betas[1], r1=r.r1, r2=r.r2, ema_kimg=r.ema_kimg, aug_p=None)
+    if r.schedule == "r3gan":
+        total = (r.decay_kimg * 1000.0) or float(r.steps * r.batch_size)
+        t = images_seen / max(total, 1.0)
+        values.update(
+            lr=cosine_ramp(r.lr, r.lr / 4, t),
+            lr_d=cosine_ramp(lr_d, lr_d / 4, t),
+            beta2=cosine_ramp(0.9, r.betas[1], t),
+            r1=cosine_ramp(r.r1, r.r1 / 10, t),
+            r2=cosine_ramp(r.r2, r.r2 / 10, t),
+            ema_kimg=cosine_ramp(0.0, r.ema_kimg, t),
+            aug_p=cosine_ramp(0.0, r.aug_p, t),
+        )
+    return values
+
+
+def with_preset(base: Recipe, options: dict) -> Recipe:
+    """`base` with the named recipe `options["preset"]` applied, then the given options on top."""
+    name = options.get("preset") or "default"
+    if name not in PRESETS:
+        raise ValueError(f"unknown recipe {name!r}; choose one of {', '.join(PRESETS)}")
+    return base.with_options({**PRESETS[name], "preset": name}).with_options(options)
+
+
 # The default fine-tuning recipe: a small target dataset (tens to thousands of images) on a CPU or one
 # GPU. Chosen with benchmarks/transfer.py (digits 0-4 -> 5-9, N = 10..100): a higher learning rate than
 # training from scratch adapts several times faster; DiffAugment keeps FID falling where no
 # augmentation starts to overfit; L2-SP / EWC slowed adaptation there, so they are off by default.
 FINETUNE_DEFAULTS = Recipe(
-    kind="finetune", steps=1000, batch_size=32, lr=1e-3, warmup=20, augment="diffaug", freeze_d=1, freeze_g=0,
-    l2sp=0.0, ewc=0.0, ema_kimg=2.0, sample_every=250, checkpoint_every=250, log_every=25, condition="auto",
+    kind="finetune",
+    steps=1000,
+    batch_size=32,
+    lr=1e-3,
+    warmup=20,
+    augment="diffaug",
+    freeze_d=1,
+    freeze_g=0,
+    l2sp=0.0,
+    ewc=0.0,
+    ema_kimg=2.0,
+    sample_every=250,
+    checkpoint_every=250,
+    log_every=25,
+    condition="auto",
 )
 
 
@@ -128,7 +212,7 @@ def _projected_defaults(options: dict) -> dict:
 def train_recipe(**options) -> Recipe:
     """The training-from-scratch recipe with `options` (None values ignored) applied."""
     options = _projected_defaults(options)
-    return dataclasses.replace(Recipe().with_options(options), kind="train")
+    return dataclasses.replace(with_preset(Recipe(), options), kind="train")
 
 
 def finetune_recipe(**options) -> Recipe:
@@ -137,4 +221,4 @@ def finetune_recipe(**options) -> Recipe:
     new_d = options.get("d_backbone") or options.get("discriminator") == "projected"
     if new_d and options.get("freeze_d") is None:  # a new feature/projected D: frozen backbone, new heads
         options["freeze_d"] = 0  # so FreezeD has nothing to keep (zoo.training.transfer.freeze)
-    return dataclasses.replace(FINETUNE_DEFAULTS.with_options(options), kind="finetune")
+    return dataclasses.replace(with_preset(FINETUNE_DEFAULTS, options), kind="finetune")

@@ -11,6 +11,7 @@
 Both are applied as a gradient, grad += lambda * F * (w - w_src), with foreach ops after the
 backward pass: the same update as adding the penalty to the loss, without growing the graph.
 """
+
 from __future__ import annotations
 
 import torch
@@ -22,8 +23,15 @@ from zoo.training import losses
 class WeightAnchor:
     """lambda/2 * sum_i F_i (w_i - w_src_i)^2 over `params` (F = 1 for L2-SP)."""
 
-    def __init__(self, name: str, module: str, params: dict[str, nn.Parameter], strength: float,
-                 fisher: dict[str, torch.Tensor] | None = None, source: dict[str, torch.Tensor] | None = None):
+    def __init__(
+        self,
+        name: str,
+        module: str,
+        params: dict[str, nn.Parameter],
+        strength: float,
+        fisher: dict[str, torch.Tensor] | None = None,
+        source: dict[str, torch.Tensor] | None = None,
+    ):
         self.name = name  # "l2sp" or "ewc"
         self.module = module  # "generator" or "discriminator": which optimizer step applies it
         self.strength = float(strength)
@@ -69,9 +77,17 @@ class WeightAnchor:
         return out
 
 
-def fisher_information(generator: nn.Module, discriminator: nn.Module, params: dict[str, nn.Parameter],
-                       sample_conditions, latent_dim: int, batches: int = 8, batch_size: int = 16,
-                       generator_rng: torch.Generator | None = None, loss: str = "logistic") -> dict[str, torch.Tensor]:
+def fisher_information(
+    generator: nn.Module,
+    discriminator: nn.Module,
+    params: dict[str, nn.Parameter],
+    sample_conditions,
+    latent_dim: int,
+    batches: int = 8,
+    batch_size: int = 16,
+    generator_rng: torch.Generator | None = None,
+    loss: str = "logistic",
+) -> dict[str, torch.Tensor]:
     """Mean squared gradient of G's adversarial loss on the source model's samples, divided by its mean.
 
     `sample_conditions(n)` gives c for n samples (None when unconditional).

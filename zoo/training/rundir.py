@@ -8,6 +8,7 @@
 Every file is written to a temporary name then renamed: a killed run never leaves half a file.
 A fresh run refuses a directory that holds another run (`claim_run_dir`).
 """
+
 from __future__ import annotations
 
 import json
@@ -38,12 +39,16 @@ def claim_run_dir(out: str | os.PathLike, overwrite: bool = False, log=print, re
     if not found:
         return
     if not overwrite and found == [METRICS_NAME]:
-        raise RunExistsError(f"{out} holds an earlier run that stopped before its first checkpoint (only "
-                             f"{METRICS_NAME}): there is nothing to resume. Pass --overwrite (overwrite=True) to "
-                             "start again there, or choose another --out")
+        raise RunExistsError(
+            f"{out} holds an earlier run that stopped before its first checkpoint (only "
+            f"{METRICS_NAME}): there is nothing to resume. Pass --overwrite (overwrite=True) to "
+            "start again there, or choose another --out"
+        )
     if not overwrite:
-        raise RunExistsError(f"{out} already holds a run ({', '.join(found)}): continue it with --resume {out}, "
-                             "choose another --out, or pass --overwrite (overwrite=True) to replace it")
+        raise RunExistsError(
+            f"{out} already holds a run ({', '.join(found)}): continue it with --resume {out}, "
+            "choose another --out, or pass --overwrite (overwrite=True) to replace it"
+        )
     if not remove:
         return
     log(f"note: --overwrite: removing the earlier run in {out}")
@@ -105,8 +110,9 @@ class RunDir:
         return save(final, self.path / MODEL_NAME, parent=parent, dataset=dataset, extra=extra)
 
 
-def grid_inputs(model, data, conditions: torch.Tensor | None,
-                seed: int) -> tuple[torch.Tensor, torch.Tensor | None, int]:
+def grid_inputs(
+    model, data, conditions: torch.Tensor | None, seed: int
+) -> tuple[torch.Tensor, torch.Tensor | None, int]:
     """(z, c, nrow) for a run's sample grids, the same at every step: one class per column for a
     class-conditional model, one caption per row for a text-conditional one, else 8 x 8."""
     from zoo_runtime.latents import make_latents

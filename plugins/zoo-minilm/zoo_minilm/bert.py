@@ -5,6 +5,7 @@ position + token-type embeddings, LayerNorm, post-LN transformer layers with exa
 mean pooling over the attention mask and L2 normalisation, as sentence-transformers' Pooling and
 Normalize modules do. Parameter names follow the checkpoint's, so `load_state_dict` is strict.
 """
+
 from __future__ import annotations
 
 import json
@@ -79,7 +80,10 @@ class SentenceEncoder(nn.Module):
 
     def __init__(self, config: dict):
         super().__init__()
-        if config.get("hidden_act", "gelu") != "gelu" or config.get("position_embedding_type", "absolute") != "absolute":
+        if (
+            config.get("hidden_act", "gelu") != "gelu"
+            or config.get("position_embedding_type", "absolute") != "absolute"
+        ):
             raise ValueError("only BERT with gelu and absolute positions is implemented")
         self.config = dict(config)
         self.embeddings = Embeddings(config)
@@ -96,7 +100,7 @@ class SentenceEncoder(nn.Module):
         return F.normalize(pooled, p=2.0, dim=1, eps=1e-12)
 
     @classmethod
-    def from_pretrained(cls, model_dir: str | Path) -> "SentenceEncoder":
+    def from_pretrained(cls, model_dir: str | Path) -> SentenceEncoder:
         """Weights and config from a Hugging Face model folder (config.json, model.safetensors); offline."""
         from safetensors.torch import load_file
 

@@ -18,13 +18,13 @@ verified against the sha256 below before first use like every gan-zoo weight sou
 Made by `python scripts/train_text_model.py --encoder minilm ...` (see the model card
 zoo_minilm/weights/dcgan32_minilm.shapes.md), which also rewrites SHAPES_SHA256.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
 
 from zoo.archs.dcgan import build_dcgan, dcgan_config
 from zoo.registry import WeightSource, register_model
-
 from zoo_minilm import DIM, NAME
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
@@ -38,8 +38,11 @@ DEFAULT_CONFIG = {**dcgan_config(32, 16), "conditioning": "text", "text_dim": DI
 def _pretrained() -> dict[str, WeightSource]:
     if not SHAPES_SHA256:  # weights not shipped yet: the architecture is still usable
         return {}
-    return {"shapes": WeightSource(str(WEIGHTS_DIR / SHAPES_FILE), sha256=SHAPES_SHA256, license="Apache-2.0",
-                                   config=SHAPES)}
+    return {
+        "shapes": WeightSource(
+            str(WEIGHTS_DIR / SHAPES_FILE), sha256=SHAPES_SHA256, license="Apache-2.0", config=SHAPES
+        )
+    }
 
 
 @register_model(family="dcgan", default_config=DEFAULT_CONFIG, pretrained=_pretrained())

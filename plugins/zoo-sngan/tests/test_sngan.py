@@ -2,6 +2,7 @@
 
 Run: python3 -m pytest plugins/zoo-sngan/tests -q
 """
+
 from __future__ import annotations
 
 import pytest

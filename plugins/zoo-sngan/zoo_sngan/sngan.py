@@ -13,6 +13,7 @@ every conv and the output layer are spectrally normalised (torch.nn.utils.parame
 Only the discriminator has spectral norm, so the exported generator carries no power iteration;
 zoo.export would bake a parametrization into plain weights anyway.
 """
+
 from __future__ import annotations
 
 import torch
@@ -92,7 +93,11 @@ class OptimizedBlock(nn.Module):
 
     def __init__(self, in_ch: int, out_ch: int):
         super().__init__()
-        self.conv1, self.conv2, self.shortcut = sn_conv(in_ch, out_ch, 3), sn_conv(out_ch, out_ch, 3), sn_conv(in_ch, out_ch, 1)
+        self.conv1, self.conv2, self.shortcut = (
+            sn_conv(in_ch, out_ch, 3),
+            sn_conv(out_ch, out_ch, 3),
+            sn_conv(in_ch, out_ch, 1),
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = F.avg_pool2d(self.conv2(F.relu(self.conv1(x))), 2)
@@ -118,12 +123,14 @@ class SNGANDiscriminator(nn.Module):
     def __init__(self, config: dict):
         super().__init__()
         ch = config["d_width"]
-        self.blocks = nn.ModuleList([
-            OptimizedBlock(config["channels"], ch),  # 32 -> 16
-            DiscriminatorBlock(ch, ch, down=True),  # 16 -> 8
-            DiscriminatorBlock(ch, ch, down=False),
-            DiscriminatorBlock(ch, ch, down=False),
-        ])
+        self.blocks = nn.ModuleList(
+            [
+                OptimizedBlock(config["channels"], ch),  # 32 -> 16
+                DiscriminatorBlock(ch, ch, down=True),  # 16 -> 8
+                DiscriminatorBlock(ch, ch, down=False),
+                DiscriminatorBlock(ch, ch, down=False),
+            ]
+        )
         self.head = ProjectionHead(config, ch)
         # the projection embedding stays plain: fine-tuning may zero it, and sigma(0) would divide by zero
         self.head.linear = spectral_norm(self.head.linear)
@@ -144,9 +151,20 @@ def build_sngan(config: dict) -> tuple[nn.Module, nn.Module]:
     return SNGANGenerator(config), SNGANDiscriminator(config)
 
 
-@register_model(family="sngan", default_config=dict(
-    resolution=32, channels=3, latent_dim=128, width=128, d_width=128,
-    conditioning="none", num_classes=0, text_dim=0, text_encoder=""))
+@register_model(
+    family="sngan",
+    default_config=dict(
+        resolution=32,
+        channels=3,
+        latent_dim=128,
+        width=128,
+        d_width=128,
+        conditioning="none",
+        num_classes=0,
+        text_dim=0,
+        text_encoder="",
+    ),
+)
 def sngan32(config: dict):
     """SNGAN ResNet at 32x32 (Miyato et al. 2018), spectral norm in D, conditioning none, class or text."""
     return build_sngan(config)

@@ -13,11 +13,12 @@ The manifest entry is what the zoo's encoder wrote at export (`TextEncoder.expor
         pooled, L2-normalised embeddings (zoo_runtime.text.onnx_encoder; needs `tokenizers`,
         installed with `pip install zoo-runtime[text]`).
 """
+
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 
@@ -56,8 +57,13 @@ def _as_list(prompts) -> list[str]:
     return [check_text(p, i) for i, p in enumerate(prompts)]
 
 
-def load_text_encoder(pkg_dir: str | os.PathLike, manifest_entry: dict, threads: int | None = None,
-                      files: dict | None = None, verify: bool = True) -> TextEncodeFn:
+def load_text_encoder(
+    pkg_dir: str | os.PathLike,
+    manifest_entry: dict,
+    threads: int | None = None,
+    files: dict | None = None,
+    verify: bool = True,
+) -> TextEncodeFn:
     """The package's text encoder as a callable `list[str] -> float32 [N, dim]`.
 
     threads: ONNX Runtime intra-op threads for graph-based encoders (default: ONNX Runtime's choice).
@@ -68,8 +74,10 @@ def load_text_encoder(pkg_dir: str | os.PathLike, manifest_entry: dict, threads:
     from zoo_runtime.package import check_text_encoder_entry
 
     if not isinstance(manifest_entry, dict) or "kind" not in manifest_entry or "dim" not in manifest_entry:
-        raise TextEncoderError(f"text encoder entry {_show(manifest_entry)} lacks 'kind' or 'dim'; re-export the "
-                               "package with the current gan-zoo")
+        raise TextEncoderError(
+            f"text encoder entry {_show(manifest_entry)} lacks 'kind' or 'dim'; re-export the "
+            "package with the current gan-zoo"
+        )
     check_text_encoder_entry(pkg_dir, manifest_entry, files=files)
     kind = manifest_entry["kind"]
     if kind == "hash":
@@ -77,16 +85,19 @@ def load_text_encoder(pkg_dir: str | os.PathLike, manifest_entry: dict, threads:
 
         version = int(manifest_entry.get("version", 1))
         if version != hash_encoder.VERSION:
-            raise TextEncoderError(f"the package's hash encoder is version {version}, this runtime implements "
-                                   f"version {hash_encoder.VERSION}: install the zoo-runtime that matches the "
-                                   "gan-zoo it was exported with, or re-export")
+            raise TextEncoderError(
+                f"the package's hash encoder is version {version}, this runtime implements "
+                f"version {hash_encoder.VERSION}: install the zoo-runtime that matches the "
+                "gan-zoo it was exported with, or re-export"
+            )
         return HashEncoder(int(manifest_entry["dim"]), manifest_entry.get("name", "hash"))
     if kind == "onnx-transformer":
         from zoo_runtime.text.onnx_encoder import OnnxTextEncoder
 
         return OnnxTextEncoder(Path(pkg_dir), manifest_entry, threads=threads, files=files, verify=verify)
-    raise TextEncoderError(f"unknown text encoder kind {kind!r} (this runtime reads {', '.join(KINDS)}); "
-                           "upgrade zoo-runtime")
+    raise TextEncoderError(
+        f"unknown text encoder kind {kind!r} (this runtime reads {', '.join(KINDS)}); upgrade zoo-runtime"
+    )
 
 
 def _show(value, limit: int = 80) -> str:

@@ -16,13 +16,14 @@ across processes and machines, unlike Python's salted `hash()`.
 An empty prompt (or one with no word characters, e.g. "!!!") has no features and maps to the zero
 vector: a defined "no text" input, which conditional generators see as "no information".
 """
+
 from __future__ import annotations
 
 import hashlib
 import re
 import unicodedata
+from collections.abc import Sequence
 from functools import lru_cache
-from typing import Sequence
 
 import numpy as np
 

@@ -7,10 +7,11 @@ Tokenization follows the manifest entry: truncation at `max_length` tokens (spec
 included), padding to the longest prompt of the batch. Both files are read through
 `zoo_runtime.package.read_member` (inside the package, listed, sha256 checked on the bytes used).
 """
+
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -21,13 +22,22 @@ class OnnxTextEncoder:
     """list[str] -> float32 [N, dim] via tokenizer.json + an ONNX encoder graph (CPU: batch-1 prompts
     are too small for a GPU round trip to pay off)."""
 
-    def __init__(self, pkg_dir: Path, entry: dict, providers: Sequence[str] = ("CPUExecutionProvider",),
-                 threads: int | None = None, files: dict | None = None, verify: bool = True):
+    def __init__(
+        self,
+        pkg_dir: Path,
+        entry: dict,
+        providers: Sequence[str] = ("CPUExecutionProvider",),
+        threads: int | None = None,
+        files: dict | None = None,
+        verify: bool = True,
+    ):
         try:
             from tokenizers import Tokenizer
         except ImportError as e:
-            raise ImportError(f"the package's text encoder {entry.get('name')!r} needs the `tokenizers` library: "
-                              "pip install 'zoo-runtime[text]' (or pip install tokenizers)") from e
+            raise ImportError(
+                f"the package's text encoder {entry.get('name')!r} needs the `tokenizers` library: "
+                "pip install 'zoo-runtime[text]' (or pip install tokenizers)"
+            ) from e
         import onnxruntime as ort
 
         from zoo_runtime.package import EXTERNAL_DATA_FOLDER, check_external_data, external_data_folder, read_member
@@ -53,8 +63,10 @@ class OnnxTextEncoder:
             self.tokenizer.enable_truncation(max_length=self.max_length)
             self.tokenizer.enable_padding(pad_id=self.pad_id, pad_token=entry.get("pad_token", "[PAD]"))  # to longest
         except Exception as e:  # noqa: BLE001 -- tokenizers raises bare Exception for a malformed file
-            raise TextEncoderError(f"{pkg}: text_encoder.tokenizer {entry['tokenizer']!r} is not a valid tokenizers "
-                                   f"file ({one_line(str(e), 120)}); re-export the package") from None
+            raise TextEncoderError(
+                f"{pkg}: text_encoder.tokenizer {entry['tokenizer']!r} is not a valid tokenizers "
+                f"file ({one_line(str(e), 120)}); re-export the package"
+            ) from None
         graph = member("onnx")
         check_external_data(pkg, entry["onnx"], graph, files if files is not None else {})
         options = ort.SessionOptions()
@@ -65,20 +77,26 @@ class OnnxTextEncoder:
         try:
             self.session = ort.InferenceSession(graph, options, providers=list(providers))
         except Exception as e:  # noqa: BLE001 -- ONNX Runtime's errors derive from Exception only
-            raise TextEncoderError(f"{pkg}: text_encoder.onnx {entry['onnx']!r} does not load in ONNX Runtime "
-                                   f"({one_line(str(e), 120)}); re-export the package") from None
+            raise TextEncoderError(
+                f"{pkg}: text_encoder.onnx {entry['onnx']!r} does not load in ONNX Runtime "
+                f"({one_line(str(e), 120)}); re-export the package"
+            ) from None
         inputs = sorted(i.name for i in self.session.get_inputs())
         outputs = [o.name for o in self.session.get_outputs()]
         self.output = entry.get("output", outputs[0] if outputs else "")
         if inputs != sorted(INPUTS) or self.output not in outputs:
-            raise TextEncoderError(f"{pkg}: text_encoder.onnx {entry['onnx']!r} takes {inputs} and gives {outputs}; "
-                                   f"the runtime feeds {list(INPUTS)} and reads {self.output!r}: re-export the package")
+            raise TextEncoderError(
+                f"{pkg}: text_encoder.onnx {entry['onnx']!r} takes {inputs} and gives {outputs}; "
+                f"the runtime feeds {list(INPUTS)} and reads {self.output!r}: re-export the package"
+            )
 
     def tokenize(self, prompts: Sequence[str]) -> dict[str, np.ndarray]:
         """{"input_ids", "attention_mask"}: int64 [N, T], T = the longest prompt (<= max_length)."""
         encodings = self.tokenizer.encode_batch(list(prompts))
-        return {"input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
-                "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64)}
+        return {
+            "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
+            "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
+        }
 
     def __call__(self, prompts: Sequence[str]) -> np.ndarray:
         from zoo_runtime.text import _as_list
@@ -90,8 +108,10 @@ class OnnxTextEncoder:
         if out.shape != (len(prompts), self.dim):
             from zoo_runtime.text import TextEncoderError
 
-            raise TextEncoderError(f"text encoder {self.name!r} gave {list(out.shape)}, not [{len(prompts)}, "
-                                   f"{self.dim}] (manifest field 'text_encoder.dim'); re-export the package")
+            raise TextEncoderError(
+                f"text encoder {self.name!r} gave {list(out.shape)}, not [{len(prompts)}, "
+                f"{self.dim}] (manifest field 'text_encoder.dim'); re-export the package"
+            )
         return np.ascontiguousarray(out, dtype=np.float32)
 
     def __repr__(self) -> str:
