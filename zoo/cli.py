@@ -327,7 +327,9 @@ def _training_options(shown: dict):
     """Options shared by `zoo train` and `zoo finetune`. Their value is None unless given: the recipe's
     default for a new run (`shown` in --help), the run's own value with --resume."""
     options = [
-        recipe_option("--data", help="builtin:digits, builtin:shapes, a folder of images or a pixel CSV."),
+        recipe_option(
+            "--data", help="builtin:digits, builtin:shapes, builtin:pairs (32x64), a folder of images or a pixel CSV."
+        ),
         recipe_option(
             "--out", type=click.Path(file_okay=False), help="Run directory (samples, metrics, checkpoints, model)."
         ),
@@ -892,7 +894,11 @@ _EVAL_METRICS = {
 
 @main.command("eval", short_help="Score a model: FID/KID, text alignment or diversity.")
 @click.argument("model_name")
-@click.option("--data", required=True, help="builtin:digits, builtin:shapes, a folder of images or a pixel CSV.")
+@click.option(
+    "--data",
+    required=True,
+    help="builtin:digits, builtin:shapes, builtin:pairs (32x64), a folder of images or a pixel CSV.",
+)
 @click.option(
     "--metric",
     type=click.Choice(sorted(_EVAL_METRICS)),
