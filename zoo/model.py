@@ -113,7 +113,11 @@ class GAN(nn.Module):
             prompts = [prompts] if isinstance(prompts, str) else list(prompts)
             if len(prompts) not in (1, n):
                 raise ValueError(f"got {len(prompts)} prompts for {n} samples (give 1 or {n})")
-            embeddings = get_text_encoder(self.config["text_encoder"]).encode(prompts)  # one prompt: encoded once
+            # each distinct prompt is encoded once, alone or with the other distinct ones: a prompt's
+            # embedding (and so its images) does not depend on how many times it was repeated
+            unique = list(dict.fromkeys(prompts))
+            encoded = np.asarray(get_text_encoder(self.config["text_encoder"]).encode(unique), dtype=np.float32)
+            embeddings = encoded[[unique.index(p) for p in prompts]] if len(unique) < len(prompts) else encoded
         emb = torch.as_tensor(np.asarray(embeddings, dtype=np.float32))
         if emb.ndim == 2 and emb.shape[0] == 1 and n > 1 and emb.shape[1] == self.config["text_dim"]:
             emb = emb.expand(n, -1)  # one prompt for every image: a view, not n copies

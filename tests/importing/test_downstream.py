@@ -37,6 +37,7 @@ def _image_folder(root, classes=2, per_class=3, size=32):
     return root
 
 
+@pytest.mark.slow  # 30 s on 2 cores; .ci/run runs the slow tests too
 def test_finetune_uses_the_imported_discriminator_and_ada_p(imported, tmp_path):
     from zoo.training.api import finetune_trainer
     from zoo.training.recipe import finetune_recipe
