@@ -119,10 +119,10 @@ def mutate(manifest: dict, data) -> dict:
         action = data.draw(st.sampled_from(["delete", "value", "hostile", "path", "rename"]), label="action")
         if action == "delete":
             del node[last]
-        elif action == "value":
-            node[last] = data.draw(json_values, label="value")
+        elif action == "value":  # copies: a later mutation must not edit a drawn (shared) value in place
+            node[last] = copy.deepcopy(data.draw(json_values, label="value"))
         elif action == "hostile":
-            node[last] = data.draw(st.sampled_from(HOSTILE_VALUES), label="hostile")
+            node[last] = copy.deepcopy(data.draw(st.sampled_from(HOSTILE_VALUES), label="hostile"))
         elif action == "path":
             node[last] = data.draw(st.sampled_from(HOSTILE_PATHS), label="path")
         elif isinstance(node, dict):  # rename a key, e.g. a file of `files` to a hostile path
