@@ -227,7 +227,9 @@ def info_cmd(name: str, as_json: bool) -> None:
                 if tag is None or t == tag
             },
         }
-    data = ordered_fields(data)
+    from zoo.vocabulary import info_fields
+
+    data = ordered_fields({**data, **info_fields(located)})  # text models: what they know
     if as_json:
         echo_json(data)
         return
@@ -581,6 +583,10 @@ def sample_cmd(model_name, n, seed, label, prompt, truncation, w_file, z_file, n
     model = zoo.resolve_source(model_name)
     if device:
         model = model.to(device)
+    from zoo.vocabulary import prompt_note
+
+    if note := prompt_note(model, prompt):  # words never seen in training: said, not refused
+        click.echo(note, err=True)
     labels = None if label is None else label.split(",")  # names or indices: the model resolves and checks them
     labels = labels[0] if labels is not None and len(labels) == 1 else labels
     psis = _truncations(truncation)

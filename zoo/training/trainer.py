@@ -26,6 +26,7 @@ from zoo.training.evaluation import RunEvaluation
 from zoo.training.interrupt import stop_if_requested, stop_requests
 from zoo.training.recipe import Recipe, scheduled
 from zoo.training.rundir import MODEL_NAME, RunDir, grid_inputs
+from zoo.vocabulary import training_knowledge
 
 
 class TrainingDiverged(RuntimeError):
@@ -335,7 +336,12 @@ class Trainer:
                 final,
                 parent=self.parent,
                 dataset=self.fingerprint,
-                extra={"recipe": self.recipe.to_json(), "steps": self.step, "data": self.data_source or ""},
+                extra={
+                    "recipe": self.recipe.to_json(),
+                    "steps": self.step,
+                    "data": self.data_source or "",
+                    **training_knowledge(self.model, self.data, self.recipe.extra),  # words and held-out combos
+                },
             )
         self.dist.barrier()
         return final.eval()
