@@ -221,8 +221,8 @@ class Trainer:
     def write_samples(self, step: int):
         if self.grid is None:
             self.grid = grid_inputs(self.model, self.data, self.conditions, self.recipe.seed)
-        z, c, nrow = self.grid
-        return self.run.write_samples(self.generate(z, c), step, nrow)
+        z, c, nrow, row_labels = self.grid
+        return self.run.write_samples(self.generate(z, c), step, nrow, row_labels)
 
     # -- checkpoints --------------------------------------------------------------------------
 
