@@ -862,6 +862,10 @@ def _print_text_alignment(r: dict) -> None:
         f"trained on (e.g. {r['paraphrase_examples'][0]!r}); all = colour, shape and size right"
     )
     click.echo("paraphrase / seen: " + ", ".join(f"{k} {v:.2f}" for k, v in r["paraphrase_ratio"].items()))
+    if r.get("diversity"):
+        from zoo.metrics.text_alignment import diversity_line
+
+        click.echo(diversity_line(r["diversity"]).replace("**", ""))
 
 
 def _eval_diversity(model_name: str, data: str, opts: dict) -> dict:
