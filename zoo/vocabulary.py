@@ -36,11 +36,9 @@ def training_knowledge(model, data, recipe_extra: dict | None = None) -> dict:
     parent = knowledge_of(model.metadata)
     if parent and parent.get("vocabulary"):
         words |= set(parent["vocabulary"])
-    out = {"vocabulary": sorted(words)}
     held_out = (recipe_extra or {}).get("held_out_combos") or unseen_combos(data.attributes)
-    if held_out:
-        out["held_out_combos"] = [list(c) for c in held_out]
-    return out
+    # unknown for other data: None, so a fine-tuned model does not inherit its parent's list
+    return {"vocabulary": sorted(words), "held_out_combos": [list(c) for c in held_out] if held_out else None}
 
 
 def _json(value):

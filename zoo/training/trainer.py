@@ -179,14 +179,20 @@ class Trainer:
         for p in self.d_params:
             p.requires_grad_(False)
         z = self.latents(len(real))
+        c_g = losses.paired_conditions(c) if r.mode_seeking > 0 else c  # MSGAN: two latents per condition
         with self.autocast():
-            fake_logits = D(self.aug(G(z, c)), c).float()
+            fake_g = G(z, c_g)
+            fake_logits = D(self.aug(fake_g), c_g).float()
             if r.loss in losses.PAIRED:
                 with torch.no_grad():
                     real_logits_g = D(self.aug(real), c).float()
                 loss_g = losses.g_pair_loss(fake_logits, real_logits_g, r.loss)
             else:
                 loss_g = losses.g_loss(fake_logits, r.loss)
+            if r.mode_seeking > 0:
+                ms = losses.mode_seeking(fake_g.float(), z)
+                stats["mode_seeking"] = ms.detach()
+                loss_g = loss_g + r.mode_seeking * ms
             if self.g_regularizer is not None and step % r.g_reg_every == 0:
                 reg = self.g_regularizer(z, c).float()
                 stats["g_reg"] = reg.detach()
@@ -327,6 +333,7 @@ class Trainer:
             "dataset": self.fingerprint,
             "path": str(self.run.path / MODEL_NAME),
             "class_names": saved_class_names(self.model, self.data),
+            **training_knowledge(self.model, self.data, self.recipe.extra),  # text: its words, held-out combos
         }
         final = GAN(self.model.spec, self.model.config, self.ema.model, self.D, metadata=meta)
         if main:
@@ -336,12 +343,7 @@ class Trainer:
                 final,
                 parent=self.parent,
                 dataset=self.fingerprint,
-                extra={
-                    "recipe": self.recipe.to_json(),
-                    "steps": self.step,
-                    "data": self.data_source or "",
-                    **training_knowledge(self.model, self.data, self.recipe.extra),  # words and held-out combos
-                },
+                extra={"recipe": self.recipe.to_json(), "steps": self.step, "data": self.data_source or ""},
             )
         self.dist.barrier()
         return final.eval()
