@@ -8,8 +8,8 @@ scored with zoo.metrics.text_alignment: per-prompt diversity (K seen captions x 
 over real mean pairwise perceptual distance; goal >= 0.5) and attribute accuracy on seen captions
 (does the variety cost text alignment?). The source model's figures come first.
 
-    nice -n 10 python benchmarks/mode_seeking.py [--steps 300] [--weight 1.0] [--n 64] [--eval-n 200]
-writes benchmarks/results/mode_seeking.{json,md}.
+    nice -n 10 python benchmarks/mode_seeking.py [--steps 300] [--weights 0.1 1.0] [--n 64] [--eval-n 200]
+writes benchmarks/results/mode_seeking.{json,md} and a captioned sample grid per run (--grids DIR).
 """
 
 from __future__ import annotations
@@ -43,10 +43,28 @@ def scores(model, eval_n: int, k: int, seed: int) -> dict:
     }
 
 
+GRID_CAPTIONS = [
+    "a small red circle on a blue background",
+    "a large white square on a black background",
+    "a small yellow square on a purple background",
+    "a large green triangle on a gray background",
+]
+
+
+def grid(model, path: Path) -> None:
+    """8 samples per caption, one caption per row, labelled."""
+    from zoo.images import save_grid
+
+    images = torch.cat([model.sample(8, seed=i, prompts=c).cpu() for i, c in enumerate(GRID_CAPTIONS)])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_grid(images, path, nrow=8, row_labels=GRID_CAPTIONS)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--steps", type=int, default=300)
-    p.add_argument("--weight", type=float, default=1.0, help="mode-seeking weight of the second run")
+    p.add_argument("--weights", type=float, nargs="+", default=[0.1, 1.0], help="mode-seeking weights beside 0")
+    p.add_argument("--grids", default="benchmarks/results/mode_seeking", help="folder for the sample grids")
     p.add_argument("--n", type=int, default=64, help="captioned training images")
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--eval-n", type=int, default=200, help="images per caption set for the accuracies")
@@ -67,7 +85,7 @@ def main() -> None:
     ]
     print(json.dumps(rows[-1]))
     with tempfile.TemporaryDirectory() as tmp:
-        for w in (0.0, args.weight):
+        for w in (0.0, *args.weights):
             t0 = time.time()
             model = zoo.finetune(
                 SOURCE,
@@ -92,6 +110,7 @@ def main() -> None:
                 }
             )
             print(json.dumps(rows[-1]))
+            grid(model, Path(args.grids) / f"mode_seeking_{w:g}.png")
     result = {
         "source": SOURCE,
         "data": f"builtin:shapes n={args.n} seed={args.seed + 5} grammar captions, exclude={HELD_OUT_COMBOS}",
@@ -118,7 +137,8 @@ def main() -> None:
     lines = [
         "# Variety per prompt with and without mode seeking",
         "",
-        f"`nice -n 10 python benchmarks/mode_seeking.py --steps {args.steps} --weight {args.weight} --n {args.n} "
+        f"`nice -n 10 python benchmarks/mode_seeking.py --steps {args.steps} --weights "
+        f"{' '.join(f'{w:g}' for w in args.weights)} --n {args.n} "
         f"--eval-n {args.eval_n}`: {result['data']}; {result['machine']}.",
         "",
         "| " + " | ".join(cols) + " |",

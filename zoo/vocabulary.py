@@ -56,7 +56,7 @@ def knowledge_of(meta: dict) -> dict | None:
     recipe = _json(meta.get("recipe"))
     if not held_out and isinstance(recipe, dict) and isinstance(recipe.get("extra"), dict):
         held_out = recipe["extra"].get("held_out_combos")
-    held_out = [list(c) for c in held_out] if isinstance(held_out, list) else []
+    held_out = [[str(v) for v in c] for c in held_out if isinstance(c, list)] if isinstance(held_out, list) else []
     vocab = _json(meta.get("vocabulary"))
     if vocab is not None:
         try:

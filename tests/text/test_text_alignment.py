@@ -88,7 +88,7 @@ def test_cli(tmp_path):
     assert report["held_out_from"].startswith("zoo.metrics.text_alignment.HELD_OUT_COMBOS")
     table = CliRunner().invoke(main, args)
     assert table.exit_code == 0 and "held_out" in table.output and "chance" in table.output, table.output
-    assert "paraphrase / seen: shape" in table.output
+    assert "paraphrase / seen: shape" in table.output and "Variety per prompt" in table.output
     bad = CliRunner().invoke(main, ["eval", str(path), "--data", "builtin:digits", "--metric", "text-alignment"])
     assert bad.exit_code != 0 and "use --data builtin:shapes" in bad.output
 

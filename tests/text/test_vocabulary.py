@@ -90,6 +90,7 @@ def test_shipped_model_vocabulary_is_derived_from_its_recipe():
         {"data": "builtin:shapes exclude=[['hexagon']]", "trained_by": "scripts/train_text_model.py"},
         {"data": "builtin:shapes exclude=[[[[", "trained_by": "scripts/train_text_model.py"},
         {"held_out_combos": "[[", "recipe": "{"},
+        {"held_out_combos": "[1, 2]", "vocabulary": "[1]"},
     ],
 )
 def test_malformed_metadata_means_unknown_not_a_crash(meta):
