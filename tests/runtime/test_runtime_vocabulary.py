@@ -8,6 +8,8 @@ import shutil
 import subprocess
 import sys
 
+import pytest
+
 import zoo_runtime
 from zoo_runtime.text.vocabulary import unseen_note
 
@@ -62,3 +64,25 @@ def test_export_writes_the_vocabulary_into_the_manifest(tmp_path):
     assert manifest["vocabulary"] == {"words": VOCAB, "held_out_combos": [["red", "square"]]}
     with zoo_runtime.load(pkg, providers="cpu") as gen:
         assert "'star'" in gen.unseen_note("a red star")
+
+
+def test_server_names_unseen_words_in_a_header(textcond, tmp_path):
+    pytest.importorskip("starlette")
+    pytest.importorskip("uvicorn")
+    import http.client
+    from urllib.parse import urlparse
+
+    from zoo_runtime.serve import BackgroundServer, create_app
+
+    pkg = with_vocabulary(textcond[0], tmp_path)
+    with zoo_runtime.load(pkg, providers="cpu") as gen, BackgroundServer(create_app(gen)) as url:
+        u = urlparse(url)
+        for prompt, expected in (("a purple star", "'purple', 'star' never appeared"), ("a red circle", None)):
+            conn = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
+            conn.request("POST", "/generate", body=json.dumps({"seed": 0, "n": 1, "prompt": prompt}))
+            resp = conn.getresponse()
+            resp.read()
+            conn.close()
+            assert resp.status == 200
+            note = resp.getheader("X-Note")
+            assert (note is None) if expected is None else (expected in note), note
