@@ -84,6 +84,7 @@ def main() -> None:
         }
     ]
     print(json.dumps(rows[-1]))
+    grid(zoo.resolve_source(SOURCE), Path(args.grids) / "source.png")
     with tempfile.TemporaryDirectory() as tmp:
         for w in (0.0, *args.weights):
             t0 = time.time()
