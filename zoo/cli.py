@@ -185,7 +185,7 @@ def import_cmd(src: str, out: str, name: str | None, overwrite: bool, as_json: b
     )
     if summary["notes"]:
         click.echo(f"  note: {summary['notes']}")
-    click.echo(f"  next: zoo sample {out} --truncation 0.7 --out samples.png")
+    click.echo(f"  next: zoo sample {out}{' --truncation 0.7' * model.has_truncation} --out samples.png")
 
 
 @main.command("info", short_help="Show a model's spec, config and weights.")

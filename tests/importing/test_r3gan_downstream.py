@@ -40,7 +40,7 @@ def test_finetune_starts_from_the_imported_networks(imported, tmp_path):
 
     source = zoo.load(imported)
     data = _image_folder(tmp_path / "data")
-    recipe = finetune_recipe(steps=2, batch_size=4, sample_every=100, checkpoint_every=100, log_every=1)
+    recipe = finetune_recipe(steps=2, batch_size=4, sample_every=100, checkpoint_every=100, log_every=1, eval_samples=0)
     trainer = finetune_trainer(str(imported), str(data), tmp_path / "run", recipe, progress=False, log=lambda *a: None)
     for name, tensor in source.discriminator.state_dict().items():
         assert torch.equal(trainer.D.state_dict()[name], tensor), name

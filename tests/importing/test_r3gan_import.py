@@ -139,6 +139,9 @@ def test_cli_import_info_sample(tmp_path):
     assert (
         summary["arch"] == "r3gan32" and summary["labels"] == "5" and summary["source_format"] == "R3GAN network pickle"
     )
+    plain = runner.invoke(main, ["import", str(src), "--out", str(tmp_path / "again.safetensors")])
+    assert plain.exit_code == 0 and "r3gan32, 32 px, labels: 5" in plain.output
+    assert "--truncation" not in plain.output  # R3GAN has no truncation: the hint does not offer it
     info = runner.invoke(main, ["info", str(out)])
     assert info.exit_code == 0 and "R3GAN network pickle" in info.output and "labels: 5" in info.output
     png = tmp_path / "grid.png"
@@ -234,3 +237,25 @@ def test_a_truncated_r3gan_pickle(tmp_path):
     cut = tmp_path / "cut.pkl"
     cut.write_bytes(src.read_bytes()[: src.stat().st_size // 2])
     _refused(cut, tmp_path / "out.safetensors", "truncated or corrupt")
+
+
+def test_malformed_module_state_is_one_line(tmp_path):
+    def mutate(G, D, mods):
+        G.Model.MainLayers.__dict__["_modules"] = ["not", "a", "dict"]
+
+    src = tmp_path / "malformed.pkl"
+    write_r3gan_pickle(src, mutate=mutate)
+    _refused(src, tmp_path / "out.safetensors", "_modules is a list")
+
+
+def test_a_class_table_larger_than_the_file_is_refused(tmp_path):
+    """The one tensor the import builds bigger than the file's (classes x width): bounded by the file."""
+
+    def many_classes(g, d):  # a 1-d label embedding for 4000 classes: a 4000 x 16 table from 4000 numbers
+        g["Model.EmbeddingLayer.weight"] = torch.zeros(1, 4000)
+        g["Model.MainLayers.0.Layers.0.LinearLayer.weight"] = torch.zeros(16, 17)
+        d["Model.EmbeddingLayer.weight"] = torch.zeros(16, 4000)
+
+    src = tmp_path / "many-classes.pkl"
+    write_r3gan_pickle(src, tweak=many_classes)
+    _refused(src, tmp_path / "out.safetensors", "4000 classes", "larger than the whole generator")

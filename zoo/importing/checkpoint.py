@@ -119,7 +119,11 @@ def read_nvlabs(path: Path) -> Imported:
             "(expected a dict with G, D, G_ema networks)"
         )
     g, d = data["G_ema"], data["D"]
-    if r3gan.is_r3gan(g):
+    try:
+        is_r3gan = r3gan.is_r3gan(g)
+    except pickle.UnpicklingError as e:
+        raise CheckpointImportError(f"{path}: {_first_line(e)}") from None
+    if is_r3gan:
         return read_r3gan(path, data)
     if isinstance(g, PickledModule) or isinstance(d, PickledModule):
         names = " / ".join(getattr(r, "qualified_name", r.class_name) for r in (g, d))
@@ -163,7 +167,16 @@ def read_r3gan(path: Path, data: dict) -> Imported:
         config = r3gan.reference_config(g_tensors, d_tensors)
         tensors = r3gan.reference_to_zoo(g_tensors, d_tensors, config)
         reduced = r3gan.reduced_precision_stages(g)
-    except (r3gan.UnsupportedR3GAN, KeyError, TypeError, ValueError, IndexError, pickle.UnpicklingError) as e:
+    except (
+        r3gan.UnsupportedR3GAN,
+        KeyError,
+        TypeError,
+        ValueError,
+        IndexError,
+        ArithmeticError,
+        RuntimeError,
+        pickle.UnpicklingError,
+    ) as e:
         raise CheckpointImportError(f"{path}: {_first_line(e)}") from None
     info = Imported(R3GAN, config, tensors, arch=r3gan.variant_for(config["resolution"]))
     kwargs = plain(data.get("training_set_kwargs")) or {}

@@ -167,6 +167,12 @@ def reference_config(g: dict[str, torch.Tensor], d: dict[str, torch.Tensor]) -> 
                 f"D's label embedding {tuple(d_embed.shape)} does not fit its {head.shape[0]}-d output "
                 f"and {g_embed.shape[1]} classes"
             )
+        table, held = g_embed.shape[1] * widths[0], sum(t.numel() for t in g.values())
+        if table > held:  # the only tensor the import makes larger than the file's: bound it by the file
+            raise UnsupportedR3GAN(
+                f"its {g_embed.shape[1]} classes x {widths[0]} channels would make a class table larger than "
+                "the whole generator in the file; refused (a crafted file?)"
+            )
     elif head.shape[0] != 1:
         raise UnsupportedR3GAN(f"an unconditional D with a {head.shape[0]}-d output (R3GAN's has 1)")
     if config["latent_dim"] <= 0:

@@ -65,17 +65,23 @@ class PersistentRecord:
         return tuple(plain(self.state.get("_init_args") or ()))
 
     def children(self) -> dict[str, PersistentRecord]:
-        return {k: v for k, v in (self.state.get("_modules") or {}).items() if isinstance(v, PersistentRecord)}
+        return {k: v for k, v in self._group("_modules").items() if isinstance(v, PersistentRecord)}
+
+    def _group(self, name: str) -> dict:
+        group = self.state.get(name) or {}
+        if not isinstance(group, dict):
+            raise pickle.UnpicklingError(f"{self.class_name}: {name} is a {type(group).__name__}, not a dict")
+        return group
 
     def tensors(self, prefix: str = "") -> dict[str, torch.Tensor]:
         """Parameters and persistent buffers of this network and its sub-networks, by state-dict name."""
         out = {}
         skip = set(self.state.get("_non_persistent_buffers_set") or ())
         for group in ("_parameters", "_buffers"):
-            for name, value in (self.state.get(group) or {}).items():
+            for name, value in self._group(group).items():
                 if isinstance(value, torch.Tensor) and name not in skip:
                     out[prefix + name] = value.detach()
-        for name, child in (self.state.get("_modules") or {}).items():
+        for name, child in self._group("_modules").items():
             if isinstance(child, PersistentRecord):
                 out.update(child.tensors(f"{prefix}{name}."))
             elif child is not None:
