@@ -259,3 +259,29 @@ def test_a_class_table_larger_than_the_file_is_refused(tmp_path):
     src = tmp_path / "many-classes.pkl"
     write_r3gan_pickle(src, tweak=many_classes)
     _refused(src, tmp_path / "out.safetensors", "4000 classes", "larger than the whole generator")
+
+
+def test_modules_read_as_data_are_bounded(tmp_path):
+    """Each class name read as data makes a stand-in class: a file may name at most MAX_CLASSES."""
+    import pickle
+    import sys
+
+    from zoo.importing.unpickler import MAX_CLASSES
+
+    module = types.ModuleType("R3GAN.Many")
+    classes = [type(f"C{i}", (), {"__module__": "R3GAN.Many"}) for i in range(MAX_CLASSES + 1)]
+    for cls in classes:
+        setattr(module, cls.__name__, cls)
+    sys.modules["R3GAN.Many"], sys.modules["R3GAN"] = module, types.ModuleType("R3GAN")
+    try:
+        (tmp_path / "many.pkl").write_bytes(pickle.dumps([cls() for cls in classes], protocol=4))
+        (tmp_path / "enough.pkl").write_bytes(pickle.dumps([cls() for cls in classes[:-1]], protocol=4))
+    finally:
+        del sys.modules["R3GAN.Many"], sys.modules["R3GAN"]
+    with pytest.raises(pickle.UnpicklingError, match=f"more than {MAX_CLASSES} module classes"):
+        load_restricted(tmp_path / "many.pkl", modules_as_data=("R3GAN",))
+    records = load_restricted(tmp_path / "enough.pkl", modules_as_data=("R3GAN",))
+    assert (
+        all(isinstance(r, PickledModule) for r in records)
+        and records[-1].qualified_name == f"R3GAN.Many.C{MAX_CLASSES - 1}"
+    )

@@ -1,8 +1,8 @@
 """Read network pickles without running anything from them.
 
-`pickle.load` calls whatever globals a file names (`os.system` included), and NVlabs' network
-pickles (stylegan2-ada-pytorch, stylegan3, R3GAN) rebuild each network by executing Python source
-stored inside the file (`torch_utils.persistence`). `RestrictedUnpickler` resolves only an
+`pickle.load` calls whatever globals a file names (`os.system` included), NVlabs' network pickles
+(stylegan2-ada-pytorch, stylegan3) rebuild each network by executing Python source stored inside
+the file (`torch_utils.persistence`), and R3GAN's import the classes they name. `RestrictedUnpickler` resolves only an
 allow-list of globals: ordered dicts and sets, numpy arrays and scalars, tensors and parameters
 (their storages are read by `torch.load(weights_only=True)`), `dnnlib.EasyDict` as a dict. The
 persistence hook is intercepted: each network becomes a `PersistentRecord` (class name, constructor
@@ -26,6 +26,7 @@ from typing import Any, BinaryIO
 import torch
 
 PERSISTENCE_HOOK = ("torch_utils.persistence", "_reconstruct_persistent_obj")
+MAX_CLASSES = 256
 
 
 class RefusedGlobal(pickle.UnpicklingError):
@@ -199,6 +200,7 @@ class RestrictedUnpickler(pickle.Unpickler):
         super().__init__(file)
         self.allowed = {**_allowed(), **(extra or {})}
         self.modules_as_data = tuple(modules_as_data)
+        self.class_names: set[tuple[str, str]] = set()
 
     def find_class(self, module: str, name: str):
         try:
@@ -206,6 +208,9 @@ class RestrictedUnpickler(pickle.Unpickler):
         except KeyError:
             pass
         if any(module == m or module.startswith(m + ".") for m in self.modules_as_data):
+            self.class_names.add((module, name))
+            if len(self.class_names) > MAX_CLASSES:  # a network has a few dozen: more is a crafted file
+                raise pickle.UnpicklingError(f"more than {MAX_CLASSES} module classes named in one file")
             return stand_in(module, name)
         raise RefusedGlobal(module, name)
 
