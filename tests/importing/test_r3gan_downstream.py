@@ -33,7 +33,6 @@ def _image_folder(root, classes=2, per_class=3, size=32):
     return root
 
 
-@pytest.mark.slow  # tens of seconds on 2 busy cores; .ci/run runs the slow tests too
 def test_finetune_starts_from_the_imported_networks(imported, tmp_path):
     from zoo.training.api import finetune_trainer
     from zoo.training.recipe import finetune_recipe
