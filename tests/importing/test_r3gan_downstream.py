@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from PIL import Image
+from import_helpers import image_folder
 from r3gan_helpers import write_r3gan_pickle
 
 import zoo
@@ -24,21 +24,12 @@ def imported(tmp_path_factory):
     return root / "cifar10.safetensors"
 
 
-def _image_folder(root, classes=2, per_class=3, size=32):
-    rng = np.random.default_rng(0)
-    for k in range(classes):
-        (root / f"class{k}").mkdir(parents=True)
-        for i in range(per_class):
-            Image.fromarray(rng.integers(0, 255, (size, size, 3), dtype=np.uint8)).save(root / f"class{k}" / f"{i}.png")
-    return root
-
-
 def test_finetune_starts_from_the_imported_networks(imported, tmp_path):
     from zoo.training.api import finetune_trainer
     from zoo.training.recipe import finetune_recipe
 
     source = zoo.load(imported)
-    data = _image_folder(tmp_path / "data")
+    data = image_folder(tmp_path / "data")
     recipe = finetune_recipe(steps=2, batch_size=4, sample_every=100, checkpoint_every=100, log_every=1, eval_samples=0)
     trainer = finetune_trainer(str(imported), str(data), tmp_path / "run", recipe, progress=False, log=lambda *a: None)
     for name, tensor in source.discriminator.state_dict().items():

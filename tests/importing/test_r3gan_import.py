@@ -11,13 +11,13 @@ import types
 import pytest
 import torch
 from click.testing import CliRunner
+from import_helpers import assert_refused
 from r3gan_helpers import pattern, r3gan_parts, write_r3gan_pickle
 from torch import nn
 
 import zoo
 from zoo.cli import main
 from zoo.factory import build
-from zoo.importing import CheckpointImportError
 from zoo.importing.r3gan import reference_config, reference_to_zoo, variant_for
 from zoo.importing.unpickler import PickledModule, load_restricted
 from zoo.registry import resolve
@@ -155,17 +155,6 @@ def test_cli_import_info_sample(tmp_path):
 # --- refusals: one line, nothing run, nothing written -------------------------------------------------
 
 
-def _refused(src, out, *words) -> str:
-    with pytest.raises(CheckpointImportError) as info:
-        zoo.import_checkpoint(src, out)
-    message = str(info.value)
-    assert "\n" not in message, message
-    for word in words:
-        assert word in message, (word, message)
-    assert not out.exists() and not list(out.parent.glob(f".{out.name}*")), "something was written"
-    return message
-
-
 def _swap_class(module_name: str, class_name: str, where):
     """mutate(): give the part `where(G)` a class of another name (a stand-in module pickle can name)."""
 
@@ -182,14 +171,16 @@ def test_an_unknown_class_in_a_known_module_is_named(tmp_path):
     src = tmp_path / "inplace.pkl"
     resampler = lambda G: G.Model.MainLayers[1].Layers[0].Resampler  # noqa: E731
     write_r3gan_pickle(src, mutate=_swap_class("BaselineGAN.Resamplers", "InplaceUpsamplerCUDA", resampler))
-    _refused(src, tmp_path / "out.safetensors", "G_ema.Model.MainLayers.1.Layers.0.Resampler", "InplaceUpsamplerCUDA")
+    assert_refused(
+        src, tmp_path / "out.safetensors", "G_ema.Model.MainLayers.1.Layers.0.Resampler", "InplaceUpsamplerCUDA"
+    )
 
 
 def test_a_class_from_elsewhere_is_refused_before_anything_runs(tmp_path):
     src = tmp_path / "elsewhere.pkl"
     block = lambda G: G.Model.MainLayers[1].Layers[1]  # noqa: E731
     write_r3gan_pickle(src, mutate=_swap_class("mylib.layers", "FancyBlock", block))
-    _refused(
+    assert_refused(
         src, tmp_path / "out.safetensors", "refused to load global mylib.layers.FancyBlock", "nothing from it was run"
     )
 
@@ -203,7 +194,7 @@ def test_a_payload_in_an_r3gan_snapshot_is_refused_and_not_run(tmp_path):
 
     src = tmp_path / "evil.pkl"
     write_r3gan_pickle(src, progress=Payload())
-    _refused(src, tmp_path / "out.safetensors", "system", "nothing from it was run")
+    assert_refused(src, tmp_path / "out.safetensors", "system", "nothing from it was run")
     assert not marker.exists()
 
 
@@ -213,7 +204,7 @@ def test_wrong_shapes_are_one_line(tmp_path):
 
     src = tmp_path / "narrow-d.pkl"
     write_r3gan_pickle(src, tweak=narrow_d)
-    _refused(src, tmp_path / "a.safetensors", "do not fit", "discriminator.from_rgb.weight")
+    assert_refused(src, tmp_path / "a.safetensors", "do not fit", "discriminator.from_rgb.weight")
 
     def mixed_cardinality(g, d):  # one stage with 4 channels per group where the others have 8
         name = "Model.MainLayers.1.Layers.1.LinearLayer2.Layer.weight"
@@ -221,14 +212,14 @@ def test_wrong_shapes_are_one_line(tmp_path):
 
     src = tmp_path / "cards.pkl"
     write_r3gan_pickle(src, tweak=mixed_cardinality)
-    _refused(src, tmp_path / "b.safetensors", "cardinalities", "does not implement")
+    assert_refused(src, tmp_path / "b.safetensors", "cardinalities", "does not implement")
 
     def extra_tensor(g, d):
         g["Model.Extra.weight"] = torch.zeros(2, 2)
 
     src = tmp_path / "extra.pkl"
     write_r3gan_pickle(src, tweak=extra_tensor)
-    _refused(src, tmp_path / "c.safetensors", "has no place for", "Model.Extra.weight")
+    assert_refused(src, tmp_path / "c.safetensors", "has no place for", "Model.Extra.weight")
 
 
 def test_a_truncated_r3gan_pickle(tmp_path):
@@ -236,7 +227,7 @@ def test_a_truncated_r3gan_pickle(tmp_path):
     write_r3gan_pickle(src, "r3gan_64")
     cut = tmp_path / "cut.pkl"
     cut.write_bytes(src.read_bytes()[: src.stat().st_size // 2])
-    _refused(cut, tmp_path / "out.safetensors", "truncated or corrupt")
+    assert_refused(cut, tmp_path / "out.safetensors", "truncated or corrupt")
 
 
 def test_malformed_module_state_is_one_line(tmp_path):
@@ -245,7 +236,7 @@ def test_malformed_module_state_is_one_line(tmp_path):
 
     src = tmp_path / "malformed.pkl"
     write_r3gan_pickle(src, mutate=mutate)
-    _refused(src, tmp_path / "out.safetensors", "_modules is a list")
+    assert_refused(src, tmp_path / "out.safetensors", "_modules is a list")
 
 
 def test_a_class_table_larger_than_the_file_is_refused(tmp_path):
@@ -258,7 +249,7 @@ def test_a_class_table_larger_than_the_file_is_refused(tmp_path):
 
     src = tmp_path / "many-classes.pkl"
     write_r3gan_pickle(src, tweak=many_classes)
-    _refused(src, tmp_path / "out.safetensors", "4000 classes", "larger than the whole generator")
+    assert_refused(src, tmp_path / "out.safetensors", "4000 classes", "larger than the whole generator")
 
 
 def test_modules_read_as_data_are_bounded(tmp_path):
