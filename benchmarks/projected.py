@@ -277,6 +277,9 @@ def mean(values, digits: int = 3):
 
 
 def fmt(v) -> str:
+    """A table cell: None as a dash, a list of per-seed values comma-separated."""
+    if isinstance(v, list):
+        return ", ".join(fmt(x) for x in v)
     return "—" if v is None else str(v)
 
 
@@ -355,7 +358,7 @@ def markdown(report: dict) -> str:
         )
         lines.append(
             f"\nSteps for the projected D to reach the own D's final FID, per seed: "
-            f"{reach.get(('scratch', 'projected'))} of {runs[0]['steps']} (— = not reached; goal: at most a quarter).\n"
+            f"{fmt(reach.get(('scratch', 'projected')))} of {runs[0]['steps']} (— = not reached; goal: at most a quarter).\n"
         )
     few = [r for r in records if r["part"] == "fewshot"]
     for setting in [s for s in SETTINGS if any(r["setting"] == s for r in few)]:
