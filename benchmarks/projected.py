@@ -103,6 +103,8 @@ def three_scales(disc: ProjectedDiscriminator) -> None:
 
 
 def cost(args, out_root: Path) -> list[dict]:
+    """Variants timed in rounds, one step of each per round (so a machine whose load changes slows all
+    alike); the median over rounds, after one warm-up round."""
     data = zoo.load_dataset("builtin:shapes", 32, 3, n=500, seed=0)
     variants = [("own", "own", 32, False, False)]
     for size in args.cost_sizes:
@@ -111,31 +113,35 @@ def cost(args, out_root: Path) -> list[dict]:
         (f"projected {args.d_input_size} px, channels_last", "projected", args.d_input_size, True, False),
         (f"projected {args.d_input_size} px, 3 scales", "projected", args.d_input_size, False, True),
     ]
-    rows = []
-    for name, d, size, channels_last, fewer in variants:
+    trainers, times, backbone = [], [[] for _ in variants], [[] for _ in variants]
+    for i, (name, d, size, channels_last, fewer) in enumerate(variants):
         extra = dict(discriminator=d, d_input_size=size, channels_last=channels_last) if d == "projected" else {}
         recipe = train_recipe(steps=100, batch_size=args.batch, seed=0, **extra, **QUIET)
         trainer = train_trainer(
-            "dcgan32", data, out_root / f"cost-{len(rows)}", recipe, config=dict(width=args.width), progress=False
+            "dcgan32", data, out_root / f"cost-{i}", recipe, config=dict(width=args.width), progress=False
         )
         if fewer:
             three_scales(trainer.D)
-        steps = args.cost_steps if size <= 64 else 2
-        for s in range(steps + 2):
-            if s == 2:
-                t = time.time()
-            trainer.set_lr(s)
-            trainer.train_step(s)
-        row = {"variant": name, "s_per_step": round((time.time() - t) / steps, 4), "steps_timed": steps}
-        if d == "projected":  # the real images' backbone forward, as the D step runs it (no grad needed)
-            real = data.images[: args.batch].to(memory_format=trainer.memory_format)
-            disc = trainer.D
-            with torch.no_grad():
-                disc.backbone(disc.prepare(real))
-                t = time.time()
-                for _ in range(3):
-                    disc.backbone(disc.prepare(real))
-            row["real_backbone_share"] = round((time.time() - t) / 3 / row["s_per_step"], 3)
+        trainers.append(trainer)
+    real = data.images[: args.batch]
+    for step in range(args.cost_steps + 1):
+        for i, trainer in enumerate(trainers):
+            t = time.time()
+            trainer.set_lr(step)
+            trainer.train_step(step)
+            if step:
+                times[i].append(time.time() - t)
+            if step and variants[i][1] == "projected":  # the real images' backbone forward, as the D step runs it
+                disc = trainer.D
+                with torch.no_grad():
+                    t = time.time()
+                    disc.backbone(disc.prepare(real.to(memory_format=trainer.memory_format)))
+                    backbone[i].append(time.time() - t)
+    rows = []
+    for i, (name, d, *_) in enumerate(variants):
+        row = {"variant": name, "s_per_step": round(float(np.median(times[i])), 4), "rounds": len(times[i])}
+        if backbone[i]:
+            row["real_backbone_share"] = round(float(np.median(backbone[i])) / row["s_per_step"], 3)
         rows.append(row)
         print(f"cost: {row}", flush=True)
     return rows
@@ -451,8 +457,8 @@ def main() -> None:
     p.add_argument("--eval-n", type=int, default=500, help="images per FID in classifier features")
     p.add_argument("--imagenet-n", type=int, default=100, help="images per FID in ImageNet features (costly)")
     p.add_argument("--diversity-n", type=int, default=100)
-    p.add_argument("--cost-sizes", type=csv(int), default=[32, 48, 64, 224])
-    p.add_argument("--cost-steps", type=int, default=8)
+    p.add_argument("--cost-sizes", type=csv(int), default=[32, 48, 64], help="projected D input sizes (224: slow)")
+    p.add_argument("--cost-steps", type=int, default=6, help="timed rounds of one step per variant")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--work", help="source-model cache (default: a temporary folder)")
     p.add_argument("--out", default="benchmarks/results/projected")
