@@ -2,7 +2,7 @@
 
     python benchmarks/projected.py --parts cost,scratch,fewshot [--seeds 0,1,2] [--batch 16] [--width 16]
                                    [--d-input-size 32] [--finetune-steps 200] [--scratch-steps 400] ...
-    python benchmarks/projected.py --merge A.json B.json   # runs of several processes -> one table
+    python benchmarks/projected.py --merge A.json B.json [--reading R.md]  # several processes -> one table
 
 Every run steps the zoo's own Trainer (the code `zoo train` / `zoo finetune` run) side by side with the
 same data, steps, batch and seeds; own D = each command's defaults (scratch: logistic loss, R1 0.1, no
@@ -20,7 +20,8 @@ loss, DiffAugment). Parts (--parts):
   rate (zoo.metrics.diversity) against the N training images, and held-out real images as reference.
 "Steps to reach" = the first scored step at which a run's FID (classifier features) is at or below the
 final FID of the own-D run from scratch with the same data and seed. Writes OUT.json, OUT.md and
-OUT_samples.png (final samples of the scratch part, first seed).
+OUT_samples-RES-D.png (16 final samples of each scratch run of the first seed). The JSON is rewritten
+after every run, so a process stopped early keeps what it measured (then use --markdown-from).
 """
 
 from __future__ import annotations
@@ -150,9 +151,8 @@ def cost(args, out_root: Path) -> list[dict]:
 # --- scratch on builtin:shapes at 32 and 64 px -----------------------------------------------------
 
 
-def scratch(args, seeds, out_root: Path) -> list[dict]:
+def scratch(args, seeds, out_root: Path, records: list, save) -> None:
     classifier = load_shapes_classifier()
-    records = []
     for res in args.resolutions:
         data = zoo.load_dataset("builtin:shapes", res, 3, n=2000, seed=0)
         held = zoo.load_dataset("builtin:shapes", res, 3, n=args.eval_n, seed=7).images
@@ -176,7 +176,7 @@ def scratch(args, seeds, out_root: Path) -> list[dict]:
                 curve, sps = run_curve(trainer, steps, args.eval_every_scratch, tracker, z)
                 fakes = trainer.generate(z, None)
                 if seed == seeds[0]:
-                    save_grid(fakes[:16], out_root / f"samples-{res}-{d}.png", nrow=8)
+                    save_grid(fakes[:16], Path(f"{args.out}_samples-{res}-{d}.png"), nrow=8)
                 records.append(
                     {
                         "part": "scratch",
@@ -193,16 +193,15 @@ def scratch(args, seeds, out_root: Path) -> list[dict]:
                         "real_shape_confidence": shape_confidence(held, classifier),
                     }
                 )
-    return records
+                save()
 
 
 # --- few-shot: N = 10, 50, 100 on digits and colour scenes ---------------------------------------
 
 
-def fewshot(args, seeds, out_root: Path, work: Path) -> list[dict]:
+def fewshot(args, seeds, out_root: Path, work: Path, records: list, save) -> None:
     perceptual = PerceptualFeatures().eval()
     classifier = load_shapes_classifier()
-    records = []
     for setting in args.settings:
         cfg = SETTINGS[setting]
         # colour scenes: the shipped dcgan32.shapes (a digits-like source trained here would still draw
@@ -244,6 +243,8 @@ def fewshot(args, seeds, out_root: Path, work: Path) -> list[dict]:
                 for kind in ("finetune", "scratch"):
                     steps = args.finetune_steps if kind == "finetune" else args.scratch_steps
                     for d in DISCRIMINATORS:
+                        if f"{kind}-{d}" not in args.fewshot_runs:
+                            continue
                         print(f"few-shot {setting} N={n} seed {seed}: {kind}, {d} D", flush=True)
                         run = out_root / f"{setting}-{n}-{seed}-{kind}-{d}"
                         recipe = recipe_for(kind, d, steps, seed, args)
@@ -271,7 +272,7 @@ def fewshot(args, seeds, out_root: Path, work: Path) -> list[dict]:
                         if cfg["channels"] == 3:
                             record["shape_confidence"] = shape_confidence(fakes, classifier)
                         records.append(record)
-    return records
+                        save()
 
 
 # --- report --------------------------------------------------------------------------------------
@@ -352,6 +353,8 @@ def markdown(report: dict) -> str:
         ]
         for d in DISCRIMINATORS:
             rd = [r for r in runs if r["d"] == d]
+            if not rd:
+                continue
             row = [mean([r["curve"][s]["fid"] for r in rd], 1) for s in steps]
             inet = {k: mean([r["imagenet"][k] for r in rd]) for k in rd[0]["imagenet"]}
             lines.append(
@@ -409,6 +412,8 @@ def markdown(report: dict) -> str:
         "images, perceptual distance from ImageNet EfficientNet-Lite0 features (a stand-in for LPIPS); "
         f"ImageNet FID/KID on {a['imagenet_n']} images, classifier FID on {a['eval_n']}.\n"
     )
+    if report.get("reading"):
+        lines += ["## Reading\n", report["reading"].strip() + "\n"]
     return "\n".join(lines)
 
 
@@ -446,6 +451,12 @@ def main() -> None:
     p.add_argument("--channels-last", action="store_true", help="channels_last for projected-D runs")
     p.add_argument("--settings", type=csv(str), default=["digits", "shapes"])
     p.add_argument("--ns", type=csv(int), default=[10, 50, 100])
+    p.add_argument(
+        "--fewshot-runs",
+        type=csv(str),
+        default=["finetune-own", "finetune-projected", "scratch-own", "scratch-projected"],
+        help="which few-shot runs (scratch-own is the reference for 'steps to reach')",
+    )
     p.add_argument("--resolutions", type=csv(int), default=[32, 64])
     p.add_argument("--finetune-steps", type=int, default=200)
     p.add_argument("--scratch-steps", type=int, default=400, help="few-shot runs from scratch")
@@ -463,14 +474,15 @@ def main() -> None:
     p.add_argument("--work", help="source-model cache (default: a temporary folder)")
     p.add_argument("--out", default="benchmarks/results/projected")
     p.add_argument("--merge", nargs="+", help="JSON files this script wrote: merge into OUT.json/.md")
-    p.add_argument("--markdown-from", help="only rewrite OUT.md from this JSON (written by this script)")
+    p.add_argument("--markdown-from", help="only rewrite OUT.json/.md from this JSON (written by this script)")
+    p.add_argument("--reading", help="with --merge / --markdown-from: a markdown file, the results' reading")
     args = p.parse_args()
     out = Path(args.out)
-    if args.merge:
-        return write(merge(args.merge), out)
-    if args.markdown_from:
-        out.with_suffix(".md").write_text(markdown(json.loads(Path(args.markdown_from).read_text())))
-        return
+    if args.merge or args.markdown_from:
+        report = merge(args.merge) if args.merge else json.loads(Path(args.markdown_from).read_text())
+        if args.reading:
+            report["reading"] = Path(args.reading).read_text()
+        return write(report, out)
     torch.set_num_threads(args.threads)
     seeds = [int(s) for s in args.seeds.split(",")]
     parts = args.parts.split(",")
@@ -491,10 +503,16 @@ def main() -> None:
         "cost": cost(args, out_root) if "cost" in parts else None,
         "records": [],
     }
+
+    def save():  # after every run: a process stopped early keeps what it measured (with --markdown-from)
+        report["minutes"] = round((time.time() - start) / 60, 1)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.with_suffix(".json").write_text(json.dumps(report, indent=1))
+
     if "scratch" in parts:
-        report["records"] += scratch(args, seeds, out_root)
+        scratch(args, seeds, out_root, report["records"], save)
     if "fewshot" in parts:
-        report["records"] += fewshot(args, seeds, out_root, work)
+        fewshot(args, seeds, out_root, work, report["records"], save)
     report["minutes"] = round((time.time() - start) / 60, 1)
     report["load_average_end"] = round(os.getloadavg()[0], 1)
     report["runs_folder"] = str(out_root)
