@@ -30,6 +30,7 @@ import argparse
 import json
 import os
 import platform
+import shlex
 import tempfile
 import time
 from pathlib import Path
@@ -318,10 +319,13 @@ def markdown(report: dict) -> str:
     seeds = sorted({r["seed"] for r in records if "seed" in r})
     lines = [
         "# Projected GAN discriminator vs own D\n",
-        f"`{report['command']}` — {report['machine']}; seeds {seeds} (each number: the mean over seeds); "
-        f"dcgan32 width {a['width']}, batch {a['batch']}, projected D input {a['d_input_size']} px; "
-        f"total {report['minutes']} min of wall time.\n",
+        f"`{report['command']}` — {report['machine']}; seeds {seeds} (each number: the mean over the seeds a "
+        f"row names); dcgan32 (width {a['width']} from scratch); steps, batch and D input as in the command of "
+        f"each part; {report['minutes']} min of wall time, summed over the processes.\n",
     ]
+    if report.get("commands"):
+        lines += ["Commands (each writes a JSON; `--merge` joins them):\n"]
+        lines += [f"- `{c}`" for c in report["commands"]] + [""]
     if report.get("cost"):
         lines += [
             f"## Cost: seconds per training step (dcgan32, 32 px, batch {a['batch']}, 1 thread, shared machine)\n",
@@ -410,7 +414,7 @@ def markdown(report: dict) -> str:
     lines.append(
         f"Diversity and copy rate: {a['diversity_n']} generated (or held-out real) images against the N training "
         "images, perceptual distance from ImageNet EfficientNet-Lite0 features (a stand-in for LPIPS); "
-        f"ImageNet FID/KID on {a['imagenet_n']} images, classifier FID on {a['eval_n']}.\n"
+        f"ImageNet FID/KID on {a['imagenet_n']} generated images.\n"
     )
     if report.get("reading"):
         lines += ["## Reading\n", report["reading"].strip() + "\n"]
@@ -430,9 +434,13 @@ def merge(paths: list[str]) -> dict:
     report = dict(reports[0])
     report["records"] = [r for rep in reports for r in rep["records"]]
     report["cost"] = next((rep["cost"] for rep in reports if rep.get("cost")), None)
-    report["minutes"] = round(max(rep["minutes"] for rep in reports), 1)
-    report["machine"] = "; ".join(sorted({rep["machine"] for rep in reports}))
-    report["command"] = "; ".join(rep["command"].replace("'", "") for rep in reports)
+    report["minutes"] = round(sum(rep["minutes"] for rep in reports), 1)
+    report["commands"] = [short_command(rep["command"]) for rep in reports]
+    report["command"] = "python benchmarks/projected.py --merge A.json B.json ..."
+    loads = [float(rep["machine"].rsplit("load average ", 1)[1].split()[0]) for rep in reports]
+    report["machine"] = reports[0]["machine"].rsplit(", load average", 1)[0] + (
+        f", load average {min(loads)}-{max(loads)} at the starts of {len(reports)} processes (two at a time)"
+    )
     report["args"]["parts"] = ",".join(sorted({p for rep in reports for p in rep["args"]["parts"].split(",")}))
     return report
 
@@ -441,7 +449,22 @@ def csv(kind):
     return lambda s: [kind(v) for v in s.split(",")]
 
 
-def main() -> None:
+def short_command(command: str) -> str:
+    """A command this script recorded, without the options left at their defaults (nor --work/--out)."""
+    parser = build_parser()
+    args = vars(parser.parse_args(shlex.split(command.replace("'", ""))[2:]))
+    given = {k: v for k, v in args.items() if v != parser.get_default(k) and k not in ("work", "out")}
+    return " ".join(["python benchmarks/projected.py"] + [option(k, v) for k, v in given.items()])
+
+
+def option(name: str, value) -> str:
+    flag = f"--{name.replace('_', '-')}"
+    if value is True:
+        return flag
+    return f"{flag} {','.join(map(str, value)) if isinstance(value, list) else value}"
+
+
+def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--parts", default="cost,scratch,fewshot")
     p.add_argument("--seeds", default="0,1,2")
@@ -476,7 +499,11 @@ def main() -> None:
     p.add_argument("--merge", nargs="+", help="JSON files this script wrote: merge into OUT.json/.md")
     p.add_argument("--markdown-from", help="only rewrite OUT.json/.md from this JSON (written by this script)")
     p.add_argument("--reading", help="with --merge / --markdown-from: a markdown file, the results' reading")
-    args = p.parse_args()
+    return p
+
+
+def main() -> None:
+    args = build_parser().parse_args()
     out = Path(args.out)
     if args.merge or args.markdown_from:
         report = merge(args.merge) if args.merge else json.loads(Path(args.markdown_from).read_text())
@@ -490,11 +517,7 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     out_root = Path(tempfile.mkdtemp(prefix="zoo-projected-runs-", dir=work))
     start = time.time()
-    argv = " ".join(
-        f"--{k.replace('_', '-')}" + ("" if v is True else f" {','.join(map(str, v)) if isinstance(v, list) else v}")
-        for k, v in vars(args).items()
-        if v not in (None, False)
-    )
+    argv = " ".join(option(k, v) for k, v in vars(args).items() if v not in (None, False))
     report = {
         "args": {k: v for k, v in vars(args).items() if k not in ("work", "merge")},
         "command": f"python benchmarks/projected.py {argv}",

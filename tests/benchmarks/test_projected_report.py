@@ -56,7 +56,7 @@ def test_steps_to_reach_per_seed_and_means(tmp_path):
     for name, rep in (("a", a), ("b", b)):
         (tmp_path / f"{name}.json").write_text(json.dumps(rep))
     merged = bench.merge([str(tmp_path / "a.json"), str(tmp_path / "b.json")])
-    assert len(merged["records"]) == 10 and merged["minutes"] == 3.0
+    assert len(merged["records"]) == 10 and merged["minutes"] == 4.0
     md = bench.markdown(merged)
     rows = {
         tuple(c.strip() for c in line.split("|")[3:5]): line for line in md.splitlines() if line.startswith("| 10 ")
