@@ -30,6 +30,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import shlex
 import tempfile
 import time
@@ -437,9 +438,9 @@ def merge(paths: list[str]) -> dict:
     report["minutes"] = round(sum(rep["minutes"] for rep in reports), 1)
     report["commands"] = [short_command(rep["command"]) for rep in reports]
     report["command"] = "python benchmarks/projected.py --merge A.json B.json ..."
-    loads = [float(rep["machine"].rsplit("load average ", 1)[1].split()[0]) for rep in reports]
-    report["machine"] = reports[0]["machine"].rsplit(", load average", 1)[0] + (
-        f", load average {min(loads)}-{max(loads)} at the starts of {len(reports)} processes (two at a time)"
+    loads = [float(m) for rep in reports for m in re.findall(r"load average ([\d.]+)", rep["machine"])]
+    report["machine"] = reports[0]["machine"].split(", load average")[0] + (
+        f", load average {min(loads)}-{max(loads)} at the starts of {len(reports)} processes" if loads else ""
     )
     report["args"]["parts"] = ",".join(sorted({p for rep in reports for p in rep["args"]["parts"].split(",")}))
     return report
