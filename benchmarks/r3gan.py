@@ -1,18 +1,21 @@
 """R3GAN against DCGAN and StyleGAN2, side by side in one run: the same generator parameter budget
-(~0.3M, within 1.5x), the same wall time per run, 3 seeds, on builtin:shapes 32 px, builtin:shapes
+(~0.3M, within 1.5x), the same training time per run, 3 seeds, on builtin:shapes 32 px, builtin:shapes
 64 px and builtin:digits (32 px, class-conditional like the shipped digits models).
 
-Per run: train from scratch for --seconds of wall time (R3GAN with --recipe r3gan, whose ramps are
-set to the steps the run reaches; DCGAN and StyleGAN2 with the default recipe), then on the EMA
-generator: FID in the best feature space the zoo has for the data (the shapes classifier for shapes,
-the digits classifier for digits) and in ImageNet features (EfficientNet-Lite0) as a second column;
-the classifier's confidence (shapes: mean max-softmax over its 4 heads; digits: accuracy on the
-requested labels) on generated against real images; training images/s; export parity (max abs diff,
-ONNX Runtime vs torch, from the export's own check) and zoo_runtime's batch-64 images/s (1 thread).
-The shipped models of the same data are scored in the same run, on the same sample counts.
+Per run: train from scratch for --seconds (R3GAN with --recipe r3gan, whose ramps are set to the steps
+the run reaches; DCGAN and StyleGAN2 with the default recipe). The clock is the run's own CPU time by
+default (one torch thread per run, so on a quiet machine it is its wall time; on a shared one it stays
+fair when other jobs come and go); --clock wall for a GPU. Then, on the EMA generator: FID in the best
+feature space the zoo has for the data (the shapes classifier for shapes, the digits classifier for
+digits) and in ImageNet features (EfficientNet-Lite0) as a second column; the classifier's confidence
+(shapes: mean max-softmax over its 4 heads; digits: accuracy on the requested labels) on generated
+against real images; training images/s; export parity (max abs diff, ONNX Runtime vs torch, from the
+export's own check) and zoo_runtime's batch-64 images/s (1 thread). The shipped models of the same data
+are scored in the same run, on the same sample counts.
 
-    nice -n 10 python benchmarks/r3gan.py --seconds 75 --seeds 0 1 2 --workers 2
-writes benchmarks/results/r3gan.{json,md}; each finished run also lands in --work (reruns skip it).
+    nice -n 10 python benchmarks/r3gan.py --seconds 40 --seeds 0 1 2 --workers 2 --work /tmp/r3gan-runs
+writes benchmarks/results/r3gan.{json,md}; each finished run also lands in --work (a rerun skips it;
+--report-only writes the report from the runs finished so far).
 """
 
 from __future__ import annotations
@@ -172,7 +175,7 @@ def export_and_run(gan, args) -> dict:
 
 
 def train_run(data: str, label: str, seed: int, args) -> dict:
-    """Train `label` on `data` from scratch for args.seconds of wall time, then score it."""
+    """Train `label` on `data` from scratch for args.seconds on args.clock, then score it."""
     import dataclasses
 
     from zoo.model import GAN
@@ -183,20 +186,24 @@ def train_run(data: str, label: str, seed: int, args) -> dict:
     src = DATASETS[data][0]
     with tempfile.TemporaryDirectory() as out:
         recipe = train_recipe(steps=10**6, batch_size=args.batch, seed=seed, eval_samples=0, **options)
-        tr = train_trainer(arch, src, Path(out), recipe, config=config, progress=False, log=lambda *a: None)
+        tr = train_trainer(
+            arch, src, Path(out), recipe, config=config, device=args.device, progress=False, log=lambda *a: None
+        )
+        clock = time.process_time if args.clock == "cpu" else time.perf_counter
         t0, c0, done = time.perf_counter(), time.process_time(), 0
         while True:
             tr.set_lr(done)
             tr.train_step(done)
             done += 1
-            elapsed = time.perf_counter() - t0
+            spent = clock() - (c0 if args.clock == "cpu" else t0)
             if done == 3:  # the ramps (r3gan schedule) end where this run will: at its estimated step count
-                tr.recipe = dataclasses.replace(tr.recipe, steps=max(done, int(args.seconds / (elapsed / done))))
-            if elapsed >= args.seconds:
+                tr.recipe = dataclasses.replace(tr.recipe, steps=max(done, int(args.seconds / (spent / done))))
+            if spent >= args.seconds:
                 break
-        cpu = time.process_time() - c0
-        gan = GAN(tr.model.spec, tr.model.config, tr.ema.model.eval(), tr.D)
+        elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
+        gan = GAN(tr.model.spec, tr.model.config, tr.ema.model.eval().cpu(), tr.D.cpu())
         row = {"steps": done, "seconds": elapsed, "cpu_seconds": cpu, "train_images_per_s": done * args.batch / elapsed}
+        row["train_images_per_cpu_s"] = done * args.batch / cpu
         row.update(score(gan, data, args, seed, tr.generate))
     return {"data": data, "model": label, "arch": arch, "config": config, "seed": seed, **row}
 
@@ -237,9 +244,13 @@ def worker(job: tuple, args) -> dict:
 
 
 def jobs(args) -> list[tuple]:
-    # seed-major, so that runs side by side in time (and their machine load) mix architectures
-    out = [("train", d, m, s) for s in args.seeds for d in args.data for m in args.models]
-    return out + ([("shipped", d, n) for d in args.data for n in SHIPPED[d]] if args.shipped else [])
+    # data set by data set (a cut-short run still has every seed of the first), seed-major within one,
+    # so that runs side by side in time mix architectures; then the shipped models of that data
+    out = []
+    for d in args.data:
+        out += [("train", d, m, s) for s in args.seeds for m in args.models]
+        out += [("shipped", d, n) for n in SHIPPED[d]] if args.shipped else []
+    return out
 
 
 # --- the report ---------------------------------------------------------------------------------
@@ -271,7 +282,8 @@ def fmt(v, digits: int = 1) -> str:
 def markdown(result: dict) -> str:
     a = result["args"]
     lines = [
-        f"# R3GAN vs DCGAN vs StyleGAN2: {a['seconds']:g} s of training each, seeds {a['seeds']}, batch {a['batch']}",
+        f"# R3GAN vs DCGAN vs StyleGAN2: {a['seconds']:g} {a['clock']} seconds of training each, seeds {a['seeds']}, "
+        f"batch {a['batch']}",
         "",
         f"Command: `{result['command']}`  ",
         f"Machine: {result['machine']}; load average {result['load_average'][0]:.1f} at the start, "
@@ -290,7 +302,7 @@ def markdown(result: dict) -> str:
             "",
             f"## {data} ({DATASETS[data][0]}, {DATASETS[data][1]} px)",
             "",
-            f"| model | G params | steps | train img/s | FID ({feature}) | FID (ImageNet) | conf fake / real | {extra} "
+            f"| model | G params | steps | train img/s (wall / CPU) | FID ({feature}) | FID (ImageNet) | conf fake / real | {extra} "
             "| parity | runtime img/s |",
             "|---|---|---|---|---|---|---|---|---|---|",
         ]
@@ -298,7 +310,8 @@ def markdown(result: dict) -> str:
             k2 = "all_heads_sure" if feature == "shapes" else "accuracy"
             name = s["model"] if s["model"].startswith("shipped") else f"{s['model']} (`{s['arch']}`)"
             lines.append(
-                f"| {name} | {s['g_params'][0] / 1e6:.2f}M | {fmt(s.get('steps'), 0)} | {fmt(s.get('train_images_per_s'))} "
+                f"| {name} | {s['g_params'][0] / 1e6:.2f}M | {fmt(s.get('steps'), 0)} "
+                f"| {fmt(s.get('train_images_per_s'))} / {fmt(s.get('train_images_per_cpu_s'))} "
                 f"| {fmt(s.get(f'fid_{feature}'))} | {fmt(s.get('fid_imagenet'))} "
                 f"| {fmt(s['confidence_fake'], 2)} / {s['confidence_real'][0]:.2f} "
                 f"| {fmt(s[k2 + '_fake'], 2)} / {s[k2 + '_real'][0]:.2f} "
@@ -309,15 +322,24 @@ def markdown(result: dict) -> str:
 
 def main(argv=None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--seconds", type=float, default=75, help="wall time of training per run")
+    p.add_argument("--seconds", type=float, default=40, help="training time per run, on --clock")
+    p.add_argument(
+        "--clock",
+        choices=["cpu", "wall"],
+        default="cpu",
+        help="cpu: this process's CPU time (fair on a shared machine; equals wall time on a quiet one with 1 "
+        "thread per run); wall: wall time (use it on a GPU)",
+    )
+    p.add_argument("--device", default="cpu", help="where runs train (e.g. cuda); scoring runs on the CPU")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--data", nargs="+", default=list(DATASETS), choices=list(DATASETS))
     p.add_argument("--models", nargs="+", default=list(ARCHS), choices=list(ARCHS))
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--fid-samples", type=int, default=500)
-    p.add_argument("--imagenet-samples", type=int, default=200, help="0: no ImageNet FID")
+    p.add_argument("--imagenet-samples", type=int, default=100, help="0: no ImageNet FID")
     p.add_argument("--runtime-batch", type=int, default=64)
     p.add_argument("--workers", type=int, default=2, help="processes side by side (1 thread each)")
+    p.add_argument("--report-only", action="store_true", help="write the report from the runs finished in --work")
     p.add_argument("--no-shipped", dest="shipped", action="store_false", help="skip scoring the shipped models")
     p.add_argument("--work", default=None, help="folder of finished runs (default: a new temporary one)")
     p.add_argument("--out", default=str(RESULTS / "r3gan"), help="writes OUT.json and OUT.md")
@@ -325,6 +347,9 @@ def main(argv=None) -> dict:
     args.work = args.work or tempfile.mkdtemp(prefix="r3gan-bench-")
     start, load0 = time.perf_counter(), os.getloadavg()[0]
     todo = jobs(args)
+    if args.report_only:
+        names = {p.stem for p in Path(args.work).glob("*.json")}
+        todo = [j for j in todo if "-".join(str(x) for x in j).replace(" ", "_") in names]
     if args.workers > 1:
         import multiprocessing as mp
         from functools import partial
