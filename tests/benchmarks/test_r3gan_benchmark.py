@@ -50,17 +50,22 @@ def test_toy_run_scores_every_column_and_resumes(tmp_path, one_torch_thread):
     (tmp_path / "work" / "train-digits-dcgan-0.json").write_text(json.dumps({**runs["dcgan"], "steps": 12345}))
     again = bench.main(argv)
     assert {r["model"]: r["steps"] for r in again["runs"]}["dcgan"] == 12345
+    # --report-only reports the finished runs alone, under the training command
+    (tmp_path / "work" / "train-digits-r3gan-0.json").unlink()
+    report = bench.main([*argv, "--report-only"])
+    assert [r["model"] for r in report["runs"]] == ["dcgan"] and "--report-only" not in report["command"]
 
 
 def test_summary_gives_mean_and_spread_per_model():
     rows = [
         {"data": "shapes32", "model": "r3gan", "arch": "r3gan32_small", "seed": s, "steps": 10 + s, "fid_shapes": f}
+        | {"export_max_abs": 1e-6 * (s + 1), "job_seconds": 1.0, "load_average": 1.0}
         for s, f in enumerate([100.0, 110.0, 120.0])
     ] + [
         {"data": "shapes32", "model": "shipped dcgan32.shapes", "arch": "dcgan32.shapes", "seed": 0, "fid_shapes": 90.0}
     ]
     lines = {s["model"]: s for s in bench.summary(rows)}
     assert lines["r3gan"]["fid_shapes"] == (110.0, 10.0) and lines["r3gan"]["seeds"] == 3
-    assert lines["r3gan"]["steps"] == (11.0, 1.0)
+    assert lines["r3gan"]["steps"] == (11.0, 1.0) and lines["r3gan"]["export_max_abs_worst"] == 3e-6
     assert lines["shipped dcgan32.shapes"]["fid_shapes"] == (90.0, 0.0)
     assert bench.fmt((110.0, 10.0)) == "110.0 ± 10.0" and bench.fmt((90.0, 0.0)) == "90.0" and bench.fmt(None) == "-"
