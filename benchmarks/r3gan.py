@@ -204,16 +204,27 @@ def train_run(data: str, label: str, seed: int, args) -> dict:
         gan = GAN(tr.model.spec, tr.model.config, tr.ema.model.eval().cpu(), tr.D.cpu())
         row = {"steps": done, "seconds": elapsed, "cpu_seconds": cpu, "train_images_per_s": done * args.batch / elapsed}
         row["train_images_per_cpu_s"] = done * args.batch / cpu
-        row.update(score(gan, data, args, seed, tr.generate))
+        row.update(score(gan, data, args, seed, batched(gan)))
     return {"data": data, "model": label, "arch": arch, "config": config, "seed": seed, **row}
 
 
 def shipped_run(data: str, name: str, args) -> dict:
-    import torch
 
     import zoo
 
     gan = zoo.create_model(name, pretrained=True).eval()
+    return {
+        "data": data,
+        "model": f"shipped {name}",
+        "arch": name,
+        "seed": 0,
+        **score(gan, data, args, 0, batched(gan)),
+    }
+
+
+def batched(gan):
+    """generate(z, c): the generator's images on the CPU, 256 at a time."""
+    import torch
 
     def generate(z, c):
         with torch.no_grad():
@@ -221,7 +232,7 @@ def shipped_run(data: str, name: str, args) -> dict:
                 [gan.generator(z[i : i + 256], None if c is None else c[i : i + 256]) for i in range(0, len(z), 256)]
             )
 
-    return {"data": data, "model": f"shipped {name}", "arch": name, "seed": 0, **score(gan, data, args, 0, generate)}
+    return generate
 
 
 def worker(job: tuple, args) -> dict:
