@@ -43,7 +43,7 @@ VARIANTS = {
     "hash": dict(
         arch="dcgan32",
         tag="shapes-text",
-        config=dict(BASE_CONFIG, text_dim=256, text_encoder="hash"),
+        config=dict(BASE_CONFIG, text_dim=256, text_encoder="hash", text_tokens=16, text_token_dim=256),
         encoder_text="the built-in `hash` text encoder (256-d signed feature hashing of word unigrams and "
         "bigrams; no weights)",
         ships_in="gan-zoo (zoo/pretrained/)",
@@ -55,7 +55,7 @@ VARIANTS = {
     "minilm": dict(
         arch="dcgan32_minilm",
         tag="shapes",
-        config=dict(BASE_CONFIG, text_dim=384, text_encoder="minilm"),
+        config=dict(BASE_CONFIG, text_dim=384, text_encoder="minilm", text_tokens=16, text_token_dim=384),
         encoder_text="the `minilm` text encoder of the plugin zoo-minilm (sentence-transformers' "
         "all-MiniLM-L6-v2, 384-d, mean pooled, L2-normalised)",
         ships_in="the plugin distribution zoo-minilm (package data zoo_minilm/weights/)",
@@ -127,35 +127,39 @@ def dataset(n: int, seed: int):
     return load_shapes(32, 3, n=n, seed=seed, exclude=HELD_OUT_COMBOS, progress=True)
 
 
-def hard_negative_table(attributes: list[dict]) -> tuple[list[str], list[dict[str, list[int]]]]:
-    """The unique captions of the data, and for each its one-attribute neighbours grouped by the attribute
-    that differs: ({caption i}, [{"shape": [j, ...], "colour": [...], ...}]). Only captions in the data."""
-    from zoo.data.shapes import FIELDS, caption_for
+def hard_negative_table(captions: list[str], attributes: list[dict]) -> tuple[list[str], list[dict[str, list[int]]]]:
+    """The unique captions of the data, and for each the captions of one-attribute neighbours grouped by the
+    attribute that differs: ({caption i}, [{"shape": [j, ...], "colour": [...], ...}]). Only captions in the
+    data; any phrasing (a caption grammar gives many per attribute set) of a neighbouring scene counts."""
+    from zoo.data.shapes import FIELDS
 
-    attrs = {caption_for(a): tuple(a[f] for f in FIELDS) for a in attributes}
-    captions = sorted(attrs)
+    attrs = {c: tuple(a[f] for f in FIELDS) for c, a in zip(captions, attributes)}
+    unique = sorted(attrs)
+    by_scene: dict[tuple, list[int]] = {}
+    for j, c in enumerate(unique):
+        by_scene.setdefault(attrs[c], []).append(j)
     neighbours = []
-    for ci in captions:
+    for ci in unique:
         groups: dict[str, list[int]] = {}
-        for j, cj in enumerate(captions):
-            diff = [f for f, x, y in zip(FIELDS, attrs[ci], attrs[cj]) if x != y]
+        for scene, js in by_scene.items():
+            diff = [f for f, x, y in zip(FIELDS, attrs[ci], scene) if x != y]
             if len(diff) == 1:
-                groups.setdefault(diff[0], []).append(j)
+                groups.setdefault(diff[0], []).extend(js)
         neighbours.append(groups)
-    return captions, neighbours
+    return unique, neighbours
 
 
-def use_hard_negatives(data, encoder: str, p: float, mode: str = "balanced", seed: int = 0) -> None:
+def use_hard_negatives(data, config: dict, p: float, mode: str = "balanced", seed: int = 0) -> None:
     """Swap zoo.training.losses.mismatched for one whose negatives are, with probability p per row, the
     row's own caption with one attribute changed, drawn from the captions in `data` only (so no
     held-out combination is ever shown to the model, not even as a negative). Idempotent."""
     import numpy as np
 
-    from zoo.text import get_text_encoder
+    from zoo.text.condition import text_condition
     from zoo.training import losses
 
-    captions, neighbours = hard_negative_table(data.attributes)
-    emb = torch.as_tensor(get_text_encoder(encoder).encode(captions))  # [U, text_dim], once per caption
+    captions, neighbours = hard_negative_table(list(data.captions), data.attributes)
+    emb = torch.as_tensor(text_condition(config, captions))  # [U, width], once per caption
     row_of = {emb[i].numpy().tobytes(): i for i in range(len(captions))}
     rng = np.random.default_rng(seed)
     plain = getattr(losses, "plain_mismatched", losses.mismatched)
@@ -194,13 +198,13 @@ def train(run: Path, variant: dict, recipe: dict, hard: dict, resume: bool) -> t
         "data": f"builtin:shapes n={DATA_N} seed={recipe['seed']} exclude={[list(c) for c in HELD_OUT_COMBOS]}",
         "trained_by": "scripts/train_text_model.py",
     }
-    encoder, steps, start = variant["config"]["text_encoder"], recipe["steps"], time.time()
+    config, steps, start = variant["config"], recipe["steps"], time.time()
     first_stop = min([steps] + [s for s in variant.get("stages", []) if s < steps])
     if not (resume and (run / "checkpoint.safetensors").exists()):
         if run.exists():
             shutil.rmtree(run)
         if hard["from"] == 0:
-            use_hard_negatives(data, encoder, hard["p"], hard["mode"], seed=0)
+            use_hard_negatives(data, config, hard["p"], hard["mode"], seed=0)
         zoo.train(
             variant["arch"],
             data,
@@ -214,7 +218,7 @@ def train(run: Path, variant: dict, recipe: dict, hard: dict, resume: bool) -> t
         zoo.train(resume=run, data=data, steps=min(hard["from"], steps))
         done = min(hard["from"], steps)
     if done < steps:
-        use_hard_negatives(data, encoder, hard["p"], hard["mode"], seed=done)
+        use_hard_negatives(data, config, hard["p"], hard["mode"], seed=done)
         zoo.train(resume=run, data=data, steps=steps)
     return run / "model.safetensors", time.time() - start
 
@@ -264,6 +268,8 @@ def command_of(encoder: str, meta: dict) -> str:
     config = meta["config"]
     if not config.get("film"):
         cmd += " --no-film"
+    if int(config.get("text_tokens") or 0) != 16:
+        cmd += f" --tokens {int(config.get('text_tokens') or 0)}"
     hard = json.loads(meta["hard_negatives"]) if isinstance(meta.get("hard_negatives"), str) else None
     if hard and (hard["from"], hard["p"], hard["mode"]) != (HARD_FROM, HARD_P, HARD_MODE):
         cmd += f" --hard-from {hard['from']} --hard-p {hard['p']} --hard-mode {hard['mode']}"
@@ -386,6 +392,12 @@ def main() -> None:
         help="condition the generator at its input only (dcgan "
         "film=False; the default film=True conditions every block too)",
     )
+    p.add_argument(
+        "--tokens",
+        type=int,
+        default=16,
+        help="token slots the generator attends to (0: the pooled caption vector only, the old recipe)",
+    )
     p.add_argument("--hard-from", type=int, default=HARD_FROM, help="step from which hard negatives are used")
     p.add_argument("--hard-p", type=float, default=HARD_P, help="fraction of negatives that are hard")
     p.add_argument(
@@ -423,6 +435,10 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     variant = dict(VARIANTS[args.encoder])
     variant["config"] = dict(variant["config"], **({"film": False} if args.no_film else {}))
+    if not args.tokens:
+        variant["config"].update(text_tokens=0, text_token_dim=0)
+    else:
+        variant["config"]["text_tokens"] = args.tokens
     run = args.run or Path("runs/text") / ("shapes-text" if args.encoder == "hash" else f"shapes-{args.encoder}")
     recipe = dict(RECIPE, steps=args.steps or variant.get("steps", RECIPE["steps"]))
     hard = {"from": args.hard_from, "p": args.hard_p, "mode": args.hard_mode}
