@@ -124,7 +124,9 @@ def dataset(n: int, seed: int):
     from zoo.data.shapes import load_shapes
     from zoo.metrics.text_alignment import HELD_OUT_COMBOS
 
-    return load_shapes(32, 3, n=n, seed=seed, exclude=HELD_OUT_COMBOS, progress=True)
+    # template captions: the hard-negative table below pairs captions by caption_for; the grammar
+    # (captions="grammar", the load_shapes default) needs it keyed by attributes instead
+    return load_shapes(32, 3, n=n, seed=seed, exclude=HELD_OUT_COMBOS, captions="template", progress=True)
 
 
 def hard_negative_table(captions: list[str], attributes: list[dict]) -> tuple[list[str], list[dict[str, list[int]]]]:
@@ -323,7 +325,7 @@ def card(dest: Path, variant: dict, report: dict | None) -> str:
             "",
             format_markdown(report),
         ]
-        got = report["results"]["model"]
+        got = {**report["results"]["model"], "paraphrase_ratio": report.get("paraphrase_ratio", {})}
         checks = [
             f"{split} {attr} {got[split][attr]:.3f} (goal >= {goal:.2f}: {'met' if got[split][attr] >= goal else 'NOT met'})"
             for split, goals in report["goal"].items()

@@ -852,8 +852,10 @@ def _print_text_alignment(r: dict) -> None:
     print_table(rows(r), ["images", "captions", "colour", "shape", "size", "background", "all"])
     click.echo(
         f"seen: combinations in training; held_out: (colour, shape) combinations never trained on "
-        f"{[' '.join(c) for c in r['held_out_combos']]}; all = colour, shape and size right"
+        f"{[' '.join(c) for c in r['held_out_combos']]}; paraphrase: seen combinations in phrasings never "
+        f"trained on (e.g. {r['paraphrase_examples'][0]!r}); all = colour, shape and size right"
     )
+    click.echo("paraphrase / seen: " + ", ".join(f"{k} {v:.2f}" for k, v in r["paraphrase_ratio"].items()))
 
 
 def _eval_diversity(model_name: str, data: str, opts: dict) -> dict:

@@ -11,7 +11,7 @@ def _rgb(name):  # the colour as it is in [-1, 1] tensors, [3, 1, 1]
 
 
 def test_pairs_shape_labels_and_captions():
-    d = load_dataset("builtin:pairs", "32x64", n=40, seed=0)
+    d = load_dataset("builtin:pairs", "32x64", n=40, seed=0, captions="template")
     assert d.images.shape == (40, 3, 32, 64) and d.images.dtype == torch.float32
     assert d.images.min() >= -1 and d.images.max() <= 1 and d.notes == []
     assert d.class_names == pairs.CLASS_NAMES and len(d.class_names) == 9

@@ -7,7 +7,7 @@ from zoo.data import DatasetError, load_dataset, shapes
 
 
 def test_shapes_shape_range_and_fields():
-    d = load_dataset("builtin:shapes", 32, 3, n=60, seed=0)
+    d = load_dataset("builtin:shapes", 32, 3, n=60, seed=0, captions="template")
     assert d.images.shape == (60, 3, 32, 32) and d.images.dtype == torch.float32
     assert d.images.min() >= -1 and d.images.max() <= 1
     assert len(d.captions) == len(d.attributes) == 60

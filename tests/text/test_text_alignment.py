@@ -35,6 +35,15 @@ def test_score_and_caption_sets():
     sets = ta.caption_sets([("red", "triangle")], 30, seed=0)
     assert all((a["colour"], a["shape"]) == ("red", "triangle") for a in sets["held_out"])
     assert not any((a["colour"], a["shape"]) == ("red", "triangle") for a in sets["seen"])
+    from zoo.data.captions import PARAPHRASE_FAMILIES
+    from zoo.data.shapes import caption_for
+
+    assert all(a["caption"] == caption_for(a) for a in sets["seen"] + sets["held_out"])
+    para = sets["paraphrase"]
+    assert not any((a["colour"], a["shape"]) == ("red", "triangle") for a in para)
+    assert all(a["caption"] != caption_for(a) for a in para) and len(PARAPHRASE_FAMILIES) >= 3
+    per_set = {"seen": {"colour": 0.8, "shape": 0.5}, "paraphrase": {"colour": 0.4, "shape": 0.5}}
+    assert ta.paraphrase_ratio(per_set) == {"colour": 0.5, "shape": 1.0}
     assert ta.chance_levels()["colour"] == pytest.approx(1 / 6)
 
 
@@ -46,9 +55,11 @@ def test_report_for_a_tiny_model_next_to_baseline_chance_and_real_images():
     assert report["held_out_combos"] == [["red", "triangle"]] and report["held_out_from"] == "model metadata"
     assert set(report["results"]) == {"model", "random_weights", "real_images"}
     for per_set in report["results"].values():
-        assert set(per_set) == {"seen", "held_out"}
+        assert set(per_set) == {"seen", "held_out", "paraphrase"}
         assert set(per_set["seen"]) == {"shape", "colour", "size", "background", "all"}
     assert report["results"]["real_images"]["held_out"]["colour"] >= 0.9  # the classifier's ceiling
+    assert report["results"]["real_images"]["paraphrase"]["colour"] >= 0.9
+    assert set(report["paraphrase_ratio"]) == {"shape", "colour", "size", "background", "all"}
     json.dumps(report)
     table = ta.format_markdown(report)
     assert "random weights" in table and "chance" in table
@@ -75,6 +86,7 @@ def test_cli(tmp_path):
     assert report["held_out_from"].startswith("zoo.metrics.text_alignment.HELD_OUT_COMBOS")
     table = CliRunner().invoke(main, args)
     assert table.exit_code == 0 and "held_out" in table.output and "chance" in table.output, table.output
+    assert "paraphrase / seen: shape" in table.output
     bad = CliRunner().invoke(main, ["eval", str(path), "--data", "builtin:digits", "--metric", "text-alignment"])
     assert bad.exit_code != 0 and "use --data builtin:shapes" in bad.output
 

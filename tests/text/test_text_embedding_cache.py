@@ -46,7 +46,7 @@ def counting(monkeypatch):
 def test_training_encodes_each_unique_caption_once(counting, tmp_path):
     from zoo.data.shapes import load_shapes
 
-    data = load_shapes(32, 3, n=48, seed=0, progress=False)
+    data = load_shapes(32, 3, n=48, seed=0, captions="template", progress=False)
     unique = set(data.captions)
     assert len(unique) < len(data.captions), "the test needs repeated captions"
     zoo.train(
@@ -117,7 +117,7 @@ def test_hard_negative_modes(monkeypatch, mode, shape_share):
 
     script = load_script()
     monkeypatch.setattr(losses, "mismatched", losses.mismatched)  # restored after the test
-    data = load_shapes(32, 3, n=400, seed=0, progress=False)
+    data = load_shapes(32, 3, n=400, seed=0, captions="template", progress=False)
     script.use_hard_negatives(data, "hash", p=1.0, mode=mode, seed=0)
     enc = zoo.text.get_text_encoder("hash")
     captions = sorted(set(data.captions))

@@ -1,7 +1,8 @@
 """`builtin:pairs`: two objects side by side, 32 high x 64 wide (height x width), where the aspect matters.
 
 Each scene is two `builtin:shapes` objects on one background, one in the left half and one in the right,
-captioned "a small red circle left of a large blue square on a gray background". The label is the
+captioned in people's wording by zoo.data.captions ("big blue square right of a red disc, grey backdrop");
+`captions="template"` gives "a small red circle left of a large blue square on a gray background". The label is the
 (left shape, right shape) pair, 9 classes such as "circle|square". Drawn with zoo.data.shapes (4x
 supersampled, LANCZOS); image i depends only on (seed, i), so `n=100` is a prefix of `n=2000`.
 """
@@ -62,9 +63,21 @@ def render_pair(attrs: dict, height: int = 32) -> Image.Image:
 
 
 def load_pairs(
-    height: int = 32, channels: int = 3, n: int = 2000, seed: int = 0, progress: bool | None = None
+    height: int = 32,
+    channels: int = 3,
+    n: int = 2000,
+    seed: int = 0,
+    captions: str = "grammar",
+    progress: bool | None = None,
 ) -> ImageDataset:
-    """n scenes, float32 [n, channels, height, 2 * height] in [-1, 1], labelled by CLASS_NAMES."""
+    """n scenes, float32 [n, channels, height, 2 * height] in [-1, 1], labelled by CLASS_NAMES.
+
+    captions: grammar (the caption grammar's training families; the default), template (caption_for) or
+    paraphrase (held-out families)."""
+    from zoo.data.captions import PAIR_PARAPHRASE_FAMILIES, PAIR_TRAIN_FAMILIES, describe_pairs
+
+    if captions not in ("grammar", "template", "paraphrase"):
+        raise DatasetError(f"pairs: captions must be one of grammar, template, paraphrase, got {captions!r}")
     if channels not in (1, 3):
         raise DatasetError(f"pairs: channels must be 1 or 3, got {channels}")
     if height < 4:
@@ -80,7 +93,9 @@ def load_pairs(
     return ImageDataset(
         images,
         labels,
-        [caption_for(a) for a in attrs],
+        [caption_for(a) for a in attrs]
+        if captions == "template"
+        else describe_pairs(attrs, seed, PAIR_TRAIN_FAMILIES if captions == "grammar" else PAIR_PARAPHRASE_FAMILIES),
         class_names=list(CLASS_NAMES),
         source="builtin:pairs",
         attributes=attrs,

@@ -1,8 +1,10 @@
 """`builtin:shapes`: procedurally drawn scenes whose attributes are known exactly.
 
 Each image is one shape (circle, square, triangle) of one colour and size, at a jittered position,
-on a plain background of another colour, with a caption like "a small red circle on a blue
-background". Nothing is downloaded; images are drawn with Pillow at 4x the resolution and
+on a plain background of another colour, with a caption in people's wording from the caption
+grammar's training families (zoo.data.captions: "big red circle, grey backdrop", "a blue background
+with a tiny red circle", ...; `captions="template"` gives "a small red circle on a blue background",
+`captions="paraphrase"` the held-out families). Nothing is downloaded; images are drawn with Pillow at 4x the resolution and
 downsampled with LANCZOS, so edges are anti-aliased.
 
 Deterministic and unbounded: image i depends only on (seed, i) and the allowed attribute
@@ -42,6 +44,7 @@ RGB = {
 RADIUS = {"small": 0.17, "large": 0.32}  # circumradius as a fraction of the image side
 FIELDS = ("shape", "colour", "size", "background")
 LABEL_BY = ("shape", "colour", "size", "background", "shape_colour")
+CAPTIONS = ("grammar", "template", "paraphrase")  # training families, caption_for, held-out families
 SUPERSAMPLE = 4
 
 
@@ -198,6 +201,7 @@ def load_shapes(
     exclude: Iterable | None = None,
     only: Iterable | None = None,
     label_by: str = "shape",
+    captions: str = "grammar",
     progress: bool | None = None,
 ) -> ImageDataset:
     """n scenes at `resolution` with `channels` (1 = luminance, 3 = RGB).
@@ -206,9 +210,13 @@ def load_shapes(
     like ("red", "circle") or a dict like {"colour": "red", "background": "blue"}.
     label_by: which attribute becomes the integer label (class_names lists its values):
     shape (default), colour, size, background or shape_colour.
+    captions: grammar (the caption grammar's training families, drawn per (seed, i); the default),
+    template (caption_for) or paraphrase (the held-out families; never train on these).
     """
     if label_by not in LABEL_BY:
         raise DatasetError(f"shapes: label_by must be one of {list(LABEL_BY)}, got {label_by!r}")
+    if captions not in CAPTIONS:
+        raise DatasetError(f"shapes: captions must be one of {list(CAPTIONS)}, got {captions!r}")
     if channels not in (1, 3):
         raise DatasetError(f"shapes: channels must be 1 or 3, got {channels}")
     if resolution < 4:
@@ -220,6 +228,15 @@ def load_shapes(
     images = torch.stack([render(a, resolution, channels) for a in bar])  # [n, C, H, W]
     vocab = _label_vocab(label_by)
     labels = torch.tensor([vocab.index(_label_of(a, label_by)) for a in attrs], dtype=torch.int64)
-    captions = [caption_for(a) for a in attrs]
+    texts = captions_of(attrs, seed, captions)
     # the fingerprint hashes the pixels, so seed / exclude / only need not be in the source name
-    return ImageDataset(images, labels, captions, class_names=vocab, source="builtin:shapes", attributes=attrs)
+    return ImageDataset(images, labels, texts, class_names=vocab, source="builtin:shapes", attributes=attrs)
+
+
+def captions_of(attrs: Sequence[dict], seed: int, kind: str = "grammar") -> list[str]:
+    """The captions of scenes `attrs` (image i of seed `seed`): grammar, template or paraphrase."""
+    from zoo.data.captions import PARAPHRASE_FAMILIES, TRAIN_FAMILIES, describe_all
+
+    if kind == "template":
+        return [caption_for(a) for a in attrs]
+    return describe_all(attrs, seed, TRAIN_FAMILIES if kind == "grammar" else PARAPHRASE_FAMILIES)
