@@ -17,7 +17,6 @@ tokens (output projection zero-initialised: a new block starts as the identity),
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from zoo.model import build
