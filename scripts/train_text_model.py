@@ -79,8 +79,10 @@ DATA_N = 20000
 # row's own caption with exactly one attribute changed (another seen caption). Plain GAN-CLS pairs
 # an image with a random other caption, which nearly always differs in background or colour, so D
 # can reject it without looking at the shape. "balanced" first draws the attribute to change
-# (shape, colour, size, background: 1/4 each), then a caption; "uniform" draws among all one-change
-# neighbours, which are mostly colour and background swaps (shape: 2 of ~14).
+# (shape, colour, size, background, and "swap": the object's and background's colours exchanged; 1/5
+# each where the data has them), then a caption; "uniform" draws among all those neighbours, which
+# are mostly colour and background changes (shape: 2 of ~14). Swaps teach the token paths to bind a
+# colour word to its noun.
 HARD_FROM, HARD_P, HARD_MODE = 0, 0.5, "balanced"
 
 
@@ -124,18 +126,20 @@ def dataset(n: int, seed: int):
     from zoo.data.shapes import load_shapes
     from zoo.metrics.text_alignment import HELD_OUT_COMBOS
 
-    # template captions: the hard-negative table below pairs captions by caption_for; the grammar
-    # (captions="grammar", the load_shapes default) needs it keyed by attributes instead
-    return load_shapes(32, 3, n=n, seed=seed, exclude=HELD_OUT_COMBOS, captions="template", progress=True)
+    # the caption grammar's training families (zoo.data.captions); the paraphrase families stay out
+    return load_shapes(32, 3, n=n, seed=seed, exclude=HELD_OUT_COMBOS, captions="grammar", progress=True)
 
 
 def hard_negative_table(captions: list[str], attributes: list[dict]) -> tuple[list[str], list[dict[str, list[int]]]]:
     """The unique captions of the data, and for each the captions of one-attribute neighbours grouped by the
-    attribute that differs: ({caption i}, [{"shape": [j, ...], "colour": [...], ...}]). Only captions in the
-    data; any phrasing (a caption grammar gives many per attribute set) of a neighbouring scene counts."""
+    attribute that differs, plus "swap" (object and background colours exchanged):
+    ({caption i}, [{"shape": [j, ...], "colour": [...], "swap": [...], ...}]). Only captions in the
+    data; any phrasing (a caption grammar gives many per attribute set) of a neighbouring scene counts.
+    Captions that leave an attribute out ("a red circle" fits every background) take part in neither
+    role: as a negative it could describe the real image."""
     from zoo.data.shapes import FIELDS
 
-    attrs = {c: tuple(a[f] for f in FIELDS) for c, a in zip(captions, attributes)}
+    attrs = {c: tuple(a[f] for f in FIELDS) for c, a in zip(captions, attributes) if names_every_attribute(c)}
     unique = sorted(attrs)
     by_scene: dict[tuple, list[int]] = {}
     for j, c in enumerate(unique):
@@ -143,12 +147,32 @@ def hard_negative_table(captions: list[str], attributes: list[dict]) -> tuple[li
     neighbours = []
     for ci in unique:
         groups: dict[str, list[int]] = {}
+        mine = dict(zip(FIELDS, attrs[ci]))
         for scene, js in by_scene.items():
             diff = [f for f, x, y in zip(FIELDS, attrs[ci], scene) if x != y]
             if len(diff) == 1:
                 groups.setdefault(diff[0], []).extend(js)
+            other = dict(zip(FIELDS, scene))
+            if diff == ["colour", "background"] and (other["colour"], other["background"]) == (
+                mine["background"],
+                mine["colour"],
+            ):  # the two colours swapped: what a model that cannot bind colours confuses
+                groups.setdefault("swap", []).extend(js)
         neighbours.append(groups)
     return unique, neighbours
+
+
+def names_every_attribute(caption: str) -> bool:
+    """Whether a shapes caption names the size and both colours (the grammar's families may drop them)."""
+    from zoo.data.captions import SYNONYMS
+    from zoo.data.shapes import BACKGROUNDS, COLOURS, SIZES
+
+    def spelled(words) -> set[str]:
+        return {s for w in words for s in SYNONYMS.get(w, (w,))}
+
+    tokens = caption.replace(",", " ").replace(":", " ").split()
+    colours = spelled(set(COLOURS) | set(BACKGROUNDS))
+    return bool(spelled(SIZES) & set(tokens)) and sum(t in colours for t in tokens) == 2
 
 
 def use_hard_negatives(data, config: dict, p: float, mode: str = "balanced", seed: int = 0) -> None:
@@ -162,7 +186,7 @@ def use_hard_negatives(data, config: dict, p: float, mode: str = "balanced", see
 
     captions, neighbours = hard_negative_table(list(data.captions), data.attributes)
     emb = torch.as_tensor(text_condition(config, captions))  # [U, width], once per caption
-    row_of = {emb[i].numpy().tobytes(): i for i in range(len(captions))}
+    row_of = {hash(emb[i].numpy().tobytes()): i for i in range(len(captions))}  # hashes: rows are ~20 KB
     rng = np.random.default_rng(seed)
     plain = getattr(losses, "plain_mismatched", losses.mismatched)
     losses.plain_mismatched = plain
@@ -177,7 +201,7 @@ def use_hard_negatives(data, config: dict, p: float, mode: str = "balanced", see
         wrong, differs = plain(c)
         wrong, differs = wrong.clone(), differs.clone()
         for r, row in enumerate(c.detach().cpu()):
-            i = row_of.get(row.numpy().tobytes())
+            i = row_of.get(hash(row.numpy().tobytes()))
             if i is not None and neighbours[i] and rng.random() < p:
                 wrong[r] = emb[pick(i)].to(c.device)
                 differs[r] = True
@@ -186,7 +210,24 @@ def use_hard_negatives(data, config: dict, p: float, mode: str = "balanced", see
     losses.mismatched = mismatched
 
 
-def train(run: Path, variant: dict, recipe: dict, hard: dict, resume: bool) -> tuple[Path, float]:
+def initial_model(init_from: str, variant: dict, data):
+    """The model a run starts from: the architecture (fresh weights), or a trained text model whose
+    missing token paths start at zero (zoo.conditioning.change_conditioning), e.g. the previous release."""
+    if not init_from:
+        return variant["arch"]
+    import zoo
+    from zoo.conditioning import change_conditioning
+
+    source = zoo.load(init_from)
+    model = change_conditioning(source, f"text:{variant['config']['text_encoder']}", data)
+    want = {k: variant["config"][k] for k in ("text_tokens", "text_token_dim", "film", "width")}
+    got = {k: model.config.get(k) for k in want}
+    if got != want:
+        raise SystemExit(f"--init-from {init_from}: its config {got} is not this recipe's {want}")
+    return model
+
+
+def train(run: Path, variant: dict, recipe: dict, hard: dict, resume: bool, init_from: str = "") -> tuple[Path, float]:
     """Plain GAN-CLS up to hard["from"] steps, then with hard negatives (a resumed run: the checkpoint
     carries everything, so this equals one uninterrupted run with the switch)."""
     import zoo
@@ -199,6 +240,7 @@ def train(run: Path, variant: dict, recipe: dict, hard: dict, resume: bool) -> t
         "hard_negatives": hard,
         "data": f"builtin:shapes n={DATA_N} seed={recipe['seed']} exclude={[list(c) for c in HELD_OUT_COMBOS]}",
         "trained_by": "scripts/train_text_model.py",
+        "init_from": init_from or "random init",
     }
     config, steps, start = variant["config"], recipe["steps"], time.time()
     first_stop = min([steps] + [s for s in variant.get("stages", []) if s < steps])
@@ -207,11 +249,12 @@ def train(run: Path, variant: dict, recipe: dict, hard: dict, resume: bool) -> t
             shutil.rmtree(run)
         if hard["from"] == 0:
             use_hard_negatives(data, config, hard["p"], hard["mode"], seed=0)
+        start_model = initial_model(init_from, variant, data)
         zoo.train(
-            variant["arch"],
+            start_model,
             data,
             run,
-            config=variant["config"],
+            config=None if init_from else variant["config"],
             extra=extra,
             **dict(recipe, steps=min(first_stop, hard["from"]) if hard["from"] > 0 else first_stop),
         )
@@ -239,7 +282,7 @@ def ship(trained_path: Path, variant: dict, recipe: dict, hard: dict, wall_s: fl
         trained,
         tmp,
         tag=variant["tag"],
-        parent=f"{variant['arch']} (random init)",
+        parent=variant.get("init_from") or f"{variant['arch']} (random init)",
         extra={
             "recipe": recipe,
             "hard_negatives": hard,
@@ -408,6 +451,11 @@ def main() -> None:
         default=HARD_MODE,
         help="uniform over one-change neighbours, or balanced over the attribute changed",
     )
+    p.add_argument(
+        "--init-from",
+        default="",
+        help="start from this trained text model (a file or name; token paths added at zero) instead of random init",
+    )
     p.add_argument("--resume", action="store_true", help="continue the run's checkpoint to --steps")
     p.add_argument(
         "--probe",
@@ -445,9 +493,10 @@ def main() -> None:
     recipe = dict(RECIPE, steps=args.steps or variant.get("steps", RECIPE["steps"]))
     hard = {"from": args.hard_from, "p": args.hard_p, "mode": args.hard_mode}
     name = name_of(variant)
+    variant["init_from"] = args.init_from
     dest = ship_dir(args.encoder) / f"{name}.safetensors"
     if args.probe:
-        trained, wall = train(run, variant, recipe, hard, args.resume)
+        trained, wall = train(run, variant, recipe, hard, args.resume, args.init_from)
         from zoo.metrics.text_alignment import text_alignment
 
         report = text_alignment(str(trained), n=args.eval_n, baseline=False, progress=False)
@@ -463,7 +512,7 @@ def main() -> None:
         print("PROBE", json.dumps(out))
         return
     if not args.skip_train:
-        trained, wall = train(run, variant, recipe, hard, args.resume)
+        trained, wall = train(run, variant, recipe, hard, args.resume, args.init_from)
         print(f"trained in {wall / 60:.1f} min: {trained}")
         if args.no_ship:
             return

@@ -127,7 +127,11 @@ class GAN(nn.Module):
         if emb.ndim == 2 and emb.shape[0] == 1 and n > 1 and emb.shape[1] == width:
             emb = emb.expand(n, -1)  # one prompt for every image: a view, not n copies
         if emb.shape != (n, width):
-            what = " (the packed [pooled | tokens | mask] row of zoo.text.condition)" if width != self.config["text_dim"] else ""
+            what = (
+                " (the packed [pooled | tokens | mask] row of zoo.text.condition)"
+                if width != self.config["text_dim"]
+                else ""
+            )
             raise ValueError(f"embeddings must be float32 [{n}, {width}]{what}, got {tuple(emb.shape)}")
         if not torch.isfinite(emb).all():
             raise ValueError("embeddings hold NaN or infinite values; give finite numbers (a text encoder's output)")

@@ -137,4 +137,6 @@ def check_all_conditionings(name: str, **config) -> None:
     if "text_dim" in spec.default_config:
         check_model_contract(name, **{**config, "conditioning": "text", "text_dim": 8})
     if "text_tokens" in spec.default_config:
-        check_model_contract(name, **{**config, "conditioning": "text", "text_dim": 8, "text_tokens": 4, "text_token_dim": 6})
+        check_model_contract(
+            name, **{**config, "conditioning": "text", "text_dim": 8, "text_tokens": 4, "text_token_dim": 6}
+        )

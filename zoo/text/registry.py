@@ -145,7 +145,9 @@ def check_token_probe(name: str, encoder: Any) -> None:
     try:
         tokens, mask = encoder.encode_tokens(["a red circle"])
     except Exception as e:  # noqa: BLE001 -- a plugin's failure, reported with its name
-        raise TextEncoderError(f"text encoder {name!r}: encode_tokens failed on a probe prompt ({type(e).__name__}: {e})") from e
+        raise TextEncoderError(
+            f"text encoder {name!r}: encode_tokens failed on a probe prompt ({type(e).__name__}: {e})"
+        ) from e
     ok = (
         isinstance(tokens, np.ndarray)
         and isinstance(mask, np.ndarray)

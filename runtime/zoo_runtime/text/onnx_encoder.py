@@ -88,7 +88,11 @@ class OnnxTextEncoder:
         self.output = entry.get("output", outputs[0] if outputs else "")
         self.token_output = entry.get("token_output")
         self.token_dim = int(entry.get("token_dim") or self.dim)
-        if inputs != sorted(INPUTS) or self.output not in outputs or (self.token_output and self.token_output not in outputs):
+        if (
+            inputs != sorted(INPUTS)
+            or self.output not in outputs
+            or (self.token_output and self.token_output not in outputs)
+        ):
             raise TextEncoderError(
                 f"{pkg}: text_encoder.onnx {entry['onnx']!r} takes {inputs} and gives {outputs}; "
                 f"the runtime feeds {list(INPUTS)} and reads {self.output!r}"
@@ -135,7 +139,11 @@ class OnnxTextEncoder:
             )
         prompts = _as_list(prompts)
         if not prompts:
-            return np.zeros((0, self.dim), np.float32), np.zeros((0, 1, self.token_dim), np.float32), np.zeros((0, 1), bool)
+            return (
+                np.zeros((0, self.dim), np.float32),
+                np.zeros((0, 1, self.token_dim), np.float32),
+                np.zeros((0, 1), bool),
+            )
         feeds = self.tokenize(prompts)
         pooled, tokens = self.session.run([self.output, self.token_output], feeds)
         if tokens.shape != (*feeds["input_ids"].shape, self.token_dim):

@@ -20,7 +20,9 @@ def fit_tokens(tokens: np.ndarray, mask: np.ndarray, length: int) -> tuple[np.nd
     """(float32 [N, length, D], bool [N, length]): the first `length` tokens, padded with masked zeros."""
     tokens, mask = np.asarray(tokens, np.float32), np.asarray(mask).astype(bool)
     if tokens.ndim != 3 or mask.shape != tokens.shape[:2]:
-        raise ValueError(f"tokens must be [N, T, D] with a mask [N, T], got {list(tokens.shape)} and {list(mask.shape)}")
+        raise ValueError(
+            f"tokens must be [N, T, D] with a mask [N, T], got {list(tokens.shape)} and {list(mask.shape)}"
+        )
     n, t, d = tokens.shape
     out_t = np.zeros((n, length, d), np.float32)
     out_m = np.zeros((n, length), bool)
@@ -41,3 +43,13 @@ def pack_condition(pooled: np.ndarray, tokens: np.ndarray, mask: np.ndarray) -> 
     return np.concatenate(
         [np.asarray(pooled, np.float32), tokens.reshape(n, -1).astype(np.float32), mask.astype(np.float32)], axis=1
     )
+
+
+def encode_for_model(encoder, prompts, length: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(pooled [N, dim], tokens [N, length, token_dim], mask bool [N, length]) from a runtime encoder
+    (one graph run where the encoder offers `encode_with_tokens`)."""
+    if hasattr(encoder, "encode_with_tokens"):
+        pooled, tokens, mask = encoder.encode_with_tokens(prompts)
+    else:
+        pooled, (tokens, mask) = encoder(prompts), encoder.encode_tokens(prompts)
+    return (np.asarray(pooled, np.float32), *fit_tokens(tokens, mask, length))
