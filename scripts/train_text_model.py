@@ -74,7 +74,7 @@ RECIPE = dict(
     eval_samples=0,
     seed=0,
 )
-DATA_N = 20000
+DATA_N = 10000  # 20000 before the caption grammar; 10000 halves encoding ~8000 distinct captions
 # Hard negatives: from step HARD_FROM on, a fraction HARD_P of the matching-aware negatives is the
 # row's own caption with exactly one attribute changed (another seen caption). Plain GAN-CLS pairs
 # an image with a random other caption, which nearly always differs in background or colour, so D
@@ -185,7 +185,10 @@ def use_hard_negatives(data, config: dict, p: float, mode: str = "balanced", see
     from zoo.training import losses
 
     captions, neighbours = hard_negative_table(list(data.captions), data.attributes)
-    emb = torch.as_tensor(text_condition(config, captions))  # [U, width], once per caption
+    every = sorted(set(data.captions))  # the trainer's list: zoo.text.condition reuses these rows
+    rows = text_condition(config, every)
+    at = {c: i for i, c in enumerate(every)}
+    emb = torch.as_tensor(rows[[at[c] for c in captions]])  # [U, width], once per caption
     row_of = {hash(emb[i].numpy().tobytes()): i for i in range(len(captions))}  # hashes: rows are ~20 KB
     rng = np.random.default_rng(seed)
     plain = getattr(losses, "plain_mismatched", losses.mismatched)
@@ -227,9 +230,42 @@ def initial_model(init_from: str, variant: dict, data):
     return model
 
 
-def train(run: Path, variant: dict, recipe: dict, hard: dict, resume: bool, init_from: str = "") -> tuple[Path, float]:
+def train(
+    run: Path, variant: dict, recipe: dict, hard: dict, resume: bool, init_from: str = "", minutes: float = 0
+) -> tuple[Path, float]:
     """Plain GAN-CLS up to hard["from"] steps, then with hard negatives (a resumed run: the checkpoint
-    carries everything, so this equals one uninterrupted run with the switch)."""
+    carries everything, so this equals one uninterrupted run with the switch). With `minutes`, training
+    stops cleanly when the wall-clock budget (counted from now) is spent, and the model is written from
+    the checkpoint of the last step."""
+    import signal
+    import threading
+
+    from zoo.training.checkpoint import load_checkpoint
+    from zoo.training.interrupt import TrainingInterrupted
+
+    timer = threading.Timer(minutes * 60, os.kill, (os.getpid(), signal.SIGTERM)) if minutes else None
+    if timer is not None:
+        timer.daemon = True
+        timer.start()
+    start = time.time()
+    try:
+        return train_steps(run, variant, recipe, hard, resume, init_from)
+    except TrainingInterrupted:
+        if timer is None or timer.is_alive():
+            raise  # a real Ctrl-C / SIGTERM, not the budget
+        import zoo
+
+        done = int(load_checkpoint(run)[1]["step"])
+        print(f"the {minutes}-minute budget ended the run at step {done}: writing the model from its checkpoint")
+        zoo.train(resume=run, data=dataset(DATA_N, recipe["seed"]), steps=done)
+        return run / "model.safetensors", time.time() - start
+    finally:
+        if timer is not None:
+            timer.cancel()
+
+
+def train_steps(run: Path, variant: dict, recipe: dict, hard: dict, resume: bool, init_from: str) -> tuple[Path, float]:
+    """The run itself (see train)."""
     import zoo
     from zoo.metrics.text_alignment import HELD_OUT_COMBOS
     from zoo.training.checkpoint import load_checkpoint
@@ -287,6 +323,8 @@ def ship(trained_path: Path, variant: dict, recipe: dict, hard: dict, wall_s: fl
             "recipe": recipe,
             "hard_negatives": hard,
             "trained_by": "scripts/train_text_model.py",
+            "init_from": variant.get("init_from") or "",
+            "minutes": variant.get("minutes") or 0,
             "wall_s": round(wall_s, 1),
             "machine": machine(),
             "held_out_combos": [list(c) for c in HELD_OUT_COMBOS],
@@ -315,6 +353,10 @@ def command_of(encoder: str, meta: dict) -> str:
         cmd += " --no-film"
     if int(config.get("text_tokens") or 0) != 16:
         cmd += f" --tokens {int(config.get('text_tokens') or 0)}"
+    if meta.get("init_from"):
+        cmd += f" --init-from {meta['init_from']}"
+    if float(meta.get("minutes") or 0):
+        cmd += f" --steps {json.loads(meta['recipe'])['steps'] if isinstance(meta.get('recipe'), str) else ''} --minutes {meta['minutes']}"
     hard = json.loads(meta["hard_negatives"]) if isinstance(meta.get("hard_negatives"), str) else None
     if hard and (hard["from"], hard["p"], hard["mode"]) != (HARD_FROM, HARD_P, HARD_MODE):
         cmd += f" --hard-from {hard['from']} --hard-p {hard['p']} --hard-mode {hard['mode']}"
@@ -456,6 +498,12 @@ def main() -> None:
         default="",
         help="start from this trained text model (a file or name; token paths added at zero) instead of random init",
     )
+    p.add_argument(
+        "--minutes",
+        type=float,
+        default=0,
+        help="wall-clock budget of the training (0: none); the run stops cleanly and ships what it has",
+    )
     p.add_argument("--resume", action="store_true", help="continue the run's checkpoint to --steps")
     p.add_argument(
         "--probe",
@@ -494,9 +542,10 @@ def main() -> None:
     hard = {"from": args.hard_from, "p": args.hard_p, "mode": args.hard_mode}
     name = name_of(variant)
     variant["init_from"] = args.init_from
+    variant["minutes"] = args.minutes
     dest = ship_dir(args.encoder) / f"{name}.safetensors"
     if args.probe:
-        trained, wall = train(run, variant, recipe, hard, args.resume, args.init_from)
+        trained, wall = train(run, variant, recipe, hard, args.resume, args.init_from, args.minutes)
         from zoo.metrics.text_alignment import text_alignment
 
         report = text_alignment(str(trained), n=args.eval_n, baseline=False, progress=False)
@@ -512,7 +561,7 @@ def main() -> None:
         print("PROBE", json.dumps(out))
         return
     if not args.skip_train:
-        trained, wall = train(run, variant, recipe, hard, args.resume, args.init_from)
+        trained, wall = train(run, variant, recipe, hard, args.resume, args.init_from, args.minutes)
         print(f"trained in {wall / 60:.1f} min: {trained}")
         if args.no_ship:
             return

@@ -23,8 +23,22 @@ def text_condition_width(config: dict) -> int:
     )
 
 
+_last: list = [None, None]  # (key, rows) of the last call: a training script and its trainer encode the same captions
+
+
 def text_condition(config: dict, texts: Sequence[str]) -> np.ndarray:
-    """float32 [N, text_condition_width(config)] for the prompts `texts`."""
+    """float32 [N, text_condition_width(config)] for the prompts `texts` (read-only when reused: the last
+    call's rows are returned again for the same config and prompts, e.g. 10,000 captions through MiniLM)."""
+    key = (config.get("text_encoder"), config.get("text_tokens"), config.get("text_token_dim"), tuple(texts))
+    if _last[0] == key:
+        return _last[1]
+    rows = encode_rows(config, texts)
+    if len(texts) > 256:  # worth keeping; small calls (sampling) are cheap to repeat
+        _last[:] = [key, rows]
+    return rows
+
+
+def encode_rows(config: dict, texts: Sequence[str]) -> np.ndarray:
     encoder = get_text_encoder(config["text_encoder"])
     pooled = np.asarray(encoder.encode(texts), np.float32)
     length = int(config.get("text_tokens") or 0)
