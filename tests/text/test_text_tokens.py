@@ -142,3 +142,25 @@ def test_archs_without_token_attention_stay_pooled():
     source = zoo.create_model("mlpgan28")
     new = change_conditioning(source, "text:hash", None)
     assert "text_tokens" not in new.config and new.config["conditioning"] == "text"
+
+
+def test_files_without_token_keys_load_pooled(tmp_path):
+    """Weights saved before token conditioning have no text_tokens in their config: the defaults are 0."""
+    import json
+
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    for name in ("dcgan32", "dcgan32_minilm"):
+        assert zoo.registry.get_spec(name).default_config["text_tokens"] == 0
+    model = tiny()
+    path = zoo.save(model, tmp_path / "new.safetensors")
+    with safe_open(str(path), framework="pt") as f:
+        meta = dict(f.metadata())
+    config = json.loads(meta["config"])
+    del config["text_tokens"], config["text_token_dim"]
+    old = tmp_path / "old.safetensors"
+    save_file(load_file(str(path)), str(old), metadata={**meta, "config": json.dumps(config)})
+    loaded = zoo.load(old)
+    assert loaded.config["text_tokens"] == 0
+    assert torch.equal(loaded.sample(2, seed=0, prompts=SWAP), model.sample(2, seed=0, prompts=SWAP))
