@@ -175,7 +175,7 @@ def names_every_attribute(caption: str) -> bool:
     return bool(spelled(SIZES) & set(tokens)) and sum(t in colours for t in tokens) == 2
 
 
-def use_hard_negatives(data, config: dict, p: float, mode: str = "balanced", seed: int = 0) -> None:
+def use_hard_negatives(data, config: dict, p: float, mode: str = "balanced", seed: int = 0, swap: bool = True) -> None:
     """Swap zoo.training.losses.mismatched for one whose negatives are, with probability p per row, the
     row's own caption with one attribute changed, drawn from the captions in `data` only (so no
     held-out combination is ever shown to the model, not even as a negative). Idempotent."""
@@ -185,6 +185,8 @@ def use_hard_negatives(data, config: dict, p: float, mode: str = "balanced", see
     from zoo.training import losses
 
     captions, neighbours = hard_negative_table(list(data.captions), data.attributes)
+    if not swap:
+        neighbours = [{k: v for k, v in g.items() if k != "swap"} for g in neighbours]
     every = sorted(set(data.captions))  # the trainer's list: zoo.text.condition reuses these rows
     rows = text_condition(config, every)
     at = {c: i for i, c in enumerate(every)}
@@ -284,7 +286,7 @@ def train_steps(run: Path, variant: dict, recipe: dict, hard: dict, resume: bool
         if run.exists():
             shutil.rmtree(run)
         if hard["from"] == 0:
-            use_hard_negatives(data, config, hard["p"], hard["mode"], seed=0)
+            use_hard_negatives(data, config, hard["p"], hard["mode"], seed=0, swap=hard.get("swap", True))
         start_model = initial_model(init_from, variant, data)
         zoo.train(
             start_model,
@@ -299,7 +301,7 @@ def train_steps(run: Path, variant: dict, recipe: dict, hard: dict, resume: bool
         zoo.train(resume=run, data=data, steps=min(hard["from"], steps))
         done = min(hard["from"], steps)
     if done < steps:
-        use_hard_negatives(data, config, hard["p"], hard["mode"], seed=done)
+        use_hard_negatives(data, config, hard["p"], hard["mode"], seed=done, swap=hard.get("swap", True))
         zoo.train(resume=run, data=data, steps=steps)
     return run / "model.safetensors", time.time() - start
 
@@ -360,6 +362,8 @@ def command_of(encoder: str, meta: dict) -> str:
     hard = json.loads(meta["hard_negatives"]) if isinstance(meta.get("hard_negatives"), str) else None
     if hard and (hard["from"], hard["p"], hard["mode"]) != (HARD_FROM, HARD_P, HARD_MODE):
         cmd += f" --hard-from {hard['from']} --hard-p {hard['p']} --hard-mode {hard['mode']}"
+    if hard and not hard.get("swap", True):
+        cmd += " --no-swap"
     return cmd
 
 
@@ -485,6 +489,7 @@ def main() -> None:
         default=16,
         help="token slots the generator attends to (0: the pooled caption vector only, the old recipe)",
     )
+    p.add_argument("--no-swap", action="store_true", help="no colour-swap hard negatives")
     p.add_argument("--hard-from", type=int, default=HARD_FROM, help="step from which hard negatives are used")
     p.add_argument("--hard-p", type=float, default=HARD_P, help="fraction of negatives that are hard")
     p.add_argument(
@@ -539,7 +544,7 @@ def main() -> None:
         variant["config"]["text_tokens"] = args.tokens
     run = args.run or Path("runs/text") / ("shapes-text" if args.encoder == "hash" else f"shapes-{args.encoder}")
     recipe = dict(RECIPE, steps=args.steps or variant.get("steps", RECIPE["steps"]))
-    hard = {"from": args.hard_from, "p": args.hard_p, "mode": args.hard_mode}
+    hard = {"from": args.hard_from, "p": args.hard_p, "mode": args.hard_mode, "swap": not args.no_swap}
     name = name_of(variant)
     variant["init_from"] = args.init_from
     variant["minutes"] = args.minutes
