@@ -532,6 +532,11 @@ def main() -> None:
         help="with --skip-train: the run's training wall time, when it ran in "
         "several sittings (default: first sample grid to final model, gaps included)",
     )
+    p.add_argument(
+        "--card-only",
+        action="store_true",
+        help="rewrite the shipped model's card from the run's text_alignment.json (no training, no evaluation)",
+    )
     p.add_argument("--eval-n", type=int, default=1000, help="images per caption set for the text-alignment figures")
     p.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
     args = p.parse_args()
@@ -565,6 +570,8 @@ def main() -> None:
         (run / "probe.json").write_text(json.dumps(out, indent=1))
         print("PROBE", json.dumps(out))
         return
+    if args.card_only:
+        args.skip_train = args.no_ship = True
     if not args.skip_train:
         trained, wall = train(run, variant, recipe, hard, args.resume, args.init_from, args.minutes)
         print(f"trained in {wall / 60:.1f} min: {trained}")
@@ -579,6 +586,11 @@ def main() -> None:
         recipe = {k: recipe[k] for k in RECIPE if k in recipe}
         dest = ship(trained, variant, recipe, hard, args.wall_s or run_wall_seconds(run))
     report = None
+    if args.card_only:  # the figures of the last evaluation, e.g. after editing the card's notes
+        report = json.loads((run / "text_alignment.json").read_text())
+        (dest.parent / f"{name}.md").write_text(card(dest, variant, report))
+        print(f"wrote {dest.parent / (name + '.md')}")
+        return
     try:
         from zoo.metrics.text_alignment import text_alignment
 
