@@ -143,7 +143,7 @@ def plugins_cmd(as_json: bool) -> None:
     print_table(rows, ["group", "name", "distribution", "status", "error"])
 
 
-@main.command("import", short_help="Bring in a StyleGAN2-ADA .pkl or rosinality .pt, safely.")
+@main.command("import", short_help="Import StyleGAN2-ADA or R3GAN .pkl, rosinality .pt, safely.")
 @click.argument("src", type=click.Path(dir_okay=False))
 @click.option(
     "--out", required=True, type=click.Path(dir_okay=False), help="The zoo weights file to write (.safetensors)."
@@ -152,7 +152,7 @@ def plugins_cmd(as_json: bool) -> None:
 @click.option("--overwrite", is_flag=True, help="Replace an existing --out file.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def import_cmd(src: str, out: str, name: str | None, overwrite: bool, as_json: bool) -> None:
-    """Import a StyleGAN2-ADA .pkl or rosinality .pt checkpoint.
+    """Import a StyleGAN2-ADA or R3GAN .pkl, or a rosinality .pt checkpoint.
 
     The format is recognised by content; nothing from the file is run (see docs/import.md). The result
     is an ordinary zoo weights file: zoo info, sample, finetune and export take it.
@@ -185,7 +185,7 @@ def import_cmd(src: str, out: str, name: str | None, overwrite: bool, as_json: b
     )
     if summary["notes"]:
         click.echo(f"  note: {summary['notes']}")
-    click.echo(f"  next: zoo sample {out} --truncation 0.7 --out samples.png")
+    click.echo(f"  next: zoo sample {out}{' --truncation 0.7' * model.has_truncation} --out samples.png")
 
 
 @main.command("info", short_help="Show a model's spec, config and weights.")
@@ -227,7 +227,9 @@ def info_cmd(name: str, as_json: bool) -> None:
                 if tag is None or t == tag
             },
         }
-    data = ordered_fields(data)
+    from zoo.vocabulary import info_fields
+
+    data = ordered_fields({**data, **info_fields(located)})  # text models: what they know
     if as_json:
         echo_json(data)
         return
@@ -290,6 +292,7 @@ TRAIN_DEFAULTS = {
     "loss": "logistic",
     "r1": "0.1 (logistic), 0 (hinge)",
     "r2": "0.0",
+    "mode_seeking": "0.0",
     "preset": "default",
     "ema_kimg": "10.0",
     "warmup": "0",
@@ -353,6 +356,11 @@ def _training_options(shown: dict):
         recipe_option("--loss", type=click.Choice(["logistic", "hinge", "rpgan"]), help="Adversarial loss."),
         recipe_option("--r1", type=float, help="R1 penalty weight gamma (0 disables)."),
         recipe_option("--r2", type=float, help="R2 penalty weight gamma: R1 on generated images (0 disables)."),
+        recipe_option(
+            "--mode-seeking",
+            type=click.FloatRange(min=0),
+            help="Mode-seeking weight (MSGAN) for conditional runs: images of one caption vary (0 disables).",
+        ),
         recipe_option("--ema-kimg", type=float, help="EMA half-life in thousands of images."),
         recipe_option("--warmup", type=int, help="Learning-rate warm-up steps."),
         recipe_option("--augment", type=click.Choice(["none", "diffaug", "ada"]), help="D-side augmentation."),
@@ -581,6 +589,10 @@ def sample_cmd(model_name, n, seed, label, prompt, truncation, w_file, z_file, n
     model = zoo.resolve_source(model_name)
     if device:
         model = model.to(device)
+    from zoo.vocabulary import prompt_note
+
+    if note := prompt_note(model, prompt):  # words never seen in training: said, not refused
+        click.echo(note, err=True)
     labels = None if label is None else label.split(",")  # names or indices: the model resolves and checks them
     labels = labels[0] if labels is not None and len(labels) == 1 else labels
     psis = _truncations(truncation)
@@ -856,6 +868,10 @@ def _print_text_alignment(r: dict) -> None:
         f"trained on (e.g. {r['paraphrase_examples'][0]!r}); all = colour, shape and size right"
     )
     click.echo("paraphrase / seen: " + ", ".join(f"{k} {v:.2f}" for k, v in r["paraphrase_ratio"].items()))
+    if r.get("diversity"):
+        from zoo.metrics.text_alignment import diversity_line
+
+        click.echo(diversity_line(r["diversity"]).replace("**", ""))
 
 
 def _eval_diversity(model_name: str, data: str, opts: dict) -> dict:

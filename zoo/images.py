@@ -26,6 +26,7 @@ __all__ = [
     "write_picture",
     "check_grid_size",
     "grid_from_batches",
+    "label_rows",
 ]
 
 
@@ -94,7 +95,48 @@ def grid_from_batches(
     return grid, shape
 
 
-def save_grid(images, path: str | os.PathLike, nrow: int | None = None) -> Path:
+def save_grid(images, path: str | os.PathLike, nrow: int | None = None, row_labels: list[str] | None = None) -> Path:
     """float [N, C, H, W] in [-1, 1] -> one grid picture at path (.png, or .jpg/.webp by the suffix),
-    written atomically."""
-    return write_picture(make_grid(to_uint8(images), nrow=nrow), path)
+    written atomically; `row_labels` (one per row, e.g. the caption of a text run's row) in a strip on the left."""
+    grid = make_grid(to_uint8(images), nrow=nrow)
+    if row_labels:
+        grid = label_rows(grid, row_labels, row_height=int(images.shape[-2]))
+    return write_picture(grid, path)
+
+
+LABEL_STRIP_WIDTH = 200  # pixels: a caption of ~35 characters per line at the default font
+
+
+def label_rows(grid: np.ndarray, labels: list[str], row_height: int, pad: int = 2) -> np.ndarray:
+    """uint8 [H, W, C] grid of rows `row_height` high (make_grid's layout) -> the grid with a strip on its left
+    where labels[r] is written beside row r, wrapped to the strip and cut with "..." when it does not fit."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    h, w, c = grid.shape
+    font = ImageFont.load_default(size=max(8, min(12, row_height // 3)))
+    line_h = int(sum(font.getmetrics())) + 1
+    strip = Image.new("L", (LABEL_STRIP_WIDTH, h), 0)
+    draw = ImageDraw.Draw(strip)
+    max_lines = max(1, row_height // line_h)
+    for r, label in enumerate(labels):
+        lines = wrap_to_width(str(label), font, LABEL_STRIP_WIDTH - 2 * pad)
+        if len(lines) > max_lines:
+            lines = lines[: max_lines - 1] + [lines[max_lines - 1].rstrip() + "..."]
+        top = pad + r * (row_height + pad) + max(0, (row_height - len(lines) * line_h) // 2)
+        for k, line in enumerate(lines):
+            draw.text((pad, top + k * line_h), line, fill=255, font=font)
+    text = np.repeat(np.asarray(strip)[..., None], c, axis=2)
+    if c in (2, 4):  # an alpha channel: opaque strip
+        text[..., -1] = 255
+    return np.concatenate([text, grid], axis=1)
+
+
+def wrap_to_width(text: str, font, width: int) -> list[str]:
+    """Words of `text` in lines no wider than `width` pixels in `font` (a longer single word is its own line)."""
+    lines: list[str] = []
+    for word in text.split():
+        if lines and font.getlength(f"{lines[-1]} {word}") <= width:
+            lines[-1] = f"{lines[-1]} {word}"
+        else:
+            lines.append(word)
+    return lines or [""]

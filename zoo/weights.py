@@ -324,6 +324,10 @@ def save(
     }
     if getattr(model, "class_names", None):  # what label i means: kept through fine-tuning and re-saving
         meta["class_names"] = json.dumps(list(model.class_names))
+    for key in ("vocabulary", "held_out_combos"):  # what a text model knows (zoo.vocabulary): kept when re-saving
+        if model.metadata.get(key):
+            value = model.metadata[key]
+            meta[key] = value if isinstance(value, str) else json.dumps(value)
     for k, v in (extra or {}).items():
         meta[k] = v if isinstance(v, str) else json.dumps(v, sort_keys=True)
     path = Path(path)

@@ -112,6 +112,8 @@ def _run(args) -> int:
             for key, value in info.items():
                 print(f"{key:>15}: {json.dumps(value, default=str) if isinstance(value, (dict, list)) else value}")
         return 0
+    if args.prompt and (note := gen.unseen_note(args.prompt)):
+        print(note, file=sys.stderr)
     t1 = time.perf_counter()
     images = gen.generate(
         args.num, seed=args.seed, labels=_labels(args.label), prompts=args.prompt, truncation=args.truncation

@@ -178,6 +178,14 @@ class Generator:
             "parity": m.get("parity"),
         }
 
+    def unseen_note(self, prompts) -> str | None:
+        """One line naming the words of `prompts` the model never saw in training (manifest["vocabulary"]),
+        or None; generate() does not refuse them."""
+        from zoo_runtime.text.vocabulary import unseen_note
+
+        vocabulary = self.manifest.get("vocabulary")
+        return unseen_note(prompts, vocabulary["words"] if vocabulary else None, self.manifest["model"]["name"])
+
     def __repr__(self) -> str:
         h, w, c = self.image_shape
         return f"Generator({self.manifest['model']['name']}, {h}x{w}x{c} uint8, {self.kind}, on {self.provider})"

@@ -158,3 +158,11 @@ def test_a_real_package_still_loads(classcond, textcond):
         gen = zoo_runtime.load(pkg, providers="cpu")
         kwargs = {"labels": 1} if manifest["conditioning"]["kind"] == "class" else {"prompts": "a red circle"}
         assert gen.generate(2, seed=0, **kwargs).dtype == np.uint8
+
+
+@pytest.mark.parametrize("vocabulary", ["words", {"words": "red"}, {"words": [1, 2]}, {"words": ["x" * 101]}])
+def test_malformed_vocabulary_is_one_line(classcond, tamper, vocabulary):
+    pkg = tamper(classcond, lambda m, pkg: m.__setitem__("vocabulary", vocabulary))
+    with pytest.raises(PackageError) as info:
+        zoo_runtime.load(pkg, providers="cpu")
+    assert "\n" not in str(info.value) and "'vocabulary" in str(info.value), info.value

@@ -60,9 +60,11 @@ def test_report_for_a_tiny_model_next_to_baseline_chance_and_real_images():
     assert report["results"]["real_images"]["held_out"]["colour"] >= 0.9  # the classifier's ceiling
     assert report["results"]["real_images"]["paraphrase"]["colour"] >= 0.9
     assert set(report["paraphrase_ratio"]) == {"shape", "colour", "size", "background", "all"}
+    d = report["diversity"]  # n=16: 2 captions x 8 images against 8 renderings each
+    assert d["captions"] == 2 and d["images_per_caption"] == 8 and d["real"] > 0 and d["ratio"] > 0
     json.dumps(report)
     table = ta.format_markdown(report)
-    assert "random weights" in table and "chance" in table
+    assert "random weights" in table and "chance" in table and "Variety per prompt" in table
 
 
 def test_non_text_model_is_refused():
@@ -86,7 +88,7 @@ def test_cli(tmp_path):
     assert report["held_out_from"].startswith("zoo.metrics.text_alignment.HELD_OUT_COMBOS")
     table = CliRunner().invoke(main, args)
     assert table.exit_code == 0 and "held_out" in table.output and "chance" in table.output, table.output
-    assert "paraphrase / seen: shape" in table.output
+    assert "paraphrase / seen: shape" in table.output and "Variety per prompt" in table.output
     bad = CliRunner().invoke(main, ["eval", str(path), "--data", "builtin:digits", "--metric", "text-alignment"])
     assert bad.exit_code != 0 and "use --data builtin:shapes" in bad.output
 
@@ -100,7 +102,7 @@ def test_held_out_combos_from_a_runs_recipe():
 
 def test_shipped_text_model_follows_colour_words():
     """The shipped dcgan32.shapes-text (sha256-verified from the package) draws the colour it is asked for."""
-    report = ta.text_alignment("dcgan32.shapes-text", n=60, baseline=False, progress=False)
+    report = ta.text_alignment("dcgan32.shapes-text", n=60, baseline=False, progress=False, diversity_k=0)
     assert report["held_out_from"] == "model metadata"
     seen = report["results"]["model"]["seen"]
     assert seen["colour"] >= 0.8 and seen["background"] >= 0.9 and seen["size"] >= 0.8, seen

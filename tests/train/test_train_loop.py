@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 
+import numpy as np
 import pytest
 import torch
 from PIL import Image
@@ -231,8 +232,13 @@ def test_text_conditioning_trains_with_the_matching_aware_term(tmp_path):
     assert model.conditioning == "text" and model.config["text_encoder"] == "hash"
     images = zoo.load(out).sample(3, seed=0, prompts="a handwritten seven")
     assert images.shape == (3, 1, 32, 32)
-    # the grid has one caption per row: 8 of the 10 digit captions
-    assert Image.open(out / "samples" / "step-000002.png").size == (8 * 34 + 2, 8 * 34 + 2)
+    # the grid has one caption per row: 8 of the 10 digit captions, each written in the strip on the left
+    from zoo.images import LABEL_STRIP_WIDTH
+
+    grid = np.asarray(Image.open(out / "samples" / "step-000002.png"))
+    assert grid.shape[:2] == (8 * 34 + 2, LABEL_STRIP_WIDTH + 8 * 34 + 2)
+    for r in range(8):  # text pixels beside every row
+        assert grid[2 + r * 34 : 2 + r * 34 + 32, :LABEL_STRIP_WIDTH].max() > 200, r
 
 
 def test_mismatched_captions_skip_identical_ones():

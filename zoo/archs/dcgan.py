@@ -152,7 +152,7 @@ SHAPES = dict(channels=3, conditioning="none")
 SHAPES_TEXT = dict(
     channels=3, conditioning="text", text_dim=256, text_encoder="hash", film=True, text_tokens=16, text_token_dim=256
 )
-PAIRS = dict(resolution="32x64", width=16, channels=3, conditioning="none")  # 32 high x 64 wide: builtin:pairs
+PAIRS = dict(resolution="32x64", width=32, channels=3, conditioning="none")  # 32 high x 64 wide: builtin:pairs
 
 # --- registered variants ------------------------------------------------------------------
 

@@ -15,6 +15,9 @@ attributes at once). Three caption sets:
                 `paraphrase_ratio` is its accuracy over the seen set's, per attribute
 Next to the model: the same architecture with random weights (the baseline), chance level, and the
 classifier on real renderings of the same captions (the ceiling the classifier allows).
+
+Variety per prompt (zoo.metrics.prompt_diversity): for K seen captions, M generated images each, their mean
+pairwise perceptual distance over that of M real renderings of the caption (the scene at M positions).
 """
 
 from __future__ import annotations
@@ -133,11 +136,16 @@ def text_alignment(
     classifier_path=None,
     device: str | None = None,
     progress: bool | None = None,
+    diversity_k: int | None = None,
+    diversity_m: int = 8,
 ) -> dict:
     """Accuracy of the shapes classifier on images generated from captions (see the module docstring).
 
-    n: images per caption set (seen, held-out). Returns a JSON-able report.
+    n: images per caption set (seen, held-out, paraphrase). diversity_k captions (default n / 8, 2 to 16) x
+    diversity_m images for the per-prompt diversity (0 to skip). Returns a JSON-able report.
     """
+    if diversity_k is None:
+        diversity_k = min(16, max(2, n // 8))
     from zoo.data.shapes import render_batch
     from zoo.factory import build
     from zoo.metrics.shapes_classifier import DEFAULT_PATH, load_shapes_classifier, predict
@@ -183,15 +191,32 @@ def text_alignment(
     report["results"]["real_images"] = {
         name: score(predict(classifier, render_batch(attrs, 32).to(dev)), attrs) for name, attrs in sets.items()
     }
+    if diversity_k > 0:
+        report["diversity"] = per_prompt_diversity(model, held_out, diversity_k, diversity_m, seed)
     report["paraphrase_ratio"] = paraphrase_ratio(report["results"]["model"])
     report["paraphrase_examples"] = [a["caption"] for a in sets["paraphrase"][:4]]
     report["goal"] = {
         "seen": {"colour": 0.95, "shape": 0.95, "background": 0.95},
         "held_out": {"colour": 0.8, "shape": 0.8},
         "paraphrase_ratio": {"colour": 0.9, "shape": 0.9, "background": 0.9},
+        "diversity_ratio": 0.5,
     }
     report["seconds"] = round(time.time() - t0, 1)
     return report
+
+
+@torch.no_grad()
+def per_prompt_diversity(model, held_out, k: int, m: int, seed: int) -> dict:
+    """zoo.metrics.prompt_diversity for k seen template captions, m images each, against m real renderings."""
+    from zoo.data.shapes import caption_for, sample_attributes
+    from zoo.metrics.prompt_diversity import prompt_diversity, shapes_real_groups
+
+    if m < 2:
+        raise ValueError(f"per-prompt diversity needs at least 2 images per caption, got {m}")
+    attrs = sample_attributes(k, seed + 3, exclude=held_out or None)
+    captions = [caption_for(a) for a in attrs]
+    fakes = [model.sample(m, seed=seed + 1000 + j, prompts=c).cpu() for j, c in enumerate(captions)]
+    return prompt_diversity(fakes, shapes_real_groups(attrs, m, seed), captions=captions)
 
 
 ROW_NAMES = {
@@ -212,6 +237,14 @@ def rows(report: dict) -> list[dict]:
     return out
 
 
+def diversity_line(d: dict) -> str:
+    ratio = "-" if d["ratio"] is None else f"{d['ratio']:.2f}"
+    return (
+        f"Variety per prompt: {d['captions']} captions x {d['images_per_caption']} images, mean pairwise distance "
+        f"generated {d['generated']:.4f} / real {d['real']:.4f} = **{ratio}** (goal >= 0.5; {d['feature_space']})."
+    )
+
+
 def format_markdown(report: dict) -> str:
     cols = ["images", "captions", "colour", "shape", "size", "background", "all"]
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
@@ -226,4 +259,7 @@ def format_markdown(report: dict) -> str:
         + ", ".join(f"{k} {v:.2f}" for k, v in report["paraphrase_ratio"].items())
         + "."
     )
+    if report.get("diversity"):
+        lines.append("")
+        lines.append(diversity_line(report["diversity"]))
     return "\n".join(lines)

@@ -1,6 +1,8 @@
 """What a run measures besides its losses: FID/KID of the EMA generator against the training images
-(zoo.metrics, when available) and, when fine-tuning, memorisation scores. The generated inputs are
-the same at every evaluation of a run, so its numbers compare over steps."""
+(zoo.metrics, when available), when fine-tuning, memorisation scores, and for text runs the variety
+per prompt (zoo.metrics.prompt_diversity: generated over real mean pairwise distance for the captions
+that several training images share). The generated inputs are the same at every evaluation of a run,
+so its numbers compare over steps."""
 
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ class RunEvaluation:
         self.images, self.conditions, self.recipe, self.latent_dim = images, conditions, recipe, latent_dim
         self.log = log
         self.fid = None  # zoo.metrics.FIDTracker once made; False when unavailable or not asked for
+        self.perceptual = None  # the prompt-diversity feature extractor once made; False when unavailable
 
     def tracker(self):
         if self.fid is None:
@@ -33,6 +36,44 @@ class RunEvaluation:
         return self.fid
 
     def __call__(self, generate) -> dict:
+        scores = self.fid_scores(generate)
+        if self.conditions is not None and self.conditions.is_floating_point() and self.recipe.eval_samples > 0:
+            scores.update(self.prompt_diversity(generate))
+        return scores
+
+    def prompt_diversity(self, generate, k: int = 8, m: int = 8) -> dict:
+        """Variety per prompt over up to k captions that >= 2 training images share, m generated images each."""
+        from zoo.metrics.prompt_diversity import groups_by_condition, prompt_diversity
+
+        conditions = self.conditions.cpu()
+        groups = groups_by_condition(conditions, k, m)
+        if not groups or self.perceptual is False:
+            return {}
+        try:
+            if self.perceptual is None:
+                from zoo.metrics.diversity import PerceptualFeatures
+
+                self.perceptual = PerceptualFeatures().eval()
+            g = torch.Generator().manual_seed(self.recipe.seed + 777)  # the same inputs every time
+            z = torch.randn(len(groups) * m, self.latent_dim, generator=g)
+            c = torch.cat([conditions[idx[:1]].expand(m, -1) for idx in groups])
+            real = [self.images.cpu()[idx] for idx in groups]
+            d = prompt_diversity(list(generate(z, c).split(m)), real, extractor=self.perceptual)
+        except Exception as e:  # noqa: BLE001 -- metrics are optional: report and train on
+            self.perceptual = False
+            self.log(f"note: variety per prompt is not logged ({type(e).__name__}: {e})")
+            return {}
+        self.log(
+            f"variety per prompt ({len(groups)} captions x {m}): generated {d['generated']:.4f}, real "
+            f"{d['real']:.4f}, ratio {d['ratio']} (goal >= 0.5)"
+        )
+        return {
+            "prompt_diversity": d["generated"],
+            "prompt_diversity_real": d["real"],
+            "prompt_diversity_ratio": d["ratio"],
+        }
+
+    def fid_scores(self, generate) -> dict:
         r = self.recipe
         tracker = self.tracker()
         if tracker is False:

@@ -96,3 +96,20 @@ def d_mismatch_loss(logits: torch.Tensor, mask: torch.Tensor, loss: str) -> torc
     """Matching-aware term: D(real image, wrong caption) should read fake. logits [N], mask [N] bool."""
     per_sample = F.softplus(logits) if loss in ("logistic", "rpgan") else F.relu(1.0 + logits)
     return masked_mean(per_sample, mask)
+
+
+def paired_conditions(c: torch.Tensor | None) -> torch.Tensor | None:
+    """Conditions whose second half repeats the first (rows i and i + B/2 share a caption or class), so that
+    `mode_seeking` compares two latents under one condition. An odd last row keeps its own."""
+    if c is None or len(c) < 2:
+        return c
+    half = len(c) // 2
+    return torch.cat([c[:half], c[:half], c[2 * half :]])
+
+
+def mode_seeking(fake: torch.Tensor, z: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
+    """MSGAN's mode-seeking term (Mao et al. 2019), to minimise: 1 / (mean |G(z1) - G(z2)| / mean |z1 - z2| + eps)
+    over the pairs (i, i + B/2) that `paired_conditions` made. Large when two latents give one image."""
+    half = len(fake) // 2
+    ratio = (fake[:half] - fake[half : 2 * half]).abs().mean() / (z[:half] - z[half : 2 * half]).abs().mean()
+    return 1 / (ratio + eps)

@@ -29,6 +29,7 @@ class Recipe:
     r1: float | None = None  # R1 gamma; None: 0.1 for logistic, 0 for hinge
     r1_every: int = 16  # lazy R1 (Karras et al. 2020): every k steps, scaled by k
     r2: float = 0.0  # R2 gamma: the zero-centred penalty on generated images (R3GAN), on R1's schedule
+    mode_seeking: float = 0.0  # MSGAN weight (Mao et al. 2019): conditional G varies with z (losses.mode_seeking)
     schedule: str = "constant"  # constant | r3gan (cosine ramps of lr, gamma, beta2, EMA, augmentation p)
     decay_kimg: float = 0.0  # length of the r3gan ramps in thousands of images (0: the whole run)
     aug_p: float = 0.0  # with schedule r3gan: the augmentation probability the ramp ends at (ada's transforms)
@@ -77,8 +78,8 @@ class Recipe:
             r.r1 = 0.1 if r.loss == "logistic" else 0.0
         if r.schedule not in SCHEDULES:
             raise ValueError(f"unknown schedule {r.schedule!r}; choose one of {', '.join(SCHEDULES)}")
-        if r.r1 < 0 or r.r2 < 0 or not 0 <= r.aug_p <= 1:
-            raise ValueError("r1 and r2 must be >= 0 and aug_p in [0, 1]")
+        if r.r1 < 0 or r.r2 < 0 or r.mode_seeking < 0 or not 0 <= r.aug_p <= 1:
+            raise ValueError("r1, r2 and mode_seeking must be >= 0 and aug_p in [0, 1]")
         for name in ("steps", "batch_size", "sample_every", "checkpoint_every", "log_every", "r1_every", "g_reg_every"):
             if getattr(r, name) <= 0:
                 raise ValueError(f"{name} must be positive, got {getattr(r, name)}")

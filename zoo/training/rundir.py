@@ -90,13 +90,13 @@ class RunDir:
         lines = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
         return [m for m in lines if m.get("step", 0) <= up_to_step]
 
-    def write_samples(self, images: torch.Tensor, step: int, nrow: int) -> Path:
-        """float [N, C, H, W] in [-1, 1] -> samples/step-NNNNNN.png."""
+    def write_samples(self, images: torch.Tensor, step: int, nrow: int, row_labels: list[str] | None = None) -> Path:
+        """float [N, C, H, W] in [-1, 1] -> samples/step-NNNNNN.png, `row_labels` (captions) beside the rows."""
         from zoo.images import save_grid
 
         path = self.path / SAMPLES_DIR / f"step-{step:06d}.png"
         path.parent.mkdir(parents=True, exist_ok=True)
-        save_grid(images, path, nrow=nrow)
+        save_grid(images, path, nrow=nrow, row_labels=row_labels)
         return path
 
     def remove_partial_writes(self) -> None:
@@ -112,12 +112,12 @@ class RunDir:
 
 def grid_inputs(
     model, data, conditions: torch.Tensor | None, seed: int
-) -> tuple[torch.Tensor, torch.Tensor | None, int]:
-    """(z, c, nrow) for a run's sample grids, the same at every step: one class per column for a
-    class-conditional model, one caption per row for a text-conditional one, else 8 x 8."""
+) -> tuple[torch.Tensor, torch.Tensor | None, int, list[str] | None]:
+    """(z, c, nrow, row labels) for a run's sample grids, the same at every step: one class per column for a
+    class-conditional model, one caption per row for a text-conditional one (its label), else 8 x 8."""
     from zoo_runtime.latents import make_latents
 
-    kind, nrow, c = model.conditioning, 8, None
+    kind, nrow, c, labels = model.conditioning, 8, None, None
     if kind == "class":
         k = model.num_classes
         nrow = k if k <= 16 else 8
@@ -128,9 +128,10 @@ def grid_inputs(
         for i, caption in enumerate(data.captions):
             first.setdefault(caption, i)
         rows = [first[cap] for cap in sorted(first)][:8]
+        labels = [data.captions[i] for i in rows]
         n = 8 * len(rows)
         c = conditions[torch.tensor(rows).repeat_interleave(8)].cpu()
     else:
         n = 64
     z = torch.from_numpy(make_latents(n, model.latent_dim, seed))
-    return z, c, nrow
+    return z, c, nrow, labels

@@ -26,6 +26,7 @@ from zoo.training.evaluation import RunEvaluation
 from zoo.training.interrupt import stop_if_requested, stop_requests
 from zoo.training.recipe import Recipe, scheduled
 from zoo.training.rundir import MODEL_NAME, RunDir, grid_inputs
+from zoo.vocabulary import training_knowledge
 
 
 class TrainingDiverged(RuntimeError):
@@ -178,14 +179,20 @@ class Trainer:
         for p in self.d_params:
             p.requires_grad_(False)
         z = self.latents(len(real))
+        c_g = losses.paired_conditions(c) if r.mode_seeking > 0 else c  # MSGAN: two latents per condition
         with self.autocast():
-            fake_logits = D(self.aug(G(z, c)), c).float()
+            fake_g = G(z, c_g)
+            fake_logits = D(self.aug(fake_g), c_g).float()
             if r.loss in losses.PAIRED:
                 with torch.no_grad():
                     real_logits_g = D(self.aug(real), c).float()
                 loss_g = losses.g_pair_loss(fake_logits, real_logits_g, r.loss)
             else:
                 loss_g = losses.g_loss(fake_logits, r.loss)
+            if r.mode_seeking > 0:
+                ms = losses.mode_seeking(fake_g.float(), z)
+                stats["mode_seeking"] = ms.detach()
+                loss_g = loss_g + r.mode_seeking * ms
             if self.g_regularizer is not None and step % r.g_reg_every == 0:
                 reg = self.g_regularizer(z, c).float()
                 stats["g_reg"] = reg.detach()
@@ -220,8 +227,8 @@ class Trainer:
     def write_samples(self, step: int):
         if self.grid is None:
             self.grid = grid_inputs(self.model, self.data, self.conditions, self.recipe.seed)
-        z, c, nrow = self.grid
-        return self.run.write_samples(self.generate(z, c), step, nrow)
+        z, c, nrow, row_labels = self.grid
+        return self.run.write_samples(self.generate(z, c), step, nrow, row_labels)
 
     # -- checkpoints --------------------------------------------------------------------------
 
@@ -326,6 +333,7 @@ class Trainer:
             "dataset": self.fingerprint,
             "path": str(self.run.path / MODEL_NAME),
             "class_names": saved_class_names(self.model, self.data),
+            **training_knowledge(self.model, self.data, self.recipe.extra),  # text: its words, held-out combos
         }
         final = GAN(self.model.spec, self.model.config, self.ema.model, self.D, metadata=meta)
         if main:
