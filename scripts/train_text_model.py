@@ -473,37 +473,35 @@ def knowledge_section(meta: dict) -> list[str]:
 
 
 HASH_NOTES = (
-    "The first dcgan32.shapes-text (same data, 9000 steps; no film, 50% hard negatives drawn uniformly among the "
-    "one-change neighbours from step 6000; 58.5 min) measured, with the same command: seen colour 0.926, shape "
-    "0.485, size 0.948, all 0.425; held-out colour 0.491, shape 0.273, all 0.056. Its shapes were drawn mostly from "
-    'the latent, not the caption ("a large red square on a blue background": 46 of 64 images read as circles). '
-    "This recipe gives the caption a say in every generator block (`film`) and, from step 0, makes a quarter of the "
-    "hard negatives shape swaps (uniform sampling made them 2 in ~14): every attribute improves, seen and held-out. "
-    "After 9000 steps (31.7 min; the model shipped before this one) shape was still the weakest attribute: seen colour "
-    "0.968, shape 0.628, size 0.984, all 0.602; held-out colour 0.706, shape 0.526, all 0.355. Training on to 18000 "
-    "steps (resumed from that checkpoint, hard negatives redrawn, +28.1 min) raised shape to 0.815 seen and 0.753 "
-    "held-out (all: 0.799 / 0.528) while held-out colour moved from 0.706 to 0.685: over five evaluation seeds "
-    "(`--seed 0..4`) 0.702 -> 0.681, and shape 0.636 -> 0.814 seen, 0.537 -> 0.748 held-out. Hard negatives that "
-    "swap the object's and the background's colour, tried as a fifth kind of hard negative from 18000 to 24000 "
-    "steps, raised seen shape and colour (0.839, 0.993) but not held-out colour (0.664), so they are not in this "
-    "recipe; a wider generator is the next lever."
+    "**This release** is token-level: the 4x4 and 8x8 generator features attend to the caption's word vectors "
+    '(each word with its two word pairs; tokens vs pooled cosine of "a small red circle on a blue background" '
+    "and its colour-swapped twin: 0.562 vs 0.789) and D adds a projection term on attention-pooled tokens. It "
+    "was fine-tuned from the previous release (18,000 steps on template captions; token paths added at zero, so "
+    "step 0 drew its images exactly) on the caption grammar, for the 273 steps a 27-minute wall budget allowed "
+    "on the shared 2-core machine (load average ~15). Against the previous release, same command (`-n 1000`, "
+    "seed 0): paraphrase colour 0.575 -> 0.753, shape 0.496 -> 0.590, background 0.609 -> 0.926 (ratio to seen "
+    "0.58 / 0.61 / 0.61 -> 0.77 / 0.70 / 0.93); seen colour 0.984 -> 0.981, shape 0.815 -> 0.837; held-out "
+    "colour 0.685 -> 0.455 and shape 0.753 -> 0.707: people's wording is understood far better, unseen "
+    "(colour, shape) pairs worse. Not the colour-swap negatives: the same run without them (`--no-swap`, 518 "
+    "steps) measured held-out colour 0.476, shape 0.646; paraphrase colour 0.816, shape 0.601, background "
+    "0.959. The earlier history (9,000 then 18,000 steps, film, balanced hard negatives) is in git: "
+    "`git log -p zoo/pretrained/dcgan32.shapes-text.md`."
 )
 VARIANTS["hash"]["notes"] = HASH_NOTES
 VARIANTS["minilm"]["notes"] = (
-    'Why these figures. **Shape**: MiniLM separates the shape words well ("a small red circle on a blue '
-    'background" against the same caption with "square": cosine 0.76, against 0.84 for hash), and the recipe gives the caption a say in every generator '
-    "block (`film`) and makes a quarter of the hard negatives shape swaps from step 0. In 1,500-step probes with "
-    "MiniLM (`--probe --steps 1500 --eval-n 300`, seen captions) this recipe measured shape 0.40, colour 0.66, size "
-    "0.84 against 0.33, 0.54, 0.62 for the old one (no film, plain negatives). **Colour**: mean-pooled MiniLM "
-    'hardly tells which colour word belongs to the shape and which to the background: "a small red circle on a '
-    'blue background" and "a small blue circle on a red background" have cosine 0.993 (hash: 0.789), and the '
-    "model often swaps the two colours (that very prompt mostly gives blue blobs on red); hence colour is its weakest "
-    "attribute. After 9000 steps (30.0 min; the model shipped before this one) it measured seen shape 0.670, colour "
-    "0.819, all 0.526; held-out shape 0.647, colour 0.423. Training on to 18000 steps (resumed, hard negatives "
-    "redrawn, +36.7 min) raised every attribute: seen shape 0.832, colour 0.875; held-out shape 0.809, colour "
-    "0.480. Hard negatives that swap the two colours helped the hash model's seen colour but cost held-out colour "
-    "(0.685 -> 0.664 over the same 6000 extra steps), so they are not in this recipe; conditioning on MiniLM's "
-    "token outputs instead of the pooled vector is the next lever."
+    "**This release** is token-level: the 4x4 and 8x8 generator features attend to MiniLM's last-layer token "
+    'vectors and D adds a projection term on attention-pooled tokens. Mean pooling was the bottleneck: "a small '
+    'red circle on a blue background" and "a small blue circle on a red background" have pooled cosine 0.993, '
+    "so the previous model often swapped the two colours; their token sequences have cosine 0.937, and the "
+    "colour-word tokens 0.58. It was fine-tuned from the previous release (18,000 steps on template captions; "
+    "token paths added at zero) on the caption grammar, with colour-swap hard negatives, for the 443 steps a "
+    "27-minute wall budget allowed on the shared 2-core machine (encoding ~8,000 distinct captions took half "
+    "of it). Against the previous release, same command (`-n 1000`, seed 0): paraphrase colour 0.553 -> 0.706, "
+    "shape 0.560 -> 0.724, background 0.567 -> 0.738 (ratio to seen 0.63 / 0.67 / 0.64 -> 0.85 / 0.92 / "
+    "0.88); seen colour 0.875 -> 0.830, shape 0.832 -> 0.788, background 0.892 -> 0.842; held-out colour 0.480 "
+    '-> 0.288, background 0.441 -> 0.285. It still swaps colours ("a small red circle on a blue background" '
+    "mostly gives blue blobs on red): 443 steps are too few for the new attention to learn binding; a longer "
+    "run from this checkpoint is the next step."
 )
 
 
