@@ -9,7 +9,9 @@ random weights: latency does not depend on the weights), exported with `zoo.expo
 benchmarks/runtime.py, whose README table carries these rows. Timed per call, one prompt, one image:
 - torch:   GAN.sample(1, seed=i, prompts=[p])      (encoder.encode + generator in PyTorch)
 - runtime: Generator.generate(1, seed=i, prompts=[p])  (tokenizer/hash + ONNX encoder + ONNX generator)
-plus the encoder alone on each side. Engines are timed in interleaved rounds so load bursts from
+plus the encoder alone on each side. For a token-level model (config text_tokens > 0) also the same
+architecture without token attention (pooled only, random weights) through the runtime, so the cost of
+the tokens is measured side by side, and the runtime encoder with its token output. Engines are timed in interleaved rounds so load bursts from
 other processes hit them alike; p50 and p90 in milliseconds; the load average is recorded.
 Writes <out>.json and <out>.md.
 """
@@ -80,6 +82,18 @@ def bench(encoder: str, rounds: int, threads: int, workdir: Path) -> dict:
         "torch: encoder only": lambda i: enc_pt.encode([PROMPTS[i % len(PROMPTS)]]),
         "runtime: encoder only": lambda i: enc_rt([PROMPTS[i % len(PROMPTS)]]),
     }
+    if int(model.config.get("text_tokens") or 0):
+        torch.manual_seed(0)
+        pooled = zoo.create_model(model.spec.name, **{**model.config, "text_tokens": 0, "text_token_dim": 0})
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            pooled_pkg = zoo.export(pooled, workdir / f"pkg-{encoder}-pooled", progress=False)
+        gen_pooled = zoo_runtime.load(pooled_pkg, providers="cpu", threads=threads)
+        gen_pooled._text_encoder = enc_rt
+        engines["runtime: prompt -> image, same model without tokens"] = lambda i: gen_pooled.generate(
+            1, seed=i, prompts=[PROMPTS[i % len(PROMPTS)]]
+        )
+        engines["runtime: encoder with tokens"] = lambda i: enc_rt.encode_with_tokens([PROMPTS[i % len(PROMPTS)]])
     for fn in engines.values():  # warm-up: lazy weights, session init, first-call allocations
         for i in range(3):
             fn(i)
@@ -92,7 +106,9 @@ def bench(encoder: str, rounds: int, threads: int, workdir: Path) -> dict:
         for k, v in times.items()
     }
     speedup = rows["torch: prompt -> image"]["p50_ms"] / rows["runtime: prompt -> image"]["p50_ms"]
+    without = rows.get("runtime: prompt -> image, same model without tokens")
     return {
+        "token_cost_p50": round(rows["runtime: prompt -> image"]["p50_ms"] / without["p50_ms"], 2) if without else None,
         "encoder": encoder,
         "model": what,
         "rows": rows,
@@ -116,6 +132,11 @@ def markdown(result: dict) -> str:
     lines += [
         f"- {b['encoder']}: runtime {b['runtime_speedup_p50']}x faster than PyTorch at p50 "
         f"(model: {b['model']}; package {b['package_mb']} MB)"
+        + (
+            f"; token-level model / the same without tokens, runtime p50: {b['token_cost_p50']}x"
+            if b.get("token_cost_p50")
+            else ""
+        )
         for b in result["benchmarks"]
     ]
     return "\n".join(lines) + "\n"

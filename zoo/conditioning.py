@@ -6,6 +6,12 @@ features (or feeds to its mapping network). Discriminator side: `ProjectionHead`
 projection term <embed(c), phi(x)> of Miyato & Koyama (2018), "cGANs with Projection Discriminator".
 Both start from zero when `zero_init=True`: that is how `change_conditioning` adds a conditioning to
 a trained model without changing its step-0 outputs. See docs/architecture.md.
+
+Token-level text (config `text_tokens` > 0; GigaGAN's "local text descriptors", Kang et al. 2023): c
+is the packed row [pooled | tokens | mask] (zoo_runtime.text.tokens); `split_text` unpacks it. The
+pooled vector keeps the global path; `TokenAttention` lets coarse generator features attend to the
+tokens (output projection zero-initialised: a new block starts as the identity), and
+`ProjectionHead` adds a projection term on attention-pooled tokens. See docs/text-conditioning.md.
 """
 
 from __future__ import annotations
@@ -14,6 +20,87 @@ import torch
 from torch import nn
 
 from zoo.model import build
+
+TOKEN_HEADS = 4
+DEFAULT_TEXT_TOKENS = 16  # token slots of a token-level text model (longer prompts: their first 16 tokens)
+
+
+def uses_tokens(config: dict) -> bool:
+    return config.get("conditioning") == "text" and int(config.get("text_tokens") or 0) > 0
+
+
+def split_text(c: torch.Tensor, config: dict) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Packed text condition [N, W] -> pooled [N, text_dim], tokens [N, T, token_dim], mask bool [N, T]."""
+    d, t, k = int(config["text_dim"]), int(config["text_tokens"]), int(config["text_token_dim"])
+    pooled = c[:, :d]
+    tokens = c[:, d : d + t * k].reshape(-1, t, k)
+    mask = c[:, d + t * k : d + t * k + t] > 0.5
+    return pooled, tokens, mask
+
+
+class TokenAttention(nn.Module):
+    """Cross-attention of image features [N, C, H, W] to text tokens: h + out(attend(q(h), k(t), v(t))).
+
+    A learned null token is always attendable, so a prompt without tokens (empty, or masked out) is
+    well-defined. `out` starts at zero, so adding this block leaves a generator's outputs unchanged.
+    """
+
+    def __init__(self, channels: int, token_dim: int, heads: int = TOKEN_HEADS):
+        super().__init__()
+        inner = max(heads * 16, (channels // heads) * heads)
+        self.heads, self.inner = heads, inner
+        self.norm = nn.GroupNorm(1, channels)
+        self.token_norm = nn.LayerNorm(token_dim)
+        self.q = nn.Conv2d(channels, inner, 1)
+        self.kv = nn.Linear(token_dim, 2 * inner)
+        self.null_kv = nn.Parameter(torch.randn(2, inner) * 0.02)
+        self.out = nn.Conv2d(inner, channels, 1)
+        self.zero_()
+
+    def zero_(self) -> TokenAttention:
+        with torch.no_grad():
+            self.out.weight.zero_()
+            self.out.bias.zero_()
+        return self
+
+    def forward(self, h: torch.Tensor, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        n, _, hh, ww = h.shape
+        heads, dh = self.heads, self.inner // self.heads
+        q = self.q(self.norm(h)).flatten(2).transpose(1, 2)  # [N, HW, inner]
+        k, v = self.kv(self.token_norm(tokens)).chunk(2, dim=-1)  # [N, T, inner] each
+        k = torch.cat([self.null_kv[0].expand(n, 1, -1), k], 1)
+        v = torch.cat([self.null_kv[1].expand(n, 1, -1), v], 1)
+        keep = torch.cat([torch.ones_like(mask[:, :1]), mask], 1)  # [N, 1 + T]
+
+        def heads_of(x: torch.Tensor) -> torch.Tensor:
+            return x.reshape(n, x.shape[1], heads, dh).transpose(1, 2)  # [N, heads, L, dh]
+
+        att = heads_of(q) @ heads_of(k).transpose(-2, -1) / dh**0.5  # [N, heads, HW, 1 + T]
+        att = att.masked_fill(~keep[:, None, None, :], float("-inf")).softmax(-1)
+        y = (att @ heads_of(v)).transpose(1, 2).reshape(n, hh * ww, self.inner)  # [N, HW, inner]
+        return h + self.out(y.transpose(1, 2).reshape(n, self.inner, hh, ww))
+
+
+class TokenPooling(nn.Module):
+    """Attention pooling of text tokens with a query from D's features: phi [N, F], tokens -> [N, inner]."""
+
+    def __init__(self, feature_dim: int, token_dim: int, inner: int = 128):
+        super().__init__()
+        self.q = nn.Linear(feature_dim, inner)
+        self.token_norm = nn.LayerNorm(token_dim)
+        self.kv = nn.Linear(token_dim, 2 * inner)
+        self.null_kv = nn.Parameter(torch.randn(2, inner) * 0.02)
+        self.inner = inner
+
+    def forward(self, features: torch.Tensor, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        n = features.shape[0]
+        k, v = self.kv(self.token_norm(tokens)).chunk(2, dim=-1)
+        k = torch.cat([self.null_kv[0].expand(n, 1, -1), k], 1)  # [N, 1 + T, inner]
+        v = torch.cat([self.null_kv[1].expand(n, 1, -1), v], 1)
+        keep = torch.cat([torch.ones_like(mask[:, :1]), mask], 1)
+        att = (k @ self.q(features)[:, :, None]).squeeze(2) / self.inner**0.5  # [N, 1 + T]
+        att = att.masked_fill(~keep, float("-inf")).softmax(-1)
+        return (att[:, :, None] * v).sum(1)  # [N, inner]
 
 
 class ConditionEmbedding(nn.Module):
@@ -54,18 +141,27 @@ def make_condition_embedding(config: dict, out_dim: int, zero_init: bool = False
 
 
 class ProjectionHead(nn.Module):
-    """Discriminator output: linear(phi) + <embed(c), phi> (projection discriminator)."""
+    """Discriminator output: linear(phi) + <embed(c), phi> (projection discriminator); a token-level text
+    model adds <token_condition(pool(tokens | phi)), phi>."""
 
     def __init__(self, config: dict, feature_dim: int):
         super().__init__()
+        self.config = {k: config.get(k) for k in ("conditioning", "text_dim", "text_tokens", "text_token_dim")}
         self.linear = nn.Linear(feature_dim, 1)
         self.condition = make_condition_embedding(config, feature_dim)
+        if uses_tokens(config):
+            self.token_pool = TokenPooling(feature_dim, int(config["text_token_dim"]))
+            self.token_condition = ConditionEmbedding("text", feature_dim, text_dim=self.token_pool.inner)
 
     def forward(self, features: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
         out = self.linear(features).squeeze(1)  # [N]
         if self.condition is not None:
             if c is None:
                 raise ValueError("this discriminator is conditional: pass c")
+            if uses_tokens(self.config):
+                c, tokens, mask = split_text(c, self.config)
+                local = self.token_condition(self.token_pool(features, tokens, mask))
+                out = out + (local * features).sum(dim=1)
             out = out + (self.condition(c) * features).sum(dim=1)
         return out
 
@@ -80,28 +176,36 @@ def num_classes_in(dataset) -> int:
     return max(dataset.num_classes, top)
 
 
+NO_TOKENS = {"text_tokens": 0, "text_token_dim": 0}
+CONDITIONING_MODULES = (ConditionEmbedding, TokenAttention, TokenPooling)
+
+
 def condition_config(condition: str, dataset) -> dict:
     """Config keys for `--condition none | class[:N] | text:ENCODER`."""
     kind, _, arg = condition.partition(":")
     if kind == "none":
-        return {"conditioning": "none", "num_classes": 0, "text_dim": 0, "text_encoder": ""}
+        return {"conditioning": "none", "num_classes": 0, "text_dim": 0, "text_encoder": "", **NO_TOKENS}
     if kind == "class":
         n = int(arg) if arg else num_classes_in(dataset)
         if n <= 0:
             raise ValueError(
                 "--condition class needs labelled data (class sub-folders) or a count: --condition class:N"
             )
-        return {"conditioning": "class", "num_classes": n, "text_dim": 0, "text_encoder": ""}
+        return {"conditioning": "class", "num_classes": n, "text_dim": 0, "text_encoder": "", **NO_TOKENS}
     if kind == "text":
         if not arg:
             raise ValueError("--condition text needs an encoder name: --condition text:ENCODER")
         from zoo.text import get_text_encoder
+        from zoo.text.base import has_tokens, token_dim
 
+        encoder = get_text_encoder(arg)
         return {
             "conditioning": "text",
             "num_classes": 0,
-            "text_dim": int(get_text_encoder(arg).dim),
+            "text_dim": int(encoder.dim),
             "text_encoder": arg,
+            "text_tokens": DEFAULT_TEXT_TOKENS if has_tokens(encoder) else 0,
+            "text_token_dim": token_dim(encoder) if has_tokens(encoder) else 0,
         }
     raise ValueError(f"--condition must be keep, none, class[:N] or text:ENCODER, got {condition!r}")
 
@@ -114,6 +218,8 @@ def change_conditioning(model, condition: str, dataset):
     did not have starts at zero, so the new model's outputs equal the source model's at step 0.
     """
     cfg = {**model.config, **condition_config(condition, dataset)}
+    if "text_tokens" not in model.spec.default_config:  # an architecture without token attention
+        cfg = {k: v for k, v in cfg.items() if k not in NO_TOKENS}
     if cfg == model.config:
         return model
     new = build(model.spec, cfg, tag=None, metadata=dict(model.metadata))
@@ -132,13 +238,15 @@ def change_conditioning(model, condition: str, dataset):
             target[name][:rows] = src[:rows]
             copied.add(name)
     new.load_state_dict(target)
+    conditioning_params = set()
     for prefix, module in new.named_modules():
-        if isinstance(module, ConditionEmbedding):
+        if isinstance(module, CONDITIONING_MODULES):
             names = [f"{prefix}.{n}" for n, _ in module.named_parameters()]
-            if not all(n in copied for n in names):
+            conditioning_params.update(names)
+            if not all(n in copied for n in names) and hasattr(module, "zero_"):
                 module.zero_()  # a new path: contributes nothing until it learns
     fresh = sorted(n for n in target if n not in copied and not n.endswith("num_batches_tracked"))
-    other = [n for n in fresh if ".condition." not in f".{n}"]
+    other = [n for n in fresh if ".condition." not in f".{n}" and n not in conditioning_params]
     if other:
         raise ValueError(
             f"changing conditioning to {condition!r} changes non-conditioning weights of "

@@ -4,7 +4,9 @@ Contract every architecture follows (so training, export and the runtime need no
   generator(z [N, latent_dim], c=None, truncation=None) -> images [N, C, H, W] in [-1, 1]
   discriminator(x [N, C, H, W], c=None) -> logits [N] (architectures' own D; a swapped-in D may give
     [N, L], several logits per image, e.g. zoo.archs.projected_discriminator: the losses average them)
-  c is int64 labels [N] for "class" conditioning, float32 embeddings [N, text_dim] for "text".
+  c is int64 labels [N] for "class" conditioning, float32 embeddings [N, text_dim] for "text" (a
+  token-level text model, config text_tokens > 0, takes the packed row [pooled | tokens | mask] of
+  zoo_runtime.text.tokens: zoo.text.condition.text_condition makes it from prompts).
   A generator with a truncation trick sets `has_truncation = True`; `truncation` is then a float
   tensor [N] or [1] (a tensor, not a Python float, so that export keeps it as an input).
 """
@@ -108,7 +110,7 @@ class GAN(nn.Module):
                 raise ValueError(
                     f'{self.name} is text-conditional: pass prompts=[...] (--prompt "a red circle") or embeddings='
                 )
-            from zoo.text import get_text_encoder
+            from zoo.text.condition import text_condition
 
             prompts = [prompts] if isinstance(prompts, str) else list(prompts)
             if len(prompts) not in (1, n):
@@ -116,13 +118,21 @@ class GAN(nn.Module):
             # each distinct prompt is encoded once, alone or with the other distinct ones: a prompt's
             # embedding (and so its images) does not depend on how many times it was repeated
             unique = list(dict.fromkeys(prompts))
-            encoded = np.asarray(get_text_encoder(self.config["text_encoder"]).encode(unique), dtype=np.float32)
+            encoded = text_condition(self.config, unique)
             embeddings = encoded[[unique.index(p) for p in prompts]] if len(unique) < len(prompts) else encoded
+        from zoo.text.condition import text_condition_width
+
+        width = text_condition_width(self.config)
         emb = torch.as_tensor(np.asarray(embeddings, dtype=np.float32))
-        if emb.ndim == 2 and emb.shape[0] == 1 and n > 1 and emb.shape[1] == self.config["text_dim"]:
+        if emb.ndim == 2 and emb.shape[0] == 1 and n > 1 and emb.shape[1] == width:
             emb = emb.expand(n, -1)  # one prompt for every image: a view, not n copies
-        if emb.shape != (n, self.config["text_dim"]):
-            raise ValueError(f"embeddings must be float32 [{n}, {self.config['text_dim']}], got {tuple(emb.shape)}")
+        if emb.shape != (n, width):
+            what = (
+                " (the packed [pooled | tokens | mask] row of zoo.text.condition)"
+                if width != self.config["text_dim"]
+                else ""
+            )
+            raise ValueError(f"embeddings must be float32 [{n}, {width}]{what}, got {tuple(emb.shape)}")
         if not torch.isfinite(emb).all():
             raise ValueError("embeddings hold NaN or infinite values; give finite numbers (a text encoder's output)")
         return emb

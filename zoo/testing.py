@@ -28,7 +28,14 @@ def example_condition(model: GAN, n: int, seed: int = 0) -> torch.Tensor | None:
     if model.conditioning == "class":
         return torch.arange(n) % model.num_classes
     if model.conditioning == "text":
-        return torch.randn(n, int(model.config["text_dim"]), generator=torch.Generator().manual_seed(seed))
+        g = torch.Generator().manual_seed(seed)
+        pooled = torch.randn(n, int(model.config["text_dim"]), generator=g)
+        length = int(model.config.get("text_tokens") or 0)
+        if not length:
+            return pooled
+        tokens = torch.randn(n, length * int(model.config["text_token_dim"]), generator=g)
+        mask = (torch.arange(length)[None, :] < torch.randint(0, length + 1, (n, 1), generator=g)).float()
+        return torch.cat([pooled, tokens, mask], 1)  # the packed row of zoo_runtime.text.tokens
     return None
 
 
@@ -129,3 +136,7 @@ def check_all_conditionings(name: str, **config) -> None:
     check_model_contract(name, **{**config, "conditioning": "class", "num_classes": 3})
     if "text_dim" in spec.default_config:
         check_model_contract(name, **{**config, "conditioning": "text", "text_dim": 8})
+    if "text_tokens" in spec.default_config:
+        check_model_contract(
+            name, **{**config, "conditioning": "text", "text_dim": 8, "text_tokens": 4, "text_token_dim": 6}
+        )

@@ -24,6 +24,8 @@ from zoo_runtime.package import (
     EXTERNAL_DATA_FOLDER,
     INPUT_EMBEDDINGS,
     INPUT_LABELS,
+    INPUT_TEXT_MASK,
+    INPUT_TEXT_TOKENS,
     INPUT_TRUNCATION,
     INPUT_Z,
     PackageError,
@@ -34,6 +36,7 @@ from zoo_runtime.package import (
     sha256_file,
 )
 from zoo_runtime.runners import BoundRunner, GraphRunner, PlainRunner
+from zoo_runtime.text.tokens import condition_width, encode_for_model, pack_condition
 
 DEFAULT_CHUNK = 256  # rows per run: bounds activation memory whatever n is
 MAX_EMBEDDING_ABS = 1e3  # text encoders give unit-length vectors; beyond this the images overflow to black
@@ -65,6 +68,10 @@ class Generator:
         self.kind = m["conditioning"]["kind"]
         self.num_classes = int(m["conditioning"].get("num_classes") or 0)
         self.text_dim = int(m["conditioning"].get("text_dim") or 0)
+        self.text_tokens = int(m["conditioning"].get("text_tokens") or 0)  # token-level text models
+        self.text_token_dim = int(m["conditioning"].get("text_token_dim") or 0)
+        # what embeddings= takes: the pooled vector, or the packed row of zoo_runtime.text.tokens
+        self.embedding_width = condition_width(self.text_dim, self.text_tokens, self.text_token_dim)
         self.has_truncation = bool(m.get("truncation", False))
         image = m["image"]
         self.image_shape = (int(image["height"]), int(image["width"]), int(image["channels"]))
@@ -251,10 +258,18 @@ class Generator:
                 prompts = prompts * n
             if len(prompts) != n:
                 raise ValueError(f"got {len(prompts)} prompts for n={n} images (give one prompt or {n})")
-            embeddings = self.text_encoder()(prompts)
+            if self.text_tokens:
+                unique = list(dict.fromkeys(prompts))  # each distinct prompt encoded once
+                rows = pack_condition(*encode_for_model(self.text_encoder(), unique, self.text_tokens))
+                embeddings = rows[[unique.index(p) for p in prompts]]
+            else:
+                embeddings = self.text_encoder()(prompts)
         emb = np.asarray(embeddings)
-        if emb.dtype != np.float32 or emb.shape != (n, self.text_dim):
-            raise ValueError(f"embeddings must be float32 [{n}, {self.text_dim}], got {emb.dtype} {list(emb.shape)}")
+        if emb.dtype != np.float32 or emb.shape != (n, self.embedding_width):
+            what = " (the packed [pooled | tokens | mask] row of zoo_runtime.text.tokens)" if self.text_tokens else ""
+            raise ValueError(
+                f"embeddings must be float32 [{n}, {self.embedding_width}]{what}, got {emb.dtype} {list(emb.shape)}"
+            )
         if not np.isfinite(emb).all():
             raise ValueError("embeddings contain NaN or inf")
         if emb.size and np.abs(emb).max() > MAX_EMBEDDING_ABS:
@@ -303,7 +318,13 @@ class Generator:
         elif self.kind == "text":
             if labels is not None:
                 raise ValueError(f"{name} is text-conditional: pass prompts= or embeddings=, not labels")
-            feeds[INPUT_EMBEDDINGS] = self._embeddings(prompts, embeddings, n)
+            emb = self._embeddings(prompts, embeddings, n)
+            if self.text_tokens:  # the graph takes the packed row's parts
+                d, t, k = self.text_dim, self.text_tokens, self.text_token_dim
+                feeds[INPUT_TEXT_TOKENS] = np.ascontiguousarray(emb[:, d : d + t * k].reshape(n, t, k))
+                feeds[INPUT_TEXT_MASK] = emb[:, d + t * k :] > 0.5
+                emb = np.ascontiguousarray(emb[:, :d])
+            feeds[INPUT_EMBEDDINGS] = emb
         psi = check_truncation(truncation, INPUT_TRUNCATION in self._input_names, name)
         if INPUT_TRUNCATION in self._input_names:
             feeds[INPUT_TRUNCATION] = np.full(n, psi, np.float32)
@@ -387,7 +408,7 @@ class Generator:
         if self.kind == "class":
             kwargs["labels"] = 0
         elif self.kind == "text":
-            kwargs["embeddings"] = np.zeros((n, self.text_dim), np.float32)
+            kwargs["embeddings"] = np.zeros((n, self.embedding_width), np.float32)
         self.generate(n, seed=0, **kwargs)
         return self
 

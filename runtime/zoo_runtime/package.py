@@ -44,6 +44,8 @@ INPUT_Z = "z"
 INPUT_LABELS = "labels"
 INPUT_EMBEDDINGS = "embeddings"
 INPUT_TRUNCATION = "truncation"
+INPUT_TEXT_TOKENS = "text_tokens"  # token-level text models: float32 [batch, text_tokens, text_token_dim]
+INPUT_TEXT_MASK = "text_mask"  # and bool [batch, text_tokens] (zoo_runtime.text.tokens.fit_tokens)
 OUTPUT_IMAGES = "images"
 
 # How the float generator output x in [-1, 1] becomes a pixel, inside the graph: exactly
@@ -59,7 +61,7 @@ MAX_DIM = 1 << 16  # latent_dim, text_dim, any input dimension
 MAX_IMAGE_SIDE = 1 << 14
 MAX_CLASSES = 1 << 20
 MAX_PATH_CHARS = 1024
-DTYPES = ("float32", "int64", "uint8")
+DTYPES = ("float32", "int64", "uint8", "bool")  # bool: a token-level text model's text_mask
 KINDS = ("none", "class", "text")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
@@ -232,6 +234,8 @@ def validate_manifest(pkg, manifest) -> dict:
     kind = f.str_("conditioning.kind", KINDS)
     f.int_("conditioning.num_classes", 1 if kind == "class" else 0, MAX_CLASSES, default=0)
     text_dim = f.int_("conditioning.text_dim", 1 if kind == "text" else 0, MAX_DIM, default=0)
+    text_tokens = f.int_("conditioning.text_tokens", 0, 4096, default=0) if kind == "text" else 0
+    token_dim = f.int_("conditioning.text_token_dim", 1 if text_tokens else 0, MAX_DIM, default=0) if text_tokens else 0
     if f.get("conditioning.text_encoder", None) is not None:
         f.str_("conditioning.text_encoder", limit=200)
     truncation = f.get("truncation", False)
@@ -243,12 +247,15 @@ def validate_manifest(pkg, manifest) -> dict:
     f.str_("image.layout", ("NHWC",), default="NHWC")
     f.str_("image.dtype", ("uint8",), default="uint8")
 
-    inputs = _check_tensor_specs(f, "inputs", 4)
+    inputs = _check_tensor_specs(f, "inputs", 6)
     expected = {INPUT_Z: ("float32", ["batch", latent_dim])}
     if kind == "class":
         expected[INPUT_LABELS] = ("int64", ["batch"])
     if kind == "text":
         expected[INPUT_EMBEDDINGS] = ("float32", ["batch", text_dim])
+        if text_tokens:
+            expected[INPUT_TEXT_TOKENS] = ("float32", ["batch", text_tokens, token_dim])
+            expected[INPUT_TEXT_MASK] = ("bool", ["batch", text_tokens])
     if truncation:
         expected[INPUT_TRUNCATION] = ("float32", ["batch"])
     for name, (dtype, shape) in expected.items():
@@ -501,7 +508,7 @@ def check_external_data(pkg, graph_rel: str, graph: bytes, files: dict) -> list[
     return listed
 
 
-_ORT_DTYPES = {"float32": "tensor(float)", "int64": "tensor(int64)", "uint8": "tensor(uint8)"}
+_ORT_DTYPES = {"float32": "tensor(float)", "int64": "tensor(int64)", "uint8": "tensor(uint8)", "bool": "tensor(bool)"}
 
 
 def check_graph_io(pkg, manifest: dict, session, graph_rel: str | None = None) -> None:

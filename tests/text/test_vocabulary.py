@@ -67,15 +67,16 @@ def test_zoo_info_lists_what_a_model_knows(trained):
     assert info["vocabulary"] == words_of(data.captions) and ["red", "circle"] in info["held_out_combos"]
     shipped = json.loads(CliRunner().invoke(main, ["info", "dcgan32.shapes-text", "--json"]).output)
     assert "circle" in shipped["vocabulary"] and "star" not in shipped["vocabulary"]
-    assert ["red", "triangle"] in shipped["held_out_combos"] and "recorded recipe" in shipped["vocabulary_from"]
+    assert ["red", "triangle"] in shipped["held_out_combos"] and "training captions" in shipped["vocabulary_from"]
     digits = json.loads(CliRunner().invoke(main, ["info", "dcgan32.digits", "--json"]).output)
     assert "vocabulary" not in digits  # not a text model
 
 
-def test_shipped_model_vocabulary_is_derived_from_its_recipe():
+def test_shipped_model_records_its_grammar_vocabulary():
     model = zoo.resolve_source("dcgan32.shapes-text")
     known = knowledge_of(model.metadata)
     assert set(known["vocabulary"]) >= {"a", "on", "background", "red", "triangle", "gray", "small", "large"}
+    assert {"grey", "big", "disc", "backdrop"} <= set(known["vocabulary"])  # trained on the caption grammar
     assert prompt_note(model, "purple star on gray") == (
         "note: 'star' never appeared in dcgan32.shapes-text's training captions"
     )

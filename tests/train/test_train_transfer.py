@@ -183,7 +183,11 @@ def test_added_text_conditioning_reproduces_the_source_at_step_0(source_file):
     data = zoo.load_dataset("builtin:digits", 32, 1)
     model = change_conditioning(source, "text:hash", data).eval()
     z = torch.randn(4, source.latent_dim)
-    c = torch.as_tensor(encoder.encode(["a handwritten one", "a handwritten two", "x", "y"]))
+    from zoo.text.condition import text_condition
+
+    assert model.config["text_tokens"] == 16  # hash has token outputs: a token-level model
+    c = torch.as_tensor(text_condition(model.config, ["a handwritten one", "a handwritten two", "x", "y"]))
+    assert encoder.dim == model.config["text_dim"]
     with torch.no_grad():
         assert torch.equal(model.generator(z, c), source.generator(z))
 

@@ -12,6 +12,11 @@ block (conditional batch norm, as in BigGAN: h * (1 + gamma(c)) + beta(c) betwee
 ReLU; FiLM, Perez et al. 2018), zero-initialised so a new path starts as the identity. That gives
 the condition a direct say at 8x8 and above, where shapes are drawn, instead of only through the
 4x4 input. Default off: the weights layout of models trained without it is unchanged.
+
+Token-level text (`text_tokens` > 0): the pooled caption vector drives the paths above, and the 4x4
+and 8x8 features also attend to the caption's tokens (zoo.conditioning.TokenAttention, GigaGAN's
+local text descriptors), so "red" can go to the object and "blue" to the background; D adds a
+projection term on attention-pooled tokens. Default 0: older text models load unchanged.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from zoo.conditioning import ProjectionHead, make_condition_embedding
+from zoo.conditioning import ProjectionHead, TokenAttention, make_condition_embedding, split_text, uses_tokens
 from zoo.registry import WeightSource, register_model
 from zoo.resolution import base_grid
 
@@ -76,17 +81,29 @@ class DCGANGenerator(nn.Module):
         use_film = config.get("film", False) and self.condition is not None
         self.film = nn.ModuleList(BlockModulation(config, b) for b in chs[1:]) if use_film else None
         self.to_rgb = nn.Conv2d(chs[-1], config["channels"], 3, padding=1)
+        self.config = {k: config.get(k) for k in ("conditioning", "text_dim", "text_tokens", "text_token_dim")}
+        if uses_tokens(config):  # at 4x4 and 8x8: where layout (what goes where) is decided
+            self.token_attention = nn.ModuleList(
+                TokenAttention(ch, int(config["text_token_dim"])) for ch in chs[: min(2, len(chs))]
+            )
 
     def forward(self, z: torch.Tensor, c: torch.Tensor | None = None, truncation=None) -> torch.Tensor:
+        tokens = None
+        if uses_tokens(self.config):
+            c, tokens, mask = split_text(c, self.config)
         h = self.fc(z)  # [N, C0 * h0 * w0]
         if self.condition is not None:
             h = h + self.condition(c)
         h = self.fc_norm(h.view(-1, self.base_ch, self.h0, self.w0))  # [N, C0, 4, 4] when square
+        if tokens is not None:
+            h = self.token_attention[0](h, tokens, mask)
         for i, block in enumerate(self.blocks):
             if self.film is None:
                 h = block(h)  # doubles H and W, halves channels
             else:  # transposed conv, batch norm, conditional affine, ReLU
                 h = block[2](self.film[i](block[1](block[0](h)), c))
+            if tokens is not None and i + 1 < len(self.token_attention):
+                h = self.token_attention[i + 1](h, tokens, mask)
         return torch.tanh(self.to_rgb(h))  # [N, channels, H, W]
 
 
@@ -125,12 +142,16 @@ def dcgan_config(resolution: int, width: int) -> dict:
         text_dim=0,
         text_encoder="",
         film=False,
+        text_tokens=0,
+        text_token_dim=0,
     )
 
 
 DIGITS = dict(width=16, channels=1, conditioning="class", num_classes=10)
 SHAPES = dict(channels=3, conditioning="none")
-SHAPES_TEXT = dict(channels=3, conditioning="text", text_dim=256, text_encoder="hash", film=True)
+SHAPES_TEXT = dict(
+    channels=3, conditioning="text", text_dim=256, text_encoder="hash", film=True, text_tokens=16, text_token_dim=256
+)
 PAIRS = dict(resolution="32x64", width=32, channels=3, conditioning="none")  # 32 high x 64 wide: builtin:pairs
 
 # --- registered variants ------------------------------------------------------------------

@@ -33,6 +33,7 @@ from zoo.exporting.graph import (
     input_names,
     io_specs,
     prepare_generator,
+    token_shape,
 )
 from zoo.exporting.verify import TOLERANCES, ExportError, int8_quality, parity
 from zoo_runtime.package import GRAPH, MANIFEST, PIXEL_FORMULA, SCHEMA, SCHEMA_VERSION, sha256_file
@@ -283,9 +284,16 @@ def _runtime_text_mismatch(encoder, entry: dict, pkg_dir: Path) -> str | None:
     return None
 
 
-def _calibration(names, latent_dim, num_classes, text_dim, n: int, batch: int = 32) -> list[dict]:
+def text_token_fields(config: dict) -> dict:
+    """The manifest's conditioning fields of a token-level text model (none for other models)."""
+    if config.get("conditioning") != "text" or not int(config.get("text_tokens") or 0):
+        return {}
+    return {"text_tokens": int(config["text_tokens"]), "text_token_dim": int(config["text_token_dim"])}
+
+
+def _calibration(names, latent_dim, num_classes, text_dim, n: int, batch: int = 32, tokens=(0, 0)) -> list[dict]:
     return [
-        example_inputs(names, latent_dim, num_classes, text_dim, min(batch, n - i), seed=10_000 + i)
+        example_inputs(names, latent_dim, num_classes, text_dim, min(batch, n - i), seed=10_000 + i, tokens=tokens)
         for i in range(0, n, batch)
     ]
 
@@ -333,7 +341,8 @@ def export(
     latent_dim, num_classes = gan.latent_dim, gan.num_classes
     text_dim = int(gan.config.get("text_dim") or 0)
     has_truncation = gan.has_truncation
-    names = input_names(kind, has_truncation)
+    tokens = token_shape(gan.generator)
+    names = input_names(kind, has_truncation, tokens)
 
     steps = ["export", "convert", "verify"] + (["quality"] if precision == "int8" else []) + ["write"]
     bar = tqdm(
@@ -365,7 +374,7 @@ def export(
             from zoo.exporting.precision import to_int8
 
             core, quantization = to_int8(
-                float_core, _calibration(names, latent_dim, num_classes, text_dim, calibration_n)
+                float_core, _calibration(names, latent_dim, num_classes, text_dim, calibration_n, tokens=tokens)
             )
         final = append_postprocess(core)
         onnx.checker.check_model(final, full_check=True)
@@ -374,7 +383,7 @@ def export(
         bar.set_postfix_str("ONNX Runtime vs PyTorch")
         from zoo.exporting.graph import CoreGenerator
 
-        torch_core = CoreGenerator(generator, kind, has_truncation).eval()
+        torch_core = CoreGenerator(generator, kind, has_truncation, bool(tokens[0])).eval()
         check = parity(torch_core, core, final, names, latent_dim, num_classes, text_dim, precision)
         bar.update()
 
@@ -495,6 +504,7 @@ def _manifest(
             "kind": kind,
             "num_classes": gan.num_classes if kind == "class" else 0,
             "text_dim": int(gan.config.get("text_dim") or 0) if kind == "text" else 0,
+            **text_token_fields(gan.config),
             "text_encoder": (gan.config.get("text_encoder") or None) if kind == "text" else None,
         },
         "truncation": "truncation" in names,

@@ -2,7 +2,8 @@
 
 The core is exported once with the current exporter (`torch.onnx.export(..., dynamo=True)`):
 inputs z [batch, latent] (no random numbers inside the graph), labels int64 [batch] or
-embeddings float32 [batch, text_dim] for conditional models, truncation float32 [batch] when the
+embeddings float32 [batch, text_dim] for conditional models (token-level text models also
+text_tokens float32 [batch, T, D] and text_mask bool [batch, T]), truncation float32 [batch] when the
 generator has a truncation trick; output float32 [batch, C, H, W] in [-1, 1]. Precision changes
 (fp16, int8) apply to this core. Post-processing is then appended as plain ONNX nodes, always in
 float32, exactly as `zoo.images.to_uint8` computes it, so the runtime receives finished pixels.
@@ -20,7 +21,15 @@ import torch
 from onnx import TensorProto, helper, numpy_helper
 from torch import nn
 
-from zoo_runtime.package import INPUT_EMBEDDINGS, INPUT_LABELS, INPUT_TRUNCATION, INPUT_Z, OUTPUT_IMAGES
+from zoo_runtime.package import (
+    INPUT_EMBEDDINGS,
+    INPUT_LABELS,
+    INPUT_TEXT_MASK,
+    INPUT_TEXT_TOKENS,
+    INPUT_TRUNCATION,
+    INPUT_Z,
+    OUTPUT_IMAGES,
+)
 
 FLOAT_OUTPUT = "float_images"  # the core's output: float32 [batch, C, H, W] in [-1, 1]
 EXAMPLE_BATCH = 2  # with batch 1 the exporter may bake the batch into the graph (pytorch#133653)
@@ -48,34 +57,64 @@ def prepare_generator(generator: nn.Module) -> nn.Module:
 
 
 class CoreGenerator(nn.Module):
-    """The generator with the graph's input signature: (z, [labels | embeddings], [truncation])."""
+    """The generator with the graph's input signature: (z, [labels | embeddings [text_tokens, text_mask]],
+    [truncation]); a token-level text model gets its packed condition row (zoo_runtime.text.tokens) built
+    inside the graph."""
 
-    def __init__(self, generator: nn.Module, kind: str, has_truncation: bool):
+    def __init__(self, generator: nn.Module, kind: str, has_truncation: bool, tokens: bool = False):
         super().__init__()
         self.g = generator
         self.kind = kind
         self.has_truncation = has_truncation
+        self.tokens = tokens
 
     def forward(self, z: torch.Tensor, *extra: torch.Tensor) -> torch.Tensor:
         c = extra[0] if self.kind != "none" else None
+        if self.tokens:
+            c = torch.cat([c, extra[1].flatten(1), extra[2].to(c.dtype)], 1)
         if self.has_truncation:
             return self.g(z, c, truncation=extra[-1])
         return self.g(z, c)
 
 
-def input_names(kind: str, has_truncation: bool) -> list[str]:
+def token_shape(generator: nn.Module) -> tuple[int, int]:
+    """(text_tokens, text_token_dim) of a token-level text generator, (0, 0) otherwise."""
+    config = getattr(generator, "config", None) or {}
+    if config.get("conditioning") != "text" or not int(config.get("text_tokens") or 0):
+        return (0, 0)
+    return int(config["text_tokens"]), int(config["text_token_dim"])
+
+
+def graph_token_shape(model: onnx.ModelProto) -> tuple[int, int]:
+    """(text_tokens, text_token_dim) read from an exported graph's text_tokens input, (0, 0) without one."""
+    for value in model.graph.input:
+        if value.name == INPUT_TEXT_TOKENS:
+            dims = value.type.tensor_type.shape.dim
+            return int(dims[1].dim_value), int(dims[2].dim_value)
+    return (0, 0)
+
+
+def input_names(kind: str, has_truncation: bool, tokens: tuple[int, int] = (0, 0)) -> list[str]:
     names = [INPUT_Z]
     if kind == "class":
         names.append(INPUT_LABELS)
     elif kind == "text":
         names.append(INPUT_EMBEDDINGS)
+        if tokens[0]:
+            names += [INPUT_TEXT_TOKENS, INPUT_TEXT_MASK]
     if has_truncation:
         names.append(INPUT_TRUNCATION)
     return names
 
 
 def example_inputs(
-    names: list[str], latent_dim: int, num_classes: int, text_dim: int, n: int, seed: int = 0
+    names: list[str],
+    latent_dim: int,
+    num_classes: int,
+    text_dim: int,
+    n: int,
+    seed: int = 0,
+    tokens: tuple[int, int] = (0, 0),
 ) -> dict[str, np.ndarray]:
     """Random inputs for the graph, numpy, keyed by input name (also used by the parity check)."""
     rng = np.random.default_rng(seed)
@@ -85,6 +124,9 @@ def example_inputs(
     if INPUT_EMBEDDINGS in names:
         emb = rng.standard_normal((n, text_dim), dtype=np.float32)
         feeds[INPUT_EMBEDDINGS] = emb / np.linalg.norm(emb, axis=1, keepdims=True)  # text encoders emit unit vectors
+    if INPUT_TEXT_TOKENS in names:
+        feeds[INPUT_TEXT_TOKENS] = rng.standard_normal((n, *tokens), dtype=np.float32)
+        feeds[INPUT_TEXT_MASK] = np.arange(tokens[0])[None, :] < rng.integers(0, tokens[0] + 1, (n, 1))
     if INPUT_TRUNCATION in names:
         feeds[INPUT_TRUNCATION] = rng.uniform(0.5, 1.0, n).astype(np.float32)
     return feeds
@@ -130,9 +172,10 @@ def export_float_graph(
     opset: int = 18,
 ) -> onnx.ModelProto:
     """The float core of a (prepared) generator as an ONNX model."""
-    names = input_names(kind, has_truncation)
-    core = CoreGenerator(generator, kind, has_truncation).eval()
-    example = example_inputs(names, latent_dim, num_classes, text_dim, EXAMPLE_BATCH, seed=1234)
+    tokens = token_shape(generator)
+    names = input_names(kind, has_truncation, tokens)
+    core = CoreGenerator(generator, kind, has_truncation, bool(tokens[0])).eval()
+    example = example_inputs(names, latent_dim, num_classes, text_dim, EXAMPLE_BATCH, seed=1234, tokens=tokens)
     return export_core(core, names, example, opset)
 
 

@@ -23,6 +23,7 @@ TRITON_DTYPES = {
     "int64": "TYPE_INT64",
     "int32": "TYPE_INT32",
     "uint8": "TYPE_UINT8",
+    "bool": "TYPE_BOOL",
 }
 DEFAULT_MAX_BATCH = 256
 

@@ -25,7 +25,7 @@ import numpy as np
 import onnx
 import torch
 
-from zoo.exporting.graph import FLOAT_OUTPUT, example_inputs
+from zoo.exporting.graph import FLOAT_OUTPUT, example_inputs, graph_token_shape, token_shape
 from zoo_runtime.package import OUTPUT_IMAGES
 
 TOLERANCES = {
@@ -75,7 +75,7 @@ def parity(
     float_count = 0
     u8_max, u8_diff, u8_count = 0, 0, 0
     for i, n in enumerate(batch_sizes):
-        feeds = example_inputs(names, latent_dim, num_classes, text_dim, n, seed=seed + i)
+        feeds = example_inputs(names, latent_dim, num_classes, text_dim, n, seed=seed + i, tokens=token_shape(core.g))
         expected = torch_outputs(core, names, feeds)  # [n, C, H, W]
         got = core_session.run([FLOAT_OUTPUT], feeds)[0]
         images = final_session.run([OUTPUT_IMAGES], feeds)[0]  # uint8 [n, H, W, C]
@@ -136,7 +136,7 @@ def int8_quality(
     (the cost in the usual sense; slower). Falls back to pixel errors when zoo.metrics is missing."""
     from zoo_runtime.latents import make_labels, make_latents
 
-    feeds = example_inputs(names, latent_dim, num_classes, text_dim, n, seed=seed)
+    feeds = example_inputs(names, latent_dim, num_classes, text_dim, n, seed=seed, tokens=graph_token_shape(fp32_model))
     feeds["z"] = make_latents(n, latent_dim, seed)
     if "labels" in feeds:
         feeds["labels"] = make_labels(n, num_classes, seed)

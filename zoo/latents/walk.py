@@ -48,9 +48,9 @@ def interpolate(
             raise ValueError(f"{model.name} is not text-conditional: --prompts needs a text model")
         if len(prompt_pair) != 2 or prompts is not None:
             raise ValueError("give two prompts to walk between (and no single prompt)")
-        from zoo.text import get_text_encoder
+        from zoo.text.condition import text_condition
 
-        emb = np.asarray(get_text_encoder(model.config["text_encoder"]).encode(list(prompt_pair)), np.float32)
+        emb = text_condition(model.config, list(prompt_pair))
         path = walk(emb, frames, loop, "slerp")
         z = np.repeat(seed_latents(seeds[:1] or [0], model.latent_dim), frames, axis=0)
         if space == "w":

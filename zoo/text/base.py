@@ -7,6 +7,13 @@
                                      the manifest entry zoo_runtime.text.load_text_encoder reads:
                                      at least {"name", "kind", "dim", "files"}
 
+Optional, for token-level conditioning (the generator attends to each token, not only the pooled vector):
+    encoder.token_dim                size of a token vector (default: dim)
+    encoder.encode_tokens(list[str]) -> (float32 numpy [N, T, token_dim], bool numpy [N, T])
+                                     per-token vectors and the mask of real tokens; T is the batch's
+                                     longest prompt (padding rows are masked). Its export must let
+                                     zoo_runtime compute the same tokens (see docs/writing-a-plugin.md).
+
 A plugin's entry point (group `gan_zoo.text_encoders`) names a class or factory that takes no
 arguments and returns such an object; subclassing `TextEncoder` is optional.
 """
@@ -28,6 +35,9 @@ class TextEncoder:
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         raise NotImplementedError
 
+    def has_tokens(self) -> bool:
+        return has_tokens(self)
+
     def export(self, pkg_dir: str | os.PathLike) -> dict:
         raise NotImplementedError(f"text encoder {self.name!r} has no runtime export")
 
@@ -36,6 +46,15 @@ class TextEncoder:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, dim={self.dim})"
+
+
+def has_tokens(encoder) -> bool:
+    """Whether `encoder` (any object following the contract) gives token outputs."""
+    return callable(getattr(encoder, "encode_tokens", None))
+
+
+def token_dim(encoder) -> int:
+    return int(getattr(encoder, "token_dim", 0) or encoder.dim)
 
 
 def check_prompts(texts) -> list[str]:

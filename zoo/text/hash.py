@@ -3,6 +3,7 @@
 The implementation is zoo_runtime.text.hash_encoder (numpy): the zoo and the runtime run the same
 function, so their embeddings are identical by construction. Exporting writes no files; the
 manifest records the name, dimension and algorithm version. The empty prompt maps to zeros.
+Token outputs: one vector per word (the word and its two word pairs), `hash_encode_tokens`.
 """
 
 from __future__ import annotations
@@ -26,6 +27,14 @@ class HashTextEncoder(TextEncoder):
         """float32 [N, dim], rows L2-normalised; zeros for a prompt without words."""
         return hash_encoder.hash_encode(check_prompts(texts), self.dim)
 
+    @property
+    def token_dim(self) -> int:
+        return self.dim
+
+    def encode_tokens(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(float32 [N, T, dim], bool [N, T]): one vector per word; T = the most words in a prompt."""
+        return hash_encoder.hash_encode_tokens(check_prompts(texts), self.dim)
+
     def export(self, pkg_dir: str | os.PathLike) -> dict:
         return {
             "name": self.name,
@@ -34,4 +43,5 @@ class HashTextEncoder(TextEncoder):
             "version": hash_encoder.VERSION,
             "files": [],
             "empty_prompt": "zeros",
+            "token_dim": self.dim,  # tokens: zoo_runtime.text.hash_encoder.hash_encode_tokens
         }

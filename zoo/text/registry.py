@@ -132,9 +132,38 @@ def _check(name: str, encoder: Any) -> Any:
             f"text encoder {name!r} breaks the contract: encode(list of N str) must return a "
             f"float32 numpy array [N, dim={dim}], got {got} for one prompt"
         )
+    if callable(getattr(encoder, "encode_tokens", None)):
+        check_token_probe(name, encoder)
     if not getattr(encoder, "name", None):
         encoder.name = name
     return encoder
+
+
+def check_token_probe(name: str, encoder: Any) -> None:
+    """encode_tokens on one probe prompt gives (float32 [1, T, token_dim], bool [1, T]), or a clear error."""
+    want = int(getattr(encoder, "token_dim", 0) or encoder.dim)
+    try:
+        tokens, mask = encoder.encode_tokens(["a red circle"])
+    except Exception as e:  # noqa: BLE001 -- a plugin's failure, reported with its name
+        raise TextEncoderError(
+            f"text encoder {name!r}: encode_tokens failed on a probe prompt ({type(e).__name__}: {e})"
+        ) from e
+    ok = (
+        isinstance(tokens, np.ndarray)
+        and isinstance(mask, np.ndarray)
+        and tokens.dtype == np.float32
+        and mask.dtype == np.bool_
+        and tokens.ndim == 3
+        and tokens.shape[0] == 1
+        and tokens.shape[2] == want
+        and mask.shape == tokens.shape[:2]
+    )
+    if not ok:
+        got = [f"{a.dtype} {list(a.shape)}" if isinstance(a, np.ndarray) else type(a).__name__ for a in (tokens, mask)]
+        raise TextEncoderError(
+            f"text encoder {name!r} breaks the contract: encode_tokens(list of N str) must return (float32 "
+            f"[N, T, token_dim={want}], bool [N, T]), got ({got[0]}, {got[1]}) for one prompt"
+        )
 
 
 def get_text_encoder(name: str):

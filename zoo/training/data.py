@@ -88,11 +88,10 @@ def condition_table(model, data) -> torch.Tensor | None:
             f"{model.name} is text-conditional but the data has images without captions: add a "
             'metadata.jsonl ({"file_name": ..., "text": ...}) or use --condition none'
         )
-    from zoo.text import get_text_encoder
+    from zoo.text.condition import text_condition
 
-    encoder = get_text_encoder(model.config["text_encoder"])
     unique = sorted(set(data.captions))
-    emb = torch.as_tensor(encoder.encode(unique), dtype=torch.float32)  # [U, text_dim]
+    emb = torch.as_tensor(text_condition(model.config, unique))  # [U, text_dim] (token models: packed rows)
     index = {c: i for i, c in enumerate(unique)}
     return emb[torch.tensor([index[c] for c in data.captions])]
 

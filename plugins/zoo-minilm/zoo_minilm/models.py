@@ -29,9 +29,18 @@ from zoo_minilm import DIM, NAME
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 SHAPES_FILE = "dcgan32_minilm.shapes.safetensors"
-SHAPES_SHA256 = "a4678617eb10d1a20080fd1b0bdaf43c91c4b83ae0360f7825c6f4aea96a33b7"  # written by scripts/train_text_model.py --encoder minilm when it ships the weights
+SHAPES_SHA256 = "ea06140df10a54b67bebc2af78ad43cb4d7ca1562b78e34cb8707e9703969488"  # written by scripts/train_text_model.py --encoder minilm when it ships the weights
 # The config the shipped weights were trained with (the weights file carries it too; this is for listing).
-SHAPES = dict(width=16, channels=3, conditioning="text", text_dim=DIM, text_encoder=NAME, film=True)
+SHAPES = dict(
+    width=16,
+    channels=3,
+    conditioning="text",
+    text_dim=DIM,
+    text_encoder=NAME,
+    film=True,
+    text_tokens=16,
+    text_token_dim=DIM,
+)
 DEFAULT_CONFIG = {**dcgan_config(32, 16), "conditioning": "text", "text_dim": DIM, "text_encoder": NAME}
 
 

@@ -12,6 +12,10 @@ The manifest entry is what the zoo's encoder wrote at export (`TextEncoder.expor
         a Hugging Face `tokenizers` tokenizer plus an ONNX graph (input_ids, attention_mask) ->
         pooled, L2-normalised embeddings (zoo_runtime.text.onnx_encoder; needs `tokenizers`,
         installed with `pip install zoo-runtime[text]`).
+
+Token-level models also need the tokens: every encoder here has `encode_tokens(prompts) ->
+(float32 [N, T, token_dim], bool [N, T])` (hash: hash_encode_tokens; ONNX: the graph's
+`token_output`, when the entry names one). zoo_runtime.text.tokens fits them to the model's slots.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from zoo_runtime.latents import check_text
-from zoo_runtime.text.hash_encoder import hash_encode
+from zoo_runtime.text.hash_encoder import hash_encode, hash_encode_tokens
 
 TextEncodeFn = Callable[[Sequence[str]], np.ndarray]
 KINDS = ("hash", "onnx-transformer")
@@ -41,6 +45,17 @@ class HashEncoder:
 
     def __call__(self, prompts: Sequence[str]) -> np.ndarray:
         return hash_encode(_as_list(prompts), self.dim)
+
+    def encode_tokens(self, prompts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        return hash_encode_tokens(_as_list(prompts), self.dim)
+
+    def encode_with_tokens(self, prompts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        prompts = _as_list(prompts)
+        return (hash_encode(prompts, self.dim), *hash_encode_tokens(prompts, self.dim))
+
+    @property
+    def token_dim(self) -> int:
+        return self.dim
 
     def __repr__(self) -> str:
         return f"HashEncoder(dim={self.dim})"

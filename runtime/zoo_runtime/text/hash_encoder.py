@@ -15,6 +15,10 @@ across processes and machines, unlike Python's salted `hash()`.
 
 An empty prompt (or one with no word characters, e.g. "!!!") has no features and maps to the zero
 vector: a defined "no text" input, which conditional generators see as "no information".
+
+Token vectors (`hash_encode_tokens`): one per word, hashing the word and the two word pairs it
+belongs to ("red", "a red", "red circle"), so each token carries its neighbours: the colour word next
+to "circle" differs from the one next to "background". An empty prompt has no tokens (mask all False).
 """
 
 from __future__ import annotations
@@ -71,3 +75,34 @@ def hash_encode(texts: Sequence[str], dim: int = DEFAULT_DIM) -> np.ndarray:
     norms = np.linalg.norm(out, axis=1, keepdims=True)
     out = np.divide(out, norms, out=np.zeros_like(out), where=norms > 0)
     return out.astype(np.float32)
+
+
+def hash_encode_tokens(texts: Sequence[str], dim: int = DEFAULT_DIM) -> tuple[np.ndarray, np.ndarray]:
+    """(float32 [N, T, dim], bool [N, T]), T = the most words in a prompt (at least 1); one L2-normalised
+    vector per word: its unigram plus the bigrams with its left and right neighbours."""
+    if isinstance(texts, str):
+        raise TypeError("hash_encode_tokens takes a list of strings, not a single string: pass [text]")
+    if dim <= 0:
+        raise ValueError(f"dim must be positive, got {dim}")
+    per_text = []
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise TypeError(f"prompt {i} is {type(text).__name__}, not str: {text!r}")
+        per_text.append(words(check_text(text, i)))
+    longest = max([len(w) for w in per_text] + [1])
+    out = np.zeros((len(texts), longest, dim), dtype=np.float64)
+    mask = np.zeros((len(texts), longest), dtype=bool)
+    for i, w in enumerate(per_text):
+        for j, word in enumerate(w):
+            feats = [(f"u:{word}", UNIGRAM_WEIGHT)]
+            if j > 0:
+                feats.append((f"b:{w[j - 1]} {word}", BIGRAM_WEIGHT))
+            if j + 1 < len(w):
+                feats.append((f"b:{word} {w[j + 1]}", BIGRAM_WEIGHT))
+            for feature, weight in feats:
+                bucket, sign = _bucket(feature, dim)
+                out[i, j, bucket] += sign * weight
+            mask[i, j] = True
+    norms = np.linalg.norm(out, axis=2, keepdims=True)
+    out = np.divide(out, norms, out=np.zeros_like(out), where=norms > 0)
+    return out.astype(np.float32), mask

@@ -2,7 +2,9 @@
 
 The package holds the tokenizer (Hugging Face `tokenizer.json`) and one ONNX graph
     input_ids int64 [batch, tokens], attention_mask int64 [batch, tokens] -> embeddings float32 [batch, dim]
-with pooling and L2 normalisation inside the graph, so the runtime only tokenizes and runs it.
+with pooling and L2 normalisation inside the graph, so the runtime only tokenizes and runs it. A
+graph exported for token-level models has a second output (the entry's `token_output`, e.g.
+token_embeddings float32 [batch, tokens, token_dim]); `encode_tokens` reads it.
 Tokenization follows the manifest entry: truncation at `max_length` tokens (special tokens
 included), padding to the longest prompt of the batch. Both files are read through
 `zoo_runtime.package.read_member` (inside the package, listed, sha256 checked on the bytes used).
@@ -84,10 +86,18 @@ class OnnxTextEncoder:
         inputs = sorted(i.name for i in self.session.get_inputs())
         outputs = [o.name for o in self.session.get_outputs()]
         self.output = entry.get("output", outputs[0] if outputs else "")
-        if inputs != sorted(INPUTS) or self.output not in outputs:
+        self.token_output = entry.get("token_output")
+        self.token_dim = int(entry.get("token_dim") or self.dim)
+        if (
+            inputs != sorted(INPUTS)
+            or self.output not in outputs
+            or (self.token_output and self.token_output not in outputs)
+        ):
             raise TextEncoderError(
                 f"{pkg}: text_encoder.onnx {entry['onnx']!r} takes {inputs} and gives {outputs}; "
-                f"the runtime feeds {list(INPUTS)} and reads {self.output!r}: re-export the package"
+                f"the runtime feeds {list(INPUTS)} and reads {self.output!r}"
+                + (f" and {self.token_output!r}" if self.token_output else "")
+                + ": re-export the package"
             )
 
     def tokenize(self, prompts: Sequence[str]) -> dict[str, np.ndarray]:
@@ -113,6 +123,39 @@ class OnnxTextEncoder:
                 f"{self.dim}] (manifest field 'text_encoder.dim'); re-export the package"
             )
         return np.ascontiguousarray(out, dtype=np.float32)
+
+    def encode_tokens(self, prompts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(float32 [N, T, token_dim], bool [N, T]) from the graph's token output; T = the longest prompt."""
+        return self.encode_with_tokens(prompts)[1:]
+
+    def encode_with_tokens(self, prompts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(pooled [N, dim], tokens [N, T, token_dim], mask bool [N, T]) from one run of the graph."""
+        from zoo_runtime.text import TextEncoderError, _as_list
+
+        if not self.token_output:
+            raise TextEncoderError(
+                f"text encoder {self.name!r} was exported without token outputs; re-export the package "
+                "with the current gan-zoo and plugin"
+            )
+        prompts = _as_list(prompts)
+        if not prompts:
+            return (
+                np.zeros((0, self.dim), np.float32),
+                np.zeros((0, 1, self.token_dim), np.float32),
+                np.zeros((0, 1), bool),
+            )
+        feeds = self.tokenize(prompts)
+        pooled, tokens = self.session.run([self.output, self.token_output], feeds)
+        if tokens.shape != (*feeds["input_ids"].shape, self.token_dim):
+            raise TextEncoderError(
+                f"text encoder {self.name!r} gave tokens {list(tokens.shape)}, not "
+                f"[{len(prompts)}, {feeds['input_ids'].shape[1]}, {self.token_dim}]; re-export the package"
+            )
+        return (
+            np.ascontiguousarray(pooled, dtype=np.float32),
+            np.ascontiguousarray(tokens, dtype=np.float32),
+            feeds["attention_mask"].astype(bool),
+        )
 
     def __repr__(self) -> str:
         return f"OnnxTextEncoder({self.name}, dim={self.dim}, max_length={self.max_length})"
