@@ -338,6 +338,13 @@ def machine(threads: int) -> dict:
 # --- main ---------------------------------------------------------------------------------------
 
 
+# Rows that are a registered arch at another config: name -> (arch, config overrides). The 256 px StyleGAN2 is
+# the zoo's own stylegan2 (stylegan2_64's channel widths, 16 at 256 px doubling to 128) at 256 px with random
+# weights, about 4 GFLOP/image: batch 64 stays measurable on one shared core. NVlabs' FFHQ 256 layout (30
+# GFLOP/image) is measured at batch 1 and 8 by benchmarks/runtime_import.py.
+ALIASES = {"stylegan2_256": ("stylegan2_64", {"resolution": 256})}
+
+
 def build(name: str, workdir: Path) -> tuple:
     """Fp32 and int8 packages and a weights file of one model: pretrained when the name has a tag,
     else a fixed-seed random init (speed does not depend on the values)."""
@@ -347,8 +354,9 @@ def build(name: str, workdir: Path) -> tuple:
     from zoo.exporting import ExportError
 
     torch.manual_seed(0)
-    _, tag = zoo.registry.split_name(name)
-    model = zoo.create_model(name, pretrained=tag is not None).eval()
+    arch, overrides = ALIASES.get(name, (name, {}))
+    _, tag = zoo.registry.split_name(arch)
+    model = zoo.create_model(arch, pretrained=tag is not None, **overrides).eval()
     packages = {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -372,7 +380,9 @@ def build(name: str, workdir: Path) -> tuple:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
-        "--models", default="dcgan32,dcgan64,stylegan2_64.shapes", help="comma-separated registered names"
+        "--models",
+        default="dcgan32,dcgan64,stylegan2_64.shapes",
+        help="comma-separated registered names, or " + ", ".join(ALIASES),
     )
     parser.add_argument("--engines", default=",".join(ENGINES), help="comma-separated: " + ", ".join(ENGINES))
     parser.add_argument("--threads", type=int, help="threads for every engine (default: physical cores)")
@@ -381,7 +391,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--latency-calls", type=int, default=100, help="batch-1 calls per engine per round")
     parser.add_argument("--batch-runs", type=int, default=6, help="batch runs per engine per round")
-    parser.add_argument("--cold-repeat", type=int, default=7)
+    parser.add_argument("--cold-repeat", type=int, default=7, help="0 skips the cold-start rows")
     parser.add_argument(
         "--prompt-encoders",
         default="hash,minilm",
@@ -472,6 +482,8 @@ def main() -> None:
                 ),
                 "engines": summarize(samples, args.batch, args.mid_batch),
             }
+            if args.cold_repeat == 0:  # throughput-only run
+                continue
             env = {**os.environ, "GAN_ZOO_HOME": os.environ.get("GAN_ZOO_HOME", str(workdir / "home"))}
             png = str(workdir / "cold.png")
             zoo_cli = shutil.which("zoo") or sys.exit("the `zoo` console script is not installed")

@@ -353,10 +353,15 @@ def export(
         bar.set_postfix_str(precision)
         quantization = None
         if precision == "fp32":
-            from zoo.exporting.rewrite import conv_transpose_to_phases, upsample_after_identity_conv
+            from zoo.exporting.rewrite import (
+                conv_transpose_to_phases,
+                fold_elementwise_chains,
+                upsample_after_identity_conv,
+            )
 
             core, _ = conv_transpose_to_phases(float_core)  # exact rewrites, faster on ONNX Runtime's CPU (rewrite.py)
             core, _ = upsample_after_identity_conv(core)
+            core, _ = fold_elementwise_chains(core)
         elif precision == "fp16":
             from zoo.exporting.precision import to_fp16
 
