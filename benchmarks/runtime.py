@@ -196,7 +196,7 @@ def worker(args) -> None:
     c1, cb = condition_inputs(manifest, 1), condition_inputs(manifest, args.batch)
     for _ in range(5):  # warm-up (and compilation) before timing
         fn(z1, c1)
-    for _ in range(2):
+    for _ in range(args.batch_warmup):
         fn(zb, cb)
     zm, cm = make_latents(args.mid_batch, latent, 3), condition_inputs(manifest, args.mid_batch)
     fn(zm, cm)
@@ -234,6 +234,8 @@ def run_worker(engine: str, weights: Path, packages: dict, threads: int, args) -
         str(args.latency_calls),
         "--batch-runs",
         str(args.batch_runs),
+        "--batch-warmup",
+        str(args.batch_warmup),
     ]
     out = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if out.returncode != 0:
@@ -391,6 +393,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--latency-calls", type=int, default=100, help="batch-1 calls per engine per round")
     parser.add_argument("--batch-runs", type=int, default=6, help="batch runs per engine per round")
+    parser.add_argument("--batch-warmup", type=int, default=2, help="untimed batch runs first (compilation)")
     parser.add_argument("--cold-repeat", type=int, default=7, help="0 skips the cold-start rows")
     parser.add_argument(
         "--prompt-encoders",
@@ -398,6 +401,7 @@ def main() -> None:
         help="text encoders for the prompt-to-image latency rows ('' skips them)",
     )
     parser.add_argument("--out", default="benchmarks/results/runtime", help="writes OUT.json and OUT.md")
+    parser.add_argument("--merge", help="comma-separated JSON files of earlier runs: write their one table to OUT")
     parser.add_argument("--readme", action="store_true", help="put the table into README.md (between markers)")
     parser.add_argument(
         "--append",
@@ -417,6 +421,9 @@ def main() -> None:
         return
     if args.matmul_worker:
         matmul_worker(args.threads)
+        return
+    if args.merge:
+        merge_results([p for p in args.merge.split(",") if p], Path(args.out), args.batch)
         return
 
     import zoo_runtime
@@ -439,6 +446,7 @@ def main() -> None:
     result["matmul"] = matmul_gflops(threads)
     try:
         for name in [m.strip() for m in args.models.split(",") if m.strip()]:
+            load_at_start = round(os.getloadavg()[0], 2)
             packages, weights = build(name, workdir)
             manifest = zoo_runtime.read_manifest(packages["fp32"])
             model_engines = [e for e in engines if packages["int8"] is not None or e != "zoo_runtime int8"]
@@ -476,12 +484,14 @@ def main() -> None:
                     )
                 result["matmul"] = matmul_gflops(threads, result["matmul"])
             result["models"][name] = {
+                "load_average": [load_at_start, round(os.getloadavg()[0], 2)],  # at this model's start and end
                 "flops_per_image": manifest["cost"]["flops_per_image"],
                 "int8_quantized": (
                     read_int8(packages["int8"]) if packages["int8"] else {"refused": packages["int8_refused"]}
                 ),
                 "engines": summarize(samples, args.batch, args.mid_batch),
             }
+            write_result(result, args, threads, final=False)
             if args.cold_repeat == 0:  # throughput-only run
                 continue
             env = {**os.environ, "GAN_ZOO_HOME": os.environ.get("GAN_ZOO_HOME", str(workdir / "home"))}
@@ -503,34 +513,61 @@ def main() -> None:
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     result["matmul"] = matmul_gflops(threads, result["matmul"])
+    write_result(result, args, threads, final=True)
+
+
+def write_result(result: dict, args, threads: int, final: bool) -> None:
+    """OUT.json and OUT.md for the models measured so far (called after each model, so a run cut
+    short by its time bound keeps what it measured; `partial` says so in the JSON)."""
     result["mid_batch"] = args.mid_batch
     result["basis"] = "cpu" if threads == 1 else "wall"
-    for m in result["models"].values():  # against the best matmul rate seen in the whole run
+    result["partial"] = not final
+    for m in result["models"].values():  # against the best matmul rate seen so far in this run
         m["roofline_images_per_s"] = result["matmul"]["gflops"] * 1e9 / m["flops_per_image"]
         for row in m["engines"].values():
             row["roofline_fraction"] = (
                 row[basis_keys(result["basis"], args.batch, args.mid_batch)["big"]] / m["roofline_images_per_s"]
             )
     result["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
-    for m in result["models"].values():
-        m["load_average"] = [result["load_average_before"][0], result["load_average_after"][0]]
     out = Path(args.out)
+    merged = dict(result)
     if args.append and out.with_suffix(".json").exists():
         previous = json.loads(out.with_suffix(".json").read_text())
-        result["models"] = {
+        merged["models"] = {
             **{k: v for k, v in previous.get("models", {}).items() if k not in result["models"]},
             **result["models"],
         }
         if "prompt_to_image" not in result and "prompt_to_image" in previous:
-            result["prompt_to_image"] = previous["prompt_to_image"]
-    result["goals"] = goals(result, args.batch)
+            merged["prompt_to_image"] = previous["prompt_to_image"]
+    merged["goals"] = goals(merged, args.batch)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".json").write_text(json.dumps(result, indent=2))
-    table = markdown(result, args.batch)
+    out.with_suffix(".json").write_text(json.dumps(merged, indent=2))
+    table = markdown(merged, args.batch)
+    out.with_suffix(".md").write_text(table)
+    if final:
+        print(table)
+        if args.readme:
+            update_readme(Path(__file__).resolve().parents[1] / "README.md", table)
+
+
+def merge_results(paths: list[str], out: Path, batch: int) -> None:
+    """One table from several runs' JSON (models measured in separate, bounded runs): each model keeps
+    its own run's roofline rate and load; the header gives the range over the runs."""
+    runs = [json.loads(Path(p).read_text()) for p in paths]
+    merged = dict(runs[0])
+    merged["models"] = {k: v for r in runs for k, v in r["models"].items()}
+    merged["load_average_before"] = [min(r["load_average_before"][0] for r in runs)]
+    merged["load_average_after"] = [max(r["load_average_after"][0] for r in runs)]
+    merged["matmul"] = max((r["matmul"] for r in runs), key=lambda m: m["gflops"])
+    merged["matmul"]["samples"] = sum(r["matmul"]["samples"] for r in runs)
+    merged["merged_from"] = [str(p) for p in paths]
+    merged["partial"] = any(r.get("partial") for r in runs)
+    merged["goals"] = goals(merged, batch)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.with_suffix(".json").write_text(json.dumps(merged, indent=2))
+    table = markdown(merged, batch)
     out.with_suffix(".md").write_text(table)
     print(table)
-    if args.readme:
-        update_readme(Path(__file__).resolve().parents[1] / "README.md", table)
 
 
 def prompt_latency(encoders: str, workdir: Path) -> dict:

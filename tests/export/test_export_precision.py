@@ -44,3 +44,14 @@ def test_int8_quantizes_only_ops_with_int8_kernels_and_reports_quality(package):
     if quality["metric"] == "fid_digits":
         assert quality["fid_int8_vs_fp32"] >= 0
     assert zoo_runtime.load(path, providers="cpu").generate(3, seed=1).shape == (3, 32, 32, 3)
+
+
+def test_int8_stylegan2_quantizes_after_folding_elementwise_chains(package):
+    """Noise + bias and the activation gain are folded before quantizing (fewer float passes between the
+    int8 convs); the package still passes its parity check and generates."""
+    path, _ = package("stylegan2_32", precision="int8")
+    m = json.loads((path / "manifest.json").read_text())
+    assert m["parity"]["passed"]
+    names = [n.name for n in onnx.load(path / "generator.onnx").graph.node]
+    assert any("_folded" in n for n in names)
+    assert zoo_runtime.load(path, providers="cpu").generate(2, seed=0).dtype == np.uint8
