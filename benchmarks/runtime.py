@@ -57,26 +57,42 @@ README_START, README_END = "<!-- runtime-benchmark:start -->", "<!-- runtime-ben
 
 # What was profiled and tried for CPU throughput (issue "Runtime, second round"); kept with the table.
 NOTES = """\
-Where the time goes (`python benchmarks/profile_runtime.py PKG --batch 64`, ONNX Runtime's per-node profiler, 2 threads):
-- dcgan64: ConvTranspose was 89% of the kernel time (one narrow GEMM plus col2im per image).
-- stylegan2_64.shapes: Conv 50%, Resize (the bilinear upsample of the modulated input, run in NCHW) 14-18%,
-  NCHWc reorders 10-16%, Mul/Add (per-sample modulation and demodulation, noise, bias) about 11%: the
-  per-sample scalings keep ONNX Runtime's blocked NCHWc layout from spanning more than one conv.
+Where the time goes (`python benchmarks/profile_runtime.py PKG --batch 64 --threads 1`, ONNX Runtime's per-node profiler):
+- dcgan64 (earlier round): ConvTranspose was 89% of the kernel time (one narrow GEMM plus col2im per image).
+- dcgan32.shapes (after the phase rewrite): Conv 61%, Concat 16% and DepthToSpace 18% (interleaving the four
+  phase convolutions' outputs, plus the reorders out of and back into the blocked layout around them), and the
+  last 3-channel conv 15% (ONNX Runtime pads its 3 output channels to a block of 16).
+- stylegan2_64.shapes: Conv 68%, Mul 9%, Upsample 8%, Add 6%, reorders 6%, LeakyRelu 3%: after each modulated
+  conv six NCHW elementwise passes (demodulate, noise, bias, lrelu, gain, next styles) over the largest tensors.
+- stylegan2_64.shapes int8: QLinearConv 35%, Resize 20% (float, NHWC), Mul/Add/LeakyRelu 28%, (de)quantize 17%.
 
-Tried, measured side by side (each variant in its own process, interleaved, best of several runs):
+Tried, measured side by side (each variant in its own process or interleaved in one, 1 thread, CPU time, best or
+median of 5-7 runs at batch 64):
 - **kept**: ConvTranspose rewritten exactly into per-phase Convs + DepthToSpace for fp32 packages too (was int8
   only): dcgan64 batch 64 2.1x faster (1253 -> 604 ms at load 8), batch 1 level (2.46 / 2.52 ms).
 - **kept**: graph optimisation level ALL (NCHWc layout): EXTENDED was 1.6x slower at batch 64 and 1.4x at batch 1
-  on stylegan2_64.
-- **kept**: an identity 1x1 Conv before each modulated upsample of StyleGAN2, so ONNX Runtime runs the upsample in
-  its blocked layout and reorders the smaller tensor (zoo.exporting.rewrite.upsample_after_identity_conv; at most one
-  uint8 level of difference): judged on CPU time, 1 thread, +7% at batch 1, +8% at batch 8, +13% at batch 64. (In
-  wall time at load 16 the first try looked like noise, -2..-7% kernel time.) It landed after the stylegan2_64 row
-  above was exported, so that row is without it.
-- inconclusive: intra-op spinning off (`session.intra_op.allow_spinning=0`): dcgan64 batch 64 +23%, batch 1 -38% at
-  load 8; on a machine this oversubscribed spinning threads fight the other jobs, so the default (on) was kept.
-- not tried for lack of time: static-shape variants per batch size, other CPU execution providers, padding the
-  last layer's output channels, a different StyleGAN2 modulation folding for large batches.
+  on stylegan2_64; switching only the NCHWc transformer off: 1.33x slower (239 vs 180 ms).
+- **kept**: an identity 1x1 Conv before each modulated upsample of StyleGAN2 (upsample_after_identity_conv):
+  +7% at batch 1, +8% at batch 8, +13% at batch 64.
+- **kept**: elementwise chains folded (zoo.exporting.rewrite.fold_elementwise_chains): noise + bias one Add, the
+  activation gain moved onto the next layers' per-sample styles; stylegan2_64.shapes batch 64 fp32 181 -> 170 ms
+  (-6%), int8 112 -> 97 ms (-14%, it runs before quantizing too); uint8 images identical in fp32.
+- not kept: a static batch dimension (a graph per batch size, picked at run time): 172 -> 168 ms (-2%), inside
+  the run-to-run spread; not worth a second graph per batch size.
+- not kept: int8 Resize on the uint8 tensor (Resize added to the QDQ pass-through ops): 98 vs 97 ms, no gain.
+- not usable here: `onnxruntime-ep-openvino` 1.8.1 (a plugin execution provider that installs beside onnxruntime,
+  53 MB) registers but offers no device on this AMD EPYC, so there is nothing to measure or choose; `auto` does
+  not use it. `onnxruntime-openvino` replaces the onnxruntime package instead of adding to it; `onnxruntime-ggml`
+  0.2.0 was not tried (time).
+- intra-op spinning: irrelevant with one thread; with 2 threads on a machine this oversubscribed it was
+  inconclusive (dcgan64 batch 64 +23%, batch 1 -38% with spinning off at load 8), so the default (on) stays.
+- not done, by arithmetic: one Conv for all four phases of a transposed conv (no Concat) needs the union 3x3
+  window, 2.25x the multiply-adds of the 2x2 phases; folding StyleGAN2's bilinear upsample into its 3x3 conv
+  (four 3x3 phase convs on the small input, same multiply-adds) brings back the Concat + DepthToSpace that cost
+  DCGAN a third of its time, and the border rows of the zero-padded conv need their own terms.
+- StyleGAN2 modulation at large batch: the export already modulates activations (one shared conv weight for the
+  whole batch); per-sample weights (grouped conv) would be a dynamic weight, which ONNX Runtime's blocked conv
+  kernels do not take (the NCHW path is 1.33x slower, above).
 """
 
 

@@ -126,3 +126,14 @@ def test_merge_makes_one_table_from_bounded_runs(tmp_path):
     assert met[("b", "fp32 >= torch.compile at batch 64 (images/s per CPU-second)")] is False
     table = (tmp_path / "all.md").read_text()
     assert "| b (1 MFLOP/image, load 12.0) | zoo_runtime fp32 |" in table
+
+
+def test_the_256px_stylegan2_row_is_a_registered_arch_at_256():
+    import torch
+
+    import zoo
+
+    arch, overrides = rt.ALIASES["stylegan2_256"]
+    gan = zoo.create_model(arch, **overrides).eval()
+    with torch.inference_mode():
+        assert gan.generator(torch.zeros(1, gan.latent_dim)).shape == (1, 3, 256, 256)

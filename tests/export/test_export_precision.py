@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import onnx
+import pytest
 
 import zoo_runtime
 from zoo.exporting.precision import INT8_OPS
@@ -46,6 +47,7 @@ def test_int8_quantizes_only_ops_with_int8_kernels_and_reports_quality(package):
     assert zoo_runtime.load(path, providers="cpu").generate(3, seed=1).shape == (3, 32, 32, 3)
 
 
+@pytest.mark.slow  # a StyleGAN2 int8 export with its quality check; the fold itself: test_export_fp32_rewrite.py
 def test_int8_stylegan2_quantizes_after_folding_elementwise_chains(package):
     """Noise + bias and the activation gain are folded before quantizing (fewer float passes between the
     int8 convs); the package still passes its parity check and generates."""
