@@ -255,26 +255,13 @@ def stage_channels(resolution, width: int, max_channels: int) -> dict[int, int]:
     return {4 * 2**i: min(max_channels, width * short // (4 * 2**i)) for i in range(n_up + 1)}
 
 
-class StyleGAN2Generator(nn.Module):
-    has_truncation = True
+class StyleGenerator(nn.Module):
+    """What every mapping + synthesis generator of the StyleGAN2 kind shares (here and in stylegan2_ada).
 
-    def __init__(self, config: dict):
-        super().__init__()
-        self.latent_dim, self.w_dim = config["latent_dim"], config["w_dim"]
-        self.mixing, self.pl_weight = float(config["mixing"]), float(config["pl_weight"])
-        chs = stage_channels(config["resolution"], config["width"], config["max_channels"])
-        self.mapping = MappingNetwork(config)
-        res = sorted(chs)
-        h0, w0, _ = base_grid(config["resolution"])  # 4x4 when square
-        self.blocks = nn.ModuleList(
-            SynthesisBlock(
-                chs[r // 2] if r > 4 else 0, chs[r], r, self.w_dim, config["channels"], size=(h0 * r // 4, w0 * r // 4)
-            )
-            for r in res
-        )
-        self.num_ws = sum(b.num_conv for b in self.blocks) + 1
-        self.register_buffer("pl_mean", torch.zeros(()))
-        self.rng: torch.Generator | None = None  # training-mode randomness; None: torch's global RNG
+    A subclass builds `mapping`, `blocks` (SynthesisBlocks taking (x, img, ws)), `num_ws`, `mixing`,
+    `pl_weight`, the `pl_mean` buffer and `rng`, and defines `styles(z, c, truncation, update_avg)`."""
+
+    has_truncation = True
 
     def use_rng(self, generator: torch.Generator | None) -> None:
         """Draw training-mode noise, style-mixing and path-length randomness from `generator` (None: global RNG).
@@ -282,7 +269,7 @@ class StyleGAN2Generator(nn.Module):
         The training loop passes its own generator, which its checkpoints store and restore."""
         self.rng = generator
         for module in self.modules():
-            if isinstance(module, SynthesisLayer):
+            if module is not self and hasattr(module, "rng"):  # the synthesis layers' noise
                 module.rng = generator
 
     def synthesis(self, ws: torch.Tensor) -> torch.Tensor:
@@ -298,26 +285,11 @@ class StyleGAN2Generator(nn.Module):
         """Style mixing regularisation: with probability `mixing`, layers from a random cutoff on take a second w."""
         n = ws.shape[0]
         g = self.rng
-        w2 = self.mapping(
-            torch.randn(z.shape, device=z.device, dtype=z.dtype, generator=g), c, update_avg=False
-        )  # [N, w_dim]
+        w2 = self.mapping(torch.randn(z.shape, device=z.device, dtype=z.dtype, generator=g), c, None, update_avg=False)
         cutoff = torch.randint(1, self.num_ws, (n, 1, 1), device=ws.device, generator=g)
         cutoff = torch.where(torch.rand(n, 1, 1, device=ws.device, generator=g) < self.mixing, cutoff, self.num_ws)
         layer = torch.arange(self.num_ws, device=ws.device).view(1, -1, 1)
         return torch.where(layer < cutoff, ws, w2.unsqueeze(1))
-
-    def styles(
-        self,
-        z: torch.Tensor,
-        c: torch.Tensor | None = None,
-        truncation: torch.Tensor | None = None,
-        update_avg: bool = True,
-    ) -> torch.Tensor:
-        w = self.mapping(z, c, truncation, update_avg=update_avg)
-        ws = w.unsqueeze(1).repeat(1, self.num_ws, 1)  # [N, num_ws, w_dim]
-        if self.training and self.mixing > 0:
-            ws = self.mix_styles(ws, z, c)
-        return ws
 
     def forward(
         self, z: torch.Tensor, c: torch.Tensor | None = None, truncation: torch.Tensor | None = None
@@ -342,6 +314,39 @@ class StyleGAN2Generator(nn.Module):
         with torch.no_grad():
             self.pl_mean.copy_(self.pl_mean.lerp(lengths.mean().detach(), 0.01))
         return (lengths - self.pl_mean).square().mean() * self.pl_weight
+
+
+class StyleGAN2Generator(StyleGenerator):
+    def __init__(self, config: dict):
+        super().__init__()
+        self.latent_dim, self.w_dim = config["latent_dim"], config["w_dim"]
+        self.mixing, self.pl_weight = float(config["mixing"]), float(config["pl_weight"])
+        chs = stage_channels(config["resolution"], config["width"], config["max_channels"])
+        self.mapping = MappingNetwork(config)
+        res = sorted(chs)
+        h0, w0, _ = base_grid(config["resolution"])  # 4x4 when square
+        self.blocks = nn.ModuleList(
+            SynthesisBlock(
+                chs[r // 2] if r > 4 else 0, chs[r], r, self.w_dim, config["channels"], size=(h0 * r // 4, w0 * r // 4)
+            )
+            for r in res
+        )
+        self.num_ws = sum(b.num_conv for b in self.blocks) + 1
+        self.register_buffer("pl_mean", torch.zeros(()))
+        self.rng: torch.Generator | None = None  # training-mode randomness; None: torch's global RNG
+
+    def styles(
+        self,
+        z: torch.Tensor,
+        c: torch.Tensor | None = None,
+        truncation: torch.Tensor | None = None,
+        update_avg: bool = True,
+    ) -> torch.Tensor:
+        w = self.mapping(z, c, truncation, update_avg=update_avg)
+        ws = w.unsqueeze(1).repeat(1, self.num_ws, 1)  # [N, num_ws, w_dim]
+        if self.training and self.mixing > 0:
+            ws = self.mix_styles(ws, z, c)
+        return ws
 
 
 # --- discriminator ----------------------------------------------------------------------------

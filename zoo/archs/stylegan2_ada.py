@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from zoo.archs.stylegan2 import minibatch_std, normalize_2nd_moment
+from zoo.archs.stylegan2 import StyleGenerator, minibatch_std, normalize_2nd_moment
 from zoo.conditioning import ConditionEmbedding
 from zoo.registry import register_model
 
@@ -311,9 +311,7 @@ def stage_channels(resolution: int, channel_base: int, max_channels: int) -> dic
     return {2**i: min(channel_base // 2**i, max_channels) for i in range(2, int(math.log2(resolution)) + 1)}
 
 
-class StyleGAN2ADAGenerator(nn.Module):
-    has_truncation = True
-
+class StyleGAN2ADAGenerator(StyleGenerator):
     def __init__(self, config: dict):
         super().__init__()
         self.latent_dim, self.w_dim = config["latent_dim"], config["w_dim"]
@@ -328,22 +326,6 @@ class StyleGAN2ADAGenerator(nn.Module):
         self.num_ws = sum(b.num_conv for b in self.blocks) + 1
         self.register_buffer("pl_mean", torch.zeros(()))
         self.rng: torch.Generator | None = None
-
-    def use_rng(self, generator: torch.Generator | None) -> None:
-        """Draw training-mode noise, style mixing and path-length randomness from `generator` (None: global RNG)."""
-        self.rng = generator
-        for module in self.modules():
-            if isinstance(module, SynthesisLayer):
-                module.rng = generator
-
-    def synthesis(self, ws: torch.Tensor) -> torch.Tensor:
-        """ws [N, num_ws, w_dim] -> raw images [N, C, H, W]; block i's ToRGB shares a w with block i+1's first layer."""
-        x = img = None
-        i = 0
-        for block in self.blocks:
-            x, img = block(x, img, ws[:, i : i + block.num_conv + 1])
-            i += block.num_conv
-        return img
 
     def styles(
         self,
@@ -363,39 +345,6 @@ class StyleGAN2ADAGenerator(nn.Module):
                 truncated = torch.cat([truncated[:, : self.truncation_cutoff], ws[:, self.truncation_cutoff :]], dim=1)
             ws = truncated
         return ws
-
-    def mix_styles(self, ws: torch.Tensor, z: torch.Tensor, c: torch.Tensor | None) -> torch.Tensor:
-        """Style mixing: with probability `mixing`, the ws from a random cutoff on come from a second z."""
-        n, g = ws.shape[0], self.rng
-        w2 = self.mapping(torch.randn(z.shape, device=z.device, dtype=z.dtype, generator=g), c, None, update_avg=False)
-        cutoff = torch.randint(1, self.num_ws, (n, 1, 1), device=ws.device, generator=g)
-        cutoff = torch.where(torch.rand(n, 1, 1, device=ws.device, generator=g) < self.mixing, cutoff, self.num_ws)
-        layer = torch.arange(self.num_ws, device=ws.device).view(1, -1, 1)
-        return torch.where(layer < cutoff, ws, w2.unsqueeze(1))
-
-    def forward(
-        self, z: torch.Tensor, c: torch.Tensor | None = None, truncation: torch.Tensor | None = None
-    ) -> torch.Tensor:
-        img = self.synthesis(self.styles(z, c, truncation))
-        return img if self.training else img.clamp(-1, 1)
-
-    def regularizer(self, z: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
-        """Path-length regularisation on half the batch (weight pl_weight; 0 turns it off)."""
-        if self.pl_weight <= 0:
-            return z.new_zeros(())
-        n = max(1, z.shape[0] // 2)
-        z, c = z[:n], None if c is None else c[:n]
-        ws = self.styles(z, c, update_avg=False)
-        if not ws.requires_grad:  # a frozen mapping network: differentiate w.r.t. ws as a leaf
-            ws = ws.detach().requires_grad_(True)
-        img = self.synthesis(ws)
-        noise = torch.randn(img.shape, device=img.device, dtype=img.dtype, generator=self.rng)
-        noise = noise / math.sqrt(img.shape[2] * img.shape[3])
-        (grad,) = torch.autograd.grad((img * noise).sum(), ws, create_graph=True)
-        lengths = grad.square().sum(2).mean(1).sqrt()
-        with torch.no_grad():
-            self.pl_mean.copy_(self.pl_mean.lerp(lengths.mean().detach(), 0.01))
-        return (lengths - self.pl_mean).square().mean() * self.pl_weight
 
 
 # --- discriminator ----------------------------------------------------------------------------
