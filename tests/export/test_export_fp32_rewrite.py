@@ -14,8 +14,9 @@ def test_fp32_package_has_no_conv_transpose(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         pkg, _ = cached_export(tmp_path, "dcgan32")
-    ops = {n.op_type for n in onnx.load(str(pkg / "generator.onnx")).graph.node}
-    assert "ConvTranspose" not in ops and "DepthToSpace" in ops
+    nodes = onnx.load(str(pkg / "generator.onnx")).graph.node
+    assert "ConvTranspose" not in {n.op_type for n in nodes} and "DepthToSpace" in {n.op_type for n in nodes}
+    assert any(n.name.endswith("_on_phases") for n in nodes)  # the last 3-channel conv runs before the interleave
 
 
 def test_stylegan2_upsample_gets_a_blocked_input(tmp_path):
@@ -124,3 +125,57 @@ def test_elementwise_fold_leaves_shared_or_output_values_alone():
     model.graph.node[3].input[0] = "x"  # Add(x, yn): the partner is not a constant
     _, removed = fold_elementwise_chains(model)
     assert removed == 0
+
+
+def _depth_to_space_conv(cout=3, stride=1, mode="DCR"):
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    c = 5
+    inits = [
+        numpy_helper.from_array(rng.standard_normal((cout, c, 3, 3)).astype(np.float32), "w"),
+        numpy_helper.from_array(rng.standard_normal(cout).astype(np.float32), "b"),
+    ]
+    nodes = [
+        helper.make_node("DepthToSpace", ["p"], ["u"], blocksize=2, mode=mode),
+        helper.make_node("Conv", ["u", "w", "b"], ["y"], pads=[1, 1, 1, 1], strides=[stride, stride]),
+        helper.make_node("Tanh", ["y"], ["out"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "d2s_conv",
+        [helper.make_tensor_value_info("p", TensorProto.FLOAT, ["batch", 4 * c, 6, 7])],
+        [helper.make_tensor_value_info("out", TensorProto.FLOAT, ["batch", cout, None, None])],
+        inits,
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=9)
+
+
+def test_conv_after_depth_to_space_runs_on_the_phases_exactly():
+    """The conv moves before the interleave: every output phase from the small tensor, same values, edges included."""
+    import numpy as np
+    import onnxruntime as ort
+
+    from zoo.exporting.rewrite import conv_after_depth_to_space
+
+    model = _depth_to_space_conv()
+    moved, count = conv_after_depth_to_space(model)
+    assert count == 1 and [n.op_type for n in moved.graph.node] == ["Conv", "DepthToSpace", "Tanh"]
+    onnx.checker.check_model(moved, full_check=True)
+    assert conv_after_depth_to_space(moved)[1] == 0
+    p = np.random.default_rng(1).standard_normal((2, 20, 6, 7)).astype(np.float32)
+    so = ort.SessionOptions()
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    a = ort.InferenceSession(model.SerializeToString(), so).run(None, {"p": p})[0]
+    b = ort.InferenceSession(moved.SerializeToString(), so).run(None, {"p": p})[0]
+    assert a.shape == b.shape == (2, 3, 12, 14)
+    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+
+
+def test_conv_after_depth_to_space_leaves_other_convs_alone():
+    """Wide outputs (the phases would not fit one block), strided convs and CRD order keep their graph."""
+    from zoo.exporting.rewrite import conv_after_depth_to_space
+
+    for model in (_depth_to_space_conv(cout=8), _depth_to_space_conv(stride=2), _depth_to_space_conv(mode="CRD")):
+        assert conv_after_depth_to_space(model)[1] == 0

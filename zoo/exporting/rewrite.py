@@ -287,3 +287,84 @@ def fold_elementwise_chains(model: onnx.ModelProto) -> tuple[onnx.ModelProto, in
     del graph.initializer[:]
     graph.initializer.extend(keep)
     return model, len(dropped)
+
+
+def conv_after_depth_to_space(model: onnx.ModelProto, block: int = 16) -> tuple[onnx.ModelProto, int]:
+    """Conv(DepthToSpace_s(P))  ==  DepthToSpace_s(Conv'(P)) for a stride-1 Conv whose s*s*Cout phase outputs fit
+    in one `block`. Returns (model, convolutions moved).
+
+    Why: a DCGAN's last layer is a 3-channel conv on the interleaved output of the last (phase-rewritten)
+    transposed conv. ONNX Runtime pads those 3 output channels to a block of 16 anyway, so computing all s*s
+    output phases on the small phase tensor P (12 channels, a 3x3 window over P's s*s*C channels) costs the
+    same padded work, and the big interleave (DepthToSpace) and its two layout reorders move to the 3-channel
+    output. Measured by benchmarks/runtime.py's notes: dcgan32 batch 64, 1 thread, -13% CPU time. Exact: the
+    same products, summed with zero taps.
+    """
+    model = copy.deepcopy(model)
+    graph = model.graph
+    inits = {i.name: i for i in graph.initializer}
+    consumers: dict[str, list] = {}
+    for n in graph.node:
+        for i in n.input:
+            consumers.setdefault(i, []).append(n)
+    graph_outputs = {o.name for o in graph.output}
+    nodes, moved = [], set()
+    for node in graph.node:
+        if id(node) in moved:
+            continue
+        users = consumers.get(node.output[0], [])
+        conv = users[0] if len(users) == 1 and users[0].op_type == "Conv" else None
+        attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+        mode = attrs.get("mode", b"DCR")
+        if (
+            node.op_type != "DepthToSpace"
+            or mode not in (b"DCR", "DCR")
+            or conv is None
+            or node.output[0] in graph_outputs
+            or conv.input[1] not in inits
+        ):
+            nodes.append(node)
+            continue
+        c_attrs = {a.name: helper.get_attribute_value(a) for a in conv.attribute}
+        w = numpy_helper.to_array(inits[conv.input[1]])  # [Cout, C, k, k]
+        s, pads = attrs["blocksize"], c_attrs.get("pads", [0, 0, 0, 0])
+        plain = c_attrs.get("group", 1) == 1 and c_attrs.get("auto_pad", b"NOTSET") in (b"NOTSET", "NOTSET")
+        plain = plain and all(v == 1 for v in [*c_attrs.get("strides", [1, 1]), *c_attrs.get("dilations", [1, 1])])
+        if not plain or w.ndim != 4 or w.shape[2] != w.shape[3] or len(set(pads)) != 1 or w.shape[0] * s * s > block:
+            nodes.append(node)
+            continue
+        cout, cin, k, pad = w.shape[0], w.shape[1], w.shape[2], pads[0]
+        # output phase A reads rows s*I + A + dy - pad = s*(I + u) + a of the interleaved input: P's phase a at I + u
+        low = min((a + d - pad) // s for a in range(s) for d in range(k))
+        high = max((a + d - pad) // s for a in range(s) for d in range(k))
+        kernel = np.zeros((s * s * cout, s * s * cin, high - low + 1, high - low + 1), w.dtype)
+        for out_a in range(s):
+            for out_b in range(s):
+                o = (out_a * s + out_b) * cout  # DCR channel order, as DepthToSpace reads it
+                for dy in range(k):
+                    for dx in range(k):
+                        (u, a), (v, b) = divmod(out_a + dy - pad, s), divmod(out_b + dx - pad, s)
+                        i = (a * s + b) * cin
+                        kernel[o : o + cout, i : i + cin, u - low, v - low] += w[:, :, dy, dx]
+        name = f"{conv.name or conv.output[0]}_on_phases".replace("/", "_")
+        graph.initializer.append(numpy_helper.from_array(kernel, name + "_w"))
+        inputs = [node.input[0], name + "_w"]
+        if len(conv.input) > 2 and conv.input[2]:
+            bias = numpy_helper.to_array(inits[conv.input[2]])
+            graph.initializer.append(numpy_helper.from_array(np.tile(bias, s * s), name + "_b"))
+            inputs.append(name + "_b")
+        pad_list = [-low, -low, high, high]
+        nodes.append(
+            helper.make_node("Conv", inputs, [name], name=name, kernel_shape=list(kernel.shape[2:]), pads=pad_list)
+        )
+        nodes.append(
+            helper.make_node("DepthToSpace", [name], [conv.output[0]], name=name + "_d2s", blocksize=s, mode="DCR")
+        )
+        moved.add(id(conv))
+    del graph.node[:]
+    graph.node.extend(nodes)
+    used = {i for n in graph.node for i in n.input}
+    keep = [i for i in graph.initializer if i.name in used]
+    del graph.initializer[:]
+    graph.initializer.extend(keep)
+    return model, len(moved)
