@@ -498,7 +498,8 @@ def main() -> None:
                         f"{args.batch / min(got['batch_times']):.0f} images/s",
                         flush=True,
                     )
-                result["matmul"] = matmul_gflops(threads, result["matmul"])
+                if r < args.rounds - 1:  # between rounds; after the last, once the model is written
+                    result["matmul"] = matmul_gflops(threads, result["matmul"])
             result["models"][name] = {
                 "load_average": [load_at_start, round(os.getloadavg()[0], 2)],  # at this model's start and end
                 "flops_per_image": manifest["cost"]["flops_per_image"],
@@ -507,6 +508,8 @@ def main() -> None:
                 ),
                 "engines": summarize(samples, args.batch, args.mid_batch),
             }
+            write_result(result, args, threads, final=False)
+            result["matmul"] = matmul_gflops(threads, result["matmul"])
             write_result(result, args, threads, final=False)
             if args.cold_repeat == 0:  # throughput-only run
                 continue
