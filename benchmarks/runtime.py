@@ -43,6 +43,7 @@ import os
 import platform
 import re
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -451,6 +452,8 @@ def main() -> None:
     if unknown:
         sys.exit(f"unknown engines {unknown}; known: {list(ENGINES)}")
     load_before = os.getloadavg()
+    # a run cut short by `timeout` (SIGTERM) still removes its work folder (the finally below)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     workdir = Path(tempfile.mkdtemp(prefix="zoo-bench-runtime-"))
     result = {
         "machine": machine(threads),
