@@ -179,3 +179,52 @@ def test_conv_after_depth_to_space_leaves_other_convs_alone():
 
     for model in (_depth_to_space_conv(cout=8), _depth_to_space_conv(stride=2), _depth_to_space_conv(mode="CRD")):
         assert conv_after_depth_to_space(model)[1] == 0
+
+
+def test_film_and_relu_move_before_the_interleave_so_the_last_conv_can_follow():
+    """DepthToSpace -> Mul(per-sample scale) -> Add(shift) -> Relu -> Conv: the three ops run on the phase tensor
+    (operands tiled over the phases), then the conv moves too; same outputs."""
+    import numpy as np
+    import onnxruntime as ort
+    from onnx import TensorProto, helper, numpy_helper
+
+    from zoo.exporting.rewrite import conv_after_depth_to_space, elementwise_before_depth_to_space
+
+    rng = np.random.default_rng(0)
+    c = 4
+    inits = [
+        numpy_helper.from_array(rng.standard_normal((1, c, 1, 1)).astype(np.float32), "shift"),
+        numpy_helper.from_array(rng.standard_normal((3, c, 3, 3)).astype(np.float32), "w"),
+    ]
+    nodes = [
+        helper.make_node("DepthToSpace", ["p"], ["u"], blocksize=2, mode="DCR"),
+        helper.make_node("Mul", ["u", "scale"], ["m"]),
+        helper.make_node("Add", ["shift", "m"], ["a"]),
+        helper.make_node("Relu", ["a"], ["r"]),
+        helper.make_node("Conv", ["r", "w"], ["out"], pads=[1, 1, 1, 1]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "film",
+        [
+            helper.make_tensor_value_info("p", TensorProto.FLOAT, ["batch", 4 * c, 5, 5]),
+            helper.make_tensor_value_info("scale", TensorProto.FLOAT, ["batch", c, 1, 1]),
+        ],
+        [helper.make_tensor_value_info("out", TensorProto.FLOAT, ["batch", 3, 10, 10])],
+        inits,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=9)
+    moved, count = elementwise_before_depth_to_space(model)
+    assert count == 3 and elementwise_before_depth_to_space(moved)[1] == 0
+    final, convs = conv_after_depth_to_space(moved)
+    assert convs == 1 and [n.op_type for n in final.graph.node][-1] == "DepthToSpace"
+    onnx.checker.check_model(final, full_check=True)
+    feeds = {
+        "p": rng.standard_normal((2, 4 * c, 5, 5)).astype(np.float32),
+        "scale": rng.standard_normal((2, c, 1, 1)).astype(np.float32),
+    }
+    so = ort.SessionOptions()
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    a = ort.InferenceSession(model.SerializeToString(), so).run(None, feeds)[0]
+    b = ort.InferenceSession(final.SerializeToString(), so).run(None, feeds)[0]
+    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)

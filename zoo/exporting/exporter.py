@@ -356,11 +356,13 @@ def export(
             from zoo.exporting.rewrite import (
                 conv_after_depth_to_space,
                 conv_transpose_to_phases,
+                elementwise_before_depth_to_space,
                 fold_elementwise_chains,
                 upsample_after_identity_conv,
             )
 
             core, _ = conv_transpose_to_phases(float_core)  # exact rewrites, faster on ONNX Runtime's CPU (rewrite.py)
+            core, _ = elementwise_before_depth_to_space(core)
             core, _ = conv_after_depth_to_space(core)
             core, _ = upsample_after_identity_conv(core)
             core, _ = fold_elementwise_chains(core)

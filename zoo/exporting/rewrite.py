@@ -368,3 +368,76 @@ def conv_after_depth_to_space(model: onnx.ModelProto, block: int = 16) -> tuple[
     del graph.initializer[:]
     graph.initializer.extend(keep)
     return model, len(moved)
+
+
+PHASE_UNARY = ("Relu", "LeakyRelu", "Tanh", "Sigmoid")  # elementwise: they commute with the interleave
+
+
+def elementwise_before_depth_to_space(model: onnx.ModelProto) -> tuple[onnx.ModelProto, int]:
+    """DepthToSpace(P) -> per-channel Mul/Add or a unary activation  ==>  the op on P (its per-channel operand
+    tiled over the s*s phases) -> DepthToSpace. Returns (model, ops moved).
+
+    Why: a text or class FiLM (per-sample channel scale and shift) and the Relu between a DCGAN's last
+    interleave and its 3-channel conv keep `conv_after_depth_to_space` from applying; moved before the
+    interleave they cost the same (same element count) and the conv can follow. Exact.
+    """
+    model = copy.deepcopy(model)
+    graph = model.graph
+    shapes = value_shapes(model)
+    inits = {i.name: i for i in graph.initializer}
+    graph_outputs = {o.name for o in graph.output}
+    moved = 0
+    changed = True
+    while changed:  # one op at a time, until the interleave meets something else
+        changed = False
+        consumers: dict[str, list] = {}
+        for n in graph.node:
+            for i in n.input:
+                consumers.setdefault(i, []).append(n)
+        for d2s in graph.node:
+            users = consumers.get(d2s.output[0], [])
+            if d2s.op_type != "DepthToSpace" or len(users) != 1 or d2s.output[0] in graph_outputs:
+                continue
+            attrs = {a.name: helper.get_attribute_value(a) for a in d2s.attribute}
+            if attrs.get("mode", b"DCR") not in (b"DCR", "DCR"):
+                continue
+            op, s = users[0], attrs["blocksize"]
+            new_inputs = [d2s.input[0]]
+            if op.op_type in ("Mul", "Add") and len(op.input) == 2:
+                other = op.input[1] if op.input[0] == d2s.output[0] else op.input[0]
+                shape = shapes.get(other)
+                if other == d2s.output[0] or shape is None or len(shape) != 4 or shape[2:] != [1, 1]:
+                    continue
+                name = f"{op.name or op.output[0]}_phases".replace("/", "_")
+                if other in inits:
+                    value = numpy_helper.to_array(inits[other])
+                    graph.initializer.append(numpy_helper.from_array(np.tile(value, (1, s * s, 1, 1)), name))
+                    inits[name] = graph.initializer[-1]
+                else:
+                    repeats = name + "_repeats"
+                    graph.initializer.append(numpy_helper.from_array(np.array([1, s * s, 1, 1], np.int64), repeats))
+                    inits[repeats] = graph.initializer[-1]
+                    tile = helper.make_node("Tile", [other, repeats], [name], name=name)
+                    graph.node.insert(list(graph.node).index(op), tile)
+                new_inputs.append(name)
+            elif op.op_type not in PHASE_UNARY:
+                continue
+            # op now reads P and writes a phase tensor; the interleave reads that and writes op's old output
+            phase_out = f"{op.output[0]}_before_d2s"
+            op.input[:] = new_inputs
+            old_out = op.output[0]
+            op.output[0] = phase_out
+            d2s.input[0] = phase_out
+            d2s.output[0] = old_out
+            nodes = [n for n in graph.node if n is not d2s]
+            nodes.insert(nodes.index(op) + 1, d2s)
+            del graph.node[:]
+            graph.node.extend(nodes)
+            moved += 1
+            changed = True
+            break
+    used = {i for n in graph.node for i in n.input}
+    keep = [i for i in graph.initializer if i.name in used]
+    del graph.initializer[:]
+    graph.initializer.extend(keep)
+    return model, moved
