@@ -364,7 +364,7 @@ def machine(threads: int) -> dict:
 ALIASES = {"stylegan2_256": ("stylegan2_64", {"resolution": 256})}
 
 
-def build(name: str, workdir: Path) -> tuple:
+def build(name: str, workdir: Path, quality_n: int = 256, int8: bool = True) -> tuple:
     """Fp32 and int8 packages and a weights file of one model: pretrained when the name has a tag,
     else a fixed-seed random init (speed does not depend on the values)."""
     import torch
@@ -379,10 +379,10 @@ def build(name: str, workdir: Path) -> tuple:
     packages = {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        for precision in ("fp32", "int8"):
+        for precision in ("fp32", "int8") if int8 else ("fp32",):
             try:
                 packages[precision] = zoo.export(
-                    model, workdir / f"{name}-{precision}", precision=precision, progress=False, quality_n=256
+                    model, workdir / f"{name}-{precision}", precision=precision, progress=False, quality_n=quality_n
                 )
             except ExportError as err:
                 if precision == "fp32":
@@ -391,6 +391,8 @@ def build(name: str, workdir: Path) -> tuple:
                 print(f"{name}: no int8 row, the export refused it: {str(err).splitlines()[0]}", flush=True)
                 packages["int8"] = None
                 packages["int8_refused"] = str(err).splitlines()[0]
+    if not int8:
+        packages["int8"], packages["int8_refused"] = None, "not measured (no int8 engine in --engines)"
     weights = workdir / f"{name}.safetensors"
     zoo.save(model, weights)
     return packages, weights
@@ -412,6 +414,7 @@ def main() -> None:
     parser.add_argument("--batch-runs", type=int, default=6, help="batch runs per engine per round")
     parser.add_argument("--batch-warmup", type=int, default=2, help="untimed batch runs first (compilation)")
     parser.add_argument("--cold-repeat", type=int, default=7, help="0 skips the cold-start rows")
+    parser.add_argument("--quality-n", type=int, default=256, help="images for the int8 package's FID against fp32")
     parser.add_argument(
         "--prompt-encoders",
         default="hash,minilm",
@@ -466,7 +469,7 @@ def main() -> None:
     try:
         for name in [m.strip() for m in args.models.split(",") if m.strip()]:
             load_at_start = round(os.getloadavg()[0], 2)
-            packages, weights = build(name, workdir)
+            packages, weights = build(name, workdir, args.quality_n, "zoo_runtime int8" in engines)
             manifest = zoo_runtime.read_manifest(packages["fp32"])
             model_engines = [e for e in engines if packages["int8"] is not None or e != "zoo_runtime int8"]
             samples = {
@@ -501,17 +504,21 @@ def main() -> None:
                         f"{args.batch / min(got['batch_times']):.0f} images/s",
                         flush=True,
                     )
+                    if r == args.rounds - 1:  # the engines done so far are kept if the run is cut short
+                        done = {e: v for e, v in samples.items() if v["latencies"]}
+                        result["models"][name] = {
+                            "load_average": [load_at_start, round(os.getloadavg()[0], 2)],  # model start, end
+                            "flops_per_image": manifest["cost"]["flops_per_image"],
+                            "int8_quantized": (
+                                read_int8(packages["int8"])
+                                if packages["int8"]
+                                else {"refused": packages["int8_refused"]}
+                            ),
+                            "engines": summarize(done, args.batch, args.mid_batch),
+                        }
+                        write_result(result, args, threads, final=False)
                 if r < args.rounds - 1:  # between rounds; after the last, once the model is written
                     result["matmul"] = matmul_gflops(threads, result["matmul"])
-            result["models"][name] = {
-                "load_average": [load_at_start, round(os.getloadavg()[0], 2)],  # at this model's start and end
-                "flops_per_image": manifest["cost"]["flops_per_image"],
-                "int8_quantized": (
-                    read_int8(packages["int8"]) if packages["int8"] else {"refused": packages["int8_refused"]}
-                ),
-                "engines": summarize(samples, args.batch, args.mid_batch),
-            }
-            write_result(result, args, threads, final=False)
             result["matmul"] = matmul_gflops(threads, result["matmul"])
             write_result(result, args, threads, final=False)
             if args.cold_repeat == 0:  # throughput-only run
