@@ -560,8 +560,8 @@ def write_result(result: dict, args, threads: int, final: bool) -> None:
     result["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
     out = Path(args.out)
     merged = dict(result)
-    if args.append and out.with_suffix(".json").exists():
-        previous = json.loads(out.with_suffix(".json").read_text())
+    if args.append and out.with_name(out.name + ".json").exists():
+        previous = json.loads(out.with_name(out.name + ".json").read_text())
         merged["models"] = {
             **{k: v for k, v in previous.get("models", {}).items() if k not in result["models"]},
             **result["models"],
@@ -570,9 +570,9 @@ def write_result(result: dict, args, threads: int, final: bool) -> None:
             merged["prompt_to_image"] = previous["prompt_to_image"]
     merged["goals"] = goals(merged, args.batch)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".json").write_text(json.dumps(merged, indent=2))
+    out.with_name(out.name + ".json").write_text(json.dumps(merged, indent=2))
     table = markdown(merged, args.batch)
-    out.with_suffix(".md").write_text(table)
+    out.with_name(out.name + ".md").write_text(table)
     if final:
         print(table)
         if args.readme:
@@ -593,9 +593,9 @@ def merge_results(paths: list[str], out: Path, batch: int) -> None:
     merged["partial"] = any(r.get("partial") for r in runs)
     merged["goals"] = goals(merged, batch)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".json").write_text(json.dumps(merged, indent=2))
+    out.with_name(out.name + ".json").write_text(json.dumps(merged, indent=2))
     table = markdown(merged, batch)
-    out.with_suffix(".md").write_text(table)
+    out.with_name(out.name + ".md").write_text(table)
     print(table)
 
 

@@ -117,14 +117,14 @@ def test_merge_makes_one_table_from_bounded_runs(tmp_path):
         path = tmp_path / f"run{i}.json"
         path.write_text(json.dumps({**_cpu_result(name, fp32, comp, load), "partial": i == 1}))
         paths.append(str(path))
-    rt.merge_results(paths, tmp_path / "all", 64)
-    merged = json.loads((tmp_path / "all.json").read_text())
+    rt.merge_results(paths, tmp_path / "dcgan32.shapes", 64)  # a dotted name keeps its dots
+    merged = json.loads((tmp_path / "dcgan32.shapes.json").read_text())
     assert list(merged["models"]) == ["a", "b"] and merged["partial"] is True
     assert merged["matmul"]["gflops"] == 62.0 and merged["matmul"]["samples"] == 4
     met = {(g["model"], g["goal"]): g["met"] for g in merged["goals"]}
     assert met[("a", "fp32 >= torch.compile at batch 64 (images/s per CPU-second)")] is True
     assert met[("b", "fp32 >= torch.compile at batch 64 (images/s per CPU-second)")] is False
-    table = (tmp_path / "all.md").read_text()
+    table = (tmp_path / "dcgan32.shapes.md").read_text()
     assert "| b (1 MFLOP/image, load 12.0) | zoo_runtime fp32 |" in table
 
 
