@@ -143,7 +143,7 @@ def plugins_cmd(as_json: bool) -> None:
     print_table(rows, ["group", "name", "distribution", "status", "error"])
 
 
-@main.command("import", short_help="Bring in a StyleGAN2-ADA .pkl or rosinality .pt, safely.")
+@main.command("import", short_help="Import StyleGAN2-ADA or R3GAN .pkl, rosinality .pt, safely.")
 @click.argument("src", type=click.Path(dir_okay=False))
 @click.option(
     "--out", required=True, type=click.Path(dir_okay=False), help="The zoo weights file to write (.safetensors)."
@@ -152,7 +152,7 @@ def plugins_cmd(as_json: bool) -> None:
 @click.option("--overwrite", is_flag=True, help="Replace an existing --out file.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def import_cmd(src: str, out: str, name: str | None, overwrite: bool, as_json: bool) -> None:
-    """Import a StyleGAN2-ADA .pkl or rosinality .pt checkpoint.
+    """Import a StyleGAN2-ADA or R3GAN .pkl, or a rosinality .pt checkpoint.
 
     The format is recognised by content; nothing from the file is run (see docs/import.md). The result
     is an ordinary zoo weights file: zoo info, sample, finetune and export take it.
@@ -185,7 +185,7 @@ def import_cmd(src: str, out: str, name: str | None, overwrite: bool, as_json: b
     )
     if summary["notes"]:
         click.echo(f"  note: {summary['notes']}")
-    click.echo(f"  next: zoo sample {out} --truncation 0.7 --out samples.png")
+    click.echo(f"  next: zoo sample {out}{' --truncation 0.7' * model.has_truncation} --out samples.png")
 
 
 @main.command("info", short_help="Show a model's spec, config and weights.")

@@ -198,3 +198,32 @@ def write_rosinality_checkpoint(path, with_d: bool = True, **extra) -> dict:
         ckpt["d"] = {k[2:]: v for k, v in tensors.items() if k.startswith("d.")}
     torch.save(ckpt, path)
     return tensors
+
+
+def image_folder(root, classes=2, per_class=3, size=32):
+    """A class-per-folder dataset of random RGB PNGs under root (what fine-tuning an import reads)."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for k in range(classes):
+        (root / f"class{k}").mkdir(parents=True)
+        for i in range(per_class):
+            Image.fromarray(rng.integers(0, 255, (size, size, 3), dtype=np.uint8)).save(root / f"class{k}" / f"{i}.png")
+    return root
+
+
+def assert_refused(src, out, *words) -> str:
+    """zoo.import_checkpoint(src, out) fails in one line naming `words`, and writes nothing."""
+    import pytest
+
+    import zoo
+    from zoo.importing import CheckpointImportError
+
+    with pytest.raises(CheckpointImportError) as info:
+        zoo.import_checkpoint(src, out)
+    message = str(info.value)
+    assert "\n" not in message, message
+    for word in words:
+        assert word in message, (word, message)
+    assert not out.exists() and not list(out.parent.glob(f".{out.name}*")), "something was written"
+    return message

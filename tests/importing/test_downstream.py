@@ -11,7 +11,7 @@ import sys
 import numpy as np
 import pytest
 import torch
-from import_helpers import nvlabs_parts, write_nvlabs_pickle
+from import_helpers import image_folder, nvlabs_parts, write_nvlabs_pickle
 from PIL import Image
 
 import zoo
@@ -28,22 +28,13 @@ def imported(tmp_path_factory):
     return root / "cond32.safetensors"
 
 
-def _image_folder(root, classes=2, per_class=3, size=32):
-    rng = np.random.default_rng(0)
-    for k in range(classes):
-        (root / f"class{k}").mkdir(parents=True)
-        for i in range(per_class):
-            Image.fromarray(rng.integers(0, 255, (size, size, 3), dtype=np.uint8)).save(root / f"class{k}" / f"{i}.png")
-    return root
-
-
 @pytest.mark.slow  # 30 s on 2 cores; .ci/run runs the slow tests too
 def test_finetune_uses_the_imported_discriminator_and_ada_p(imported, tmp_path):
     from zoo.training.api import finetune_trainer
     from zoo.training.recipe import finetune_recipe
 
     source = zoo.load(imported)
-    data = _image_folder(tmp_path / "data")
+    data = image_folder(tmp_path / "data")
     recipe = finetune_recipe(
         steps=2, batch_size=4, augment="ada", freeze_d=1, sample_every=100, checkpoint_every=100, log_every=1
     )

@@ -11,11 +11,16 @@ import types
 import pytest
 import torch
 from click.testing import CliRunner
-from import_helpers import nvlabs_parts, persistence_modules, write_nvlabs_pickle, write_rosinality_checkpoint
+from import_helpers import (
+    assert_refused,
+    nvlabs_parts,
+    persistence_modules,
+    write_nvlabs_pickle,
+    write_rosinality_checkpoint,
+)
 
 import zoo
 from zoo.cli import main
-from zoo.importing import CheckpointImportError
 from zoo.importing.unpickler import PersistentRecord, RefusedGlobal, load_restricted
 
 
@@ -29,22 +34,13 @@ class Payload:
         return os.system, (self.command,)
 
 
-def _refused(src, out, *words):
-    with pytest.raises(CheckpointImportError) as info:
-        zoo.import_checkpoint(src, out)
-    message = str(info.value)
-    assert "\n" not in message, message
-    for word in words:
-        assert word in message, (word, message)
-    assert not out.exists() and not list(out.parent.glob(f".{out.name}*")), "something was written"
-    return message
-
-
 def test_reduce_payload_in_a_pickle_is_refused_and_not_run(tmp_path):
     marker = tmp_path / "pwned"
     src = tmp_path / "evil.pkl"
     src.write_bytes(pickle.dumps({"G": Payload(f"touch {marker}"), "D": None, "G_ema": None}))
-    message = _refused(src, tmp_path / "out.safetensors", f"{os.system.__module__}.system", "nothing from it was run")
+    message = assert_refused(
+        src, tmp_path / "out.safetensors", f"{os.system.__module__}.system", "nothing from it was run"
+    )
     assert "refused to load global" in message
     assert not marker.exists()
     with pytest.raises(RefusedGlobal):  # the unpickler itself, reusable by other importers
@@ -56,7 +52,7 @@ def test_reduce_payload_inside_a_network_record_is_refused(tmp_path):
     marker = tmp_path / "pwned"
     src = tmp_path / "evil-net.pkl"
     write_nvlabs_pickle(src, g_kwargs, d_kwargs, g, d, progress=Payload(f"touch {marker}"))
-    _refused(src, tmp_path / "out.safetensors", "system")
+    assert_refused(src, tmp_path / "out.safetensors", "system")
     assert not marker.exists()
 
 
@@ -68,7 +64,7 @@ def test_persistence_source_is_never_run(tmp_path):
     g_kwargs, d_kwargs, g, d, _ = nvlabs_parts("nvlabs_32_cond")
     bogus = tmp_path / "bogus.pkl"
     write_nvlabs_pickle(bogus, {"img_resolution": 32}, {"img_resolution": 32}, {"x": torch.zeros(1)}, {}, source=source)
-    _refused(bogus, tmp_path / "a.safetensors", "bogus.pkl")
+    assert_refused(bogus, tmp_path / "a.safetensors", "bogus.pkl")
     assert not marker.exists()
     network = tmp_path / "network.pkl"
     write_nvlabs_pickle(network, g_kwargs, d_kwargs, g, d, source=source)
@@ -82,7 +78,7 @@ def test_rosinality_payload_is_refused(tmp_path):
     marker = tmp_path / "pwned"
     src = tmp_path / "evil.pt"
     torch.save({"g_ema": {"style.1.weight": torch.zeros(2, 2)}, "args": Payload(f"touch {marker}")}, src)
-    _refused(src, tmp_path / "out.safetensors", "system", "weights_only")
+    assert_refused(src, tmp_path / "out.safetensors", "system", "weights_only")
     assert not marker.exists()
 
 
@@ -106,7 +102,7 @@ def test_tensorflow_era_pickle_says_so(tmp_path):
             sys.modules.pop(name, None)
     src = tmp_path / "stylegan2-ffhq-config-f.pkl"
     src.write_bytes(data)
-    _refused(src, tmp_path / "out.safetensors", "TensorFlow-era", "legacy.py")
+    assert_refused(src, tmp_path / "out.safetensors", "TensorFlow-era", "legacy.py")
 
 
 def test_stylegan3_pickle_says_so(tmp_path):
@@ -114,7 +110,7 @@ def test_stylegan3_pickle_says_so(tmp_path):
     g3 = {**g, "synthesis.input.weight": torch.zeros(4, 4)}
     src = tmp_path / "stylegan3-t.pkl"
     write_nvlabs_pickle(src, g_kwargs, d_kwargs, g3, d, source="class SynthesisInput: pass\n")
-    _refused(src, tmp_path / "out.safetensors", "StyleGAN3", "not supported")
+    assert_refused(src, tmp_path / "out.safetensors", "StyleGAN3", "not supported")
 
 
 def test_unsupported_options_are_named(tmp_path):
@@ -122,7 +118,7 @@ def test_unsupported_options_are_named(tmp_path):
     kwargs = {**g_kwargs, "synthesis_kwargs": {**g_kwargs["synthesis_kwargs"], "architecture": "resnet"}}
     src = tmp_path / "resnet-g.pkl"
     write_nvlabs_pickle(src, kwargs, d_kwargs, g, d)
-    _refused(src, tmp_path / "out.safetensors", "generator architecture 'resnet'")
+    assert_refused(src, tmp_path / "out.safetensors", "generator architecture 'resnet'")
 
 
 @pytest.mark.parametrize("kind", ["pickle", "torch"])
@@ -135,7 +131,7 @@ def test_truncated_files(tmp_path, kind):
         write_rosinality_checkpoint(src)
     cut = tmp_path / f"cut{src.suffix}"
     cut.write_bytes(src.read_bytes()[: src.stat().st_size // 2])
-    _refused(cut, tmp_path / "out.safetensors", "truncated or corrupt")
+    assert_refused(cut, tmp_path / "out.safetensors", "truncated or corrupt")
 
 
 @pytest.mark.parametrize(
@@ -149,16 +145,16 @@ def test_truncated_files(tmp_path, kind):
 def test_unknown_formats(tmp_path, content, words):
     src = tmp_path / "mystery.pkl"
     src.write_bytes(content)
-    _refused(src, tmp_path / "out.safetensors", *words)
+    assert_refused(src, tmp_path / "out.safetensors", *words)
 
 
 def test_other_pickles_and_checkpoints_name_what_they_hold(tmp_path):
     src = tmp_path / "list.pkl"
     src.write_bytes(pickle.dumps([1, 2, 3]))
-    _refused(src, tmp_path / "a.safetensors", "holding a list", "not an NVlabs network pickle")
+    assert_refused(src, tmp_path / "a.safetensors", "holding a list", "not an NVlabs network pickle")
     pt = tmp_path / "classifier.pt"
     torch.save({"model": {"fc.weight": torch.zeros(2, 2)}}, pt)
-    _refused(pt, tmp_path / "b.safetensors", "['model']", "not a rosinality")
+    assert_refused(pt, tmp_path / "b.safetensors", "['model']", "not a rosinality")
 
 
 def test_cli_refusal_is_one_line(tmp_path):

@@ -131,7 +131,7 @@ def dcgan_config(resolution: int, width: int) -> dict:
 DIGITS = dict(width=16, channels=1, conditioning="class", num_classes=10)
 SHAPES = dict(channels=3, conditioning="none")
 SHAPES_TEXT = dict(channels=3, conditioning="text", text_dim=256, text_encoder="hash", film=True)
-PAIRS = dict(resolution="32x64", width=16, channels=3, conditioning="none")  # 32 high x 64 wide: builtin:pairs
+PAIRS = dict(resolution="32x64", width=32, channels=3, conditioning="none")  # 32 high x 64 wide: builtin:pairs
 
 # --- registered variants ------------------------------------------------------------------
 

@@ -1,8 +1,9 @@
-"""`import_checkpoint`: a StyleGAN2 checkpoint from elsewhere -> an ordinary zoo weights file.
+"""`import_checkpoint`: a StyleGAN2 or R3GAN checkpoint from elsewhere -> an ordinary zoo weights file.
 
-The format is recognised by content: an NVlabs network pickle (stylegan2-ada-pytorch, stylegan3's
-StyleGAN2 networks) is read by the restricted unpickler (zoo.importing.unpickler: nothing from the
-file runs); a torch.save checkpoint (rosinality/stylegan2-pytorch) by torch.load(weights_only=True).
+The format is recognised by content: a network pickle (stylegan2-ada-pytorch, stylegan3's StyleGAN2
+networks, brownvc/R3GAN) is read by the restricted unpickler (zoo.importing.unpickler: nothing from
+the file runs), R3GAN told from StyleGAN2 by its networks' parts; a torch.save checkpoint
+(rosinality/stylegan2-pytorch) by torch.load(weights_only=True).
 Everything that fails is a `CheckpointImportError` with one line saying what was found.
 """
 
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import torch
 
+from zoo.importing import r3gan
 from zoo.importing.stylegan2 import (
     ARCH,
     UnsupportedNetwork,
@@ -26,10 +28,11 @@ from zoo.importing.stylegan2 import (
     rosinality_config,
     rosinality_to_zoo,
 )
-from zoo.importing.unpickler import PersistentRecord, RefusedGlobal, load_restricted, plain
+from zoo.importing.unpickler import PersistentRecord, PickledModule, RefusedGlobal, load_restricted, plain
 
 NVLABS = "stylegan2-ada-pytorch pickle"
 ROSINALITY = "rosinality stylegan2-pytorch checkpoint"
+R3GAN = "R3GAN network pickle"
 
 
 class CheckpointImportError(ValueError):
@@ -46,6 +49,7 @@ class Imported:
     dataset: str = ""
     augment_p: float | None = None
     notes: list[str] = field(default_factory=list)
+    arch: str = ARCH
 
 
 # --- recognising the format -------------------------------------------------------------------
@@ -81,7 +85,7 @@ def sniff(path: Path) -> str:
 
 def read_nvlabs(path: Path) -> Imported:
     try:
-        data = load_restricted(path)
+        data = load_restricted(path, modules_as_data=r3gan.MODULES_AS_DATA)
     except RefusedGlobal as e:
         if e.module.startswith("dnnlib.tflib"):
             raise CheckpointImportError(
@@ -115,6 +119,17 @@ def read_nvlabs(path: Path) -> Imported:
             "(expected a dict with G, D, G_ema networks)"
         )
     g, d = data["G_ema"], data["D"]
+    try:
+        is_r3gan = r3gan.is_r3gan(g)
+    except pickle.UnpicklingError as e:
+        raise CheckpointImportError(f"{path}: {_first_line(e)}") from None
+    if is_r3gan:
+        return read_r3gan(path, data)
+    if isinstance(g, PickledModule) or isinstance(d, PickledModule):
+        names = " / ".join(getattr(r, "qualified_name", r.class_name) for r in (g, d))
+        raise CheckpointImportError(
+            f"{path} holds networks {names}: zoo import knows brownvc/R3GAN's and NVlabs' StyleGAN2 networks"
+        )
     if "SynthesisInput" in g.module_src or "input" in _child(path, g, "synthesis").children():
         raise CheckpointImportError(
             f"{path} holds a StyleGAN3 generator (NVlabs stylegan3, networks_stylegan3): not "
@@ -137,6 +152,38 @@ def read_nvlabs(path: Path) -> Imported:
     pipe = data.get("augment_pipe")
     if isinstance(pipe, PersistentRecord) and isinstance(pipe.tensors().get("p"), torch.Tensor):
         info.augment_p = float(pipe.tensors()["p"].reshape(-1)[0])
+    return info
+
+
+def read_r3gan(path: Path, data: dict) -> Imported:
+    """brownvc/R3GAN's snapshot: G_ema and D (modules pickled by class, or persistence records)."""
+    g, d = data["G_ema"], data["D"]
+    try:
+        for what, record in (("G_ema", g), ("D", d)):
+            if record.class_name not in ("Generator", "Discriminator"):
+                raise r3gan.UnsupportedR3GAN(f"{what} is a {record.class_name!r}, not R3GAN's Generator/Discriminator")
+            r3gan.check_classes(record, what)
+        g_tensors, d_tensors = g.tensors(), d.tensors()
+        config = r3gan.reference_config(g_tensors, d_tensors)
+        tensors = r3gan.reference_to_zoo(g_tensors, d_tensors, config)
+        reduced = r3gan.reduced_precision_stages(g)
+    except (
+        r3gan.UnsupportedR3GAN,
+        KeyError,
+        TypeError,
+        ValueError,
+        IndexError,
+        ArithmeticError,
+        RuntimeError,
+        pickle.UnpicklingError,
+    ) as e:
+        raise CheckpointImportError(f"{path}: {_first_line(e)}") from None
+    info = Imported(R3GAN, config, tensors, arch=r3gan.variant_for(config["resolution"]))
+    kwargs = plain(data.get("training_set_kwargs")) or {}
+    if isinstance(kwargs, dict) and isinstance(kwargs.get("path"), str):
+        info.dataset = Path(kwargs["path"]).name
+    if reduced:
+        info.notes.append("runs in float32 throughout (the reference runs some stages in bfloat16)")
     return info
 
 
@@ -207,7 +254,7 @@ def _first_line(e: BaseException) -> str:
 
 
 def import_checkpoint(src: str | os.PathLike, out: str | os.PathLike, name: str | None = None, overwrite: bool = False):
-    """Read `src` (NVlabs .pkl or rosinality .pt), write the zoo weights file `out`, return its GAN."""
+    """Read `src` (NVlabs or R3GAN .pkl, rosinality .pt), write the zoo weights file `out`, return its GAN."""
     import zoo
     from zoo.factory import build
     from zoo.registry import resolve
@@ -224,17 +271,22 @@ def import_checkpoint(src: str | os.PathLike, out: str | os.PathLike, name: str 
         raise CheckpointImportError("--out is the source file itself")
     kind = sniff(src)
     info = read_nvlabs(src) if kind == "pickle" else read_torch(src)
-    spec, _ = resolve(ARCH)
+    spec, _ = resolve(info.arch)
     with torch.random.fork_rng():
         torch.manual_seed(0)  # the parts a file lacks (rosinality without D) are the same on every import
         model = build(spec, info.config, tag=None)
         tensors = {**{k: v for k, v in model.state_dict().items() if k.startswith("discriminator.")}, **info.tensors}
-        if "generator.mapping.w_avg" not in info.tensors or any("latent_avg" in n for n in info.notes):
+        if info.arch == ARCH and (
+            "generator.mapping.w_avg" not in info.tensors or any("latent_avg" in n for n in info.notes)
+        ):
             tensors["generator.mapping.w_avg"] = _mean_w(model, tensors)
     try:
         load_state_into(model, tensors, str(src))
     except WeightsError as e:
-        raise CheckpointImportError(f"{src}: the converted tensors do not fit ({_first_line(e)})") from None
+        raise CheckpointImportError(
+            f"{src}: the converted tensors do not fit the {spec.name} config read from the file "
+            f"({_misfits(model, tensors) or _first_line(e)}): its networks disagree on their sizes"
+        ) from None
     g_params = sum(p.numel() for p in model.generator.parameters())
     d_params = sum(p.numel() for p in model.discriminator.parameters())
     cfg = info.config
@@ -259,6 +311,19 @@ def import_checkpoint(src: str | os.PathLike, out: str | os.PathLike, name: str 
         extra=extra,
     )
     return zoo.load(out)
+
+
+def _misfits(model, tensors: dict[str, torch.Tensor]) -> str:
+    """The first few wrong shapes, missing and unexpected tensors, by zoo name."""
+    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    wrong = [
+        f"{k} {tuple(v.shape)}, the model's {expected[k]}"
+        for k, v in tensors.items()
+        if k in expected and tuple(v.shape) != expected[k]
+    ]
+    missing = [f"missing {k}" for k in sorted(set(expected) - set(tensors))]
+    unexpected = [f"unexpected {k}" for k in sorted(set(tensors) - set(expected))]
+    return "; ".join(wrong[:3] + missing[:3] + unexpected[:3])
 
 
 def _mean_w(model, tensors: dict[str, torch.Tensor]) -> torch.Tensor:

@@ -9,7 +9,6 @@ of the layer before the logits.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from zoo.data.transforms import convert_channels, resize_tensor
+from zoo.metrics.shipped import read_shipped_metadata
 
 FORMAT = "gan-zoo-digits-classifier/1"
 DEFAULT_PATH = Path(__file__).resolve().parent.parent / "pretrained" / "digits_classifier.safetensors"
@@ -77,20 +77,13 @@ def digits_split(seed: int = 0, held_out: float = 0.2) -> tuple[np.ndarray, np.n
 
 
 def read_classifier_metadata(path: str | Path = DEFAULT_PATH) -> dict:
-    from safetensors import safe_open
-
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(
-            f"digits classifier not found at {path}; run scripts/train_digits_classifier.py "
-            "(about a minute on CPU) or reinstall gan-zoo"
-        )
-    with safe_open(str(path), framework="pt") as f:
-        meta = dict(f.metadata() or {})
-    if meta.get("format") != FORMAT:
-        raise ValueError(f"{path} is not a gan-zoo digits classifier (format={meta.get('format')!r})")
-    for key in ("config", "split"):
-        meta[key] = json.loads(meta[key])
+    meta = read_shipped_metadata(
+        path,
+        "digits classifier",
+        FORMAT,
+        "scripts/train_digits_classifier.py (about a minute on CPU)",
+        ("config", "split"),
+    )
     meta["held_out_accuracy"] = float(meta["held_out_accuracy"])
     return meta
 

@@ -9,7 +9,6 @@ metadata. The held-out scenes come from a different seed than the training scene
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import torch
@@ -17,6 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from zoo.data.shapes import BACKGROUNDS, COLOURS, SHAPES, SIZES
+from zoo.metrics.shipped import read_shipped_metadata
 
 FORMAT = "gan-zoo-shapes-classifier/1"
 DEFAULT_PATH = Path(__file__).resolve().parent.parent / "pretrained" / "shapes_classifier.safetensors"
@@ -85,20 +85,13 @@ def targets(attributes: list[dict]) -> dict[str, torch.Tensor]:
 
 
 def read_classifier_metadata(path: str | Path = DEFAULT_PATH) -> dict:
-    from safetensors import safe_open
-
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(
-            f"shapes classifier not found at {path}; run scripts/train_shapes_classifier.py "
-            "(a few minutes on CPU) or reinstall gan-zoo"
-        )
-    with safe_open(str(path), framework="pt") as f:
-        meta = dict(f.metadata() or {})
-    if meta.get("format") != FORMAT:
-        raise ValueError(f"{path} is not a gan-zoo shapes classifier (format={meta.get('format')!r})")
-    for key in ("config", "held_out_accuracy", "split"):
-        meta[key] = json.loads(meta[key])
+    meta = read_shipped_metadata(
+        path,
+        "shapes classifier",
+        FORMAT,
+        "scripts/train_shapes_classifier.py (a few minutes on CPU)",
+        ("config", "held_out_accuracy", "split"),
+    )
     return meta
 
 

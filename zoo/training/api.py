@@ -69,28 +69,18 @@ def train(
     r1, r1_every, g_reg_every, ema_kimg, warmup, augment, sample_every, checkpoint_every, log_every,
     eval_every, seed, amp, channels_last, d_backbone, d_backbone_weights, ...
     """
-    if resume is not None:
-        with processes(device) as (dist, dev, log):
-            return resume_trainer(
-                resume, out=out, data=data, dist=dist, device=dev, progress=progress, log=log, kind="train", **options
-            ).fit()
-    if model_or_name is None or data is None or out is None:
-        raise ValueError("train needs a model (name or GAN), data and out (or resume=RUN_DIR)")
-    recipe = train_recipe(**options)
-    with processes(device) as (dist, dev, log):
-        claim_run_dir(out, overwrite, log, remove=dist.is_main)
+    if resume is None:
+        if model_or_name is None or data is None or out is None:
+            raise ValueError("train needs a model (name or GAN), data and out (or resume=RUN_DIR)")
+        recipe = train_recipe(**options)
+
+    def start(dist, dev, log):
         return train_trainer(
-            model_or_name,
-            data,
-            out,
-            recipe,
-            config=config,
-            condition=condition,
-            dist=dist,
-            device=dev,
-            progress=progress,
-            log=log,
-        ).fit()
+            model_or_name, data, out, recipe, config=config, condition=condition, dist=dist, device=dev,
+            progress=progress, log=log,
+        )  # fmt: skip
+
+    return fit_run("train", start, resume, out, data, device, progress, overwrite, options)
 
 
 def finetune(
@@ -143,17 +133,29 @@ def finetune(
     )
     if amp and options.get("channels_last") is None:
         given["channels_last"] = True
-    if resume is not None:
-        with processes(device) as (dist, dev, log):
-            return resume_trainer(
-                resume, out=out, data=data, dist=dist, device=dev, progress=progress, log=log, kind="finetune", **given
-            ).fit()
-    if source is None or data is None or out is None:
-        raise ValueError("finetune needs a source model, data and out (or resume=RUN_DIR)")
-    recipe = finetune_recipe(**given)
+    if resume is None:
+        if source is None or data is None or out is None:
+            raise ValueError("finetune needs a source model, data and out (or resume=RUN_DIR)")
+        recipe = finetune_recipe(**given)
+
+    def start(dist, dev, log):
+        return finetune_trainer(source, data, out, recipe, dist=dist, device=dev, progress=progress, log=log)
+
+    return fit_run("finetune", start, resume, out, data, device, progress, overwrite, given)
+
+
+def fit_run(kind: str, start, resume, out, data, device, progress: bool, overwrite: bool, options: dict) -> GAN:
+    """Fit a run in this process (or each torchrun process): `start(dist, device, log)` builds a new
+    run's Trainer in a claimed `out`; with resume=RUN_DIR the run's own trainer continues instead."""
     with processes(device) as (dist, dev, log):
-        claim_run_dir(out, overwrite, log, remove=dist.is_main)
-        return finetune_trainer(source, data, out, recipe, dist=dist, device=dev, progress=progress, log=log).fit()
+        if resume is not None:
+            trainer = resume_trainer(
+                resume, out=out, data=data, dist=dist, device=dev, progress=progress, log=log, kind=kind, **options
+            )
+        else:
+            claim_run_dir(out, overwrite, log, remove=dist.is_main)
+            trainer = start(dist, dev, log)
+        return trainer.fit()
 
 
 def resume(
