@@ -125,6 +125,17 @@ def test_merge_makes_one_table_from_bounded_runs(tmp_path):
     assert met[("a", "fp32 >= torch.compile at batch 64 (images/s per CPU-second)")] is True
     assert met[("b", "fp32 >= torch.compile at batch 64 (images/s per CPU-second)")] is False
     table = (tmp_path / "dcgan32.shapes.md").read_text()
+    refused = _cpu_result("c", 90, 80, 3.0)
+    refused["models"]["c"]["int8_quantized"] = {"refused": "the int8 graph does not match; nothing was written"}
+    got = [g for g in rt.goals(refused, 64) if g["goal"].startswith("int8")]
+    assert got == [
+        {
+            "model": "c",
+            "goal": "int8 >= 1.8x fp32 throughput",
+            "measured": "the int8 graph does not match",
+            "met": False,
+        }
+    ]
     assert "| b (1 MFLOP/image, load 12.0) | zoo_runtime fp32 |" in table
 
 
