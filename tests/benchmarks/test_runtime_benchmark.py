@@ -81,3 +81,70 @@ def test_one_thread_runs_are_judged_on_cpu_time():
     assert got["fp32 >= torch.compile at batch 64 (images/s per CPU-second)"] == "1.08x"
     assert got["fp32 >= torch.compile at batch 1 (p50 latency)"] == "2.00x"  # CPU ms, not the 10x larger wall ms
     assert "judged on **CPU time**" in rt.markdown(result, 64)
+
+
+def _cpu_result(name, fp32_b64, compile_b64, load):
+    def cpu_row(b64):
+        return {**row(1.0, 1, 1, 0.5), "b1_cpu_p50_ms": 1.0, "b8_images_per_cpu_s": 100, "b64_images_per_cpu_s": b64}
+
+    return {
+        "machine": {"cpu": "x", "logical_cpus": 2, "threads": 1, "torch": "t", "onnxruntime": "o"},
+        "load_average_before": [load],
+        "load_average_after": [load + 1],
+        "matmul": {"gflops": 50 + load, "samples": 2},
+        "mid_batch": 8,
+        "basis": "cpu",
+        "models": {
+            name: {
+                "flops_per_image": 1e6,
+                "load_average": [load, load + 1],
+                "roofline_images_per_s": 100.0,
+                "engines": {
+                    "torch.compile": {**cpu_row(compile_b64), "roofline_fraction": compile_b64 / 100},
+                    "zoo_runtime fp32": {**cpu_row(fp32_b64), "roofline_fraction": fp32_b64 / 100},
+                },
+            }
+        },
+    }
+
+
+def test_merge_makes_one_table_from_bounded_runs(tmp_path):
+    """Models measured in separate runs (each bounded in time) end in one table; each keeps its own load."""
+    import json
+
+    paths = []
+    for i, (name, fp32, comp, load) in enumerate([("a", 90, 80, 3.0), ("b", 70, 75, 12.0)]):
+        path = tmp_path / f"run{i}.json"
+        path.write_text(json.dumps({**_cpu_result(name, fp32, comp, load), "partial": i == 1}))
+        paths.append(str(path))
+    rt.merge_results(paths, tmp_path / "dcgan32.shapes", 64)  # a dotted name keeps its dots
+    merged = json.loads((tmp_path / "dcgan32.shapes.json").read_text())
+    assert list(merged["models"]) == ["a", "b"] and merged["partial"] is True
+    assert merged["matmul"]["gflops"] == 62.0 and merged["matmul"]["samples"] == 4
+    met = {(g["model"], g["goal"]): g["met"] for g in merged["goals"]}
+    assert met[("a", "fp32 >= torch.compile at batch 64 (images/s per CPU-second)")] is True
+    assert met[("b", "fp32 >= torch.compile at batch 64 (images/s per CPU-second)")] is False
+    table = (tmp_path / "dcgan32.shapes.md").read_text()
+    refused = _cpu_result("c", 90, 80, 3.0)
+    refused["models"]["c"]["int8_quantized"] = {"refused": "the int8 graph does not match; nothing was written"}
+    got = [g for g in rt.goals(refused, 64) if g["goal"].startswith("int8")]
+    assert got == [
+        {
+            "model": "c",
+            "goal": "int8 >= 1.8x fp32 throughput",
+            "measured": "the int8 graph does not match",
+            "met": False,
+        }
+    ]
+    assert "| b (1 MFLOP/image, load 12.0) | zoo_runtime fp32 |" in table
+
+
+def test_the_256px_stylegan2_row_is_a_registered_arch_at_256():
+    import torch
+
+    import zoo
+
+    arch, overrides = rt.ALIASES["stylegan2_256"]
+    gan = zoo.create_model(arch, **overrides).eval()
+    with torch.inference_mode():
+        assert gan.generator(torch.zeros(1, gan.latent_dim)).shape == (1, 3, 256, 256)

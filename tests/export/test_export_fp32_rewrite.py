@@ -14,8 +14,9 @@ def test_fp32_package_has_no_conv_transpose(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         pkg, _ = cached_export(tmp_path, "dcgan32")
-    ops = {n.op_type for n in onnx.load(str(pkg / "generator.onnx")).graph.node}
-    assert "ConvTranspose" not in ops and "DepthToSpace" in ops
+    nodes = onnx.load(str(pkg / "generator.onnx")).graph.node
+    assert "ConvTranspose" not in {n.op_type for n in nodes} and "DepthToSpace" in {n.op_type for n in nodes}
+    assert any(n.name.endswith("_on_phases") for n in nodes)  # the last 3-channel conv runs before the interleave
 
 
 def test_stylegan2_upsample_gets_a_blocked_input(tmp_path):
@@ -32,6 +33,7 @@ def test_stylegan2_upsample_gets_a_blocked_input(tmp_path):
     model = onnx.load(str(pkg / "generator.onnx"))
     blocked = [n for n in model.graph.node if n.op_type == "Conv" and n.name.endswith("_blocked")]
     assert blocked, "the fp32 export applies the rewrite"
+    assert any(n.name.endswith("_folded0") for n in model.graph.node), "and folds the elementwise chains"
     again, count = upsample_after_identity_conv(model)
     assert count == 0  # a Resize fed by a Conv is left alone, so the rewrite is idempotent
     plain = model.__class__()
@@ -49,3 +51,180 @@ def test_stylegan2_upsample_gets_a_blocked_input(tmp_path):
     a = ort.InferenceSession(model.SerializeToString()).run(None, feeds)[0].astype(int)
     b = ort.InferenceSession(plain.SerializeToString()).run(None, feeds)[0].astype(int)
     assert np.abs(a - b).max() <= 1
+
+
+def _chain_model():
+    """x -> Conv -> Mul(demod) -> Add(noise) -> Add(bias) -> LeakyRelu -> Mul(gain) -> {Mul(s1), Mul(s2)}:
+    the shape of a StyleGAN2 layer feeding the next conv and ToRGB."""
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    c = 4
+    inits = [
+        numpy_helper.from_array(rng.standard_normal((c, c, 3, 3)).astype(np.float32), "w"),
+        numpy_helper.from_array(rng.standard_normal((1, 1, 6, 6)).astype(np.float32), "noise"),
+        numpy_helper.from_array(rng.standard_normal((1, c, 1, 1)).astype(np.float32), "bias"),
+        numpy_helper.from_array(np.array(1.4142135, np.float32), "gain"),
+    ]
+    nodes = [
+        helper.make_node("Conv", ["x", "w"], ["y"], pads=[1, 1, 1, 1]),
+        helper.make_node("Mul", ["y", "d"], ["yd"]),
+        helper.make_node("Add", ["yd", "noise"], ["yn"]),
+        helper.make_node("Add", ["bias", "yn"], ["yb"]),  # constant first: either order folds
+        helper.make_node("LeakyRelu", ["yb"], ["a"], alpha=0.2),
+        helper.make_node("Mul", ["a", "gain"], ["g"]),
+        helper.make_node("Mul", ["g", "s1"], ["out1"]),
+        helper.make_node("Mul", ["s2", "g"], ["out2"]),
+    ]
+    small = [helper.make_tensor_value_info(n, TensorProto.FLOAT, ["batch", c, 1, 1]) for n in ("d", "s1", "s2")]
+    graph = helper.make_graph(
+        nodes,
+        "chain",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", c, 6, 6]), *small],
+        [helper.make_tensor_value_info(n, TensorProto.FLOAT, ["batch", c, 6, 6]) for n in ("out1", "out2")],
+        inits,
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=9)
+
+
+def test_elementwise_chains_fold_to_fewer_full_size_passes():
+    """Noise + bias become one Add; the gain moves onto both consumers' small per-sample scales; same outputs."""
+    import numpy as np
+    import onnxruntime as ort
+
+    from zoo.exporting.rewrite import fold_elementwise_chains
+
+    model = _chain_model()
+    folded, removed = fold_elementwise_chains(model)
+    assert removed == 2
+    onnx.checker.check_model(folded, full_check=True)
+    full_size = [n for n in folded.graph.node if n.op_type in ("Add", "Mul") and not n.input[0].startswith("s")]
+    assert sum(n.op_type == "Add" for n in full_size) == 1
+    assert {"gain"} <= {i for n in folded.graph.node if n.op_type == "Mul" for i in n.input}  # on s1, s2 now
+    assert fold_elementwise_chains(folded)[1] == 0  # idempotent: no ping-pong between the Muls
+    rng = np.random.default_rng(1)
+    feeds = {k: rng.standard_normal((3, 4, 1, 1)).astype(np.float32) for k in ("d", "s1", "s2")}
+    feeds["x"] = rng.standard_normal((3, 4, 6, 6)).astype(np.float32)
+    so = ort.SessionOptions()
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL  # judge the rewrite, not ORT's
+    a = ort.InferenceSession(model.SerializeToString(), so).run(None, feeds)
+    b = ort.InferenceSession(folded.SerializeToString(), so).run(None, feeds)
+    for x, y in zip(a, b):
+        np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-5)
+
+
+def test_elementwise_fold_leaves_shared_or_output_values_alone():
+    """A Mul whose result is also a graph output, or an Add whose partner is computed, is not touched."""
+    from onnx import TensorProto, helper
+
+    from zoo.exporting.rewrite import fold_elementwise_chains
+
+    model = _chain_model()
+    model.graph.output.append(helper.make_tensor_value_info("g", TensorProto.FLOAT, ["batch", 4, 6, 6]))
+    model.graph.node[3].input[0] = "x"  # Add(x, yn): the partner is not a constant
+    _, removed = fold_elementwise_chains(model)
+    assert removed == 0
+
+
+def _depth_to_space_conv(cout=3, stride=1, mode="DCR"):
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    c = 5
+    inits = [
+        numpy_helper.from_array(rng.standard_normal((cout, c, 3, 3)).astype(np.float32), "w"),
+        numpy_helper.from_array(rng.standard_normal(cout).astype(np.float32), "b"),
+    ]
+    nodes = [
+        helper.make_node("DepthToSpace", ["p"], ["u"], blocksize=2, mode=mode),
+        helper.make_node("Conv", ["u", "w", "b"], ["y"], pads=[1, 1, 1, 1], strides=[stride, stride]),
+        helper.make_node("Tanh", ["y"], ["out"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "d2s_conv",
+        [helper.make_tensor_value_info("p", TensorProto.FLOAT, ["batch", 4 * c, 6, 7])],
+        [helper.make_tensor_value_info("out", TensorProto.FLOAT, ["batch", cout, None, None])],
+        inits,
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=9)
+
+
+def test_conv_after_depth_to_space_runs_on_the_phases_exactly():
+    """The conv moves before the interleave: every output phase from the small tensor, same values, edges included."""
+    import numpy as np
+    import onnxruntime as ort
+
+    from zoo.exporting.rewrite import conv_after_depth_to_space
+
+    model = _depth_to_space_conv()
+    moved, count = conv_after_depth_to_space(model)
+    assert count == 1 and [n.op_type for n in moved.graph.node] == ["Conv", "DepthToSpace", "Tanh"]
+    onnx.checker.check_model(moved, full_check=True)
+    assert conv_after_depth_to_space(moved)[1] == 0
+    p = np.random.default_rng(1).standard_normal((2, 20, 6, 7)).astype(np.float32)
+    so = ort.SessionOptions()
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    a = ort.InferenceSession(model.SerializeToString(), so).run(None, {"p": p})[0]
+    b = ort.InferenceSession(moved.SerializeToString(), so).run(None, {"p": p})[0]
+    assert a.shape == b.shape == (2, 3, 12, 14)
+    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+
+
+def test_conv_after_depth_to_space_leaves_other_convs_alone():
+    """Wide outputs (the phases would not fit one block), strided convs and CRD order keep their graph."""
+    from zoo.exporting.rewrite import conv_after_depth_to_space
+
+    for model in (_depth_to_space_conv(cout=8), _depth_to_space_conv(stride=2), _depth_to_space_conv(mode="CRD")):
+        assert conv_after_depth_to_space(model)[1] == 0
+
+
+def test_film_and_relu_move_before_the_interleave_so_the_last_conv_can_follow():
+    """DepthToSpace -> Mul(per-sample scale) -> Add(shift) -> Relu -> Conv: the three ops run on the phase tensor
+    (operands tiled over the phases), then the conv moves too; same outputs."""
+    import numpy as np
+    import onnxruntime as ort
+    from onnx import TensorProto, helper, numpy_helper
+
+    from zoo.exporting.rewrite import conv_after_depth_to_space, elementwise_before_depth_to_space
+
+    rng = np.random.default_rng(0)
+    c = 4
+    inits = [
+        numpy_helper.from_array(rng.standard_normal((1, c, 1, 1)).astype(np.float32), "shift"),
+        numpy_helper.from_array(rng.standard_normal((3, c, 3, 3)).astype(np.float32), "w"),
+    ]
+    nodes = [
+        helper.make_node("DepthToSpace", ["p"], ["u"], blocksize=2, mode="DCR"),
+        helper.make_node("Mul", ["u", "scale"], ["m"]),
+        helper.make_node("Add", ["shift", "m"], ["a"]),
+        helper.make_node("Relu", ["a"], ["r"]),
+        helper.make_node("Conv", ["r", "w"], ["out"], pads=[1, 1, 1, 1]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "film",
+        [
+            helper.make_tensor_value_info("p", TensorProto.FLOAT, ["batch", 4 * c, 5, 5]),
+            helper.make_tensor_value_info("scale", TensorProto.FLOAT, ["batch", c, 1, 1]),
+        ],
+        [helper.make_tensor_value_info("out", TensorProto.FLOAT, ["batch", 3, 10, 10])],
+        inits,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=9)
+    moved, count = elementwise_before_depth_to_space(model)
+    assert count == 3 and elementwise_before_depth_to_space(moved)[1] == 0
+    final, convs = conv_after_depth_to_space(moved)
+    assert convs == 1 and [n.op_type for n in final.graph.node][-1] == "DepthToSpace"
+    onnx.checker.check_model(final, full_check=True)
+    feeds = {
+        "p": rng.standard_normal((2, 4 * c, 5, 5)).astype(np.float32),
+        "scale": rng.standard_normal((2, c, 1, 1)).astype(np.float32),
+    }
+    so = ort.SessionOptions()
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    a = ort.InferenceSession(model.SerializeToString(), so).run(None, feeds)[0]
+    b = ort.InferenceSession(final.SerializeToString(), so).run(None, feeds)[0]
+    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)

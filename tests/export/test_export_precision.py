@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import onnx
+import pytest
 
 import zoo_runtime
 from zoo.exporting.precision import INT8_OPS
@@ -38,9 +39,22 @@ def test_int8_quantizes_only_ops_with_int8_kernels_and_reports_quality(package):
     graph = onnx.load(path / "generator.onnx")
     ops = {n.op_type for n in graph.graph.node}
     assert {"QuantizeLinear", "DequantizeLinear", "DepthToSpace"} <= ops and "ConvTranspose" not in ops
+    assert any("_on_phases" in n.name for n in graph.graph.node)  # the last conv runs before the interleave
     assert m["parity"]["passed"] and m["parity"]["float_mean_abs"] <= m["parity"]["tolerance"]["float_mean_abs"]
     assert quality["n"] == 160 and quality["pixel_mae"] >= 0
     assert quality["metric"] in ("fid_digits", "pixel (zoo.metrics not available)")
     if quality["metric"] == "fid_digits":
         assert quality["fid_int8_vs_fp32"] >= 0
     assert zoo_runtime.load(path, providers="cpu").generate(3, seed=1).shape == (3, 32, 32, 3)
+
+
+@pytest.mark.slow  # a StyleGAN2 int8 export with its quality check; the fold itself: test_export_fp32_rewrite.py
+def test_int8_stylegan2_quantizes_after_folding_elementwise_chains(package):
+    """Noise + bias and the activation gain are folded before quantizing (fewer float passes between the
+    int8 convs); the package still passes its parity check and generates."""
+    path, _ = package("stylegan2_32", precision="int8")
+    m = json.loads((path / "manifest.json").read_text())
+    assert m["parity"]["passed"]
+    names = [n.name for n in onnx.load(path / "generator.onnx").graph.node]
+    assert any("_folded" in n for n in names)
+    assert zoo_runtime.load(path, providers="cpu").generate(2, seed=0).dtype == np.uint8

@@ -362,10 +362,19 @@ def export(
         bar.set_postfix_str(precision)
         quantization = None
         if precision == "fp32":
-            from zoo.exporting.rewrite import conv_transpose_to_phases, upsample_after_identity_conv
+            from zoo.exporting.rewrite import (
+                conv_after_depth_to_space,
+                conv_transpose_to_phases,
+                elementwise_before_depth_to_space,
+                fold_elementwise_chains,
+                upsample_after_identity_conv,
+            )
 
             core, _ = conv_transpose_to_phases(float_core)  # exact rewrites, faster on ONNX Runtime's CPU (rewrite.py)
+            core, _ = elementwise_before_depth_to_space(core)
+            core, _ = conv_after_depth_to_space(core)
             core, _ = upsample_after_identity_conv(core)
+            core, _ = fold_elementwise_chains(core)
         elif precision == "fp16":
             from zoo.exporting.precision import to_fp16
 
