@@ -140,3 +140,11 @@ def check_all_conditionings(name: str, **config) -> None:
         check_model_contract(
             name, **{**config, "conditioning": "text", "text_dim": 8, "text_tokens": 4, "text_token_dim": 6}
         )
+
+
+def tiny_text_run(data, out: str | Path, encoder: str = "hash", **options) -> GAN:
+    """Train a width-8 text-conditioned dcgan32 for 2 steps of batch 8 on captioned `data` into `out`
+    (no sample grids, no FID): the smallest real text run, for tests of what a text run records.
+    options: Recipe fields that replace these defaults."""
+    recipe = dict(steps=2, batch_size=8, sample_every=100, eval_samples=0, progress=False) | options
+    return zoo.train("dcgan32", data, out, config=dict(width=8), condition=f"text:{encoder}", **recipe)

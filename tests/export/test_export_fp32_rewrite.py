@@ -6,6 +6,7 @@ from __future__ import annotations
 import warnings
 
 import onnx
+import pytest
 
 
 def test_fp32_package_has_no_conv_transpose(tmp_path):
@@ -19,6 +20,7 @@ def test_fp32_package_has_no_conv_transpose(tmp_path):
     assert any(n.name.endswith("_on_phases") for n in nodes)  # the last 3-channel conv runs before the interleave
 
 
+@pytest.mark.slow  # slow: 9 s
 def test_stylegan2_upsample_gets_a_blocked_input(tmp_path):
     """The identity Conv before each modulated upsample: inserted where channels allow, same images."""
     import numpy as np

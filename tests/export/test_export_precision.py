@@ -12,6 +12,7 @@ import zoo_runtime
 from zoo.exporting.precision import INT8_OPS
 
 
+@pytest.mark.slow  # slow: 9 s
 def test_fp16_keeps_float32_io_and_reductions(package):
     path, model = package("stylegan2_32", precision="fp16")
     m = json.loads((path / "manifest.json").read_text())

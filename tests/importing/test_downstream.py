@@ -48,6 +48,7 @@ def test_finetune_uses_the_imported_discriminator_and_ada_p(imported, tmp_path):
     assert model.sample(2, seed=0, labels=[0, 1]).shape == (2, 3, 32, 32)
 
 
+@pytest.mark.slow  # slow: 11 s; the R3GAN import's export test covers the same path in the default run
 def test_export_and_runtime(imported, tmp_path):
     from zoo.exporting import export
 

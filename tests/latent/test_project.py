@@ -43,6 +43,7 @@ def test_projection_of_a_letter_beats_random_latents_w(digits_sg2, letter, tmp_p
     assert "--w" in info["use"]
 
 
+@pytest.mark.slow  # slow: 9 s
 def test_projection_in_z_for_a_model_without_mapping(letter):
     model = zoo.create_model("dcgan32.digits", pretrained=True)
     target = load_target(letter("K"), 32, 1)

@@ -6,9 +6,9 @@ import json
 import pytest
 import torch
 
-import zoo
 from zoo.data.shapes import load_shapes, render_batch
 from zoo.metrics import prompt_diversity as pd
+from zoo.testing import tiny_text_run
 
 SCENES = [
     {"shape": "circle", "colour": "red", "size": "small", "background": "blue"},
@@ -51,18 +51,7 @@ def test_groups_by_condition_and_dataset_groups():
 def test_text_run_logs_variety_per_prompt(tmp_path, capsys):
     data = load_shapes(32, 3, n=48, seed=0, captions="template", only=[("red", "circle")], progress=False)
     run = tmp_path / "run"
-    zoo.train(
-        "dcgan32",
-        data,
-        run,
-        config=dict(width=8),
-        condition="text:hash",
-        steps=2,
-        batch_size=8,
-        sample_every=100,
-        eval_samples=8,
-        progress=False,
-    )
+    tiny_text_run(data, run, eval_samples=8)
     record = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()][-1]
     assert record["prompt_diversity_real"] > 0 and record["prompt_diversity_ratio"] >= 0
     assert "variety per prompt (" in capsys.readouterr().out

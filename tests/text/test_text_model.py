@@ -12,6 +12,7 @@ import torch
 
 import zoo
 from zoo.images import to_uint8
+from zoo.testing import tiny_text_run
 
 PROMPTS = ["a small red circle on a blue background", "a large green square on a white background", ""]
 
@@ -44,20 +45,7 @@ def test_train_a_text_model_with_condition_text_encoder(tmp_path):
     from zoo.data.shapes import load_shapes
 
     data = load_shapes(32, 3, n=32, seed=0, progress=False)
-    model = zoo.train(
-        "dcgan32",
-        data,
-        tmp_path / "run",
-        config=dict(width=8),
-        condition="text:hash",
-        steps=2,
-        batch_size=8,
-        sample_every=100,
-        checkpoint_every=100,
-        log_every=1,
-        eval_samples=0,
-        progress=False,
-    )
+    model = tiny_text_run(data, tmp_path / "run", checkpoint_every=100, log_every=1)
     assert model.config["text_encoder"] == "hash" and model.config["text_dim"] == 256
     loaded = zoo.load(tmp_path / "run")
     assert torch.equal(loaded.sample(2, seed=0, prompts=PROMPTS[0]), model.sample(2, seed=0, prompts=PROMPTS[0]))

@@ -11,6 +11,7 @@ from click.testing import CliRunner
 import zoo
 from zoo.cli import main
 from zoo.data.shapes import load_shapes
+from zoo.testing import tiny_text_run
 from zoo.vocabulary import knowledge_of, prompt_note
 from zoo.weights import read_metadata
 from zoo_runtime.text.vocabulary import words_of
@@ -21,18 +22,7 @@ def trained(tmp_path_factory):
     """A 2-step text run on shapes without red circles: (model file, its data)."""
     data = load_shapes(32, 3, n=40, seed=0, exclude=[("red", "circle")], progress=False)
     run = tmp_path_factory.mktemp("vocab") / "run"
-    zoo.train(
-        "dcgan32",
-        data,
-        run,
-        config=dict(width=8),
-        condition="text:hash",
-        steps=2,
-        batch_size=8,
-        sample_every=100,
-        eval_samples=0,
-        progress=False,
-    )
+    tiny_text_run(data, run)
     return run / "model.safetensors", data
 
 

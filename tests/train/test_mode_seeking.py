@@ -8,6 +8,7 @@ import torch
 
 import zoo
 from zoo.data.shapes import load_shapes
+from zoo.testing import tiny_text_run
 from zoo.training import losses
 from zoo.training.recipe import Recipe
 
@@ -36,20 +37,7 @@ def test_mode_seeking_is_large_for_collapse_and_pushes_images_apart():
 def test_a_text_run_with_mode_seeking_logs_it(tmp_path):
     data = load_shapes(32, 3, n=32, seed=0, progress=False)
     run = tmp_path / "run"
-    zoo.train(
-        "dcgan32",
-        data,
-        run,
-        config=dict(width=8),
-        condition="text:hash",
-        steps=2,
-        batch_size=8,
-        sample_every=100,
-        log_every=1,
-        eval_samples=0,
-        mode_seeking=1.0,
-        progress=False,
-    )
+    tiny_text_run(data, run, log_every=1, mode_seeking=1.0)
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert all(r["mode_seeking"] > 0 for r in records)
     assert json.loads(zoo.weights.read_metadata(run / "model.safetensors")["recipe"])["mode_seeking"] == 1.0

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 import torch
 
 from zoo.train.checkpoint import load_checkpoint
@@ -46,6 +47,7 @@ def finetune_cmd(source: str, out, *extra: str) -> list[str]:
     return [sys.executable, "-m", "zoo", "finetune", source, "--out", str(out), *ARGS, *extra]
 
 
+@pytest.mark.slow  # slow: 24 s; test_ctrl_c_writes_a_checkpoint_and_resume_is_bit_identical covers resume in the default run
 def test_sigkill_then_resume_is_bit_identical(tmp_path, source_file):
     reference, killed = tmp_path / "reference", tmp_path / "killed"
     # the interrupted run: SIGKILL shortly after its first checkpoint, mid-step or mid-write

@@ -30,6 +30,20 @@ from onnx import helper, numpy_helper
 from zoo.exporting.flops import value_shapes
 
 
+def set_nodes(graph: onnx.GraphProto, nodes: list) -> None:
+    """Replace the graph's node list (protobuf repeated fields have no assignment)."""
+    del graph.node[:]
+    graph.node.extend(nodes)
+
+
+def drop_unused_initializers(graph: onnx.GraphProto) -> None:
+    """Remove the weights no node reads any more (a rewrite replaced their nodes)."""
+    used = {i for n in graph.node for i in n.input}
+    keep = [i for i in graph.initializer if i.name in used]
+    del graph.initializer[:]
+    graph.initializer.extend(keep)
+
+
 def _phase_taps(a: int, s: int, k: int, p_begin: int, size_in: int, size_out: int) -> tuple[list[int], int, int]:
     """For output phase a along one axis: kernel indices for conv taps u = 0..T-1, pad_begin, pad_end.
 
@@ -150,12 +164,8 @@ def conv_transpose_to_phases(model: onnx.ModelProto, fold_relu: bool = True) -> 
                 )
             )
         rewritten += 1
-    del graph.node[:]
-    graph.node.extend(nodes)
-    used = {i for n in graph.node for i in n.input}
-    keep = [i for i in graph.initializer if i.name in used]
-    del graph.initializer[:]
-    graph.initializer.extend(keep)
+    set_nodes(graph, nodes)
+    drop_unused_initializers(graph)
     return model, rewritten
 
 
@@ -200,8 +210,7 @@ def upsample_after_identity_conv(model: onnx.ModelProto, block: int = 16) -> tup
             node.input[0] = name
             inserted += 1
         nodes.append(node)
-    del graph.node[:]
-    graph.node.extend(nodes)
+    set_nodes(graph, nodes)
     return model, inserted
 
 
@@ -280,12 +289,8 @@ def fold_elementwise_chains(model: onnx.ModelProto) -> tuple[onnx.ModelProto, in
         if id(n) not in dropped:
             nodes.extend(before.get(id(n), []))
             nodes.append(n)
-    del graph.node[:]
-    graph.node.extend(nodes)
-    used = {i for n in graph.node for i in n.input}
-    keep = [i for i in graph.initializer if i.name in used]
-    del graph.initializer[:]
-    graph.initializer.extend(keep)
+    set_nodes(graph, nodes)
+    drop_unused_initializers(graph)
     return model, len(dropped)
 
 
@@ -361,12 +366,8 @@ def conv_after_depth_to_space(model: onnx.ModelProto, block: int = 16) -> tuple[
             helper.make_node("DepthToSpace", [name], [conv.output[0]], name=name + "_d2s", blocksize=s, mode="DCR")
         )
         moved.add(id(conv))
-    del graph.node[:]
-    graph.node.extend(nodes)
-    used = {i for n in graph.node for i in n.input}
-    keep = [i for i in graph.initializer if i.name in used]
-    del graph.initializer[:]
-    graph.initializer.extend(keep)
+    set_nodes(graph, nodes)
+    drop_unused_initializers(graph)
     return model, len(moved)
 
 
@@ -431,13 +432,9 @@ def elementwise_before_depth_to_space(model: onnx.ModelProto) -> tuple[onnx.Mode
             d2s.output[0] = old_out
             nodes = [n for n in graph.node if n is not d2s]
             nodes.insert(nodes.index(op) + 1, d2s)
-            del graph.node[:]
-            graph.node.extend(nodes)
+            set_nodes(graph, nodes)
             moved += 1
             changed = True
             break
-    used = {i for n in graph.node for i in n.input}
-    keep = [i for i in graph.initializer if i.name in used]
-    del graph.initializer[:]
-    graph.initializer.extend(keep)
+    drop_unused_initializers(graph)
     return model, moved
