@@ -7,6 +7,9 @@ template captions), and says so.
 
     knowledge_of(model.metadata) -> {"vocabulary": [...], "held_out_combos": [...], "from": "..."} or None
     prompt_note(model, ["purple star on gray"]) -> "note: 'star' never appeared in ...'s training captions"
+    package_vocabulary(known) -> the manifest's `vocabulary` entry; with held-out combinations it carries the
+        caption grammar's spellings of colours, shapes and the background, so the runtime can spot a
+        held-out combination in a prompt without importing the zoo
 """
 
 from __future__ import annotations
@@ -14,7 +17,8 @@ from __future__ import annotations
 import json
 import re
 
-from zoo_runtime.text.vocabulary import check_vocabulary, unseen_note, words_of
+from zoo_runtime.text.vocabulary import check_vocabulary, words_of
+from zoo_runtime.text.vocabulary import prompt_note as note_for_prompts
 
 
 def unseen_combos(attributes: list[dict] | None) -> list[list[str]] | None:
@@ -98,12 +102,37 @@ def _derived_vocabulary(data: str, trained_by, held_out: list) -> list[str] | No
         return None
 
 
+def attribute_spellings() -> dict[str, dict[str, str]]:
+    """{"colour" | "shape" | "background": {spelling: canonical word}}: every way the caption grammar
+    (zoo.data.captions) writes a builtin:shapes colour (object or background), shape or background noun."""
+    from zoo.data.captions import BACKGROUND_NOUNS, SYNONYMS
+    from zoo.data.shapes import BACKGROUNDS, COLOURS, SHAPES
+
+    def spelled(values) -> dict[str, str]:
+        return {spelling: value for value in values for spelling in SYNONYMS.get(value, (value,))}
+
+    return {
+        "colour": spelled(dict.fromkeys(COLOURS + BACKGROUNDS)),
+        "shape": spelled(SHAPES),
+        "background": {noun: "background" for noun in BACKGROUND_NOUNS},
+    }
+
+
+def package_vocabulary(known: dict) -> dict:
+    """The `vocabulary` entry of a package manifest (zoo_runtime.text.vocabulary.prompt_note reads it)."""
+    entry = {"words": known["vocabulary"], "held_out_combos": known["held_out_combos"]}
+    if known["held_out_combos"]:  # builtin:shapes combinations: the grammar's words find them in a prompt
+        entry["spellings"] = attribute_spellings()
+    return entry
+
+
 def prompt_note(model, prompts) -> str | None:
-    """One line naming the prompt words the model never saw in training, or None."""
+    """One line naming the prompt words the model never saw in training and the held-out (colour, shape)
+    combinations the prompts ask for, or None."""
     if prompts is None or model.conditioning != "text":
         return None
     known = knowledge_of(model.metadata)
-    return unseen_note(prompts, known["vocabulary"] if known else None, model.name)
+    return note_for_prompts(prompts, package_vocabulary(known) if known else None, model.name)
 
 
 def describe(known: dict | None) -> list[str]:

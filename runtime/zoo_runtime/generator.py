@@ -179,12 +179,11 @@ class Generator:
         }
 
     def unseen_note(self, prompts) -> str | None:
-        """One line naming the words of `prompts` the model never saw in training (manifest["vocabulary"]),
-        or None; generate() does not refuse them."""
-        from zoo_runtime.text.vocabulary import unseen_note
+        """One line naming what `prompts` ask beyond the model's training (manifest["vocabulary"]): words it
+        never saw and held-out (colour, shape) combinations; or None. generate() refuses neither."""
+        from zoo_runtime.text.vocabulary import prompt_note
 
-        vocabulary = self.manifest.get("vocabulary")
-        return unseen_note(prompts, vocabulary["words"] if vocabulary else None, self.manifest["model"]["name"])
+        return prompt_note(prompts, self.manifest.get("vocabulary"), self.manifest["model"]["name"])
 
     def __repr__(self) -> str:
         h, w, c = self.image_shape

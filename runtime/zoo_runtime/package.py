@@ -15,7 +15,9 @@ manifest.json, schema version 1 (keys the runtime relies on):
     files             {relative path: {sha256, bytes}} for every file but the manifest
     parity            what export measured against PyTorch
     text_encoder      the text encoder's own entry (text models only)
-    vocabulary        optional, text models: {words: [the training captions' words], held_out_combos}
+    vocabulary        optional, text models: {words: [the training captions' words], held_out_combos:
+                      [[colour, shape], ...], spellings (optional): {colour|shape|background: {spelling:
+                      canonical word}}} (zoo_runtime.text.vocabulary.prompt_note)
 
 A package comes from strangers: `read_manifest` checks every field's type and range and the
 fields against each other, every path is relative, normalised and stays inside the package (no
@@ -291,13 +293,18 @@ def validate_manifest(pkg, manifest) -> dict:
     if kind == "text" and f.get("text_encoder", None) is not None:
         check_text_encoder_entry(pkg, f.get("text_encoder"), text_dim, files)
     if f.get("vocabulary", None) is not None:
-        from zoo_runtime.text.vocabulary import check_vocabulary
+        from zoo_runtime.text.vocabulary import check_held_out_combos, check_spellings, check_vocabulary
 
-        words = f.dict_("vocabulary").get("words")
-        try:
-            check_vocabulary(words)
-        except ValueError as e:
-            raise _fail(pkg, "vocabulary.words", str(e), words) from None
+        vocabulary = f.dict_("vocabulary")
+        checks = {"words": check_vocabulary, "held_out_combos": check_held_out_combos, "spellings": check_spellings}
+        for key, check in checks.items():
+            value = vocabulary.get(key)
+            if value is None and key != "words":  # optional: packages exported before them lack them
+                continue
+            try:
+                check(value)
+            except ValueError as e:
+                raise _fail(pkg, f"vocabulary.{key}", str(e), value) from None
     if f.get("synthesis", None) is not None:  # w-space graphs (models with a mapping network)
         f.dict_("synthesis")
         f.int_("synthesis.w_dim", 1, MAX_DIM)

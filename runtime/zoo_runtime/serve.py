@@ -3,7 +3,8 @@
     POST /generate  {"seed": 0, "n": 4, "labels": 3, "prompt": "...", "truncation": 0.7, "format": "png"}
                     -> image/png (one image, or a grid of n) or, with "format": "raw", the uint8
                        bytes [n, H, W, C]; headers X-Seed, X-Image-Shape, X-Model, and X-Note naming
-                       prompt words the model never saw in training (manifest["vocabulary"])
+                       prompt words the model never saw in training and held-out (colour,
+                       shape) combinations the prompt asks for (manifest["vocabulary"])
     GET  /healthz   -> {"status": "ok"}
     GET  /info      -> the package's manifest, the runtime's settings and the request limits
 
@@ -188,7 +189,7 @@ def create_app(gen, limits: Limits = Limits(), concurrency: int | None = None):
             return error(503, "out of memory: ask for fewer images")
         n = params["n"]
         headers = {"X-Seed": str(params["seed"]), "X-Image-Shape": f"{n},{h},{w},{c}", "X-Model": model}
-        if "prompts" in params and (note := gen.unseen_note(params["prompts"])):  # words the model never saw
+        if "prompts" in params and (note := gen.unseen_note(params["prompts"])):  # beyond its training
             headers["X-Note"] = note.encode("ascii", "backslashreplace").decode()
         return Response(body, media_type=media, headers=headers)
 

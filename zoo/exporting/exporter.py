@@ -546,10 +546,10 @@ def _manifest(
         manifest["text_encoder"] = text_entry
         if text_note:
             manifest["text_encoder_note"] = text_note
-        from zoo.vocabulary import knowledge_of
+        from zoo.vocabulary import knowledge_of, package_vocabulary
 
-        if known := knowledge_of(meta):  # what the model knows: the runtime names prompt words it never saw
-            manifest["vocabulary"] = {"words": known["vocabulary"], "held_out_combos": known["held_out_combos"]}
+        if known := knowledge_of(meta):  # what the model knows: the runtime names what a prompt asks beyond it
+            manifest["vocabulary"] = package_vocabulary(known)
     return manifest
 
 
