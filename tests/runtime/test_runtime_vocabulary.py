@@ -47,6 +47,7 @@ def with_vocabulary(src, tmp_path, spellings=SPELLINGS, name="pkg"):
         ("red blue square", [("blue", "square")]),  # the nearest colour
         ("a blue star square", [("blue", "square")]),  # an unknown word between
         ("a square that is blue, on yellow", [("blue", "square")]),
+        ("the square is small and blue", [("blue", "square")]),
         ("a red square on a blue circle", [("red", "square"), ("blue", "circle")]),  # "on" then an object
         ("big red triangle, white background", [("red", "triangle")]),
         ("yellow background with a square", []),

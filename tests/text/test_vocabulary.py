@@ -1,5 +1,6 @@
 """What a text model knows (zoo.vocabulary): training records its captions' words and held-out combinations;
-`zoo info` lists them, `zoo sample --prompt` and exports name words it never saw, without refusing."""
+`zoo info` lists them, `zoo sample --prompt` and exports name words it never saw and held-out combinations a
+prompt asks for, without refusing."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ from click.testing import CliRunner
 
 import zoo
 from zoo.cli import main
-from zoo.data.shapes import load_shapes
+from zoo.data.captions import BACKGROUND_NOUNS, SYNONYMS
+from zoo.data.shapes import BACKGROUNDS, COLOURS, SHAPES, load_shapes
 from zoo.testing import tiny_text_run
-from zoo.vocabulary import knowledge_of, prompt_note
+from zoo.vocabulary import attribute_spellings, knowledge_of, prompt_note
 from zoo.weights import read_metadata
 from zoo_runtime.text.vocabulary import words_of
 
@@ -86,3 +88,29 @@ def test_shipped_model_records_its_grammar_vocabulary():
 )
 def test_malformed_metadata_means_unknown_not_a_crash(meta):
     assert knowledge_of(meta) is None
+
+
+def test_shipped_model_names_held_out_combinations_in_sample(tmp_path):
+    model = zoo.resolve_source("dcgan32.shapes-text")
+    held_out = knowledge_of(model.metadata)["held_out_combos"]
+    assert ["blue", "square"] in held_out and ["red", "triangle"] in held_out  # as `zoo info` lists them
+    assert prompt_note(model, "a blue circle on a yellow background") is None  # seen; yellow is the background
+    assert prompt_note(model, ["big red triangle, white background", "a star"]) == (
+        "note: 'star' never appeared in dcgan32.shapes-text's training captions; 'red triangle' (colour, shape) "
+        "was held out of its training: expect it to be weaker"
+    )
+    out = tmp_path / "s.png"
+    args = ["sample", "dcgan32.shapes-text", "--prompt", "a blue square on a yellow background", "-n", "1"]
+    run = CliRunner().invoke(main, [*args, "--out", str(out)])
+    assert run.exit_code == 0, run.output
+    assert "note: 'blue square' (colour, shape) was held out of dcgan32.shapes-text's training" in run.output
+    assert out.exists()
+
+
+def test_attribute_spellings_cover_the_caption_grammar():
+    spellings = attribute_spellings()
+    for value in (*COLOURS, *BACKGROUNDS):
+        assert all(spellings["colour"][s] == value for s in SYNONYMS.get(value, (value,)))
+    for value in SHAPES:
+        assert all(spellings["shape"][s] == value for s in SYNONYMS.get(value, (value,)))
+    assert set(spellings["background"]) == set(BACKGROUND_NOUNS)

@@ -49,7 +49,7 @@ def combos_named(prompt: str, spellings: dict) -> list[tuple[str, str]]:
 
     A colour pairs with the nearest shape word after it when no other colour, shape or background word
     lies between ("big blue square", "blue, large square"), or with the shape it follows in "square that
-    is blue". A colour that names the background does not pair: one followed by a background word
+    is blue" or "square is blue". A colour that names the background does not pair: one followed by a background word
     ("yellow background"), or one after "on" or a background word ("on yellow", "background: yellow")
     unless a shape follows at once ("on a red circle")."""
     ws = words(prompt)
@@ -60,7 +60,7 @@ def combos_named(prompt: str, spellings: dict) -> list[tuple[str, str]]:
             j = next((j for j in range(i + 1, len(ws)) if kinds[j]), None)
             if j is not None and kinds[j] == "shape":
                 found.append((spellings["colour"][w], _shape(ws[j], spellings)))
-        if kind == "shape" and ws[i + 1 : i + 3] in (["that", "is"], ["is"]):  # "a square that is blue"
+        if kind == "shape" and (ws[i + 1 : i + 3] == ["that", "is"] or ws[i + 1 : i + 2] == ["is"]):
             j = next((j for j in range(i + 1, len(ws)) if kinds[j]), None)
             if j is not None and kinds[j] == "colour" and not _names_background(j, ws, kinds):
                 found.append((spellings["colour"][ws[j]], _shape(w, spellings)))
