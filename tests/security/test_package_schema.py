@@ -160,7 +160,19 @@ def test_a_real_package_still_loads(classcond, textcond):
         assert gen.generate(2, seed=0, **kwargs).dtype == np.uint8
 
 
-@pytest.mark.parametrize("vocabulary", ["words", {"words": "red"}, {"words": [1, 2]}, {"words": ["x" * 101]}])
+@pytest.mark.parametrize(
+    "vocabulary",
+    [
+        "words",
+        {"words": "red"},
+        {"words": [1, 2]},
+        {"words": ["x" * 101]},
+        {"words": ["red"], "held_out_combos": [["red"]]},
+        {"words": ["red"], "held_out_combos": "red square"},
+        {"words": ["red"], "spellings": {"colour": {"red": 1}}},
+        {"words": ["red"], "spellings": {"size": {}}},
+    ],
+)
 def test_malformed_vocabulary_is_one_line(classcond, tamper, vocabulary):
     pkg = tamper(classcond, lambda m, pkg: m.__setitem__("vocabulary", vocabulary))
     with pytest.raises(PackageError) as info:
