@@ -436,7 +436,8 @@ def merge(paths: list[str]) -> dict:
     report["records"] = [r for rep in reports for r in rep["records"]]
     report["cost"] = next((rep["cost"] for rep in reports if rep.get("cost")), None)
     report["minutes"] = round(sum(rep["minutes"] for rep in reports), 1)
-    report["commands"] = [short_command(rep["command"]) for rep in reports]
+    # a report merged before carries its processes' commands: keep them, not its own --merge line
+    report["commands"] = [c for rep in reports for c in rep.get("commands") or [short_command(rep["command"])]]
     report["command"] = "python benchmarks/projected.py --merge A.json B.json ..."
     loads = [float(m) for rep in reports for m in re.findall(r"load average ([\d.]+)", rep["machine"])]
     report["machine"] = reports[0]["machine"].split(", load average")[0] + (
