@@ -39,7 +39,7 @@ def test_stylegan2_upsample_gets_a_blocked_input(tmp_path):
     from zoo.exporting.rewrite import thin_modulated_conv_to_matmul
 
     # and its toRGB layers are batched MatMuls (the export's parity check against PyTorch ran on them)
-    assert any(n.op_type == "MatMul" and n.name.endswith("_matmul") for n in model.graph.node)
+    assert any(n.op_type == "MatMul" and n.name.endswith("_as_matmul") for n in model.graph.node)
     assert thin_modulated_conv_to_matmul(model)[1] == 0
     again, count = upsample_after_identity_conv(model)
     assert count == 0  # a Resize fed by a Conv is left alone, so the rewrite is idempotent

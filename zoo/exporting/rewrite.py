@@ -493,7 +493,7 @@ def thin_modulated_conv_to_matmul(model: onnx.ModelProto, max_out: int = 4) -> t
             continue
         x, s, mul = found
         cout, channels, height, width = w.shape[0], w.shape[1], shapes[x][2], shapes[x][3]
-        name = f"{conv.name or conv.output[0]}_matmul".replace("/", "_")
+        name = f"{conv.name or conv.output[0]}_as_matmul".replace("/", "_")
         constants = {
             "_w": w.reshape(1, cout, channels),
             "_style_shape": np.array([-1, 1, channels], np.int64),
