@@ -98,6 +98,12 @@ median of 5-7 runs at batch 64):
   64, best of 16-20 interleaved runs: stylegan2_32.digits fp32 29.6 -> 27.6 ms, stylegan2_64.shapes fp32
   162 -> 153 ms, stylegan2_32.digits int8 21.5 -> 17.4 ms (these MatMuls stay float in int8; the parity error
   does not grow: mean 0.0217 -> 0.0213). Batch 1 and 8 are level or better.
+- whole bench runs before -> after the toRGB rewrite (1 thread, CPU time, batch 64; before at load 18, after
+  at load 5): stylegan2_32.digits fp32 against torch.compile 0.95x -> 1.05x, roofline 73% -> 80%, int8 against
+  fp32 1.52x -> 1.64x; stylegan2_64.shapes 1.04x -> 1.08x, 74% -> 76%, int8 1.60x -> 1.91x. stylegan2_256
+  (not re-benchmarked: the machine was too busy): its int8 export now passes its parity gate (mean error
+  0.0487 < 0.05, was 0.0535; a thin margin, one run), int8 against fp32 1.79x at batch 8 (360 -> 201 ms per
+  batch, best of 6 interleaved runs).
 - earlier lead, not confirmed: the 3x3 conv after each upsample is not slow per FLOP. It has twice the input
   channels of the conv after it, so twice the multiply-adds.
 - not kept: the bilinear upsample folded into its 3x3 conv (Pad(edge), then one Conv with 4*Cout outputs on the
