@@ -36,6 +36,11 @@ def test_stylegan2_upsample_gets_a_blocked_input(tmp_path):
     blocked = [n for n in model.graph.node if n.op_type == "Conv" and n.name.endswith("_blocked")]
     assert blocked, "the fp32 export applies the rewrite"
     assert any(n.name.endswith("_folded0") for n in model.graph.node), "and folds the elementwise chains"
+    from zoo.exporting.rewrite import thin_modulated_conv_to_matmul
+
+    # and its toRGB layers are batched MatMuls (the export's parity check against PyTorch ran on them)
+    assert any(n.op_type == "MatMul" and n.name.endswith("_as_matmul") for n in model.graph.node)
+    assert thin_modulated_conv_to_matmul(model)[1] == 0
     again, count = upsample_after_identity_conv(model)
     assert count == 0  # a Resize fed by a Conv is left alone, so the rewrite is idempotent
     plain = model.__class__()
@@ -230,3 +235,66 @@ def test_film_and_relu_move_before_the_interleave_so_the_last_conv_can_follow():
     a = ort.InferenceSession(model.SerializeToString(), so).run(None, feeds)[0]
     b = ort.InferenceSession(final.SerializeToString(), so).run(None, feeds)[0]
     np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+
+
+def _to_rgb_model(cout=3, bias=True, shared=False):
+    """x -> Mul(s) -> 1x1 Conv with `cout` outputs: a StyleGAN2 toRGB layer (s per sample and channel)."""
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    c = 8
+    inits = [numpy_helper.from_array(rng.standard_normal((cout, c, 1, 1)).astype(np.float32), "w")]
+    inputs = ["xs", "w"]
+    if bias:
+        inits.append(numpy_helper.from_array(rng.standard_normal(cout).astype(np.float32), "b"))
+        inputs.append("b")
+    nodes = [helper.make_node("Mul", ["x", "s"], ["xs"]), helper.make_node("Conv", inputs, ["rgb"])]
+    outputs = [helper.make_tensor_value_info("rgb", TensorProto.FLOAT, ["batch", cout, 5, 6])]
+    if shared:  # the scaled tensor has another reader
+        nodes.append(helper.make_node("Relu", ["xs"], ["other"]))
+        outputs.append(helper.make_tensor_value_info("other", TensorProto.FLOAT, ["batch", c, 5, 6]))
+    graph = helper.make_graph(
+        nodes,
+        "to_rgb",
+        [
+            helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", c, 5, 6]),
+            helper.make_tensor_value_info("s", TensorProto.FLOAT, ["batch", c, 1, 1]),
+        ],
+        outputs,
+        inits,
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=9)
+
+
+@pytest.mark.parametrize("cout,bias", [(3, True), (1, False)])
+def test_thin_modulated_conv_becomes_a_batched_matmul_exactly(cout, bias):
+    """toRGB: Conv1x1(x * s) -> MatMul(s * W, x): no Conv and no full-size Mul left, same outputs."""
+    import numpy as np
+    import onnxruntime as ort
+
+    from zoo.exporting.rewrite import thin_modulated_conv_to_matmul
+
+    model = _to_rgb_model(cout, bias)
+    rewritten, count = thin_modulated_conv_to_matmul(model)
+    assert count == 1
+    onnx.checker.check_model(rewritten, full_check=True)
+    ops = [n.op_type for n in rewritten.graph.node]
+    assert "Conv" not in ops and "MatMul" in ops
+    assert not any(n.op_type == "Mul" and "x" in n.input for n in rewritten.graph.node)
+    assert thin_modulated_conv_to_matmul(rewritten)[1] == 0
+    rng = np.random.default_rng(1)
+    feeds = {"x": rng.standard_normal((3, 8, 5, 6)).astype(np.float32)}
+    feeds["s"] = rng.standard_normal((3, 8, 1, 1)).astype(np.float32)  # negative styles too
+    a = ort.InferenceSession(model.SerializeToString()).run(None, feeds)[0]
+    b = ort.InferenceSession(rewritten.SerializeToString()).run(None, feeds)[0]
+    assert a.shape == b.shape == (3, cout, 5, 6)
+    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+
+
+def test_thin_modulated_conv_rewrite_leaves_other_convs_alone():
+    """Too many output channels, or a scaled tensor read elsewhere too: left as it is."""
+    from zoo.exporting.rewrite import thin_modulated_conv_to_matmul
+
+    assert thin_modulated_conv_to_matmul(_to_rgb_model(cout=8))[1] == 0
+    assert thin_modulated_conv_to_matmul(_to_rgb_model(shared=True))[1] == 0

@@ -367,6 +367,7 @@ def export(
                 conv_transpose_to_phases,
                 elementwise_before_depth_to_space,
                 fold_elementwise_chains,
+                thin_modulated_conv_to_matmul,
                 upsample_after_identity_conv,
             )
 
@@ -375,6 +376,7 @@ def export(
             core, _ = conv_after_depth_to_space(core)
             core, _ = upsample_after_identity_conv(core)
             core, _ = fold_elementwise_chains(core)
+            core, _ = thin_modulated_conv_to_matmul(core)  # after the fold, which puts the gain on the styles
         elif precision == "fp16":
             from zoo.exporting.precision import to_fp16
 

@@ -90,6 +90,7 @@ def to_int8(model: onnx.ModelProto, calibration: list[dict[str, np.ndarray]]) ->
         conv_transpose_to_phases,
         elementwise_before_depth_to_space,
         fold_elementwise_chains,
+        thin_modulated_conv_to_matmul,
     )
 
     model, rewritten = conv_transpose_to_phases(model)
@@ -99,6 +100,9 @@ def to_int8(model: onnx.ModelProto, calibration: list[dict[str, np.ndarray]]) ->
     model, _ = elementwise_before_depth_to_space(model)  # a FiLM before the last conv: dcgan32.shapes-text -3%
     model, _ = conv_after_depth_to_space(model)
     model, _ = fold_elementwise_chains(model)
+    model, _ = thin_modulated_conv_to_matmul(model)
+    # kept float: their per-sample weights are computed, and a float MatMul reads the float activation directly
+    float_matmuls = [n.name for n in model.graph.node if n.op_type == "MatMul" and n.name.endswith("_as_matmul")]
     with tempfile.TemporaryDirectory(prefix="zoo-int8-") as tmp:
         src, pre, dst = (Path(tmp) / f for f in ("float.onnx", "pre.onnx", "int8.onnx"))
         onnx.save(model, src)
@@ -114,6 +118,7 @@ def to_int8(model: onnx.ModelProto, calibration: list[dict[str, np.ndarray]]) ->
             _Feeds(calibration),
             quant_format=QuantFormat.QDQ,
             op_types_to_quantize=INT8_OPS + INT8_PASSTHROUGH_OPS,
+            nodes_to_exclude=float_matmuls,
             per_channel=True,
             reduce_range=False,
             activation_type=QuantType.QUInt8,

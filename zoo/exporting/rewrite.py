@@ -438,3 +438,89 @@ def elementwise_before_depth_to_space(model: onnx.ModelProto) -> tuple[onnx.Mode
             break
     drop_unused_initializers(graph)
     return model, moved
+
+
+def thin_modulated_conv_to_matmul(model: onnx.ModelProto, max_out: int = 4) -> tuple[onnx.ModelProto, int]:
+    """Conv1x1(Mul(x, s), W)  ==  Reshape(MatMul(s * W, x as [N, C, H*W])) for a 1x1 Conv with at most `max_out`
+    output channels whose input is x [N, C, H, W] scaled per sample and channel by s [N, C, 1, 1]. Returns
+    (model, convolutions rewritten).
+
+    Why: StyleGAN2's toRGB layers are such convolutions (1 or 3 output channels, styles s). ONNX Runtime runs
+    them as blocked convolutions padded to 8 or 16 output channels, after a full-size Mul pass and a reorder
+    into the blocked layout, and upsamples the padded RGB skip tensor. As a batched MatMul with the styles on
+    the tiny per-sample weights (s * W, [N, Cout, C]), x is read once and everything after it has Cout channels.
+    Exact: the same products, summed in another order.
+    """
+    model = copy.deepcopy(model)
+    graph = model.graph
+    shapes = value_shapes(model)
+    inits = {i.name: i for i in graph.initializer}
+    producers = {o: n for n in graph.node for o in n.output}
+    consumers: dict[str, list] = {}
+    for n in graph.node:
+        for i in n.input:
+            consumers.setdefault(i, []).append(n)
+    graph_outputs = {o.name for o in graph.output}
+
+    def scaled_input(conv):  # (x, s, the Mul) when conv reads Mul(x, s) with s per sample and channel, else None
+        mul = producers.get(conv.input[0])
+        if mul is None or mul.op_type != "Mul" or len(mul.input) != 2 or mul.output[0] in graph_outputs:
+            return None
+        if len(consumers.get(mul.output[0], [])) != 1:
+            return None
+        for x, s in (mul.input, reversed(mul.input)):
+            sx, ss = shapes.get(x), shapes.get(s)
+            if sx is None or ss is None or len(sx) != 4 or len(ss) != 4 or x in inits:
+                continue
+            if all(isinstance(d, int) for d in sx[1:]) and ss[1:] == [sx[1], 1, 1]:
+                return x, s, mul
+        return None
+
+    nodes, dropped, rewritten = [], set(), 0
+    replacement = {}  # id(conv) -> nodes that replace it
+    for conv in graph.node:
+        if conv.op_type != "Conv" or conv.input[1] not in inits:
+            continue
+        attrs = {a.name: helper.get_attribute_value(a) for a in conv.attribute}
+        w = numpy_helper.to_array(inits[conv.input[1]])
+        plain = attrs.get("group", 1) == 1 and attrs.get("auto_pad", b"NOTSET") in (b"NOTSET", "NOTSET")
+        plain = plain and all(v == 1 for v in [*attrs.get("strides", [1, 1]), *attrs.get("dilations", [1, 1])])
+        plain = plain and not any(attrs.get("pads", [0, 0, 0, 0]))
+        found = (
+            scaled_input(conv) if plain and w.ndim == 4 and w.shape[2:] == (1, 1) and w.shape[0] <= max_out else None
+        )
+        if found is None:
+            continue
+        x, s, mul = found
+        cout, channels, height, width = w.shape[0], w.shape[1], shapes[x][2], shapes[x][3]
+        name = f"{conv.name or conv.output[0]}_as_matmul".replace("/", "_")
+        constants = {
+            "_w": w.reshape(1, cout, channels),
+            "_style_shape": np.array([-1, 1, channels], np.int64),
+            "_flat_shape": np.array([0, channels, height * width], np.int64),
+            "_image_shape": np.array([0, cout, height, width], np.int64),
+        }
+        for suffix, value in constants.items():
+            graph.initializer.append(numpy_helper.from_array(value, name + suffix))
+        out = conv.output[0] if len(conv.input) < 3 or not conv.input[2] else name + "_nobias"
+        new = [
+            helper.make_node("Reshape", [s, name + "_style_shape"], [name + "_style"], name=name + "_style"),
+            helper.make_node("Mul", [name + "_style", name + "_w"], [name + "_weights"], name=name + "_weights"),
+            helper.make_node("Reshape", [x, name + "_flat_shape"], [name + "_flat"], name=name + "_flat"),
+            helper.make_node("MatMul", [name + "_weights", name + "_flat"], [name + "_y"], name=name),
+            helper.make_node("Reshape", [name + "_y", name + "_image_shape"], [out], name=name + "_image"),
+        ]
+        if out != conv.output[0]:
+            bias = numpy_helper.to_array(inits[conv.input[2]]).reshape(1, cout, 1, 1)
+            graph.initializer.append(numpy_helper.from_array(bias, name + "_bias"))
+            new.append(helper.make_node("Add", [out, name + "_bias"], [conv.output[0]], name=name + "_bias"))
+        replacement[id(conv)] = new
+        dropped.add(id(mul))
+        rewritten += 1
+    for n in graph.node:
+        if id(n) in dropped:
+            continue
+        nodes.extend(replacement.get(id(n), [n]))
+    set_nodes(graph, nodes)
+    drop_unused_initializers(graph)
+    return model, rewritten
