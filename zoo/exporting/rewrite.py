@@ -36,6 +36,15 @@ def set_nodes(graph: onnx.GraphProto, nodes: list) -> None:
     graph.node.extend(nodes)
 
 
+def consumers_of(graph: onnx.GraphProto) -> dict[str, list]:
+    """{value name: the nodes that read it}, in graph order."""
+    consumers: dict[str, list] = {}
+    for n in graph.node:
+        for i in n.input:
+            consumers.setdefault(i, []).append(n)
+    return consumers
+
+
 def drop_unused_initializers(graph: onnx.GraphProto) -> None:
     """Remove the weights no node reads any more (a rewrite replaced their nodes)."""
     used = {i for n in graph.node for i in n.input}
@@ -95,10 +104,7 @@ def conv_transpose_to_phases(model: onnx.ModelProto, fold_relu: bool = True) -> 
     graph = model.graph
     shapes = value_shapes(model)
     inits = {i.name: i for i in graph.initializer}
-    consumers: dict[str, list] = {}
-    for n in graph.node:
-        for i in n.input:
-            consumers.setdefault(i, []).append(n)
+    consumers = consumers_of(graph)
     graph_outputs = {o.name for o in graph.output}
     nodes, rewritten, folded = [], 0, set()
     for node in graph.node:
@@ -231,10 +237,7 @@ def fold_elementwise_chains(model: onnx.ModelProto) -> tuple[onnx.ModelProto, in
     shapes = value_shapes(model)
     inits = {i.name: i for i in graph.initializer}
     graph_outputs = {o.name for o in graph.output}
-    consumers: dict[str, list] = {}
-    for n in graph.node:
-        for i in n.input:
-            consumers.setdefault(i, []).append(n)
+    consumers = consumers_of(graph)
 
     def users_if_all(node, op_type):  # the consumers when every one is an op_type node, else []
         users = consumers.get(node.output[0], [])
@@ -308,10 +311,7 @@ def conv_after_depth_to_space(model: onnx.ModelProto, block: int = 16) -> tuple[
     model = copy.deepcopy(model)
     graph = model.graph
     inits = {i.name: i for i in graph.initializer}
-    consumers: dict[str, list] = {}
-    for n in graph.node:
-        for i in n.input:
-            consumers.setdefault(i, []).append(n)
+    consumers = consumers_of(graph)
     graph_outputs = {o.name for o in graph.output}
     nodes, moved = [], set()
     for node in graph.node:
@@ -391,10 +391,7 @@ def elementwise_before_depth_to_space(model: onnx.ModelProto) -> tuple[onnx.Mode
     changed = True
     while changed:  # one op at a time, until the interleave meets something else
         changed = False
-        consumers: dict[str, list] = {}
-        for n in graph.node:
-            for i in n.input:
-                consumers.setdefault(i, []).append(n)
+        consumers = consumers_of(graph)
         for d2s in graph.node:
             users = consumers.get(d2s.output[0], [])
             if d2s.op_type != "DepthToSpace" or len(users) != 1 or d2s.output[0] in graph_outputs:
@@ -456,10 +453,7 @@ def thin_modulated_conv_to_matmul(model: onnx.ModelProto, max_out: int = 4) -> t
     shapes = value_shapes(model)
     inits = {i.name: i for i in graph.initializer}
     producers = {o: n for n in graph.node for o in n.output}
-    consumers: dict[str, list] = {}
-    for n in graph.node:
-        for i in n.input:
-            consumers.setdefault(i, []).append(n)
+    consumers = consumers_of(graph)
     graph_outputs = {o.name for o in graph.output}
 
     def scaled_input(conv):  # (x, s, the Mul) when conv reads Mul(x, s) with s per sample and channel, else None
