@@ -17,7 +17,8 @@ def test_fp32_package_has_no_conv_transpose(tmp_path):
         pkg, _ = cached_export(tmp_path, "dcgan32")
     nodes = onnx.load(str(pkg / "generator.onnx")).graph.node
     assert "ConvTranspose" not in {n.op_type for n in nodes} and "DepthToSpace" in {n.op_type for n in nodes}
-    assert any(n.name.endswith("_on_phases") for n in nodes)  # the last 3-channel conv runs before the interleave
+    assert any(n.name.endswith("_taps") for n in nodes)  # the last 3-channel conv runs before the interleave
+    assert any(n.name.endswith("_channels_last_rows") for n in nodes)  # the inner interleaves run channels-last
 
 
 @pytest.mark.slow  # slow: 9 s
@@ -186,6 +187,82 @@ def test_conv_after_depth_to_space_leaves_other_convs_alone():
 
     for model in (_depth_to_space_conv(cout=8), _depth_to_space_conv(stride=2), _depth_to_space_conv(mode="CRD")):
         assert conv_after_depth_to_space(model)[1] == 0
+
+
+def _run_both(model, rewritten, feeds):
+    import onnxruntime as ort
+
+    outputs = []
+    for m in (model, rewritten):
+        so = ort.SessionOptions()
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+        outputs.append(ort.InferenceSession(m.SerializeToString(), so).run(None, feeds)[0])
+    return outputs
+
+
+@pytest.mark.parametrize("cout", [1, 3])
+def test_thin_conv_as_phase_taps_is_exact(cout):
+    """The last conv as per-phase 1x1 taps, a one-hot depthwise shift and a sum: same values, edges included,
+    whatever the ONNX Runtime optimisation level (the blocked kernels run at ALL)."""
+    import numpy as np
+    import onnxruntime as ort
+
+    from zoo.exporting.rewrite import thin_conv_as_phase_taps
+
+    model = _depth_to_space_conv(cout=cout)
+    taps, count = thin_conv_as_phase_taps(model)
+    assert count == 1 and [n.op_type for n in taps.graph.node] == ["Conv", "Conv", "Conv", "DepthToSpace", "Tanh"]
+    onnx.checker.check_model(taps, full_check=True)
+    assert thin_conv_as_phase_taps(taps)[1] == 0
+    feeds = {"p": np.random.default_rng(1).standard_normal((2, 20, 6, 7)).astype(np.float32)}
+    a, b = _run_both(model, taps, feeds)
+    assert a.shape == b.shape == (2, cout, 12, 14)
+    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+    so = ort.SessionOptions()
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    np.testing.assert_allclose(ort.InferenceSession(taps.SerializeToString(), so).run(None, feeds)[0], a, atol=1e-5)
+
+
+def test_thin_conv_as_phase_taps_leaves_other_convs_alone():
+    from zoo.exporting.rewrite import thin_conv_as_phase_taps
+
+    for model in (_depth_to_space_conv(cout=8), _depth_to_space_conv(stride=2), _depth_to_space_conv(mode="CRD")):
+        assert thin_conv_as_phase_taps(model)[1] == 0
+
+
+def test_interleave_channels_last_is_exact_and_only_before_convs():
+    """DepthToSpace read by convolutions becomes the channels-last interleave (same values, ONNX Runtime's
+    optimisations on and off); one read by anything else (here Tanh) stays."""
+    import numpy as np
+    import onnxruntime as ort
+
+    from zoo.exporting.rewrite import interleave_channels_last
+
+    model = _depth_to_space_conv()
+    moved, count = interleave_channels_last(model)
+    assert count == 1 and "DepthToSpace" not in {n.op_type for n in moved.graph.node}
+    onnx.checker.check_model(moved, full_check=True)
+    assert interleave_channels_last(moved)[1] == 0
+    feeds = {"p": np.random.default_rng(2).standard_normal((3, 20, 6, 7)).astype(np.float32)}
+    a, b = _run_both(model, moved, feeds)
+    np.testing.assert_array_equal(a, b)
+    so = ort.SessionOptions()
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    np.testing.assert_allclose(ort.InferenceSession(moved.SerializeToString(), so).run(None, feeds)[0], a, atol=1e-5)
+
+    from onnx import helper
+
+    tail = helper.make_model(
+        helper.make_graph(
+            [helper.make_node("DepthToSpace", ["p"], ["u"], blocksize=2), helper.make_node("Tanh", ["u"], ["out"])],
+            "d2s_tanh",
+            [helper.make_tensor_value_info("p", onnx.TensorProto.FLOAT, ["batch", 8, 3, 3])],
+            [helper.make_tensor_value_info("out", onnx.TensorProto.FLOAT, ["batch", 2, 6, 6])],
+        ),
+        opset_imports=[helper.make_opsetid("", 17)],
+        ir_version=9,
+    )
+    assert interleave_channels_last(tail)[1] == 0
 
 
 def test_film_and_relu_move_before_the_interleave_so_the_last_conv_can_follow():

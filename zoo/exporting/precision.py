@@ -50,7 +50,7 @@ INT8_OPS = ["Conv", "MatMul", "Gemm"]  # int8 kernels exist on ORT's CPU provide
 # Also kept in int8 between those: data movement (no arithmetic) and Relu, which becomes the
 # quantized range of the convolution before it. Without them each layer would dequantize,
 # interleave in float and quantize again (measured: ~20% slower on dcgan32/64).
-INT8_PASSTHROUGH_OPS = ["Concat", "DepthToSpace", "Relu"]
+INT8_PASSTHROUGH_OPS = ["Concat", "DepthToSpace", "Relu", "Transpose", "Reshape"]
 
 
 def to_fp16(model: onnx.ModelProto) -> onnx.ModelProto:
@@ -90,6 +90,7 @@ def to_int8(model: onnx.ModelProto, calibration: list[dict[str, np.ndarray]]) ->
         conv_transpose_to_phases,
         elementwise_before_depth_to_space,
         fold_elementwise_chains,
+        interleave_channels_last,
         thin_modulated_conv_to_matmul,
     )
 
@@ -99,10 +100,14 @@ def to_int8(model: onnx.ModelProto, calibration: list[dict[str, np.ndarray]]) ->
     # between the int8 convs: stylegan2_64.shapes 112 -> 97 ms
     model, _ = elementwise_before_depth_to_space(model)  # a FiLM before the last conv: dcgan32.shapes-text -3%
     model, _ = conv_after_depth_to_space(model)
+    model, _ = interleave_channels_last(model)
     model, _ = fold_elementwise_chains(model)
     model, _ = thin_modulated_conv_to_matmul(model)
     # kept float: their per-sample weights are computed, and a float MatMul reads the float activation directly
     float_matmuls = [n.name for n in model.graph.node if n.op_type == "MatMul" and n.name.endswith("_as_matmul")]
+    float_matmuls += [
+        n.name for n in model.graph.node if n.op_type in ("Transpose", "Reshape") and "_channels_last_" not in n.name
+    ]
     with tempfile.TemporaryDirectory(prefix="zoo-int8-") as tmp:
         src, pre, dst = (Path(tmp) / f for f in ("float.onnx", "pre.onnx", "int8.onnx"))
         onnx.save(model, src)
