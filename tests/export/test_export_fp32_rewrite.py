@@ -344,18 +344,23 @@ def _to_rgb_model(cout=3, bias=True, shared=False):
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=9)
 
 
-@pytest.mark.parametrize("cout,bias", [(3, True), (1, False)])
-def test_thin_modulated_conv_becomes_a_batched_matmul_exactly(cout, bias):
-    """toRGB: Conv1x1(x * s) -> MatMul(s * W, x): no Conv and no full-size Mul left, same outputs."""
+@pytest.mark.parametrize(
+    "cout,bias,channels_last", [(3, True, False), (1, False, False), (3, True, True), (1, True, True)]
+)
+def test_thin_modulated_conv_becomes_a_batched_matmul_exactly(cout, bias, channels_last):
+    """toRGB: Conv1x1(x * s) -> MatMul(s * W, x) (or x as rows @ (s * W)^T, channels-last): no Conv and no
+    full-size Mul left, same outputs."""
     import numpy as np
     import onnxruntime as ort
 
     from zoo.exporting.rewrite import thin_modulated_conv_to_matmul
 
     model = _to_rgb_model(cout, bias)
-    rewritten, count = thin_modulated_conv_to_matmul(model)
+    rewritten, count = thin_modulated_conv_to_matmul(model, channels_last=channels_last)
     assert count == 1
     onnx.checker.check_model(rewritten, full_check=True)
+    transposes = [n for n in rewritten.graph.node if n.op_type == "Transpose"]
+    assert len(transposes) == (0 if not channels_last else 1 if cout == 1 else 2)
     ops = [n.op_type for n in rewritten.graph.node]
     assert "Conv" not in ops and "MatMul" in ops
     assert not any(n.op_type == "Mul" and "x" in n.input for n in rewritten.graph.node)
@@ -367,6 +372,41 @@ def test_thin_modulated_conv_becomes_a_batched_matmul_exactly(cout, bias):
     b = ort.InferenceSession(rewritten.SerializeToString()).run(None, feeds)[0]
     assert a.shape == b.shape == (3, cout, 5, 6)
     np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+
+
+def test_channel_scales_channels_last_is_exact():
+    """Mul(x, s [N, C, 1, 1]) as rows of W*C times the tiled scales: the same values; constant scales and
+    per-channel-only shapes stay as they are."""
+    import numpy as np
+    import onnxruntime as ort
+    from onnx import TensorProto, helper, numpy_helper
+
+    from zoo.exporting.rewrite import channel_scales_channels_last
+
+    c, h, w = 6, 5, 7
+    graph = helper.make_graph(
+        [
+            helper.make_node("Mul", ["s", "x"], ["xs"]),  # the scale first: either order is found
+            helper.make_node("Mul", ["xs", "k"], ["out"]),  # a constant: left alone
+        ],
+        "scales",
+        [
+            helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", c, h, w]),
+            helper.make_tensor_value_info("s", TensorProto.FLOAT, ["batch", c, 1, 1]),
+        ],
+        [helper.make_tensor_value_info("out", TensorProto.FLOAT, ["batch", c, h, w])],
+        [numpy_helper.from_array(np.full((1, c, 1, 1), 0.5, np.float32), "k")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=9)
+    rows, count = channel_scales_channels_last(model)
+    assert count == 1 and channel_scales_channels_last(rows)[1] == 0
+    onnx.checker.check_model(rows, full_check=True)
+    rng = np.random.default_rng(3)
+    feeds = {"x": rng.standard_normal((4, c, h, w)).astype(np.float32)}
+    feeds["s"] = rng.standard_normal((4, c, 1, 1)).astype(np.float32)
+    a, b = _run_both(model, rows, feeds)
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(ort.InferenceSession(rows.SerializeToString()).run(None, feeds)[0], a)
 
 
 def test_thin_modulated_conv_rewrite_leaves_other_convs_alone():
