@@ -142,8 +142,18 @@ def condition_inputs(manifest: dict, n: int) -> dict:
     if cond["kind"] == "class":
         return {"labels": make_labels(n, cond["num_classes"], 0)}
     if cond["kind"] == "text":
-        emb = np.random.default_rng(0).standard_normal((n, cond["text_dim"])).astype(np.float32)
-        return {"embeddings": emb / np.linalg.norm(emb, axis=1, keepdims=True)}
+        rng = np.random.default_rng(0)
+        emb = rng.standard_normal((n, cond["text_dim"])).astype(np.float32)
+        emb /= np.linalg.norm(emb, axis=1, keepdims=True)
+        length = int(cond.get("text_tokens") or 0)
+        if length:  # a token model reads the packed [pooled | tokens | mask] row; 6 tokens, like a short prompt
+            from zoo_runtime.text.tokens import pack_condition
+
+            tokens = rng.standard_normal((n, length, int(cond["text_token_dim"]))).astype(np.float32)
+            tokens /= np.linalg.norm(tokens, axis=2, keepdims=True)
+            mask = np.arange(length)[None, :].repeat(n, 0) < min(6, length)
+            emb = pack_condition(emb, tokens, mask)
+        return {"embeddings": emb}
     return {}
 
 

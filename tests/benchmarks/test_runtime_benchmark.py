@@ -148,3 +148,23 @@ def test_the_256px_stylegan2_row_is_a_registered_arch_at_256():
     gan = zoo.create_model(arch, **overrides).eval()
     with torch.inference_mode():
         assert gan.generator(torch.zeros(1, gan.latent_dim)).shape == (1, 3, 256, 256)
+
+
+def test_text_inputs_fit_what_each_text_model_reads():
+    """A pooled-only text model gets [N, text_dim] embeddings; a token model (cross-attention) the packed
+    [pooled | tokens | mask] row its generator and package read, with a short prompt's mask."""
+    import numpy as np
+    import torch
+
+    import zoo
+    from zoo_runtime.text.tokens import condition_width
+
+    pooled = {"kind": "text", "text_dim": 8}
+    assert rt.condition_inputs({"conditioning": pooled}, 3)["embeddings"].shape == (3, 8)
+    cond = {"kind": "text", "text_dim": 8, "text_tokens": 10, "text_token_dim": 4}
+    emb = rt.condition_inputs({"conditioning": cond}, 3)["embeddings"]
+    assert emb.shape == (3, condition_width(8, 10, 4)) and emb.dtype == np.float32
+    assert emb[:, -10:].sum(axis=1).tolist() == [6.0, 6.0, 6.0]  # the mask: six tokens
+    gan = zoo.create_model("dcgan32", conditioning="text", text_dim=8, text_tokens=10, text_token_dim=4).eval()
+    with torch.inference_mode():
+        assert gan.generator(torch.zeros(3, gan.latent_dim), torch.from_numpy(emb)).shape == (3, 3, 32, 32)
