@@ -23,18 +23,18 @@ def test_fp32_package_has_no_conv_transpose(tmp_path):
 
 @pytest.mark.slow  # slow: 9 s
 def test_stylegan2_upsample_gets_a_blocked_input(tmp_path):
-    """The identity Conv before each modulated upsample: inserted where channels allow, same images."""
+    """The identity MaxPool before each modulated upsample: inserted where channels allow, same images."""
     import numpy as np
     import onnxruntime as ort
 
-    from zoo.exporting.rewrite import upsample_after_identity_conv
+    from zoo.exporting.rewrite import upsample_after_identity_pool
     from zoo.exporting.testing import cached_export
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         pkg, _ = cached_export(tmp_path, "stylegan2_32")
     model = onnx.load(str(pkg / "generator.onnx"))
-    blocked = [n for n in model.graph.node if n.op_type == "Conv" and n.name.endswith("_blocked")]
+    blocked = [n for n in model.graph.node if n.op_type == "MaxPool" and n.name.endswith("_blocked")]
     assert blocked, "the fp32 export applies the rewrite"
     assert any(n.name.endswith("_folded0") for n in model.graph.node), "and folds the elementwise chains"
     from zoo.exporting.rewrite import thin_modulated_conv_to_matmul
@@ -42,11 +42,11 @@ def test_stylegan2_upsample_gets_a_blocked_input(tmp_path):
     # and its toRGB layers are batched MatMuls (the export's parity check against PyTorch ran on them)
     assert any(n.op_type == "MatMul" and n.name.endswith("_as_matmul") for n in model.graph.node)
     assert thin_modulated_conv_to_matmul(model)[1] == 0
-    again, count = upsample_after_identity_conv(model)
-    assert count == 0  # a Resize fed by a Conv is left alone, so the rewrite is idempotent
+    again, count = upsample_after_identity_pool(model)
+    assert count == 0  # a Resize fed by the pool is left alone, so the rewrite is idempotent
     plain = model.__class__()
     plain.CopyFrom(model)
-    for n in list(plain.graph.node):  # undo it: each Resize reads the identity Conv's input again
+    for n in list(plain.graph.node):  # undo it: each Resize reads the identity pool's input again
         if n.name.endswith("_blocked"):
             for user in plain.graph.node:
                 if user.op_type == "Resize" and user.input[0] == n.output[0]:

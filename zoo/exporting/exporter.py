@@ -369,14 +369,14 @@ def export(
                 interleave_channels_last,
                 thin_conv_as_phase_taps,
                 thin_modulated_conv_to_matmul,
-                upsample_after_identity_conv,
+                upsample_after_identity_pool,
             )
 
             core, _ = conv_transpose_to_phases(float_core)  # exact rewrites, faster on ONNX Runtime's CPU (rewrite.py)
             core, _ = elementwise_before_depth_to_space(core)
             core, _ = thin_conv_as_phase_taps(core)
             core, _ = interleave_channels_last(core)  # after the pass above, which reads the last DepthToSpace
-            core, _ = upsample_after_identity_conv(core)
+            core, _ = upsample_after_identity_pool(core)
             core, _ = fold_elementwise_chains(core)
             core, _ = thin_modulated_conv_to_matmul(core)  # after the fold, which puts the gain on the styles
         elif precision == "fp16":

@@ -175,19 +175,21 @@ def conv_transpose_to_phases(model: onnx.ModelProto, fold_relu: bool = True) -> 
     return model, rewritten
 
 
-def upsample_after_identity_conv(model: onnx.ModelProto, block: int = 16) -> tuple[onnx.ModelProto, int]:
-    """An identity 1x1 Conv inserted before each Resize whose input does not come from a Conv. Returns
-    (model, Convs inserted).
+def upsample_after_identity_pool(model: onnx.ModelProto, block: int = 16) -> tuple[onnx.ModelProto, int]:
+    """An identity MaxPool (1x1 window) inserted before each Resize whose input does not come from a Conv or
+    pool. Returns (model, pools inserted).
 
-    Why: ONNX Runtime's CPU provider runs convolutions in a blocked channel layout (NCHWc) and converts
-    a Resize into its fast blocked Upsample only when the Resize's input is already blocked, i.e. comes
-    from a Conv. In StyleGAN2 the upsample follows the per-sample modulation (a Mul), so it ran as a
-    slow NCHW Resize, and the tensor was reordered into the blocked layout after being upsampled (4x
-    the bytes). The identity Conv makes the Resize's input blocked: the upsample runs blocked and the
-    reorder moves to the small tensor. The Conv is exact (x * 1 plus zeros); the blocked Upsample rounds
+    Why: ONNX Runtime's CPU provider runs convolutions and pools in a blocked channel layout (NCHWc) and
+    converts a Resize into its fast blocked Upsample only when the Resize's input is already blocked, i.e.
+    comes from such a node. In StyleGAN2 the upsample follows the per-sample modulation (a Mul), so it ran
+    as a slow NCHW Resize, and the tensor was reordered into the blocked layout after being upsampled (4x
+    the bytes). The identity pool makes the Resize's input blocked: the upsample runs blocked and the
+    reorder moves to the small tensor. The pool is exact (a max over one value); the blocked Upsample rounds
     differently from Resize (at most one uint8 level, within the parity tolerance). Measured in CPU time,
-    1 thread, stylegan2_64: +7% at batch 1, +8% at 8, +13% at 64 (benchmarks/results/runtime.md).
-    Only channels that are a multiple of `block` (the blocked layout's width) qualify.
+    1 thread, stylegan2_64: +7% at batch 1, +8% at 8, +13% at 64 (benchmarks/results/runtime.md), with an
+    identity 1x1 Conv in this place; the pool does the same without the conv's C multiply-adds per value
+    (stylegan2_32.digits batch 64: 28.0 -> 27.4 ms). Only channels that are a multiple of `block` (the
+    blocked layout's width) qualify.
     """
     model = copy.deepcopy(model)
     graph = model.graph
@@ -199,20 +201,14 @@ def upsample_after_identity_conv(model: onnx.ModelProto, block: int = 16) -> tup
         shape = shapes.get(node.input[0]) if source is not None else None
         if (
             source is not None
-            and source.op_type != "Conv"
+            and source.op_type not in ("Conv", "MaxPool")
             and shape is not None
             and len(shape) == 4
             and isinstance(shape[1], int)
             and shape[1] % block == 0
         ):
-            channels = shape[1]
             name = f"{node.name or node.output[0]}_blocked".replace("/", "_")
-            graph.initializer.append(
-                numpy_helper.from_array(
-                    np.eye(channels, dtype=np.float32).reshape(channels, channels, 1, 1), name + "_w"
-                )
-            )
-            nodes.append(helper.make_node("Conv", [node.input[0], name + "_w"], [name], name=name, kernel_shape=[1, 1]))
+            nodes.append(helper.make_node("MaxPool", [node.input[0]], [name], name=name, kernel_shape=[1, 1]))
             node.input[0] = name
             inserted += 1
         nodes.append(node)
