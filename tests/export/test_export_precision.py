@@ -59,3 +59,31 @@ def test_int8_stylegan2_quantizes_after_folding_elementwise_chains(package):
     names = [n.name for n in onnx.load(path / "generator.onnx").graph.node]
     assert any("_folded" in n for n in names)
     assert zoo_runtime.load(path, providers="cpu").generate(2, seed=0).dtype == np.uint8
+
+
+def test_calibration_feeds_are_read_a_range_at_a_time():
+    """ONNX Runtime's calibrator reads one batch per collect (CalibStridedMinMax=1 with set_range), so it holds
+    one batch's activations at a time, not all of them."""
+    from zoo.exporting.precision import CalibrationFeeds
+
+    feeds = CalibrationFeeds([{"z": i} for i in range(5)])
+    assert len(feeds) == 5
+    feeds.set_range(start_index=2, end_index=4)
+    assert [feeds.get_next(), feeds.get_next(), feeds.get_next()] == [{"z": 2}, {"z": 3}, None]
+    feeds.rewind()
+    assert feeds.get_next() == {"z": 0}
+
+
+def test_images_per_run_shrinks_with_the_image():
+    """Calibration batches and the int8 quality runs hold what they hold at 64 x 64 px: fewer images per run
+    for larger images, never fewer than one."""
+    from onnx import TensorProto, helper
+
+    from zoo.exporting.verify import images_per_run
+
+    def core(h, w):
+        out = helper.make_tensor_value_info("float_images", TensorProto.FLOAT, ["batch", 3, h, w])
+        return helper.make_model(helper.make_graph([], "g", [], [out]))
+
+    assert [images_per_run(core(s, s), 32) for s in (28, 32, 64, 128, 256, 1024)] == [32, 32, 32, 8, 2, 1]
+    assert images_per_run(core(32, 64), 128) == 128 and images_per_run(core(256, 256), 128) == 8

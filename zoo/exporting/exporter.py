@@ -35,7 +35,7 @@ from zoo.exporting.graph import (
     prepare_generator,
     token_shape,
 )
-from zoo.exporting.verify import TOLERANCES, ExportError, int8_quality, parity
+from zoo.exporting.verify import TOLERANCES, ExportError, images_per_run, int8_quality, parity
 from zoo_runtime.package import GRAPH, MANIFEST, PIXEL_FORMULA, SCHEMA, SCHEMA_VERSION, sha256_file
 
 PRECISIONS = ("fp32", "fp16", "int8")
@@ -387,7 +387,10 @@ def export(
             from zoo.exporting.precision import to_int8
 
             core, quantization = to_int8(
-                float_core, _calibration(names, latent_dim, num_classes, text_dim, calibration_n, tokens=tokens)
+                float_core,
+                _calibration(
+                    names, latent_dim, num_classes, text_dim, calibration_n, images_per_run(float_core, 32), tokens
+                ),
             )
         final = append_postprocess(core)
         onnx.checker.check_model(final, full_check=True)
