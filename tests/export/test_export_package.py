@@ -116,6 +116,17 @@ def test_cli_export_then_generate(tmp_path):
         assert im.size == (2 + 2 * 30, 2 + 2 * 30) and im.mode == "L"  # 2x2 grid of 28x28 with 2px borders
 
 
+@pytest.mark.filterwarnings("ignore:mlpgan28 is an architecture without weights")
+def test_cli_int8_export_json_is_only_the_manifest(tmp_path):
+    """The int8 calibrator's own progress lines stay off stdout, where --json writes the manifest."""
+    out = tmp_path / "pkg"
+    args = ["export", "mlpgan28", "--out", str(out), "--config", "hidden=[16,32]", "--precision", "int8", "--json"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["precision"] == "int8" and "percentile" in data["quantization"]["method"]
+
+
 def test_cli_export_bad_name_is_one_clear_line(tmp_path):
     result = CliRunner().invoke(main, ["export", "dcgan33", "--out", str(tmp_path / "p")])
     assert result.exit_code != 0

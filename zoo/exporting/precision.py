@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import io
 import tempfile
 import warnings
 from pathlib import Path
@@ -133,29 +134,31 @@ def to_int8(model: onnx.ModelProto, calibration: list[dict[str, np.ndarray]]) ->
                 quant_pre_process(str(src), str(pre), skip_symbolic_shape=False)
             except Exception:  # noqa: BLE001 -- symbolic shape inference gives up on some graphs (StyleGAN2)
                 quant_pre_process(str(src), str(pre), skip_symbolic_shape=True)
-        quantize_static(
-            str(pre),
-            str(dst),
-            CalibrationFeeds(calibration),
-            quant_format=QuantFormat.QDQ,
-            op_types_to_quantize=INT8_OPS + INT8_PASSTHROUGH_OPS,
-            nodes_to_exclude=keep_float,
-            per_channel=True,
-            reduce_range=False,
-            activation_type=QuantType.QUInt8,
-            weight_type=QuantType.QInt8,
-            # Percentile (the 99.999th) rather than MinMax: rare extreme activations no longer stretch the int8
-            # range. Measured on every shipped model: pixel error lower on all (dcgan32_minilm.shapes 0.048 ->
-            # 0.044, the export's parity gate is 0.05), FID against fp32 level or lower
-            calibrate_method=CalibrationMethod.Percentile,
-            extra_options={
-                "ActivationSymmetric": False,
-                "WeightSymmetric": True,
-                # one calibration batch at a time (the option's name is historical: it strides any calibrator).
-                # All at once held every activation of all 256 latents: a 256 px StyleGAN2 was killed at 24 GB
-                "CalibStridedMinMax": 1,
-            },
-        )
+        # the percentile calibrator prints a line per batch to stdout, where `zoo export --json` writes the manifest
+        with contextlib.redirect_stdout(io.StringIO()):
+            quantize_static(
+                str(pre),
+                str(dst),
+                CalibrationFeeds(calibration),
+                quant_format=QuantFormat.QDQ,
+                op_types_to_quantize=INT8_OPS + INT8_PASSTHROUGH_OPS,
+                nodes_to_exclude=keep_float,
+                per_channel=True,
+                reduce_range=False,
+                activation_type=QuantType.QUInt8,
+                weight_type=QuantType.QInt8,
+                # Percentile (the 99.999th) rather than MinMax: rare extreme activations no longer stretch the int8
+                # range. Measured on every shipped model: pixel error lower on all (dcgan32_minilm.shapes 0.048 ->
+                # 0.044, the export's parity gate is 0.05), FID against fp32 level or lower
+                calibrate_method=CalibrationMethod.Percentile,
+                extra_options={
+                    "ActivationSymmetric": False,
+                    "WeightSymmetric": True,
+                    # one calibration batch at a time (the option's name is historical: it strides any calibrator).
+                    # All at once held every activation of all 256 latents: a 256 px StyleGAN2 was killed at 24 GB
+                    "CalibStridedMinMax": 1,
+                },
+            )
         quantized = onnx.load(str(dst))
     before = op_counts(model)
     quantized_ops = {op: n for op, n in before.items() if op in INT8_OPS}
