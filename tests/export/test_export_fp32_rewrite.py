@@ -61,9 +61,10 @@ def test_stylegan2_upsample_gets_a_blocked_input(tmp_path):
     assert np.abs(a - b).max() <= 1
 
 
-def _chain_model():
+def _chain_model(computed_noise=False):
     """x -> Conv -> Mul(demod) -> Add(noise) -> Add(bias) -> LeakyRelu -> Mul(gain) -> {Mul(s1), Mul(s2)}:
-    the shape of a StyleGAN2 layer feeding the next conv and ToRGB."""
+    the shape of a StyleGAN2 layer feeding the next conv and ToRGB. `computed_noise`: the noise as
+    Mul(noise_const, strength) of two constants, as the exporter sometimes leaves it."""
     import numpy as np
     from onnx import TensorProto, helper, numpy_helper
 
@@ -75,7 +76,12 @@ def _chain_model():
         numpy_helper.from_array(rng.standard_normal((1, c, 1, 1)).astype(np.float32), "bias"),
         numpy_helper.from_array(np.array(1.4142135, np.float32), "gain"),
     ]
-    nodes = [
+    nodes = []
+    if computed_noise:
+        inits[1].name = "noise_const"
+        inits.append(numpy_helper.from_array(np.array(0.3, np.float32), "strength"))
+        nodes.append(helper.make_node("Mul", ["noise_const", "strength"], ["noise"]))
+    nodes += [
         helper.make_node("Conv", ["x", "w"], ["y"], pads=[1, 1, 1, 1]),
         helper.make_node("Mul", ["y", "d"], ["yd"]),
         helper.make_node("Add", ["yd", "noise"], ["yn"]),
@@ -96,16 +102,18 @@ def _chain_model():
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=9)
 
 
-def test_elementwise_chains_fold_to_fewer_full_size_passes():
-    """Noise + bias become one Add; the gain moves onto both consumers' small per-sample scales; same outputs."""
+@pytest.mark.parametrize("computed_noise", [False, True])
+def test_elementwise_chains_fold_to_fewer_full_size_passes(computed_noise):
+    """Noise + bias become one Add (also when the noise is computed from two constants); the gain moves onto
+    both consumers' small per-sample scales; same outputs."""
     import numpy as np
     import onnxruntime as ort
 
     from zoo.exporting.rewrite import fold_elementwise_chains
 
-    model = _chain_model()
+    model = _chain_model(computed_noise)
     folded, removed = fold_elementwise_chains(model)
-    assert removed == 2
+    assert removed == 2 and "noise_const" not in {i for n in folded.graph.node for i in n.input}
     onnx.checker.check_model(folded, full_check=True)
     full_size = [n for n in folded.graph.node if n.op_type in ("Add", "Mul") and not n.input[0].startswith("s")]
     assert sum(n.op_type == "Add" for n in full_size) == 1

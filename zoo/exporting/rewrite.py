@@ -216,6 +216,31 @@ def upsample_after_identity_pool(model: onnx.ModelProto, block: int = 16) -> tup
     return model, inserted
 
 
+def fold_constant_arithmetic(model: onnx.ModelProto) -> onnx.ModelProto:
+    """Every Mul or Add whose inputs are both initializers replaced by an initializer holding its value."""
+    model = copy.deepcopy(model)
+    graph = model.graph
+    inits = {i.name: i for i in graph.initializer}
+    graph_outputs = {o.name for o in graph.output}
+    nodes = []
+    for node in graph.node:
+        if (
+            node.op_type in ("Mul", "Add")
+            and len(node.input) == 2
+            and all(i in inits for i in node.input)
+            and node.output[0] not in graph_outputs
+        ):
+            a, b = (numpy_helper.to_array(inits[i]) for i in node.input)
+            value = (a * b if node.op_type == "Mul" else a + b).astype(np.result_type(a, b))
+            graph.initializer.append(numpy_helper.from_array(value, node.output[0]))
+            inits[node.output[0]] = graph.initializer[-1]
+            continue
+        nodes.append(node)
+    set_nodes(graph, nodes)
+    drop_unused_initializers(graph)
+    return model
+
+
 def fold_elementwise_chains(model: onnx.ModelProto) -> tuple[onnx.ModelProto, int]:
     """Two exact folds that drop full-size elementwise passes. Returns (model, nodes removed).
 
@@ -227,8 +252,12 @@ def fold_elementwise_chains(model: onnx.ModelProto) -> tuple[onnx.ModelProto, in
     Why: after each StyleGAN2 conv, six NCHW elementwise passes over the largest tensors (demodulate,
     noise, bias, lrelu, gain, next styles) run outside ONNX Runtime's fused blocked convolutions; this
     makes them four. Exact in real arithmetic (float results differ by rounding order only).
+
+    First, a Mul or Add of two constants becomes one constant: the exporter sometimes leaves the noise
+    (noise_const * strength) computed, e.g. when layers share a deduplicated strength, and then the noise
+    and bias Adds did not fold (the 256 px StyleGAN2 ran two full-size Adds per layer).
     """
-    model = copy.deepcopy(model)
+    model = fold_constant_arithmetic(model)
     graph = model.graph
     shapes = value_shapes(model)
     inits = {i.name: i for i in graph.initializer}
