@@ -322,6 +322,30 @@ def fold_elementwise_chains(model: onnx.ModelProto) -> tuple[onnx.ModelProto, in
     return model, len(dropped)
 
 
+def thin_conv_after_interleave(node, consumers: dict, inits: dict, graph_outputs: set, block: int):
+    """(conv, its weights [Cout, C, k, k], block size s, pad) when `node` is a DCR DepthToSpace whose only reader is a
+    plain stride-1 square Conv with constant weights and s*s*Cout <= `block` outputs; else None."""
+    users = consumers.get(node.output[0], [])
+    conv = users[0] if len(users) == 1 and users[0].op_type == "Conv" else None
+    attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+    if (
+        node.op_type != "DepthToSpace"
+        or attrs.get("mode", b"DCR") not in (b"DCR", "DCR")
+        or conv is None
+        or node.output[0] in graph_outputs
+        or conv.input[1] not in inits
+    ):
+        return None
+    c_attrs = {a.name: helper.get_attribute_value(a) for a in conv.attribute}
+    w = numpy_helper.to_array(inits[conv.input[1]])
+    s, pads = attrs["blocksize"], c_attrs.get("pads", [0, 0, 0, 0])
+    plain = c_attrs.get("group", 1) == 1 and c_attrs.get("auto_pad", b"NOTSET") in (b"NOTSET", "NOTSET")
+    plain = plain and all(v == 1 for v in [*c_attrs.get("strides", [1, 1]), *c_attrs.get("dilations", [1, 1])])
+    if not plain or w.ndim != 4 or w.shape[2] != w.shape[3] or len(set(pads)) != 1 or w.shape[0] * s * s > block:
+        return None
+    return conv, w, s, pads[0]
+
+
 def conv_after_depth_to_space(model: onnx.ModelProto, block: int = 16) -> tuple[onnx.ModelProto, int]:
     """Conv(DepthToSpace_s(P))  ==  DepthToSpace_s(Conv'(P)) for a stride-1 Conv whose s*s*Cout phase outputs fit
     in one `block`. Returns (model, convolutions moved).
@@ -342,28 +366,12 @@ def conv_after_depth_to_space(model: onnx.ModelProto, block: int = 16) -> tuple[
     for node in graph.node:
         if id(node) in moved:
             continue
-        users = consumers.get(node.output[0], [])
-        conv = users[0] if len(users) == 1 and users[0].op_type == "Conv" else None
-        attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
-        mode = attrs.get("mode", b"DCR")
-        if (
-            node.op_type != "DepthToSpace"
-            or mode not in (b"DCR", "DCR")
-            or conv is None
-            or node.output[0] in graph_outputs
-            or conv.input[1] not in inits
-        ):
+        found = thin_conv_after_interleave(node, consumers, inits, graph_outputs, block)
+        if found is None:
             nodes.append(node)
             continue
-        c_attrs = {a.name: helper.get_attribute_value(a) for a in conv.attribute}
-        w = numpy_helper.to_array(inits[conv.input[1]])  # [Cout, C, k, k]
-        s, pads = attrs["blocksize"], c_attrs.get("pads", [0, 0, 0, 0])
-        plain = c_attrs.get("group", 1) == 1 and c_attrs.get("auto_pad", b"NOTSET") in (b"NOTSET", "NOTSET")
-        plain = plain and all(v == 1 for v in [*c_attrs.get("strides", [1, 1]), *c_attrs.get("dilations", [1, 1])])
-        if not plain or w.ndim != 4 or w.shape[2] != w.shape[3] or len(set(pads)) != 1 or w.shape[0] * s * s > block:
-            nodes.append(node)
-            continue
-        cout, cin, k, pad = w.shape[0], w.shape[1], w.shape[2], pads[0]
+        conv, w, s, pad = found  # w: [Cout, C, k, k]
+        cout, cin, k = w.shape[0], w.shape[1], w.shape[2]
         # output phase A reads rows s*I + A + dy - pad = s*(I + u) + a of the interleaved input: P's phase a at I + u
         low = min((a + d - pad) // s for a in range(s) for d in range(k))
         high = max((a + d - pad) // s for a in range(s) for d in range(k))
@@ -606,27 +614,12 @@ def thin_conv_as_phase_taps(model: onnx.ModelProto, block: int = 16) -> tuple[on
     for node in graph.node:
         if id(node) in replaced:
             continue
-        users = consumers.get(node.output[0], [])
-        conv = users[0] if len(users) == 1 and users[0].op_type == "Conv" else None
-        attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
-        if (
-            node.op_type != "DepthToSpace"
-            or attrs.get("mode", b"DCR") not in (b"DCR", "DCR")
-            or conv is None
-            or node.output[0] in graph_outputs
-            or conv.input[1] not in inits
-        ):
+        found = thin_conv_after_interleave(node, consumers, inits, graph_outputs, block)
+        if found is None:
             nodes.append(node)
             continue
-        c_attrs = {a.name: helper.get_attribute_value(a) for a in conv.attribute}
-        w = numpy_helper.to_array(inits[conv.input[1]])  # [Cout, C, k, k]
-        s, pads = attrs["blocksize"], c_attrs.get("pads", [0, 0, 0, 0])
-        plain = c_attrs.get("group", 1) == 1 and c_attrs.get("auto_pad", b"NOTSET") in (b"NOTSET", "NOTSET")
-        plain = plain and all(v == 1 for v in [*c_attrs.get("strides", [1, 1]), *c_attrs.get("dilations", [1, 1])])
-        if not plain or w.ndim != 4 or w.shape[2] != w.shape[3] or len(set(pads)) != 1 or w.shape[0] * s * s > block:
-            nodes.append(node)
-            continue
-        cout, cin, k, pad = w.shape[0], w.shape[1], w.shape[2], pads[0]
+        conv, w, s, pad = found  # w: [Cout, C, k, k]
+        cout, cin, k = w.shape[0], w.shape[1], w.shape[2]
         # output phase (A, B), tap (dy, dx) reads P's phase (a, b) at offset (u, v): rows s*I + A + dy - pad = s*(I + u) + a
         taps: list[list] = [[] for _ in range(s * s)]  # per input phase: (first output channel, dy, dx, u, v)
         for out_a in range(s):
