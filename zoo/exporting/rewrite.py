@@ -346,6 +346,35 @@ def thin_conv_after_interleave(node, consumers: dict, inits: dict, graph_outputs
     return conv, w, s, pads[0]
 
 
+def replace_thin_convs_after_interleaves(
+    model: onnx.ModelProto, block: int, replacement
+) -> tuple[onnx.ModelProto, int]:
+    """Each (DepthToSpace, thin conv) pair `thin_conv_after_interleave` finds replaced by the nodes
+    `replacement(graph, interleave, conv, w, s, pad, bias)` returns (bias: the conv's, or zeros); the conv's
+    output keeps its name. Returns (model, convolutions replaced)."""
+    model = copy.deepcopy(model)
+    graph = model.graph
+    inits = {i.name: i for i in graph.initializer}
+    consumers = consumers_of(graph)
+    graph_outputs = {o.name for o in graph.output}
+    nodes, replaced = [], set()
+    for node in graph.node:
+        if id(node) in replaced:
+            continue
+        found = thin_conv_after_interleave(node, consumers, inits, graph_outputs, block)
+        if found is None:
+            nodes.append(node)
+            continue
+        conv, w, s, pad = found
+        has_bias = len(conv.input) > 2 and conv.input[2]
+        bias = numpy_helper.to_array(inits[conv.input[2]]) if has_bias else np.zeros(w.shape[0], w.dtype)
+        nodes += replacement(graph, node, conv, w, s, pad, bias)
+        replaced.add(id(conv))
+    set_nodes(graph, nodes)
+    drop_unused_initializers(graph)
+    return model, len(replaced)
+
+
 def conv_after_depth_to_space(model: onnx.ModelProto, block: int = 16) -> tuple[onnx.ModelProto, int]:
     """Conv(DepthToSpace_s(P))  ==  DepthToSpace_s(Conv'(P)) for a stride-1 Conv whose s*s*Cout phase outputs fit
     in one `block`. Returns (model, convolutions moved).
@@ -357,20 +386,8 @@ def conv_after_depth_to_space(model: onnx.ModelProto, block: int = 16) -> tuple[
     output. Measured by benchmarks/runtime.py's notes: dcgan32 batch 64, 1 thread, -13% CPU time. Exact: the
     same products, summed with zero taps.
     """
-    model = copy.deepcopy(model)
-    graph = model.graph
-    inits = {i.name: i for i in graph.initializer}
-    consumers = consumers_of(graph)
-    graph_outputs = {o.name for o in graph.output}
-    nodes, moved = [], set()
-    for node in graph.node:
-        if id(node) in moved:
-            continue
-        found = thin_conv_after_interleave(node, consumers, inits, graph_outputs, block)
-        if found is None:
-            nodes.append(node)
-            continue
-        conv, w, s, pad = found  # w: [Cout, C, k, k]
+
+    def on_phases(graph, interleave, conv, w, s, pad, bias):
         cout, cin, k = w.shape[0], w.shape[1], w.shape[2]
         # output phase A reads rows s*I + A + dy - pad = s*(I + u) + a of the interleaved input: P's phase a at I + u
         low = min((a + d - pad) // s for a in range(s) for d in range(k))
@@ -386,22 +403,20 @@ def conv_after_depth_to_space(model: onnx.ModelProto, block: int = 16) -> tuple[
                         kernel[o : o + cout, i : i + cin, u - low, v - low] += w[:, :, dy, dx]
         name = f"{conv.name or conv.output[0]}_on_phases".replace("/", "_")
         graph.initializer.append(numpy_helper.from_array(kernel, name + "_w"))
-        inputs = [node.input[0], name + "_w"]
-        if len(conv.input) > 2 and conv.input[2]:
-            bias = numpy_helper.to_array(inits[conv.input[2]])
-            graph.initializer.append(numpy_helper.from_array(np.tile(bias, s * s), name + "_b"))
-            inputs.append(name + "_b")
-        pad_list = [-low, -low, high, high]
-        nodes.append(
-            helper.make_node("Conv", inputs, [name], name=name, kernel_shape=list(kernel.shape[2:]), pads=pad_list)
-        )
-        nodes.append(
-            helper.make_node("DepthToSpace", [name], [conv.output[0]], name=name + "_d2s", blocksize=s, mode="DCR")
-        )
-        moved.add(id(conv))
-    set_nodes(graph, nodes)
-    drop_unused_initializers(graph)
-    return model, len(moved)
+        graph.initializer.append(numpy_helper.from_array(np.tile(bias, s * s), name + "_b"))
+        return [
+            helper.make_node(
+                "Conv",
+                [interleave.input[0], name + "_w", name + "_b"],
+                [name],
+                name=name,
+                kernel_shape=list(kernel.shape[2:]),
+                pads=[-low, -low, high, high],
+            ),
+            helper.make_node("DepthToSpace", [name], [conv.output[0]], name=name + "_d2s", blocksize=s, mode="DCR"),
+        ]
+
+    return replace_thin_convs_after_interleaves(model, block, on_phases)
 
 
 PHASE_UNARY = ("Relu", "LeakyRelu", "Tanh", "Sigmoid")  # elementwise: they commute with the interleave
@@ -605,20 +620,8 @@ def thin_conv_as_phase_taps(model: onnx.ModelProto, block: int = 16) -> tuple[on
     `interleave_channels_last`): dcgan32.digits 11.4 -> 9.5 ms, dcgan32.shapes 35.9 -> 32.6 ms. Exact: the same
     products, summed in another order. fp32 only: int8 keeps `conv_after_depth_to_space`.
     """
-    model = copy.deepcopy(model)
-    graph = model.graph
-    inits = {i.name: i for i in graph.initializer}
-    consumers = consumers_of(graph)
-    graph_outputs = {o.name for o in graph.output}
-    nodes, replaced = [], set()
-    for node in graph.node:
-        if id(node) in replaced:
-            continue
-        found = thin_conv_after_interleave(node, consumers, inits, graph_outputs, block)
-        if found is None:
-            nodes.append(node)
-            continue
-        conv, w, s, pad = found  # w: [Cout, C, k, k]
+
+    def phase_taps(graph, interleave, conv, w, s, pad, bias):
         cout, cin, k = w.shape[0], w.shape[1], w.shape[2]
         # output phase (A, B), tap (dy, dx) reads P's phase (a, b) at offset (u, v): rows s*I + A + dy - pad = s*(I + u) + a
         taps: list[list] = [[] for _ in range(s * s)]  # per input phase: (first output channel, dy, dx, u, v)
@@ -640,13 +643,12 @@ def thin_conv_as_phase_taps(model: onnx.ModelProto, block: int = 16) -> tuple[on
                 w_taps[channels, :, 0, 0] = w[:, :, dy, dx]
                 shift[channels, 0, u + reach, v + reach] = 1
                 total[first + np.arange(cout), channels, 0, 0] = 1
-        bias = numpy_helper.to_array(inits[conv.input[2]]) if len(conv.input) > 2 and conv.input[2] else np.zeros(cout)
         name = f"{conv.name or conv.output[0]}_taps".replace("/", "_")
         for suffix, value in {"_w": w_taps, "_shift": shift, "_sum": total, "_b": np.tile(bias, s * s)}.items():
             graph.initializer.append(numpy_helper.from_array(value.astype(w.dtype), name + suffix))
-        nodes += [
+        return [
             helper.make_node(
-                "Conv", [node.input[0], name + "_w"], [name + "_z"], name=name, kernel_shape=[1, 1], group=s * s
+                "Conv", [interleave.input[0], name + "_w"], [name + "_z"], name=name, kernel_shape=[1, 1], group=s * s
             ),
             helper.make_node(
                 "Conv",
@@ -668,10 +670,8 @@ def thin_conv_as_phase_taps(model: onnx.ModelProto, block: int = 16) -> tuple[on
                 "DepthToSpace", [name + "_y"], [conv.output[0]], name=name + "_d2s", blocksize=s, mode="DCR"
             ),
         ]
-        replaced.add(id(conv))
-    set_nodes(graph, nodes)
-    drop_unused_initializers(graph)
-    return model, len(replaced)
+
+    return replace_thin_convs_after_interleaves(model, block, phase_taps)
 
 
 def interleave_channels_last(model: onnx.ModelProto) -> tuple[onnx.ModelProto, int]:
