@@ -87,3 +87,30 @@ def test_images_per_run_shrinks_with_the_image():
 
     assert [images_per_run(core(s, s), 32) for s in (28, 32, 64, 128, 256, 1024)] == [32, 32, 32, 8, 2, 1]
     assert images_per_run(core(32, 64), 128) == 128 and images_per_run(core(256, 256), 128) == 8
+
+
+def test_shared_biases_get_one_copy_per_node_before_quantizing():
+    """ONNX Runtime's quantizer would name its copies of a shared bias `b` + a number, whatever else is called
+    that; own_biases gives each node its own first, under the node's name."""
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    from zoo.exporting.precision import own_biases
+
+    w = numpy_helper.from_array(np.ones((4, 4), np.float32), "w")
+    b = numpy_helper.from_array(np.arange(4, dtype=np.float32), "b")
+    graph = helper.make_graph(
+        [
+            helper.make_node("Gemm", ["x", "w", "b"], ["b3"], name="first"),  # `b3`: what the quantizer would pick
+            helper.make_node("Gemm", ["b3", "w", "b"], ["y"], name="second"),
+        ],
+        "shared",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 4])],
+        [w, b],
+    )
+    model = own_biases(helper.make_model(graph))
+    biases = [n.input[2] for n in model.graph.node]
+    assert len(set(biases)) == 2 and "b3" not in biases
+    inits = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
+    assert all(np.array_equal(inits[name], np.arange(4)) for name in biases)

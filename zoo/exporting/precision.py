@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import copy
 import io
 import tempfile
 import warnings
@@ -84,6 +85,26 @@ class CalibrationFeeds:
         self._it = iter(self._feeds)
 
 
+def own_biases(model: onnx.ModelProto) -> onnx.ModelProto:
+    """A copy of each Conv or Gemm bias that several nodes share, one per node, under the node's name. ONNX
+    Runtime's quantizer gives each node its own int32 bias too, but names the copies after the shared one plus a
+    number (`mul_62` -> `mul_623`) without checking the graph's other names: StyleGAN2's `mul_623` was taken."""
+    model = copy.deepcopy(model)
+    graph = model.graph
+    inits = {i.name: i for i in graph.initializer}
+    readers = collections.Counter(i for n in graph.node for i in n.input)
+    for node in graph.node:
+        if node.op_type in ("Conv", "Gemm") and len(node.input) > 2 and node.input[2] in inits:
+            if readers[node.input[2]] > 1:
+                readers[node.input[2]] -= 1
+                copy_ = onnx.TensorProto()
+                copy_.CopyFrom(inits[node.input[2]])
+                copy_.name = f"{node.name or node.output[0]}_own_bias".replace("/", "_")
+                graph.initializer.append(copy_)
+                node.input[2] = copy_.name
+    return model
+
+
 def op_counts(model: onnx.ModelProto) -> dict[str, int]:
     return dict(sorted(collections.Counter(n.op_type for n in model.graph.node).items()))
 
@@ -119,6 +140,7 @@ def to_int8(model: onnx.ModelProto, calibration: list[dict[str, np.ndarray]]) ->
     model, _ = thin_modulated_conv_to_matmul(model, channels_last=True)
     if not interleaves:
         model, _ = channel_scales_channels_last(model)
+    model = own_biases(model)
     # kept float: the toRGB MatMuls' per-sample weights are computed, and a float MatMul reads the float activation
     # directly; of the data movement, only the interleaves between int8 convs run in int8
     keep_float = [n.name for n in model.graph.node if n.op_type == "MatMul" and n.name.endswith("_as_matmul")]

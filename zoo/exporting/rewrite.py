@@ -217,23 +217,30 @@ def upsample_after_identity_pool(model: onnx.ModelProto, block: int = 16) -> tup
 
 
 def fold_constant_arithmetic(model: onnx.ModelProto) -> onnx.ModelProto:
-    """Every Mul or Add whose inputs are both initializers replaced by an initializer holding its value."""
+    """Every Mul or Add of two initializers that only Adds read replaced by an initializer holding its value
+    (named `<output>_constant`). Only for Adds: a constant weight computed for a Gemm (StyleGAN2's affine
+    layers, weight * lr_mul) stays computed, or int8 export would quantize those Gemms too, and ONNX Runtime's
+    quantizer, naming the copies of their shared bias `mul_62` + an index, met the graph's own `mul_623`."""
     model = copy.deepcopy(model)
     graph = model.graph
     inits = {i.name: i for i in graph.initializer}
     graph_outputs = {o.name for o in graph.output}
-    nodes = []
+    consumers = consumers_of(graph)
+    nodes, renamed = [], {}
     for node in graph.node:
+        node.input[:] = [renamed.get(i, i) for i in node.input]
         if (
             node.op_type in ("Mul", "Add")
             and len(node.input) == 2
             and all(i in inits for i in node.input)
             and node.output[0] not in graph_outputs
+            and all(u.op_type == "Add" for u in consumers.get(node.output[0], []))
         ):
             a, b = (numpy_helper.to_array(inits[i]) for i in node.input)
             value = (a * b if node.op_type == "Mul" else a + b).astype(np.result_type(a, b))
-            graph.initializer.append(numpy_helper.from_array(value, node.output[0]))
-            inits[node.output[0]] = graph.initializer[-1]
+            name = renamed[node.output[0]] = f"{node.output[0]}_constant"
+            graph.initializer.append(numpy_helper.from_array(value, name))
+            inits[name] = graph.initializer[-1]
             continue
         nodes.append(node)
     set_nodes(graph, nodes)
