@@ -45,6 +45,18 @@ def consumers_of(graph: onnx.GraphProto) -> dict[str, list]:
     return consumers
 
 
+def per_sample_channel_scale(mul, shapes: dict, inits: dict) -> tuple[str, str] | None:
+    """(x, s) when `mul` is Mul(x, s), in either order, of a computed x [N, C, H, W] (C, H, W static) and an
+    s of shape [N, C, 1, 1]: a scale per sample and channel, as StyleGAN2's styles and demodulation. Else None."""
+    for x, s in (mul.input, list(reversed(mul.input))):
+        sx, ss = shapes.get(x), shapes.get(s)
+        if x in inits or sx is None or ss is None or len(sx) != 4 or len(ss) != 4:
+            continue
+        if all(isinstance(d, int) for d in sx[1:]) and ss[1:] == [sx[1], 1, 1]:
+            return x, s
+    return None
+
+
 def drop_unused_initializers(graph: onnx.GraphProto) -> None:
     """Remove the weights no node reads any more (a rewrite replaced their nodes)."""
     used = {i for n in graph.node for i in n.input}
@@ -524,13 +536,8 @@ def thin_modulated_conv_to_matmul(
             return None
         if len(consumers.get(mul.output[0], [])) != 1:
             return None
-        for x, s in (mul.input, reversed(mul.input)):
-            sx, ss = shapes.get(x), shapes.get(s)
-            if sx is None or ss is None or len(sx) != 4 or len(ss) != 4 or x in inits:
-                continue
-            if all(isinstance(d, int) for d in sx[1:]) and ss[1:] == [sx[1], 1, 1]:
-                return x, s, mul
-        return None
+        found = per_sample_channel_scale(mul, shapes, inits)
+        return None if found is None else (*found, mul)
 
     nodes, dropped, rewritten = [], set(), 0
     replacement = {}  # id(conv) -> nodes that replace it
@@ -755,14 +762,11 @@ def channel_scales_channels_last(model: onnx.ModelProto) -> tuple[onnx.ModelProt
     shapes = value_shapes(model)
     inits = {i.name: i for i in graph.initializer}
 
-    def per_channel(node):  # (x, s, x's shape) when node is Mul(x [N, C, H, W], s [N, C, 1, 1]) of computed values
-        for x, s in (node.input, list(reversed(node.input))):
-            sx, ss = shapes.get(x), shapes.get(s)
-            if x in inits or s in inits or sx is None or ss is None or len(sx) != 4 or len(ss) != 4:
-                continue
-            if all(isinstance(d, int) for d in sx[1:]) and ss[1:] == [sx[1], 1, 1] and sx[2] * sx[3] > 1:
-                return x, s, sx
-        return None
+    def per_channel(node):  # (x, s, x's shape) for a computed scale s over more than one pixel, else None
+        found = per_sample_channel_scale(node, shapes, inits)
+        if found is None or found[1] in inits or shapes[found[0]][2] * shapes[found[0]][3] <= 1:
+            return None
+        return (*found, shapes[found[0]])
 
     nodes, rewritten = [], 0
     for node in graph.node:

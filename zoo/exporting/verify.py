@@ -151,19 +151,15 @@ def int8_quality(
     if "truncation" in feeds:
         feeds["truncation"] = np.ones(n, np.float32)
     chunk = images_per_run(fp32_model, 128)
-    fp32_session, int8_session = cpu_session(fp32_model), cpu_session(int8_model)
-    fp32 = np.concatenate(
-        [
-            fp32_session.run([FLOAT_OUTPUT], {k: v[i : i + chunk] for k, v in feeds.items()})[0]
-            for i in range(0, n, chunk)
-        ]
-    )
-    int8 = np.concatenate(
-        [
-            int8_session.run([FLOAT_OUTPUT], {k: v[i : i + chunk] for k, v in feeds.items()})[0]
-            for i in range(0, n, chunk)
-        ]
-    )
+
+    def images(model):  # the float images for all n feeds, a chunk per run
+        session = cpu_session(model)
+        runs = (
+            session.run([FLOAT_OUTPUT], {k: v[i : i + chunk] for k, v in feeds.items()})[0] for i in range(0, n, chunk)
+        )
+        return np.concatenate(list(runs))
+
+    fp32, int8 = images(fp32_model), images(int8_model)
     diff = np.abs(fp32.astype(np.float64) - int8)
     quality = {
         "n": n,
