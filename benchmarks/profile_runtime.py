@@ -40,6 +40,10 @@ def profile(pkg: str, batch: int, runs: int, threads: int | None, optimized: str
         feeds["labels"] = make_labels(batch, m["conditioning"]["num_classes"], 0)
     if "embeddings" in names:
         feeds["embeddings"] = np.full((batch, m["conditioning"]["text_dim"]), 0.05, np.float32)
+    if "text_tokens" in names:  # a token-level text model: 6 of its tokens used, like a short prompt
+        length, dim = m["conditioning"]["text_tokens"], m["conditioning"]["text_token_dim"]
+        feeds["text_tokens"] = np.full((batch, length, dim), 0.05, np.float32)
+        feeds["text_mask"] = np.arange(length)[None, :].repeat(batch, 0) < min(6, length)
     if "truncation" in names:
         feeds["truncation"] = np.ones(batch, np.float32)
     for _ in range(runs + 1):

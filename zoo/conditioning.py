@@ -66,19 +66,20 @@ class TokenAttention(nn.Module):
     def forward(self, h: torch.Tensor, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         n, _, hh, ww = h.shape
         heads, dh = self.heads, self.inner // self.heads
-        q = self.q(self.norm(h)).flatten(2).transpose(1, 2)  # [N, HW, inner]
+        # Queries stay in the conv's layout [N, heads, dh, HW] and the output is computed in it, so no image-sized
+        # tensor is transposed (the exported graph's matmuls read them transposed in place); only the tokens'
+        # keys and values [N, heads, dh, 1 + T], a few kilobytes, are permuted.
+        q = self.q(self.norm(h)).reshape(n, heads, dh, hh * ww)
         k, v = self.kv(self.token_norm(tokens)).chunk(2, dim=-1)  # [N, T, inner] each
-        k = torch.cat([self.null_kv[0].expand(n, 1, -1), k], 1)
-        v = torch.cat([self.null_kv[1].expand(n, 1, -1), v], 1)
+        k = torch.cat([self.null_kv[0].expand(n, 1, -1), k], 1).reshape(n, -1, heads, dh).permute(0, 2, 3, 1)
+        v = torch.cat([self.null_kv[1].expand(n, 1, -1), v], 1).reshape(n, -1, heads, dh).permute(0, 2, 3, 1)
         keep = torch.cat([torch.ones_like(mask[:, :1]), mask], 1)  # [N, 1 + T]
-
-        def heads_of(x: torch.Tensor) -> torch.Tensor:
-            return x.reshape(n, x.shape[1], heads, dh).transpose(1, 2)  # [N, heads, L, dh]
-
-        att = heads_of(q) @ heads_of(k).transpose(-2, -1) / dh**0.5  # [N, heads, HW, 1 + T]
-        att = att.masked_fill(~keep[:, None, None, :], float("-inf")).softmax(-1)
-        y = (att @ heads_of(v)).transpose(1, 2).reshape(n, hh * ww, self.inner)  # [N, HW, inner]
-        return h + self.out(y.transpose(1, 2).reshape(n, self.inner, hh, ww))
+        # masked keys get -inf added, as masked_fill would set them: one small [N, 1, 1, 1 + T] tensor
+        skip = torch.zeros(keep.shape, dtype=q.dtype, device=q.device).masked_fill(~keep, float("-inf"))
+        att = q.transpose(-2, -1) @ k / dh**0.5  # [N, heads, HW, 1 + T]
+        att = (att + skip[:, None, None, :]).softmax(-1)
+        y = v @ att.transpose(-2, -1)  # [N, heads, dh, HW]
+        return h + self.out(y.reshape(n, self.inner, hh, ww))
 
 
 class TokenPooling(nn.Module):

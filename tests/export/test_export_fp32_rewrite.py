@@ -423,3 +423,67 @@ def test_thin_modulated_conv_rewrite_leaves_other_convs_alone():
 
     assert thin_modulated_conv_to_matmul(_to_rgb_model(cout=8))[1] == 0
     assert thin_modulated_conv_to_matmul(_to_rgb_model(shared=True))[1] == 0
+
+
+def _pack_unpack_model(ends_of_last=10**9):
+    """Concat([a [N,3], b [N,4], c [N,2]], axis 1) -> Slice [0,3) -> Relu; Slice [3,7); Slice [7,end) -> Neg."""
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    def ints(name, values):
+        return numpy_helper.from_array(np.array(values, np.int64), name)
+
+    inits = [ints("s0", [0]), ints("e0", [3]), ints("s1", [3]), ints("e1", [7]), ints("s2", [7])]
+    inits += [ints("e2", [ends_of_last]), ints("ax", [1]), ints("ax_neg", [-1]), ints("e_mid", [5])]
+    nodes = [
+        helper.make_node("Concat", ["a", "b", "c"], ["cat"], axis=1),
+        helper.make_node("Slice", ["cat", "s0", "e0", "ax"], ["pa"]),
+        helper.make_node("Slice", ["cat", "s1", "e1", "ax_neg"], ["pb"]),
+        helper.make_node("Slice", ["cat", "s2", "e2", "ax"], ["pc"]),
+        helper.make_node("Slice", ["cat", "s1", "e_mid", "ax"], ["part"]),  # half of b: stays a Slice
+        helper.make_node("Relu", ["pa"], ["ra"]),
+        helper.make_node("Neg", ["pc"], ["nc"]),
+    ]
+    dims = {"a": 3, "b": 4, "c": 2}
+    graph = helper.make_graph(
+        nodes,
+        "pack_unpack",
+        [helper.make_tensor_value_info(k, TensorProto.FLOAT, ["batch", d]) for k, d in dims.items()],
+        [helper.make_tensor_value_info(k, TensorProto.FLOAT, None) for k in ("ra", "pb", "nc", "part")],
+        inits,
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=9)
+
+
+def test_slices_of_concats_read_the_pieces_exactly():
+    """A Slice that takes one whole input of the Concat it reads becomes that input (negative axis and an end
+    past the size included); a Slice of part of a piece stays, and so does the Concat it needs."""
+    import numpy as np
+    import onnxruntime as ort
+
+    from zoo.exporting.rewrite import slices_of_concats
+
+    model = _pack_unpack_model()
+    rewritten, count = slices_of_concats(model)
+    assert count == 2  # pa and pc; pb is a graph output, which keeps its name
+    assert [n.op_type for n in rewritten.graph.node].count("Slice") == 2
+    rng = np.random.default_rng(0)
+    feeds = {k: rng.standard_normal((2, d)).astype(np.float32) for k, d in {"a": 3, "b": 4, "c": 2}.items()}
+    want = ort.InferenceSession(model.SerializeToString()).run(None, feeds)
+    got = ort.InferenceSession(rewritten.SerializeToString()).run(None, feeds)
+    assert all(np.array_equal(w, g) for w, g in zip(want, got))
+    model.graph.node[4].input[1] = "s0"  # part = cat[:, 0:5] spans two pieces: stays; the Concat too
+    rewritten, _ = slices_of_concats(model)
+    assert "Concat" in {n.op_type for n in rewritten.graph.node}
+
+
+def test_slices_of_concats_drop_an_unused_concat():
+    from zoo.exporting.rewrite import slices_of_concats
+
+    model = _pack_unpack_model()
+    del model.graph.output[1:]  # only ra: pa's Slice goes, then nothing reads the Concat
+    for n in [n for n in model.graph.node if n.output[0] in ("pb", "pc", "part", "nc")]:
+        model.graph.node.remove(n)
+    rewritten, count = slices_of_concats(model)
+    assert count == 1 and [n.op_type for n in rewritten.graph.node] == ["Relu"]
+    assert rewritten.graph.node[0].input[0] == "a"

@@ -124,7 +124,7 @@ def test_cli_int8_export_json_is_only_the_manifest(tmp_path):
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
-    assert data["precision"] == "int8" and "MinMax" in data["quantization"]["method"]
+    assert data["precision"] == "int8" and " calibration" in data["quantization"]["method"]
 
 
 def test_cli_export_bad_name_is_one_clear_line(tmp_path):

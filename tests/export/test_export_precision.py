@@ -42,6 +42,9 @@ def test_int8_quantizes_only_ops_with_int8_kernels_and_reports_quality(package):
     assert {"QuantizeLinear", "DequantizeLinear", "DepthToSpace"} <= ops and "ConvTranspose" not in ops
     assert any("_on_phases" in n.name for n in graph.graph.node)  # the last conv runs before the interleave
     assert m["parity"]["passed"] and m["parity"]["float_mean_abs"] <= m["parity"]["tolerance"]["float_mean_abs"]
+    # both calibrations were measured against the float graph, and the closer one kept
+    errors = q["calibration_mean_abs_error_vs_float"]
+    assert set(errors) == {"MinMax", "Percentile"} and f"{min(errors, key=errors.get)} calibration" in q["method"]
     assert quality["n"] == 160 and quality["pixel_mae"] >= 0
     assert quality["metric"] in ("fid_digits", "pixel (zoo.metrics not available)")
     if quality["metric"] == "fid_digits":
@@ -52,10 +55,12 @@ def test_int8_quantizes_only_ops_with_int8_kernels_and_reports_quality(package):
 @pytest.mark.slow  # a StyleGAN2 int8 export with its quality check; the fold itself: test_export_fp32_rewrite.py
 def test_int8_stylegan2_quantizes_after_folding_elementwise_chains(package):
     """Noise + bias and the activation gain are folded before quantizing (fewer float passes between the
-    int8 convs); the package still passes its parity check and generates."""
-    path, _ = package("stylegan2_32", precision="int8")
+    int8 convs); the shipped model's package passes its parity check with room (a tiny random StyleGAN2's
+    int8 error is 0.043-0.048, too near the 0.05 gate to test with) and generates."""
+    path, _ = package("stylegan2_32.digits", precision="int8", tiny=False, pretrained=True)
     m = json.loads((path / "manifest.json").read_text())
-    assert m["parity"]["passed"]
+    assert m["parity"]["passed"] and m["parity"]["float_mean_abs"] < 0.035
+    assert m["parity"]["batch_sizes"][:2] == [1, 5] and sum(m["parity"]["batch_sizes"]) == 32
     names = [n.name for n in onnx.load(path / "generator.onnx").graph.node]
     assert any("_folded" in n for n in names)
     assert zoo_runtime.load(path, providers="cpu").generate(2, seed=0).dtype == np.uint8
@@ -114,3 +119,25 @@ def test_shared_biases_get_one_copy_per_node_before_quantizing():
     assert len(set(biases)) == 2 and "b3" not in biases
     inits = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
     assert all(np.array_equal(inits[name], np.arange(4)) for name in biases)
+
+
+def test_int8_parity_gates_on_32_images_a_run_at_a_time():
+    """int8 is gated on a mean error, so it is measured on 32 images (6 gave 0.029-0.071 for one model whose
+    64-image mean is 0.048), in runs no larger than images_per_run; fp32 and fp16 stay at batch 1 and 5."""
+    from zoo.exporting.verify import parity_batch_sizes
+
+    assert parity_batch_sizes("fp32", 32) == parity_batch_sizes("fp16", 2) == (1, 5)
+    assert parity_batch_sizes("int8", 32) == (1, 5, 26)
+    assert parity_batch_sizes("int8", 8) == (1, 5, 8, 8, 8, 2)
+
+
+def test_export_verdict_is_the_same_every_time(package, tmp_path):
+    """The parity inputs come from a fixed seed and calibration is deterministic: exporting the same model again
+    gives the same numbers (a model near the gate does not pass one time and fail the next)."""
+    from zoo.exporting import export
+    from zoo.exporting.verify import PARITY_SEED
+
+    path, model = package("dcgan32", precision="int8")
+    again = export(model, tmp_path / "again", precision="int8", progress=False, quality_n=16, calibration_n=64)
+    first, second = (json.loads((p / "manifest.json").read_text())["parity"] for p in (path, again))
+    assert first["seed"] == PARITY_SEED and first == second

@@ -35,7 +35,7 @@ from zoo.exporting.graph import (
     prepare_generator,
     token_shape,
 )
-from zoo.exporting.verify import TOLERANCES, ExportError, images_per_run, int8_quality, parity
+from zoo.exporting.verify import TOLERANCES, ExportError, images_per_run, int8_quality, parity, parity_batch_sizes
 from zoo_runtime.package import GRAPH, MANIFEST, PIXEL_FORMULA, SCHEMA, SCHEMA_VERSION, sha256_file
 
 PRECISIONS = ("fp32", "fp16", "int8")
@@ -291,9 +291,9 @@ def text_token_fields(config: dict) -> dict:
     return {"text_tokens": int(config["text_tokens"]), "text_token_dim": int(config["text_token_dim"])}
 
 
-def _calibration(names, latent_dim, num_classes, text_dim, n: int, batch: int = 32, tokens=(0, 0)) -> list[dict]:
+def _calibration(names, latent_dim, num_classes, text_dim, n: int, batch: int, tokens, seed: int) -> list[dict]:
     return [
-        example_inputs(names, latent_dim, num_classes, text_dim, min(batch, n - i), seed=10_000 + i, tokens=tokens)
+        example_inputs(names, latent_dim, num_classes, text_dim, min(batch, n - i), seed=seed + i, tokens=tokens)
         for i in range(0, n, batch)
     ]
 
@@ -367,12 +367,14 @@ def export(
                 elementwise_before_depth_to_space,
                 fold_elementwise_chains,
                 interleave_channels_last,
+                slices_of_concats,
                 thin_conv_as_phase_taps,
                 thin_modulated_conv_to_matmul,
                 upsample_after_identity_pool,
             )
 
             core, _ = conv_transpose_to_phases(float_core)  # exact rewrites, faster on ONNX Runtime's CPU (rewrite.py)
+            core, _ = slices_of_concats(core)
             core, _ = elementwise_before_depth_to_space(core)
             core, _ = thin_conv_as_phase_taps(core)
             core, _ = interleave_channels_last(core)  # after the pass above, which reads the last DepthToSpace
@@ -386,11 +388,11 @@ def export(
         else:
             from zoo.exporting.precision import to_int8
 
+            per_run = images_per_run(float_core, 32)
             core, quantization = to_int8(
                 float_core,
-                _calibration(
-                    names, latent_dim, num_classes, text_dim, calibration_n, images_per_run(float_core, 32), tokens
-                ),
+                _calibration(names, latent_dim, num_classes, text_dim, calibration_n, per_run, tokens, seed=10_000),
+                _calibration(names, latent_dim, num_classes, text_dim, 32, per_run, tokens, seed=20_000),
             )
         final = append_postprocess(core)
         onnx.checker.check_model(final, full_check=True)
@@ -400,7 +402,8 @@ def export(
         from zoo.exporting.graph import CoreGenerator
 
         torch_core = CoreGenerator(generator, kind, has_truncation, bool(tokens[0])).eval()
-        check = parity(torch_core, core, final, names, latent_dim, num_classes, text_dim, precision)
+        batch_sizes = parity_batch_sizes(precision, images_per_run(float_core, 32))
+        check = parity(torch_core, core, final, names, latent_dim, num_classes, text_dim, precision, batch_sizes)
         bar.update()
 
         quality = None

@@ -30,20 +30,30 @@ def tiny_config(name: str) -> dict:
 
 
 def cached_export(
-    root: str | os.PathLike, name: str, precision: str = "fp32", format: str = "onnx", tiny: bool = True, **config
+    root: str | os.PathLike,
+    name: str,
+    precision: str = "fp32",
+    format: str = "onnx",
+    tiny: bool = True,
+    pretrained: bool = False,
+    **config,
 ) -> tuple[Path, object]:
-    """(package path, the GAN it was exported from): `zoo.export` of
-    `create_model(name, **tiny_config, **config)` into `root`, once per process."""
+    """(package path, the GAN it was exported from): `zoo.export` of `create_model(name, pretrained,
+    **tiny_config, **config)` into `root`, once per process; random weights are drawn from seed 0."""
     from zoo.exporting import export
     from zoo.factory import create_model
 
     overrides = {**(tiny_config(name) if tiny else {}), **config}
-    key = json.dumps([str(root), name, precision, format, overrides], sort_keys=True)
+    key = json.dumps([str(root), name, precision, format, pretrained, overrides], sort_keys=True)
     with _lock:
         if key not in _cache or not _cache[key][0].exists():
             slug = hashlib.sha1(key.encode()).hexdigest()[:10]
             out = Path(root) / f"{name.replace('.', '_')}-{precision}-{format}-{slug}"
-            model = create_model(name, **overrides)
+            import torch
+
+            with torch.random.fork_rng():  # the same weights in every run: a test's verdict does not vary
+                torch.manual_seed(0)
+                model = create_model(name, pretrained=pretrained, **overrides)
             path = export(
                 model, out, precision=precision, format=format, progress=False, quality_n=160, calibration_n=64
             )

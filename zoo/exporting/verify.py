@@ -7,8 +7,12 @@ What is compared, exactly (the numbers go into manifest["parity"]):
 - uint8: the shipped graph's output [n, H, W, C] against `zoo.images.to_uint8(torch output)`:
   `uint8_max_levels` = max |difference| in pixel levels, `uint8_mismatch_fraction` = share of
   pixel values that differ at all.
-Inputs are fresh each export: z ~ N(0, 1), labels uniform, unit-norm embeddings, truncation in
-[0.5, 1]; batch sizes 1 and 5 (the graph was traced at batch 2, so both test the dynamic batch).
+Inputs: z ~ N(0, 1), labels uniform, unit-norm embeddings, truncation in [0.5, 1], drawn from a fixed
+seed (PARITY_SEED, apart from the calibration's), so a model gets the same verdict on every export;
+batch sizes 1 and 5 (the graph was traced at batch 2, so both test the dynamic batch). int8 is gated
+on a mean, and a mean of 6 images is too noisy to gate on: 12 seeds gave 0.029-0.071 for one tiny
+random StyleGAN2 whose mean over 64 images is 0.048. So int8 adds batches (at most `images_per_run`
+each, for memory) up to INT8_PARITY_IMAGES images.
 
 Tolerances per precision (an export above any of them fails and writes nothing):
     fp32: float_max_abs <= 1e-3,  uint8_max_levels <= 1   (typically ~1e-6 and 0)
@@ -18,8 +22,6 @@ Tolerances per precision (an export above any of them fails and writes nothing):
 """
 
 from __future__ import annotations
-
-import secrets
 
 import numpy as np
 import onnx
@@ -34,6 +36,8 @@ TOLERANCES = {
     "int8": {"float_mean_abs": 5e-2},
 }
 PARITY_BATCH_SIZES = (1, 5)
+PARITY_SEED = 7_000  # calibration uses seeds from 10_000, the int8 quality run seed 0
+INT8_PARITY_IMAGES = 32
 
 
 class ExportError(RuntimeError):
@@ -64,12 +68,11 @@ def parity(
     text_dim: int,
     precision: str,
     batch_sizes: tuple[int, ...] = PARITY_BATCH_SIZES,
-    seed: int | None = None,
+    seed: int = PARITY_SEED,
 ) -> dict:
     """Measure (see the module docstring) and gate; returns the manifest's "parity" entry."""
     from zoo.images import to_uint8
 
-    seed = secrets.randbits(31) if seed is None else seed
     core_session, final_session = cpu_session(core_model), cpu_session(final_model)
     float_max = float_sum = 0.0
     float_count = 0
@@ -117,6 +120,14 @@ def parity(
             "If this is fp16/int8, try fp32; otherwise report it with the model name"
         )
     return result
+
+
+def parity_batch_sizes(precision: str, per_run: int) -> tuple[int, ...]:
+    """PARITY_BATCH_SIZES, and for int8 more batches of at most `per_run` up to INT8_PARITY_IMAGES images."""
+    sizes = list(PARITY_BATCH_SIZES)
+    while precision == "int8" and sum(sizes) < INT8_PARITY_IMAGES:
+        sizes.append(min(per_run, INT8_PARITY_IMAGES - sum(sizes)))
+    return tuple(sizes)
 
 
 def images_per_run(core: onnx.ModelProto, at_64px: int) -> int:
