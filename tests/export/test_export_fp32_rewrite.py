@@ -17,7 +17,7 @@ def test_fp32_package_has_no_conv_transpose(tmp_path):
         pkg, _ = cached_export(tmp_path, "dcgan32")
     nodes = onnx.load(str(pkg / "generator.onnx")).graph.node
     assert "ConvTranspose" not in {n.op_type for n in nodes} and "DepthToSpace" in {n.op_type for n in nodes}
-    assert any(n.name.endswith("_taps") for n in nodes)  # the last 3-channel conv runs before the interleave
+    assert any(n.name.endswith("_groups_11") for n in nodes)  # the last 3-channel conv runs before the interleave
     assert any(n.name.endswith("_channels_last_rows") for n in nodes)  # the inner interleaves run channels-last
 
 
@@ -206,36 +206,6 @@ def _run_both(model, rewritten, feeds):
         so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
         outputs.append(ort.InferenceSession(m.SerializeToString(), so).run(None, feeds)[0])
     return outputs
-
-
-@pytest.mark.parametrize("cout", [1, 3])
-def test_thin_conv_as_phase_taps_is_exact(cout):
-    """The last conv as per-phase 1x1 taps, a one-hot depthwise shift and a sum: same values, edges included,
-    whatever the ONNX Runtime optimisation level (the blocked kernels run at ALL)."""
-    import numpy as np
-    import onnxruntime as ort
-
-    from zoo.exporting.rewrite import thin_conv_as_phase_taps
-
-    model = _depth_to_space_conv(cout=cout)
-    taps, count = thin_conv_as_phase_taps(model)
-    assert count == 1 and [n.op_type for n in taps.graph.node] == ["Conv", "Conv", "Conv", "DepthToSpace", "Tanh"]
-    onnx.checker.check_model(taps, full_check=True)
-    assert thin_conv_as_phase_taps(taps)[1] == 0
-    feeds = {"p": np.random.default_rng(1).standard_normal((2, 20, 6, 7)).astype(np.float32)}
-    a, b = _run_both(model, taps, feeds)
-    assert a.shape == b.shape == (2, cout, 12, 14)
-    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
-    so = ort.SessionOptions()
-    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    np.testing.assert_allclose(ort.InferenceSession(taps.SerializeToString(), so).run(None, feeds)[0], a, atol=1e-5)
-
-
-def test_thin_conv_as_phase_taps_leaves_other_convs_alone():
-    from zoo.exporting.rewrite import thin_conv_as_phase_taps
-
-    for model in (_depth_to_space_conv(cout=8), _depth_to_space_conv(stride=2), _depth_to_space_conv(mode="CRD")):
-        assert thin_conv_as_phase_taps(model)[1] == 0
 
 
 def test_interleave_channels_last_is_exact_and_only_before_convs():
@@ -487,3 +457,113 @@ def test_slices_of_concats_drop_an_unused_concat():
     rewritten, count = slices_of_concats(model)
     assert count == 1 and [n.op_type for n in rewritten.graph.node] == ["Relu"]
     assert rewritten.graph.node[0].input[0] == "a"
+
+
+@pytest.mark.parametrize("cout", [1, 3])
+def test_thin_conv_as_phase_groups_is_exact(cout):
+    """The last conv as one small conv per input phase, summed: same values, edges included, at every ONNX
+    Runtime optimisation level (the blocked kernels and the conv + sum fusion run at ALL)."""
+    import numpy as np
+    import onnxruntime as ort
+
+    from zoo.exporting.rewrite import thin_conv_as_phase_groups
+
+    model = _depth_to_space_conv(cout=cout)
+    groups, count = thin_conv_as_phase_groups(model)
+    ops = [n.op_type for n in groups.graph.node]
+    assert count == 1 and ops == ["Split"] + ["Conv", "Conv", "Add", "Conv", "Add", "Conv", "Add"][:7] + [
+        "DepthToSpace",
+        "Tanh",
+    ]
+    onnx.checker.check_model(groups, full_check=True)
+    assert thin_conv_as_phase_groups(groups)[1] == 0
+    feeds = {"p": np.random.default_rng(1).standard_normal((2, 20, 6, 7)).astype(np.float32)}
+    a, b = _run_both(model, groups, feeds)
+    assert a.shape == b.shape == (2, cout, 12, 14)
+    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+    so = ort.SessionOptions()
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    np.testing.assert_allclose(ort.InferenceSession(groups.SerializeToString(), so).run(None, feeds)[0], a, atol=1e-5)
+
+
+def test_thin_conv_as_phase_groups_reads_the_phase_convs_directly():
+    """When the phase tensor is the Concat of the phase convolutions, each group conv reads one of them: no Split."""
+    import numpy as np
+    from onnx import helper
+
+    from zoo.exporting.rewrite import thin_conv_as_phase_groups
+
+    model = _depth_to_space_conv(cout=3)
+    graph = model.graph
+    graph.input[0].name = "q"
+    pieces = [f"q{i}" for i in range(4)]
+    graph.node.insert(0, helper.make_node("Split", ["q"], pieces, axis=1))
+    graph.node.insert(1, helper.make_node("Concat", pieces, ["p"], axis=1))
+    groups, count = thin_conv_as_phase_groups(model)
+    convs = [n for n in groups.graph.node if n.op_type == "Conv"]
+    assert count == 1 and [c.input[0] for c in convs] == pieces
+    feeds = {"q": np.random.default_rng(2).standard_normal((2, 20, 6, 7)).astype(np.float32)}
+    a, b = _run_both(model, groups, feeds)
+    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+
+
+def test_thin_conv_as_phase_groups_leaves_other_convs_alone():
+    from zoo.exporting.rewrite import thin_conv_as_phase_groups
+
+    for model in (_depth_to_space_conv(cout=8), _depth_to_space_conv(stride=2), _depth_to_space_conv(mode="CRD")):
+        assert thin_conv_as_phase_groups(model)[1] == 0
+
+
+def _concat_film_model(periodic=True):
+    """Concat of 4 pieces [N, 3, 5, 5] -> Mul(Tile(s [N, 3, 1, 1], 4)) -> Add(constant [1, 12, 1, 1]) -> Relu."""
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    shift = np.tile(np.array([0.5, -1.0, 2.0], np.float32).reshape(1, 3, 1, 1), (1, 4, 1, 1))
+    if not periodic:
+        shift[0, 5] = 7.0
+    inits = [
+        numpy_helper.from_array(np.array([1, 4, 1, 1], np.int64), "repeats"),
+        numpy_helper.from_array(shift, "shift"),
+    ]
+    pieces = [f"x{i}" for i in range(4)]
+    nodes = [
+        helper.make_node("Concat", pieces, ["cat"], axis=1),
+        helper.make_node("Tile", ["s", "repeats"], ["s_tiled"]),
+        helper.make_node("Mul", ["cat", "s_tiled"], ["scaled"]),
+        helper.make_node("Add", ["shift", "scaled"], ["shifted"]),
+        helper.make_node("Relu", ["shifted"], ["out"]),
+    ]
+    inputs = [helper.make_tensor_value_info(p, TensorProto.FLOAT, ["batch", 3, 5, 5]) for p in pieces]
+    inputs.append(helper.make_tensor_value_info("s", TensorProto.FLOAT, ["batch", 3, 1, 1]))
+    graph = helper.make_graph(
+        nodes, "concat_film", inputs, [helper.make_tensor_value_info("out", TensorProto.FLOAT, None)], inits
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=9)
+
+
+def test_elementwise_before_concat_moves_film_and_relu_onto_the_pieces_exactly():
+    import numpy as np
+    import onnxruntime as ort
+
+    from zoo.exporting.rewrite import elementwise_before_concat
+
+    model = _concat_film_model()
+    moved_model, moved = elementwise_before_concat(model)
+    ops = [n.op_type for n in moved_model.graph.node]
+    assert moved == 3 and ops == ["Mul"] * 4 + ["Add"] * 4 + ["Relu"] * 4 + ["Concat"]  # the Tile went too
+    rng = np.random.default_rng(0)
+    feeds = {f"x{i}": rng.standard_normal((2, 3, 5, 5)).astype(np.float32) for i in range(4)}
+    feeds["s"] = rng.standard_normal((2, 3, 1, 1)).astype(np.float32)
+    want = ort.InferenceSession(model.SerializeToString()).run(None, feeds)[0]
+    got = ort.InferenceSession(moved_model.SerializeToString()).run(None, feeds)[0]
+    assert np.array_equal(want, got)
+
+
+def test_elementwise_before_concat_needs_one_value_per_piece():
+    """A constant that differs between the pieces is no per-piece operand: the Add (and the Relu after it) stay."""
+    from zoo.exporting.rewrite import elementwise_before_concat
+
+    moved_model, moved = elementwise_before_concat(_concat_film_model(periodic=False))
+    assert moved == 1 and [n.op_type for n in moved_model.graph.node].count("Concat") == 1
+    assert [n.op_type for n in moved_model.graph.node][-2:] == ["Add", "Relu"]

@@ -364,11 +364,12 @@ def export(
         if precision == "fp32":
             from zoo.exporting.rewrite import (
                 conv_transpose_to_phases,
+                elementwise_before_concat,
                 elementwise_before_depth_to_space,
                 fold_elementwise_chains,
                 interleave_channels_last,
                 slices_of_concats,
-                thin_conv_as_phase_taps,
+                thin_conv_as_phase_groups,
                 thin_modulated_conv_to_matmul,
                 upsample_after_identity_pool,
             )
@@ -376,7 +377,8 @@ def export(
             core, _ = conv_transpose_to_phases(float_core)  # exact rewrites, faster on ONNX Runtime's CPU (rewrite.py)
             core, _ = slices_of_concats(core)
             core, _ = elementwise_before_depth_to_space(core)
-            core, _ = thin_conv_as_phase_taps(core)
+            core, _ = elementwise_before_concat(core)  # the FiLM and Relu onto each phase conv's output
+            core, _ = thin_conv_as_phase_groups(core)  # the last conv reads those directly
             core, _ = interleave_channels_last(core)  # after the pass above, which reads the last DepthToSpace
             core, _ = upsample_after_identity_pool(core)
             core, _ = fold_elementwise_chains(core)

@@ -163,8 +163,7 @@ def to_int8(
     # (graphs with interleaves): no gain there, and their parity error grew (dcgan32_minilm.shapes 0.044 -> 0.053,
     # over the 0.05 gate)
     model, _ = thin_modulated_conv_to_matmul(model, channels_last=True)
-    if not interleaves:
-        model, _ = channel_scales_channels_last(model)
+    model, _ = channel_scales_channels_last(model)
     model = own_biases(model)
     # kept float: the toRGB MatMuls' per-sample weights are computed, and a float MatMul reads the float activation
     # directly; of the data movement, only the interleaves between int8 convs run in int8

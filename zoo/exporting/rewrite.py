@@ -566,6 +566,83 @@ def elementwise_before_depth_to_space(model: onnx.ModelProto) -> tuple[onnx.Mode
     return model, moved
 
 
+def elementwise_before_concat(model: onnx.ModelProto) -> tuple[onnx.ModelProto, int]:
+    """Concat of k equal pieces along channels -> a unary activation, or a Mul/Add whose per-channel operand is
+    one [., C, 1, 1] value tiled k times  ==>  the op on each piece -> Concat. Returns (model, ops moved).
+
+    Why: `elementwise_before_depth_to_space` leaves a FiLM (scale, shift) and Relu on the phase convolutions'
+    Concat, tiled over the phases; moved before it, the last conv's phase groups (`thin_conv_as_phase_groups`)
+    read the phase convolutions' outputs directly and the Concat and a Split of it go (dcgan32_minilm.shapes:
+    2 copies of the largest phase tensor). The same element count either way. Exact.
+    """
+    model = copy.deepcopy(model)
+    graph = model.graph
+    shapes = value_shapes(model)
+    inits = {i.name: i for i in graph.initializer}
+    graph_outputs = {o.name for o in graph.output}
+    moved = 0
+    changed = True
+    while changed:  # one op at a time, until the Concat meets something else
+        changed = False
+        consumers = consumers_of(graph)
+        producers = {o: n for n in graph.node for o in n.output}
+        for cat in graph.node:
+            users = consumers.get(cat.output[0], [])
+            if cat.op_type != "Concat" or len(users) != 1 or cat.output[0] in graph_outputs:
+                continue
+            axis = next(a.i for a in cat.attribute if a.name == "axis")
+            sizes = [shapes.get(p, [None, None])[1] if len(shapes.get(p, [])) == 4 else None for p in cat.input]
+            k, c = len(cat.input), sizes[0]
+            if axis != 1 or k < 2 or c is None or any(z != c for z in sizes):
+                continue
+            op = users[0]
+            per_piece = None  # the per-channel operand each piece's op reads
+            if op.op_type in ("Mul", "Add") and len(op.input) == 2 and op.input[0] != op.input[1]:
+                other = op.input[1] if op.input[0] == cat.output[0] else op.input[0]
+                tile = producers.get(other)
+                if other in inits:
+                    value = numpy_helper.to_array(inits[other])
+                    if value.ndim == 4 and value.shape[1] == k * c and value.shape[2:] == (1, 1):
+                        first = value[:, :c]
+                        if all(np.array_equal(first, value[:, i * c : (i + 1) * c]) for i in range(k)):
+                            per_piece = f"{op.name or op.output[0]}_per_piece".replace("/", "_")
+                            graph.initializer.append(numpy_helper.from_array(np.ascontiguousarray(first), per_piece))
+                            inits[per_piece] = graph.initializer[-1]
+                elif tile is not None and tile.op_type == "Tile" and tile.input[1] in inits:
+                    repeats = numpy_helper.to_array(inits[tile.input[1]]).tolist()
+                    if repeats == [1, k, 1, 1] and shapes.get(tile.input[0], [None])[1:] == [c, 1, 1]:
+                        per_piece = tile.input[0]
+                if per_piece is None:
+                    continue
+            elif op.op_type not in PHASE_UNARY:
+                continue
+            name = (op.name or op.output[0]).replace("/", "_")
+            pieces, new_nodes = [], []  # the new Concat writes op's output: a graph output keeps its name
+            for i, piece in enumerate(cat.input):
+                out = f"{name}_piece{i}"
+                copy_ = helper.make_node(op.op_type, [piece] + ([per_piece] if per_piece else []), [out], name=out)
+                copy_.attribute.extend(op.attribute)
+                new_nodes.append(copy_)
+                pieces.append(out)
+                shapes[out] = shapes[piece]
+            new_cat = helper.make_node("Concat", pieces, [op.output[0]], name=cat.name, axis=1)
+            nodes = []
+            for n in graph.node:
+                if n is cat:
+                    continue
+                if n is op:
+                    nodes += [*new_nodes, new_cat]
+                    continue
+                nodes.append(n)
+            set_nodes(graph, nodes)
+            drop_dead_nodes(graph)  # the Tile, when nothing else reads it
+            moved += 1
+            changed = True
+            break
+    drop_unused_initializers(graph)
+    return model, moved
+
+
 def thin_modulated_conv_to_matmul(
     model: onnx.ModelProto, max_out: int = 4, channels_last: bool = False
 ) -> tuple[onnx.ModelProto, int]:
@@ -680,74 +757,75 @@ def thin_modulated_conv_to_matmul(
     return model, rewritten
 
 
-def thin_conv_as_phase_taps(model: onnx.ModelProto, block: int = 16) -> tuple[onnx.ModelProto, int]:
-    """Conv(DepthToSpace_s(P)) for a stride-1 k x k Conv whose s*s*Cout phase outputs fit in one `block`, as
-    three cheap convolutions on the phase tensor P, then the interleave. Returns (model, convolutions replaced).
+def thin_conv_as_phase_groups(model: onnx.ModelProto, block: int = 16) -> tuple[onnx.ModelProto, int]:
+    """Conv(DepthToSpace_s(P)) for a stride-1 k x k Conv whose s*s*Cout phase outputs fit in one `block`, as one
+    small conv per input phase of P, summed, then the interleave. Returns (model, convolutions replaced).
 
-        z = Conv1x1(P, group s*s)    one channel per (output phase, tap, output channel), from the input phase
-                                     that tap reads: each tap's Cout x C weights, nothing multiplied by zero
-        y = Conv(z, depthwise)       each channel shifted to the P position its tap reads (a one-hot kernel)
-        out = DepthToSpace(Conv1x1(y, ones))   the taps summed per output phase and channel, plus the bias
+        out = DepthToSpace(sum over input phases (a, b) of Conv(P_ab, W_ab))
 
-    Why: a DCGAN's last conv has 1 or 3 outputs. ONNX Runtime's blocked convolution pads them to a block of 16, so
-    the conv did 5-16x its multiply-adds (on the phase tensor, `conv_after_depth_to_space`, also every zero tap of
-    the 3x3 window over all s*s phases). Here the multiply-adds are the conv's own (the 1x1, padded to a block per
-    phase group) plus a depthwise pass and a small sum. Measured at batch 64, 1 thread, CPU time, best of 15 (with
-    `interleave_channels_last`): dcgan32.digits 11.4 -> 9.5 ms, dcgan32.shapes 35.9 -> 32.6 ms. Exact: the same
-    products, summed in another order. fp32 only: int8 keeps `conv_after_depth_to_space`.
+    P_ab is P's channels of input phase (a, b) (the phase convolutions' own outputs when P is their Concat, else a
+    Split of P), and W_ab holds, for every output phase, the taps of the k x k kernel that read phase (a, b): a
+    2 x 2 window for a 3 x 3 conv after a 2x interleave, each phase group with its own padding.
+
+    Why: a DCGAN's last conv has 1 or 3 outputs, and ONNX Runtime's blocked convolution pads them to a block of
+    16. On the whole phase tensor (`conv_after_depth_to_space`) every output phase also multiplies the zero taps
+    of a 3 x 3 window over all s*s phases (1.8M multiply-adds per 32 px image for 0.44M); the taps-as-channels form
+    (a grouped 1x1 per input phase, a one-hot depthwise shift, a 1x1 sum: the previous fp32 form) has only the
+    conv's own, but writes and re-reads a tensor of up to 8 taps per input channel. Here: 2 x 2 windows (0.79M), nothing in between, and the sums fuse into the convolutions. Exact:
+    the same products, summed in another order.
     """
 
-    def phase_taps(graph, interleave, conv, w, s, pad, bias):
+    def phase_groups(graph, interleave, conv, w, s, pad, bias):
         cout, cin, k = w.shape[0], w.shape[1], w.shape[2]
-        # output phase (A, B), tap (dy, dx) reads P's phase (a, b) at offset (u, v): rows s*I + A + dy - pad = s*(I + u) + a
-        taps: list[list] = [[] for _ in range(s * s)]  # per input phase: (first output channel, dy, dx, u, v)
+        # output phase A's tap dy reads rows s*I + A + dy - pad = s*(I + u) + a of the interleaved input: P's phase a
+        # at I + u. Per input phase a: the offsets u it is read at, and the taps
+        reads: dict[int, list] = {a: [] for a in range(s)}
         for out_a in range(s):
-            for out_b in range(s):
-                for dy in range(k):
-                    for dx in range(k):
-                        (u, a), (v, b) = divmod(out_a + dy - pad, s), divmod(out_b + dx - pad, s)
-                        taps[a * s + b].append(((out_a * s + out_b) * cout, dy, dx, u, v))
-        per_group = -(-max(len(t) for t in taps) * cout // block) * block  # whole blocks, for the blocked kernels
-        reach = max(abs(o) for group in taps for t in group for o in t[3:])
-        window = 2 * reach + 1
-        w_taps = np.zeros((s * s * per_group, cin, 1, 1), w.dtype)
-        shift = np.zeros((s * s * per_group, 1, window, window), w.dtype)
-        total = np.zeros((s * s * cout, s * s * per_group, 1, 1), w.dtype)
-        for g, group in enumerate(taps):
-            for j, (first, dy, dx, u, v) in enumerate(group):
-                channels = g * per_group + j * cout + np.arange(cout)
-                w_taps[channels, :, 0, 0] = w[:, :, dy, dx]
-                shift[channels, 0, u + reach, v + reach] = 1
-                total[first + np.arange(cout), channels, 0, 0] = 1
-        name = f"{conv.name or conv.output[0]}_taps".replace("/", "_")
-        for suffix, value in {"_w": w_taps, "_shift": shift, "_sum": total, "_b": np.tile(bias, s * s)}.items():
-            graph.initializer.append(numpy_helper.from_array(value.astype(w.dtype), name + suffix))
-        return [
-            helper.make_node(
-                "Conv", [interleave.input[0], name + "_w"], [name + "_z"], name=name, kernel_shape=[1, 1], group=s * s
-            ),
-            helper.make_node(
-                "Conv",
-                [name + "_z", name + "_shift"],
-                [name + "_shifted"],
-                name=name + "_shift",
-                kernel_shape=[window, window],
-                pads=[reach] * 4,
-                group=s * s * per_group,
-            ),
-            helper.make_node(
-                "Conv",
-                [name + "_shifted", name + "_sum", name + "_b"],
-                [name + "_y"],
-                name=name + "_sum",
-                kernel_shape=[1, 1],
-            ),
-            helper.make_node(
-                "DepthToSpace", [name + "_y"], [conv.output[0]], name=name + "_d2s", blocksize=s, mode="DCR"
-            ),
-        ]
+            for dy in range(k):
+                u, a = divmod(out_a + dy - pad, s)
+                reads[a].append((out_a, dy, u))
+        low = {a: min(0, *(u for _, _, u in r)) for a, r in reads.items()}
+        high = {a: max(0, *(u for _, _, u in r)) for a, r in reads.items()}
+        producer = next((n for n in graph.node if interleave.input[0] in n.output), None)
+        pieces = list(producer.input) if producer is not None and producer.op_type == "Concat" else []
+        name = f"{conv.name or conv.output[0]}_groups".replace("/", "_")
+        nodes = []
+        if len(pieces) != s * s or next(a.i for a in producer.attribute if a.name == "axis") != 1:
+            pieces = [f"{name}_p{g}" for g in range(s * s)]
+            graph.initializer.append(numpy_helper.from_array(np.full(s * s, cin, np.int64), name + "_sizes"))
+            split = helper.make_node(
+                "Split", [interleave.input[0], name + "_sizes"], pieces, name=name + "_split", axis=1
+            )
+            nodes.append(split)
+        total = None
+        for a in range(s):
+            for b in range(s):
+                kernel = np.zeros((s * s * cout, cin, high[a] - low[a] + 1, high[b] - low[b] + 1), w.dtype)
+                for out_a, dy, u in reads[a]:
+                    for out_b, dx, v in reads[b]:
+                        o = (out_a * s + out_b) * cout  # DCR channel order, as DepthToSpace reads it
+                        kernel[o : o + cout, :, u - low[a], v - low[b]] = w[:, :, dy, dx]
+                g = f"{name}_{a}{b}"
+                graph.initializer.append(numpy_helper.from_array(kernel, g + "_w"))
+                inputs = [pieces[a * s + b], g + "_w"]
+                if total is None:
+                    graph.initializer.append(numpy_helper.from_array(np.tile(bias, s * s).astype(w.dtype), g + "_b"))
+                    inputs.append(g + "_b")
+                pads = [-low[a], -low[b], high[a], high[b]]
+                nodes.append(
+                    helper.make_node("Conv", inputs, [g], name=g, kernel_shape=list(kernel.shape[2:]), pads=pads)
+                )
+                if total is not None:
+                    nodes.append(helper.make_node("Add", [total, g], [g + "_sum"], name=g + "_sum"))
+                total = g if total is None else g + "_sum"
+        nodes.append(
+            helper.make_node("DepthToSpace", [total], [conv.output[0]], name=name + "_d2s", blocksize=s, mode="DCR")
+        )
+        return nodes
 
-    return replace_thin_convs_after_interleaves(model, block, phase_taps)
+    model, replaced = replace_thin_convs_after_interleaves(model, block, phase_groups)
+    drop_dead_nodes(model.graph)  # the Concat, when the groups read its inputs
+    return model, replaced
 
 
 def interleave_channels_last(model: onnx.ModelProto) -> tuple[onnx.ModelProto, int]:
@@ -807,6 +885,16 @@ def interleave_channels_last(model: onnx.ModelProto) -> tuple[onnx.ModelProto, i
     return model, rewritten
 
 
+def channel_row(v: str, out: str, shape_prefix: str) -> list:
+    """Nodes that tile a per-channel value v [N, C, 1, 1] into a row `out` [N, 1, W*C] (channels-last rows), with
+    the shapes `channel_scales_channels_last` stores under `shape_prefix`."""
+    return [
+        helper.make_node("Reshape", [v, shape_prefix + "_s4_shape"], [out + "4"], name=out + "4"),
+        helper.make_node("Tile", [out + "4", shape_prefix + "_tiles_shape"], [out + "_tiled"], name=out + "_tile"),
+        helper.make_node("Reshape", [out + "_tiled", shape_prefix + "_s_row_shape"], [out], name=out),
+    ]
+
+
 def channel_scales_channels_last(model: onnx.ModelProto) -> tuple[onnx.ModelProto, int]:
     """Mul(x [N, C, H, W], s [N, C, 1, 1]) with a computed per-sample, per-channel s, written channels-last:
     x as rows [N, H, W*C] (Transpose NHWC, Reshape) times s tiled to [N, 1, W*C], then back. Returns (model,
@@ -830,27 +918,52 @@ def channel_scales_channels_last(model: onnx.ModelProto) -> tuple[onnx.ModelProt
             return None
         return (*found, shapes[found[0]])
 
-    nodes, rewritten = [], 0
+    consumers = consumers_of(graph)
+    graph_outputs = {o.name for o in graph.output}
+
+    def channel_shift(node, x):  # the per-sample channel operand b when `node` is Add(x, b [N, C, 1, 1]), else None
+        if node.op_type != "Add" or len(node.input) != 2 or x not in node.input:
+            return None
+        b = node.input[1] if node.input[0] == x else node.input[0]
+        return b if b not in inits and shapes.get(b) == [shapes[x][0], shapes[x][1], 1, 1] else None
+
+    nodes, rewritten, absorbed = [], 0, set()
     for node in graph.node:
+        if id(node) in absorbed:
+            continue
         found = per_channel(node) if node.op_type == "Mul" and len(node.input) == 2 else None
         if found is None:
             nodes.append(node)
             continue
         x, s, (_, c, h, w) = found
         name = f"{node.name or node.output[0]}_rows".replace("/", "_")
+        # a per-sample channel Add right after (a FiLM shift), if it is the Mul's only reader, goes in the rows too
+        users = consumers.get(node.output[0], [])
+        shift = None
+        if len(users) == 1 and node.output[0] not in graph_outputs:
+            shift = channel_shift(users[0], node.output[0])
         shapes_needed = {"_x_rows": [0, h, w * c], "_s4": [0, 1, 1, c], "_tiles": [1, 1, w, 1], "_s_row": [0, 1, w * c]}
         shapes_needed["_y_nhwc"] = [0, h, w, c]
         for suffix, value in shapes_needed.items():
             graph.initializer.append(numpy_helper.from_array(np.array(value, np.int64), name + suffix + "_shape"))
+
         nodes += [
             helper.make_node("Transpose", [x], [name + "_x_nhwc"], name=name + "_x_nhwc", perm=[0, 2, 3, 1]),
             helper.make_node("Reshape", [name + "_x_nhwc", name + "_x_rows_shape"], [name + "_x"], name=name + "_x"),
-            helper.make_node("Reshape", [s, name + "_s4_shape"], [name + "_s4"], name=name + "_s4"),
-            helper.make_node("Tile", [name + "_s4", name + "_tiles_shape"], [name + "_s_tiled"], name=name + "_tile"),
-            helper.make_node("Reshape", [name + "_s_tiled", name + "_s_row_shape"], [name + "_s"], name=name + "_s"),
+            *channel_row(s, name + "_s", name),
             helper.make_node("Mul", [name + "_x", name + "_s"], [name + "_y"], name=name),
-            helper.make_node("Reshape", [name + "_y", name + "_y_nhwc_shape"], [name + "_y_nhwc"], name=name + "_y"),
-            helper.make_node("Transpose", [name + "_y_nhwc"], [node.output[0]], name=name + "_nchw", perm=[0, 3, 1, 2]),
+        ]
+        out, last = name + "_y", node.output[0]
+        if shift is not None:
+            nodes += [
+                *channel_row(shift, name + "_b", name),
+                helper.make_node("Add", [out, name + "_b"], [name + "_yb"], name=name + "_add"),
+            ]
+            out, last = name + "_yb", users[0].output[0]
+            absorbed.add(id(users[0]))
+        nodes += [
+            helper.make_node("Reshape", [out, name + "_y_nhwc_shape"], [name + "_y_nhwc"], name=name + "_y"),
+            helper.make_node("Transpose", [name + "_y_nhwc"], [last], name=name + "_nchw", perm=[0, 3, 1, 2]),
         ]
         rewritten += 1
     set_nodes(graph, nodes)
