@@ -83,7 +83,7 @@ Where the time goes (`python benchmarks/profile_runtime.py PKG --batch 64 --thre
 - the text models (dcgan32.shapes-text, dcgan32_minilm.shapes: token cross-attention at 4x4 and 8x8, FiLM),
   fp32, batch 64 (profiled at load 2): the phase convs 25% of the kernel time, the attention (token K/V
   projections, the masked softmax over 17 keys, layer norms), FiLM and other small ops 35%, interleaves and
-  reorders 20% (the one the attention reads is still a DepthToSpace), the last conv (as phase taps) 16%, the
+  reorders 20% (the one the attention reads is still a DepthToSpace), the last conv (then as phase taps) 16%, the
   Gemms 4%. int8 (load 0.6): QLinearConv 31%, QLinearMatMul 10%, and the float softmax, mask, layer norms, FiLM
   Mul/Add, (de)quantize and the attention's transposes over 40%: little of it quantizes.
 
@@ -146,6 +146,35 @@ median of 5-7 runs at batch 64):
     batch runs after 2 warm-up runs. The earlier runs (best of 2 after 1) understated steady state: the first
     batch-64 runs after batch 1 and 8 are slower while ONNX Runtime re-plans its memory (stylegan2_32.digits fp32
     37, 37, then 29 ms), and torch.compile's rows rose too (dcgan32.digits 3385 -> 4392 images/s).
+- round 3 (this session; load 0.6-1, 1 thread, CPU time; kernel times from profile_runtime.py at batch 64, best
+  of 3 interleaved runs of 10):
+  - **kept** (fp32): the last 1- or 3-channel conv as one small conv per input phase, summed
+    (thin_conv_as_phase_groups). A 3x3 conv after a 2x interleave reads each input phase through a 2x2 window, so
+    four convs with their own padding (0.79M multiply-adds per 32 px image, and ONNX Runtime fuses the sums into
+    them) replace the phase taps (1.2M, plus a tensor of taps written and re-read): dcgan32_minilm.shapes 23.3 ->
+    22.0 ms, dcgan32.digits 10.2 -> 9.7 ms. Whole bench runs: dcgan32.digits roofline 85% -> 89%, dcgan32.shapes
+    99% -> 102% (the roofline counts the original conv's multiply-adds), the text models 61-63% -> 68%. In int8
+    the four small convs were slower than the one on the phase tensor (4 x 2.4% against 8-9% of the time), so
+    int8 keeps conv_after_depth_to_space.
+  - **kept** (fp32): the FiLM and Relu tiled over the phases moved onto each phase conv's output
+    (elementwise_before_concat), so the phase groups read those and the Concat and a Split of it go (level with
+    the Split version within the spread: 21.5-23.0 vs 21.7-22.7 ms; kept for the two copies it saves).
+  - **kept**: the token text models' attention computed in the q conv's layout [N, heads, dh, HW] (the PyTorch
+    module, zoo.conditioning.TokenAttention, so eager and torch.compile get it too): no image-sized transposes
+    (ONNX Runtime folds the two that remain into its matmuls), masked keys get -inf added instead of a Where
+    (single ops at [64,4,64,17]: Where + Softmax 0.76 ms, Add + Softmax 0.57, Softmax alone 0.39).
+  - **kept**: slices_of_concats: the token models' graph packed [pooled | tokens | mask] into one row and sliced
+    it apart at once (Concat + three Slices, 3% of fp32 time); in int8 that Concat was quantized with one range
+    for pooled embedding, tokens and mask, which cost accuracy: dcgan32_minilm.shapes int8 parity error 0.040
+    -> 0.023, PSNR against fp32 30.1 -> 36.0 dB. Whole bench runs with the attention change: fp32 against
+    torch.compile at batch 64 1.02x -> 1.11x, roofline 61% -> 63%, int8 1.53x -> 1.64x.
+  - **kept** (int8): channel_scales_channels_last on the DCGAN text models too, the FiLM shift Add taken into
+    the same rows (the channels-last Mul and Add were 7% of dcgan32_minilm.shapes' int8 time; 4.7% + 2.6% ->
+    2.4% + 1.7%).
+  - not kept: the attention's two activation matmuls left float in int8 (13.3-13.6 vs 13.0-13.4 ms).
+  - where the text models stand: fp32 68% of the roofline, int8 1.53-1.59x (the fp32 gains above lowered the
+    ratio). Their int8 time is 45% float and glue (softmax, layer norms, the mask and residual Adds, (de)quantize,
+    transposes, the interleave the attention reads): each 1-5%, none large enough alone.
 - earlier lead, not confirmed: the 3x3 conv after each upsample is not slow per FLOP. It has twice the input
   channels of the conv after it, so twice the multiply-adds.
 - not kept: the bilinear upsample folded into its 3x3 conv (Pad(edge), then one Conv with 4*Cout outputs on the
