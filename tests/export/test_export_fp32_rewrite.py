@@ -567,3 +567,52 @@ def test_elementwise_before_concat_needs_one_value_per_piece():
     moved_model, moved = elementwise_before_concat(_concat_film_model(periodic=False))
     assert moved == 1 and [n.op_type for n in moved_model.graph.node].count("Concat") == 1
     assert [n.op_type for n in moved_model.graph.node][-2:] == ["Add", "Relu"]
+
+
+def _affine_conv_model(pads=(0, 0, 0, 0), kernel=1):
+    """x [N, 4, 5, 5] * g [4, 1, 1] + b [1, 4, 1, 1] -> Conv(kernel, pads) to 3 channels, with a bias."""
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(3)
+    inits = [
+        numpy_helper.from_array(rng.standard_normal((4, 1, 1)).astype(np.float32), "g"),
+        numpy_helper.from_array(rng.standard_normal((1, 4, 1, 1)).astype(np.float32), "b"),
+        numpy_helper.from_array(rng.standard_normal((3, 4, kernel, kernel)).astype(np.float32), "w"),
+        numpy_helper.from_array(rng.standard_normal(3).astype(np.float32), "bias"),
+    ]
+    nodes = [
+        helper.make_node("Mul", ["x", "g"], ["scaled"]),
+        helper.make_node("Add", ["scaled", "b"], ["shifted"]),
+        helper.make_node("Conv", ["shifted", "w", "bias"], ["y"], kernel_shape=[kernel, kernel], pads=list(pads)),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "affine_conv",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 4, 5, 5])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        inits,
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=9)
+
+
+@pytest.mark.parametrize("kernel", [1, 3])
+def test_channel_affine_folds_into_an_unpadded_conv_exactly(kernel):
+    """A GroupNorm's per-channel scale and shift before the attention's 1x1 query conv go into its weights."""
+    import numpy as np
+
+    from zoo.exporting.rewrite import channel_affine_into_conv
+
+    model = _affine_conv_model(kernel=kernel)
+    folded, count = channel_affine_into_conv(model)
+    assert count == 1 and [n.op_type for n in folded.graph.node] == ["Conv"]
+    feeds = {"x": np.random.default_rng(4).standard_normal((2, 4, 5, 5)).astype(np.float32)}
+    a, b = _run_both(model, folded, feeds)
+    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+
+
+def test_channel_affine_stays_before_a_padded_conv():
+    """With zero padding the shift would reach the padded border too: not folded."""
+    from zoo.exporting.rewrite import channel_affine_into_conv
+
+    assert channel_affine_into_conv(_affine_conv_model(pads=(1, 1, 1, 1), kernel=3))[1] == 0

@@ -363,6 +363,7 @@ def export(
         quantization = None
         if precision == "fp32":
             from zoo.exporting.rewrite import (
+                channel_affine_into_conv,
                 conv_transpose_to_phases,
                 elementwise_before_concat,
                 elementwise_before_depth_to_space,
@@ -376,6 +377,7 @@ def export(
 
             core, _ = conv_transpose_to_phases(float_core)  # exact rewrites, faster on ONNX Runtime's CPU (rewrite.py)
             core, _ = slices_of_concats(core)
+            core, _ = channel_affine_into_conv(core)
             core, _ = elementwise_before_depth_to_space(core)
             core, _ = elementwise_before_concat(core)  # the FiLM and Relu onto each phase conv's output
             core, _ = thin_conv_as_phase_groups(core)  # the last conv reads those directly

@@ -139,6 +139,7 @@ def to_int8(
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     from zoo.exporting.rewrite import (
+        channel_affine_into_conv,
         channel_scales_channels_last,
         conv_after_depth_to_space,
         conv_transpose_to_phases,
@@ -151,6 +152,7 @@ def to_int8(
 
     model, rewritten = conv_transpose_to_phases(model)
     model, _ = slices_of_concats(model)
+    model, _ = channel_affine_into_conv(model)
     # measured at batch 64, 1 thread, CPU time: the last 1- or 3-channel conv on the phase tensor (int8 kernels
     # are at their worst with one output channel): dcgan32.digits 10.5 -> 6.3 ms; fewer float elementwise passes
     # between the int8 convs: stylegan2_64.shapes 112 -> 97 ms

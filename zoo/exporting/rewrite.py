@@ -290,6 +290,84 @@ def slices_of_concats(model: onnx.ModelProto) -> tuple[onnx.ModelProto, int]:
     return model, count
 
 
+def channel_affine_into_conv(model: onnx.ModelProto) -> tuple[onnx.ModelProto, int]:
+    """Conv(x * g + b) with constant per-channel g and b (either may be absent) and a Conv that pads nothing
+    ==>  Conv'(x) with W' = W * g (per input channel) and bias' = bias + sum of W over each output's window * b.
+    Returns (model, convolutions that took an affine).
+
+    Why: a GroupNorm exports as InstanceNormalization and then its per-channel scale and shift, two full passes
+    over the features before the token attention's 1x1 query conv (in int8 two float ops between quantized ones).
+    Exact in real arithmetic: without padding every window lies inside x, so the shift adds the same to each
+    output pixel.
+    """
+    model = copy.deepcopy(model)
+    graph = model.graph
+    inits = {i.name: i for i in graph.initializer}
+    consumers = consumers_of(graph)
+    producers = {o: n for n in graph.node for o in n.output}
+    graph_outputs = {o.name for o in graph.output}
+
+    def per_channel_constant(node, c):  # (computed input, constant [C] values) of Mul/Add(x, const), else None
+        if node is None or node.op_type not in ("Mul", "Add") or len(node.input) != 2:
+            return None
+        if node.output[0] in graph_outputs or len(consumers.get(node.output[0], [])) != 1:
+            return None
+        for x, k in (node.input, list(reversed(node.input))):
+            if k in inits and x not in inits:
+                value = numpy_helper.to_array(inits[k])
+                if value.size == c and value.ndim >= 3 and value.shape[-2:] == (1, 1) and value.shape[-3] == c:
+                    return x, value.reshape(c)
+        return None
+
+    dropped, folded = set(), 0
+    for conv in graph.node:
+        if conv.op_type != "Conv" or len(conv.input) < 2 or conv.input[1] not in inits:
+            continue
+        attrs = {a.name: helper.get_attribute_value(a) for a in conv.attribute}
+        if (
+            attrs.get("group", 1) != 1
+            or any(attrs.get("pads", [0]))
+            or attrs.get("auto_pad", b"NOTSET")
+            not in (
+                b"NOTSET",
+                "NOTSET",
+                b"VALID",
+                "VALID",
+            )
+        ):
+            continue
+        w = numpy_helper.to_array(inits[conv.input[1]])
+        c = w.shape[1]
+        scale, shift = np.ones(c, w.dtype), np.zeros(c, w.dtype)
+        source, chain = conv.input[0], []
+        for op in ("Add", "Mul"):  # x * g + b, read from the conv back: the shift first, then the scale
+            node = producers.get(source)
+            found = per_channel_constant(node, c) if node is not None and node.op_type == op else None
+            if found is None:
+                continue
+            source, value = found
+            if op == "Add":
+                shift = value.astype(w.dtype)
+            else:
+                scale = value.astype(w.dtype)
+            chain.append(node)
+        if not chain:
+            continue
+        bias = numpy_helper.to_array(inits[conv.input[2]]) if len(conv.input) > 2 and conv.input[2] else 0
+        name = f"{conv.name or conv.output[0]}_affine".replace("/", "_")
+        new_w = w * scale[None, :, None, None]
+        new_b = (bias + np.einsum("ochw,c->o", w, shift)).astype(w.dtype)
+        graph.initializer.extend(
+            [numpy_helper.from_array(new_w, name + "_w"), numpy_helper.from_array(new_b, name + "_b")]
+        )
+        conv.input[:] = [source, name + "_w", name + "_b"]
+        dropped.update(id(n) for n in chain)
+        folded += 1
+    set_nodes(graph, [n for n in graph.node if id(n) not in dropped])
+    drop_unused_initializers(graph)
+    return model, folded
+
+
 def fold_constant_arithmetic(model: onnx.ModelProto) -> onnx.ModelProto:
     """Every Mul or Add of two initializers that only Adds read replaced by an initializer holding its value
     (named `<output>_constant`). Only for Adds: a constant weight computed for a Gemm (StyleGAN2's affine
