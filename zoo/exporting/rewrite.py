@@ -578,6 +578,30 @@ def conv_after_depth_to_space(model: onnx.ModelProto, block: int = 16) -> tuple[
     return replace_thin_convs_after_interleaves(model, block, on_phases)
 
 
+def move_ops_before(model: onnx.ModelProto, mover: str, move) -> tuple[onnx.ModelProto, int]:
+    """The loop of the passes that move elementwise ops before an op of type `mover` (an interleave, a Concat):
+    for each `mover` node whose output one op reads, `move(graph, node, op, shapes, inits)` moves that op before
+    it (True) or leaves it (False); one op at a time, until nothing moves. Returns (model, ops moved)."""
+    model = copy.deepcopy(model)
+    graph = model.graph
+    shapes = value_shapes(model)
+    inits = {i.name: i for i in graph.initializer}
+    graph_outputs = {o.name for o in graph.output}
+    moved, changed = 0, True
+    while changed:
+        changed = False
+        consumers = consumers_of(graph)
+        for node in graph.node:
+            users = consumers.get(node.output[0], [])
+            if node.op_type != mover or len(users) != 1 or node.output[0] in graph_outputs:
+                continue
+            if move(graph, node, users[0], shapes, inits):
+                moved, changed = moved + 1, True
+                break
+    drop_unused_initializers(graph)
+    return model, moved
+
+
 PHASE_UNARY = ("Relu", "LeakyRelu", "Tanh", "Sigmoid")  # elementwise: they commute with the interleave
 
 
@@ -589,59 +613,45 @@ def elementwise_before_depth_to_space(model: onnx.ModelProto) -> tuple[onnx.Mode
     interleave and its 3-channel conv keep `conv_after_depth_to_space` from applying; moved before the
     interleave they cost the same (same element count) and the conv can follow. Exact.
     """
-    model = copy.deepcopy(model)
-    graph = model.graph
-    shapes = value_shapes(model)
-    inits = {i.name: i for i in graph.initializer}
-    graph_outputs = {o.name for o in graph.output}
-    moved = 0
-    changed = True
-    while changed:  # one op at a time, until the interleave meets something else
-        changed = False
-        consumers = consumers_of(graph)
-        for d2s in graph.node:
-            users = consumers.get(d2s.output[0], [])
-            if d2s.op_type != "DepthToSpace" or len(users) != 1 or d2s.output[0] in graph_outputs:
-                continue
-            attrs = {a.name: helper.get_attribute_value(a) for a in d2s.attribute}
-            if attrs.get("mode", b"DCR") not in (b"DCR", "DCR"):
-                continue
-            op, s = users[0], attrs["blocksize"]
-            new_inputs = [d2s.input[0]]
-            if op.op_type in ("Mul", "Add") and len(op.input) == 2:
-                other = op.input[1] if op.input[0] == d2s.output[0] else op.input[0]
-                shape = shapes.get(other)
-                if other == d2s.output[0] or shape is None or len(shape) != 4 or shape[2:] != [1, 1]:
-                    continue
-                name = f"{op.name or op.output[0]}_phases".replace("/", "_")
-                if other in inits:
-                    value = numpy_helper.to_array(inits[other])
-                    graph.initializer.append(numpy_helper.from_array(np.tile(value, (1, s * s, 1, 1)), name))
-                    inits[name] = graph.initializer[-1]
-                else:
-                    repeats = name + "_repeats"
-                    graph.initializer.append(numpy_helper.from_array(np.array([1, s * s, 1, 1], np.int64), repeats))
-                    inits[repeats] = graph.initializer[-1]
-                    tile = helper.make_node("Tile", [other, repeats], [name], name=name)
-                    graph.node.insert(list(graph.node).index(op), tile)
-                new_inputs.append(name)
-            elif op.op_type not in PHASE_UNARY:
-                continue
-            # op now reads P and writes a phase tensor; the interleave reads that and writes op's old output
-            phase_out = f"{op.output[0]}_before_d2s"
-            op.input[:] = new_inputs
-            old_out = op.output[0]
-            op.output[0] = phase_out
-            d2s.input[0] = phase_out
-            d2s.output[0] = old_out
-            nodes = [n for n in graph.node if n is not d2s]
-            nodes.insert(nodes.index(op) + 1, d2s)
-            set_nodes(graph, nodes)
-            moved += 1
-            changed = True
-            break
-    drop_unused_initializers(graph)
-    return model, moved
+
+    def move(graph, d2s, op, shapes, inits) -> bool:
+        attrs = {a.name: helper.get_attribute_value(a) for a in d2s.attribute}
+        if attrs.get("mode", b"DCR") not in (b"DCR", "DCR"):
+            return False
+        s = attrs["blocksize"]
+        new_inputs = [d2s.input[0]]
+        if op.op_type in ("Mul", "Add") and len(op.input) == 2:
+            other = op.input[1] if op.input[0] == d2s.output[0] else op.input[0]
+            shape = shapes.get(other)
+            if other == d2s.output[0] or shape is None or len(shape) != 4 or shape[2:] != [1, 1]:
+                return False
+            name = f"{op.name or op.output[0]}_phases".replace("/", "_")
+            if other in inits:
+                value = numpy_helper.to_array(inits[other])
+                graph.initializer.append(numpy_helper.from_array(np.tile(value, (1, s * s, 1, 1)), name))
+                inits[name] = graph.initializer[-1]
+            else:
+                repeats = name + "_repeats"
+                graph.initializer.append(numpy_helper.from_array(np.array([1, s * s, 1, 1], np.int64), repeats))
+                inits[repeats] = graph.initializer[-1]
+                tile = helper.make_node("Tile", [other, repeats], [name], name=name)
+                graph.node.insert(list(graph.node).index(op), tile)
+            new_inputs.append(name)
+        elif op.op_type not in PHASE_UNARY:
+            return False
+        # op now reads P and writes a phase tensor; the interleave reads that and writes op's old output
+        phase_out = f"{op.output[0]}_before_d2s"
+        op.input[:] = new_inputs
+        old_out = op.output[0]
+        op.output[0] = phase_out
+        d2s.input[0] = phase_out
+        d2s.output[0] = old_out
+        nodes = [n for n in graph.node if n is not d2s]
+        nodes.insert(nodes.index(op) + 1, d2s)
+        set_nodes(graph, nodes)
+        return True
+
+    return move_ops_before(model, "DepthToSpace", move)
 
 
 def elementwise_before_concat(model: onnx.ModelProto) -> tuple[onnx.ModelProto, int]:
@@ -653,72 +663,55 @@ def elementwise_before_concat(model: onnx.ModelProto) -> tuple[onnx.ModelProto, 
     read the phase convolutions' outputs directly and the Concat and a Split of it go (dcgan32_minilm.shapes:
     2 copies of the largest phase tensor). The same element count either way. Exact.
     """
-    model = copy.deepcopy(model)
-    graph = model.graph
-    shapes = value_shapes(model)
-    inits = {i.name: i for i in graph.initializer}
-    graph_outputs = {o.name for o in graph.output}
-    moved = 0
-    changed = True
-    while changed:  # one op at a time, until the Concat meets something else
-        changed = False
-        consumers = consumers_of(graph)
+
+    def move(graph, cat, op, shapes, inits) -> bool:
         producers = {o: n for n in graph.node for o in n.output}
-        for cat in graph.node:
-            users = consumers.get(cat.output[0], [])
-            if cat.op_type != "Concat" or len(users) != 1 or cat.output[0] in graph_outputs:
-                continue
-            axis = next(a.i for a in cat.attribute if a.name == "axis")
-            sizes = [shapes.get(p, [None, None])[1] if len(shapes.get(p, [])) == 4 else None for p in cat.input]
-            k, c = len(cat.input), sizes[0]
-            if axis != 1 or k < 2 or c is None or any(z != c for z in sizes):
-                continue
-            op = users[0]
-            per_piece = None  # the per-channel operand each piece's op reads
-            if op.op_type in ("Mul", "Add") and len(op.input) == 2 and op.input[0] != op.input[1]:
-                other = op.input[1] if op.input[0] == cat.output[0] else op.input[0]
-                tile = producers.get(other)
-                if other in inits:
-                    value = numpy_helper.to_array(inits[other])
-                    if value.ndim == 4 and value.shape[1] == k * c and value.shape[2:] == (1, 1):
-                        first = value[:, :c]
-                        if all(np.array_equal(first, value[:, i * c : (i + 1) * c]) for i in range(k)):
-                            per_piece = f"{op.name or op.output[0]}_per_piece".replace("/", "_")
-                            graph.initializer.append(numpy_helper.from_array(np.ascontiguousarray(first), per_piece))
-                            inits[per_piece] = graph.initializer[-1]
-                elif tile is not None and tile.op_type == "Tile" and tile.input[1] in inits:
-                    repeats = numpy_helper.to_array(inits[tile.input[1]]).tolist()
-                    if repeats == [1, k, 1, 1] and shapes.get(tile.input[0], [None])[1:] == [c, 1, 1]:
-                        per_piece = tile.input[0]
-                if per_piece is None:
-                    continue
-            elif op.op_type not in PHASE_UNARY:
-                continue
-            name = (op.name or op.output[0]).replace("/", "_")
-            pieces, new_nodes = [], []  # the new Concat writes op's output: a graph output keeps its name
-            for i, piece in enumerate(cat.input):
-                out = f"{name}_piece{i}"
-                copy_ = helper.make_node(op.op_type, [piece] + ([per_piece] if per_piece else []), [out], name=out)
-                copy_.attribute.extend(op.attribute)
-                new_nodes.append(copy_)
-                pieces.append(out)
-                shapes[out] = shapes[piece]
-            new_cat = helper.make_node("Concat", pieces, [op.output[0]], name=cat.name, axis=1)
-            nodes = []
-            for n in graph.node:
-                if n is cat:
-                    continue
-                if n is op:
-                    nodes += [*new_nodes, new_cat]
-                    continue
+        axis = next(a.i for a in cat.attribute if a.name == "axis")
+        sizes = [shapes.get(p, [None, None])[1] if len(shapes.get(p, [])) == 4 else None for p in cat.input]
+        k, c = len(cat.input), sizes[0]
+        if axis != 1 or k < 2 or c is None or any(z != c for z in sizes):
+            return False
+        per_piece = None  # the per-channel operand each piece's op reads
+        if op.op_type in ("Mul", "Add") and len(op.input) == 2 and op.input[0] != op.input[1]:
+            other = op.input[1] if op.input[0] == cat.output[0] else op.input[0]
+            tile = producers.get(other)
+            if other in inits:
+                value = numpy_helper.to_array(inits[other])
+                if value.ndim == 4 and value.shape[1] == k * c and value.shape[2:] == (1, 1):
+                    first = value[:, :c]
+                    if all(np.array_equal(first, value[:, i * c : (i + 1) * c]) for i in range(k)):
+                        per_piece = f"{op.name or op.output[0]}_per_piece".replace("/", "_")
+                        graph.initializer.append(numpy_helper.from_array(np.ascontiguousarray(first), per_piece))
+                        inits[per_piece] = graph.initializer[-1]
+            elif tile is not None and tile.op_type == "Tile" and tile.input[1] in inits:
+                repeats = numpy_helper.to_array(inits[tile.input[1]]).tolist()
+                if repeats == [1, k, 1, 1] and shapes.get(tile.input[0], [None])[1:] == [c, 1, 1]:
+                    per_piece = tile.input[0]
+            if per_piece is None:
+                return False
+        elif op.op_type not in PHASE_UNARY:
+            return False
+        name = (op.name or op.output[0]).replace("/", "_")
+        pieces, new_nodes = [], []  # the new Concat writes op's output: a graph output keeps its name
+        for i, piece in enumerate(cat.input):
+            out = f"{name}_piece{i}"
+            copy_ = helper.make_node(op.op_type, [piece] + ([per_piece] if per_piece else []), [out], name=out)
+            copy_.attribute.extend(op.attribute)
+            new_nodes.append(copy_)
+            pieces.append(out)
+            shapes[out] = shapes[piece]
+        new_cat = helper.make_node("Concat", pieces, [op.output[0]], name=cat.name, axis=1)
+        nodes = []
+        for n in graph.node:
+            if n is op:
+                nodes += [*new_nodes, new_cat]
+            elif n is not cat:
                 nodes.append(n)
-            set_nodes(graph, nodes)
-            drop_dead_nodes(graph)  # the Tile, when nothing else reads it
-            moved += 1
-            changed = True
-            break
-    drop_unused_initializers(graph)
-    return model, moved
+        set_nodes(graph, nodes)
+        drop_dead_nodes(graph)  # the Tile, when nothing else reads it
+        return True
+
+    return move_ops_before(model, "Concat", move)
 
 
 def thin_modulated_conv_to_matmul(
