@@ -35,7 +35,16 @@ from zoo.exporting.graph import (
     prepare_generator,
     token_shape,
 )
-from zoo.exporting.verify import TOLERANCES, ExportError, images_per_run, int8_quality, parity, parity_batch_sizes
+from zoo.exporting.prompts import prompt_batches
+from zoo.exporting.verify import (
+    PARITY_SEED,
+    TOLERANCES,
+    ExportError,
+    images_per_run,
+    int8_quality,
+    parity,
+    parity_batch_sizes,
+)
 from zoo_runtime.package import GRAPH, MANIFEST, PIXEL_FORMULA, SCHEMA, SCHEMA_VERSION, sha256_file
 
 PRECISIONS = ("fp32", "fp16", "int8")
@@ -393,10 +402,16 @@ def export(
             from zoo.exporting.precision import to_int8
 
             per_run = images_per_run(float_core, 32)
+            # a text model calibrates on real prompts' conditions too (zoo.exporting.prompts), half and half
+            prompt_n = calibration_n // 2 if prompt_batches(gan, names, latent_dim, 1, 1, 0) else 0
             core, quantization = to_int8(
                 float_core,
-                _calibration(names, latent_dim, num_classes, text_dim, calibration_n, per_run, tokens, seed=10_000),
-                _calibration(names, latent_dim, num_classes, text_dim, 32, per_run, tokens, seed=20_000),
+                _calibration(
+                    names, latent_dim, num_classes, text_dim, calibration_n - prompt_n, per_run, tokens, 10_000
+                )
+                + prompt_batches(gan, names, latent_dim, prompt_n, per_run, seed=11_000),
+                _calibration(names, latent_dim, num_classes, text_dim, 32, per_run, tokens, seed=20_000)
+                + prompt_batches(gan, names, latent_dim, 32, per_run, seed=21_000),
             )
         final = append_postprocess(core)
         onnx.checker.check_model(final, full_check=True)
@@ -406,8 +421,12 @@ def export(
         from zoo.exporting.graph import CoreGenerator
 
         torch_core = CoreGenerator(generator, kind, has_truncation, bool(tokens[0])).eval()
-        batch_sizes = parity_batch_sizes(precision, images_per_run(float_core, 32))
-        check = parity(torch_core, core, final, names, latent_dim, num_classes, text_dim, precision, batch_sizes)
+        per_run = images_per_run(float_core, 32)
+        batch_sizes = parity_batch_sizes(precision, per_run)
+        prompts = prompt_batches(gan, names, latent_dim, 16, per_run, seed=PARITY_SEED + 1_000)
+        check = parity(
+            torch_core, core, final, names, latent_dim, num_classes, text_dim, precision, batch_sizes, prompts=prompts
+        )
         bar.update()
 
         quality = None

@@ -14,6 +14,10 @@ on a mean, and a mean of 6 images is too noisy to gate on: 12 seeds gave 0.029-0
 random StyleGAN2 whose mean over 64 images is 0.048. So int8 adds batches (at most `images_per_run`
 each, for memory) up to INT8_PARITY_IMAGES images.
 
+A text model whose encoder is available is also checked on 16 conditions its encoder makes from prompts
+(zoo.exporting.prompts): they join every measure above, and for int8 their own mean error
+(`prompt_float_mean_abs`) is gated too, since random embeddings can pass where real prompts clip.
+
 Tolerances per precision (an export above any of them fails and writes nothing):
     fp32: float_max_abs <= 1e-3,  uint8_max_levels <= 1   (typically ~1e-6 and 0)
     fp16: float_max_abs <= 5e-2,  uint8_max_levels <= 8
@@ -69,16 +73,23 @@ def parity(
     precision: str,
     batch_sizes: tuple[int, ...] = PARITY_BATCH_SIZES,
     seed: int = PARITY_SEED,
+    prompts: list[dict[str, np.ndarray]] = (),
 ) -> dict:
-    """Measure (see the module docstring) and gate; returns the manifest's "parity" entry."""
+    """Measure (see the module docstring) and gate; returns the manifest's "parity" entry. A text model's
+    `prompts` batches (zoo.exporting.prompts: conditions from real prompts) are measured and gated with the rest."""
     from zoo.images import to_uint8
 
     core_session, final_session = cpu_session(core_model), cpu_session(final_model)
     float_max = float_sum = 0.0
     float_count = 0
     u8_max, u8_diff, u8_count = 0, 0, 0
-    for i, n in enumerate(batch_sizes):
-        feeds = example_inputs(names, latent_dim, num_classes, text_dim, n, seed=seed + i, tokens=token_shape(core.g))
+    random_batches = (
+        example_inputs(names, latent_dim, num_classes, text_dim, n, seed=seed + i, tokens=token_shape(core.g))
+        for i, n in enumerate(batch_sizes)
+    )
+    prompt_sum = prompt_count = 0.0
+    for feeds in [*random_batches, *prompts]:
+        n = len(feeds[names[0]])
         expected = torch_outputs(core, names, feeds)  # [n, C, H, W]
         got = core_session.run([FLOAT_OUTPUT], feeds)[0]
         images = final_session.run([OUTPUT_IMAGES], feeds)[0]  # uint8 [n, H, W, C]
@@ -94,6 +105,8 @@ def parity(
         float_max = max(float_max, float(err.max()))
         float_sum += float(err.sum())
         float_count += err.size
+        if any(feeds is p for p in prompts):
+            prompt_sum, prompt_count = prompt_sum + float(err.sum()), prompt_count + err.size
         levels = np.abs(images.astype(np.int16) - want.astype(np.int16))
         u8_max = max(u8_max, int(levels.max()))
         u8_diff += int((levels > 0).sum())
@@ -104,6 +117,7 @@ def parity(
         "precision": precision,
         "batch_sizes": list(batch_sizes),
         "seed": seed,
+        "prompt_images": int(sum(len(f[names[0]]) for f in prompts)),
         "provider": "CPUExecutionProvider",
         "float_max_abs": float_max,
         "float_mean_abs": float_sum / float_count,
@@ -111,7 +125,12 @@ def parity(
         "uint8_mismatch_fraction": u8_diff / u8_count,
         "tolerance": dict(TOLERANCES[precision]),
     }
-    over = [f"{k} = {result[k]:.3g} > {limit}" for k, limit in TOLERANCES[precision].items() if result[k] > limit]
+    limits = dict(TOLERANCES[precision])
+    if prompt_count:  # real prompts' conditions are gated on their own: random ones can hide a clipped range
+        result["prompt_float_mean_abs"] = prompt_sum / prompt_count
+        if "float_mean_abs" in limits:
+            limits["prompt_float_mean_abs"] = limits["float_mean_abs"]
+    over = [f"{k} = {result[k]:.3g} > {limit}" for k, limit in limits.items() if result[k] > limit]
     result["passed"] = not over
     if over:
         raise ExportError(
