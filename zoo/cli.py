@@ -1061,12 +1061,23 @@ def export_cmd(
                 "tolerance": p["tolerance"].get("uint8_max_levels"),
             },
             {"check": "uint8 pixels differing", "value": p["uint8_mismatch_fraction"], "tolerance": None},
-        ],
+        ]
+        + (
+            [
+                {
+                    "check": f"float mean, {p['prompt_images']} prompts",
+                    "value": p["prompt_float_mean_abs"],
+                    "tolerance": p["tolerance"].get("float_mean_abs"),
+                }
+            ]
+            if "prompt_float_mean_abs" in p
+            else []
+        ),
         ["check", "value", "tolerance"],
     )
     if "quality" in manifest:
         q = manifest["quality"]
-        shown = {k: v for k, v in q.items() if k.startswith(("fid", "pixel"))}
+        shown = {k: v for k, v in q.items() if k.startswith(("fid", "pixel", "prompt_pixel"))}
         click.echo(
             "int8 quality cost: "
             + ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in shown.items())

@@ -53,6 +53,7 @@ def test_text_int8_export_calibrates_and_gates_on_prompts(tmp_path):
     m = json.loads((path / "manifest.json").read_text())
     assert m["parity"]["prompt_images"] == 16 and 0 <= m["parity"]["prompt_float_mean_abs"] <= 0.05
     assert m["quantization"]["calibration_samples"] == 64  # 32 random conditions, 32 from prompts
+    assert m["quality"]["prompt_n"] == 64 and 0 <= m["quality"]["prompt_pixel_mae"] < 0.05
 
 
 @pytest.mark.filterwarnings("ignore")

@@ -433,7 +433,15 @@ def export(
         if precision == "int8":
             bar.set_postfix_str("int8 quality")
             quality = int8_quality(
-                float_core, core, names, latent_dim, num_classes, text_dim, n=quality_n, data=quality_data
+                float_core,
+                core,
+                names,
+                latent_dim,
+                num_classes,
+                text_dim,
+                n=quality_n,
+                data=quality_data,
+                prompts=prompt_batches(gan, names, latent_dim, 64, per_run, seed=PARITY_SEED + 2_000),
             )
             bar.update()
 

@@ -167,11 +167,13 @@ def int8_quality(
     n: int = 512,
     seed: int = 0,
     data: str | None = None,
+    prompts: list[dict[str, np.ndarray]] = (),
 ) -> dict:
     """The quality cost of int8 on the same n latents: FID between the fp32 and int8 images in the
     digits feature space (zoo.metrics; 0 means the same distribution), and pixel-space errors.
     With `data` (e.g. "builtin:digits") also FID of each against that data and their difference
-    (the cost in the usual sense; slower). Falls back to pixel errors when zoo.metrics is missing."""
+    (the cost in the usual sense; slower). Falls back to pixel errors when zoo.metrics is missing.
+    A text model's `prompts` batches (conditions from real prompts) add their own pixel error."""
     from zoo_runtime.latents import make_labels, make_latents
 
     feeds = example_inputs(names, latent_dim, num_classes, text_dim, n, seed=seed, tokens=graph_token_shape(fp32_model))
@@ -198,6 +200,13 @@ def int8_quality(
         "pixel_max_abs": float(diff.max()),
         "pixel_psnr_db": float(10 * np.log10(4.0 / max(float((diff**2).mean()), 1e-20))),
     }
+    if prompts:
+        sessions = cpu_session(fp32_model), cpu_session(int8_model)
+        errors = [
+            np.abs(np.subtract(*(s.run([FLOAT_OUTPUT], f)[0] for s in sessions), dtype=np.float64)) for f in prompts
+        ]
+        quality["prompt_n"] = int(sum(len(e) for e in errors))
+        quality["prompt_pixel_mae"] = float(sum(e.sum() for e in errors) / sum(e.size for e in errors))
     try:
         from zoo.metrics import extract_features, fid_from_features, get_feature_extractor
     except ImportError:
