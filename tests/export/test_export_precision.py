@@ -141,3 +141,47 @@ def test_export_verdict_is_the_same_every_time(package, tmp_path):
     again = export(model, tmp_path / "again", precision="int8", progress=False, quality_n=16, calibration_n=64)
     first, second = (json.loads((p / "manifest.json").read_text())["parity"] for p in (path, again))
     assert first["seed"] == PARITY_SEED and first == second
+
+
+def test_concat_inputs_take_the_concat_output_scale():
+    """Each Concat input's own Q -> DQ pair is re-pointed at the Concat output's scale and zero point, so the
+    int8 Concat copies instead of re-quantizing; a pair something else also reads keeps its own."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    from zoo.exporting.precision import concat_inputs_share_output_scale
+
+    def scale(name, value, zero_point):
+        return [
+            numpy_helper.from_array(np.array(value, np.float32), f"{name}_s"),
+            numpy_helper.from_array(np.array(zero_point, np.uint8), f"{name}_z"),
+        ]
+
+    inits = scale("a", 0.02, 120) + scale("b", 0.05, 130) + scale("out", 0.05, 128)
+    nodes = []
+    for x in ("a", "b"):
+        nodes += [
+            helper.make_node("QuantizeLinear", [x, f"{x}_s", f"{x}_z"], [f"{x}_q"]),
+            helper.make_node("DequantizeLinear", [f"{x}_q", f"{x}_s", f"{x}_z"], [f"{x}_dq"]),
+        ]
+    nodes += [
+        helper.make_node("Concat", ["a_dq", "b_dq"], ["cat"], axis=1),
+        helper.make_node("QuantizeLinear", ["cat", "out_s", "out_z"], ["cat_q"]),
+        helper.make_node("DequantizeLinear", ["cat_q", "out_s", "out_z"], ["y"]),
+    ]
+    inputs = [helper.make_tensor_value_info(x, TensorProto.FLOAT, [1, 2]) for x in ("a", "b")]
+    graph = helper.make_graph(
+        nodes, "qdq_concat", inputs, [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], inits
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=9)
+    shared, count = concat_inputs_share_output_scale(model)
+    assert count == 1
+    for node in shared.graph.node:
+        if node.op_type in ("QuantizeLinear", "DequantizeLinear"):
+            assert node.input[1:] == ["out_s", "out_z"]
+    feeds = {"a": np.array([[0.5, -1.0]], np.float32), "b": np.array([[2.0, 0.25]], np.float32)}
+    import onnxruntime as ort
+
+    got = ort.InferenceSession(shared.SerializeToString()).run(None, feeds)[0]
+    np.testing.assert_allclose(got, np.concatenate([feeds["a"], feeds["b"]], 1), atol=0.05 / 2 + 1e-6)
+    model.graph.output.append(helper.make_tensor_value_info("a_dq", TensorProto.FLOAT, None))  # read twice now
+    assert concat_inputs_share_output_scale(model)[1] == 0

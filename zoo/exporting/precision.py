@@ -106,6 +106,45 @@ def own_biases(model: onnx.ModelProto) -> onnx.ModelProto:
     return model
 
 
+def concat_inputs_share_output_scale(model: onnx.ModelProto) -> tuple[onnx.ModelProto, int]:
+    """In a QDQ graph, each input of a Concat that is Q -> DQ of its own (read by nothing else) quantized with the
+    Concat output's scale and zero point instead of its own. Returns (model, Concats changed).
+
+    Why: the phase convolutions of a transposed conv are calibrated one by one, so their four ranges differ and
+    ONNX Runtime's QLinearConcat re-quantizes every element into the Concat's range (4.5% of
+    dcgan32_minilm.shapes' int8 time). In the Concat's own range each conv writes what the Concat passes on, and
+    each value is rounded once instead of twice."""
+    model = copy.deepcopy(model)
+    graph = model.graph
+    producers = {o: n for n in graph.node for o in n.output}
+    readers = collections.Counter([i for n in graph.node for i in n.input] + [o.name for o in graph.output])
+    changed = 0
+    for node in graph.node:
+        if node.op_type != "Concat":
+            continue
+        users = [n for n in graph.node if node.output[0] in n.input]
+        if len(users) != 1 or users[0].op_type != "QuantizeLinear" or len(users[0].input) < 3:
+            continue
+        scale, zero_point = users[0].input[1], users[0].input[2]
+        pairs = []
+        for value in node.input:
+            dq = producers.get(value)
+            q = producers.get(dq.input[0]) if dq is not None and dq.op_type == "DequantizeLinear" else None
+            if q is None or q.op_type != "QuantizeLinear" or readers[value] != 1 or readers[dq.input[0]] != 1:
+                break
+            pairs.append((q, dq))
+        else:
+            for q, dq in pairs:
+                q.input[1:3] = [scale, zero_point]
+                dq.input[1:3] = [scale, zero_point]
+            changed += 1
+    used = {i for n in graph.node for i in n.input}
+    keep = [i for i in graph.initializer if i.name in used]
+    del graph.initializer[:]
+    graph.initializer.extend(keep)
+    return model, changed
+
+
 def op_counts(model: onnx.ModelProto) -> dict[str, int]:
     return dict(sorted(collections.Counter(n.op_type for n in model.graph.node).items()))
 
@@ -212,7 +251,7 @@ def to_int8(
                         "CalibPercentile": 99.999,
                     },
                 )
-            candidates[method] = onnx.load(str(dst))
+            candidates[method], _ = concat_inputs_share_output_scale(onnx.load(str(dst)))
     errors = mean_abs_errors(model, candidates, held_out)
     chosen = min(errors, key=errors.get)
     quantized = candidates[chosen]
