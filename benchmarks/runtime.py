@@ -174,6 +174,12 @@ median of 5-7 runs at batch 64):
   - **kept**: the attention's GroupNorm scale and shift folded into the 1x1 query conv that reads them
     (channel_affine_into_conv; exact for an unpadded conv): dcgan32_minilm.shapes int8 14.3-14.6 -> 13.4-13.6
     ms, fp32 level (21.0 vs 20.9-21.3 ms). Whole bench runs: int8 1.59x -> 1.65x fp32, roofline 68% -> 70%.
+  - **kept** (int8): a Concat's inputs quantized in the Concat's own scale (concat_inputs_share_output_scale, on
+    the QDQ graph): the phase convolutions were calibrated one by one, so QLinearConcat re-quantized every
+    element of four differently scaled inputs (4.5% of dcgan32_minilm.shapes' int8 time). Best of 15 at batch
+    64: 11.83 -> 11.58 ms, parity error 0.0259 -> 0.0244 (each value rounded once). Whole bench runs, int8
+    against fp32: dcgan32.digits 1.87x -> 2.02x, dcgan32.shapes 2.43x -> 2.59x, dcgan32.pairs 2.58x -> 2.67x,
+    dcgan32_minilm.shapes 1.64x -> 1.71x, dcgan32.shapes-text 1.58x -> 1.61x.
   - not kept: the attention's two activation matmuls left float in int8 (13.3-13.6 vs 13.0-13.4 ms); the FiLM
     Mul and Add run in uint8 (QLinearMul/QLinearAdd, which needed the mask's -inf made finite): 13.5-14.4 vs
     14.1-14.3 ms, inside the spread, and the parity error grew 0.023 -> 0.032; the softmax in uint8: its input
@@ -183,7 +189,7 @@ median of 5-7 runs at batch 64):
     0.097 (benchmarks/int8_prompts.py; the random inputs measured 0.023), darker, speckled shapes in the grid.
     Half the calibration now comes from the model's encoder on prompts (zoo.exporting.prompts), and parity
     gates the prompts' own mean: 0.0086. The graphs, and so the speeds below, do not change.
-  - where the text models stand: fp32 67-70% of the roofline, int8 1.57-1.65x (the fp32 gains above held the
+  - where the text models stand: fp32 69-71% of the roofline, int8 1.61-1.71x (the fp32 gains above held the
     ratio down). Their int8 time is 45% float and glue (softmax, layer norms, the mask and residual Adds, (de)quantize,
     transposes, the interleave the attention reads): each 1-5%, none large enough alone.
 - earlier lead, not confirmed: the 3x3 conv after each upsample is not slow per FLOP. It has twice the input
