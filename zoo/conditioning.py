@@ -70,9 +70,12 @@ class TokenAttention(nn.Module):
         # tensor is transposed (the exported graph's matmuls read them transposed in place); only the tokens'
         # keys and values [N, heads, dh, 1 + T], a few kilobytes, are permuted.
         q = self.q(self.norm(h)).reshape(n, heads, dh, hh * ww)
-        k, v = self.kv(self.token_norm(tokens)).chunk(2, dim=-1)  # [N, T, inner] each
-        k = torch.cat([self.null_kv[0].expand(n, 1, -1), k], 1).reshape(n, -1, heads, dh).permute(0, 2, 3, 1)
-        v = torch.cat([self.null_kv[1].expand(n, 1, -1), v], 1).reshape(n, -1, heads, dh).permute(0, 2, 3, 1)
+
+        def heads_of(x: torch.Tensor, null: torch.Tensor) -> torch.Tensor:  # [N, T, inner] -> [N, heads, dh, 1 + T]
+            return torch.cat([null.expand(n, 1, -1), x], 1).reshape(n, -1, heads, dh).permute(0, 2, 3, 1)
+
+        # keys and values [N, T, inner] each, the null token first
+        k, v = map(heads_of, self.kv(self.token_norm(tokens)).chunk(2, dim=-1), self.null_kv)
         keep = torch.cat([torch.ones_like(mask[:, :1]), mask], 1)  # [N, 1 + T]
         # masked keys get -inf added, as masked_fill would set them: one small [N, 1, 1, 1 + T] tensor
         skip = torch.zeros(keep.shape, dtype=q.dtype, device=q.device).masked_fill(~keep, float("-inf"))

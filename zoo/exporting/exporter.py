@@ -366,6 +366,7 @@ def export(
         generator = prepare_generator(gan.generator)
         float_core = export_float_graph(generator, kind, has_truncation, latent_dim, num_classes, text_dim, int(opset))
         onnx.checker.check_model(float_core, full_check=True)
+        per_run = images_per_run(float_core, 32)  # images per ONNX Runtime run in the checks below
         bar.update()
 
         bar.set_postfix_str(precision)
@@ -401,15 +402,13 @@ def export(
         else:
             from zoo.exporting.precision import to_int8
 
-            per_run = images_per_run(float_core, 32)
             # a text model calibrates on real prompts' conditions too (zoo.exporting.prompts), half and half
-            prompt_n = calibration_n // 2 if prompt_batches(gan, names, latent_dim, 1, 1, 0) else 0
+            prompt_calibration = prompt_batches(gan, names, latent_dim, calibration_n // 2, per_run, seed=11_000)
+            random_n = calibration_n - sum(len(b[names[0]]) for b in prompt_calibration)
             core, quantization = to_int8(
                 float_core,
-                _calibration(
-                    names, latent_dim, num_classes, text_dim, calibration_n - prompt_n, per_run, tokens, 10_000
-                )
-                + prompt_batches(gan, names, latent_dim, prompt_n, per_run, seed=11_000),
+                _calibration(names, latent_dim, num_classes, text_dim, random_n, per_run, tokens, seed=10_000)
+                + prompt_calibration,
                 _calibration(names, latent_dim, num_classes, text_dim, 32, per_run, tokens, seed=20_000)
                 + prompt_batches(gan, names, latent_dim, 32, per_run, seed=21_000),
             )
@@ -421,7 +420,6 @@ def export(
         from zoo.exporting.graph import CoreGenerator
 
         torch_core = CoreGenerator(generator, kind, has_truncation, bool(tokens[0])).eval()
-        per_run = images_per_run(float_core, 32)
         batch_sizes = parity_batch_sizes(precision, per_run)
         prompts = prompt_batches(gan, names, latent_dim, 16, per_run, seed=PARITY_SEED + 1_000)
         check = parity(

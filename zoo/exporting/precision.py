@@ -114,15 +114,18 @@ def concat_inputs_share_output_scale(model: onnx.ModelProto) -> tuple[onnx.Model
     ONNX Runtime's QLinearConcat re-quantizes every element into the Concat's range (4.5% of
     dcgan32_minilm.shapes' int8 time). In the Concat's own range each conv writes what the Concat passes on, and
     each value is rounded once instead of twice."""
+    from zoo.exporting.rewrite import consumers_of, drop_unused_initializers
+
     model = copy.deepcopy(model)
     graph = model.graph
     producers = {o: n for n in graph.node for o in n.output}
+    consumers = consumers_of(graph)
     readers = collections.Counter([i for n in graph.node for i in n.input] + [o.name for o in graph.output])
     changed = 0
     for node in graph.node:
         if node.op_type != "Concat":
             continue
-        users = [n for n in graph.node if node.output[0] in n.input]
+        users = consumers.get(node.output[0], [])
         if len(users) != 1 or users[0].op_type != "QuantizeLinear" or len(users[0].input) < 3:
             continue
         scale, zero_point = users[0].input[1], users[0].input[2]
@@ -138,34 +141,12 @@ def concat_inputs_share_output_scale(model: onnx.ModelProto) -> tuple[onnx.Model
                 q.input[1:3] = [scale, zero_point]
                 dq.input[1:3] = [scale, zero_point]
             changed += 1
-    used = {i for n in graph.node for i in n.input}
-    keep = [i for i in graph.initializer if i.name in used]
-    del graph.initializer[:]
-    graph.initializer.extend(keep)
+    drop_unused_initializers(graph)
     return model, changed
 
 
 def op_counts(model: onnx.ModelProto) -> dict[str, int]:
     return dict(sorted(collections.Counter(n.op_type for n in model.graph.node).items()))
-
-
-def mean_abs_errors(
-    reference: onnx.ModelProto, candidates: dict[str, onnx.ModelProto], feeds: list[dict[str, np.ndarray]]
-) -> dict[str, float]:
-    """Mean |candidate - reference| of the float output over the batches `feeds`, per candidate."""
-    from zoo.exporting.graph import FLOAT_OUTPUT
-    from zoo.exporting.verify import cpu_session
-
-    def outputs(model):
-        session = cpu_session(model)
-        return [session.run([FLOAT_OUTPUT], f)[0].astype(np.float64) for f in feeds]
-
-    want = outputs(reference)
-    errors = {}
-    for name, model in candidates.items():
-        got = outputs(model)
-        errors[name] = float(sum(np.abs(g - w).sum() for g, w in zip(got, want)) / sum(w.size for w in want))
-    return errors
 
 
 def to_int8(
@@ -252,6 +233,8 @@ def to_int8(
                     },
                 )
             candidates[method], _ = concat_inputs_share_output_scale(onnx.load(str(dst)))
+    from zoo.exporting.verify import mean_abs_errors
+
     errors = mean_abs_errors(model, candidates, held_out)
     chosen = min(errors, key=errors.get)
     quantized = candidates[chosen]

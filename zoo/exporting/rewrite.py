@@ -272,7 +272,7 @@ def slices_of_concats(model: onnx.ModelProto) -> tuple[onnx.ModelProto, int]:
             size = shapes.get(piece, [None] * rank)[axis]
             if not isinstance(size, int):
                 return None
-            if (starts[0], min(ends[0], sum(shapes[node.input[0]][axis : axis + 1]))) == (begin, begin + size):
+            if (starts[0], min(ends[0], shapes[node.input[0]][axis])) == (begin, begin + size):
                 return piece
             begin += size
         return None

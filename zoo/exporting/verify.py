@@ -88,7 +88,7 @@ def parity(
         for i, n in enumerate(batch_sizes)
     )
     prompt_sum = prompt_count = 0.0
-    for feeds in [*random_batches, *prompts]:
+    for feeds, from_prompts in [*((f, False) for f in random_batches), *((f, True) for f in prompts)]:
         n = len(feeds[names[0]])
         expected = torch_outputs(core, names, feeds)  # [n, C, H, W]
         got = core_session.run([FLOAT_OUTPUT], feeds)[0]
@@ -105,7 +105,7 @@ def parity(
         float_max = max(float_max, float(err.max()))
         float_sum += float(err.sum())
         float_count += err.size
-        if any(feeds is p for p in prompts):
+        if from_prompts:
             prompt_sum, prompt_count = prompt_sum + float(err.sum()), prompt_count + err.size
         levels = np.abs(images.astype(np.int16) - want.astype(np.int16))
         u8_max = max(u8_max, int(levels.max()))
@@ -139,6 +139,23 @@ def parity(
             "If this is fp16/int8, try fp32; otherwise report it with the model name"
         )
     return result
+
+
+def mean_abs_errors(
+    reference: onnx.ModelProto, candidates: dict[str, onnx.ModelProto], feeds: list[dict[str, np.ndarray]]
+) -> dict[str, float]:
+    """Mean |candidate - reference| of the float output over the batches `feeds`, per candidate."""
+
+    def outputs(model):
+        session = cpu_session(model)
+        return [session.run([FLOAT_OUTPUT], f)[0].astype(np.float64) for f in feeds]
+
+    want = outputs(reference)
+    errors = {}
+    for name, model in candidates.items():
+        got = outputs(model)
+        errors[name] = float(sum(np.abs(g - w).sum() for g, w in zip(got, want)) / sum(w.size for w in want))
+    return errors
 
 
 def parity_batch_sizes(precision: str, per_run: int) -> tuple[int, ...]:
@@ -201,12 +218,8 @@ def int8_quality(
         "pixel_psnr_db": float(10 * np.log10(4.0 / max(float((diff**2).mean()), 1e-20))),
     }
     if prompts:
-        sessions = cpu_session(fp32_model), cpu_session(int8_model)
-        errors = [
-            np.abs(np.subtract(*(s.run([FLOAT_OUTPUT], f)[0] for s in sessions), dtype=np.float64)) for f in prompts
-        ]
-        quality["prompt_n"] = int(sum(len(e) for e in errors))
-        quality["prompt_pixel_mae"] = float(sum(e.sum() for e in errors) / sum(e.size for e in errors))
+        quality["prompt_n"] = int(sum(len(f[names[0]]) for f in prompts))
+        quality["prompt_pixel_mae"] = mean_abs_errors(fp32_model, {"int8": int8_model}, prompts)["int8"]
     try:
         from zoo.metrics import extract_features, fid_from_features, get_feature_extractor
     except ImportError:
