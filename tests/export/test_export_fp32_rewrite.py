@@ -169,7 +169,8 @@ def _depth_to_space_conv(cout=3, stride=1, mode="DCR"):
 
 
 def test_conv_after_depth_to_space_runs_on_the_phases_exactly():
-    """The conv moves before the interleave: every output phase from the small tensor, same values, edges included."""
+    """The conv moves before the interleave: every output phase from the small tensor through one 2 x 2 window (the
+    3 x 3 conv's taps on each input phase), sliced at the phase's shift; same values, edges included."""
     import numpy as np
     import onnxruntime as ort
 
@@ -177,7 +178,9 @@ def test_conv_after_depth_to_space_runs_on_the_phases_exactly():
 
     model = _depth_to_space_conv()
     moved, count = conv_after_depth_to_space(model)
-    assert count == 1 and [n.op_type for n in moved.graph.node] == ["Conv", "DepthToSpace", "Tanh"]
+    ops = [n.op_type for n in moved.graph.node]
+    assert count == 1 and ops == ["Conv", *["Slice"] * 4, "Concat", "DepthToSpace", "Tanh"]
+    assert next(a.ints for a in moved.graph.node[0].attribute if a.name == "kernel_shape") == [2, 2]
     onnx.checker.check_model(moved, full_check=True)
     assert conv_after_depth_to_space(moved)[1] == 0
     p = np.random.default_rng(1).standard_normal((2, 20, 6, 7)).astype(np.float32)
@@ -616,3 +619,143 @@ def test_channel_affine_stays_before_a_padded_conv():
     from zoo.exporting.rewrite import channel_affine_into_conv
 
     assert channel_affine_into_conv(_affine_conv_model(pads=(1, 1, 1, 1), kernel=3))[1] == 0
+
+
+def _film_interleave_model(cout):
+    """DepthToSpace -> Mul(per-sample scale) -> Relu -> 3x3 Conv with `cout` outputs."""
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    c = 4
+    w = np.random.default_rng(0).standard_normal((cout, c, 3, 3)).astype(np.float32)
+    nodes = [
+        helper.make_node("DepthToSpace", ["p"], ["u"], blocksize=2, mode="DCR"),
+        helper.make_node("Mul", ["u", "scale"], ["m"]),
+        helper.make_node("Relu", ["m"], ["r"]),
+        helper.make_node("Conv", ["r", "w"], ["out"], pads=[1, 1, 1, 1]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "film_conv",
+        [
+            helper.make_tensor_value_info("p", TensorProto.FLOAT, ["batch", 4 * c, 5, 5]),
+            helper.make_tensor_value_info("scale", TensorProto.FLOAT, ["batch", c, 1, 1]),
+        ],
+        [helper.make_tensor_value_info("out", TensorProto.FLOAT, ["batch", cout, 10, 10])],
+        [numpy_helper.from_array(w, "w")],
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=9)
+
+
+def test_film_moves_before_the_interleave_only_on_the_way_to_a_thin_conv():
+    """fp32 keeps a FiLM after an interleave unless a conv with at most a block of phase outputs follows it."""
+    import numpy as np
+
+    from zoo.exporting.rewrite import elementwise_before_depth_to_space, interleave_channels_last
+
+    wide, thin = _film_interleave_model(cout=8), _film_interleave_model(cout=3)  # 8 * 4 phases > 16: not thin
+    assert elementwise_before_depth_to_space(wide, only_before_thin_convs=True)[1] == 0
+    assert elementwise_before_depth_to_space(wide)[1] == 2  # without the restriction (int8) it moves anyway
+    assert elementwise_before_depth_to_space(thin, only_before_thin_convs=True)[1] == 2
+    # the FiLM left after the interleave: the interleave that feeds its Mul runs channels-last, exactly
+    moved, count = interleave_channels_last(wide)
+    assert count == 1 and "DepthToSpace" not in {n.op_type for n in moved.graph.node}
+    rng = np.random.default_rng(1)
+    feeds = {
+        "p": rng.standard_normal((2, 16, 5, 5)).astype(np.float32),
+        "scale": rng.standard_normal((2, 4, 1, 1)).astype(np.float32),
+    }
+    a, b = _run_both(wide, moved, feeds)
+    np.testing.assert_array_equal(a, b)
+
+
+def _attention_softmax_model(axis, opset=18):
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [
+            helper.make_node("Add", ["scores", "mask"], ["masked"]),
+            helper.make_node("Softmax", ["masked"], ["out"], axis=axis),
+        ],
+        "softmax",
+        [
+            helper.make_tensor_value_info("scores", TensorProto.FLOAT, ["batch", 4, 17, 16]),
+            helper.make_tensor_value_info("mask", TensorProto.FLOAT, ["batch", 1, 17, 1]),
+        ],
+        [helper.make_tensor_value_info("out", TensorProto.FLOAT, ["batch", 4, 17, 16])],
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], ir_version=9)
+
+
+@pytest.mark.parametrize("axis, opset", [(2, 18), (-2, 18), (1, 18), (2, 17)])  # 17: reduction axes as attributes
+def test_softmax_over_an_inner_axis_becomes_reductions(axis, opset):
+    """Same probabilities (masked keys at -inf get exactly 0), the last-axis Softmax left alone."""
+    import numpy as np
+    import onnxruntime as ort
+
+    from zoo.exporting.rewrite import softmax_as_reductions
+
+    model = _attention_softmax_model(axis, opset)
+    rewritten, count = softmax_as_reductions(model)
+    assert count == 1 and "Softmax" not in {n.op_type for n in rewritten.graph.node}
+    onnx.checker.check_model(rewritten, full_check=True)
+    rng = np.random.default_rng(0)
+    mask = np.where(rng.random((3, 1, 17, 1)) < 0.4, -np.inf, 0).astype(np.float32)
+    mask[:, :, 0] = 0  # the null token is always attendable
+    if axis == 1:  # over the heads: the key mask would mask whole rows
+        mask[:] = 0
+    feeds = {"scores": (8 * rng.standard_normal((3, 4, 17, 16))).astype(np.float32), "mask": mask}
+    a = ort.InferenceSession(model.SerializeToString()).run(None, feeds)[0]
+    b = ort.InferenceSession(rewritten.SerializeToString()).run(None, feeds)[0]
+    np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-7)
+    assert np.isfinite(b).all() and (b[np.broadcast_to(mask == -np.inf, b.shape)] == 0).all()
+    assert softmax_as_reductions(_attention_softmax_model(-1))[1] == 0
+
+
+def _token_projections_model(second_bias=True, shared_reader=False):
+    """Tokens [N, 6, 8] -> two LayerNorm -> MatMul [-> Add] branches (two token attentions' keys and values)."""
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    inits, nodes, outputs = [], [], []
+    for i, width in enumerate((10, 6)):
+        for name, value in {
+            f"g{i}": 1 + 0.3 * rng.standard_normal(8),
+            f"b{i}": 0.3 * rng.standard_normal(8),
+            f"w{i}": rng.standard_normal((8, width)),
+            f"c{i}": rng.standard_normal(width),
+        }.items():
+            inits.append(numpy_helper.from_array(value.astype(np.float32), name))
+        nodes.append(helper.make_node("LayerNormalization", ["t", f"g{i}", f"b{i}"], [f"n{i}"], axis=-1, epsilon=1e-5))
+        nodes.append(helper.make_node("MatMul", [f"n{i}", f"w{i}"], [f"m{i}"]))
+        out = f"m{i}"
+        if i == 0 or second_bias:
+            nodes.append(helper.make_node("Add", [f"m{i}", f"c{i}"], [f"a{i}"]))
+            out = f"a{i}"
+        outputs.append(helper.make_tensor_value_info(out, TensorProto.FLOAT, ["batch", 6, width]))
+    if shared_reader:  # the first normalisation also read elsewhere: it must stay
+        nodes.append(helper.make_node("Relu", ["n0"], ["r"]))
+        outputs.append(helper.make_tensor_value_info("r", TensorProto.FLOAT, ["batch", 6, 8]))
+    graph = helper.make_graph(
+        nodes, "tokens", [helper.make_tensor_value_info("t", TensorProto.FLOAT, ["batch", 6, 8])], outputs, inits
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)], ir_version=9)
+
+
+@pytest.mark.parametrize("second_bias", [True, False])
+def test_token_projections_share_one_normalisation_and_one_gemm(second_bias):
+    import numpy as np
+    import onnxruntime as ort
+
+    from zoo.exporting.rewrite import shared_normalized_projections
+
+    model = _token_projections_model(second_bias)
+    merged, count = shared_normalized_projections(model)
+    ops = [n.op_type for n in merged.graph.node]
+    assert count == 2 and ops.count("LayerNormalization") == 1 and ops.count("Gemm") == 1 and "MatMul" not in ops
+    onnx.checker.check_model(merged, full_check=True)
+    feeds = {"t": np.random.default_rng(1).standard_normal((5, 6, 8)).astype(np.float32)}
+    for a, b in zip(*(ort.InferenceSession(m.SerializeToString()).run(None, feeds) for m in (model, merged))):
+        np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-5)
+    assert shared_normalized_projections(_token_projections_model(shared_reader=True))[1] == 0

@@ -379,7 +379,9 @@ def export(
                 elementwise_before_depth_to_space,
                 fold_elementwise_chains,
                 interleave_channels_last,
+                shared_normalized_projections,
                 slices_of_concats,
+                softmax_as_reductions,
                 thin_conv_as_phase_groups,
                 thin_modulated_conv_to_matmul,
                 upsample_after_identity_pool,
@@ -388,8 +390,10 @@ def export(
             core, _ = conv_transpose_to_phases(float_core)  # exact rewrites, faster on ONNX Runtime's CPU (rewrite.py)
             core, _ = slices_of_concats(core)
             core, _ = channel_affine_into_conv(core)
-            core, _ = elementwise_before_depth_to_space(core)
-            core, _ = elementwise_before_concat(core)  # the FiLM and Relu onto each phase conv's output
+            core, _ = shared_normalized_projections(core)
+            core, _ = softmax_as_reductions(core)
+            core, _ = elementwise_before_depth_to_space(core, only_before_thin_convs=True)
+            core, _ = elementwise_before_concat(core)  # the last FiLM and Relu onto each phase conv's output
             core, _ = thin_conv_as_phase_groups(core)  # the last conv reads those directly
             core, _ = interleave_channels_last(core)  # after the pass above, which reads the last DepthToSpace
             core, _ = upsample_after_identity_pool(core)

@@ -166,17 +166,21 @@ def to_int8(
         elementwise_before_depth_to_space,
         fold_elementwise_chains,
         interleave_channels_last,
+        shared_normalized_projections,
         slices_of_concats,
+        softmax_as_reductions,
         thin_modulated_conv_to_matmul,
     )
 
     model, rewritten = conv_transpose_to_phases(model)
     model, _ = slices_of_concats(model)
     model, _ = channel_affine_into_conv(model)
+    model, _ = shared_normalized_projections(model)
+    model, _ = softmax_as_reductions(model)
     # measured at batch 64, 1 thread, CPU time: the last 1- or 3-channel conv on the phase tensor (int8 kernels
     # are at their worst with one output channel): dcgan32.digits 10.5 -> 6.3 ms; fewer float elementwise passes
     # between the int8 convs: stylegan2_64.shapes 112 -> 97 ms
-    model, _ = elementwise_before_depth_to_space(model)  # a FiLM before the last conv: dcgan32.shapes-text -3%
+    model, _ = elementwise_before_depth_to_space(model, only_before_thin_convs=True)  # the FiLM before the last conv
     model, _ = conv_after_depth_to_space(model)
     model, _ = interleave_channels_last(model)
     model, _ = fold_elementwise_chains(model)

@@ -535,45 +535,78 @@ def replace_thin_convs_after_interleaves(
 
 
 def conv_after_depth_to_space(model: onnx.ModelProto, block: int = 16) -> tuple[onnx.ModelProto, int]:
-    """Conv(DepthToSpace_s(P))  ==  DepthToSpace_s(Conv'(P)) for a stride-1 Conv whose s*s*Cout phase outputs fit
-    in one `block`. Returns (model, convolutions moved).
+    """Conv(DepthToSpace_s(P))  ==  DepthToSpace_s(output phases sliced from Conv'(P)) for a stride-1 Conv whose
+    s*s*Cout phase outputs fit in one `block`. Returns (model, convolutions moved).
+
+    Output phase A of a k x k conv (padding p) after an s-fold interleave reads P at offsets u in
+    [(A - p) // s, (A + k - 1 - p) // s] from its own position: the same window length for every phase, shifted
+    by phase. Conv' computes all s*s*Cout output phases with that window (2 x 2 for a 3 x 3 conv after a 2x
+    interleave) over a grid one row and column larger, and each output phase is the slice of it at its shift.
 
     Why: a DCGAN's last layer is a 3-channel conv on the interleaved output of the last (phase-rewritten)
     transposed conv. ONNX Runtime pads those 3 output channels to a block of 16 anyway, so computing all s*s
-    output phases on the small phase tensor P (12 channels, a 3x3 window over P's s*s*C channels) costs the
-    same padded work, and the big interleave (DepthToSpace) and its two layout reorders move to the 3-channel
-    output. Measured by benchmarks/runtime.py's notes: dcgan32 batch 64, 1 thread, -13% CPU time. Exact: the
-    same products, summed with zero taps.
+    output phases on the small phase tensor P costs the same padded work, and the big interleave (DepthToSpace)
+    and its two layout reorders move to the 3-channel output. Measured by benchmarks/runtime.py's notes:
+    dcgan32 batch 64, 1 thread, -13% CPU time. One window shared by all phases, where before one window spanned
+    them all (3 x 3 over P: 2.25x the multiply-adds), made dcgan32_minilm.shapes' int8 last conv 1.2 -> 0.6 ms.
+    Exact: the same products, summed with zero taps.
     """
 
     def on_phases(graph, interleave, conv, w, s, pad, bias):
         cout, cin, k = w.shape[0], w.shape[1], w.shape[2]
-        # output phase A reads rows s*I + A + dy - pad = s*(I + u) + a of the interleaved input: P's phase a at I + u
-        low = min((a + d - pad) // s for a in range(s) for d in range(k))
-        high = max((a + d - pad) // s for a in range(s) for d in range(k))
-        kernel = np.zeros((s * s * cout, s * s * cin, high - low + 1, high - low + 1), w.dtype)
+        first = [(a - pad) // s for a in range(s)]  # output phase a's window starts at offset first[a]
+        size = max((a + k - 1 - pad) // s - first[a] for a in range(s)) + 1
+        low, spread = min(first), max(first) - min(first)
+        kernel = np.zeros((s * s * cout, s * s * cin, size, size), w.dtype)
         for out_a in range(s):
             for out_b in range(s):
                 o = (out_a * s + out_b) * cout  # DCR channel order, as DepthToSpace reads it
                 for dy in range(k):
                     for dx in range(k):
+                        # output phase A's tap dy reads rows s*I + A + dy - pad = s*(I + u) + a: P's phase a at I + u
                         (u, a), (v, b) = divmod(out_a + dy - pad, s), divmod(out_b + dx - pad, s)
                         i = (a * s + b) * cin
-                        kernel[o : o + cout, i : i + cin, u - low, v - low] += w[:, :, dy, dx]
+                        kernel[o : o + cout, i : i + cin, u - first[out_a], v - first[out_b]] += w[:, :, dy, dx]
         name = f"{conv.name or conv.output[0]}_on_phases".replace("/", "_")
         graph.initializer.append(numpy_helper.from_array(kernel, name + "_w"))
         graph.initializer.append(numpy_helper.from_array(np.tile(bias, s * s), name + "_b"))
-        return [
+        # Conv' row r holds the window starting at offset r + low: output phase a's row I is at I + first[a] - low
+        after = spread + size - 1 + low
+        nodes = [
             helper.make_node(
                 "Conv",
                 [interleave.input[0], name + "_w", name + "_b"],
                 [name],
                 name=name,
-                kernel_shape=list(kernel.shape[2:]),
-                pads=[-low, -low, high, high],
-            ),
-            helper.make_node("DepthToSpace", [name], [conv.output[0]], name=name + "_d2s", blocksize=s, mode="DCR"),
+                kernel_shape=[size, size],
+                pads=[-low, -low, after, after],
+            )
         ]
+        big = np.iinfo(np.int64).max
+        pieces = []
+        for out_a in range(s):
+            for out_b in range(s):
+                o, piece = (out_a * s + out_b) * cout, f"{name}_phase{out_a}{out_b}"
+                y, x = first[out_a] - low, first[out_b] - low
+                y_end, x_end = (y - spread) or big, (x - spread) or big  # from the end: the grid is `spread` larger
+                for suffix, value in (("_starts", [o, y, x]), ("_ends", [o + cout, y_end, x_end])):
+                    graph.initializer.append(numpy_helper.from_array(np.array(value, np.int64), piece + suffix))
+                axes = name + "_axes"
+                nodes.append(
+                    helper.make_node("Slice", [name, piece + "_starts", piece + "_ends", axes], [piece], name=piece)
+                )
+                pieces.append(piece)
+        graph.initializer.append(numpy_helper.from_array(np.array([1, 2, 3], np.int64), name + "_axes"))
+        if spread == 0:  # every phase at the same place: the conv's output is already the phase tensor
+            nodes = nodes[:1]
+            pieces = [name]
+        else:
+            nodes.append(helper.make_node("Concat", pieces, [name + "_phases"], name=name + "_phases", axis=1))
+            pieces = [name + "_phases"]
+        nodes.append(
+            helper.make_node("DepthToSpace", pieces, [conv.output[0]], name=name + "_d2s", blocksize=s, mode="DCR")
+        )
+        return nodes
 
     return replace_thin_convs_after_interleaves(model, block, on_phases)
 
@@ -605,20 +638,42 @@ def move_ops_before(model: onnx.ModelProto, mover: str, move) -> tuple[onnx.Mode
 PHASE_UNARY = ("Relu", "LeakyRelu", "Tanh", "Sigmoid")  # elementwise: they commute with the interleave
 
 
-def elementwise_before_depth_to_space(model: onnx.ModelProto) -> tuple[onnx.ModelProto, int]:
+def elementwise_before_depth_to_space(
+    model: onnx.ModelProto, only_before_thin_convs: bool = False, block: int = 16
+) -> tuple[onnx.ModelProto, int]:
     """DepthToSpace(P) -> per-channel Mul/Add or a unary activation  ==>  the op on P (its per-channel operand
     tiled over the s*s phases) -> DepthToSpace. Returns (model, ops moved).
 
     Why: a text or class FiLM (per-sample channel scale and shift) and the Relu between a DCGAN's last
     interleave and its 3-channel conv keep `conv_after_depth_to_space` from applying; moved before the
     interleave they cost the same (same element count) and the conv can follow. Exact.
+
+    With `only_before_thin_convs`, only ops on the way from an interleave to a conv with at most `block` phase
+    outputs move (fp32): elsewhere a FiLM stays after the interleave, one pass over one tensor where before it
+    the scale and shift are tiled and each phase convolution's output leaves the blocked layout on its own
+    (dcgan32_minilm.shapes at batch 64, 1 thread, CPU time: -0.5 ms of 19).
     """
+
+    def leads_to_thin_conv(graph, d2s, s: int) -> bool:  # following single readers through movable ops
+        consumers, inits = consumers_of(graph), {i.name: i for i in graph.initializer}
+        node = d2s
+        while True:
+            users = consumers.get(node.output[0], [])
+            if len(users) != 1:
+                return False
+            node = users[0]
+            if node.op_type == "Conv":
+                return node.input[1] in inits and inits[node.input[1]].dims[0] * s * s <= block
+            if node.op_type not in ("Mul", "Add", *PHASE_UNARY):
+                return False
 
     def move(graph, d2s, op, shapes, inits) -> bool:
         attrs = {a.name: helper.get_attribute_value(a) for a in d2s.attribute}
         if attrs.get("mode", b"DCR") not in (b"DCR", "DCR"):
             return False
         s = attrs["blocksize"]
+        if only_before_thin_convs and not leads_to_thin_conv(graph, d2s, s):
+            return False
         new_inputs = [d2s.input[0]]
         if op.op_type in ("Mul", "Add") and len(op.input) == 2:
             other = op.input[1] if op.input[0] == d2s.output[0] else op.input[0]
@@ -900,7 +955,8 @@ def thin_conv_as_phase_groups(model: onnx.ModelProto, block: int = 16) -> tuple[
 
 
 def interleave_channels_last(model: onnx.ModelProto) -> tuple[onnx.ModelProto, int]:
-    """DepthToSpace_s (DCR) that feeds convolutions, as the same interleave done channels-last:
+    """DepthToSpace_s (DCR) that feeds convolutions or a per-channel Mul (a FiLM scale), as the same interleave
+    done channels-last:
 
         Transpose(NHWC) -> Reshape [N, H, W, s, s*C] -> Transpose(swap W and the row phase) -> Reshape [N, sH, sW, C]
         -> Transpose(NCHW)
@@ -909,9 +965,9 @@ def interleave_channels_last(model: onnx.ModelProto) -> tuple[onnx.ModelProto, i
     floats (the column phase is the innermost axis), about five times the cost of a copy; channels-last, every move
     is a run of s*C contiguous floats, the first Transpose merges into the reorder out of the blocked layout the
     phase convolutions write, and the last one is a plain NHWC -> NCHW copy. Measured at batch 64, 1 thread, CPU
-    time, best of 20: dcgan32.digits 12.7 -> 11.5 ms, dcgan32.shapes 38.2 -> 35.5 ms. Only interleaves read by
-    convolutions: before the output's elementwise post-processing, channels-last made those passes slower. Exact
-    (data movement only).
+    time, best of 20: dcgan32.digits 12.7 -> 11.5 ms, dcgan32.shapes 38.2 -> 35.5 ms; a FiLM after the 4x4 -> 8x8
+    interleave of dcgan32_minilm.shapes 18.3 -> 17.9 ms. Not before the output's elementwise post-processing, where
+    channels-last made those passes slower. Exact (data movement only).
     """
     model = copy.deepcopy(model)
     graph = model.graph
@@ -929,7 +985,7 @@ def interleave_channels_last(model: onnx.ModelProto) -> tuple[onnx.ModelProto, i
             or attrs.get("mode", b"DCR") not in (b"DCR", "DCR")
             or node.output[0] in graph_outputs
             or not users
-            or any(u.op_type != "Conv" for u in users)
+            or any(u.op_type not in ("Conv", "Mul") for u in users)
         ):
             nodes.append(node)
             continue
@@ -1039,3 +1095,157 @@ def channel_scales_channels_last(model: onnx.ModelProto) -> tuple[onnx.ModelProt
         rewritten += 1
     set_nodes(graph, nodes)
     return model, rewritten
+
+
+def softmax_as_reductions(model: onnx.ModelProto) -> tuple[onnx.ModelProto, int]:
+    """Softmax over an axis that is not the last  ==>  ReduceMax, Sub, Exp, ReduceSum and Div over that axis.
+    Returns (model, softmaxes rewritten).
+
+    Why: ONNX Runtime runs a Softmax over rows of the last axis, one short row at a time, and over another axis
+    it transposes the tensor there and back. A token attention's scores [N, heads, 1 + T, HW]
+    (zoo.conditioning.TokenAttention) are normalised over the 1 + T = 17 keys with the pixels innermost; as
+    reductions every pass runs along the contiguous pixels. Measured at batch 64, 1 thread, CPU time:
+    dcgan32_minilm.shapes' two attentions (mask add, softmax) 1.0 -> 0.5 ms. The same max-subtracted
+    exponentials: equal up to rounding.
+    """
+    model = copy.deepcopy(model)
+    graph = model.graph
+    shapes = value_shapes(model)
+    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 18)
+    nodes, rewritten = [], 0
+    for node in graph.node:
+        rank = len(shapes.get(node.input[0], [])) if node.op_type == "Softmax" else 0
+        axis = next((a.i for a in node.attribute if a.name == "axis"), -1)
+        if not rank or axis % rank == rank - 1:
+            nodes.append(node)
+            continue
+        name, x, axis = (node.name or node.output[0]).replace("/", "_"), node.input[0], axis % rank
+        graph.initializer.append(numpy_helper.from_array(np.array([axis], np.int64), name + "_axis"))
+        reduce = {}  # axes are an input from opset 18 (ReduceSum: 13), an attribute before
+        for op in ("ReduceMax", "ReduceSum"):
+            with_input = opset >= (13 if op == "ReduceSum" else 18)
+            reduce[op] = ([name + "_axis"], {}) if with_input else ([], {"axes": [axis]})
+        nodes += [
+            helper.make_node(
+                "ReduceMax",
+                [x, *reduce["ReduceMax"][0]],
+                [name + "_max"],
+                name=name + "_max",
+                keepdims=1,
+                **reduce["ReduceMax"][1],
+            ),
+            helper.make_node("Sub", [x, name + "_max"], [name + "_shifted"], name=name + "_shift"),
+            helper.make_node("Exp", [name + "_shifted"], [name + "_exp"], name=name + "_exp"),
+            helper.make_node(
+                "ReduceSum",
+                [name + "_exp", *reduce["ReduceSum"][0]],
+                [name + "_sum"],
+                name=name + "_sum",
+                keepdims=1,
+                **reduce["ReduceSum"][1],
+            ),
+            helper.make_node("Div", [name + "_exp", name + "_sum"], [node.output[0]], name=name + "_normalise"),
+        ]
+        rewritten += 1
+    set_nodes(graph, nodes)
+    return model, rewritten
+
+
+def shared_normalized_projections(model: onnx.ModelProto) -> tuple[onnx.ModelProto, int]:
+    """Several LayerNormalization(x; g_i, b_i) -> MatMul(W_i) [-> Add(c_i)] on the same x  ==>  one
+    LayerNormalization(x) without affine -> one Gemm with W = [g_i * W_i ...], bias [b_i W_i + c_i ...] -> Split
+    into each old output. Returns (model, projections merged).
+
+    Why: each token attention of a token-text model (zoo.conditioning.TokenAttention, one per resolution)
+    normalises the same caption tokens and projects them to its keys and values: the normalisation, a bias Add
+    and a Split per block, and a MatMul on a [N, T, D] tensor that ONNX Runtime does not fuse with its bias.
+    Folding each block's LayerNorm affine into its projection leaves one normalisation and one GEMM over
+    [N * T, D] (dcgan32_minilm.shapes at batch 64, 1 thread, CPU time: 3.8 -> 3.2 ms). Exact in real arithmetic:
+    (LN(x) * g + b) W + c = LN(x) (diag(g) W) + (b W + c).
+    """
+    model = copy.deepcopy(model)
+    graph = model.graph
+    shapes = value_shapes(model)
+    inits = {i.name: i for i in graph.initializer}
+    consumers = consumers_of(graph)
+    graph_outputs = {o.name for o in graph.output}
+
+    def projection(ln):  # (W, bias, the nodes it replaces, output) for LN -> MatMul [-> Add], else None
+        attrs = {a.name: helper.get_attribute_value(a) for a in ln.attribute}
+        users = consumers.get(ln.output[0], [])
+        shape = shapes.get(ln.input[0])
+        if len(ln.input) < 2 or any(i not in inits for i in ln.input[1:]) or len(ln.output) != 1 or shape is None:
+            return None
+        if attrs.get("axis", -1) % len(shape) != len(shape) - 1 or len(users) != 1 or users[0].op_type != "MatMul":
+            return None
+        matmul = users[0]
+        if matmul.input[0] != ln.output[0] or matmul.input[1] not in inits or ln.output[0] in graph_outputs:
+            return None
+        w = numpy_helper.to_array(inits[matmul.input[1]])
+        gain = numpy_helper.to_array(inits[ln.input[1]])
+        shift = numpy_helper.to_array(inits[ln.input[2]]) if len(ln.input) > 2 else np.zeros_like(gain)
+        if w.ndim != 2:
+            return None
+        replaced, out, bias = [ln, matmul], matmul.output[0], shift @ w
+        after = consumers.get(out, [])
+        if len(after) == 1 and after[0].op_type == "Add" and out not in graph_outputs:
+            other = [i for i in after[0].input if i != out]
+            if len(other) == 1 and other[0] in inits and numpy_helper.to_array(inits[other[0]]).shape == (w.shape[1],):
+                bias = bias + numpy_helper.to_array(inits[other[0]])
+                replaced, out = replaced + [after[0]], after[0].output[0]
+        return gain[:, None] * w, bias, replaced, out
+
+    groups: dict[tuple, list] = {}
+    for node in graph.node:
+        if node.op_type == "LayerNormalization":
+            attrs = tuple(sorted((a.name, helper.get_attribute_value(a)) for a in node.attribute))
+            found = projection(node)
+            if found is not None:
+                groups.setdefault((node.input[0], attrs), []).append((node, *found))
+    nodes, merged, replaced = list(graph.node), 0, set()
+    for (x, _), members in groups.items():
+        shape = shapes[x]
+        if len(members) < 2 or not all(isinstance(d, int) for d in shape[1:]):
+            continue
+        name = f"{members[0][0].name or members[0][0].output[0]}_shared".replace("/", "_")
+        depth = shape[-1]
+        w = np.concatenate([m[1] for m in members], 1).astype(np.float32)
+        bias = np.concatenate([m[2] for m in members]).astype(np.float32)
+        sizes = [m[1].shape[1] for m in members]
+        for suffix, value in {
+            "_one": np.ones(depth, np.float32),
+            "_zero": np.zeros(depth, np.float32),
+            "_w": w,
+            "_b": bias,
+            "_rows": np.array([-1, depth], np.int64),
+            "_sizes": np.array(sizes, np.int64),
+        }.items():
+            graph.initializer.append(numpy_helper.from_array(value, name + suffix))
+        norm = helper.make_node("LayerNormalization", [x, name + "_one", name + "_zero"], [name + "_norm"], name=name)
+        norm.attribute.extend(members[0][0].attribute)
+        new = [
+            norm,
+            helper.make_node("Reshape", [name + "_norm", name + "_rows"], [name + "_rows_y"], name=name + "_rows"),
+            helper.make_node("Gemm", [name + "_rows_y", name + "_w", name + "_b"], [name + "_y"], name=name + "_gemm"),
+            helper.make_node(
+                "Split",
+                [name + "_y", name + "_sizes"],
+                [f"{name}_part{i}" for i in range(len(members))],
+                name=name + "_split",
+                axis=1,
+            ),
+        ]
+        for i, (*_, out) in enumerate(members):
+            graph.initializer.append(
+                numpy_helper.from_array(np.array([-1, *shape[1:-1], sizes[i]], np.int64), f"{name}_part{i}_shape")
+            )
+            new.append(
+                helper.make_node("Reshape", [f"{name}_part{i}", f"{name}_part{i}_shape"], [out], name=f"{name}_part{i}")
+            )
+        first = min(nodes.index(m[0]) for m in members)
+        nodes[first:first] = new
+        replaced.update(id(n) for m in members for n in m[3])
+        merged += len(members)
+    set_nodes(graph, [n for n in nodes if id(n) not in replaced])
+    drop_unused_initializers(graph)
+    return model, merged
