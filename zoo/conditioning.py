@@ -81,7 +81,7 @@ class TokenAttention(nn.Module):
         keep = torch.cat([torch.ones_like(mask[:, :1]), mask], 1)  # [N, 1 + T]
         # masked keys get -inf added, as masked_fill would set them: one small [N, 1, 1 + T, 1] tensor
         skip = torch.zeros(keep.shape, dtype=q.dtype, device=q.device).masked_fill(~keep, float("-inf"))
-        att = k.transpose(-2, -1) @ q / dh**0.5  # [N, heads, 1 + T, HW]
+        att = (k.transpose(-2, -1) * dh**-0.5) @ q  # [N, heads, 1 + T, HW]; the keys scaled: 1/HW of the scores
         att = (att + skip[:, None, :, None]).softmax(2)
         y = v @ att  # [N, heads, dh, HW]
         return h + self.out(y.reshape(n, self.inner, hh, ww))

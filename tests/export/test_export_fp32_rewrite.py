@@ -733,7 +733,14 @@ def _token_projections_model(second_bias=True, shared_reader=False):
         if i == 0 or second_bias:
             nodes.append(helper.make_node("Add", [f"m{i}", f"c{i}"], [f"a{i}"]))
             out = f"a{i}"
-        outputs.append(helper.make_tensor_value_info(out, TensorProto.FLOAT, ["batch", 6, width]))
+        if i == 0:  # keys and values chunked apart, as torch's chunk exports
+            inits.append(numpy_helper.from_array(np.array([4, 6], np.int64), "chunks"))
+            nodes.append(helper.make_node("Split", [out, "chunks"], ["k", "v"], axis=2))
+            outputs += [
+                helper.make_tensor_value_info(o, TensorProto.FLOAT, ["batch", 6, n]) for o, n in (("k", 4), ("v", 6))
+            ]
+        else:
+            outputs.append(helper.make_tensor_value_info(out, TensorProto.FLOAT, ["batch", 6, width]))
     if shared_reader:  # the first normalisation also read elsewhere: it must stay
         nodes.append(helper.make_node("Relu", ["n0"], ["r"]))
         outputs.append(helper.make_tensor_value_info("r", TensorProto.FLOAT, ["batch", 6, 8]))
@@ -754,6 +761,7 @@ def test_token_projections_share_one_normalisation_and_one_gemm(second_bias):
     merged, count = shared_normalized_projections(model)
     ops = [n.op_type for n in merged.graph.node]
     assert count == 2 and ops.count("LayerNormalization") == 1 and ops.count("Gemm") == 1 and "MatMul" not in ops
+    assert ops.count("Split") == 1  # the chunking Split is part of the one Split
     onnx.checker.check_model(merged, full_check=True)
     feeds = {"t": np.random.default_rng(1).standard_normal((5, 6, 8)).astype(np.float32)}
     for a, b in zip(*(ort.InferenceSession(m.SerializeToString()).run(None, feeds) for m in (model, merged))):

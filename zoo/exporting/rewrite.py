@@ -1152,9 +1152,9 @@ def softmax_as_reductions(model: onnx.ModelProto) -> tuple[onnx.ModelProto, int]
 
 
 def shared_normalized_projections(model: onnx.ModelProto) -> tuple[onnx.ModelProto, int]:
-    """Several LayerNormalization(x; g_i, b_i) -> MatMul(W_i) [-> Add(c_i)] on the same x  ==>  one
-    LayerNormalization(x) without affine -> one Gemm with W = [g_i * W_i ...], bias [b_i W_i + c_i ...] -> Split
-    into each old output. Returns (model, projections merged).
+    """Several LayerNormalization(x; g_i, b_i) -> MatMul(W_i) [-> Add(c_i)] [-> Split] on the same x  ==>  one
+    LayerNormalization(x) without affine -> one Gemm with W = [g_i * W_i ...], bias [b_i W_i + c_i ...] -> one
+    Split into each old output (the keys and values apart). Returns (model, projections merged).
 
     Why: each token attention of a token-text model (zoo.conditioning.TokenAttention, one per resolution)
     normalises the same caption tokens and projects them to its keys and values: the normalisation, a bias Add
@@ -1170,7 +1170,16 @@ def shared_normalized_projections(model: onnx.ModelProto) -> tuple[onnx.ModelPro
     consumers = consumers_of(graph)
     graph_outputs = {o.name for o in graph.output}
 
-    def projection(ln):  # (W, bias, the nodes it replaces, output) for LN -> MatMul [-> Add], else None
+    def split_sizes(node, width: int, rank: int) -> list[int] | None:  # a Split of the last axis: its sizes
+        attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+        if node.op_type != "Split" or attrs.get("axis", 0) % rank != rank - 1:
+            return None
+        if len(node.input) > 1 and node.input[1]:
+            return numpy_helper.to_array(inits[node.input[1]]).tolist() if node.input[1] in inits else None
+        count = len(node.output)
+        return list(attrs["split"]) if "split" in attrs else [width // count] * count if width % count == 0 else None
+
+    def projection(ln):  # (W, bias, the nodes it replaces, [(width, output)]) for LN -> MatMul [-> Add] [-> Split]
         attrs = {a.name: helper.get_attribute_value(a) for a in ln.attribute}
         users = consumers.get(ln.output[0], [])
         shape = shapes.get(ln.input[0])
@@ -1193,7 +1202,12 @@ def shared_normalized_projections(model: onnx.ModelProto) -> tuple[onnx.ModelPro
             if len(other) == 1 and other[0] in inits and numpy_helper.to_array(inits[other[0]]).shape == (w.shape[1],):
                 bias = bias + numpy_helper.to_array(inits[other[0]])
                 replaced, out = replaced + [after[0]], after[0].output[0]
-        return gain[:, None] * w, bias, replaced, out
+        parts = [(w.shape[1], out)]
+        after = consumers.get(out, [])
+        sizes = split_sizes(after[0], w.shape[1], len(shape)) if len(after) == 1 and out not in graph_outputs else None
+        if sizes is not None:  # the keys and values chunked apart: one Split gives every piece
+            replaced, parts = replaced + [after[0]], list(zip(sizes, after[0].output))
+        return gain[:, None] * w, bias, replaced, parts
 
     groups: dict[tuple, list] = {}
     for node in graph.node:
@@ -1211,7 +1225,8 @@ def shared_normalized_projections(model: onnx.ModelProto) -> tuple[onnx.ModelPro
         depth = shape[-1]
         w = np.concatenate([m[1] for m in members], 1).astype(np.float32)
         bias = np.concatenate([m[2] for m in members]).astype(np.float32)
-        sizes = [m[1].shape[1] for m in members]
+        parts = [part for m in members for part in m[4]]
+        sizes = [width for width, _ in parts]
         for suffix, value in {
             "_one": np.ones(depth, np.float32),
             "_zero": np.zeros(depth, np.float32),
@@ -1230,14 +1245,14 @@ def shared_normalized_projections(model: onnx.ModelProto) -> tuple[onnx.ModelPro
             helper.make_node(
                 "Split",
                 [name + "_y", name + "_sizes"],
-                [f"{name}_part{i}" for i in range(len(members))],
+                [f"{name}_part{i}" for i in range(len(parts))],
                 name=name + "_split",
                 axis=1,
             ),
         ]
-        for i, (*_, out) in enumerate(members):
+        for i, (width, out) in enumerate(parts):
             graph.initializer.append(
-                numpy_helper.from_array(np.array([-1, *shape[1:-1], sizes[i]], np.int64), f"{name}_part{i}_shape")
+                numpy_helper.from_array(np.array([-1, *shape[1:-1], width], np.int64), f"{name}_part{i}_shape")
             )
             new.append(
                 helper.make_node("Reshape", [f"{name}_part{i}", f"{name}_part{i}_shape"], [out], name=f"{name}_part{i}")
