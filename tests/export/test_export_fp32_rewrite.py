@@ -767,3 +767,57 @@ def test_token_projections_share_one_normalisation_and_one_gemm(second_bias):
     for a, b in zip(*(ort.InferenceSession(m.SerializeToString()).run(None, feeds) for m in (model, merged))):
         np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-5)
     assert shared_normalized_projections(_token_projections_model(shared_reader=True))[1] == 0
+
+
+def _fc_batch_norm_model(two_gemms=True):
+    """z -> Gemm [+ e -> Gemm] -> Reshape [N, 3, 2, 2] -> BatchNormalization -> Relu: a DCGAN's first layer."""
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    inits = [
+        numpy_helper.from_array(rng.standard_normal((12, 5)).astype(np.float32), "wz"),  # transB: [out, in]
+        numpy_helper.from_array(rng.standard_normal(12).astype(np.float32), "bz"),
+        numpy_helper.from_array(rng.standard_normal((7, 12)).astype(np.float32), "we"),
+        numpy_helper.from_array(rng.standard_normal(12).astype(np.float32), "be"),
+        numpy_helper.from_array(np.array([-1, 3, 2, 2], np.int64), "view"),
+        numpy_helper.from_array((1 + 0.2 * rng.standard_normal(3)).astype(np.float32), "gamma"),
+        numpy_helper.from_array(rng.standard_normal(3).astype(np.float32), "beta"),
+        numpy_helper.from_array(rng.standard_normal(3).astype(np.float32), "mean"),
+        numpy_helper.from_array((0.5 + rng.random(3)).astype(np.float32), "var"),
+    ]
+    nodes = [helper.make_node("Gemm", ["z", "wz", "bz"], ["fz"], transB=1)]
+    inputs = [helper.make_tensor_value_info("z", TensorProto.FLOAT, ["batch", 5])]
+    if two_gemms:
+        nodes += [helper.make_node("Gemm", ["e", "we", "be"], ["fe"]), helper.make_node("Add", ["fz", "fe"], ["f"])]
+        inputs.append(helper.make_tensor_value_info("e", TensorProto.FLOAT, ["batch", 7]))
+    nodes += [
+        helper.make_node("Reshape", ["f" if two_gemms else "fz", "view"], ["h"]),
+        helper.make_node("BatchNormalization", ["h", "gamma", "beta", "mean", "var"], ["n"], epsilon=1e-5),
+        helper.make_node("Relu", ["n"], ["out"]),
+    ]
+    graph = helper.make_graph(
+        nodes, "fc", inputs, [helper.make_tensor_value_info("out", TensorProto.FLOAT, ["batch", 3, 2, 2])], inits
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)], ir_version=9)
+
+
+@pytest.mark.parametrize("two_gemms", [True, False])
+def test_batch_norm_folds_into_the_first_layer_gemms(two_gemms):
+    """Same outputs; no BatchNormalization and no Add left, the condition Gemm feeding the fc Gemm's bias."""
+    import numpy as np
+    import onnxruntime as ort
+
+    from zoo.exporting.rewrite import batch_norm_into_gemms
+
+    model = _fc_batch_norm_model(two_gemms)
+    folded, count = batch_norm_into_gemms(model)
+    ops = [n.op_type for n in folded.graph.node]
+    assert count == 1 and "BatchNormalization" not in ops and "Add" not in ops
+    onnx.checker.check_model(folded, full_check=True)
+    rng = np.random.default_rng(1)
+    feeds = {"z": rng.standard_normal((4, 5)).astype(np.float32)}
+    if two_gemms:
+        feeds["e"] = rng.standard_normal((4, 7)).astype(np.float32)
+    a, b = (ort.InferenceSession(m.SerializeToString()).run(None, feeds)[0] for m in (model, folded))
+    np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-5)

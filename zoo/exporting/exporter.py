@@ -373,6 +373,7 @@ def export(
         quantization = None
         if precision == "fp32":
             from zoo.exporting.rewrite import (
+                batch_norm_into_gemms,
                 channel_affine_into_conv,
                 conv_transpose_to_phases,
                 elementwise_before_concat,
@@ -391,6 +392,7 @@ def export(
             core, _ = slices_of_concats(core)
             core, _ = channel_affine_into_conv(core)
             core, _ = shared_normalized_projections(core)
+            core, _ = batch_norm_into_gemms(core)
             core, _ = softmax_as_reductions(core)
             core, _ = elementwise_before_depth_to_space(core, only_before_thin_convs=True)
             core, _ = elementwise_before_concat(core)  # the last FiLM and Relu onto each phase conv's output
