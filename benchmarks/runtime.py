@@ -192,6 +192,45 @@ median of 5-7 runs at batch 64):
   - where the text models stand: fp32 69-71% of the roofline, int8 1.61-1.71x (the fp32 gains above held the
     ratio down). Their int8 time is 45% float and glue (softmax, layer norms, the mask and residual Adds, (de)quantize,
     transposes, the interleave the attention reads): each 1-5%, none large enough alone.
+- round 4 (this session; load 0.5-1, 1 thread, CPU time, batch 64; A/B of two packages in one process,
+  alternating calls, best of 60 each, or the raw graphs best of 90; exact rewrites, zoo/exporting/rewrite.py):
+  - **kept**: the token attention's scores as [N, heads, 1 + T, HW] (zoo.conditioning.TokenAttention: the keys
+    transposed, not the scores), so the softmax runs over the 17 keys with the pixels innermost, written as
+    ReduceMax/Sub/Exp/ReduceSum/Div (softmax_as_reductions): ONNX Runtime's Softmax over rows of 17 took 3.3% and
+    the mask Add 1.6%; now the attention core at 8x8 is 0.75 ms instead of 1.22. The 1/sqrt(dh) scale on the
+    keys (17 x dh per head), not the scores: int8 had a Div over every score (0.12 ms, now 0.03).
+  - **kept**: one LayerNorm and one Gemm for both attentions' keys and values (shared_normalized_projections:
+    each block's LayerNorm affine folded into its projection, the bias into the Gemm, the k/v chunking into one
+    Split): the second LayerNorm (0.25 ms), two bias Adds and two Splits go. fp32 -0.4 ms.
+  - **kept**: the FiLM after the 4x4 -> 8x8 and 8x8 -> 16x16 interleaves stays after them (fp32 and int8), one
+    pass over one tensor, where before it the scale and shift were tiled and each phase conv's output left the
+    blocked layout on its own (elementwise_before_depth_to_space(only_before_thin_convs)): fp32 -0.5 ms; and
+    those interleaves, now read by the FiLM Mul, run channels-last (interleave_channels_last): -0.4 ms (the 4x4
+    DepthToSpace alone took 0.5 ms for 1 MB).
+  - **kept** (int8): the last conv on the phase tensor through one 2x2 window shared by all output phases, each
+    phase sliced from a grid one larger (conv_after_depth_to_space), instead of a 3x3 window over all phases:
+    2.25x fewer multiply-adds, 1.21 -> 0.70 ms; and that conv's FiLM onto each phase conv's output
+    (elementwise_before_concat, as fp32 does): four 1 MB float passes that stay in cache where one 4 MB pass did
+    not, 10.1 -> 9.8 ms.
+  - **kept** (fp32): the first layer's BatchNorm folded into its Gemms, the condition Gemm computing the fc
+    Gemm's bias input (batch_norm_into_gemms): -0.15 ms. In int8 the Gemm with a computed bias stayed float:
+    +0.3 ms, so not there.
+  - **kept** (runtime): the embeddings' range check as two reductions (min, max) instead of isfinite + abs
+    temporaries over a token model's 6560-wide rows (0.09 -> 0.04 ms a call).
+  - not kept: the last interleave and the transpose to NHWC images as one channels-last move on the uint8 output
+    (fp32 level, int8 +0.4 ms); the FiLM as a BatchNormalization over [1, N*C, H, W] (one pass instead of Mul +
+    Add; +0.3 ms); the token projection as a 1x1 conv over the batch folded into the width (2.83 vs 2.66 ms for
+    the Gemm); the last conv as one windowed conv in fp32 instead of the phase groups (+0.6 ms); the attention
+    matmuls float in int8 (level); Slice as an int8 pass-through op (level); batch 64 run as chunks of 8-32 to
+    stay in cache (fp32 level, int8 slower).
+  - where the text models stand (whole bench runs, 3 rounds): fp32 74% (dcgan32.shapes-text) and 77%
+    (dcgan32_minilm.shapes) of the roofline, from 71% and 69%; int8 1.72x and 1.75x, from 1.61x and 1.71x (1.81x in
+    one run: the ratio moves by a few percent with the machine's memory traffic). Their convolutions and Gemms run
+    at 100-130% of the sgemm rate (14 of 18 ms for dcgan32_minilm.shapes fp32); the other 4 ms are about 150
+    small nodes (FiLM, attention, norms, reorders, interleaves), none over 0.2 ms. The sgemm rate is steady
+    across runs (106 GFLOP/s) while these memory-bound passes slow with other tenants' traffic:
+    dcgan32_minilm.shapes measured 79%, 76% and 77% in three runs within the hour (the later two with the
+    BatchNorm fold, which measured faster side by side).
 - earlier lead, not confirmed: the 3x3 conv after each upsample is not slow per FLOP. It has twice the input
   channels of the conv after it, so twice the multiply-adds.
 - not kept: the bilinear upsample folded into its 3x3 conv (Pad(edge), then one Conv with 4*Cout outputs on the
