@@ -143,7 +143,7 @@ def test_elementwise_fold_leaves_shared_or_output_values_alone():
     assert removed == 0
 
 
-def _depth_to_space_conv(cout=3, stride=1, mode="DCR"):
+def _depth_to_space_conv(cout=3, stride=1, mode="DCR", pad=1):
     import numpy as np
     from onnx import TensorProto, helper, numpy_helper
 
@@ -155,7 +155,7 @@ def _depth_to_space_conv(cout=3, stride=1, mode="DCR"):
     ]
     nodes = [
         helper.make_node("DepthToSpace", ["p"], ["u"], blocksize=2, mode=mode),
-        helper.make_node("Conv", ["u", "w", "b"], ["y"], pads=[1, 1, 1, 1], strides=[stride, stride]),
+        helper.make_node("Conv", ["u", "w", "b"], ["y"], pads=[pad] * 4, strides=[stride, stride]),
         helper.make_node("Tanh", ["y"], ["out"]),
     ]
     graph = helper.make_graph(
@@ -196,7 +196,12 @@ def test_conv_after_depth_to_space_leaves_other_convs_alone():
     """Wide outputs (the phases would not fit one block), strided convs and CRD order keep their graph."""
     from zoo.exporting.rewrite import conv_after_depth_to_space
 
-    for model in (_depth_to_space_conv(cout=8), _depth_to_space_conv(stride=2), _depth_to_space_conv(mode="CRD")):
+    for model in (
+        _depth_to_space_conv(cout=8),
+        _depth_to_space_conv(stride=2),
+        _depth_to_space_conv(mode="CRD"),
+        _depth_to_space_conv(pad=0),  # a "valid" conv's output is not an interleave of phases
+    ):
         assert conv_after_depth_to_space(model)[1] == 0
 
 
@@ -513,7 +518,12 @@ def test_thin_conv_as_phase_groups_reads_the_phase_convs_directly():
 def test_thin_conv_as_phase_groups_leaves_other_convs_alone():
     from zoo.exporting.rewrite import thin_conv_as_phase_groups
 
-    for model in (_depth_to_space_conv(cout=8), _depth_to_space_conv(stride=2), _depth_to_space_conv(mode="CRD")):
+    for model in (
+        _depth_to_space_conv(cout=8),
+        _depth_to_space_conv(stride=2),
+        _depth_to_space_conv(mode="CRD"),
+        _depth_to_space_conv(pad=0),
+    ):
         assert thin_conv_as_phase_groups(model)[1] == 0
 
 
@@ -821,3 +831,19 @@ def test_batch_norm_folds_into_the_first_layer_gemms(two_gemms):
         feeds["e"] = rng.standard_normal((4, 7)).astype(np.float32)
     a, b = (ort.InferenceSession(m.SerializeToString()).run(None, feeds)[0] for m in (model, folded))
     np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-5)
+
+
+def test_batch_norm_fold_leaves_training_mode_and_matrix_biases_alone():
+    from onnx import helper, numpy_helper
+
+    from zoo.exporting.rewrite import batch_norm_into_gemms
+
+    training = _fc_batch_norm_model()
+    next(n for n in training.graph.node if n.op_type == "BatchNormalization").attribute.append(
+        helper.make_attribute("training_mode", 1)
+    )
+    assert batch_norm_into_gemms(training)[1] == 0
+    matrix_bias = _fc_batch_norm_model()
+    bias = next(i for i in matrix_bias.graph.initializer if i.name == "bz")
+    bias.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(bias).reshape(1, 12).repeat(4, 0), "bz"))
+    assert batch_norm_into_gemms(matrix_bias)[1] == 0

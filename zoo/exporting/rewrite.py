@@ -502,6 +502,8 @@ def thin_conv_after_interleave(node, consumers: dict, inits: dict, graph_outputs
     plain = plain and all(v == 1 for v in [*c_attrs.get("strides", [1, 1]), *c_attrs.get("dilations", [1, 1])])
     if not plain or w.ndim != 4 or w.shape[2] != w.shape[3] or len(set(pads)) != 1 or w.shape[0] * s * s > block:
         return None
+    if w.shape[2] != 2 * pads[0] + 1:  # only a "same" conv keeps the interleaved size that DepthToSpace writes
+        return None
     return conv, w, s, pads[0]
 
 
@@ -1296,13 +1298,21 @@ def batch_norm_into_gemms(model: onnx.ModelProto) -> tuple[onnx.ModelProto, int]
             return None
         return node
 
-    def bias_of(node) -> np.ndarray | float:
-        return numpy_helper.to_array(inits[node.input[2]]) if len(node.input) > 2 and node.input[2] else 0.0
+    def bias_of(node) -> np.ndarray | float | None:  # a Gemm's constant C as [M] or a scalar; None if a matrix
+        if len(node.input) < 3 or not node.input[2]:
+            return 0.0
+        c = numpy_helper.to_array(inits[node.input[2]])
+        outputs = inits[node.input[1]].dims[0 if transposed(node) else 1]
+        if c.size == 1:
+            return float(c.reshape(()))
+        return c.reshape(-1) if c.size == outputs and c.shape[-1] == outputs else None
+
+    def transposed(node) -> bool:
+        return any(a.name == "transB" and a.i for a in node.attribute)
 
     def folded(node, scale, bias):  # Gemm `node` with its output columns scaled and `bias` as its (constant) C
         w = numpy_helper.to_array(inits[node.input[1]])
-        transposed = any(a.name == "transB" and a.i for a in node.attribute)
-        w = w * scale[:, None] if transposed else w * scale[None, :]
+        w = w * scale[:, None] if transposed(node) else w * scale[None, :]
         name = (node.name or node.output[0]).replace("/", "_") + "_normalised"
         graph.initializer.append(numpy_helper.from_array(w.astype(np.float32), name + "_w"))
         graph.initializer.append(
@@ -1324,6 +1334,8 @@ def batch_norm_into_gemms(model: onnx.ModelProto) -> tuple[onnx.ModelProto, int]
             gemms = [plain_gemm(i) for i in source.input]
         flat = shapes.get(reshape.input[0])
         if not gemms or None in gemms or len(shape) < 2 or flat is None or len(flat) != 2:
+            continue
+        if any(a.name == "training_mode" and a.i for a in bn.attribute) or any(bias_of(g) is None for g in gemms):
             continue
         eps = next((a.f for a in bn.attribute if a.name == "epsilon"), 1e-5)
         gamma, beta, mean, var = (numpy_helper.to_array(inits[i]).astype(np.float64) for i in bn.input[1:5])
