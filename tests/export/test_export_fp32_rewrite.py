@@ -720,6 +720,7 @@ def test_softmax_over_an_inner_axis_becomes_reductions(axis, opset):
     np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-7)
     assert np.isfinite(b).all() and (b[np.broadcast_to(mask == -np.inf, b.shape)] == 0).all()
     assert softmax_as_reductions(_attention_softmax_model(-1))[1] == 0
+    assert softmax_as_reductions(_attention_softmax_model(2, opset=12))[1] == 0  # then: over axes 2 and 3 as one
 
 
 def _token_projections_model(second_bias=True, shared_reader=False):

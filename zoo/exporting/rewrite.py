@@ -1114,6 +1114,8 @@ def softmax_as_reductions(model: onnx.ModelProto) -> tuple[onnx.ModelProto, int]
     graph = model.graph
     shapes = value_shapes(model)
     opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 18)
+    if opset < 13:  # before opset 13 a Softmax normalised over every axis from `axis` on, as one
+        return model, 0
     nodes, rewritten = [], 0
     for node in graph.node:
         rank = len(shapes.get(node.input[0], [])) if node.op_type == "Softmax" else 0
@@ -1123,10 +1125,10 @@ def softmax_as_reductions(model: onnx.ModelProto) -> tuple[onnx.ModelProto, int]
             continue
         name, x, axis = (node.name or node.output[0]).replace("/", "_"), node.input[0], axis % rank
         graph.initializer.append(numpy_helper.from_array(np.array([axis], np.int64), name + "_axis"))
-        reduce = {}  # axes are an input from opset 18 (ReduceSum: 13), an attribute before
-        for op in ("ReduceMax", "ReduceSum"):
-            with_input = opset >= (13 if op == "ReduceSum" else 18)
-            reduce[op] = ([name + "_axis"], {}) if with_input else ([], {"axes": [axis]})
+        reduce = {  # ReduceMax takes its axes as an input from opset 18, an attribute before; ReduceSum from 13
+            "ReduceMax": ([name + "_axis"], {}) if opset >= 18 else ([], {"axes": [axis]}),
+            "ReduceSum": ([name + "_axis"], {}),
+        }
         nodes += [
             helper.make_node(
                 "ReduceMax",
