@@ -224,7 +224,9 @@ median of 5-7 runs at batch 64):
     matmuls float in int8 (level); Slice as an int8 pass-through op (level); batch 64 run as chunks of 8-32 to
     stay in cache (fp32 level, int8 slower); ONNX Runtime's MultiHeadAttention contrib op for the attention core
     (1.50 ms with the two transposes it needs, against 0.65 ms for the five passes, at the 8x8 shape); residual
-    Adds in int8 (adding Add to the quantized op types makes the calibrator range the mask's -inf: refused).
+    Adds in int8 (adding Add to the quantized op types makes the calibrator range the mask's -inf: refused); the
+    16x16 FiLM done in channels-last rows before the transpose back to NCHW, so that transpose could merge into
+    the next convs' reorder (level).
   - where the text models stand (whole bench runs, 3 rounds): fp32 74% (dcgan32.shapes-text) and 77%
     (dcgan32_minilm.shapes) of the roofline, from 71% and 69%; int8 1.72x and 1.75x, from 1.61x and 1.71x (1.81x in
     one run: the ratio moves by a few percent with the machine's memory traffic). Their convolutions and Gemms run
