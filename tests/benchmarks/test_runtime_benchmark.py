@@ -168,3 +168,18 @@ def test_text_inputs_fit_what_each_text_model_reads():
     gan = zoo.create_model("dcgan32", conditioning="text", text_dim=8, text_tokens=10, text_token_dim=4).eval()
     with torch.inference_mode():
         assert gan.generator(torch.zeros(3, gan.latent_dim), torch.from_numpy(emb)).shape == (3, 3, 32, 32)
+
+
+def test_onnxruntime_sgemm_is_reported_beside_the_roofline_not_as_it():
+    """ONNX Runtime's own sgemm (a real session here) is the ceiling of its kernels: the header says it, the
+    roofline stays the best BLAS rate."""
+    import numpy as np
+
+    a = np.arange(64 * 64, dtype=np.float32).reshape(64, 64) / 4096
+    np.testing.assert_allclose(rt.onnxruntime_matmul(64, 1)(a)[0], a @ a, rtol=1e-5)
+    rates = {"numpy sgemm 1024": 100.0, "torch sgemm 1024": 190.0, "onnxruntime sgemm 1024": 140.0}
+    matmul = rt.matmul_summary(rates, threads=1, samples=1)
+    assert matmul["gflops"] == 190.0 and matmul["onnxruntime_gflops"] == 140.0
+    note = rt.onnxruntime_sgemm_note(matmul)
+    assert "ONNX Runtime's own sgemm reached 140 GFLOP/s (74% of the roofline)" in note
+    assert rt.onnxruntime_sgemm_note({"gflops": 190.0, "samples": 1}) == ""  # runs from before it was measured
