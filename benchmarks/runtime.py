@@ -235,6 +235,37 @@ median of 5-7 runs at batch 64):
     across runs (106 GFLOP/s) while these memory-bound passes slow with other tenants' traffic:
     dcgan32_minilm.shapes measured 79%, 76% and 77% in three runs within the hour (the later two with the
     BatchNorm fold, which measured faster side by side).
+- round 5 (session 12, on an Intel Xeon with AVX-512, AVX512-VNNI and AMX, 2 cores, not the AVX2 EPYC of the
+  rounds above; 1 thread, CPU time, batch 64):
+  - **kept** (fp32 and int8): the rewritten softmax floors the shifted scores at -80 before Exp
+    (softmax_as_reductions, SOFTMAX_EXP_FLOOR). ONNX Runtime's Exp is about 20x slower on inputs below about -87
+    (its underflow range), and every masked key of a token attention sits at -inf: a lone Exp over
+    [64, 4, 17, 64] with 60% of it at -inf took 1.35 ms against 0.06 ms (the same at -100 or -1e4; at -80 and
+    above it is fast; flushing denormals did not help). exp(-80) = 1.8e-35 is far below a float's rounding of
+    the row sum. dcgan32_minilm.shapes, one process, packages alternating, best of 30: fp32 18.65 -> 17.16 ms,
+    int8 13.47 -> 11.65 ms.
+  - measured, not kept: the OpenVINO plugin execution provider (`onnxruntime-ep-openvino` 1.8.1, 158 MB), which
+    on this Xeon offers a CPU device (on the EPYC it offered none). At fp32 (INFERENCE_PRECISION_HINT f32; the
+    images then match ONNX Runtime's within 1 level) it is slower than ONNX Runtime on our graphs:
+    dcgan32_minilm.shapes 23.6 vs 19.0 ms, dcgan32.shapes 30.4 vs 26.7 ms (batch 1: 0.92 vs 0.65 ms),
+    stylegan2_64.shapes 214 vs 140 ms. Its default precision on an AMX CPU is bf16, 1.4-2.5x faster than our
+    fp32 (13.6, 10.8 and 59.6 ms) but not fp32: images differ by up to 5-11 levels (mean 0.3-0.6). It failed to
+    compile our int8 graphs (its DepthToSpace transformation rejects the per-channel dequantization before it).
+    So `auto` does not use it: it would be chosen only where it wins at the precision asked for.
+  - measured, not kept: batch 64 run as chunks of 16 on stylegan2_32.digits, 27.2 -> 25.4 ms here (the working
+    set of one 32 px layer at batch 64 leaves the cache), still short of torch.compile; on the EPYC chunking was
+    level in fp32 and slower in int8.
+  - the machine, not the graphs, moved the roofline: MKL's sgemm reaches 160-190 GFLOP/s on one core here and
+    ONNX Runtime's own kernels (MLAS) 130-142 (the benchmark now prints both); every convolution of these models
+    runs at 110-150 GFLOP/s. So on this CPU no fp32 row reaches 80% of the roofline (50-78%), while they run at
+    about 60-95% of what ONNX Runtime's own sgemm reaches. The full table from this machine is
+    benchmarks/results/runtime_cpu_time_xeon.md.
+  - where StyleGAN2 stands on this Xeon: torch.compile (oneDNN's AVX-512 convolutions and fused elementwise
+    kernels) is ahead of the fp32 runtime at batch 64 on stylegan2_32.digits (0.85x) and level on
+    stylegan2_64.shapes (1.02x); ahead of it at batch 1 and 8 everywhere. Its time is 60% convolution at
+    120-147 GFLOP/s (MLAS's ceiling here) and 40% full-size elementwise passes between them (modulation,
+    demodulation, noise and bias, LeakyRelu, upsample, reorders) that inductor fuses and ONNX Runtime does not.
+    int8 is 1.35-1.60x fp32 here: AVX-512 doubled the fp32 rate, not that of the int8 kernels.
 - earlier lead, not confirmed: the 3x3 conv after each upsample is not slow per FLOP. It has twice the input
   channels of the conv after it, so twice the multiply-adds.
 - not kept: the bilinear upsample folded into its 3x3 conv (Pad(edge), then one Conv with 4*Cout outputs on the
@@ -795,8 +826,10 @@ def merge_results(paths: list[str], out: Path, batch: int) -> None:
     merged["models"] = {k: v for r in runs for k, v in r["models"].items()}
     merged["load_average_before"] = [min(r["load_average_before"][0] for r in runs)]
     merged["load_average_after"] = [max(r["load_average_after"][0] for r in runs)]
-    merged["matmul"] = max((r["matmul"] for r in runs), key=lambda m: m["gflops"])
+    merged["matmul"] = dict(max((r["matmul"] for r in runs), key=lambda m: m["gflops"]))
     merged["matmul"]["samples"] = sum(r["matmul"]["samples"] for r in runs)
+    ort_rates = [r["matmul"]["onnxruntime_gflops"] for r in runs if r["matmul"].get("onnxruntime_gflops")]
+    merged["matmul"]["onnxruntime_gflops"] = max(ort_rates, default=None)
     merged["merged_from"] = [str(p) for p in paths]
     merged["partial"] = any(r.get("partial") for r in runs)
     merged["goals"] = goals(merged, batch)
