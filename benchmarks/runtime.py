@@ -265,7 +265,8 @@ median of 5-7 runs at batch 64):
     stylegan2_64.shapes (1.02x); ahead of it at batch 1 and 8 everywhere. Its time is 60% convolution at
     120-147 GFLOP/s (MLAS's ceiling here) and 40% full-size elementwise passes between them (modulation,
     demodulation, noise and bias, LeakyRelu, upsample, reorders) that inductor fuses and ONNX Runtime does not.
-    int8 is 1.35-1.60x fp32 here: AVX-512 doubled the fp32 rate, not that of the int8 kernels.
+    The 256 px StyleGAN2 is ahead at every batch size (1.04x / 1.19x / 1.08x). int8 is 1.34-1.60x fp32 on
+    StyleGAN2 here and 1.39x on the text models: AVX-512 doubled the fp32 rate, not that of the int8 kernels.
 - earlier lead, not confirmed: the 3x3 conv after each upsample is not slow per FLOP. It has twice the input
   channels of the conv after it, so twice the multiply-adds.
 - not kept: the bilinear upsample folded into its 3x3 conv (Pad(edge), then one Conv with 4*Cout outputs on the
