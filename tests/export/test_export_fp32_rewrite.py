@@ -849,3 +849,75 @@ def test_batch_norm_fold_leaves_training_mode_and_matrix_biases_alone():
     bias = next(i for i in matrix_bias.graph.initializer if i.name == "bz")
     bias.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(bias).reshape(1, 12).repeat(4, 0), "bz"))
     assert batch_norm_into_gemms(matrix_bias)[1] == 0
+
+
+def _rgb_skip_model(mode="linear", spatial_bias=False, coordinate="half_pixel"):
+    """StyleGAN2's RGB skip over three levels: img_k = rgb_k + b_k + Resize(img_(k-1)), rgb_k graph inputs."""
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    inits = [numpy_helper.from_array(np.array([1, 1, 2, 2], np.float32), "scales")]
+    inputs, nodes, previous = [], [], None
+    for k, size in enumerate((4, 8, 16)):
+        shape = [1, 3, size, size] if spatial_bias and k == 2 else [1, 3, 1, 1]
+        inits.append(numpy_helper.from_array(rng.standard_normal(shape).astype(np.float32), f"b{k}"))
+        inputs.append(helper.make_tensor_value_info(f"rgb{k}", TensorProto.FLOAT, ["batch", 3, size, size]))
+        nodes.append(helper.make_node("Add", [f"rgb{k}", f"b{k}"], [f"biased{k}"], name=f"bias{k}"))
+        if previous is None:
+            previous = f"biased{k}"
+            continue
+        nodes += [
+            helper.make_node(
+                "Resize",
+                [previous, "", "scales"],
+                [f"up{k}"],
+                mode=mode,
+                coordinate_transformation_mode=coordinate,
+                name=f"up{k}",
+            ),
+            helper.make_node("Add", [f"biased{k}", f"up{k}"], [f"img{k}"], name=f"skip{k}"),
+        ]
+        previous = f"img{k}"
+    output = helper.make_tensor_value_info(previous, TensorProto.FLOAT, ["batch", 3, 16, 16])
+    graph = helper.make_graph(nodes, "rgb_skip", inputs, [output], inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)], ir_version=9)
+
+
+@pytest.mark.parametrize("mode", ["linear", "nearest"])
+def test_skip_biases_move_to_the_first_level_exactly(mode):
+    """Same image; one bias Add left, on the 4x4 level, holding the sum of the three."""
+    import numpy as np
+
+    from zoo.exporting.rewrite import skip_biases_to_first_level
+
+    model = _rgb_skip_model(mode)
+    moved_model, moved = skip_biases_to_first_level(model)
+    assert moved == 2
+    onnx.checker.check_model(moved_model, full_check=True)
+    bias_adds = [n for n in moved_model.graph.node if n.op_type == "Add" and n.name.startswith("bias")]
+    assert [n.name for n in bias_adds] == ["bias0"]
+    rng = np.random.default_rng(1)
+    feeds = {f"rgb{k}": rng.standard_normal((2, 3, s, s)).astype(np.float32) for k, s in enumerate((4, 8, 16))}
+    a, b = _run_both(model, moved_model, feeds)
+    np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-5)
+
+
+def test_skip_biases_stay_where_moving_them_would_not_be_exact():
+    import numpy as np
+    import onnxruntime as ort
+
+    from zoo.exporting.rewrite import skip_biases_to_first_level
+
+    assert skip_biases_to_first_level(_rgb_skip_model(spatial_bias=True))[1] == 1  # not a per-channel constant
+    assert skip_biases_to_first_level(_rgb_skip_model("cubic"))[1] == 0  # only linear or nearest
+    assert skip_biases_to_first_level(_rgb_skip_model(coordinate="tf_crop_and_resize"))[1] == 0  # extrapolates
+    shared = _rgb_skip_model()  # the middle level's image is also a graph output: the last bias stays after it
+    shared.graph.output.append(onnx.helper.make_tensor_value_info("img1", onnx.TensorProto.FLOAT, None))
+    moved_model, moved = skip_biases_to_first_level(shared)
+    assert moved == 1 and [n.name for n in moved_model.graph.node if n.name.startswith("bias")] == ["bias0", "bias2"]
+    rng = np.random.default_rng(2)
+    feeds = {f"rgb{k}": rng.standard_normal((2, 3, s, s)).astype(np.float32) for k, s in enumerate((4, 8, 16))}
+    before, after = (ort.InferenceSession(m.SerializeToString()).run(None, feeds) for m in (shared, moved_model))
+    for a, b in zip(before, after):  # both the image and the middle level read the same
+        np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-5)

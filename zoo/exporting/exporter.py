@@ -381,6 +381,7 @@ def export(
                 fold_elementwise_chains,
                 interleave_channels_last,
                 shared_normalized_projections,
+                skip_biases_to_first_level,
                 slices_of_concats,
                 softmax_as_reductions,
                 thin_conv_as_phase_groups,
@@ -400,6 +401,7 @@ def export(
             core, _ = interleave_channels_last(core)  # after the pass above, which reads the last DepthToSpace
             core, _ = upsample_after_identity_pool(core)
             core, _ = fold_elementwise_chains(core)
+            core, _ = skip_biases_to_first_level(core)
             core, _ = thin_modulated_conv_to_matmul(core)  # after the fold, which puts the gain on the styles
         elif precision == "fp16":
             from zoo.exporting.precision import to_fp16

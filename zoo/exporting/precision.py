@@ -168,6 +168,7 @@ def to_int8(
         fold_elementwise_chains,
         interleave_channels_last,
         shared_normalized_projections,
+        skip_biases_to_first_level,
         slices_of_concats,
         softmax_as_reductions,
         thin_modulated_conv_to_matmul,
@@ -188,6 +189,9 @@ def to_int8(
     model, _ = conv_after_depth_to_space(model)
     model, _ = interleave_channels_last(model)
     model, _ = fold_elementwise_chains(model)
+    # StyleGAN2's RGB skip: every level's bias added once on the smallest image (channels-last [N, H, W, 3] +
+    # [1, 1, 1, 3] broadcasts were 3.5% of stylegan2_64.shapes' int8 time)
+    model, _ = skip_biases_to_first_level(model)
     # ONNX Runtime runs the int8 convs channels-last: the float ops between them are written channels-last too,
     # so their transposes cancel (stylegan2_32.digits 17.0 -> 15.0 ms); a text model's FiLM scale and shift too
     # (7.3% -> 4.1% of dcgan32_minilm.shapes' int8 time)
