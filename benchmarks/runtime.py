@@ -244,6 +244,12 @@ median of 5-7 runs at batch 64):
     above it is fast; flushing denormals did not help). exp(-80) = 1.8e-35 is far below a float's rounding of
     the row sum. dcgan32_minilm.shapes, one process, packages alternating, best of 30: fp32 18.65 -> 17.16 ms,
     int8 13.47 -> 11.65 ms.
+  - **kept** (fp32 and int8): StyleGAN2's RGB skip biases added once, on the 4x4 level
+    (skip_biases_to_first_level): img_k = toRGB_k(x) + b_k + Resize(img_(k-1)), and a linear Resize maps a
+    per-channel constant to itself. In int8 the RGB path runs channels-last, where each [N, H, W, 3] + [1, 1, 1, 3]
+    broadcast was slow (3.5% of stylegan2_64.shapes' int8 kernel time; the 64 px one 3.3 ms). stylegan2_64.shapes
+    int8 at batch 64, medians of 30 alternating runs, six runs in both orders: new/old 0.94-0.98 (kernel time
+    103.4 -> 98.3 ms); fp32 level (-1%); stylegan2_32.digits, one grey channel, level.
   - measured, not kept: the OpenVINO plugin execution provider (`onnxruntime-ep-openvino` 1.8.1, 158 MB), which
     on this Xeon offers a CPU device (on the EPYC it offered none). At fp32 (INFERENCE_PRECISION_HINT f32; the
     images then match ONNX Runtime's within 1 level) it is slower than ONNX Runtime on our graphs:
