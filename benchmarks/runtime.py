@@ -258,6 +258,11 @@ median of 5-7 runs at batch 64):
     fp32 (13.6, 10.8 and 59.6 ms) but not fp32: images differ by up to 5-11 levels (mean 0.3-0.6). It failed to
     compile our int8 graphs (its DepthToSpace transformation rejects the per-channel dequantization before it).
     So `auto` does not use it: it would be chosen only where it wins at the precision asked for.
+  - lead, not done: in int8, StyleGAN2's demodulation Mul could go into the DequantizeLinear before it, as a
+    blocked dequantization (opset 21: one scale per sample and channel, scale = conv scale x demodulation, over
+    the channels-last rows): one pass instead of two, measured alone at [64, 64, 16 x 64] 1.21 ms against 2.34
+    ms for DequantizeLinear + the rows Mul (1 thread, best of 30), about 4 ms of stylegan2_64.shapes' 98 ms.
+    It needs the int8 graphs at opset 21, and so onnxruntime >= 1.20 where zoo-runtime asks for 1.17.
   - measured, not kept: batch 64 run as chunks of 16 on stylegan2_32.digits, 27.2 -> 25.4 ms here (the working
     set of one 32 px layer at batch 64 leaves the cache), still short of torch.compile; on the EPYC chunking was
     level in fp32 and slower in int8.
