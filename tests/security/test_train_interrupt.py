@@ -107,6 +107,9 @@ def test_sigterm_in_process_raises_training_interrupted_after_a_checkpoint(tmp_p
         if not done.is_set():
             os.kill(os.getpid(), signal.SIGTERM)
 
+    # the handlers training must put back: whatever this process had (a shell's background job starts with
+    # SIGINT ignored, not at Python's default_int_handler)
+    handlers_before = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
     sender = threading.Thread(target=terminate_once_training, daemon=True)
     sender.start()
     try:
@@ -128,7 +131,4 @@ def test_sigterm_in_process_raises_training_interrupted_after_a_checkpoint(tmp_p
         sender.join()
     assert e.value.signum == signal.SIGTERM
     assert (tmp_path / "run" / "checkpoint.safetensors").exists()
-    assert (
-        signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
-        and signal.getsignal(signal.SIGINT) is signal.default_int_handler
-    )
+    assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)) == handlers_before
