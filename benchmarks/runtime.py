@@ -272,12 +272,12 @@ median of 5-7 runs at batch 64):
     about 60-95% of what ONNX Runtime's own sgemm reaches. The full table from this machine is
     benchmarks/results/runtime_cpu_time_xeon.md.
   - where StyleGAN2 stands on this Xeon: torch.compile (oneDNN's AVX-512 convolutions and fused elementwise
-    kernels) is ahead of the fp32 runtime at batch 64 on stylegan2_32.digits (0.85x) and level on
-    stylegan2_64.shapes (1.02x); ahead of it at batch 1 and 8 everywhere. Its time is 60% convolution at
+    kernels) is ahead of the fp32 runtime at batch 64 on stylegan2_32.digits (0.85x); the runtime is ahead at
+    batch 1 and 8 everywhere, and on stylegan2_64.shapes at 64 (1.02x before the RGB skip fold, 1.08x after). Its time is 60% convolution at
     120-147 GFLOP/s (MLAS's ceiling here) and 40% full-size elementwise passes between them (modulation,
     demodulation, noise and bias, LeakyRelu, upsample, reorders) that inductor fuses and ONNX Runtime does not.
-    The 256 px StyleGAN2 is ahead at every batch size (1.04x / 1.19x / 1.08x). int8 is 1.34-1.60x fp32 on
-    StyleGAN2 here and 1.39x on the text models: AVX-512 doubled the fp32 rate, not that of the int8 kernels.
+    The 256 px StyleGAN2 is ahead at every batch size (1.01x / 1.15x / 1.04x; before the fold 1.04x / 1.19x /
+    1.08x, within the spread). int8 is 1.39-1.60x fp32 on StyleGAN2 here (1.34x-1.35x before the fold) and 1.39x on the text models: AVX-512 doubled the fp32 rate, not that of the int8 kernels.
 - earlier lead, not confirmed: the 3x3 conv after each upsample is not slow per FLOP. It has twice the input
   channels of the conv after it, so twice the multiply-adds.
 - not kept: the bilinear upsample folded into its 3x3 conv (Pad(edge), then one Conv with 4*Cout outputs on the
