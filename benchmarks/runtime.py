@@ -503,8 +503,8 @@ def matmul_gflops(threads: int, previous: dict | None = None) -> dict:
 
 def matmul_summary(rates: dict, threads: int, samples: int) -> dict:
     """The roofline is the best BLAS rate (numpy, torch). ONNX Runtime's own sgemm (its MLAS kernels) is kept
-    beside it, not in it: the ceiling its kernels reach on this CPU (level with BLAS on an AVX2 EPYC; on an
-    AVX-512 Xeon about 0.75x of MKL's rate)."""
+    beside it, not in it: the ceiling its kernels reach on this CPU (on an AVX-512 Xeon about 0.75-0.85x of
+    MKL's rate)."""
     ort_rates = [r for k, r in rates.items() if k.startswith("onnxruntime")]
     return {
         "gflops": max(r for k, r in rates.items() if not k.startswith("onnxruntime")),
