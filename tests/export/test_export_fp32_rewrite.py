@@ -884,6 +884,13 @@ def _rgb_skip_model(mode="linear", spatial_bias=False, coordinate="half_pixel"):
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)], ir_version=9)
 
 
+def _rgb_skip_feeds(seed):
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    return {f"rgb{k}": rng.standard_normal((2, 3, s, s)).astype(np.float32) for k, s in enumerate((4, 8, 16))}
+
+
 @pytest.mark.parametrize("mode", ["linear", "nearest"])
 def test_skip_biases_move_to_the_first_level_exactly(mode):
     """Same image; one bias Add left, on the 4x4 level, holding the sum of the three."""
@@ -897,8 +904,7 @@ def test_skip_biases_move_to_the_first_level_exactly(mode):
     onnx.checker.check_model(moved_model, full_check=True)
     bias_adds = [n for n in moved_model.graph.node if n.op_type == "Add" and n.name.startswith("bias")]
     assert [n.name for n in bias_adds] == ["bias0"]
-    rng = np.random.default_rng(1)
-    feeds = {f"rgb{k}": rng.standard_normal((2, 3, s, s)).astype(np.float32) for k, s in enumerate((4, 8, 16))}
+    feeds = _rgb_skip_feeds(seed=1)
     a, b = _run_both(model, moved_model, feeds)
     np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-5)
 
@@ -916,8 +922,7 @@ def test_skip_biases_stay_where_moving_them_would_not_be_exact():
     shared.graph.output.append(onnx.helper.make_tensor_value_info("img1", onnx.TensorProto.FLOAT, None))
     moved_model, moved = skip_biases_to_first_level(shared)
     assert moved == 1 and [n.name for n in moved_model.graph.node if n.name.startswith("bias")] == ["bias0", "bias2"]
-    rng = np.random.default_rng(2)
-    feeds = {f"rgb{k}": rng.standard_normal((2, 3, s, s)).astype(np.float32) for k, s in enumerate((4, 8, 16))}
+    feeds = _rgb_skip_feeds(seed=2)
     before, after = (ort.InferenceSession(m.SerializeToString()).run(None, feeds) for m in (shared, moved_model))
     for a, b in zip(before, after):  # both the image and the middle level read the same
         np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-5)

@@ -1441,14 +1441,11 @@ def skip_biases_to_first_level(model: onnx.ModelProto) -> tuple[onnx.ModelProto,
 
     def root_bias(name):  # the first level's bias Add, reached through skip sums and their Resizes
         node = producer.get(name)
-        seen = 0
-        while node is not None and seen < 64:
-            if channel_bias(node) and not previous_level(node):
-                return node
+        for _ in range(64):  # levels; a bound, not a count the graph could reach
             step = previous_level(node)
             if step is None:
-                return None
-            node, seen = producer.get(step[1]), seen + 1
+                return node if channel_bias(node) else None
+            node = producer.get(step[1])
         return None
 
     bypass = {}  # output of a dropped bias Add -> its input
@@ -1479,5 +1476,4 @@ def skip_biases_to_first_level(model: onnx.ModelProto) -> tuple[onnx.ModelProto,
             n.input[:] = [bypass.get(i, i) for i in n.input]
         set_nodes(graph, nodes)
         drop_unused_initializers(graph)
-    moved = len(bypass)
-    return model, moved
+    return model, len(bypass)
